@@ -1,0 +1,3 @@
+from alprd.cli import main
+
+raise SystemExit(main())

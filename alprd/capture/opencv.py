@@ -1,0 +1,33 @@
+"""USB (V4L2), RTSP and MJPEG cameras through OpenCV."""
+from __future__ import annotations
+
+import cv2
+
+from alprd.capture import CameraError
+from alprd.capture.replay import downscale
+
+
+class OpenCvCamera:
+    def __init__(self, source: str, detect_width: int = 0) -> None:
+        self.source = source
+        self.detect_width = detect_width
+        self._cap = None
+
+    def open(self) -> None:
+        src = int(self.source[len("/dev/video"):]) if self.source.startswith("/dev/video") \
+            and self.source[len("/dev/video"):].isdigit() else self.source
+        self._cap = cv2.VideoCapture(src)
+        if not self._cap.isOpened():
+            raise CameraError(f"cannot open camera {self.source}: check the cable, the URL and "
+                              "that the service user is in the 'video' group")
+
+    def read(self):
+        ok, img = self._cap.read()
+        if not ok or img is None:
+            raise CameraError(f"camera {self.source} stopped delivering frames")
+        return img, downscale(img, self.detect_width)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None

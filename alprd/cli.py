@@ -1,0 +1,233 @@
+"""The `alprd` command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from alprd import __version__
+from alprd.config import DEFAULT_PATH, ConfigError, describe_keys, load
+
+log = logging.getLogger("alprd")
+
+
+def setup_logging(level: str = "INFO", levels: dict | None = None) -> None:
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    for name, lvl in (levels or {}).items():
+        logging.getLogger(name).setLevel(lvl)
+
+
+def _config_path(arg: str | None) -> Path | None:
+    if arg:
+        return Path(arg)
+    env = os.environ.get("ALPRD_CONFIG")
+    if env:
+        return Path(env)
+    return DEFAULT_PATH if DEFAULT_PATH.exists() else None
+
+
+def cmd_config_check(a) -> int:
+    path = _config_path(a.config)
+    try:
+        cfg = load(path)
+    except ConfigError as exc:
+        print(f"config: {exc}", file=sys.stderr)
+        return 2
+    print(f"config OK: {path or 'defaults'} ({len(cfg.capture.cameras)} camera(s), "
+          f"uplink {'offline' if not cfg.uplink.broker else cfg.uplink.broker})")
+    return 0
+
+
+def cmd_config_keys(a) -> int:
+    print("\n".join(describe_keys()))
+    return 0
+
+
+def _print_read(read, hits) -> None:
+    from alprd.daemon import format_read
+    print(format_read(read, hits), flush=True)
+
+
+def cmd_run(a) -> int:
+    from alprd.daemon import Daemon
+    try:
+        cfg = load(_config_path(a.config))
+    except ConfigError as exc:
+        print(f"config: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(cfg.logging.level, cfg.logging.levels)
+    daemon = Daemon(cfg, on_read=_print_read if a.print_reads else None)
+    daemon.install_signal_handlers()
+    daemon.run(until=daemon.all_sources_finished if a.exit_when_done else None,
+               drain_s=a.drain_s if a.exit_when_done else 0.0)
+    return 0
+
+
+def cmd_demo(a) -> int:
+    from alprd import demo
+    from alprd.daemon import Daemon
+    from alprd.demo.broker import BrokerError, Mosquitto
+    from alprd.hq import HqEndpoint
+
+    state = Path(a.state_dir) if a.state_dir else demo.default_state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    try:
+        cfg = load(None, defaults=demo.demo_defaults(state, loop=not a.once))
+    except ConfigError as exc:
+        print(f"config: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(cfg.logging.level, cfg.logging.levels)
+    broker = None
+    hq = None
+    if not cfg.uplink.broker:
+        try:
+            broker = Mosquitto().start()
+        except BrokerError as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 2
+        cfg.uplink.broker = broker.url
+        hq = HqEndpoint(broker.url, state / "hq.db", cfg.uplink.topic_prefix)
+        hq.on_records = lambda unit, recs: log.info("hq: received %d record(s) from %s",
+                                                    len(recs), unit)
+        hq.start()
+    print(f"alprd demo: state in {state}; broker {cfg.uplink.broker}", flush=True)
+    daemon = None
+    try:
+        try:
+            daemon = Daemon(cfg, on_read=_print_read)
+        except OSError as exc:  # the page's port is taken: take any free one
+            log.warning("in-car page: %s is busy (%s); using a free port", cfg.ui.listen, exc)
+            cfg.ui.listen = "127.0.0.1:0"
+            daemon = Daemon(cfg, on_read=_print_read)
+        daemon.install_signal_handlers()
+        if daemon.page:
+            print(f"in-car page: {daemon.page.url}", flush=True)
+        daemon.run(until=daemon.all_sources_finished if a.once else None,
+                   drain_s=10.0 if a.once else 0.0)
+        if hq is not None:
+            print(f"hq: {hq.store.count('read')} reads, {hq.store.count('hit')} hits stored",
+                  flush=True)
+    finally:
+        if hq:
+            hq.stop()
+        if broker:
+            broker.stop()
+    return 0
+
+
+def cmd_recognize(a) -> int:
+    from alprd.recognize.recognizer import Recognizer
+    from alprd.recognize.runtime import ModelError
+    setup_logging("WARNING")
+    try:
+        rec = Recognizer(threads=a.threads)
+    except ModelError as exc:
+        print(f"recognize: {exc}", file=sys.stderr)
+        return 2
+    status = 0
+    for path in a.images:
+        try:
+            result = rec.recognize_file(Path(path))
+        except ValueError as exc:
+            print(f"recognize: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        if a.json:
+            print(json.dumps(result), flush=True)
+        else:
+            texts = ", ".join(f"{p['text']} ({p['confidence']:.2f})" for p in result["plates"])
+            print(f"{path}: {texts or 'no plate'}  [{result['ms']:.0f} ms]", flush=True)
+    return status
+
+
+def cmd_hq(a) -> int:
+    from alprd.hq import HqEndpoint
+    setup_logging("INFO")
+    hq = HqEndpoint(a.broker, Path(a.db), a.topic_prefix)
+    hq.on_records = lambda unit, recs: log.info("hq: stored %d record(s) from %s",
+                                                len(recs), unit)
+    hq.start()
+    import signal
+    import threading
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"alprd hq: listening on {a.broker}, storing in {a.db}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    hq.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="alprd", description=(
+        "Automated licence plate recognition for patrol vehicles. Reads plates from the "
+        "car's cameras, tags them with GPS, checks the hotlist, alerts the officer, and "
+        "uplinks to HQ."))
+    p.add_argument("--version", action="version", version=f"alprd {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add_config(sp):
+        sp.add_argument("-c", "--config", metavar="FILE", help=(
+            f"TOML config (default: $ALPRD_CONFIG, else {DEFAULT_PATH} if present, else "
+            "built-in defaults); ALPRD_<SECTION>__<KEY> variables override any key"))
+
+    sp = sub.add_parser("run", help="run the daemon", description=(
+        "Run the daemon: capture, recognise, match the hotlist, store and uplink, and serve "
+        "the in-car page. Stops cleanly on SIGINT/SIGTERM."))
+    add_config(sp)
+    sp.add_argument("--print-reads", action="store_true", help="print each read as a line")
+    sp.add_argument("--exit-when-done", action="store_true",
+                    help="exit when every replayed file has ended (for tests and batch runs)")
+    sp.add_argument("--drain-s", type=float, default=10.0, metavar="S",
+                    help="with --exit-when-done: wait up to S seconds for HQ to acknowledge "
+                         "the outbox (default 10)")
+    sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("demo", help="run the daemon on the bundled demo", description=(
+        "Run the daemon on the bundled demo clip, GPS track and hotlist, with a local "
+        "mosquitto broker and the reference HQ endpoint. Prints each read and hit; serves "
+        "the in-car page on http://127.0.0.1:8080/. Ctrl-C stops it."))
+    sp.add_argument("--state-dir", metavar="DIR",
+                    help="where the demo keeps its databases (default ~/.local/state/alprd/demo)")
+    sp.add_argument("--once", action="store_true",
+                    help="play the clip once, then stop (default: loop until Ctrl-C)")
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("recognize", help="read plates in images", description=(
+        "Read the plates in each image and print them, best first; with --json one JSON "
+        "line per image: {image, plates: [{text, confidence, bbox, state}], ms}."))
+    sp.add_argument("images", nargs="+", metavar="IMAGE")
+    sp.add_argument("--json", action="store_true", help="JSON lines output")
+    sp.add_argument("--threads", type=int, default=1, help="inference threads (default 1)")
+    sp.set_defaults(func=cmd_recognize)
+
+    sp = sub.add_parser("config", help="check or list configuration", description=(
+        "'check' validates a config file (exit 2 and the key path and line on error); "
+        "'keys' lists every key with its meaning."))
+    csub = sp.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    cc = csub.add_parser("check", help="validate the configuration")
+    add_config(cc)
+    cc.set_defaults(func=cmd_config_check)
+    ck = csub.add_parser("keys", help="list every key with its description")
+    ck.set_defaults(func=cmd_config_keys)
+
+    sp = sub.add_parser("hq", help="run the reference HQ endpoint", description=(
+        "The reference HQ endpoint: receives uplinked records over MQTT, validates and "
+        "stores them in SQLite, and acknowledges each by id (docs/protocol.md)."))
+    sp.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
+    sp.add_argument("--db", default="hq.db", help="HQ SQLite file")
+    sp.add_argument("--topic-prefix", default="alprd/v1")
+    sp.set_defaults(func=cmd_hq)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

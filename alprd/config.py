@@ -1,0 +1,266 @@
+"""One strict, typed configuration tree, loaded from TOML with environment overrides.
+
+Unknown or mistyped keys are errors that name the key path and, where the key came from the
+file, its line. Any key can be overridden by ``ALPRD_<SECTION>__<KEY>`` (value in TOML syntax,
+or a bare string): ``ALPRD_UPLINK__BROKER=mqtt://127.0.0.1:1883``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_PATH = Path("/etc/alprd/alprd.toml")
+ENV_PREFIX = "ALPRD_"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class VehicleConfig(_Section):
+    unit_id: str = Field("UNSET", min_length=1, max_length=64,
+                         description="Vehicle / unit identifier recorded with every read")
+    agency: str = Field("", max_length=128, description="Agency name shown on reports")
+
+
+class CameraConfig(_Section):
+    id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$",
+                    description="Camera id recorded with every read")
+    source: str = Field(min_length=1, description=(
+        "picamera2 index ('picamera2:0'), /dev/videoN, rtsp:// or http:// URL, a video file "
+        "or an image folder"))
+    fps: float = Field(0, ge=0, le=120, description="Replay speed for files; 0 = as recorded")
+    loop: bool = Field(False, description="Replay files in a loop")
+    detect_width: int = Field(0, ge=0, le=4096,
+                              description="Width of the detection stream; 0 = full frame")
+
+
+class CaptureConfig(_Section):
+    cameras: list[CameraConfig] = Field(default_factory=list, max_length=8,
+                                        description="Cameras on this vehicle")
+    queue_size: int = Field(4, ge=1, le=64,
+                            description="Frames waiting per camera; the oldest is dropped")
+    reconnect_max_s: float = Field(30, ge=1, le=600,
+                                   description="Longest wait between camera reconnects")
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cams: list[CameraConfig]) -> list[CameraConfig]:
+        ids = [c.id for c in cams]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"camera ids must be unique; repeated: {', '.join(sorted(dup))}")
+        return cams
+
+
+class GpsConfig(_Section):
+    port: str = Field("", description="Serial device (/dev/ttyAMA0) or an NMEA log to replay; "
+                                      "empty = no GPS")
+    baud: int = Field(9600, ge=1200, le=921600, description="Serial speed")
+    stale_after_s: float = Field(5, ge=0.5, le=300,
+                                 description="A fix older than this is stale")
+    replay_loop: bool = Field(False, description="Replay an NMEA log in a loop")
+
+
+class RecognizeConfig(_Section):
+    detector: str = Field("", description="Detector .tflite; empty = the bundled model")
+    ocr: str = Field("", description="OCR .tflite; empty = the bundled model")
+    ocr_config: str = Field("", description="OCR plate config YAML; empty = the bundled one")
+    threads: int = Field(1, ge=1, le=16, description="Inference threads per model")
+    detect_threshold: float = Field(0.3, ge=0.05, le=0.99,
+                                    description="Minimum detector score")
+    min_confidence: float = Field(0.4, ge=0, le=1,
+                                  description="Minimum mean character confidence of a read")
+    min_chars: int = Field(2, ge=1, le=8, description="Shortest text kept")
+
+
+class TrackConfig(_Section):
+    pass_gap_s: float = Field(1.5, ge=0.1, le=30,
+                              description="A pass ends after this long without a sighting")
+    max_pass_s: float = Field(30, ge=1, le=600, description="Longest pass before it is closed")
+
+
+class HotlistConfig(_Section):
+    path: str = Field("", description="Hotlist file (CSV: plate,state,list_type,reason,"
+                                      "priority,case_number); empty = none")
+
+
+class StoreConfig(_Section):
+    path: str = Field("/var/lib/alprd/alprd.db", min_length=1, description="SQLite file")
+    crop_quality: int = Field(85, ge=30, le=100, description="JPEG quality of stored crops")
+
+
+class UplinkConfig(_Section):
+    broker: str = Field("", description="mqtt:// or mqtts:// URL of HQ's broker; "
+                                        "empty = offline, keep everything")
+    topic_prefix: str = Field("alprd/v1", pattern=r"^[A-Za-z0-9_./-]+$",
+                              description="MQTT topic prefix (no wildcards)")
+    batch: int = Field(50, ge=1, le=1000, description="Records per uplink message")
+    retry_s: float = Field(5, ge=0.5, le=600,
+                           description="Resend unacknowledged records after this long")
+
+    @field_validator("broker")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if v and not re.match(r"^mqtts?://[^/:]+(:\d+)?/?$", v):
+            raise ValueError("must be mqtt://host[:port] or mqtts://host[:port]")
+        return v
+
+
+class UiConfig(_Section):
+    listen: str = Field("127.0.0.1:8080", pattern=r"^[0-9A-Za-z.:\[\]-]+:\d+$",
+                        description="host:port of the in-car page")
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    levels: dict[str, Literal["DEBUG", "INFO", "WARNING", "ERROR"]] = Field(
+        default_factory=dict, description="Per-module levels, e.g. {'alprd.uplink' = 'DEBUG'}")
+
+
+class Config(_Section):
+    vehicle: VehicleConfig = Field(default_factory=VehicleConfig)
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)
+    gps: GpsConfig = Field(default_factory=GpsConfig)
+    recognize: RecognizeConfig = Field(default_factory=RecognizeConfig)
+    track: TrackConfig = Field(default_factory=TrackConfig)
+    hotlist: HotlistConfig = Field(default_factory=HotlistConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    uplink: UplinkConfig = Field(default_factory=UplinkConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\s\"]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=")
+
+
+def key_lines(text: str) -> dict[tuple, int]:
+    """Map each key path in TOML text to its 1-based line (tables, arrays of tables, keys)."""
+    lines: dict[tuple, int] = {}
+    table: tuple = ()
+    counts: dict[tuple, int] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        m = _HEADER.match(line)
+        if m:
+            path = tuple(p.strip().strip('"') for p in m.group(2).split("."))
+            if m.group(1) == "[[":
+                idx = counts.get(path, -1) + 1
+                counts[path] = idx
+                table = path + (idx,)
+            else:
+                table = path
+            lines.setdefault(table, n)
+            continue
+        m = _KEY.match(line)
+        if m:
+            lines.setdefault(table + (m.group(1).strip('"'),), n)
+    return lines
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        if any(not p for p in parts):
+            continue
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict, over: dict) -> dict:
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _merge(base[k], v)
+        else:
+            base[k] = v
+    return base
+
+
+def _describe(err: ValidationError, source: str, lines: dict[tuple, int],
+              env_paths: set[tuple]) -> str:
+    msgs = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        path = ".".join(str(p) for p in loc)
+        where = ""
+        if loc in env_paths:
+            where = f" (from environment {ENV_PREFIX}{'__'.join(str(p).upper() for p in loc)})"
+        else:
+            for k in range(len(loc), 0, -1):
+                if loc[:k] in lines:
+                    where = f" ({source}, line {lines[loc[:k]]})"
+                    break
+        if e["type"] == "extra_forbidden":
+            msgs.append(f"unknown key '{path}'{where}")
+        elif e["type"] == "missing":
+            msgs.append(f"missing key '{path}'{where}")
+        else:
+            msgs.append(f"bad value for '{path}'{where}: {e['msg']}")
+    return "; ".join(msgs)
+
+
+def _paths(d: dict, prefix: tuple = ()) -> set[tuple]:
+    out = set()
+    for k, v in d.items():
+        out.add(prefix + (k,))
+        if isinstance(v, dict):
+            out |= _paths(v, prefix + (k,))
+    return out
+
+
+def load(path: Path | None, environ: dict[str, str] | None = None,
+         defaults: dict | None = None) -> Config:
+    """Load the config file (None = defaults only), apply env overrides, validate strictly."""
+    environ = dict(os.environ) if environ is None else environ
+    data: dict = _merge({}, defaults or {})
+    lines: dict[tuple, int] = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+        try:
+            data = _merge(data, tomllib.loads(text))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        lines = key_lines(text)
+    env = _env_overrides(environ)
+    data = _merge(data, env)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source, lines, _paths(env))) from exc
+
+
+def describe_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
+    """Every key with its description, for `alprd config keys`."""
+    out = []
+    for name, f in model.model_fields.items():
+        ann = f.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out.extend(describe_keys(ann, f"{prefix}{name}."))
+        else:
+            out.append(f"{prefix}{name}: {f.description or ''}")
+    return out
+

@@ -1,0 +1,201 @@
+"""The daemon: wires capture, GPS, recognition, passes, hotlist, store, uplink and the page.
+
+Threads: one per camera (capture never blocks on recognition), GPS, uplink, page server; the
+calling thread runs recognition. Signal handlers only set an event; shutdown closes open passes
+into the store first, so nothing seen is lost, then stops the rest within a few seconds.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import cv2
+
+from alprd import clock
+from alprd.capture import Camera, FrameQueue
+from alprd.config import Config
+from alprd.gps import GpsReader, GpsTrack
+from alprd.hotlist import Hotlist, HotlistError, read_csv
+from alprd.recognize.recognizer import Recognizer
+from alprd.store import Store
+from alprd.track import Pass, PassTracker
+from alprd.types import Hit, Observation, Read
+from alprd.ui import EventBus, PageServer, read_event
+from alprd.uplink import Uplink
+
+log = logging.getLogger(__name__)
+
+
+def sharpness(crop) -> float:
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var())
+
+
+class Daemon:
+    def __init__(self, cfg: Config, on_read: Callable[[Read, list[Hit]], None] | None = None,
+                 ui: bool = True) -> None:
+        self.cfg = cfg
+        self.on_read = on_read
+        self.stop_event = threading.Event()
+        self.store = Store(Path(cfg.store.path))
+        self.recognizer = Recognizer.from_config(cfg.recognize)
+        self.tracker = PassTracker(cfg.track.pass_gap_s, cfg.track.max_pass_s)
+        self.hotlist = Hotlist()
+        if cfg.hotlist.path:
+            try:
+                self.hotlist.replace(read_csv(Path(cfg.hotlist.path)))
+                log.info("hotlist: %d entries from %s", len(self.hotlist), cfg.hotlist.path)
+            except HotlistError as exc:
+                log.error("hotlist: %s; running with an empty list", exc)
+        self.track = GpsTrack(cfg.gps.stale_after_s)
+        self.gps = (GpsReader(cfg.gps.port, self.track, cfg.gps.baud, cfg.gps.replay_loop)
+                    if cfg.gps.port else None)
+        self.queues = {c.id: FrameQueue(cfg.capture.queue_size) for c in cfg.capture.cameras}
+        self.cameras = [Camera(c, self.queues[c.id], cfg.capture.reconnect_max_s)
+                        for c in cfg.capture.cameras]
+        self.uplink = (Uplink(cfg.uplink.broker, self.store, cfg.vehicle.unit_id,
+                              cfg.uplink.topic_prefix, cfg.uplink.batch, cfg.uplink.retry_s)
+                       if cfg.uplink.broker else None)
+        self.bus = EventBus()
+        self.page = PageServer(cfg.ui.listen, self.bus, self.health) if ui else None
+        self.frames = 0
+        self.reads = 0
+        self.hits = 0
+        self.last_recognition_mono = time.monotonic()
+        self.drain_s = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        def handler(signum, frame):
+            self.stop_event.set()  # only queue the request; the main loop does the work
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def start(self) -> None:
+        if self.gps:
+            self.gps.start()
+        for cam in self.cameras:
+            cam.start()
+        if self.uplink:
+            self.uplink.start()
+        if self.page:
+            self.page.start()
+            log.info("in-car page: %s", self.page.url)
+        pending = self.store.outbox_depth()
+        if pending:
+            log.info("outbox: %d records from earlier wait for HQ", pending)
+
+    def run(self, until: Callable[[], bool] | None = None, drain_s: float = 0.0) -> None:
+        """Recognise until stopped (or until() is true); then shut down cleanly.
+
+        drain_s: at the end, wait up to this long for HQ to acknowledge the outbox."""
+        self.drain_s = drain_s
+        self.start()
+        try:
+            while not self.stop_event.is_set():
+                if not self.step() and until and until():
+                    break
+        finally:
+            self.shutdown()
+
+    def step(self) -> bool:
+        """One frame from each camera with one waiting; False when every queue was empty."""
+        worked = False
+        for cam_id, q in self.queues.items():
+            frame = q.get(timeout=0 if worked else 0.05)
+            if frame is None:
+                continue
+            worked = True
+            self.frames += 1
+            for plate, crop in self.recognizer(frame.image, frame.detect_image):
+                self.tracker.add(Observation(plate, cam_id, frame.mono, crop, sharpness(crop)))
+            self.last_recognition_mono = time.monotonic()
+        for p in self.tracker.expire(time.monotonic()):
+            self._finish(p)
+        return worked
+
+    def all_sources_finished(self) -> bool:
+        return all(c.finished.is_set() for c in self.cameras) and not any(self.queues.values())
+
+    def shutdown(self) -> None:
+        t0 = time.monotonic()
+        for cam in self.cameras:
+            cam.stop()
+        for p in self.tracker.expire(time.monotonic(), force=True):
+            self._finish(p)
+        if self.gps:
+            self.gps.stop()
+        if self.uplink:
+            deadline = time.monotonic() + self.drain_s
+            while self.store.outbox_depth() and time.monotonic() < deadline:
+                self.uplink.wake()
+                self.stop_event.wait(0.1)
+            self.uplink.stop(timeout=1.5)
+        if self.page:
+            self.page.stop()
+        for cam in self.cameras:
+            cam.join(1.0)
+        self.store.close()
+        log.info("stopped in %.1f s: %d frames, %d reads, %d hits", time.monotonic() - t0,
+                 self.frames, self.reads, self.hits)
+
+    # -- a finished pass ----------------------------------------------------------------
+    def _finish(self, p: Pass) -> None:
+        text, confs = p.text()
+        best = p.best()
+        fix = self.track.at(best.mono)
+        utc, source = clock.utc_for(best.mono, self.track.last_utc, self.track.last_utc_mono)
+        ok, jpeg = cv2.imencode(".jpg", best.crop,
+                                [cv2.IMWRITE_JPEG_QUALITY, self.cfg.store.crop_quality])
+        if not ok:
+            log.error("could not encode the crop of %s; pass dropped", text)
+            return
+        read = Read(id=str(uuid.uuid4()), text=text,
+                    confidence=round(sum(confs) / len(confs), 4) if confs else 0.0,
+                    char_confidences=confs, state=best.plate.state, utc=utc, time_source=source,
+                    camera_id=p.camera_id, unit_id=self.cfg.vehicle.unit_id,
+                    lat=fix.lat if fix else None, lon=fix.lon if fix else None,
+                    fix_quality=fix.quality if fix else 0, crop_jpeg=jpeg.tobytes(),
+                    bbox=best.plate.bbox, frames=len(p.sightings))
+        hits = [Hit(id=str(uuid.uuid4()), read_id=read.id, entry=e, rule=rule, utc=utc)
+                for e, rule in self.hotlist.match(read.text, read.state)]
+        self.store.add_read(read, hits)
+        self.reads += 1
+        self.hits += len(hits)
+        self.bus.publish(read_event(read, hits))
+        if self.uplink:
+            self.uplink.wake()
+        if self.on_read:
+            self.on_read(read, hits)
+
+    def health(self) -> dict:
+        fix = self.track.latest()
+        return {"unit_id": self.cfg.vehicle.unit_id, "frames": self.frames, "reads": self.reads,
+                "hits": self.hits, "outbox": self.store.outbox_depth(),
+                "cameras": {c.id: {"state": c.state, "frames": c.frames,
+                                   "dropped": self.queues[c.id].dropped}
+                            for c in self.cameras},
+                "gps": {"state": self.gps.state if self.gps else "none",
+                        "stale": self.track.is_stale(),
+                        "fix": None if fix is None else {"lat": fix.lat, "lon": fix.lon,
+                                                         "quality": fix.quality}},
+                "uplink": {"connected": bool(self.uplink and self.uplink.connected.is_set()),
+                           "sent": self.uplink.sent if self.uplink else 0,
+                           "acked": self.uplink.acked if self.uplink else 0}}
+
+
+def format_read(read: Read, hits: list[Hit]) -> str:
+    where = f"{read.lat:.5f},{read.lon:.5f}" if read.lat is not None else "no-fix"
+    line = (f"READ {read.text:<8} conf={read.confidence:.2f} cam={read.camera_id} "
+            f"frames={read.frames} {read.utc} {where}")
+    for h in hits:
+        e = h.entry
+        line += (f"\nHIT  {read.text:<8} {e.list_type} ({h.rule}) {e.reason}"
+                 f"{' case ' + e.case_number if e.case_number else ''} -- UNVERIFIED, "
+                 "verify before any stop")
+    return line

@@ -1,0 +1,87 @@
+"""Start Debian's mosquitto on a free loopback port, for the demo and the tests."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+class BrokerError(Exception):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def find_mosquitto() -> str:
+    path = shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).exists()), None)
+    if not path:
+        raise BrokerError("mosquitto not found: sudo apt-get install mosquitto")
+    return path
+
+
+class Mosquitto:
+    """A private broker; extra_conf lines are appended (TLS listeners, for example)."""
+
+    def __init__(self, port: int | None = None, extra_conf: str = "") -> None:
+        self.port = port or free_port()
+        self.extra_conf = extra_conf
+        self.proc: subprocess.Popen | None = None
+        self._dir = tempfile.TemporaryDirectory(prefix="alprd-mosquitto-")
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> "Mosquitto":
+        conf = Path(self._dir.name) / "mosquitto.conf"
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                        f"persistence false\nlog_dest stderr\nlog_type error\n"
+                        f"log_type warning\n{self.extra_conf}")
+        Path(self._dir.name).chmod(0o755)
+        conf.chmod(0o644)
+        self.log = open(Path(self._dir.name) / "mosquitto.log", "wb")
+        self.proc = subprocess.Popen([find_mosquitto(), "-c", str(conf)], stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BrokerError("mosquitto exited: " + self.log_text())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise BrokerError(f"mosquitto did not listen on port {self.port} within {timeout} s")
+
+    def log_text(self) -> str:
+        try:
+            return (Path(self._dir.name) / "mosquitto.log").read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+        self._dir.cleanup()
+
+    def __enter__(self) -> "Mosquitto":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

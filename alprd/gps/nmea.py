@@ -1,0 +1,111 @@
+"""NMEA 0183 parsing: RMC, GGA, VTG and GSA from any talker, checksums verified."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class NmeaError(ValueError):
+    """A sentence that cannot be used; the message names the sentence and the field."""
+
+
+@dataclass(frozen=True)
+class Sentence:
+    talker: str
+    kind: str
+    fields: tuple[str, ...]
+
+
+def parse_sentence(line: str) -> Sentence:
+    line = line.strip()
+    if not line.startswith("$"):
+        raise NmeaError(f"not an NMEA sentence: {line[:20]!r}")
+    body, star, checksum = line[1:].partition("*")
+    if not star:
+        raise NmeaError(f"{body[:5]}: no checksum")
+    want = 0
+    for ch in body:
+        want ^= ord(ch)
+    try:
+        got = int(checksum[:2], 16)
+    except ValueError as exc:
+        raise NmeaError(f"{body[:5]}: bad checksum field {checksum!r}") from exc
+    if got != want:
+        raise NmeaError(f"{body[:5]}: checksum {got:02X} != computed {want:02X}")
+    parts = body.split(",")
+    addr = parts[0]
+    if len(addr) < 5 or not addr.isalnum():
+        raise NmeaError(f"bad address field {addr!r}")
+    return Sentence(addr[:-3], addr[-3:], tuple(parts[1:]))
+
+
+def _coord(value: str, hemi: str, deg_digits: int, what: str, kind: str) -> float | None:
+    if not value:
+        return None
+    try:
+        deg = int(value[:deg_digits])
+        minutes = float(value[deg_digits:])
+    except ValueError as exc:
+        raise NmeaError(f"{kind}: bad {what} {value!r}") from exc
+    v = deg + minutes / 60.0
+    if hemi in ("S", "W"):
+        v = -v
+    elif hemi not in ("N", "E"):
+        raise NmeaError(f"{kind}: bad {what} hemisphere {hemi!r}")
+    return v
+
+
+def _float(value: str, what: str, kind: str) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise NmeaError(f"{kind}: bad {what} {value!r}") from exc
+
+
+def _field(s: Sentence, i: int) -> str:
+    return s.fields[i] if i < len(s.fields) else ""
+
+
+def rmc(s: Sentence) -> dict:
+    """time, status, lat, lon, speed (km/h), course, date -> dict (utc ISO when both present)."""
+    if len(s.fields) < 9:
+        raise NmeaError(f"RMC: {len(s.fields)} fields, need 9")
+    t, status, date = _field(s, 0), _field(s, 1), _field(s, 8)
+    out = {"valid": status == "A",
+           "lat": _coord(_field(s, 2), _field(s, 3), 2, "latitude", "RMC"),
+           "lon": _coord(_field(s, 4), _field(s, 5), 3, "longitude", "RMC")}
+    knots = _float(_field(s, 6), "speed", "RMC")
+    out["speed_kmh"] = knots * 1.852 if knots is not None else None
+    out["course"] = _float(_field(s, 7), "course", "RMC")
+    if len(t) >= 6 and len(date) == 6 and t[:6].isdigit() and date.isdigit():
+        frac = t[6:] if len(t) > 6 else ""
+        out["utc"] = (f"20{date[4:6]}-{date[2:4]}-{date[0:2]}T{t[0:2]}:{t[2:4]}:{t[4:6]}"
+                      f"{frac}Z")
+    return out
+
+
+def gga(s: Sentence) -> dict:
+    if len(s.fields) < 8:
+        raise NmeaError(f"GGA: {len(s.fields)} fields, need 8")
+    quality = _field(s, 5)
+    sats = _field(s, 6)
+    return {"lat": _coord(_field(s, 1), _field(s, 2), 2, "latitude", "GGA"),
+            "lon": _coord(_field(s, 3), _field(s, 4), 3, "longitude", "GGA"),
+            "quality": int(quality) if quality.isdigit() else 0,
+            "satellites": int(sats) if sats.isdigit() else None,
+            "hdop": _float(_field(s, 7), "HDOP", "GGA")}
+
+
+def vtg(s: Sentence) -> dict:
+    return {"course": _float(_field(s, 0), "course", "VTG"),
+            "speed_kmh": _float(_field(s, 6), "speed", "VTG")}
+
+
+def gsa(s: Sentence) -> dict:
+    mode = _field(s, 1)
+    return {"fix_type": int(mode) if mode.isdigit() else 1,
+            "hdop": _float(_field(s, 15), "HDOP", "GSA")}
+
+
+PARSERS = {"RMC": rmc, "GGA": gga, "VTG": vtg, "GSA": gsa}

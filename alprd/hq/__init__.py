@@ -1,0 +1,128 @@
+"""The reference HQ endpoint: receives uplinked records, validates, stores, acknowledges.
+
+What the demo and the tests talk to, and what an agency reads to build its own (see
+docs/protocol.md). Records are stored once by id, so resends are harmless.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlparse
+
+from alprd.uplink import PROTOCOL_VERSION
+
+log = logging.getLogger(__name__)
+
+MAX_UP_BYTES = 16 * 1024 * 1024
+KINDS = {"read", "hit", "report", "breach", "audit", "ticket", "image"}
+
+
+def parse_up(payload: bytes) -> tuple[str, list[dict]]:
+    """(unit_id, records) from an uplink message; ValueError with the reason if malformed."""
+    if len(payload) > MAX_UP_BYTES:
+        raise ValueError(f"message of {len(payload)} bytes exceeds {MAX_UP_BYTES}")
+    try:
+        msg = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not JSON: {exc}") from exc
+    if not isinstance(msg, dict) or msg.get("v") != PROTOCOL_VERSION:
+        raise ValueError(f"unsupported protocol version {msg.get('v') if isinstance(msg, dict) else None!r}")
+    unit = msg.get("unit_id")
+    records = msg.get("records")
+    if not isinstance(unit, str) or not unit or not isinstance(records, list):
+        raise ValueError("needs unit_id (string) and records (list)")
+    for r in records:
+        if not (isinstance(r, dict) and isinstance(r.get("id"), str) and 0 < len(r["id"]) <= 64
+                and r.get("kind") in KINDS and isinstance(r.get("body"), dict)):
+            raise ValueError("each record needs id (string), kind (known) and body (object)")
+    return unit, records
+
+
+class HqStore:
+    def __init__(self, path: Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, unit_id TEXT NOT NULL, "
+            "kind TEXT NOT NULL, body TEXT NOT NULL, received_utc TEXT NOT NULL)")
+        self.lock = threading.Lock()
+        self.duplicates = 0
+
+    def add(self, unit: str, records: list[dict]) -> None:
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self.lock:
+            self.conn.execute("BEGIN")
+            for r in records:
+                cur = self.conn.execute(
+                    "INSERT OR IGNORE INTO records VALUES (?,?,?,?,?)",
+                    (r["id"], unit, r["kind"], json.dumps(r["body"]), now))
+                self.duplicates += cur.rowcount == 0
+            self.conn.execute("COMMIT")
+
+    def count(self, kind: str | None = None) -> int:
+        with self.lock:
+            if kind:
+                return self.conn.execute("SELECT count(*) FROM records WHERE kind=?",
+                                         (kind,)).fetchone()[0]
+            return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+class HqEndpoint:
+    def __init__(self, broker: str, db_path: Path, prefix: str = "alprd/v1",
+                 client_id: str = "alprd-hq") -> None:
+        import paho.mqtt.client as mqtt
+
+        url = urlparse(broker)
+        self.host, self.port = url.hostname or "127.0.0.1", url.port or 1883
+        self.prefix = prefix.rstrip("/")
+        self.store = HqStore(db_path)
+        self.received = 0
+        self.rejected = 0
+        self.on_records = None  # optional callback(unit, records), for the demo's console
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv5)
+        self.client.reconnect_delay_set(1, 30)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.connected = threading.Event()
+
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.store.close()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None):
+        if reason_code.is_failure:
+            log.warning("hq: broker refused: %s", reason_code)
+            return
+        client.subscribe(f"{self.prefix}/+/up", qos=1)
+        self.connected.set()
+
+    def _on_message(self, client, userdata, msg):
+        try:
+            unit, records = parse_up(msg.payload)
+            if msg.topic != f"{self.prefix}/{unit}/up":
+                raise ValueError(f"unit_id {unit!r} does not match topic {msg.topic!r}")
+        except ValueError as exc:
+            self.rejected += 1
+            log.warning("hq: rejected message on %s: %s", msg.topic, exc)
+            return
+        self.store.add(unit, records)
+        self.received += len(records)
+        ack = {"v": PROTOCOL_VERSION, "ids": [r["id"] for r in records]}
+        client.publish(f"{self.prefix}/{unit}/ack", json.dumps(ack), qos=1)
+        if self.on_records:
+            self.on_records(unit, records)

@@ -1,0 +1,9 @@
+"""Plate recognition: detector, crop, OCR. Models are the project's own (train/)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+MODEL_DIR = Path(__file__).parent / "models"
+DETECTOR = MODEL_DIR / "detector.tflite"
+OCR = MODEL_DIR / "ocr.tflite"
+OCR_CONFIG = MODEL_DIR / "ocr_plate_config.yaml"

@@ -1,0 +1,83 @@
+"""Frame in, plates out: detect, crop with a margin, read, filter."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from alprd import recognize
+from alprd.recognize.detector import Detector
+from alprd.recognize.ocr import PlateOcr
+from alprd.types import PlateRead
+
+MARGIN_X, MARGIN_Y = 0.10, 0.18
+
+
+def crop_plate(image: np.ndarray, bbox, mx: float = MARGIN_X, my: float = MARGIN_Y) -> np.ndarray:
+    """The plate with a small margin (POL-01: a tight crop, never the scene)."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = bbox
+    dx, dy = (x2 - x1) * mx, (y2 - y1) * my
+    xa, ya = max(0, int(x1 - dx)), max(0, int(y1 - dy))
+    xb, yb = min(w, int(round(x2 + dx))), min(h, int(round(y2 + dy)))
+    return image[ya:yb, xa:xb]
+
+
+class Recognizer:
+    def __init__(self, detector: Path | None = None, ocr: Path | None = None,
+                 ocr_config: Path | None = None, threads: int = 1,
+                 detect_threshold: float = 0.3, min_confidence: float = 0.4,
+                 min_chars: int = 2) -> None:
+        self.detector = Detector(detector or recognize.DETECTOR, threads, detect_threshold)
+        self.ocr = PlateOcr(ocr or recognize.OCR, ocr_config or recognize.OCR_CONFIG, threads)
+        self.min_confidence = min_confidence
+        self.min_chars = min_chars
+
+    @classmethod
+    def from_config(cls, cfg) -> "Recognizer":
+        return cls(Path(cfg.detector) if cfg.detector else None,
+                   Path(cfg.ocr) if cfg.ocr else None,
+                   Path(cfg.ocr_config) if cfg.ocr_config else None,
+                   cfg.threads, cfg.detect_threshold, cfg.min_confidence, cfg.min_chars)
+
+    def __call__(self, image: np.ndarray, detect_image: np.ndarray | None = None
+                 ) -> list[tuple[PlateRead, np.ndarray]]:
+        """Plates in a BGR frame, best first, each with its crop from the full-resolution image.
+
+        detect_image, where given, is a low-resolution copy of the same frame to detect on.
+        """
+        src = image if detect_image is None else detect_image
+        sx = image.shape[1] / src.shape[1]
+        sy = image.shape[0] / src.shape[0]
+        dets = self.detector(src)
+        out = []
+        crops, boxes = [], []
+        for d in dets:
+            x1, y1, x2, y2 = d.bbox
+            box = (int(x1 * sx), int(y1 * sy), int(round(x2 * sx)), int(round(y2 * sy)))
+            crop = crop_plate(image, box)
+            if crop.shape[0] < 4 or crop.shape[1] < 8:
+                continue
+            crops.append(crop)
+            boxes.append((box, d.score))
+        for (box, score), crop, res in zip(boxes, crops, self.ocr(crops)):
+            if len(res.text) < self.min_chars or res.confidence < self.min_confidence:
+                continue
+            out.append((PlateRead(res.text, round(res.confidence, 4),
+                                  tuple(round(c, 4) for c in res.char_confidences), box,
+                                  round(score, 4)), crop))
+        out.sort(key=lambda pc: -(pc[0].confidence * pc[0].detector_score))
+        return out
+
+    def recognize_file(self, path: Path) -> dict:
+        img = cv2.imread(str(path))
+        if img is None:
+            raise ValueError(f"cannot read image {path}")
+        t0 = time.monotonic()
+        plates = self(img)
+        ms = (time.monotonic() - t0) * 1000
+        return {"image": str(path), "ms": round(ms, 1), "plates": [
+            {"text": p.text, "confidence": p.confidence, "bbox": list(p.bbox), "state": p.state}
+            for p, _ in plates]}

@@ -1,0 +1,186 @@
+"""The vehicle's SQLite store: reads, hits and the durable outbox, in one file.
+
+WAL, synchronous=FULL, one writer (a lock around one connection), versioned migrations
+(PRAGMA user_version). A read and its outbox record are written in one transaction, so a
+power cut leaves both or neither. Outbox rows are deleted only on HQ's acknowledgement.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from alprd.types import Hit, Read
+
+log = logging.getLogger(__name__)
+
+PRIORITY = {"breach": 0, "report": 0, "hit": 1, "read": 2, "image": 3}
+
+MIGRATIONS = [
+    # 1: the first schema
+    """
+    CREATE TABLE reads (
+        id TEXT PRIMARY KEY, text TEXT NOT NULL, confidence REAL NOT NULL,
+        char_confidences TEXT NOT NULL, state TEXT, utc TEXT NOT NULL,
+        time_source TEXT NOT NULL, camera_id TEXT NOT NULL, unit_id TEXT NOT NULL,
+        lat REAL, lon REAL, fix_quality INTEGER NOT NULL, crop BLOB NOT NULL,
+        bbox TEXT NOT NULL, frames INTEGER NOT NULL, uplinked INTEGER NOT NULL DEFAULT 0);
+    CREATE INDEX reads_utc ON reads(utc);
+    CREATE INDEX reads_text ON reads(text);
+    CREATE TABLE hits (
+        id TEXT PRIMARY KEY, read_id TEXT NOT NULL REFERENCES reads(id), plate TEXT NOT NULL,
+        state TEXT, list_type TEXT NOT NULL, reason TEXT NOT NULL, priority INTEGER NOT NULL,
+        case_number TEXT, rule TEXT NOT NULL, utc TEXT NOT NULL);
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+        priority INTEGER NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+    CREATE INDEX outbox_order ON outbox(priority, seq);
+    """,
+]
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written; the message says why."""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    seq: int
+    id: str
+    kind: str
+    body: dict
+
+
+def read_body(r: Read) -> dict:
+    """The uplinked form of a read (docs/protocol.md: read.v1)."""
+    return {"id": r.id, "text": r.text, "confidence": r.confidence,
+            "char_confidences": list(r.char_confidences), "state": r.state, "utc": r.utc,
+            "time_source": r.time_source, "camera_id": r.camera_id, "unit_id": r.unit_id,
+            "lat": r.lat, "lon": r.lon, "fix_quality": r.fix_quality, "bbox": list(r.bbox),
+            "frames": r.frames, "crop_jpeg_b64": base64.b64encode(r.crop_jpeg).decode()}
+
+
+def hit_body(h: Hit, unit_id: str) -> dict:
+    e = h.entry
+    return {"id": h.id, "read_id": h.read_id, "unit_id": unit_id, "utc": h.utc, "rule": h.rule,
+            "plate": e.plate, "state": e.state, "list_type": e.list_type, "reason": e.reason,
+            "priority": e.priority, "case_number": e.case_number}
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10,
+                                   isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+        self.db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()
+        try:
+            self.db.enable_wal()
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"database {self.path} is unusable: {exc}") from exc
+
+    def _migrate(self) -> None:
+        conn = self.db.conn
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(f"{self.path} has schema {version}, newer than this alprd "
+                             f"({len(MIGRATIONS)}): upgrade alprd")
+        for n, sql in enumerate(MIGRATIONS[version:], version + 1):
+            with self._lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in filter(str.strip, sql.split(";")):
+                        conn.execute(stmt)
+                    conn.execute(f"PRAGMA user_version={n}")
+                    conn.execute("COMMIT")
+                except sqlite3.Error:
+                    conn.execute("ROLLBACK")
+                    raise
+            log.info("store: migrated %s to schema %d", self.path, n)
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.conn.close()
+
+    # -- writes -------------------------------------------------------------------------
+    def add_read(self, read: Read, hits: list[Hit] = ()) -> None:
+        """Store a read, its hits and their outbox records in one transaction."""
+        conn = self.db.conn
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT INTO reads (id, text, confidence, char_confidences, state, utc, "
+                    "time_source, camera_id, unit_id, lat, lon, fix_quality, crop, bbox, frames)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (read.id, read.text, read.confidence, json.dumps(read.char_confidences),
+                     read.state, read.utc, read.time_source, read.camera_id, read.unit_id,
+                     read.lat, read.lon, read.fix_quality, read.crop_jpeg,
+                     json.dumps(read.bbox), read.frames))
+                self._outbox(read.id, "read", read_body(read))
+                for h in hits:
+                    e = h.entry
+                    conn.execute(
+                        "INSERT INTO hits (id, read_id, plate, state, list_type, reason, "
+                        "priority, case_number, rule, utc) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (h.id, h.read_id, e.plate, e.state, e.list_type, e.reason, e.priority,
+                         e.case_number, h.rule, h.utc))
+                    self._outbox(h.id, "hit", hit_body(h, read.unit_id))
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise StoreError(f"cannot store read {read.id}: {exc}") from exc
+
+    def _outbox(self, record_id: str, kind: str, body: dict) -> None:
+        self.db.conn.execute("INSERT INTO outbox (id, kind, priority, body) VALUES (?,?,?,?)",
+                             (record_id, kind, PRIORITY[kind], json.dumps(body)))
+
+    def pending(self, limit: int, exclude: set[str] = frozenset()) -> list[OutboxItem]:
+        """Unacknowledged records, most urgent first."""
+        with self._lock:
+            rows = self.db.conn.execute(
+                "SELECT seq, id, kind, body FROM outbox ORDER BY priority, seq LIMIT ?",
+                (limit + len(exclude),)).fetchall()
+        out = [OutboxItem(s, i, k, json.loads(b)) for s, i, k, b in rows if i not in exclude]
+        return out[:limit]
+
+    def acknowledge(self, ids: list[str]) -> int:
+        """HQ has these records: drop them from the outbox. Returns how many were pending."""
+        if not ids:
+            return 0
+        conn = self.db.conn
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                marks = ",".join("?" * len(ids))
+                n = conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids).rowcount
+                conn.execute(f"UPDATE reads SET uplinked=1 WHERE id IN ({marks})", ids)
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                conn.execute("ROLLBACK")
+                raise
+        return n
+
+    # -- queries ------------------------------------------------------------------------
+    def outbox_depth(self) -> int:
+        with self._lock:
+            return self.db.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+    def count(self, table: str) -> int:
+        if table not in ("reads", "hits", "outbox"):
+            raise ValueError(table)
+        with self._lock:
+            return self.db.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

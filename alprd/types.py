@@ -1,0 +1,95 @@
+"""Plain data passed between the stages. Frozen: a stage never edits what it received."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One camera image. Lives in memory only: full frames are never stored (POL-01)."""
+
+    camera_id: str
+    image: np.ndarray  # BGR uint8, full resolution
+    mono: float  # time.monotonic() at capture
+    seq: int
+    detect_image: np.ndarray | None = None  # low-resolution stream, where the camera has one
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A GPS position. utc is the receiver's time (data, never used for intervals)."""
+
+    lat: float
+    lon: float
+    mono: float
+    utc: str | None = None  # ISO 8601
+    quality: int = 0  # GGA fix quality: 0 none, 1 GPS, 2 DGPS, ...
+    hdop: float | None = None
+    satellites: int | None = None
+    speed_kmh: float | None = None
+    course: float | None = None
+
+
+@dataclass(frozen=True)
+class PlateRead:
+    """One plate in one frame, as the recognizer returns it."""
+
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+    bbox: tuple[int, int, int, int]  # x1, y1, x2, y2 in full-frame pixels
+    detector_score: float
+    state: str | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A PlateRead with the frame context the tracker needs."""
+
+    plate: PlateRead
+    camera_id: str
+    mono: float
+    crop: np.ndarray = field(compare=False, repr=False)  # BGR
+    sharpness: float = 0.0
+
+
+@dataclass(frozen=True)
+class Read:
+    """One vehicle pass: the record that is stored and uplinked (exactly the POL-01 fields)."""
+
+    id: str  # UUID
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+    state: str | None
+    utc: str  # ISO 8601 with Z
+    time_source: str  # "system" or "gps"
+    camera_id: str
+    unit_id: str
+    lat: float | None
+    lon: float | None
+    fix_quality: int
+    crop_jpeg: bytes = field(repr=False)
+    bbox: tuple[int, int, int, int]
+    frames: int  # how many frames of the pass voted
+
+
+@dataclass(frozen=True)
+class HotlistEntry:
+    plate: str
+    state: str | None
+    list_type: str
+    reason: str
+    priority: int = 1
+    case_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str  # UUID
+    read_id: str
+    entry: HotlistEntry
+    rule: str  # "exact" (look-alike rules arrive with the hotlist issue)
+    utc: str

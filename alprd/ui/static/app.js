@@ -1,0 +1,33 @@
+"use strict";
+const reads = document.getElementById("reads");
+const status = document.getElementById("status");
+function text(tag, cls, value) {
+  const el = document.createElement(tag);
+  if (cls) el.className = cls;
+  el.textContent = value;
+  return el;
+}
+function show(ev) {
+  const li = document.createElement("li");
+  if (ev.type === "hit") li.className = "hit";
+  const img = document.createElement("img");
+  img.src = ev.crop; img.alt = "plate " + ev.text;
+  li.append(img, text("span", "t", ev.text),
+    text("span", "m", `${ev.camera_id} · ${ev.utc} · ${(ev.confidence * 100).toFixed(0)}%` +
+      (ev.lat != null ? ` · ${ev.lat.toFixed(5)}, ${ev.lon.toFixed(5)}` : " · no GPS fix")));
+  reads.prepend(li);
+  while (reads.children.length > 30) reads.lastChild.remove();
+  if (ev.type === "hit") {
+    const h = ev.hits[0];
+    document.getElementById("alert-crop").src = ev.crop;
+    document.getElementById("alert-plate").textContent = `${ev.text}`;
+    document.getElementById("alert-detail").textContent =
+      `Hotlist: ${h.plate} ${h.state || ""} · ${h.list_type} · ${h.reason}` +
+      (h.case_number ? ` · case ${h.case_number}` : "") + ` · match: ${h.rule} · ${ev.camera_id} · ${ev.utc}`;
+    document.getElementById("alert").className = "on";
+  }
+}
+const es = new EventSource("/events");
+es.onopen = () => { status.textContent = "live"; status.className = "ok"; };
+es.onerror = () => { status.textContent = "reconnecting…"; status.className = "bad"; };
+es.onmessage = (m) => show(JSON.parse(m.data));

@@ -1,0 +1,155 @@
+"""Uplink to HQ over MQTT: batches from the durable outbox, deleted only on HQ's ack.
+
+paho keeps unconfirmed messages in memory only, so durability is the outbox's job: a record
+stays in SQLite until HQ's application-level acknowledgement names its id, and is sent again
+(after retry_s) until then. HQ drops duplicates by id. See docs/protocol.md.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from urllib.parse import urlparse
+
+from alprd.store import Store
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+MAX_ACK_BYTES = 256 * 1024
+
+
+class UplinkError(Exception):
+    """The uplink cannot be set up (bad URL, missing certificate)."""
+
+
+def topics(prefix: str, unit_id: str) -> tuple[str, str]:
+    base = f"{prefix.rstrip('/')}/{unit_id}"
+    return f"{base}/up", f"{base}/ack"
+
+
+def parse_ack(payload: bytes) -> list[str]:
+    """Record ids from an ack message; ValueError with the reason when malformed."""
+    if len(payload) > MAX_ACK_BYTES:
+        raise ValueError(f"ack of {len(payload)} bytes exceeds {MAX_ACK_BYTES}")
+    try:
+        msg = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"ack is not JSON: {exc}") from exc
+    if not isinstance(msg, dict) or msg.get("v") != PROTOCOL_VERSION:
+        raise ValueError("ack has no 'v': 1")
+    ids = msg.get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, str) and len(i) <= 64 for i in ids):
+        raise ValueError("ack 'ids' must be a list of record ids")
+    return ids
+
+
+class Uplink:
+    def __init__(self, broker: str, store: Store, unit_id: str, prefix: str = "alprd/v1",
+                 batch: int = 50, retry_s: float = 5.0, client_id: str | None = None) -> None:
+        import paho.mqtt.client as mqtt
+
+        url = urlparse(broker)
+        if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
+            raise UplinkError(f"bad broker URL {broker!r}: use mqtt://host:port or mqtts://")
+        self.host, self.port = url.hostname, url.port or (8883 if url.scheme == "mqtts" else 1883)
+        self.store, self.unit_id, self.batch, self.retry_s = store, unit_id, batch, retry_s
+        self.up_topic, self.ack_topic = topics(prefix, unit_id)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=client_id or f"alprd-{unit_id}",
+                                  protocol=mqtt.MQTTv5)
+        self.client.reconnect_delay_set(1, 60)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.connected = threading.Event()
+        self.sent = 0
+        self.acked = 0
+        self.last_progress_mono = time.monotonic()
+        self._in_flight: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- paho callbacks (paho's thread) --------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None):
+        if reason_code.is_failure:
+            log.warning("uplink: broker %s:%d refused: %s", self.host, self.port, reason_code)
+            return
+        client.subscribe(self.ack_topic, qos=1)
+        with self._lock:
+            self._in_flight.clear()  # unacknowledged records go again
+        self.connected.set()
+        self._wake.set()
+        log.info("uplink: connected to %s:%d", self.host, self.port)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None):
+        if self.connected.is_set():
+            log.warning("uplink: disconnected (%s); records stay in the outbox", reason_code)
+        self.connected.clear()
+
+    def _on_message(self, client, userdata, msg):
+        try:
+            ids = parse_ack(msg.payload)
+        except ValueError as exc:
+            log.warning("uplink: rejected message on %s: %s", msg.topic, exc)
+            return
+        n = self.store.acknowledge(ids)
+        with self._lock:
+            for i in ids:
+                self._in_flight.pop(i, None)
+        self.acked += n
+        self.last_progress_mono = time.monotonic()
+        self._wake.set()
+
+    # -- sender -------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if not self.connected.is_set():
+                continue
+            try:
+                self._send_some()
+            except Exception:  # keep the thread alive: the outbox is safe on disk
+                log.exception("uplink: send failed")
+
+    def _send_some(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            busy = {i for i, t in self._in_flight.items() if now - t < self.retry_s}
+        items = self.store.pending(self.batch, exclude=busy)
+        if not items:
+            self.last_progress_mono = now
+            return
+        msg = {"v": PROTOCOL_VERSION, "unit_id": self.unit_id,
+               "sent_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "records": [{"id": it.id, "kind": it.kind, "body": it.body} for it in items]}
+        info = self.client.publish(self.up_topic, json.dumps(msg), qos=1)
+        if info.rc != 0:
+            return
+        with self._lock:
+            for it in items:
+                self._in_flight[it.id] = now
+        self.sent += len(items)
+        if len(items) == self.batch:
+            self._wake.set()  # more waiting

@@ -1,0 +1,47 @@
+"""Shared fixtures: a real mosquitto, the shared data folder, and a guard that turns an
+exception swallowed in any thread (a paho callback, a camera) into a test failure."""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from alprd.demo.broker import Mosquitto
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "policy(id): proves a row of the policy requirements")
+
+
+@pytest.fixture
+def broker():
+    with Mosquitto() as b:
+        yield b
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    path = Path(os.environ.get("ALPRD_SHARED_DATA", REPO.parent / "shared" / "data"))
+    if not path.is_dir():
+        pytest.skip(f"shared data not found at {path} (set ALPRD_SHARED_DATA)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def fail_on_thread_exceptions():
+    errors = []
+    old = threading.excepthook
+
+    def hook(args):
+        errors.append(f"{args.thread.name if args.thread else '?'}: {args.exc_type.__name__}: "
+                      f"{args.exc_value}")
+        old(args)
+
+    threading.excepthook = hook
+    yield
+    threading.excepthook = old
+    assert not errors, f"exception in a thread: {errors}"

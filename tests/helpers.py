@@ -1,0 +1,27 @@
+"""Small builders shared by tests."""
+from __future__ import annotations
+
+import uuid
+
+import cv2
+import numpy as np
+
+from alprd.types import HotlistEntry, Hit, Read
+
+
+def make_read(text: str = "7ABC123", unit: str = "CAR-1", **kw) -> Read:
+    crop = np.full((30, 60, 3), 200, np.uint8)
+    cv2.putText(crop, text[:4], (2, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 2)
+    ok, jpeg = cv2.imencode(".jpg", crop)
+    fields = dict(id=str(uuid.uuid4()), text=text, confidence=0.93,
+                  char_confidences=tuple([0.93] * len(text)), state=None,
+                  utc="2026-11-28T18:30:00.000Z", time_source="system", camera_id="rear",
+                  unit_id=unit, lat=34.05, lon=-118.24, fix_quality=1,
+                  crop_jpeg=jpeg.tobytes(), bbox=(10, 20, 70, 50), frames=5)
+    fields.update(kw)
+    return Read(**fields)
+
+
+def make_hit(read: Read) -> Hit:
+    entry = HotlistEntry(read.text, "CA", "stolen_vehicle", "test", 1, "NIC/V1")
+    return Hit(str(uuid.uuid4()), read.id, entry, "exact", read.utc)

@@ -1,0 +1,119 @@
+import subprocess
+import sys
+
+import pytest
+
+from alprd.config import ConfigError, key_lines, load
+
+GOOD = """
+[vehicle]
+unit_id = "CAR-7"
+
+[[capture.cameras]]
+id = "rear"
+source = "/dev/video0"
+
+[[capture.cameras]]
+id = "left"
+source = "rtsp://127.0.0.1/x"
+
+[uplink]
+broker = "mqtt://127.0.0.1:1883"
+"""
+
+
+def write(tmp_path, text):
+    p = tmp_path / "alprd.toml"
+    p.write_text(text)
+    return p
+
+
+def test_good_file_loads(tmp_path):
+    cfg = load(write(tmp_path, GOOD), environ={})
+    assert cfg.vehicle.unit_id == "CAR-7"
+    assert [c.id for c in cfg.capture.cameras] == ["rear", "left"]
+    assert cfg.uplink.broker == "mqtt://127.0.0.1:1883"
+
+
+def test_misspelt_key_names_path_and_line(tmp_path):
+    text = GOOD.replace('unit_id = "CAR-7"', 'unit_idd = "CAR-7"')
+    with pytest.raises(ConfigError) as exc:
+        load(write(tmp_path, text), environ={})
+    assert "unknown key 'vehicle.unit_idd'" in str(exc.value)
+    assert "line 3" in str(exc.value)
+
+
+def test_misspelt_key_in_array_of_tables(tmp_path):
+    text = GOOD.replace('source = "rtsp://127.0.0.1/x"', 'sorce = "rtsp://127.0.0.1/x"')
+    with pytest.raises(ConfigError) as exc:
+        load(write(tmp_path, text), environ={})
+    msg = str(exc.value)
+    assert "capture.cameras.1.sorce" in msg and "line 11" in msg
+
+
+def test_mistyped_value_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"'gps.baud'.*line 2"):
+        load(write(tmp_path, '[gps]\nbaud = "fast"\n'), environ={})
+
+
+def test_unknown_section_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key 'camera'"):
+        load(write(tmp_path, '[camera]\nid = "x"\n'), environ={})
+
+
+def test_env_overrides_any_key(tmp_path):
+    cfg = load(write(tmp_path, GOOD), environ={"ALPRD_UPLINK__BROKER": "mqtts://hq.example:8883",
+                                               "ALPRD_GPS__BAUD": "4800",
+                                               "ALPRD_VEHICLE__UNIT_ID": "CAR-9"})
+    assert cfg.uplink.broker == "mqtts://hq.example:8883"
+    assert cfg.gps.baud == 4800
+    assert cfg.vehicle.unit_id == "CAR-9"
+
+
+def test_bad_env_value_names_the_variable(tmp_path):
+    with pytest.raises(ConfigError, match="ALPRD_GPS__BAUD"):
+        load(write(tmp_path, GOOD), environ={"ALPRD_GPS__BAUD": "1"})
+
+
+def test_unknown_env_key_is_an_error():
+    with pytest.raises(ConfigError, match="unknown key 'gps.speed'"):
+        load(None, environ={"ALPRD_GPS__SPEED": "1"})
+
+
+def test_duplicate_camera_ids(tmp_path):
+    with pytest.raises(ConfigError, match="repeated: rear"):
+        load(write(tmp_path, GOOD.replace('"left"', '"rear"')), environ={})
+
+
+def test_bad_broker_url(tmp_path):
+    with pytest.raises(ConfigError, match="uplink.broker"):
+        load(write(tmp_path, '[uplink]\nbroker = "http://x"\n'), environ={})
+
+
+def test_invalid_toml_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load(write(tmp_path, "[vehicle\n"), environ={})
+
+
+def test_key_lines_maps_tables_and_arrays():
+    lines = key_lines(GOOD)
+    assert lines[("vehicle", "unit_id")] == 3
+    assert lines[("capture", "cameras", 1, "source")] == 11
+
+
+def test_example_config_is_valid():
+    from pathlib import Path
+    load(Path(__file__).parent.parent / "config" / "alprd.toml", environ={})
+
+
+def test_config_check_command_exit_codes(tmp_path):
+    good = write(tmp_path, GOOD)
+    ok = subprocess.run([sys.executable, "-m", "alprd", "config", "check", "-c", str(good)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GOOD.replace("[uplink]\nbroker", "[uplink]\nbrokr"))
+    res = subprocess.run([sys.executable, "-m", "alprd", "config", "check", "-c", str(bad)],
+                         capture_output=True, text=True)
+    assert res.returncode != 0
+    assert "uplink.brokr" in res.stderr and "line 14" in res.stderr

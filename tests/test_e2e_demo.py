@@ -1,0 +1,210 @@
+"""The daemon end to end on the bundled demo: real models, real mosquitto, real SQLite."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import cv2
+import numpy as np
+import paho.mqtt.client as mqtt
+import pytest
+
+from alprd import demo
+from alprd.demo.broker import free_port
+from alprd.hq import HqEndpoint
+
+PASSES = json.loads(demo.PASSES.read_text())
+HOT = {line.split(",")[0] for line in demo.HOTLIST.read_text().splitlines()[2:]}
+CLIP_PLATES = {p["text"] for p in PASSES["passes"]}
+
+
+def write_config(tmp_path, broker_url: str, ui_port: int, fps: float = 20) -> str:
+    cfg = tmp_path / "alprd.toml"
+    cfg.write_text(f"""
+[vehicle]
+unit_id = "E2E-1"
+[[capture.cameras]]
+id = "rear"
+source = "{demo.CLIP}"
+fps = {fps}
+[gps]
+port = "{demo.TRACK}"
+replay_loop = true
+[hotlist]
+path = "{demo.HOTLIST}"
+[store]
+path = "{tmp_path / 'car.db'}"
+[uplink]
+broker = "{broker_url}"
+[ui]
+listen = "127.0.0.1:{ui_port}"
+""")
+    return str(cfg)
+
+
+def alprd(*args, **kw):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "alprd", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+
+
+def get(url: str, timeout: float = 2.0) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read()
+
+
+def wait_http(url: str, timeout: float = 20.0) -> bytes:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return get(url)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+class Spy:
+    """Counts what crosses the broker on the uplink topic."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        self.messages = []
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="spy")
+        self.c.on_message = lambda c, u, m: self.messages.append(json.loads(m.payload))
+        self.c.connect("127.0.0.1", port)
+        self.c.subscribe(topic, qos=1)
+        self.c.loop_start()
+
+    def stop(self):
+        self.c.loop_stop()
+
+
+@pytest.mark.policy("POL-01")
+def test_demo_clip_end_to_end(broker, tmp_path):
+    hq = HqEndpoint(broker.url, tmp_path / "hq.db", client_id="hq-e2e")
+    hq.start()
+    spy = Spy(broker.port, "alprd/v1/E2E-1/up")
+    ui_port = free_port()
+    proc = alprd("run", "-c", write_config(tmp_path, broker.url, ui_port), "--exit-when-done",
+                 "--print-reads")
+    events = []
+
+    def listen():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/events", timeout=60) as r:
+                for line in r:
+                    if line.startswith(b"data: "):
+                        events.append(json.loads(line[6:]))
+        except OSError:
+            pass
+
+    try:
+        page = wait_http(f"http://127.0.0.1:{ui_port}/")
+        assert b"UNVERIFIED" in page and b"/app.js" in page
+        threading.Thread(target=listen, daemon=True).start()
+        health = json.loads(get(f"http://127.0.0.1:{ui_port}/health"))
+        assert health["unit_id"] == "E2E-1" and "rear" in health["cameras"]
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        spy.stop()
+        hq.stop()
+    assert proc.returncode == 0, err[-2000:]
+
+    db = sqlite3.connect(tmp_path / "car.db")
+    rows = db.execute("SELECT text, utc, lat, lon, fix_quality, camera_id, unit_id, "
+                      "confidence, crop FROM reads").fetchall()
+    texts = [r[0] for r in rows]
+    # the clip's plates are read, one read per pass
+    assert len(CLIP_PLATES & set(texts)) >= 4, texts
+    assert len(rows) <= len(CLIP_PLATES) + 2, texts
+    for text, utc, lat, lon, quality, cam, unit, conf, crop in rows:
+        assert utc.endswith("Z") and utc.startswith("20")
+        assert lat == pytest.approx(34.05, abs=0.01) and lon == pytest.approx(-118.24, abs=0.01)
+        assert quality >= 1 and cam == "rear" and unit == "E2E-1" and 0 < conf <= 1
+        img = cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_COLOR)
+        # a plate crop, never the scene (POL-01): far smaller than the 1280x720 frame
+        assert img is not None and img.shape[1] < 400 and img.shape[0] < 250
+    hits = [h[0] for h in db.execute("SELECT plate FROM hits")]
+    assert set(hits) & HOT, f"no hotlist hit; reads were {texts}"
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0  # all acknowledged
+    # everything arrived at the broker and at HQ
+    sent = {r["id"] for m in spy.messages for r in m["records"]}
+    assert len(sent) == len(rows) + len(hits)
+    hq_db = sqlite3.connect(tmp_path / "hq.db")
+    assert hq_db.execute("SELECT count(*) FROM records WHERE kind='read'").fetchone()[0] == len(rows)
+    assert hq_db.execute("SELECT count(*) FROM records WHERE kind='hit'").fetchone()[0] == len(hits)
+    # no full frame anywhere in the uplink either
+    for m in spy.messages:
+        for r in m["records"]:
+            assert set(r["body"]) <= {"id", "text", "confidence", "char_confidences", "state",
+                                      "utc", "time_source", "camera_id", "unit_id", "lat", "lon",
+                                      "fix_quality", "bbox", "frames", "crop_jpeg_b64", "read_id",
+                                      "plate", "list_type", "reason", "priority", "case_number",
+                                      "rule"}
+    assert "HIT " in out and "UNVERIFIED" in out
+    assert any(e["type"] == "hit" for e in events), events[:3]
+
+
+def test_read_stored_offline_is_uplinked_at_next_start(broker, tmp_path):
+    dead = f"mqtt://127.0.0.1:{free_port()}"  # nobody listens: the car is out of coverage
+    cfg = write_config(tmp_path, dead, free_port(), fps=40)
+    first = alprd("run", "-c", cfg, "--exit-when-done", "--drain-s", "0")
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err[-2000:]
+    db = sqlite3.connect(tmp_path / "car.db")
+    stored = db.execute("SELECT count(*) FROM reads").fetchone()[0]
+    assert stored >= 1
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] >= stored
+    db.close()
+    # next start, in coverage, with no camera at all: the backlog goes to HQ
+    hq = HqEndpoint(broker.url, tmp_path / "hq.db", client_id="hq-next")
+    hq.start()
+    try:
+        cfg2 = tmp_path / "next.toml"
+        cfg2.write_text(f'[vehicle]\nunit_id = "E2E-1"\n[store]\npath = "{tmp_path / "car.db"}"\n'
+                        f'[uplink]\nbroker = "{broker.url}"\n[ui]\nlisten = "127.0.0.1:0"\n')
+        second = alprd("run", "-c", str(cfg2), "--exit-when-done", "--drain-s", "20")
+        out, err = second.communicate(timeout=60)
+        assert second.returncode == 0, err[-2000:]
+        assert hq.store.count("read") == stored
+    finally:
+        hq.stop()
+    db = sqlite3.connect(tmp_path / "car.db")
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_demo_stops_cleanly_on_ctrl_c_within_5_s(tmp_path):
+    env = dict(os.environ, PYTHONUNBUFFERED="1", ALPRD_UI__LISTEN=f"127.0.0.1:{free_port()}")
+    proc = subprocess.Popen([sys.executable, "-m", "alprd", "demo", "--state-dir",
+                             str(tmp_path / "state")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 90
+        seen = []
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if line.startswith("READ"):
+                break
+        assert any(s.startswith("READ") for s in seen), "".join(seen) + proc.stderr.read()[-2000:]
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+        assert time.monotonic() - t0 <= 5.0
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    db = sqlite3.connect(tmp_path / "state" / "alprd.db")
+    assert db.execute("SELECT count(*) FROM reads").fetchone()[0] >= 1

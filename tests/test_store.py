@@ -1,0 +1,68 @@
+import sqlite3
+
+import pytest
+
+from alprd.store import Store, StoreError
+from tests.helpers import make_hit, make_read
+
+
+def test_read_and_outbox_written_together_and_survive_reopen(tmp_path):
+    path = tmp_path / "alprd.db"
+    s = Store(path)
+    r = make_read()
+    s.add_read(r, [make_hit(r)])
+    s.close()
+    s = Store(path)
+    assert s.count("reads") == 1 and s.count("hits") == 1
+    pending = s.pending(10)
+    assert [p.kind for p in pending] == ["hit", "read"]  # hits go first
+    assert pending[1].body["text"] == "7ABC123"
+    s.close()
+
+
+def test_acknowledge_deletes_only_named_records(tmp_path):
+    s = Store(tmp_path / "a.db")
+    reads = [make_read(f"ABC{i:03d}") for i in range(5)]
+    for r in reads:
+        s.add_read(r)
+    assert s.acknowledge([reads[0].id, reads[2].id, "not-a-record"]) == 2
+    assert s.outbox_depth() == 3
+    assert s.count("reads") == 5  # the reads stay (retention is separate)
+    s.close()
+
+
+def test_failed_write_leaves_nothing_half_done(tmp_path):
+    s = Store(tmp_path / "a.db")
+    r = make_read()
+    s.add_read(r)
+    with pytest.raises(StoreError):
+        s.add_read(r)  # same id: the whole transaction is refused
+    assert s.count("reads") == 1 and s.outbox_depth() == 1
+    s.close()
+
+
+@pytest.mark.policy("POL-01")
+def test_read_row_holds_exactly_the_pol01_fields(tmp_path):
+    s = Store(tmp_path / "a.db")
+    s.add_read(make_read())
+    cols = [c[1] for c in s.db.conn.execute("PRAGMA table_info(reads)")]
+    assert set(cols) == {"id", "text", "confidence", "char_confidences", "state", "utc",
+                         "time_source", "camera_id", "unit_id", "lat", "lon", "fix_quality",
+                         "crop", "bbox", "frames", "uplinked"}
+    s.close()
+
+
+def test_not_a_database_is_a_clear_error(tmp_path):
+    p = tmp_path / "junk.db"
+    p.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="unusable"):
+        Store(p)
+
+
+def test_newer_schema_is_refused(tmp_path):
+    p = tmp_path / "new.db"
+    c = sqlite3.connect(p)
+    c.execute("PRAGMA user_version=99")
+    c.close()
+    with pytest.raises(StoreError, match="upgrade alprd"):
+        Store(p)

@@ -1,0 +1,145 @@
+"""Uplink against a real mosquitto and the reference HQ endpoint."""
+import json
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from alprd.demo.broker import Mosquitto, free_port
+from alprd.hq import HqEndpoint, parse_up
+from alprd.store import Store
+from alprd.uplink import Uplink, parse_ack
+from tests.helpers import make_hit, make_read
+
+
+def wait_for(cond, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+@pytest.fixture
+def hq(broker, tmp_path):
+    h = HqEndpoint(broker.url, tmp_path / "hq.db", client_id="hq-test")
+    h.start()
+    assert h.connected.wait(5)
+    yield h
+    h.stop()
+
+
+def test_records_reach_hq_once_and_leave_the_outbox(broker, hq, tmp_path):
+    store = Store(tmp_path / "car.db")
+    reads = [make_read(f"ABC{i:03d}") for i in range(120)]
+    for r in reads:
+        store.add_read(r, [make_hit(r)] if r.text == "ABC007" else [])
+    up = Uplink(broker.url, store, "CAR-1", batch=50)
+    up.start()
+    try:
+        assert wait_for(lambda: store.outbox_depth() == 0), store.outbox_depth()
+        assert hq.store.count("read") == 120 and hq.store.count("hit") == 1
+        assert hq.store.duplicates == 0
+    finally:
+        up.stop()
+        store.close()
+
+
+def test_offline_records_wait_and_go_when_broker_appears(tmp_path):
+    port = free_port()
+    store = Store(tmp_path / "car.db")
+    for i in range(10):
+        store.add_read(make_read(f"OFF{i:03d}"))
+    up = Uplink(f"mqtt://127.0.0.1:{port}", store, "CAR-2")
+    up.start()
+    try:
+        time.sleep(0.5)
+        assert store.outbox_depth() == 10  # nobody to send to: nothing lost, nothing deleted
+        with Mosquitto(port=port) as b:
+            h = HqEndpoint(b.url, tmp_path / "hq.db", client_id="hq-late")
+            h.start()
+            try:
+                assert wait_for(lambda: store.outbox_depth() == 0, timeout=20)
+                assert h.store.count("read") == 10
+            finally:
+                h.stop()
+    finally:
+        up.stop()
+        store.close()
+
+
+def test_unacknowledged_records_are_resent_and_hq_drops_duplicates(broker, tmp_path):
+    """HQ that stores but whose ack is lost: the car resends, HQ keeps one copy."""
+    store = Store(tmp_path / "car.db")
+    r = make_read("DUP0001")
+    store.add_read(r)
+    got = []
+    done = threading.Event()
+
+    def on_message(c, u, msg):
+        got.append(json.loads(msg.payload))
+        if len(got) >= 2:
+            done.set()
+
+    spy = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="spy")
+    spy.on_message = on_message
+    spy.connect("127.0.0.1", broker.port)
+    spy.subscribe("alprd/v1/CAR-3/up", qos=1)
+    spy.loop_start()
+    up = Uplink(broker.url, store, "CAR-3", retry_s=0.5)
+    up.start()
+    try:
+        assert done.wait(10), "record was not resent without an ack"
+        assert all(m["records"][0]["id"] == r.id for m in got)
+        assert store.outbox_depth() == 1  # still waiting for HQ
+        h = HqEndpoint(broker.url, tmp_path / "hq.db", client_id="hq-dup")
+        h.start()
+        try:
+            assert wait_for(lambda: store.outbox_depth() == 0)
+            assert h.store.count("read") == 1
+        finally:
+            h.stop()
+    finally:
+        up.stop()
+        spy.loop_stop()
+        store.close()
+
+
+@pytest.mark.parametrize("payload,reason", [
+    (b"not json", "not JSON"),
+    (b'{"v": 2, "ids": []}', "'v': 1"),
+    (b'{"v": 1, "ids": "abc"}', "list of record ids"),
+    (b'{"v": 1, "ids": [' + b'"x",' * 70000 + b'"y"]}', "exceeds"),
+])
+def test_malformed_ack_is_rejected_with_reason(payload, reason):
+    with pytest.raises(ValueError, match=reason):
+        parse_ack(payload)
+
+
+def test_malformed_ack_on_the_wire_loses_nothing(broker, hq, tmp_path, caplog):
+    store = Store(tmp_path / "car.db")
+    up = Uplink(broker.url, store, "CAR-4")
+    up.start()
+    try:
+        assert up.connected.wait(5)
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="evil")
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        pub.publish("alprd/v1/CAR-4/ack", b"\xff\xfe garbage", qos=1).wait_for_publish(5)
+        assert wait_for(lambda: "rejected message" in caplog.text)
+        store.add_read(make_read("AFTER01"))
+        up.wake()
+        assert wait_for(lambda: store.outbox_depth() == 0)
+        pub.loop_stop()
+    finally:
+        up.stop()
+        store.close()
+
+
+@pytest.mark.parametrize("payload", [b"[]", b'{"v":1}', b'{"v":1,"unit_id":"A","records":[{}]}',
+                                     b'{"v":1,"unit_id":"A","records":[{"id":"1","kind":"x","body":{}}]}'])
+def test_hq_rejects_malformed_uplink(payload):
+    with pytest.raises(ValueError):
+        parse_up(payload)

@@ -1,0 +1,245 @@
+"""Train alprd's plate detector: a small CenterNet-style network, exported to int8 TFLite.
+
+    KERAS_BACKEND=tensorflow python -m train.detector --epochs 30 --out build/det
+
+Data (all CC BY or synthetic): Open Images "vehicle registration plate" photos with their boxes;
+in half of them the labelled plates are covered by synthetic US plates (the label stays right);
+plus procedural scenes (train/scenes.py). Output: one tensor [1, S, S, 5] at stride 8 holding
+the centre heat map (sigmoid), box width and height in cells, and the centre offset.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from train import scenes, synth
+
+STRIDE = 8
+
+
+def shared_data() -> Path:
+    return Path(os.environ.get("ALPRD_SHARED_DATA", "../shared/data"))
+
+
+def load_openimages(limit: int | None = None):
+    folder = shared_data() / "openimages_plates"
+    items = []
+    for line in (folder / "manifest.jsonl").read_text().splitlines():
+        item = json.loads(line)
+        img = cv2.imread(str(folder / item["image"]))
+        if img is None:
+            continue
+        boxes = np.float32([p["bbox"] for p in item["plates"]]).reshape(-1, 4)
+        items.append((img[..., ::-1].copy(), boxes))
+        if limit and len(items) >= limit:
+            break
+    return items
+
+
+def cover_with_synthetic(img: np.ndarray, boxes: np.ndarray, rng: random.Random) -> None:
+    for x1, y1, x2, y2 in boxes:
+        w, h = x2 - x1, y2 - y1
+        if w < 12 or h < 6:
+            continue
+        plate = synth.render_plate(rng)
+        # a US plate is 2:1; fit it into the labelled box, touching its width
+        quad = synth.warp_quad(rng, w, h, tilt=0.04) + np.float32([x1, y1])
+        synth.paste_plate(img, plate.image, quad)
+
+
+def random_affine(img: np.ndarray, boxes: np.ndarray, size: int, rng: random.Random):
+    h, w = img.shape[:2]
+    fit = size / max(h, w)
+    s = fit * rng.uniform(0.7, 2.5)
+    tx = rng.uniform(min(0, size - w * s), max(0, size - w * s))
+    ty = rng.uniform(min(0, size - h * s), max(0, size - h * s))
+    m = np.float32([[s, 0, tx], [0, s, ty]])
+    out = cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR,
+                         borderValue=(114, 114, 114))
+    b = boxes * s + np.float32([tx, ty, tx, ty])
+    b = np.clip(b, 0, size)
+    keep = ((b[:, 2] - b[:, 0]) >= 3) & ((b[:, 3] - b[:, 1]) >= 2)
+    if rng.random() < 0.5:
+        out = out[:, ::-1].copy()
+        b = b[:, [2, 1, 0, 3]] * np.float32([-1, 1, -1, 1]) + np.float32([size, 0, size, 0])
+    return out, b[keep]
+
+
+def make_target(boxes: np.ndarray, size: int) -> np.ndarray:
+    g = size // STRIDE
+    target = np.zeros((g, g, 6), np.float32)  # heat, w, h, off_x, off_y, mask
+    yy, xx = np.mgrid[0:g, 0:g]
+    for x1, y1, x2, y2 in boxes:
+        cx, cy = (x1 + x2) / 2 / STRIDE, (y1 + y2) / 2 / STRIDE
+        bw, bh = (x2 - x1) / STRIDE, (y2 - y1) / STRIDE
+        ix, iy = min(int(cx), g - 1), min(int(cy), g - 1)
+        sigma = max(0.5, 0.15 * (bw + bh))
+        heat = np.exp(-((xx - cx + 0.5) ** 2 + (yy - cy + 0.5) ** 2) / (2 * sigma * sigma))
+        target[..., 0] = np.maximum(target[..., 0], heat)
+        target[iy, ix, 0] = 1.0
+        target[iy, ix, 1:6] = (bw, bh, cx - ix, cy - iy, 1.0)
+    return target
+
+
+def sample(items, rng: random.Random, size: int, p_scene: float):
+    if rng.random() < p_scene:
+        img, plates = scenes.scene(rng, h=rng.choice((480, 720)), w=rng.choice((854, 1280)))
+        boxes = np.float32([[q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()]
+                            for q, _, _ in plates])
+    else:
+        img, boxes = items[rng.randrange(len(items))]
+        img = img.copy()
+        if rng.random() < 0.5:
+            cover_with_synthetic(img, boxes, rng)
+    img, boxes = random_affine(img, boxes, size, rng)
+    if rng.random() < 0.5:
+        img = synth.degrade(img, rng, strength=0.5)
+    return img, make_target(boxes, size)
+
+
+def build_model(size: int):
+    import keras
+    from keras import layers
+
+    def conv(x, f, k=3, s=1):
+        x = layers.Conv2D(f, k, strides=s, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        return layers.ReLU(6.0)(x)
+
+    def block(x, f, s):
+        x = layers.DepthwiseConv2D(3, strides=s, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU(6.0)(x)
+        return conv(x, f, k=1)
+
+    inp = keras.Input((size, size, 3), name="image")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0)(inp)
+    x = conv(x, 16, s=2)            # /2
+    x = block(x, 24, 2)             # /4
+    x = block(x, 24, 1)
+    x = block(x, 40, 2)             # /8
+    c3 = block(x, 40, 1)
+    x = block(c3, 64, 2)            # /16
+    x = block(x, 64, 1)
+    c4 = block(x, 64, 1)
+    x = block(c4, 112, 2)           # /32
+    x = block(x, 112, 1)
+    c5 = block(x, 112, 1)
+    p5 = conv(c5, 64, k=1)
+    p4 = layers.Add()([layers.UpSampling2D(2)(p5), conv(c4, 64, k=1)])
+    p4 = block(p4, 64, 1)
+    p3 = layers.Add()([layers.UpSampling2D(2)(p4), conv(c3, 64, k=1)])
+    p3 = block(p3, 64, 1)
+    heat = layers.Conv2D(1, 1, activation="sigmoid", bias_initializer=keras.initializers.Constant(-2.2))(
+        conv(p3, 48))
+    reg = layers.Conv2D(4, 1)(conv(p3, 48))
+    out = layers.Concatenate(name="det")([heat, reg])
+    return keras.Model(inp, out)
+
+
+def loss_fn(y_true, y_pred):
+    import tensorflow as tf
+    heat_t, wh_t, off_t, mask = y_true[..., 0], y_true[..., 1:3], y_true[..., 3:5], y_true[..., 5]
+    heat_p = tf.clip_by_value(y_pred[..., 0], 1e-4, 1 - 1e-4)
+    pos = tf.cast(tf.equal(heat_t, 1.0), tf.float32)
+    neg = 1.0 - pos
+    pos_loss = -tf.math.log(heat_p) * tf.square(1 - heat_p) * pos
+    neg_loss = -tf.math.log(1 - heat_p) * tf.square(heat_p) * tf.pow(1 - heat_t, 4) * neg
+    n = tf.maximum(tf.reduce_sum(pos), 1.0)
+    focal = (tf.reduce_sum(pos_loss) + tf.reduce_sum(neg_loss)) / n
+    m = mask[..., None]
+    wh = tf.reduce_sum(tf.abs(y_pred[..., 1:3] - wh_t) * m) / n
+    off = tf.reduce_sum(tf.abs(y_pred[..., 3:5] - off_t) * m) / n
+    return focal + 0.1 * wh + off
+
+
+class Batches:
+    """A keras PyDataset that renders augmented batches in worker threads."""
+
+    def __new__(cls, *args, **kwargs):
+        import keras
+
+        class _B(keras.utils.PyDataset):
+            def __init__(self, items, size, batch, steps, p_scene, seed):
+                super().__init__(workers=2, use_multiprocessing=False)
+                self.items, self.size, self.batch, self.steps = items, size, batch, steps
+                self.p_scene, self.seed, self.epoch = p_scene, seed, 0
+
+            def __len__(self):
+                return self.steps
+
+            def __getitem__(self, idx):
+                rng = random.Random(self.seed * 1_000_003 + self.epoch * 10_007 + idx)
+                xs, ys = zip(*(sample(self.items, rng, self.size, self.p_scene)
+                               for _ in range(self.batch)))
+                return np.stack(xs).astype(np.float32), np.stack(ys)
+
+            def on_epoch_end(self):
+                self.epoch += 1
+
+        return _B(*args, **kwargs)
+
+
+def export_tflite(model, items, size: int, path: Path, n_calib: int = 200) -> None:
+    import tensorflow as tf
+    rng = random.Random(7)
+
+    def rep():
+        for _ in range(n_calib):
+            img, _ = sample(items, rng, size, 0.3)
+            yield [img[None].astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.uint8
+    conv.inference_output_type = tf.float32
+    path.write_bytes(conv.convert())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("build/det"))
+    ap.add_argument("--size", type=int, default=320)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--p-scene", type=float, default=0.25)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--resume", type=Path)
+    ap.add_argument("--export-only", action="store_true")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    import keras
+    a.out.mkdir(parents=True, exist_ok=True)
+    items = load_openimages()
+    print(f"openimages photos: {len(items)}", flush=True)
+    if a.resume:
+        model = keras.models.load_model(a.resume, compile=False)
+    else:
+        model = build_model(a.size)
+    if not a.export_only:
+        sched = keras.optimizers.schedules.CosineDecay(a.lr * 0.1, a.epochs * a.steps, alpha=0.02,
+                                                       warmup_target=a.lr,
+                                                       warmup_steps=a.steps)
+        model.compile(optimizer=keras.optimizers.AdamW(sched, weight_decay=1e-4), loss=loss_fn)
+        data = Batches(items, a.size, a.batch, a.steps, a.p_scene, a.seed)
+        t0 = time.monotonic()
+        model.fit(data, epochs=a.epochs, verbose=2, callbacks=[
+            keras.callbacks.ModelCheckpoint(str(a.out / "last.keras")),
+            keras.callbacks.CSVLogger(str(a.out / "log.csv"))])
+        print(f"train_time: {time.monotonic() - t0:.0f} s")
+    export_tflite(model, items, a.size, a.out / "detector.tflite")
+    print(f"exported: {a.out / 'detector.tflite'}")
+
+
+if __name__ == "__main__":
+    main()

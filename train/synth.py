@@ -1,0 +1,293 @@
+"""Synthetic US licence plates: rendering, camera effects and crops.
+
+Everything here is made by the project from fonts shipped by Debian (licences in
+train/MODEL_CARD.md). One generator serves three uses: OCR training crops, plates pasted
+into real scenes for the detector, and the bundled demo clip.
+"""
+from __future__ import annotations
+
+import glob
+import random
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+PLATE_W, PLATE_H = 360, 180  # a 12 x 6 inch US plate at 30 px per inch
+
+FONT_GLOBS = (
+    "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Regular.otf",
+    "/usr/share/fonts/truetype/liberation*/LiberationSansNarrow-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation*/LiberationSansNarrow-Regular.ttf",
+    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
+    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Medium.ttf",
+    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Regular.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf",
+)
+HEADER_FONT_GLOBS = (
+    "/usr/share/fonts/opentype/urw-base35/NimbusRoman-Bold.otf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusRoman-BoldItalic.otf",
+)
+
+STATES = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "FL": "Florida", "GA": "Georgia",
+    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa",
+    "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland",
+    "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi",
+    "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire",
+    "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York", "NC": "North Carolina",
+    "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania",
+    "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota", "TN": "Tennessee",
+    "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
+    "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming", "DC": "District of Columbia",
+}
+SLOGANS = (
+    "", "", "Sunshine State", "Land of Lincoln", "Live Free or Die", "Empire State",
+    "The Lone Star State", "Great Lakes State", "DMV.CA.GOV", "Grand Canyon State",
+    "First in Flight", "Garden State", "Wild, Wonderful", "Famous Potatoes", "Vacationland",
+    "America's Dairyland", "Keystone State", "Peach State", "Centennial", "10,000 Lakes",
+)
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+DIGITS = "0123456789"
+# L = letter, D = digit, X = either; common US serial formats plus vanity lengths.
+PATTERNS = (
+    "DLLLDDD", "LLLDDDD", "LLLDDD", "DDDLLL", "LLDDDDD", "DLLDDD", "LLLLDDD", "DDDDLL",
+    "LDDLLL", "DDLLLD", "LLDLDLD", "DLLLLDD", "XXXXX", "XXXXXX", "XXXXXXX", "XXXXXXXX",
+    "LLLL", "DDDDDD", "LDDDDDD", "DDDLDDD",
+)
+INK_COLOURS = ((20, 20, 20), (15, 30, 110), (120, 10, 20), (10, 60, 20), (40, 40, 60))
+
+
+def _existing(globs):
+    out = []
+    for g in globs:
+        out.extend(sorted(glob.glob(g)))
+    if not out:
+        raise RuntimeError("no fonts found: apt-get install fonts-dejavu-core fonts-urw-base35 "
+                           "fonts-liberation2 fonts-roboto")
+    return out
+
+
+_FONTS: list[str] = []
+_HEADER_FONTS: list[str] = []
+
+
+def fonts() -> tuple[list[str], list[str]]:
+    if not _FONTS:
+        _FONTS.extend(_existing(FONT_GLOBS))
+        _HEADER_FONTS.extend(_existing(HEADER_FONT_GLOBS))
+    return _FONTS, _HEADER_FONTS
+
+
+def random_text(rng: random.Random) -> str:
+    pattern = rng.choice(PATTERNS)
+    chars = []
+    for p in pattern:
+        pool = LETTERS if p == "L" else DIGITS if p == "D" else LETTERS + DIGITS
+        chars.append(rng.choice(pool))
+    return "".join(chars)
+
+
+@dataclass
+class Plate:
+    image: np.ndarray  # RGB uint8, PLATE_H x PLATE_W
+    text: str
+    state: str
+
+
+def _fit_font(path: str, text: str, max_w: int, max_h: int) -> ImageFont.FreeTypeFont:
+    size = max_h
+    while size > 8:
+        font = ImageFont.truetype(path, size)
+        x0, y0, x1, y1 = font.getbbox(text)
+        if x1 - x0 <= max_w and y1 - y0 <= max_h:
+            return font
+        size -= 3
+    return ImageFont.truetype(path, 8)
+
+
+def render_plate(rng: random.Random, text: str | None = None, state: str | None = None,
+                 two_line: bool | None = None) -> Plate:
+    """Render one flat plate, full size, with its header, slogan, stickers and bolts."""
+    body_fonts, header_fonts = fonts()
+    text = text or random_text(rng)
+    state = state or rng.choice(sorted(STATES))
+    dark = rng.random() < 0.12
+    if dark:
+        bg = tuple(rng.randint(10, 70) for _ in range(3))
+        ink = (rng.randint(220, 255), rng.randint(200, 255), rng.randint(150, 255))
+    else:
+        base = rng.randint(200, 255)
+        bg = (base, base - rng.randint(0, 25), base - rng.randint(0, 60)) if rng.random() < 0.4 \
+            else (base, base, base)
+        ink = rng.choice(INK_COLOURS)
+    img = Image.new("RGB", (PLATE_W, PLATE_H), bg)
+    draw = ImageDraw.Draw(img)
+    if rng.random() < 0.4:  # graphic background band
+        band = tuple(int(c * rng.uniform(0.6, 1.0)) for c in bg)
+        y = rng.randint(40, 150)
+        draw.rectangle([0, y, PLATE_W, y + rng.randint(10, 40)], fill=band)
+    header_ink = rng.choice(INK_COLOURS) if not dark else ink
+    name = STATES[state]
+    if rng.random() < 0.5:
+        name = name.upper()
+    hf = _fit_font(rng.choice(header_fonts), name, rng.randint(160, 300), rng.randint(18, 32))
+    hw = hf.getbbox(name)[2]
+    draw.text(((PLATE_W - hw) // 2, rng.randint(4, 12)), name, font=hf, fill=header_ink)
+    slogan = rng.choice(SLOGANS)
+    if slogan:
+        sf = _fit_font(rng.choice(header_fonts), slogan, 240, rng.randint(12, 20))
+        sw = sf.getbbox(slogan)[2]
+        draw.text(((PLATE_W - sw) // 2, PLATE_H - rng.randint(24, 30)), slogan, font=sf,
+                  fill=header_ink)
+    font_path = rng.choice(body_fonts)
+    two_line = (rng.random() < 0.05 and len(text) >= 6) if two_line is None else two_line
+    if two_line:
+        half = len(text) // 2
+        for i, part in enumerate((text[:half], text[half:])):
+            f = _fit_font(font_path, part, 250, 52)
+            x0, y0, x1, y1 = f.getbbox(part)
+            draw.text(((PLATE_W - (x1 - x0)) // 2 - x0, 38 + i * 58 - y0), part, font=f, fill=ink)
+    else:
+        shown = text
+        if len(text) >= 6 and rng.random() < 0.25:  # a gap or dash that is not part of the text
+            cut = rng.randint(2, len(text) - 2)
+            shown = text[:cut] + rng.choice((" ", "-", " ")) + text[cut:]
+        f = _fit_font(font_path, shown, rng.randint(250, 330), rng.randint(80, 105))
+        x0, y0, x1, y1 = f.getbbox(shown)
+        cy = rng.randint(36, 52)
+        draw.text(((PLATE_W - (x1 - x0)) // 2 - x0, cy - y0 + (100 - (y1 - y0)) // 2), shown,
+                  font=f, fill=ink)
+    for _ in range(rng.choice((0, 1, 1, 2))):  # registration stickers in the top corners
+        x = rng.choice((rng.randint(6, 40), rng.randint(PLATE_W - 70, PLATE_W - 36)))
+        colour = tuple(rng.randint(0, 255) for _ in range(3))
+        draw.rectangle([x, 6, x + rng.randint(26, 44), 6 + rng.randint(16, 26)], fill=colour)
+    for bx in (rng.randint(50, 80), PLATE_W - rng.randint(50, 80)):  # bolts
+        for by in (rng.randint(12, 22), PLATE_H - rng.randint(12, 22)):
+            if rng.random() < 0.7:
+                draw.ellipse([bx - 6, by - 6, bx + 6, by + 6], fill=(150, 150, 140),
+                             outline=(60, 60, 60))
+    if rng.random() < 0.8:
+        draw.rectangle([1, 1, PLATE_W - 2, PLATE_H - 2], outline=header_ink,
+                       width=rng.randint(1, 5))
+    if rng.random() < 0.25:  # a dealer frame hiding the top or bottom edge
+        frame = tuple(rng.randint(0, 60) for _ in range(3))
+        draw.rectangle([0, PLATE_H - rng.randint(14, 30), PLATE_W, PLATE_H], fill=frame)
+    arr = np.asarray(img).copy()
+    if rng.random() < 0.5:  # embossing: light from above
+        grey = cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        emb = np.roll(grey, 2, axis=0) - grey
+        arr = np.clip(arr.astype(np.float32) + emb[..., None] * rng.uniform(0.1, 0.35), 0, 255)
+        arr = arr.astype(np.uint8)
+    return Plate(arr, text, state)
+
+
+def degrade(img: np.ndarray, rng: random.Random, strength: float = 1.0) -> np.ndarray:
+    """Camera effects on an RGB image: blur, low light, IR grey, glare, noise, JPEG."""
+    out = img.astype(np.float32)
+    if rng.random() < 0.25 * strength:  # motion blur
+        k = rng.randint(3, 5)
+        kernel = np.zeros((k, k), np.float32)
+        kernel[k // 2, :] = 1.0 / k
+        rot = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), rng.uniform(-30, 30), 1)
+        kernel = cv2.warpAffine(kernel, rot, (k, k))
+        kernel /= max(kernel.sum(), 1e-6)
+        out = cv2.filter2D(out, -1, kernel)
+    if rng.random() < 0.2 * strength:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.4, 1.0))
+    if rng.random() < 0.15 * strength:  # glare
+        h, w = out.shape[:2]
+        yy, xx = np.mgrid[0:h, 0:w]
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.2, 0.6) * w
+        g = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r)) * rng.uniform(30, 100)
+        out = out + g[..., None]
+    gamma = rng.uniform(0.7, 1.4)
+    out = 255.0 * (np.clip(out, 0, 255) / 255.0) ** gamma
+    out = out * rng.uniform(0.6, 1.1) + rng.uniform(-20, 20)
+    out = out * np.array([rng.uniform(0.92, 1.08) for _ in range(3)], np.float32)
+    if rng.random() < 0.2 * strength:  # night / IR: grey, high contrast
+        grey = cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+        out = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
+    out = out + np.random.default_rng(rng.randint(0, 2**31)).normal(
+        0, rng.uniform(0, 8) * strength, out.shape)
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    if rng.random() < 0.7:
+        q = rng.randint(40, 92)
+        ok, enc = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
+        out = cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1]
+    return out
+
+
+def warp_quad(rng: random.Random, w: int, h: int, tilt: float = 0.12) -> np.ndarray:
+    """A perspective quadrilateral for a w x h plate: rotation, skew and foreshortening."""
+    quad = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    jitter = np.float32([[rng.uniform(-tilt, tilt) * w, rng.uniform(-tilt, tilt) * h]
+                         for _ in range(4)])
+    angle = np.deg2rad(rng.uniform(-10, 10))
+    rot = np.float32([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = np.float32([w / 2, h / 2])
+    return ((quad + jitter - centre) @ rot.T + centre).astype(np.float32)
+
+
+def paste_plate(scene: np.ndarray, plate: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """Warp plate (RGB) onto scene (RGB, in place) at quad (4x2, scene pixels)."""
+    ph, pw = plate.shape[:2]
+    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
+    m = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
+    h, w = scene.shape[:2]
+    warped = cv2.warpPerspective(plate, m, (w, h), flags=cv2.INTER_AREA)
+    mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), m, (w, h))
+    mask = cv2.GaussianBlur(mask, (3, 3), 0).astype(np.float32)[..., None] / 255.0
+    scene[:] = (scene * (1 - mask) + warped * mask).astype(np.uint8)
+    return scene
+
+
+def random_background(rng: random.Random, h: int, w: int) -> np.ndarray:
+    """A car-body-like background: a colour, a gradient and texture."""
+    colour = np.array([rng.randint(0, 255) for _ in range(3)], np.float32)
+    grad = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0), h, dtype=np.float32)
+    img = colour[None, None, :] * grad[:, None, None] * np.ones((h, w, 1), np.float32)
+    noise = np.random.default_rng(rng.randint(0, 2**31)).normal(0, rng.uniform(2, 20), (h, w, 1))
+    return np.clip(img + noise, 0, 255).astype(np.uint8)
+
+
+def ocr_crop(rng: random.Random, backgrounds: list[np.ndarray] | None = None,
+             text: str | None = None) -> tuple[np.ndarray, str, str]:
+    """One training crop as our detector would make it: loose margin, tilt, low resolution."""
+    plate = render_plate(rng, text=text)
+    scale = rng.uniform(0.35, 0.6)
+    pw, ph = int(PLATE_W * scale), int(PLATE_H * scale)
+    margin_x, margin_y = int(pw * rng.uniform(0.05, 0.3)), int(ph * rng.uniform(0.05, 0.45))
+    cw, ch = pw + 2 * margin_x, ph + 2 * margin_y
+    if backgrounds and rng.random() < 0.6:
+        bg = rng.choice(backgrounds)
+        y = rng.randint(0, max(0, bg.shape[0] - ch))
+        x = rng.randint(0, max(0, bg.shape[1] - cw))
+        canvas = cv2.resize(bg[y:y + ch, x:x + cw], (cw, ch))
+    else:
+        canvas = random_background(rng, ch, cw)
+    small = cv2.resize(plate.image, (pw, ph), interpolation=cv2.INTER_AREA)
+    quad = warp_quad(rng, pw, ph, tilt=0.06) + np.float32([margin_x, margin_y])
+    paste_plate(canvas, small, quad)
+    # crop with uneven margins, as a detector box would
+    x0 = rng.randint(0, margin_x // 2 + 1)
+    y0 = rng.randint(0, margin_y // 2 + 1)
+    x1 = cw - rng.randint(0, margin_x // 2 + 1)
+    y1 = ch - rng.randint(0, margin_y // 2 + 1)
+    crop = canvas[y0:y1, x0:x1]
+    target_h = int(np.clip(rng.lognormvariate(np.log(44), 0.4), 18, 110))
+    factor = target_h / crop.shape[0]
+    if factor < 1:
+        crop = cv2.resize(crop, (max(8, int(crop.shape[1] * factor)), target_h),
+                          interpolation=cv2.INTER_AREA)
+    crop = degrade(crop, rng)
+    return crop, plate.text, plate.state
