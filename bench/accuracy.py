@@ -1,0 +1,97 @@
+"""Recognition accuracy on a labelled folder (manifest.jsonl + images/, as in ../shared/data).
+
+    python bench/accuracy.py ../shared/data/us_e2e_dev
+
+Full frames: the best plate is compared with the labelled plate; detection recall counts a
+labelled box found with IoU >= 0.3 (unlabelled plates are never counted against us). Crop
+folders (one plate filling the image) are read by the OCR alone. Prints figures, one per line,
+the last being read_rate; --confusions adds a per-character confusion table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import cv2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from alprd.recognize.detector import _iou  # noqa: E402
+from alprd.recognize.recognizer import Recognizer  # noqa: E402
+
+FOLD = str.maketrans({"O": "0", "I": "1"})
+
+
+def clean(text: str | None) -> str:
+    return "".join(ch for ch in (text or "").upper() if ch.isalnum())
+
+
+def is_crop_set(items: list[dict]) -> bool:
+    it = items[0]
+    x1, y1, x2, y2 = it["plates"][0]["bbox"]
+    return (x2 - x1) * (y2 - y1) > 0.5 * it["width"] * it["height"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--confusions", action="store_true", help="print a confusion table")
+    ap.add_argument("--errors", action="store_true", help="print each miss")
+    a = ap.parse_args()
+    items = [json.loads(line) for line in (a.folder / "manifest.jsonl").read_text().splitlines()]
+    items = [it for it in items if any(p.get("text") for p in it["plates"])]
+    if a.limit:
+        items = items[: a.limit]
+    rec = Recognizer(threads=a.threads, min_confidence=0.0)
+    crops = is_crop_set(items)
+    exact = folded = found = 0
+    times, confusions = [], Counter()
+    for it in items:
+        img = cv2.imread(str(a.folder / it["image"]))
+        label = next(p for p in it["plates"] if p.get("text"))
+        want = clean(label["text"])
+        t0 = time.monotonic()
+        if crops:
+            got_text = rec.ocr([img])[0].text
+            hit_box = True
+        else:
+            plates = rec(img)
+            times.append((time.monotonic() - t0) * 1000)
+            hit_box = any(_iou(p.bbox, label["bbox"]) >= 0.3 for p, _ in plates)
+            # the best plate is the one on the labelled box when we found it, else our best
+            on_box = [p for p, _ in plates if _iou(p.bbox, label["bbox"]) >= 0.3]
+            got_text = (on_box or [p for p, _ in plates] or [None])[0]
+            got_text = got_text.text if got_text else ""
+        if crops:
+            times.append((time.monotonic() - t0) * 1000)
+        found += hit_box
+        exact += got_text == want
+        folded += got_text.translate(FOLD) == want.translate(FOLD)
+        if got_text != want:
+            if a.errors:
+                print(f"miss {it['image']}: want {want} got {got_text or '-'}")
+            if len(got_text) == len(want):
+                confusions.update((w, g) for w, g in zip(want, got_text) if w != g)
+    n = len(items)
+    print(f"images: {n}")
+    print(f"mode: {'crops (OCR only)' if crops else 'full frames (detector + OCR)'}")
+    if not crops:
+        print(f"detection_recall: {100 * found / n:.1f} %")
+    print(f"read_rate_folded: {100 * folded / n:.1f} %")
+    print(f"median_ms: {statistics.median(times):.1f} ms")
+    if a.confusions:
+        for (w, g), c in confusions.most_common(25):
+            print(f"confusion {w}->{g}: {c}")
+    print(f"read_rate: {100 * exact / n:.1f} %")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

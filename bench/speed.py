@@ -1,0 +1,82 @@
+"""Recognition speed: detector plus OCR of every plate found, per frame.
+
+    python bench/speed.py [--frames 60]
+
+Frames come from the demo clip (1280x720, plates present), and a 1920x1080 upscale of the same.
+Prints median and p90 ms per frame with one thread, and frames/s with all cores (one
+recognizer per process-free thread, each with its own interpreters).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from alprd import demo  # noqa: E402
+from alprd.recognize.recognizer import Recognizer  # noqa: E402
+
+
+def frames(n: int):
+    cap = cv2.VideoCapture(str(demo.CLIP))
+    out = []
+    while len(out) < n:
+        ok, f = cap.read()
+        if not ok:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            continue
+        out.append(f)
+    return out
+
+
+def timed(rec, imgs):
+    ms = []
+    for img in imgs:
+        t0 = time.perf_counter()
+        rec(img)
+        ms.append((time.perf_counter() - t0) * 1000)
+    return ms
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=60)
+    a = ap.parse_args()
+    imgs720 = frames(a.frames)
+    imgs1080 = [cv2.resize(f, (1920, 1080)) for f in imgs720]
+    rec = Recognizer(threads=1)
+    timed(rec, imgs720[:5])
+    for name, imgs in (("720p", imgs720), ("1080p", imgs1080)):
+        ms = sorted(timed(rec, imgs))
+        print(f"median_ms_{name}_1thread: {statistics.median(ms):.1f} ms")
+        print(f"p90_ms_{name}_1thread: {ms[int(0.9 * (len(ms) - 1))]:.1f} ms")
+    cores = os.cpu_count() or 1
+    recs = [Recognizer(threads=1) for _ in range(cores)]
+    done = [0]
+    lock = threading.Lock()
+
+    def worker(r):
+        for img in imgs720:
+            r(img)
+            with lock:
+                done[0] += 1
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(r,)) for r in recs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"cores: {cores}")
+    print(f"fps_720p_all_cores: {done[0] / (time.perf_counter() - t0):.1f} frames/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Real LiteRT inference with the bundled models."""
+import json
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from alprd import demo
+from alprd.recognize.recognizer import Recognizer
+from alprd.recognize.runtime import ModelError, TFLiteModel
+
+PASSES = json.loads(demo.PASSES.read_text())["passes"]
+
+
+def clip_frame(index: int):
+    cap = cv2.VideoCapture(str(demo.CLIP))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, frame = cap.read()
+    cap.release()
+    assert ok, f"frame {index} missing from the demo clip"
+    return frame
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return Recognizer()
+
+
+@pytest.mark.parametrize("p", PASSES, ids=[p["text"] for p in PASSES])
+def test_reads_the_plate_near_the_end_of_each_pass(rec, p):
+    frame = clip_frame(p["last_frame"] - 3)
+    plates = rec(frame)
+    assert plates, "no plate found"
+    best, crop = plates[0]
+    assert best.text == p["text"]
+    x1, y1, x2, y2 = best.bbox
+    assert 0 <= x1 < x2 <= frame.shape[1] and 0 <= y1 < y2 <= frame.shape[0]
+    assert crop.shape[0] < frame.shape[0] / 4  # a crop of the plate, not the scene
+
+
+def test_empty_road_has_no_plate(rec):
+    assert rec(clip_frame(2)) == []
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        TFLiteModel(tmp_path / "nope.tflite")
+
+
+def test_corrupt_model_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"\x00" * 1024)
+    with pytest.raises(ModelError, match="cannot load model"):
+        TFLiteModel(bad)
+
+
+def test_recognize_command_prints_json_lines(tmp_path):
+    p = PASSES[0]
+    img = tmp_path / "frame.jpg"
+    cv2.imwrite(str(img), clip_frame(p["last_frame"] - 3))
+    empty = tmp_path / "empty.png"
+    cv2.imwrite(str(empty), clip_frame(1))
+    res = subprocess.run([sys.executable, "-m", "alprd", "recognize", "--json", str(img),
+                          str(empty)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [line["image"] for line in lines] == [str(img), str(empty)]
+    first = lines[0]["plates"][0]
+    assert first["text"] == p["text"] and len(first["bbox"]) == 4
+    assert 0 < first["confidence"] <= 1 and "state" in first and lines[0]["ms"] >= 0
+    assert lines[1]["plates"] == []
+
+
+def test_recognize_command_reports_unreadable_image(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    res = subprocess.run([sys.executable, "-m", "alprd", "recognize", str(bad)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "cannot read image" in res.stderr
