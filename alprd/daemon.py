@@ -22,7 +22,7 @@ from alprd.config import Config
 from alprd.gps import GpsReader, GpsTrack
 from alprd.hotlist import Hotlist, HotlistError, read_csv
 from alprd.recognize.recognizer import Recognizer
-from alprd.store import Store
+from alprd.store import Store, StoreError
 from alprd.track import Pass, PassTracker
 from alprd.types import Hit, Observation, Read
 from alprd.ui import EventBus, PageServer, read_event
@@ -66,6 +66,7 @@ class Daemon:
         self.frames = 0
         self.reads = 0
         self.hits = 0
+        self.dropped_reads = 0
         self.last_recognition_mono = time.monotonic()
         self.drain_s = 0.0
 
@@ -164,7 +165,12 @@ class Daemon:
                     bbox=best.plate.bbox, frames=len(p.sightings))
         hits = [Hit(id=str(uuid.uuid4()), read_id=read.id, entry=e, rule=rule, utc=utc)
                 for e, rule in self.hotlist.match(read.text, read.state)]
-        self.store.add_read(read, hits)
+        try:
+            self.store.add_read(read, hits)
+        except StoreError as exc:  # full disk, I/O error: say so, count it, keep running
+            self.dropped_reads += 1
+            log.error("%s; %d read(s) dropped so far", exc, self.dropped_reads)
+            return
         self.reads += 1
         self.hits += len(hits)
         self.bus.publish(read_event(read, hits))
@@ -176,7 +182,7 @@ class Daemon:
     def health(self) -> dict:
         fix = self.track.latest()
         return {"unit_id": self.cfg.vehicle.unit_id, "frames": self.frames, "reads": self.reads,
-                "hits": self.hits, "outbox": self.store.outbox_depth(),
+                "hits": self.hits, "dropped_reads": self.dropped_reads, "outbox": self.store.outbox_depth(),
                 "cameras": {c.id: {"state": c.state, "frames": c.frames,
                                    "dropped": self.queues[c.id].dropped}
                             for c in self.cameras},

@@ -21,7 +21,7 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alprd.recognize.detector import _iou  # noqa: E402
+from alprd.geometry import iou  # noqa: E402
 from alprd.recognize.recognizer import Recognizer  # noqa: E402
 
 FOLD = str.maketrans({"O": "0", "I": "1"})
@@ -64,9 +64,9 @@ def main() -> int:
         else:
             plates = rec(img)
             times.append((time.monotonic() - t0) * 1000)
-            hit_box = any(_iou(p.bbox, label["bbox"]) >= 0.3 for p, _ in plates)
+            hit_box = any(iou(p.bbox, label["bbox"]) >= 0.3 for p, _ in plates)
             # the best plate is the one on the labelled box when we found it, else our best
-            on_box = [p for p, _ in plates if _iou(p.bbox, label["bbox"]) >= 0.3]
+            on_box = [p for p, _ in plates if iou(p.bbox, label["bbox"]) >= 0.3]
             got_text = (on_box or [p for p, _ in plates] or [None])[0]
             got_text = got_text.text if got_text else ""
         if crops:

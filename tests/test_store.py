@@ -66,3 +66,19 @@ def test_newer_schema_is_refused(tmp_path):
     c.close()
     with pytest.raises(StoreError, match="upgrade alprd"):
         Store(p)
+
+
+def test_full_disk_is_reported_and_stored_data_stays_intact(tmp_path):
+    s = Store(tmp_path / "a.db")
+    first = make_read("FIRST01")
+    s.add_read(first)
+    pages = s.db.conn.execute("PRAGMA page_count").fetchone()[0]
+    s.db.conn.execute(f"PRAGMA max_page_count={pages}")  # the disk is now full
+    with pytest.raises(StoreError, match="full"):
+        for i in range(50):
+            s.add_read(make_read(f"FULL{i:03d}"))
+    assert s.db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    texts = [r[0] for r in s.db.conn.execute("SELECT text FROM reads")]
+    assert "FIRST01" in texts
+    assert s.outbox_depth() == len(texts)  # every stored read still has its outbox record
+    s.close()

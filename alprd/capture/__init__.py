@@ -16,6 +16,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from alprd.types import Frame
+from alprd.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -75,31 +76,20 @@ class FrameQueue:
         return len(self._q)
 
 
-class Camera:
+class Camera(Worker):
     """Runs one source on its own thread; reconnects with backoff; exposes its state."""
 
     def __init__(self, spec, out: FrameQueue, reconnect_max_s: float = 30.0,
                  factory: Callable[[object], Source] = make_source) -> None:
+        super().__init__(f"camera-{spec.id}")
         self.id = spec.id
         self.spec = spec
         self.out = out
         self.reconnect_max_s = reconnect_max_s
         self.factory = factory
-        self.state = "starting"
         self.frames = 0
         self.last_frame_mono: float | None = None
         self.finished = threading.Event()  # a non-looping replay reached its end
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"camera-{self.id}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
 
     def _run(self) -> None:
         backoff = 0.5

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from alprd.gps.nmea import PARSERS, NmeaError, parse_sentence
 from alprd.types import Fix
+from alprd.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +108,12 @@ class FixBuilder:
                            course=st.get("course")))
 
 
-class GpsReader:
+class GpsReader(Worker):
     """A thread reading NMEA from a serial port or replaying a log file at its recorded pace."""
 
     def __init__(self, port: str, track: GpsTrack, baud: int = 9600,
                  replay_loop: bool = False) -> None:
+        super().__init__("gps")
         self.port = port
         self.track = track
         self.baud = baud
@@ -119,18 +121,6 @@ class GpsReader:
         self.builder = FixBuilder(track)
         self.lines = 0
         self.last_line_mono: float | None = None
-        self.state = "starting"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gps", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
 
     def _is_log(self) -> bool:
         p = Path(self.port)

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
-from alprd.uplink import PROTOCOL_VERSION
+from alprd.uplink import PROTOCOL_VERSION, decode
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +23,7 @@ KINDS = {"read", "hit", "report", "breach", "audit", "ticket", "image"}
 
 def parse_up(payload: bytes) -> tuple[str, list[dict]]:
     """(unit_id, records) from an uplink message; ValueError with the reason if malformed."""
-    if len(payload) > MAX_UP_BYTES:
-        raise ValueError(f"message of {len(payload)} bytes exceeds {MAX_UP_BYTES}")
-    try:
-        msg = json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"not JSON: {exc}") from exc
-    if not isinstance(msg, dict) or msg.get("v") != PROTOCOL_VERSION:
-        raise ValueError(f"unsupported protocol version {msg.get('v') if isinstance(msg, dict) else None!r}")
+    msg = decode(payload, MAX_UP_BYTES, "message")
     unit = msg.get("unit_id")
     records = msg.get("records")
     if not isinstance(unit, str) or not unit or not isinstance(records, list):
@@ -120,7 +113,11 @@ class HqEndpoint:
             self.rejected += 1
             log.warning("hq: rejected message on %s: %s", msg.topic, exc)
             return
-        self.store.add(unit, records)
+        try:
+            self.store.add(unit, records)
+        except sqlite3.Error as exc:  # not stored, so not acknowledged: the car resends
+            log.error("hq: cannot store %d record(s) from %s: %s", len(records), unit, exc)
+            return
         self.received += len(records)
         ack = {"v": PROTOCOL_VERSION, "ids": [r["id"] for r in records]}
         client.publish(f"{self.prefix}/{unit}/ack", json.dumps(ack), qos=1)

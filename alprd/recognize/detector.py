@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from alprd.geometry import iou
 from alprd.recognize.runtime import ModelError, TFLiteModel
 
 PAD = 114
@@ -64,16 +65,8 @@ class Detector:
             if box[2] - box[0] < 4 or box[3] - box[1] < 2:
                 continue
             det = Detection(tuple(float(v) for v in box), float(heat[iy, ix]))
-            if all(_iou(det.bbox, d.bbox) < 0.3 for d in dets):
+            if all(iou(det.bbox, d.bbox) < 0.3 for d in dets):
                 dets.append(det)
             if len(dets) >= self.max_plates:
                 break
         return dets
-
-
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0

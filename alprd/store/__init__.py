@@ -141,7 +141,8 @@ class Store:
                     self._outbox(h.id, "hit", hit_body(h, read.unit_id))
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise StoreError(f"cannot store read {read.id}: {exc}") from exc
 
     def _outbox(self, record_id: str, kind: str, body: dict) -> None:
@@ -170,7 +171,8 @@ class Store:
                 conn.execute(f"UPDATE reads SET uplinked=1 WHERE id IN ({marks})", ids)
                 conn.execute("COMMIT")
             except sqlite3.Error:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
         return n
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from alprd.geometry import iou
 from alprd.types import Observation
 
 
@@ -24,14 +25,6 @@ def edit_distance(a: str, b: str, limit: int = 3) -> int:
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
         prev = cur
     return prev[-1]
-
-
-def _iou(a, b) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _grown(box, factor: float):
@@ -88,7 +81,7 @@ class PassTracker:
         for p in self.open:
             if p.camera_id != obs.camera_id or obs.mono - p.last_mono > self.gap_s:
                 continue
-            overlap = _iou(_grown(p.last_box, 0.5), obs.plate.bbox)
+            overlap = iou(_grown(p.last_box, 0.5), obs.plate.bbox)
             dist = edit_distance(p.sightings[-1].plate.text, obs.plate.text)
             score = overlap + (1.0 if dist <= 2 else 0.0)
             if (overlap > 0.05 or dist <= 2) and score > best_score:

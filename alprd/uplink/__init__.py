@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
@@ -30,16 +31,22 @@ def topics(prefix: str, unit_id: str) -> tuple[str, str]:
     return f"{base}/up", f"{base}/ack"
 
 
-def parse_ack(payload: bytes) -> list[str]:
-    """Record ids from an ack message; ValueError with the reason when malformed."""
-    if len(payload) > MAX_ACK_BYTES:
-        raise ValueError(f"ack of {len(payload)} bytes exceeds {MAX_ACK_BYTES}")
+def decode(payload: bytes, max_bytes: int, what: str) -> dict:
+    """A protocol message as a dict; ValueError naming the reason when it is not one."""
+    if len(payload) > max_bytes:
+        raise ValueError(f"{what} of {len(payload)} bytes exceeds {max_bytes}")
     try:
         msg = json.loads(payload)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"ack is not JSON: {exc}") from exc
+        raise ValueError(f"{what} is not JSON: {exc}") from exc
     if not isinstance(msg, dict) or msg.get("v") != PROTOCOL_VERSION:
-        raise ValueError("ack has no 'v': 1")
+        raise ValueError(f"{what} has no 'v': {PROTOCOL_VERSION}")
+    return msg
+
+
+def parse_ack(payload: bytes) -> list[str]:
+    """Record ids from an ack message; ValueError with the reason when malformed."""
+    msg = decode(payload, MAX_ACK_BYTES, "ack")
     ids = msg.get("ids")
     if not isinstance(ids, list) or not all(isinstance(i, str) and len(i) <= 64 for i in ids):
         raise ValueError("ack 'ids' must be a list of record ids")
@@ -113,7 +120,11 @@ class Uplink:
         except ValueError as exc:
             log.warning("uplink: rejected message on %s: %s", msg.topic, exc)
             return
-        n = self.store.acknowledge(ids)
+        try:
+            n = self.store.acknowledge(ids)
+        except sqlite3.Error as exc:  # the ack is lost, the records stay: they will go again
+            log.error("uplink: cannot record HQ's acknowledgement: %s", exc)
+            return
         with self._lock:
             for i in ids:
                 self._in_flight.pop(i, None)
