@@ -17,6 +17,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+FILES = {"/": ("index.html", "text/html; charset=utf-8"),
+         "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+         "/app.css": ("app.css", "text/css; charset=utf-8")}
 
 
 class EventBus:
@@ -102,12 +105,9 @@ class PageServer:
                 self.wfile.write(body)
 
             def do_GET(self):
-                if self.path == "/":
-                    self._send(200, (STATIC / "index.html").read_bytes(),
-                               "text/html; charset=utf-8")
-                elif self.path == "/app.js":
-                    self._send(200, (STATIC / "app.js").read_bytes(),
-                               "text/javascript; charset=utf-8")
+                if self.path in FILES:
+                    name, ctype = FILES[self.path]
+                    self._send(200, (STATIC / name).read_bytes(), ctype)
                 elif self.path == "/health":
                     self._send(200, json.dumps(server.health()).encode(), "application/json")
                 elif self.path == "/events":
