@@ -21,6 +21,7 @@ from alprd.capture import Camera, FrameQueue
 from alprd.config import Config
 from alprd.gps import GpsReader, GpsTrack
 from alprd.hotlist import Hotlist, HotlistError, read_csv
+from alprd.recognize import model_version
 from alprd.recognize.recognizer import Recognizer
 from alprd.store import Store, StoreError
 from alprd.track import Pass, PassTracker
@@ -78,6 +79,8 @@ class Daemon:
         signal.signal(signal.SIGTERM, handler)
 
     def start(self) -> None:
+        log.info("alprd: unit %s, models %s, %d camera(s), hotlist %d entries",
+                 self.cfg.vehicle.unit_id, model_version(), len(self.cameras), len(self.hotlist))
         if self.gps:
             self.gps.start()
         for cam in self.cameras:
@@ -181,7 +184,7 @@ class Daemon:
 
     def health(self) -> dict:
         fix = self.track.latest()
-        return {"unit_id": self.cfg.vehicle.unit_id, "frames": self.frames, "reads": self.reads,
+        return {"unit_id": self.cfg.vehicle.unit_id, "models": model_version(), "frames": self.frames, "reads": self.reads,
                 "hits": self.hits, "dropped_reads": self.dropped_reads, "outbox": self.store.outbox_depth(),
                 "cameras": {c.id: {"state": c.state, "frames": c.frames,
                                    "dropped": self.queues[c.id].dropped}

@@ -28,15 +28,19 @@ def rec():
 
 
 @pytest.mark.parametrize("p", PASSES, ids=[p["text"] for p in PASSES])
-def test_reads_the_plate_near_the_end_of_each_pass(rec, p):
-    frame = clip_frame(p["last_frame"] - 3)
-    plates = rec(frame)
-    assert plates, "no plate found"
-    best, crop = plates[0]
-    assert best.text == p["text"]
-    x1, y1, x2, y2 = best.bbox
-    assert 0 <= x1 < x2 <= frame.shape[1] and 0 <= y1 < y2 <= frame.shape[0]
-    assert crop.shape[0] < frame.shape[0] / 4  # a crop of the plate, not the scene
+def test_reads_the_plate_in_the_closest_frames_of_each_pass(rec, p):
+    """Single frames: most of the six closest frames read exactly (the pass vote does the rest)."""
+    texts = []
+    for i in range(p["last_frame"] - 5, p["last_frame"] + 1):
+        frame = clip_frame(i)
+        plates = rec(frame)
+        assert plates, f"no plate found in frame {i}"
+        best, crop = plates[0]
+        texts.append(best.text)
+        x1, y1, x2, y2 = best.bbox
+        assert 0 <= x1 < x2 <= frame.shape[1] and 0 <= y1 < y2 <= frame.shape[0]
+        assert crop.shape[0] < frame.shape[0] / 4  # a crop of the plate, not the scene
+    assert texts.count(p["text"]) >= 4, texts
 
 
 def test_empty_road_has_no_plate(rec):

@@ -7,3 +7,12 @@ MODEL_DIR = Path(__file__).parent / "models"
 DETECTOR = MODEL_DIR / "detector.tflite"
 OCR = MODEL_DIR / "ocr.tflite"
 OCR_CONFIG = MODEL_DIR / "ocr_plate_config.yaml"
+VERSION_FILE = MODEL_DIR / "VERSION"
+
+
+def model_version() -> str:
+    """The first word of models/VERSION, e.g. 'alprd-interim-1'."""
+    try:
+        return VERSION_FILE.read_text().split(":", 1)[0].strip()
+    except OSError:
+        return "unknown"
