@@ -44,7 +44,25 @@ class CameraConfig(_Section):
                               description="Width of the detection stream; 0 = full frame")
 
 
+class ZoneConfig(_Section):
+    name: str = Field(min_length=1, max_length=64, description="What the zone protects")
+    polygon: list[tuple[float, float]] = Field(
+        min_length=3, max_length=200, description="Vertices as [lat, lon] pairs (WGS 84)")
+
+    @field_validator("polygon")
+    @classmethod
+    def _coords(cls, pts):
+        for lat, lon in pts:
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ValueError(f"[{lat}, {lon}] is not a [lat, lon] position")
+        return pts
+
+
 class CaptureConfig(_Section):
+    no_capture_zones: list[ZoneConfig] = Field(
+        default_factory=list, max_length=100,
+        description="Places where reads are dropped before storage; only a count is kept "
+                    "(POL-03)")
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=8,
                                         description="Cameras on this vehicle")
     queue_size: int = Field(4, ge=1, le=64,

@@ -19,6 +19,7 @@ import cv2
 from alprd import clock
 from alprd.capture import Camera, FrameQueue
 from alprd.config import Config
+from alprd.geometry import inside
 from alprd.gps import GpsReader, GpsTrack
 from alprd.hotlist import Hotlist, HotlistError, read_csv
 from alprd.recognize import model_version
@@ -30,6 +31,9 @@ from alprd.ui import EventBus, PageServer, read_event
 from alprd.uplink import Uplink
 
 log = logging.getLogger(__name__)
+
+EARLY_MIN_SIGHTINGS = 3  # an early alert needs this many sightings of the pass ...
+EARLY_MIN_CONFIDENCE = 0.8  # ... and every character of the vote at least this sure
 
 
 def sharpness(crop) -> float:
@@ -117,7 +121,9 @@ class Daemon:
             worked = True
             self.frames += 1
             for plate, crop in self.recognizer(frame.image, frame.detect_image):
-                self.tracker.add(Observation(plate, cam_id, frame.mono, crop, sharpness(crop)))
+                p = self.tracker.add(Observation(plate, cam_id, frame.mono, crop,
+                                                 sharpness(crop)))
+                self._maybe_alert_early(p)
             self.last_recognition_mono = time.monotonic()
         for p in self.tracker.expire(time.monotonic()):
             self._finish(p)
@@ -149,17 +155,20 @@ class Daemon:
                  self.frames, self.reads, self.hits)
 
     # -- a finished pass ----------------------------------------------------------------
-    def _finish(self, p: Pass) -> None:
+    def _build_read(self, p: Pass) -> tuple[Read, list[Hit]] | None:
+        """The pass as a read with its hotlist hits; None where it must not be kept."""
         text, confs = p.text()
         best = p.best()
         fix = self.track.at(best.mono)
+        if fix is not None and self._in_no_capture_zone(fix):
+            return None
         utc, source = clock.utc_for(best.mono, self.track.last_utc, self.track.last_utc_mono)
         ok, jpeg = cv2.imencode(".jpg", best.crop,
                                 [cv2.IMWRITE_JPEG_QUALITY, self.cfg.store.crop_quality])
         if not ok:
             log.error("could not encode the crop of %s; pass dropped", text)
-            return
-        read = Read(id=str(uuid.uuid4()), text=text,
+            return None
+        read = Read(id=p.id, text=text,
                     confidence=round(sum(confs) / len(confs), 4) if confs else 0.0,
                     char_confidences=confs, state=best.plate.state, utc=utc, time_source=source,
                     camera_id=p.camera_id, unit_id=self.cfg.vehicle.unit_id,
@@ -168,6 +177,27 @@ class Daemon:
                     bbox=best.plate.bbox, frames=len(p.sightings))
         hits = [Hit(id=str(uuid.uuid4()), read_id=read.id, entry=e, rule=rule, utc=utc)
                 for e, rule in self.hotlist.match(read.text, read.state)]
+        return read, hits
+
+    def _maybe_alert_early(self, p: Pass) -> None:
+        """Alert before the pass ends when its vote is already confident; once per pass."""
+        if p.alerted or len(p.sightings) < EARLY_MIN_SIGHTINGS:
+            return
+        _, confs = p.text()
+        if min(confs, default=0.0) < EARLY_MIN_CONFIDENCE:
+            return
+        built = self._build_read(p)
+        if built and built[1]:
+            p.alerted = True
+            self.bus.publish(read_event(*built))
+
+    def _finish(self, p: Pass) -> None:
+        built = self._build_read(p)
+        if built is None:
+            self.store.bump("no_capture_zone")  # POL-03: nothing but the count is kept
+            log.debug("read dropped in a no-capture zone")
+            return
+        read, hits = built
         try:
             self.store.add_read(read, hits)
         except StoreError as exc:  # full disk, I/O error: say so, count it, keep running
@@ -176,11 +206,18 @@ class Daemon:
             return
         self.reads += 1
         self.hits += len(hits)
-        self.bus.publish(read_event(read, hits))
+        event = read_event(read, hits)
+        if p.alerted:  # the officer has seen this pass's alert already: record, don't re-alert
+            event["type"], event["alerted_early"] = "read", True
+        self.bus.publish(event)
         if self.uplink:
             self.uplink.wake()
         if self.on_read:
             self.on_read(read, hits)
+
+    def _in_no_capture_zone(self, fix) -> bool:
+        return any(inside((fix.lat, fix.lon), z.polygon)
+                   for z in self.cfg.capture.no_capture_zones)
 
     def health(self) -> dict:
         fix = self.track.latest()

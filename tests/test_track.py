@@ -54,3 +54,12 @@ def test_best_crop_is_most_confident():
     tr.add(obs("7ABC123", (105, 200, 185, 240), 10.1, conf=0.95))
     p = tr.expire(20.0)[0]
     assert p.best().plate.confidence == 0.95
+
+
+def test_vote_confidence_reflects_both_certainty_and_agreement():
+    tr = PassTracker(gap_s=1.0)
+    for i, t in enumerate(["AB1", "AB1", "AB1", "A81"]):
+        tr.add(obs(t, (100, 200, 180, 240), 10 + i * 0.1, conf=0.8))
+    text, confs = tr.expire(20.0)[0].text()
+    assert text == "AB1"
+    assert confs == (0.8, 0.6, 0.8)

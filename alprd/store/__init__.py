@@ -42,6 +42,10 @@ MIGRATIONS = [
         priority INTEGER NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
     CREATE INDEX outbox_order ON outbox(priority, seq);
     """,
+    # 2: counters for what is deliberately not stored (no-capture zones, full disk)
+    """
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    """,
 ]
 
 
@@ -175,6 +179,18 @@ class Store:
                     conn.execute("ROLLBACK")
                 raise
         return n
+
+    def bump(self, name: str, by: int = 1) -> None:
+        with self._lock:
+            self.db.conn.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (name, by))
+
+    def counter(self, name: str) -> int:
+        with self._lock:
+            row = self.db.conn.execute("SELECT value FROM counters WHERE name=?",
+                                       (name,)).fetchone()
+        return row[0] if row else 0
 
     # -- queries ------------------------------------------------------------------------
     def outbox_depth(self) -> int:

@@ -8,6 +8,7 @@ sighting (monotonic clock).
 """
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -40,13 +41,17 @@ class Pass:
     last_mono: float
     sightings: list[Observation] = field(default_factory=list)
     alerted: bool = False  # an early hotlist alert fired for this pass
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))  # becomes the read's id
 
     @property
     def last_box(self):
         return self.sightings[-1].plate.bbox
 
     def text(self) -> tuple[str, tuple[float, ...]]:
-        """Confidence-weighted per-character vote among sightings of the winning length."""
+        """Confidence-weighted per-character vote among sightings of the winning length.
+
+        Each character's confidence is the summed confidence of the sightings that read it,
+        divided by the number of voters: unanimous 0.6 reads give 0.6, not certainty."""
         by_len: dict[int, float] = defaultdict(float)
         for s in self.sightings:
             by_len[len(s.plate.text)] += s.plate.confidence
@@ -57,12 +62,12 @@ class Pass:
                 continue
             for i, (ch, c) in enumerate(zip(s.plate.text, s.plate.char_confidences)):
                 votes[i][ch] += c
+        voters = sum(1 for s in self.sightings if len(s.plate.text) == length)
         chars, confs = [], []
-        for v in votes:
+        for v in votes:  # a character's confidence: its support over all voters, 0..1
             ch = max(v, key=v.get)
-            total = sum(v.values())
             chars.append(ch)
-            confs.append(v[ch] / total if total else 0.0)
+            confs.append(v[ch] / voters)
         return "".join(chars), tuple(round(c, 4) for c in confs)
 
     def best(self) -> Observation:

@@ -9,13 +9,15 @@ function text(tag, cls, value) {
 }
 function show(ev) {
   const li = document.createElement("li");
-  if (ev.type === "hit") li.className = "hit";
+  li.dataset.id = ev.id;
+  if (ev.hits.length) li.className = "hit";
   const img = document.createElement("img");
   img.src = ev.crop; img.alt = "plate " + ev.text;
   li.append(img, text("span", "t", ev.text),
     text("span", "m", `${ev.camera_id} · ${ev.utc} · ${(ev.confidence * 100).toFixed(0)}%` +
       (ev.lat != null ? ` · ${ev.lat.toFixed(5)}, ${ev.lon.toFixed(5)}` : " · no GPS fix")));
-  reads.prepend(li);
+  const earlier = reads.querySelector(`li[data-id="${CSS.escape(ev.id)}"]`);
+  if (earlier) earlier.replaceWith(li); else reads.prepend(li);  // an early alert's final read
   while (reads.children.length > 30) reads.lastChild.remove();
   if (ev.type === "hit") {
     const h = ev.hits[0];

@@ -1,0 +1,102 @@
+"""The daemon's handling of finished passes, with the real recognizer and a real store."""
+import numpy as np
+import pytest
+
+from alprd.config import load
+from alprd.daemon import Daemon
+from alprd.track import Pass
+from alprd.types import Fix, Observation, PlateRead
+
+CLINIC = [[34.0, -118.3], [34.0, -118.2], [34.1, -118.2], [34.1, -118.3]]
+
+
+def make_daemon(tmp_path, zones=()):
+    cfg = load(None, environ={}, defaults={
+        "vehicle": {"unit_id": "T-1"}, "store": {"path": str(tmp_path / "car.db")},
+        "capture": {"no_capture_zones": [{"name": "clinic", "polygon": z} for z in zones]}})
+    return Daemon(cfg, ui=False)
+
+
+def a_pass(text="7ABC123", mono=100.0):
+    p = Pass("rear", mono, mono)
+    crop = np.full((30, 60, 3), 128, np.uint8)
+    for i in range(3):
+        plate = PlateRead(text, 0.9, tuple([0.9] * len(text)), (10, 10, 70, 40), 0.9)
+        p.sightings.append(Observation(plate, "rear", mono + i * 0.1, crop, 10.0))
+    return p
+
+
+@pytest.mark.policy("POL-03")
+def test_reads_in_a_no_capture_zone_are_dropped_and_only_counted(tmp_path):
+    d = make_daemon(tmp_path, zones=[CLINIC])
+    d.track.add(Fix(lat=34.05, lon=-118.25, mono=99.0, quality=1))  # inside
+    d._finish(a_pass("INSIDE1", 99.5))
+    d.track.add(Fix(lat=34.50, lon=-118.25, mono=101.0, quality=1))  # outside
+    d._finish(a_pass("OUTSID1", 101.0))
+    texts = [r[0] for r in d.store.db.conn.execute("SELECT text FROM reads")]
+    assert texts == ["OUTSID1"]
+    assert d.store.counter("no_capture_zone") == 1
+    assert d.store.outbox_depth() == 1  # nothing about the dropped read goes to HQ
+    d.store.close()
+
+
+def test_zone_config_rejects_bad_coordinates(tmp_path):
+    from alprd.config import ConfigError
+    with pytest.raises(ConfigError, match="not a \\[lat, lon\\]"):
+        make_daemon(tmp_path, zones=[[[134.0, -118.3], [34.0, -118.2], [34.1, -118.2]]])
+
+
+@pytest.mark.policy("POL-01")
+def test_read_records_position_time_and_source(tmp_path):
+    d = make_daemon(tmp_path)
+    d.track.add(Fix(lat=34.0, lon=-118.0, mono=100.0, quality=2))
+    d.track.add(Fix(lat=34.001, lon=-118.0, mono=101.0, quality=2))
+    d._finish(a_pass("POS0001", 100.4))
+    row = d.store.db.conn.execute("SELECT lat, lon, fix_quality, time_source, unit_id, frames "
+                                  "FROM reads").fetchone()
+    # the best sighting (the first of three equals, at 100.4) gets the interpolated position
+    assert row[0] == pytest.approx(34.0004) and row[1] == pytest.approx(-118.0)
+    assert row[2:] == (2, "system", "T-1", 3)
+    d.store.close()
+
+
+def test_confident_pass_alerts_early_and_only_once(tmp_path):
+    from alprd.hotlist import Hotlist
+    from alprd.types import HotlistEntry
+    d = make_daemon(tmp_path)
+    d.hotlist = Hotlist([HotlistEntry("8XYZ442", "CA", "stolen_vehicle", "test")])
+    q, _ = d.bus.subscribe()
+    crop = np.full((30, 60, 3), 128, np.uint8)
+    p = None
+    for i in range(6):
+        plate = PlateRead("8XYZ442", 0.95, (0.95,) * 7, (10, 10, 70, 40), 0.9)
+        p = d.tracker.add(Observation(plate, "rear", 100 + i * 0.1, crop, 10.0))
+        d._maybe_alert_early(p)
+        if i == 1:
+            assert q.empty()  # two sightings are not enough
+    early = q.get_nowait()
+    assert early["type"] == "hit" and early["id"] == p.id and q.empty()
+    for done in d.tracker.expire(200.0):
+        d._finish(done)
+    final = q.get_nowait()
+    assert final["type"] == "read" and final["alerted_early"] and final["hits"]
+    assert final["id"] == early["id"]
+    assert d.store.count("reads") == 1 and d.store.count("hits") == 1
+    d.store.close()
+
+
+def test_unsure_pass_waits_for_its_end(tmp_path):
+    from alprd.hotlist import Hotlist
+    from alprd.types import HotlistEntry
+    d = make_daemon(tmp_path)
+    d.hotlist = Hotlist([HotlistEntry("8XYZ442", None, "bolo", "test")])
+    q, _ = d.bus.subscribe()
+    crop = np.full((30, 60, 3), 128, np.uint8)
+    for i in range(5):
+        plate = PlateRead("8XYZ442", 0.6, (0.6,) * 7, (10, 10, 70, 40), 0.9)
+        d._maybe_alert_early(d.tracker.add(Observation(plate, "rear", 100 + i * 0.1, crop, 1.0)))
+    assert q.empty()
+    for done in d.tracker.expire(200.0):
+        d._finish(done)
+    assert q.get_nowait()["type"] == "hit"
+    d.store.close()
