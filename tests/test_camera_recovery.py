@@ -1,0 +1,81 @@
+"""A network camera (MJPEG over HTTP, read by OpenCV) that goes away and comes back."""
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import cv2
+import numpy as np
+
+from alprd.capture import Camera, FrameQueue
+from alprd.config import CameraConfig
+from alprd.demo.broker import free_port
+
+
+class MjpegCamera:
+    """Serves an endless MJPEG stream on a fixed port until stopped."""
+
+    def __init__(self, port: int):
+        ok, jpg = cv2.imencode(".jpg", np.full((120, 160, 3), 90, np.uint8))
+        frame = jpg.tobytes()
+        stop = threading.Event()
+        self.stop_event = stop
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                try:
+                    while not stop.is_set():
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
+                                         + f"Content-Length: {len(frame)}\r\n\r\n".encode()
+                                         + frame + b"\r\n")
+                        time.sleep(0.05)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.stop_event.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def frames_arrive(q: FrameQueue, n: int, timeout: float) -> bool:
+    got, deadline = 0, time.monotonic() + timeout
+    while time.monotonic() < deadline and got < n:
+        if q.get(0.2) is not None:
+            got += 1
+    return got >= n
+
+
+def test_network_camera_that_disappears_is_recovered():
+    port = free_port()
+    server = MjpegCamera(port)
+    q = FrameQueue(4)
+    cam = Camera(CameraConfig(id="front", source=f"http://127.0.0.1:{port}/stream.mjpg"), q,
+                 reconnect_max_s=1)
+    cam.start()
+    try:
+        assert frames_arrive(q, 5, 20), f"no frames at first; state {cam.state}"
+        server.stop()  # unplugged
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and cam.state == "running":
+            q.get(0.2)
+        assert cam.state == "reconnecting"
+        while q.get(0) is not None:
+            pass
+        server = MjpegCamera(port)  # plugged back in, same address
+        assert frames_arrive(q, 5, 30), f"not recovered; state {cam.state}"
+        assert cam.state == "running"
+    finally:
+        cam.stop()
+        server.stop()
+        cam.join(5)
