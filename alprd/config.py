@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from alprd.hotlist.index import DEFAULT_CONFUSIONS
+
 DEFAULT_PATH = Path("/etc/alprd/alprd.toml")
 ENV_PREFIX = "ALPRD_"
 
@@ -110,6 +112,27 @@ class TrackConfig(_Section):
 class HotlistConfig(_Section):
     path: str = Field("", description="Hotlist file (CSV: plate,state,list_type,reason,"
                                       "priority,case_number); empty = none")
+    max_substitutions: int = Field(1, ge=0, le=3, description=(
+        "Look-alike characters (from the confusion sets) a read may differ by and still hit"))
+    one_off: bool = Field(False, description="Also hit a read with one character missing "
+                                             "or one extra")
+    confusions: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CONFUSIONS), max_length=40,
+        description="Sets of characters OCR confuses, e.g. 'O0DQ', 'B8', 'I1LT'")
+    state_mismatch: Literal["alert", "ignore"] = Field(
+        "alert", description="A hit whose state differs from the read's: alert (flagged "
+                             "'state-mismatch') or ignore")
+    skip: list[str] = Field(default_factory=list, max_length=1000,
+                            description="Degenerate reads never matched (besides reads "
+                                        "under 3 characters and one repeated character)")
+
+    @field_validator("confusions")
+    @classmethod
+    def _sets(cls, sets: list[str]) -> list[str]:
+        for g in sets:
+            if len(g) < 2 or not g.isalnum() or g != g.upper():
+                raise ValueError(f"confusion set {g!r}: two or more of A-Z0-9")
+        return sets
 
 
 class StoreConfig(_Section):

@@ -50,7 +50,7 @@ class Daemon:
         self.store = Store(Path(cfg.store.path))
         self.recognizer = Recognizer.from_config(cfg.recognize)
         self.tracker = PassTracker(cfg.track.pass_gap_s, cfg.track.max_pass_s)
-        self.hotlist = Hotlist()
+        self.hotlist = Hotlist.from_config(cfg.hotlist)
         if cfg.hotlist.path:
             try:
                 self.hotlist.replace(read_csv(Path(cfg.hotlist.path)))
@@ -175,8 +175,9 @@ class Daemon:
                     lat=fix.lat if fix else None, lon=fix.lon if fix else None,
                     fix_quality=fix.quality if fix else 0, crop_jpeg=jpeg.tobytes(),
                     bbox=best.plate.bbox, frames=len(p.sightings))
-        hits = [Hit(id=str(uuid.uuid4()), read_id=read.id, entry=e, rule=rule, utc=utc)
-                for e, rule in self.hotlist.match(read.text, read.state)]
+        hits = [Hit(id=str(uuid.uuid4()), read_id=read.id, entry=m.entry, rule=m.rule, utc=utc,
+                    differs=m.differs, state_rule=m.state_rule)
+                for m in self.hotlist.match(read.text, read.state)]
         return read, hits
 
     def _maybe_alert_early(self, p: Pass) -> None:

@@ -79,11 +79,14 @@ class Read:
 @dataclass(frozen=True)
 class HotlistEntry:
     plate: str
-    state: str | None
-    list_type: str
-    reason: str
-    priority: int = 1
-    case_number: str | None = None
+    state: str | None  # None: any state
+    list_type: str  # see alprd.hotlist.index.LIST_TYPES
+    reason: str = ""
+    priority: int = 1  # 1 = most urgent
+    case_number: str | None = None  # NCIC or case number
+    source: str = ""  # NCIC, CLEW, agency ...
+    entered_utc: str = ""
+    expires: float = 0.0  # UTC epoch seconds; 0 = never
 
 
 @dataclass(frozen=True)
@@ -91,5 +94,7 @@ class Hit:
     id: str  # UUID
     read_id: str
     entry: HotlistEntry
-    rule: str  # "exact" (look-alike rules arrive with the hotlist issue)
+    rule: str  # "exact", "look-alike", "extra-character", "missing-character"
     utc: str
+    differs: tuple[int, ...] = ()  # positions in the read that differ from the entry
+    state_rule: str = "same"  # "same", "entry-any-state", "read-state-unknown", "state-mismatch"

@@ -149,7 +149,7 @@ def test_demo_clip_end_to_end(broker, tmp_path):
                                       "utc", "time_source", "camera_id", "unit_id", "lat", "lon",
                                       "fix_quality", "bbox", "frames", "crop_jpeg_b64", "read_id",
                                       "plate", "list_type", "reason", "priority", "case_number",
-                                      "rule"}
+                                      "rule", "differs", "state_rule"}
     assert "HIT " in out and "UNVERIFIED" in out
     assert any(e["type"] == "hit" for e in events), events[:3]
 

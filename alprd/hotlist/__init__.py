@@ -1,7 +1,7 @@
-"""The hotlist: entries from HQ, matched against each read.
+"""The hotlist: entries from HQ, matched against each read, exactly and by look-alikes.
 
-This first version loads a CSV file and matches exactly on plate (and state where both are
-known). Signed sync, cancellations and look-alike matching come with the hotlist issue.
+The list is loaded from a CSV file (signed sync from HQ comes with the hotlist issue's next
+step); matching is alprd.hotlist.index.
 """
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ import logging
 import threading
 from pathlib import Path
 
+from alprd.hotlist.index import DEFAULT_CONFUSIONS, LIST_TYPES, Index, Match, Matcher
 from alprd.types import HotlistEntry
 
 log = logging.getLogger(__name__)
 
-LIST_TYPES = {"stolen_vehicle", "stolen_plate", "wanted_person", "missing_person", "amber",
-              "bolo", "agency"}
 COLUMNS = ("plate", "state", "list_type", "reason", "priority", "case_number")
 
 
@@ -49,33 +48,36 @@ def read_csv(path: Path) -> list[HotlistEntry]:
         except ValueError as exc:
             raise HotlistError(f"{path}: row {n}: bad priority {row.get('priority')!r}") from exc
         entries.append(HotlistEntry(plate=plate, state=(row.get("state") or "").strip().upper()
-                                    or None, list_type=list_type,
+                                    or None, list_type=list_type, source=str(path),
                                     reason=(row.get("reason") or "").strip(), priority=priority,
                                     case_number=(row.get("case_number") or "").strip() or None))
     return entries
 
 
 class Hotlist:
-    """An index by plate text; swapped whole, so matching never sees half a list."""
+    """The vehicle's list and its matching rules; replace() swaps the whole list atomically."""
 
-    def __init__(self, entries: list[HotlistEntry] | None = None) -> None:
-        self._index: dict[str, list[HotlistEntry]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, entries: list[HotlistEntry] | None = None, *, max_substitutions: int = 1,
+                 one_off: bool = False, confusions=DEFAULT_CONFUSIONS,
+                 state_mismatch: str = "alert", skip: tuple[str, ...] = ()) -> None:
+        self.confusions = tuple(confusions)
+        self.matcher = Matcher(Index.build([], self.confusions), max_substitutions, one_off,
+                               state_mismatch, tuple(skip))
         if entries:
             self.replace(entries)
 
-    def replace(self, entries: list[HotlistEntry]) -> None:
-        index: dict[str, list[HotlistEntry]] = {}
-        for e in entries:
-            index.setdefault(e.plate, []).append(e)
-        with self._lock:
-            self._index = index
+    @classmethod
+    def from_config(cls, cfg) -> "Hotlist":
+        return cls(max_substitutions=cfg.max_substitutions, one_off=cfg.one_off,
+                   confusions=cfg.confusions, state_mismatch=cfg.state_mismatch,
+                   skip=tuple(cfg.skip))
+
+    def replace(self, entries: list[HotlistEntry], version: int = 0) -> None:
+        self.matcher.swap(Index.build(entries, self.confusions, version))
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._index.values())
+        return len(self.matcher.index)
 
-    def match(self, text: str, state: str | None = None) -> list[tuple[HotlistEntry, str]]:
-        """Entries for this read, each with the rule that matched."""
-        found = self._index.get(normalise(text), [])
-        return [(e, "exact") for e in found
-                if state is None or e.state is None or e.state == state]
+    def match(self, text: str, state: str | None = None) -> list[Match]:
+        """Entries this read hits, best first, each saying which rule matched."""
+        return self.matcher.match(text, state)

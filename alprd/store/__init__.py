@@ -46,6 +46,11 @@ MIGRATIONS = [
     """
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     """,
+    # 3: which characters of a look-alike hit differ, and how the states compared
+    """
+    ALTER TABLE hits ADD COLUMN differs TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE hits ADD COLUMN state_rule TEXT NOT NULL DEFAULT 'same';
+    """,
 ]
 
 
@@ -73,6 +78,7 @@ def read_body(r: Read) -> dict:
 def hit_body(h: Hit, unit_id: str) -> dict:
     e = h.entry
     return {"id": h.id, "read_id": h.read_id, "unit_id": unit_id, "utc": h.utc, "rule": h.rule,
+            "differs": list(h.differs), "state_rule": h.state_rule,
             "plate": e.plate, "state": e.state, "list_type": e.list_type, "reason": e.reason,
             "priority": e.priority, "case_number": e.case_number}
 
@@ -139,9 +145,10 @@ class Store:
                     e = h.entry
                     conn.execute(
                         "INSERT INTO hits (id, read_id, plate, state, list_type, reason, "
-                        "priority, case_number, rule, utc) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        "priority, case_number, rule, utc, differs, state_rule) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                         (h.id, h.read_id, e.plate, e.state, e.list_type, e.reason, e.priority,
-                         e.case_number, h.rule, h.utc))
+                         e.case_number, h.rule, h.utc, json.dumps(h.differs), h.state_rule))
                     self._outbox(h.id, "hit", hit_body(h, read.unit_id))
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:

@@ -58,7 +58,8 @@ def read_event(read, hits) -> dict:
             "crop": "data:image/jpeg;base64," + base64.b64encode(read.crop_jpeg).decode(),
             "hits": [{"plate": h.entry.plate, "state": h.entry.state,
                       "list_type": h.entry.list_type, "reason": h.entry.reason,
-                      "case_number": h.entry.case_number, "rule": h.rule} for h in hits]}
+                      "case_number": h.entry.case_number, "rule": h.rule,
+                      "differs": list(h.differs), "state_rule": h.state_rule} for h in hits]}
 
 
 class PageServer:

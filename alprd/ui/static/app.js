@@ -22,10 +22,12 @@ function show(ev) {
   if (ev.type === "hit") {
     const h = ev.hits[0];
     document.getElementById("alert-crop").src = ev.crop;
-    document.getElementById("alert-plate").textContent = `${ev.text}`;
+    const plate = document.getElementById("alert-plate");
+    plate.replaceChildren(...[...ev.text].map((ch, i) =>
+      text("span", h.differs.includes(i) ? "diff" : "", ch)));  // look-alike characters stand out
     document.getElementById("alert-detail").textContent =
       `Hotlist: ${h.plate} ${h.state || ""} · ${h.list_type} · ${h.reason}` +
-      (h.case_number ? ` · case ${h.case_number}` : "") + ` · match: ${h.rule} · ${ev.camera_id} · ${ev.utc}`;
+      (h.case_number ? ` · case ${h.case_number}` : "") + ` · match: ${h.rule}${h.state_rule === "same" ? "" : " (" + h.state_rule + ")"} · ${ev.camera_id} · ${ev.utc}`;
     document.getElementById("alert").className = "on";
   }
 }

@@ -1,0 +1,139 @@
+"""Hotlist matching: exact, every look-alike rule, states, expiry, skip list, updates."""
+import threading
+import time
+
+import pytest
+
+from alprd.hotlist import Hotlist, HotlistError, read_csv
+from alprd.hotlist.index import Index, Matcher, fold_table, pack, unpack
+from alprd.types import HotlistEntry as E
+
+LIST = [E("8XYZ442", "CA", "stolen_vehicle", "stolen"), E("ABC1230", None, "bolo", "bolo"),
+        E("7SGZ105", "NV", "wanted_person", "warrant"), E("UV4IT", "TX", "amber", "amber")]
+
+
+def rules(m, text, state=None):
+    return [(x.entry.plate, x.rule, x.differs) for x in m.match(text, state)]
+
+
+def test_pack_round_trip():
+    for t in ("A", "8XYZ442", "ZZZZZZZZ", "0123456"):
+        assert unpack(pack(t)) == t
+
+
+def test_exact_on_plate_and_state():
+    m = Hotlist(LIST)
+    assert rules(m, "8XYZ442", "CA") == [("8XYZ442", "exact", ())]
+    assert m.match("8XYZ442", "CA")[0].state_rule == "same"
+
+
+@pytest.mark.parametrize("read,entry,pos", [
+    ("BXYZ442", "8XYZ442", 0),    # B/8
+    ("ABCI230", "ABC1230", 3),    # I/1
+    ("ABC123O", "ABC1230", 6),    # O/0
+    ("ABC123D", "ABC1230", 6),    # D/0
+    ("ABC123Q", "ABC1230", 6),    # Q/0
+    ("75GZ105", "7SGZ105", 1),    # S/5
+    ("7S6Z105", "7SGZ105", 2),    # G/6
+    ("7SG2105", "7SGZ105", 3),    # Z/2
+    ("VV4IT", "UV4IT", 0),        # U/V
+    ("UV41T", "UV4IT", 3),        # I/1
+    ("UVAIT", "UV4IT", 2),        # A/4
+    ("UV4IL", "UV4IT", 4),        # T/L (I/1/L/T)
+])
+def test_each_look_alike_rule_names_the_differing_character(read, entry, pos):
+    got = rules(Hotlist(LIST), read)
+    assert got == [(entry, "look-alike", (pos,))]
+
+
+def test_two_substitutions_do_not_hit_when_n_is_1():
+    m = Hotlist(LIST, max_substitutions=1)
+    assert rules(m, "BXY2442") == []
+    assert rules(Hotlist(LIST, max_substitutions=2), "BXY2442") == [
+        ("8XYZ442", "look-alike", (0, 3))]
+
+
+def test_unrelated_characters_never_hit():
+    assert rules(Hotlist(LIST), "8XYZ443") == []  # 2 and 3 are not look-alikes
+
+
+def test_one_missing_or_extra_character_only_when_enabled():
+    off, on = Hotlist(LIST), Hotlist(LIST, one_off=True)
+    assert rules(off, "8XYZ42") == [] and rules(off, "8XYZ4422") == []
+    assert rules(on, "8XYZ42")[0][:2] == ("8XYZ442", "missing-character")
+    assert rules(on, "8XYZ4422")[0][:2] == ("8XYZ442", "extra-character")
+
+
+def test_state_rules():
+    m = Hotlist(LIST)
+    assert m.match("8XYZ442", "NV")[0].state_rule == "state-mismatch"
+    assert m.match("8XYZ442", None)[0].state_rule == "read-state-unknown"
+    assert m.match("ABC1230", "OR")[0].state_rule == "entry-any-state"
+    assert Hotlist(LIST, state_mismatch="ignore").match("8XYZ442", "NV") == []
+
+
+def test_unknown_state_codes_are_kept_as_given():
+    m = Hotlist([E("QQ12345", "ZZ", "agency", "test")])
+    assert m.match("QQ12345", "ZZ")[0].state_rule == "same"
+    assert m.match("QQ12345", "CA")[0].state_rule == "state-mismatch"
+
+
+def test_expired_entries_do_not_hit():
+    now = time.time()
+    m = Hotlist([E("OLD1234", None, "bolo", "x", expires=now - 1),
+                 E("NEW1234", None, "bolo", "x", expires=now + 3600)])
+    assert m.match("OLD1234") == [] and m.match("NEW1234")
+
+
+@pytest.mark.parametrize("read", ["", "AB", "1111111", "0000", "TEST"])
+def test_degenerate_reads_are_skipped(read):
+    m = Hotlist([E(read or "X", None, "bolo", "x") if len(read) > 1 else E("ZZ", None, "bolo",
+                                                                            "x")],
+                skip=("TEST",))
+    assert m.match(read) == []
+
+
+def test_overlapping_confusion_sets_merge():
+    fold = fold_table(["O0", "0D", "B8"])
+    assert fold["O"] == fold["0"] == fold["D"] and fold["B"] == fold["8"]
+
+
+def test_update_swaps_without_pausing_matching():
+    base = Index.build([E(f"P{i:06d}", None, "bolo", "x") for i in range(50_000)])
+    m = Matcher(base)
+    errors = []
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            got = m.match("P000123")
+            if not got or got[0].entry.plate != "P000123":
+                errors.append(got)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    new = base.with_changes([E("NEW0001", "CA", "amber", "y")], [("P000999", None)], 2)
+    m.swap(new)
+    time.sleep(0.05)
+    stop.set()
+    t.join()
+    assert not errors
+    assert m.match("NEW0001") and not m.match("P000999") and m.index.version == 2
+    assert len(m.index) == 50_000
+
+
+def test_index_survives_save_and_load(tmp_path):
+    idx = Index.build(LIST, version=7)
+    idx.save(tmp_path / "h.npz")
+    back = Index.load(tmp_path / "h.npz")
+    assert back.version == 7
+    key = lambda e: e.plate  # noqa: E731
+    assert sorted((back.entry(i) for i in range(len(back))), key=key) == sorted(LIST, key=key)
+
+
+def test_csv_with_a_bad_row_is_refused_whole(tmp_path):
+    p = tmp_path / "h.csv"
+    p.write_text("plate,state,list_type,reason\n8XYZ442,CA,stolen_vehicle,x\n"
+                 "ABC,CA,not_a_list,y\n")
+    with pytest.raises(HotlistError, match="row 3: unknown list_type"):
+        read_csv(p)
