@@ -122,6 +122,10 @@ class HotlistConfig(_Section):
     state_mismatch: Literal["alert", "ignore"] = Field(
         "alert", description="A hit whose state differs from the read's: alert (flagged "
                              "'state-mismatch') or ignore")
+    public_key: str = Field("", description="HQ's Ed25519 public key (PEM) that signs hotlist "
+                                            "updates; empty = no sync from HQ")
+    max_age_s: float = Field(86400, ge=60, le=30 * 86400,
+                             description="A list not updated for this long is stale")
     skip: list[str] = Field(default_factory=list, max_length=1000,
                             description="Degenerate reads never matched (besides reads "
                                         "under 3 characters and one repeated character)")

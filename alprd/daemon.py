@@ -22,6 +22,7 @@ from alprd.config import Config
 from alprd.geometry import inside
 from alprd.gps import GpsReader, GpsTrack
 from alprd.hotlist import Hotlist, HotlistError, read_csv
+from alprd.hotlist.sync import HotlistSync, UpdateRefused, load_public_key
 from alprd.recognize import model_version
 from alprd.recognize.recognizer import Recognizer
 from alprd.store import Store, StoreError
@@ -57,6 +58,11 @@ class Daemon:
                 log.info("hotlist: %d entries from %s", len(self.hotlist), cfg.hotlist.path)
             except HotlistError as exc:
                 log.error("hotlist: %s; running with an empty list", exc)
+        self.sync = None
+        if cfg.hotlist.public_key:
+            self.sync = HotlistSync(self.hotlist, load_public_key(Path(cfg.hotlist.public_key)),
+                                    Path(cfg.store.path).parent, cfg.hotlist.max_age_s)
+            self.sync.load_saved()
         self.track = GpsTrack(cfg.gps.stale_after_s)
         self.gps = (GpsReader(cfg.gps.port, self.track, cfg.gps.baud, cfg.gps.replay_loop)
                     if cfg.gps.port else None)
@@ -66,6 +72,8 @@ class Daemon:
         self.uplink = (Uplink(cfg.uplink.broker, self.store, cfg.vehicle.unit_id,
                               cfg.uplink.topic_prefix, cfg.uplink.batch, cfg.uplink.retry_s)
                        if cfg.uplink.broker else None)
+        if self.uplink and self.sync:
+            self.uplink.on_hotlist = self._hotlist_update
         self.bus = EventBus()
         self.page = PageServer(cfg.ui.listen, self.bus, self.health) if ui else None
         self.frames = 0
@@ -216,6 +224,18 @@ class Daemon:
         if self.on_read:
             self.on_read(read, hits)
 
+    def _hotlist_update(self, message: bytes) -> None:
+        """A signed update from HQ (paho's thread): apply it, withdraw cancelled alerts."""
+        try:
+            applied = self.sync.apply(message)
+        except UpdateRefused:
+            return  # logged with its reason; the last good list stays
+        log.info("hotlist: %s applied, version %d (+%d, -%d)", applied.kind, applied.version,
+                 applied.added, len(applied.removed))
+        if applied.cancelled and applied.removed:
+            self.bus.publish({"type": "cancel", "plates": [p for p, _ in applied.removed],
+                              "version": applied.version})
+
     def _in_no_capture_zone(self, fix) -> bool:
         return any(inside((fix.lat, fix.lon), z.polygon)
                    for z in self.cfg.capture.no_capture_zones)
@@ -231,6 +251,9 @@ class Daemon:
                         "stale": self.track.is_stale(),
                         "fix": None if fix is None else {"lat": fix.lat, "lon": fix.lon,
                                                          "quality": fix.quality}},
+                "hotlist": {"entries": len(self.hotlist),
+                            "version": self.sync.version if self.sync else None,
+                            "stale": self.sync.is_stale() if self.sync else None},
                 "uplink": {"connected": bool(self.uplink and self.uplink.connected.is_set()),
                            "sent": self.uplink.sent if self.uplink else 0,
                            "acked": self.uplink.acked if self.uplink else 0}}

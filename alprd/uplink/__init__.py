@@ -71,6 +71,8 @@ class Uplink:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.hotlist_topic = f"{prefix.rstrip('/')}/hotlist"
+        self.on_hotlist = None  # callback(bytes) for signed hotlist updates, set by the daemon
         self.connected = threading.Event()
         self.sent = 0
         self.acked = 0
@@ -103,6 +105,8 @@ class Uplink:
             log.warning("uplink: broker %s:%d refused: %s", self.host, self.port, reason_code)
             return
         client.subscribe(self.ack_topic, qos=1)
+        if self.on_hotlist:
+            client.subscribe(self.hotlist_topic, qos=1)
         with self._lock:
             self._in_flight.clear()  # unacknowledged records go again
         self.connected.set()
@@ -115,6 +119,10 @@ class Uplink:
         self.connected.clear()
 
     def _on_message(self, client, userdata, msg):
+        if msg.topic == self.hotlist_topic:
+            if self.on_hotlist:
+                self.on_hotlist(msg.payload)
+            return
         try:
             ids = parse_ack(msg.payload)
         except ValueError as exc:

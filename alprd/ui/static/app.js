@@ -34,4 +34,16 @@ function show(ev) {
 const es = new EventSource("/events");
 es.onopen = () => { status.textContent = "live"; status.className = "ok"; };
 es.onerror = () => { status.textContent = "reconnecting…"; status.className = "bad"; };
-es.onmessage = (m) => show(JSON.parse(m.data));
+function cancel(ev) {  // HQ cancelled the want: take the open alert off the screen, say so
+  const alert = document.getElementById("alert");
+  const shown = document.getElementById("alert-plate").textContent;
+  if (alert.className === "on" && ev.plates.includes(shown)) {
+    alert.className = "";
+    const note = text("li", "m", `Alert for ${shown} withdrawn: cancelled by HQ (list ${ev.version}).`);
+    reads.prepend(note);
+  }
+}
+es.onmessage = (m) => {
+  const ev = JSON.parse(m.data);
+  if (ev.type === "cancel") cancel(ev); else show(ev);
+};

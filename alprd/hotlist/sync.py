@@ -1,0 +1,219 @@
+"""Signed hotlist updates from HQ: full snapshots and ordered deltas (docs/protocol.md).
+
+An update is `signature (64 bytes) || gzip(JSON)`, signed with HQ's Ed25519 key; the vehicle
+holds HQ's public key (pinned) and refuses anything else. A forged, truncated, out-of-order or
+replayed update is refused with a one-line reason, and the last good list stays in force. A
+good update is applied by building a new index and swapping it in (matching never waits),
+then saved, so a restart starts from it.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from alprd.hotlist import Hotlist
+from alprd.hotlist.index import LIST_TYPES, Index
+from alprd.types import HotlistEntry
+
+log = logging.getLogger(__name__)
+
+SIG_BYTES = 64
+MAX_COMPRESSED = 64 * 1024 * 1024
+MAX_JSON = 512 * 1024 * 1024
+
+
+class UpdateRefused(Exception):
+    """An update that was not applied; the message says why."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    kind: str  # "snapshot" or "delta"
+    version: int
+    added: int
+    removed: list[tuple[str, str | None]]
+    cancelled: bool
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """HQ's pinned key: PEM, or 32 raw bytes."""
+    from cryptography.hazmat.primitives import serialization
+    data = Path(path).read_bytes()
+    try:
+        if data.startswith(b"-----"):
+            key = serialization.load_pem_public_key(data)
+        else:
+            key = Ed25519PublicKey.from_public_bytes(data)
+    except ValueError as exc:
+        raise UpdateRefused(f"{path}: not an Ed25519 public key") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise UpdateRefused(f"{path}: not an Ed25519 public key")
+    return key
+
+
+def sign(body: dict, key: Ed25519PrivateKey) -> bytes:
+    """HQ side: the wire form of an update."""
+    payload = gzip.compress(json.dumps(body, separators=(",", ":")).encode(), 6)
+    return key.sign(payload) + payload
+
+
+def entry_to_json(e: HotlistEntry) -> dict:
+    return {"plate": e.plate, "state": e.state, "list_type": e.list_type, "reason": e.reason,
+            "priority": e.priority, "case_number": e.case_number, "source": e.source,
+            "entered_utc": e.entered_utc, "expires": e.expires}
+
+
+def _entry(d) -> HotlistEntry:
+    if not isinstance(d, dict):
+        raise UpdateRefused("an entry is not an object")
+    plate = d.get("plate")
+    if not (isinstance(plate, str) and 2 <= len(plate) <= 8 and plate.isalnum()
+            and plate == plate.upper()):
+        raise UpdateRefused(f"bad plate {plate!r}")
+    if d.get("list_type") not in LIST_TYPES:
+        raise UpdateRefused(f"bad list_type {d.get('list_type')!r} for {plate}")
+    try:
+        return HotlistEntry(plate=plate, state=d.get("state") or None,
+                            list_type=d["list_type"], reason=str(d.get("reason") or ""),
+                            priority=int(d.get("priority") or 1),
+                            case_number=d.get("case_number") or None,
+                            source=str(d.get("source") or ""),
+                            entered_utc=str(d.get("entered_utc") or ""),
+                            expires=float(d.get("expires") or 0.0))
+    except (TypeError, ValueError) as exc:
+        raise UpdateRefused(f"bad field in entry {plate}: {exc}") from exc
+
+
+def verify(message: bytes, public_key: Ed25519PublicKey) -> dict:
+    """The update's JSON body, or UpdateRefused (forged, truncated, malformed)."""
+    if len(message) <= SIG_BYTES:
+        raise UpdateRefused(f"update of {len(message)} bytes is truncated")
+    if len(message) > MAX_COMPRESSED + SIG_BYTES:
+        raise UpdateRefused(f"update of {len(message)} bytes exceeds {MAX_COMPRESSED}")
+    sig, payload = message[:SIG_BYTES], message[SIG_BYTES:]
+    try:
+        public_key.verify(sig, payload)
+    except InvalidSignature as exc:
+        raise UpdateRefused("signature does not verify against the pinned HQ key "
+                            "(forged, altered or truncated)") from exc
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(payload)) as f:
+            raw = f.read(MAX_JSON + 1)
+        if len(raw) > MAX_JSON:
+            raise UpdateRefused("update expands beyond the size limit")
+        body = json.loads(raw)
+    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UpdateRefused(f"signed but unreadable: {exc}") from exc
+    if not isinstance(body, dict) or body.get("v") != 1:
+        raise UpdateRefused("update has no 'v': 1")
+    return body
+
+
+class HotlistSync:
+    """Applies verified updates to a Hotlist, keeps its version and age, persists it."""
+
+    def __init__(self, hotlist: Hotlist, public_key: Ed25519PublicKey, state_dir: Path,
+                 max_age_s: float = 86400.0) -> None:
+        self.hotlist = hotlist
+        self.public_key = public_key
+        self.path = Path(state_dir) / "hotlist.npz"
+        self.max_age_s = max_age_s
+        self.version = 0
+        self.created_utc = ""
+        self.received_mono: float | None = None
+        self.refused = 0
+        self._lock = threading.Lock()  # one update at a time; matching never takes it
+
+    def load_saved(self) -> bool:
+        if not self.path.exists():
+            return False
+        try:
+            index = Index.load(self.path)
+        except (OSError, ValueError, KeyError) as exc:
+            log.error("hotlist: saved list %s unusable (%s); waiting for HQ", self.path, exc)
+            return False
+        self.hotlist.matcher.swap(index)
+        self.version = index.version
+        self.received_mono = time.monotonic()
+        log.info("hotlist: version %d, %d entries from %s", self.version, len(index),
+                 self.path)
+        return True
+
+    def is_stale(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        return self.received_mono is None or now - self.received_mono > self.max_age_s
+
+    def apply(self, message: bytes) -> Applied:
+        """Verify and apply one update; UpdateRefused leaves the current list in force."""
+        try:
+            body = verify(message, self.public_key)
+            with self._lock:
+                result = self._apply(body)
+        except UpdateRefused as exc:
+            self.refused += 1
+            log.warning("hotlist: update refused: %s; version %d stays in force", exc,
+                        self.version)
+            raise
+        self.received_mono = time.monotonic()
+        self._save()
+        return result
+
+    def _apply(self, body: dict) -> Applied:
+        kind = body.get("kind")
+        version = body.get("list_version")
+        if not isinstance(version, int) or version <= 0:
+            raise UpdateRefused("no list_version")
+        if kind == "hotlist.snapshot":
+            if version <= self.version:
+                raise UpdateRefused(f"snapshot {version} is not newer than {self.version} "
+                                    "(replayed)")
+            entries = body.get("entries")
+            if not isinstance(entries, list):
+                raise UpdateRefused("snapshot has no entries list")
+            parsed = [_entry(d) for d in entries]
+            self.hotlist.matcher.swap(Index.build(parsed, self.hotlist.confusions, version))
+            removed: list = []
+            added = len(parsed)
+        elif kind == "hotlist.delta":
+            base = body.get("from_version")
+            if version <= self.version:
+                raise UpdateRefused(f"delta to {version} is not newer than {self.version} "
+                                    "(replayed)")
+            if base != self.version:
+                raise UpdateRefused(f"delta from {base} does not follow version "
+                                    f"{self.version} (out of order); waiting for a snapshot")
+            add = [_entry(d) for d in body.get("add") or []]
+            removed = []
+            for r in body.get("remove") or []:
+                if not (isinstance(r, list) and len(r) == 2 and isinstance(r[0], str)):
+                    raise UpdateRefused("remove items must be [plate, state or null]")
+                removed.append((r[0], r[1]))
+            index = self.hotlist.matcher.index
+            self.hotlist.matcher.swap(index.with_changes(add, removed, version))
+            added = len(add)
+        else:
+            raise UpdateRefused(f"unknown update kind {kind!r}")
+        self.version = version
+        self.created_utc = str(body.get("created_utc") or "")
+        return Applied(kind.split(".")[1], version, added, removed,
+                       bool(body.get("cancellation")))
+
+    def _save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.hotlist.matcher.index.save(tmp)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.error("hotlist: cannot save %s (%s); the list in memory is current", self.path,
+                      exc)

@@ -1,0 +1,176 @@
+"""Signed hotlist sync: snapshots, ordered deltas, and every way an update can be bad."""
+import threading
+import time
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from alprd.hotlist import Hotlist
+from alprd.hotlist.sync import HotlistSync, UpdateRefused, entry_to_json, sign
+from alprd.types import HotlistEntry as E
+
+HQ = Ed25519PrivateKey.generate()
+ENTRIES = [E("8XYZ442", "CA", "stolen_vehicle", "stolen", case_number="NIC/V1"),
+           E("3JHF907", "AZ", "bolo", "robbery")]
+
+
+def snapshot(version, entries=ENTRIES, key=HQ):
+    return sign({"v": 1, "kind": "hotlist.snapshot", "list_version": version,
+                 "created_utc": "2026-11-28T00:00:00Z",
+                 "entries": [entry_to_json(e) for e in entries]}, key)
+
+
+def delta(frm, to, add=(), remove=(), cancellation=False, key=HQ):
+    return sign({"v": 1, "kind": "hotlist.delta", "from_version": frm, "list_version": to,
+                 "add": [entry_to_json(e) for e in add], "remove": [list(r) for r in remove],
+                 "cancellation": cancellation}, key)
+
+
+@pytest.fixture
+def sync(tmp_path):
+    return HotlistSync(Hotlist(), HQ.public_key(), tmp_path)
+
+
+def test_snapshot_then_delta(sync):
+    sync.apply(snapshot(1))
+    assert sync.hotlist.match("8XYZ442") and sync.version == 1
+    sync.apply(delta(1, 2, add=[E("NEW0001", None, "amber", "child")]))
+    assert sync.hotlist.match("NEW0001") and sync.hotlist.match("8XYZ442")
+    assert sync.version == 2
+
+
+def test_forged_signature_is_refused_and_list_stays(sync):
+    sync.apply(snapshot(1))
+    forger = Ed25519PrivateKey.generate()
+    with pytest.raises(UpdateRefused, match="signature"):
+        sync.apply(snapshot(2, [E("FAKE001", None, "bolo", "x")], key=forger))
+    assert sync.version == 1 and sync.hotlist.match("8XYZ442")
+    assert not sync.hotlist.match("FAKE001") and sync.refused == 1
+
+
+def test_altered_payload_is_refused(sync):
+    msg = bytearray(snapshot(1))
+    msg[-5] ^= 0xFF
+    with pytest.raises(UpdateRefused, match="signature"):
+        sync.apply(bytes(msg))
+
+
+@pytest.mark.parametrize("cut", [10, 64, 100, -20])
+def test_truncated_snapshot_is_refused(sync, cut):
+    msg = snapshot(1)
+    with pytest.raises(UpdateRefused):
+        sync.apply(msg[:cut])
+    assert sync.version == 0 and len(sync.hotlist) == 0
+
+
+def test_replayed_old_delta_is_refused(sync):
+    sync.apply(snapshot(1))
+    d2 = delta(1, 2, add=[E("NEW0001", None, "amber", "child")])
+    sync.apply(d2)
+    sync.apply(delta(2, 3, remove=[("NEW0001", None)]))
+    with pytest.raises(UpdateRefused, match="replayed"):
+        sync.apply(d2)  # would bring the removed entry back
+    assert not sync.hotlist.match("NEW0001") and sync.version == 3
+
+
+def test_out_of_order_delta_is_refused(sync):
+    sync.apply(snapshot(1))
+    with pytest.raises(UpdateRefused, match="out of order"):
+        sync.apply(delta(2, 3, add=[E("NEW0003", None, "bolo", "x")]))
+    assert sync.version == 1
+
+
+def test_replayed_snapshot_is_refused(sync):
+    sync.apply(snapshot(5))
+    with pytest.raises(UpdateRefused, match="replayed"):
+        sync.apply(snapshot(4))
+
+
+def test_malformed_signed_body_is_refused(sync):
+    with pytest.raises(UpdateRefused, match="bad plate"):
+        sync.apply(snapshot(1, [E("not a plate", None, "bolo", "x")]))
+    with pytest.raises(UpdateRefused, match="unknown update kind"):
+        sync.apply(sign({"v": 1, "kind": "hotlist.wipe", "list_version": 9}, HQ))
+
+
+@pytest.mark.policy("POL-12")
+def test_cancellation_racing_a_hit_takes_effect_within_2_s(sync):
+    big = [E(f"P{i:06d}", None, "stolen_vehicle", "x") for i in range(100_000)] + ENTRIES
+    sync.apply(snapshot(1, big))
+    seen_after = []
+    applied = threading.Event()
+    stop = threading.Event()
+
+    def officer_car():
+        while not stop.is_set():
+            hit = bool(sync.hotlist.match("8XYZ442"))
+            if applied.is_set():
+                seen_after.append(hit)
+
+    t = threading.Thread(target=officer_car)
+    t.start()
+    t0 = time.monotonic()
+    result = sync.apply(delta(1, 2, remove=[("8XYZ442", None)], cancellation=True))
+    elapsed = time.monotonic() - t0
+    applied.set()
+    time.sleep(0.05)
+    stop.set()
+    t.join()
+    assert elapsed <= 2.0
+    assert result.cancelled and result.removed == [("8XYZ442", None)]
+    assert seen_after and not any(seen_after)  # once applied, no match ever again
+
+
+def test_list_persists_across_restart(sync, tmp_path):
+    sync.apply(snapshot(3))
+    again = HotlistSync(Hotlist(), HQ.public_key(), tmp_path)
+    assert again.load_saved() and again.version == 3 and again.hotlist.match("3JHF907")
+
+
+def test_list_age_makes_it_stale(sync):
+    assert sync.is_stale()  # never received
+    sync.apply(snapshot(1))
+    assert not sync.is_stale()
+    assert sync.is_stale(now=time.monotonic() + sync.max_age_s + 1)
+
+
+def test_updates_arrive_over_mqtt_and_cancel_the_open_alert(broker, tmp_path):
+    import paho.mqtt.client as mqtt
+    from cryptography.hazmat.primitives import serialization
+
+    from alprd.config import load
+    from alprd.daemon import Daemon
+
+    pem = tmp_path / "hq.pub"
+    pem.write_bytes(HQ.public_key().public_bytes(serialization.Encoding.PEM,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo))
+    cfg = load(None, environ={}, defaults={
+        "vehicle": {"unit_id": "SYNC-1"}, "store": {"path": str(tmp_path / "car.db")},
+        "uplink": {"broker": broker.url}, "hotlist": {"public_key": str(pem)}})
+    d = Daemon(cfg, ui=False)
+    q, _ = d.bus.subscribe()
+    d.uplink.start()
+    hq = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="hq-pub")
+    hq.connect("127.0.0.1", broker.port)
+    hq.loop_start()
+    try:
+        assert d.uplink.connected.wait(5)
+        time.sleep(0.2)  # the subscription is made in the connect callback
+        hq.publish("alprd/v1/hotlist", snapshot(1), qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and d.sync.version != 1:
+            time.sleep(0.02)
+        assert d.hotlist.match("8XYZ442")
+        hq.publish("alprd/v1/hotlist", b"\x00" * 80, qos=1).wait_for_publish(5)  # garbage
+        t0 = time.monotonic()
+        hq.publish("alprd/v1/hotlist", delta(1, 2, remove=[("8XYZ442", None)],
+                                             cancellation=True), qos=1).wait_for_publish(5)
+        event = q.get(timeout=2)
+        assert time.monotonic() - t0 <= 2.0
+        assert event == {"type": "cancel", "plates": ["8XYZ442"], "version": 2}
+        assert not d.hotlist.match("8XYZ442") and d.sync.refused == 1
+        assert d.health()["hotlist"] == {"entries": 1, "version": 2, "stale": False}
+    finally:
+        hq.loop_stop()
+        d.uplink.stop()
+        d.store.close()
