@@ -73,7 +73,8 @@ def cmd_demo(a) -> int:
     from alprd import demo
     from alprd.daemon import Daemon
     from alprd.demo.broker import BrokerError, Mosquitto
-    from alprd.hq import HqEndpoint
+    from alprd.hotlist import read_csv
+    from alprd.hq import HqEndpoint, signing_key
 
     state = Path(a.state_dir) if a.state_dir else demo.default_state_dir()
     state.mkdir(parents=True, exist_ok=True)
@@ -96,6 +97,12 @@ def cmd_demo(a) -> int:
         hq.on_records = lambda unit, recs: log.info("hq: received %d record(s) from %s",
                                                     len(recs), unit)
         hq.start()
+        # the demo hotlist reaches the car the way a real one does: signed by HQ, over MQTT
+        key = signing_key(state / "hq-hotlist.key")
+        version = hq.publish_hotlist(read_csv(Path(cfg.hotlist.path)), key)
+        log.info("hq: published the demo hotlist, version %d", version)
+        cfg.hotlist.public_key = str(state / "hq-hotlist.key.pub")
+        cfg.hotlist.path = ""
     print(f"alprd demo: state in {state}; broker {cfg.uplink.broker}", flush=True)
     daemon = None
     try:
@@ -147,12 +154,36 @@ def cmd_recognize(a) -> int:
 
 
 def cmd_hq(a) -> int:
-    from alprd.hq import HqEndpoint
+    from alprd.hq import HqEndpoint, signing_key
+    from alprd.hq.importers import PARSERS, ImportRefused
     setup_logging("INFO")
+    entries = None
+    if a.hotlist:
+        if not a.signing_key:
+            print("hq: --hotlist needs --signing-key", file=sys.stderr)
+            return 2
+        try:
+            if a.hotlist_format == "csv":
+                from alprd.hotlist import HotlistError, read_csv
+                try:
+                    entries, errors = read_csv(Path(a.hotlist)), []
+                except HotlistError as exc:
+                    raise ImportRefused(str(exc)) from exc
+            else:
+                result = PARSERS[a.hotlist_format](Path(a.hotlist))
+                entries, errors = result.entries, result.errors
+        except ImportRefused as exc:
+            print(f"hq: hotlist refused, nothing published: {exc}", file=sys.stderr)
+            return 2
+        for err in errors:
+            log.warning("hq: %s: skipped %s", a.hotlist, err)
     hq = HqEndpoint(a.broker, Path(a.db), a.topic_prefix)
     hq.on_records = lambda unit, recs: log.info("hq: stored %d record(s) from %s",
                                                 len(recs), unit)
     hq.start()
+    if entries is not None:
+        version = hq.publish_hotlist(entries, signing_key(Path(a.signing_key)))
+        log.info("hq: published hotlist version %d (%d entries)", version, len(entries))
     import signal
     import threading
     stop = threading.Event()
@@ -224,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
     sp.add_argument("--db", default="hq.db", help="HQ SQLite file")
     sp.add_argument("--topic-prefix", default="alprd/v1")
+    sp.add_argument("--hotlist", metavar="FILE", help="publish this hotlist (signed, retained)")
+    sp.add_argument("--hotlist-format", choices=("csv", "ncic", "clew"), default="csv",
+                    help="csv: alprd's own (plate,state,list_type,reason,priority,case_number);"
+                         " ncic: an NCIC-style extract; clew: a CLEW-style CSV")
+    sp.add_argument("--signing-key", metavar="FILE", help=(
+        "HQ's Ed25519 signing key (PEM; made on first use, its public half written to "
+        "FILE.pub for the vehicles' hotlist.public_key)"))
     sp.set_defaults(func=cmd_hq)
     return p
 

@@ -9,6 +9,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
@@ -92,6 +93,22 @@ class HqEndpoint:
         self.client.connect_async(self.host, self.port, keepalive=30)
         self.client.loop_start()
 
+    def publish_hotlist(self, entries, signing_key, version: int | None = None,
+                        timeout: float = 10.0) -> int:
+        """Publish a signed snapshot, retained, so a car that connects later gets it at once.
+        Returns the list version (UTC seconds at HQ unless given)."""
+        from alprd.hotlist.sync import entry_to_json, sign
+        version = version or int(time.time())
+        body = {"v": PROTOCOL_VERSION, "kind": "hotlist.snapshot", "list_version": version,
+                "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "entries": [entry_to_json(e) for e in entries]}
+        if not self.connected.wait(timeout):
+            raise TimeoutError(f"hq: no broker at {self.host}:{self.port}")
+        info = self.client.publish(f"{self.prefix}/hotlist", sign(body, signing_key), qos=1,
+                                   retain=True)
+        info.wait_for_publish(timeout)
+        return version
+
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
@@ -123,3 +140,30 @@ class HqEndpoint:
         client.publish(f"{self.prefix}/{unit}/ack", json.dumps(ack), qos=1)
         if self.on_records:
             self.on_records(unit, records)
+
+
+def signing_key(path: Path):
+    """HQ's Ed25519 hotlist signing key, made on first use (mode 0600) with its public half
+    beside it as PATH.pub (PEM), which vehicles pin as hotlist.public_key."""
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    path = Path(path)
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} is not an Ed25519 private key")
+    else:
+        key = Ed25519PrivateKey.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    pub = path.with_name(path.name + ".pub")
+    if not pub.exists():
+        pub.write_bytes(key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return key
