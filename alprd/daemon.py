@@ -82,6 +82,7 @@ class Daemon:
         self.dropped_reads = 0
         self.last_recognition_mono = time.monotonic()
         self.drain_s = 0.0
+        self._last_status: dict | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -135,7 +136,20 @@ class Daemon:
             self.last_recognition_mono = time.monotonic()
         for p in self.tracker.expire(time.monotonic()):
             self._finish(p)
+        self._publish_status()
         return worked
+
+    def _publish_status(self) -> None:
+        """Tell the page when something the officer must know changes (a stale hotlist)."""
+        status = {"type": "status",
+                  "hotlist_stale": bool(self.sync and self.sync.is_stale()),
+                  "hotlist_version": self.sync.version if self.sync else None}
+        if status != self._last_status:
+            self._last_status = status
+            self.bus.publish(status)
+            if status["hotlist_stale"]:
+                log.warning("hotlist: stale (version %s): hits may be missing or cancelled "
+                            "wants may still alert", status["hotlist_version"])
 
     def all_sources_finished(self) -> bool:
         return all(c.finished.is_set() for c in self.cameras) and not any(self.queues.values())

@@ -170,6 +170,14 @@ def test_updates_arrive_over_mqtt_and_cancel_the_open_alert(broker, tmp_path):
         assert event == {"type": "cancel", "plates": ["8XYZ442"], "version": 2}
         assert not d.hotlist.match("8XYZ442") and d.sync.refused == 1
         assert d.health()["hotlist"] == {"entries": 1, "version": 2, "stale": False}
+        d._publish_status()
+        while (ev := q.get(timeout=1))["type"] != "status":
+            pass
+        assert ev == {"type": "status", "hotlist_stale": False, "hotlist_version": 2}
+        d.sync.received_mono -= d.sync.max_age_s + 1  # a day without an update
+        d._publish_status()
+        assert q.get(timeout=1) == {"type": "status", "hotlist_stale": True,
+                                    "hotlist_version": 2}
     finally:
         hq.loop_stop()
         d.uplink.stop()

@@ -45,5 +45,7 @@ function cancel(ev) {  // HQ cancelled the want: take the open alert off the scr
 }
 es.onmessage = (m) => {
   const ev = JSON.parse(m.data);
-  if (ev.type === "cancel") cancel(ev); else show(ev);
+  if (ev.type === "cancel") cancel(ev);
+  else if (ev.type === "status") document.getElementById("stale").hidden = !ev.hotlist_stale;
+  else show(ev);
 };
