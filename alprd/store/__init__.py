@@ -128,33 +128,45 @@ class Store:
     # -- writes -------------------------------------------------------------------------
     def add_read(self, read: Read, hits: list[Hit] = ()) -> None:
         """Store a read, its hits and their outbox records in one transaction."""
+        self.add_reads([(read, hits)])
+
+    def add_reads(self, items: list[tuple[Read, list[Hit]]]) -> None:
+        """Store several reads with their hits in one transaction (all or none)."""
         conn = self.db.conn
         with self._lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(
-                    "INSERT INTO reads (id, text, confidence, char_confidences, state, utc, "
-                    "time_source, camera_id, unit_id, lat, lon, fix_quality, crop, bbox, frames)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (read.id, read.text, read.confidence, json.dumps(read.char_confidences),
-                     read.state, read.utc, read.time_source, read.camera_id, read.unit_id,
-                     read.lat, read.lon, read.fix_quality, read.crop_jpeg,
-                     json.dumps(read.bbox), read.frames))
-                self._outbox(read.id, "read", read_body(read))
-                for h in hits:
-                    e = h.entry
-                    conn.execute(
-                        "INSERT INTO hits (id, read_id, plate, state, list_type, reason, "
-                        "priority, case_number, rule, utc, differs, state_rule) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (h.id, h.read_id, e.plate, e.state, e.list_type, e.reason, e.priority,
-                         e.case_number, h.rule, h.utc, json.dumps(h.differs), h.state_rule))
-                    self._outbox(h.id, "hit", hit_body(h, read.unit_id))
+                for read, hits in items:
+                    self._insert(read, hits)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                raise StoreError(f"cannot store read {read.id}: {exc}") from exc
+                first = items[0][0].id if items else "-"
+                raise StoreError(f"cannot store read {first}"
+                                 f"{f' and {len(items) - 1} more' if len(items) > 1 else ''}: "
+                                 f"{exc}") from exc
+
+    def _insert(self, read: Read, hits: list[Hit]) -> None:
+        conn = self.db.conn
+        conn.execute(
+            "INSERT INTO reads (id, text, confidence, char_confidences, state, utc, "
+            "time_source, camera_id, unit_id, lat, lon, fix_quality, crop, bbox, frames)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (read.id, read.text, read.confidence, json.dumps(read.char_confidences),
+             read.state, read.utc, read.time_source, read.camera_id, read.unit_id,
+             read.lat, read.lon, read.fix_quality, read.crop_jpeg,
+             json.dumps(read.bbox), read.frames))
+        self._outbox(read.id, "read", read_body(read))
+        for h in hits:
+            e = h.entry
+            conn.execute(
+                "INSERT INTO hits (id, read_id, plate, state, list_type, reason, "
+                "priority, case_number, rule, utc, differs, state_rule) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (h.id, h.read_id, e.plate, e.state, e.list_type, e.reason, e.priority,
+                 e.case_number, h.rule, h.utc, json.dumps(h.differs), h.state_rule))
+            self._outbox(h.id, "hit", hit_body(h, read.unit_id))
 
     def _outbox(self, record_id: str, kind: str, body: dict) -> None:
         self.db.conn.execute("INSERT INTO outbox (id, kind, priority, body) VALUES (?,?,?,?)",
