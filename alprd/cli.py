@@ -62,11 +62,36 @@ def cmd_run(a) -> int:
         print(f"config: {exc}", file=sys.stderr)
         return 2
     setup_logging(cfg.logging.level, cfg.logging.levels)
-    daemon = Daemon(cfg, on_read=_print_read if a.print_reads else None)
+    try:
+        daemon = Daemon(cfg, on_read=_print_read if a.print_reads else None)
+    except _startup_errors() as exc:
+        print(f"alprd: {exc}", file=sys.stderr)
+        return 2
     daemon.install_signal_handlers()
     daemon.run(until=daemon.all_sources_finished if a.exit_when_done else None,
                drain_s=a.drain_s if a.exit_when_done else 0.0)
     return 0
+
+
+def _startup_errors():
+    """The errors that stop the daemon before it runs, each reported as one line."""
+    from alprd.hotlist.sync import UpdateRefused
+    from alprd.recognize.runtime import ModelError
+    from alprd.store import StoreError
+    from alprd.store.crypto import DataKeyError
+    from alprd.uplink import UplinkError
+    return (StoreError, DataKeyError, UplinkError, ModelError, UpdateRefused)
+
+
+def _port_free(listen: str) -> bool:
+    import socket
+    host, _, port = listen.rpartition(":")
+    with socket.socket() as s:
+        try:
+            s.bind((host.strip("[]"), int(port)))
+        except OSError:
+            return False
+    return True
 
 
 def cmd_demo(a) -> int:
@@ -75,9 +100,13 @@ def cmd_demo(a) -> int:
     from alprd.demo.broker import BrokerError, Mosquitto
     from alprd.hotlist import read_csv
     from alprd.hq import HqEndpoint, signing_key
+    from alprd.provision import provision
+    from alprd.uplink import TlsFiles
 
     state = Path(a.state_dir) if a.state_dir else demo.default_state_dir()
     state.mkdir(parents=True, exist_ok=True)
+    keys = state / "keys"
+    provision(keys, "DEMO-1")  # idempotent: keys and certificates for this demo only
     try:
         cfg = load(None, defaults=demo.demo_defaults(state, loop=not a.once))
     except ConfigError as exc:
@@ -88,30 +117,33 @@ def cmd_demo(a) -> int:
     hq = None
     if not cfg.uplink.broker:
         try:
-            broker = Mosquitto().start()
+            broker = Mosquitto(tls=(keys / "ca.crt", keys / "hq.crt", keys / "hq.key")).start()
         except BrokerError as exc:
             print(f"demo: {exc}", file=sys.stderr)
             return 2
-        cfg.uplink.broker = broker.url
-        hq = HqEndpoint(broker.url, state / "hq.db", cfg.uplink.topic_prefix)
+        cfg.uplink.broker = broker.url  # mutual TLS, as in a car
+        hq = HqEndpoint(broker.url, state / "hq.db", cfg.uplink.topic_prefix,
+                        tls=TlsFiles(str(keys / "ca.crt"), str(keys / "hq.crt"),
+                                     str(keys / "hq.key")))
         hq.on_records = lambda unit, recs: log.info("hq: received %d record(s) from %s",
                                                     len(recs), unit)
         hq.start()
         # the demo hotlist reaches the car the way a real one does: signed by HQ, over MQTT
-        key = signing_key(state / "hq-hotlist.key")
-        version = hq.publish_hotlist(read_csv(Path(cfg.hotlist.path)), key)
+        version = hq.publish_hotlist(read_csv(Path(cfg.hotlist.path)),
+                                     signing_key(keys / "hq-hotlist.key"))
         log.info("hq: published the demo hotlist, version %d", version)
-        cfg.hotlist.public_key = str(state / "hq-hotlist.key.pub")
+        cfg.hotlist.public_key = str(keys / "hq-hotlist.key.pub")
         cfg.hotlist.path = ""
     print(f"alprd demo: state in {state}; broker {cfg.uplink.broker}", flush=True)
-    daemon = None
+    if not _port_free(cfg.ui.listen):
+        log.warning("in-car page: %s is busy; using a free port", cfg.ui.listen)
+        cfg.ui.listen = "127.0.0.1:0"
     try:
         try:
             daemon = Daemon(cfg, on_read=_print_read)
-        except OSError as exc:  # the page's port is taken: take any free one
-            log.warning("in-car page: %s is busy (%s); using a free port", cfg.ui.listen, exc)
-            cfg.ui.listen = "127.0.0.1:0"
-            daemon = Daemon(cfg, on_read=_print_read)
+        except _startup_errors() as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 2
         daemon.install_signal_handlers()
         if daemon.page:
             print(f"in-car page: {daemon.page.url}", flush=True)
@@ -151,6 +183,15 @@ def cmd_recognize(a) -> int:
             texts = ", ".join(f"{p['text']} ({p['confidence']:.2f})" for p in result["plates"])
             print(f"{path}: {texts or 'no plate'}  [{result['ms']:.0f} ms]", flush=True)
     return status
+
+
+def cmd_provision(a) -> int:
+    from alprd.provision import provision
+    made = provision(Path(a.dir), a.unit, tuple(a.hq_host or ("127.0.0.1", "localhost")))
+    for name in made:
+        print(f"made {Path(a.dir) / name}")
+    print(f"provisioned {a.dir}: {len(made)} file(s) made, the rest already there")
+    return 0
 
 
 def cmd_hq(a) -> int:
@@ -248,6 +289,17 @@ def build_parser() -> argparse.ArgumentParser:
     cc.set_defaults(func=cmd_config_check)
     ck = csub.add_parser("keys", help="list every key with its description")
     ck.set_defaults(func=cmd_config_keys)
+
+    sp = sub.add_parser("provision", help="make keys and certificates", description=(
+        "Make, in DIR, whatever is missing of: the AES-256 data key, a test CA, HQ's broker "
+        "certificate, this vehicle's client certificate, and HQ's hotlist signing key. "
+        "Existing files are never overwritten; private keys are mode 0600."))
+    sp.add_argument("--dir", default="/etc/alprd/keys", help="folder (default /etc/alprd/keys)")
+    sp.add_argument("--unit", default="UNSET", help="this vehicle's unit id (certificate CN)")
+    sp.add_argument("--hq-host", action="append", default=None,
+                    help="host name or address of HQ's broker (repeatable; "
+                         "default 127.0.0.1 and localhost)")
+    sp.set_defaults(func=cmd_provision)
 
     sp = sub.add_parser("hq", help="run the reference HQ endpoint", description=(
         "The reference HQ endpoint: receives uplinked records over MQTT, validates and "

@@ -142,6 +142,9 @@ class HotlistConfig(_Section):
 class StoreConfig(_Section):
     path: str = Field("/var/lib/alprd/alprd.db", min_length=1, description="SQLite file")
     crop_quality: int = Field(85, ge=30, le=100, description="JPEG quality of stored crops")
+    key_file: str = Field("/etc/alprd/keys/data.key", min_length=1, description=(
+        "AES-256 data key made by 'alprd provision' (mode 0600); under systemd the "
+        "credential 'data.key' (LoadCredential=) takes precedence"))
 
 
 class UplinkConfig(_Section):
@@ -152,6 +155,15 @@ class UplinkConfig(_Section):
     batch: int = Field(50, ge=1, le=1000, description="Records per uplink message")
     retry_s: float = Field(5, ge=0.5, le=600,
                            description="Resend unacknowledged records after this long")
+    ca_file: str = Field("/etc/alprd/keys/ca.crt", description=(
+        "mqtts: the only CA trusted for HQ's broker certificate (the system store is not used)"))
+    cert_file: str = Field("/etc/alprd/keys/device.crt",
+                           description="mqtts: this vehicle's client certificate")
+    key_file: str = Field("/etc/alprd/keys/device.key",
+                          description="mqtts: this vehicle's client key (mode 0600)")
+    hq_cert_sha256: str = Field("", pattern=r"^([0-9a-fA-F]{64})?$", description=(
+        "mqtts: pin HQ's broker certificate by its SHA-256 fingerprint (hex); empty = trust "
+        "any certificate from ca_file for the broker's host name"))
 
     @field_validator("broker")
     @classmethod

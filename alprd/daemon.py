@@ -26,10 +26,11 @@ from alprd.hotlist.sync import HotlistSync, UpdateRefused, load_public_key
 from alprd.recognize import model_version
 from alprd.recognize.recognizer import Recognizer
 from alprd.store import Store, StoreError
+from alprd.store.crypto import data_key_path, load_key
 from alprd.track import Pass, PassTracker
 from alprd.types import Hit, Observation, Read
 from alprd.ui import EventBus, PageServer, read_event
-from alprd.uplink import Uplink
+from alprd.uplink import TlsFiles, Uplink
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class Daemon:
         self.cfg = cfg
         self.on_read = on_read
         self.stop_event = threading.Event()
-        self.store = Store(Path(cfg.store.path))
+        self.store = Store(Path(cfg.store.path), load_key(data_key_path(cfg.store.key_file)))
         self.recognizer = Recognizer.from_config(cfg.recognize)
         self.tracker = PassTracker(cfg.track.pass_gap_s, cfg.track.max_pass_s)
         self.hotlist = Hotlist.from_config(cfg.hotlist)
@@ -70,7 +71,9 @@ class Daemon:
         self.cameras = [Camera(c, self.queues[c.id], cfg.capture.reconnect_max_s)
                         for c in cfg.capture.cameras]
         self.uplink = (Uplink(cfg.uplink.broker, self.store, cfg.vehicle.unit_id,
-                              cfg.uplink.topic_prefix, cfg.uplink.batch, cfg.uplink.retry_s)
+                              cfg.uplink.topic_prefix, cfg.uplink.batch, cfg.uplink.retry_s,
+                              tls=TlsFiles.from_config(cfg.uplink)
+                              if cfg.uplink.broker.startswith("mqtts") else None)
                        if cfg.uplink.broker else None)
         if self.uplink and self.sync:
             self.uplink.on_hotlist = self._hotlist_update

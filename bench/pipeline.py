@@ -19,13 +19,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from alprd import demo  # noqa: E402
 from alprd.config import load  # noqa: E402
 from alprd.daemon import Daemon  # noqa: E402
+from alprd.store.crypto import make_key  # noqa: E402
 
 
 def run(fps: float, seconds: float, tmp: Path) -> dict:
     cams = [{"id": f"cam{i}", "source": str(demo.CLIP), "fps": fps, "loop": True}
             for i in range(2)]
+    make_key(tmp / "data.key")
     cfg = load(None, environ={}, defaults={"capture": {"cameras": cams},
-                                           "store": {"path": str(tmp / f"b{fps}.db")}})
+                                           "store": {"path": str(tmp / f"b{fps}.db"),
+                                                     "key_file": str(tmp / "data.key")}})
     d = Daemon(cfg, ui=False)
     d.start()
     t0 = time.monotonic()

@@ -11,6 +11,7 @@ issue's provisioning.
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 import tempfile
@@ -46,7 +47,7 @@ def reads(n: int, crop: bytes):
 
 
 def run(n: int, crop: bytes, tmp: Path, batch: int) -> dict:
-    store = Store(tmp / f"car{len(crop)}.db")
+    store = Store(tmp / f"car{len(crop)}.db", os.urandom(32))
     items = list(reads(n, crop))
     for k in range(0, n, 5000):
         store.add_reads([(r, []) for r in items[k:k + 5000]])

@@ -1,12 +1,27 @@
 """Small builders shared by tests."""
 from __future__ import annotations
 
+import os
 import uuid
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from alprd.types import HotlistEntry, Hit, Read
+
+
+KEY = bytes(range(32))  # a fixed data key for tests; real keys come from `alprd provision`
+
+
+def key_file(folder: Path) -> Path:
+    """KEY written as a data key file (mode 0600) in folder."""
+    path = Path(folder) / "data.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(KEY)
+    return path
 
 
 def make_read(text: str = "7ABC123", unit: str = "CAR-1", **kw) -> Read:

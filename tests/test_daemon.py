@@ -6,13 +6,15 @@ from alprd.config import load
 from alprd.daemon import Daemon
 from alprd.track import Pass
 from alprd.types import Fix, Observation, PlateRead
+from tests.helpers import key_file
 
 CLINIC = [[34.0, -118.3], [34.0, -118.2], [34.1, -118.2], [34.1, -118.3]]
 
 
 def make_daemon(tmp_path, zones=()):
     cfg = load(None, environ={}, defaults={
-        "vehicle": {"unit_id": "T-1"}, "store": {"path": str(tmp_path / "car.db")},
+        "vehicle": {"unit_id": "T-1"},
+        "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))},
         "capture": {"no_capture_zones": [{"name": "clinic", "polygon": z} for z in zones]}})
     return Daemon(cfg, ui=False)
 
@@ -33,7 +35,7 @@ def test_reads_in_a_no_capture_zone_are_dropped_and_only_counted(tmp_path):
     d._finish(a_pass("INSIDE1", 99.5))
     d.track.add(Fix(lat=34.50, lon=-118.25, mono=101.0, quality=1))  # outside
     d._finish(a_pass("OUTSID1", 101.0))
-    texts = [r[0] for r in d.store.db.conn.execute("SELECT text FROM reads")]
+    texts = [r["text"] for r in d.store.reads()]
     assert texts == ["OUTSID1"]
     assert d.store.counter("no_capture_zone") == 1
     assert d.store.outbox_depth() == 1  # nothing about the dropped read goes to HQ

@@ -19,6 +19,8 @@ import pytest
 from alprd import demo
 from alprd.demo.broker import free_port
 from alprd.hq import HqEndpoint
+from alprd.store import Store
+from tests.helpers import KEY, key_file
 
 PASSES = json.loads(demo.PASSES.read_text())
 HOT = {line.split(",")[0] for line in demo.HOTLIST.read_text().splitlines()[2:]}
@@ -41,6 +43,7 @@ replay_loop = true
 path = "{demo.HOTLIST}"
 [store]
 path = "{tmp_path / 'car.db'}"
+key_file = "{key_file(tmp_path)}"
 [uplink]
 broker = "{broker_url}"
 [ui]
@@ -119,9 +122,9 @@ def test_demo_clip_end_to_end(broker, tmp_path):
         hq.stop()
     assert proc.returncode == 0, err[-2000:]
 
-    db = sqlite3.connect(tmp_path / "car.db")
-    rows = db.execute("SELECT text, utc, lat, lon, fix_quality, camera_id, unit_id, "
-                      "confidence, crop FROM reads").fetchall()
+    store = Store(tmp_path / "car.db", KEY)
+    rows = [(r["text"], r["utc"], r["lat"], r["lon"], r["fix_quality"], r["camera_id"],
+             r["unit_id"], r["confidence"], r["crop"]) for r in store.reads()]
     texts = [r[0] for r in rows]
     # the clip's plates are read, one read per pass
     assert len(CLIP_PLATES & set(texts)) >= 4, texts
@@ -133,9 +136,15 @@ def test_demo_clip_end_to_end(broker, tmp_path):
         img = cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_COLOR)
         # a plate crop, never the scene (POL-01): far smaller than the 1280x720 frame
         assert img is not None and img.shape[1] < 400 and img.shape[0] < 250
-    hits = [h[0] for h in db.execute("SELECT plate FROM hits")]
+    hits = store.hit_plates()
     assert set(hits) & HOT, f"no hotlist hit; reads were {texts}"
-    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0  # all acknowledged
+    assert store.outbox_depth() == 0  # all acknowledged
+    # at rest, the plate texts and crops are sealed (POL-13)
+    raw = sqlite3.connect(tmp_path / "car.db")
+    for text, crop in raw.execute("SELECT text, crop FROM reads"):
+        assert isinstance(text, bytes) and all(t.encode() not in text for t in CLIP_PLATES)
+        assert not crop.startswith(b"\xff\xd8")  # not a readable JPEG
+    store.close()
     # everything arrived at the broker and at HQ
     sent = {r["id"] for m in spy.messages for r in m["records"]}
     assert len(sent) == len(rows) + len(hits)
@@ -171,6 +180,7 @@ def test_read_stored_offline_is_uplinked_at_next_start(broker, tmp_path):
     try:
         cfg2 = tmp_path / "next.toml"
         cfg2.write_text(f'[vehicle]\nunit_id = "E2E-1"\n[store]\npath = "{tmp_path / "car.db"}"\n'
+                        f'key_file = "{key_file(tmp_path)}"\n'
                         f'[uplink]\nbroker = "{broker.url}"\n[ui]\nlisten = "127.0.0.1:0"\n')
         second = alprd("run", "-c", str(cfg2), "--exit-when-done", "--drain-s", "20")
         out, err = second.communicate(timeout=60)

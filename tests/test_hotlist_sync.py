@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from alprd.hotlist import Hotlist
 from alprd.hotlist.sync import HotlistSync, UpdateRefused, entry_to_json, sign
 from alprd.types import HotlistEntry as E
+from tests.helpers import key_file
 
 HQ = Ed25519PrivateKey.generate()
 ENTRIES = [E("8XYZ442", "CA", "stolen_vehicle", "stolen", case_number="NIC/V1"),
@@ -145,7 +146,8 @@ def test_updates_arrive_over_mqtt_and_cancel_the_open_alert(broker, tmp_path):
     pem.write_bytes(HQ.public_key().public_bytes(serialization.Encoding.PEM,
                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
     cfg = load(None, environ={}, defaults={
-        "vehicle": {"unit_id": "SYNC-1"}, "store": {"path": str(tmp_path / "car.db")},
+        "vehicle": {"unit_id": "SYNC-1"},
+        "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))},
         "uplink": {"broker": broker.url}, "hotlist": {"public_key": str(pem)}})
     d = Daemon(cfg, ui=False)
     q, _ = d.bus.subscribe()

@@ -3,16 +3,16 @@ import sqlite3
 import pytest
 
 from alprd.store import Store, StoreError
-from tests.helpers import make_hit, make_read
+from tests.helpers import KEY, make_hit, make_read
 
 
 def test_read_and_outbox_written_together_and_survive_reopen(tmp_path):
     path = tmp_path / "alprd.db"
-    s = Store(path)
+    s = Store(path, KEY)
     r = make_read()
     s.add_read(r, [make_hit(r)])
     s.close()
-    s = Store(path)
+    s = Store(path, KEY)
     assert s.count("reads") == 1 and s.count("hits") == 1
     pending = s.pending(10)
     assert [p.kind for p in pending] == ["hit", "read"]  # hits go first
@@ -21,7 +21,7 @@ def test_read_and_outbox_written_together_and_survive_reopen(tmp_path):
 
 
 def test_acknowledge_deletes_only_named_records(tmp_path):
-    s = Store(tmp_path / "a.db")
+    s = Store(tmp_path / "a.db", KEY)
     reads = [make_read(f"ABC{i:03d}") for i in range(5)]
     for r in reads:
         s.add_read(r)
@@ -32,7 +32,7 @@ def test_acknowledge_deletes_only_named_records(tmp_path):
 
 
 def test_failed_write_leaves_nothing_half_done(tmp_path):
-    s = Store(tmp_path / "a.db")
+    s = Store(tmp_path / "a.db", KEY)
     r = make_read()
     s.add_read(r)
     with pytest.raises(StoreError):
@@ -43,12 +43,12 @@ def test_failed_write_leaves_nothing_half_done(tmp_path):
 
 @pytest.mark.policy("POL-01")
 def test_read_row_holds_exactly_the_pol01_fields(tmp_path):
-    s = Store(tmp_path / "a.db")
+    s = Store(tmp_path / "a.db", KEY)
     s.add_read(make_read())
     cols = [c[1] for c in s.db.conn.execute("PRAGMA table_info(reads)")]
     assert set(cols) == {"id", "text", "confidence", "char_confidences", "state", "utc",
                          "time_source", "camera_id", "unit_id", "lat", "lon", "fix_quality",
-                         "crop", "bbox", "frames", "uplinked"}
+                         "crop", "bbox", "frames", "uplinked", "text_hmac"}
     s.close()
 
 
@@ -56,7 +56,7 @@ def test_not_a_database_is_a_clear_error(tmp_path):
     p = tmp_path / "junk.db"
     p.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="unusable"):
-        Store(p)
+        Store(p, KEY)
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -65,11 +65,11 @@ def test_newer_schema_is_refused(tmp_path):
     c.execute("PRAGMA user_version=99")
     c.close()
     with pytest.raises(StoreError, match="upgrade alprd"):
-        Store(p)
+        Store(p, KEY)
 
 
 def test_full_disk_is_reported_and_stored_data_stays_intact(tmp_path):
-    s = Store(tmp_path / "a.db")
+    s = Store(tmp_path / "a.db", KEY)
     first = make_read("FIRST01")
     s.add_read(first)
     pages = s.db.conn.execute("PRAGMA page_count").fetchone()[0]
@@ -78,7 +78,7 @@ def test_full_disk_is_reported_and_stored_data_stays_intact(tmp_path):
         for i in range(50):
             s.add_read(make_read(f"FULL{i:03d}"))
     assert s.db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    texts = [r[0] for r in s.db.conn.execute("SELECT text FROM reads")]
+    texts = [r["text"] for r in s.reads()]
     assert "FIRST01" in texts
     assert s.outbox_depth() == len(texts)  # every stored read still has its outbox record
     s.close()

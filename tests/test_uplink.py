@@ -10,7 +10,7 @@ from alprd.demo.broker import Mosquitto, free_port
 from alprd.hq import HqEndpoint, parse_up
 from alprd.store import Store
 from alprd.uplink import Uplink, parse_ack
-from tests.helpers import make_hit, make_read
+from tests.helpers import KEY, make_hit, make_read
 
 
 def wait_for(cond, timeout=10.0):
@@ -32,7 +32,7 @@ def hq(broker, tmp_path):
 
 
 def test_records_reach_hq_once_and_leave_the_outbox(broker, hq, tmp_path):
-    store = Store(tmp_path / "car.db")
+    store = Store(tmp_path / "car.db", KEY)
     reads = [make_read(f"ABC{i:03d}") for i in range(120)]
     for r in reads:
         store.add_read(r, [make_hit(r)] if r.text == "ABC007" else [])
@@ -49,7 +49,7 @@ def test_records_reach_hq_once_and_leave_the_outbox(broker, hq, tmp_path):
 
 def test_offline_records_wait_and_go_when_broker_appears(tmp_path):
     port = free_port()
-    store = Store(tmp_path / "car.db")
+    store = Store(tmp_path / "car.db", KEY)
     for i in range(10):
         store.add_read(make_read(f"OFF{i:03d}"))
     up = Uplink(f"mqtt://127.0.0.1:{port}", store, "CAR-2")
@@ -72,7 +72,7 @@ def test_offline_records_wait_and_go_when_broker_appears(tmp_path):
 
 def test_unacknowledged_records_are_resent_and_hq_drops_duplicates(broker, tmp_path):
     """HQ that stores but whose ack is lost: the car resends, HQ keeps one copy."""
-    store = Store(tmp_path / "car.db")
+    store = Store(tmp_path / "car.db", KEY)
     r = make_read("DUP0001")
     store.add_read(r)
     got = []
@@ -119,7 +119,7 @@ def test_malformed_ack_is_rejected_with_reason(payload, reason):
 
 
 def test_malformed_ack_on_the_wire_loses_nothing(broker, hq, tmp_path, caplog):
-    store = Store(tmp_path / "car.db")
+    store = Store(tmp_path / "car.db", KEY)
     up = Uplink(broker.url, store, "CAR-4")
     up.start()
     try:

@@ -28,6 +28,10 @@ def demo_defaults(state_dir: Path, loop: bool = True) -> dict:
         "capture": {"cameras": [{"id": "rear", "source": str(CLIP), "loop": loop}]},
         "gps": {"port": str(TRACK), "replay_loop": loop},
         "hotlist": {"path": str(HOTLIST)},
-        "store": {"path": str(state_dir / "alprd.db")},
+        "store": {"path": str(state_dir / "alprd.db"),
+                  "key_file": str(state_dir / "keys" / "data.key")},
+        "uplink": {"ca_file": str(state_dir / "keys" / "ca.crt"),
+                   "cert_file": str(state_dir / "keys" / "device.crt"),
+                   "key_file": str(state_dir / "keys" / "device.key")},
         "ui": {"listen": "127.0.0.1:8080"},
     }

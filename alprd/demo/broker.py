@@ -30,22 +30,41 @@ def find_mosquitto() -> str:
 class Mosquitto:
     """A private broker; extra_conf lines are appended (TLS listeners, for example)."""
 
-    def __init__(self, port: int | None = None, extra_conf: str = "") -> None:
+    def __init__(self, port: int | None = None, extra_conf: str = "",
+                 tls: tuple[Path, Path, Path] | None = None) -> None:
+        """tls = (ca.crt, hq.crt, hq.key): a mutual-TLS listener (TLS 1.2+, client
+        certificates from that CA required) instead of plain MQTT."""
         self.port = port or free_port()
         self.extra_conf = extra_conf
+        self.tls = tls
         self.proc: subprocess.Popen | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="alprd-mosquitto-")
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
+
+    def _tls_conf(self) -> str:
+        if not self.tls:
+            return "allow_anonymous true\n"
+        # mosquitto started as root reads these as the 'mosquitto' user: private copies,
+        # readable by it, in this broker's own folder (test and demo keys only)
+        names = []
+        for src, name in zip(self.tls, ("ca.crt", "server.crt", "server.key")):
+            dst = Path(self._dir.name) / name
+            shutil.copyfile(src, dst)
+            dst.chmod(0o644)
+            names.append(dst)
+        ca, crt, key = names
+        return (f"cafile {ca}\ncertfile {crt}\nkeyfile {key}\nrequire_certificate true\n"
+                f"use_identity_as_username true\ntls_version tlsv1.2\nallow_anonymous false\n")
 
     def start(self, timeout: float = 10.0) -> "Mosquitto":
         conf = Path(self._dir.name) / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+        Path(self._dir.name).chmod(0o755)
+        conf.write_text(f"listener {self.port} 127.0.0.1\n{self._tls_conf()}"
                         f"persistence false\nlog_dest stderr\nlog_type error\n"
                         f"log_type warning\n{self.extra_conf}")
-        Path(self._dir.name).chmod(0o755)
         conf.chmod(0o644)
         self.log = open(Path(self._dir.name) / "mosquitto.log", "wb")
         self.proc = subprocess.Popen([find_mosquitto(), "-c", str(conf)], stdout=self.log,

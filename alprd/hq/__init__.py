@@ -72,7 +72,8 @@ class HqStore:
 
 class HqEndpoint:
     def __init__(self, broker: str, db_path: Path, prefix: str = "alprd/v1",
-                 client_id: str = "alprd-hq") -> None:
+                 client_id: str = "alprd-hq", tls=None) -> None:
+        """tls: an alprd.uplink.TlsFiles with HQ's client certificate, for mqtts://."""
         import paho.mqtt.client as mqtt
 
         url = urlparse(broker)
@@ -85,6 +86,8 @@ class HqEndpoint:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=mqtt.MQTTv5)
         self.client.reconnect_delay_set(1, 30)
+        if url.scheme == "mqtts":
+            self.client.tls_set_context(tls.context())
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.connected = threading.Event()

@@ -3,6 +3,8 @@
 WAL, synchronous=FULL, one writer (a lock around one connection), versioned migrations
 (PRAGMA user_version). A read and its outbox record are written in one transaction, so a
 power cut leaves both or neither. Outbox rows are deleted only on HQ's acknowledgement.
+Plate texts, crops and outbox records are sealed with AES-256-GCM (store/crypto.py, POL-13):
+encryption cannot be turned off.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from alprd.store.crypto import Sealer, TamperError
 from alprd.types import Hit, Read
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,12 @@ MIGRATIONS = [
     ALTER TABLE hits ADD COLUMN differs TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE hits ADD COLUMN state_rule TEXT NOT NULL DEFAULT 'same';
     """,
+    # 4: texts are sealed; a keyed HMAC of the text serves lookups (blind index)
+    """
+    DROP INDEX reads_text;
+    ALTER TABLE reads ADD COLUMN text_hmac TEXT NOT NULL DEFAULT '';
+    CREATE INDEX reads_text_hmac ON reads(text_hmac);
+    """,
 ]
 
 
@@ -84,8 +93,10 @@ def hit_body(h: Hit, unit_id: str) -> dict:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, key: bytes) -> None:
         self.path = Path(path)
+        self.sealer = Sealer(key)
+        self.tampered: set[str] = set()  # record ids that failed authentication
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10,
@@ -149,14 +160,16 @@ class Store:
 
     def _insert(self, read: Read, hits: list[Hit]) -> None:
         conn = self.db.conn
+        seal = self.sealer.seal
         conn.execute(
             "INSERT INTO reads (id, text, confidence, char_confidences, state, utc, "
-            "time_source, camera_id, unit_id, lat, lon, fix_quality, crop, bbox, frames)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (read.id, read.text, read.confidence, json.dumps(read.char_confidences),
-             read.state, read.utc, read.time_source, read.camera_id, read.unit_id,
-             read.lat, read.lon, read.fix_quality, read.crop_jpeg,
-             json.dumps(read.bbox), read.frames))
+            "time_source, camera_id, unit_id, lat, lon, fix_quality, crop, bbox, frames, "
+            "text_hmac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (read.id, seal(read.text.encode(), f"reads/{read.id}/text"), read.confidence,
+             json.dumps(read.char_confidences), read.state, read.utc, read.time_source,
+             read.camera_id, read.unit_id, read.lat, read.lon, read.fix_quality,
+             seal(read.crop_jpeg, f"reads/{read.id}/crop"), json.dumps(read.bbox),
+             read.frames, self.sealer.plate_index(read.text)))
         self._outbox(read.id, "read", read_body(read))
         for h in hits:
             e = h.entry
@@ -164,13 +177,15 @@ class Store:
                 "INSERT INTO hits (id, read_id, plate, state, list_type, reason, "
                 "priority, case_number, rule, utc, differs, state_rule) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (h.id, h.read_id, e.plate, e.state, e.list_type, e.reason, e.priority,
+                (h.id, h.read_id, seal(e.plate.encode(), f"hits/{h.id}/plate"), e.state,
+                 e.list_type, e.reason, e.priority,
                  e.case_number, h.rule, h.utc, json.dumps(h.differs), h.state_rule))
             self._outbox(h.id, "hit", hit_body(h, read.unit_id))
 
     def _outbox(self, record_id: str, kind: str, body: dict) -> None:
         self.db.conn.execute("INSERT INTO outbox (id, kind, priority, body) VALUES (?,?,?,?)",
-                             (record_id, kind, PRIORITY[kind], json.dumps(body)))
+                             (record_id, kind, PRIORITY[kind],
+                              self.sealer.seal(json.dumps(body).encode(), f"outbox/{record_id}")))
 
     def pending(self, limit: int, exclude: set[str] = frozenset()) -> list[OutboxItem]:
         """Unacknowledged records, most urgent first."""
@@ -178,8 +193,38 @@ class Store:
             rows = self.db.conn.execute(
                 "SELECT seq, id, kind, body FROM outbox ORDER BY priority, seq LIMIT ?",
                 (limit + len(exclude),)).fetchall()
-        out = [OutboxItem(s, i, k, json.loads(b)) for s, i, k, b in rows if i not in exclude]
+        out = []
+        for s, i, k, b in rows:
+            if i in exclude or i in self.tampered:
+                continue
+            try:
+                out.append(OutboxItem(s, i, k, json.loads(self.sealer.open(b, f"outbox/{i}"))))
+            except TamperError as exc:
+                self.tampered.add(i)  # kept, never sent: evidence for the breach report
+                log.error("store: %s", exc)
         return out[:limit]
+
+    def reads(self, limit: int = 100) -> list[dict]:
+        """The newest reads, opened (for the page, searches and tests)."""
+        with self._lock:
+            cur = self.db.conn.execute(
+                "SELECT id, text, confidence, state, utc, time_source, camera_id, unit_id, lat, "
+                "lon, fix_quality, crop, bbox, frames FROM reads ORDER BY utc DESC LIMIT ?",
+                (limit,))
+            cols = [c[0] for c in cur.description]
+            rows = cur.fetchall()
+        out = []
+        for row in rows:
+            r = dict(zip(cols, row))
+            r["text"] = self.sealer.open(r["text"], f"reads/{r['id']}/text").decode()
+            r["crop"] = self.sealer.open(r["crop"], f"reads/{r['id']}/crop")
+            out.append(r)
+        return out
+
+    def hit_plates(self) -> list[str]:
+        with self._lock:
+            rows = self.db.conn.execute("SELECT id, plate FROM hits").fetchall()
+        return [self.sealer.open(p, f"hits/{i}/plate").decode() for i, p in rows]
 
     def acknowledge(self, ids: list[str]) -> int:
         """HQ has these records: drop them from the outbox. Returns how many were pending."""

@@ -6,7 +6,9 @@ stays in SQLite until HQ's application-level acknowledgement names its id, and i
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import ssl
 import logging
 import sqlite3
 import threading
@@ -24,6 +26,27 @@ MAX_ACK_BYTES = 256 * 1024
 
 class UplinkError(Exception):
     """The uplink cannot be set up (bad URL, missing certificate)."""
+
+
+class TlsFiles:
+    """Mutual TLS for the uplink: HQ's CA alone is trusted; TLS 1.2 at least; optional pin."""
+
+    def __init__(self, ca_file: str, cert_file: str, key_file: str, pin: str = "") -> None:
+        self.ca_file, self.cert_file, self.key_file, self.pin = ca_file, cert_file, key_file, pin
+
+    @classmethod
+    def from_config(cls, cfg) -> "TlsFiles":
+        return cls(cfg.ca_file, cfg.cert_file, cfg.key_file, cfg.hq_cert_sha256)
+
+    def context(self) -> ssl.SSLContext:
+        try:
+            ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.load_cert_chain(self.cert_file, self.key_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise UplinkError(f"uplink TLS files unusable ({exc}): run 'alprd provision' or "
+                              "check uplink.ca_file, cert_file, key_file") from exc
+        return ctx
 
 
 def topics(prefix: str, unit_id: str) -> tuple[str, str]:
@@ -55,7 +78,8 @@ def parse_ack(payload: bytes) -> list[str]:
 
 class Uplink:
     def __init__(self, broker: str, store: Store, unit_id: str, prefix: str = "alprd/v1",
-                 batch: int = 50, retry_s: float = 5.0, client_id: str | None = None) -> None:
+                 batch: int = 50, retry_s: float = 5.0, client_id: str | None = None,
+                 tls: "TlsFiles | None" = None) -> None:
         import paho.mqtt.client as mqtt
 
         url = urlparse(broker)
@@ -68,12 +92,19 @@ class Uplink:
                                   client_id=client_id or f"alprd-{unit_id}",
                                   protocol=mqtt.MQTTv5)
         self.client.reconnect_delay_set(1, 60)
+        self.pin = None
+        if url.scheme == "mqtts":
+            if tls is None:
+                raise UplinkError("mqtts:// needs uplink.ca_file, cert_file and key_file")
+            self.client.tls_set_context(tls.context())
+            self.pin = tls.pin
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.hotlist_topic = f"{prefix.rstrip('/')}/hotlist"
         self.on_hotlist = None  # callback(bytes) for signed hotlist updates, set by the daemon
         self.connected = threading.Event()
+        self.pin_failures = 0
         self.sent = 0
         self.acked = 0
         self.last_progress_mono = time.monotonic()
@@ -104,6 +135,12 @@ class Uplink:
         if reason_code.is_failure:
             log.warning("uplink: broker %s:%d refused: %s", self.host, self.port, reason_code)
             return
+        if self.pin and not self._pin_matches(client):
+            log.error("uplink: HQ's certificate does not match the pinned fingerprint; "
+                      "disconnecting (POL-08: data goes to the configured HQ only)")
+            self.pin_failures += 1
+            client.disconnect()
+            return
         client.subscribe(self.ack_topic, qos=1)
         if self.on_hotlist:
             client.subscribe(self.hotlist_topic, qos=1)
@@ -112,6 +149,14 @@ class Uplink:
         self.connected.set()
         self._wake.set()
         log.info("uplink: connected to %s:%d", self.host, self.port)
+
+    def _pin_matches(self, client) -> bool:
+        sock = client.socket()
+        try:
+            der = sock.getpeercert(binary_form=True)
+        except (AttributeError, ValueError):
+            return False
+        return hashlib.sha256(der).hexdigest() == self.pin.lower()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None):
         if self.connected.is_set():

@@ -1,0 +1,116 @@
+"""`alprd provision`: the keys and certificates a vehicle (and, for demos and tests, HQ) needs.
+
+Makes, in one folder, only what is missing (idempotent):
+- data.key: the AES-256 key for data at rest (mode 0600);
+- ca.key / ca.crt: a test certificate authority (for demos and tests; an agency uses its own);
+- hq.key / hq.crt: HQ's broker certificate, for the given host names;
+- device.key / device.crt: this vehicle's client certificate (CN = unit id);
+- hq-hotlist.key / hq-hotlist.key.pub: HQ's hotlist signing key and the public half to pin.
+Private keys are written 0600; nothing is ever overwritten.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from alprd.store.crypto import make_key
+
+VALID_DAYS = 825
+
+
+def _write_private(path: Path, key) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+
+
+def _load_private(path: Path):
+    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "alprd"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _cert(subject_key, subject: x509.Name, issuer_key, issuer: x509.Name, *, ca: bool,
+          sans=(), usage=None, days: int = VALID_DAYS, not_before=None):
+    now = not_before or dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+         .public_key(subject_key.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(now).not_valid_after(now + dt.timedelta(days=days))
+         .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), True))
+    if ca:
+        b = b.add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
+                                          crl_sign=True, content_commitment=False,
+                                          key_encipherment=False, data_encipherment=False,
+                                          key_agreement=False, encipher_only=False,
+                                          decipher_only=False), True)
+    if sans:
+        alt = []
+        for s in sans:
+            try:
+                alt.append(x509.IPAddress(ipaddress.ip_address(s)))
+            except ValueError:
+                alt.append(x509.DNSName(s))
+        b = b.add_extension(x509.SubjectAlternativeName(alt), False)
+    if usage:
+        b = b.add_extension(x509.ExtendedKeyUsage(list(usage)), False)
+    return b.sign(issuer_key, hashes.SHA256())
+
+
+def issue(folder: Path, name: str, cn: str, ca_key, ca_cert, *, server: bool, sans=(),
+          days: int = VALID_DAYS, not_before=None) -> bool:
+    """name.key / name.crt signed by the CA, unless they exist; True when made."""
+    key_path, crt_path = folder / f"{name}.key", folder / f"{name}.crt"
+    if crt_path.exists():
+        return False
+    key = _load_private(key_path) if key_path.exists() else ec.generate_private_key(
+        ec.SECP256R1())
+    if not key_path.exists():
+        _write_private(key_path, key)
+    # HQ's certificate serves its broker and identifies HQ's own client to it
+    usage = ([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH] if server
+             else [ExtendedKeyUsageOID.CLIENT_AUTH])
+    cert = _cert(key, _name(cn), ca_key, ca_cert.subject, ca=False, sans=sans, usage=usage,
+                 days=days, not_before=not_before)
+    crt_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return True
+
+
+def provision(folder: Path, unit_id: str, hq_hosts=("127.0.0.1", "localhost")) -> list[str]:
+    """Make what is missing; returns the names of the files made."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    made = []
+    if make_key(folder / "data.key"):
+        made.append("data.key")
+    ca_key_path, ca_crt_path = folder / "ca.key", folder / "ca.crt"
+    if not ca_crt_path.exists():
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        _write_private(ca_key_path, ca_key)
+        ca = _cert(ca_key, _name("alprd test CA"), ca_key, _name("alprd test CA"), ca=True,
+                   days=3650)
+        ca_crt_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        made += ["ca.key", "ca.crt"]
+    ca_key = _load_private(ca_key_path)
+    ca_cert = x509.load_pem_x509_certificate(ca_crt_path.read_bytes())
+    if issue(folder, "hq", hq_hosts[0], ca_key, ca_cert, server=True, sans=hq_hosts):
+        made += ["hq.key", "hq.crt"]
+    if issue(folder, "device", unit_id, ca_key, ca_cert, server=False):
+        made += ["device.key", "device.crt"]
+    from alprd.hq import signing_key
+    if not (folder / "hq-hotlist.key").exists():
+        signing_key(folder / "hq-hotlist.key")
+        made += ["hq-hotlist.key", "hq-hotlist.key.pub"]
+    return made

@@ -1,0 +1,170 @@
+"""Keys, provisioning, encryption at rest and mutual TLS (POL-08, POL-13)."""
+import os
+import sqlite3
+import stat
+import time
+
+import pytest
+
+from alprd.demo.broker import Mosquitto
+from alprd.hq import HqEndpoint
+from alprd.provision import provision
+from alprd.store import Store
+from alprd.store.crypto import DataKeyError, load_key
+from alprd.uplink import TlsFiles, Uplink, UplinkError
+from tests.helpers import KEY, make_read
+
+
+def test_provision_is_idempotent_and_private_keys_are_0600(tmp_path):
+    made = provision(tmp_path / "k", "CAR-9")
+    assert {"data.key", "ca.crt", "hq.crt", "device.crt", "hq-hotlist.key"} <= set(made)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "k").iterdir()}
+    assert provision(tmp_path / "k", "CAR-9") == []
+    assert {p.name: p.read_bytes() for p in (tmp_path / "k").iterdir()} == before
+    for name in ("data.key", "ca.key", "hq.key", "device.key", "hq-hotlist.key"):
+        assert stat.S_IMODE((tmp_path / "k" / name).stat().st_mode) == 0o600, name
+
+
+def test_a_key_readable_by_others_is_refused(tmp_path):
+    provision(tmp_path, "CAR-9")
+    os.chmod(tmp_path / "data.key", 0o644)
+    with pytest.raises(DataKeyError, match="chmod 600"):
+        load_key(tmp_path / "data.key")
+    with pytest.raises(DataKeyError, match="alprd provision"):
+        load_key(tmp_path / "missing.key")
+
+
+@pytest.mark.policy("POL-13")
+def test_database_is_unreadable_without_the_key(tmp_path):
+    s = Store(tmp_path / "car.db", KEY)
+    s.add_read(make_read("SECRET1"))
+    s.close()
+    raw = (tmp_path / "car.db").read_bytes() + (tmp_path / "car.db-wal").read_bytes() \
+        if (tmp_path / "car.db-wal").exists() else (tmp_path / "car.db").read_bytes()
+    assert b"SECRET1" not in raw
+    other = Store(tmp_path / "car.db", os.urandom(32))
+    with pytest.raises(Exception, match="failed authentication"):
+        other.reads()
+    assert other.pending(10) == [] and len(other.tampered) == 1
+    other.close()
+
+
+@pytest.mark.policy("POL-14")
+def test_altered_ciphertext_is_detected_and_kept(tmp_path):
+    s = Store(tmp_path / "car.db", KEY)
+    r = make_read("ALTER01")
+    s.add_read(r)
+    body = bytearray(s.db.conn.execute("SELECT body FROM outbox").fetchone()[0])
+    body[20] ^= 0x01  # one bit changed on disk
+    s.db.conn.execute("UPDATE outbox SET body = ?", (bytes(body),))
+    assert s.pending(10) == []
+    assert s.tampered == {r.id} and s.outbox_depth() == 1  # kept as evidence, never sent
+    s.close()
+
+
+@pytest.fixture
+def pki(tmp_path):
+    provision(tmp_path / "k", "CAR-1")
+    return tmp_path / "k"
+
+
+def tls_broker(pki):
+    return Mosquitto(tls=(pki / "ca.crt", pki / "hq.crt", pki / "hq.key"))
+
+
+def wait(cond, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not cond():
+        time.sleep(0.05)
+    return cond()
+
+
+@pytest.mark.policy("POL-08")
+def test_mutual_tls_uplink_delivers(pki, tmp_path):
+    with tls_broker(pki) as b:
+        hq = HqEndpoint(b.url, tmp_path / "hq.db", client_id="hq-tls",
+                        tls=TlsFiles(str(pki / "ca.crt"), str(pki / "hq.crt"),
+                                     str(pki / "hq.key")))
+        hq.start()
+        store = Store(tmp_path / "car.db", KEY)
+        store.add_read(make_read("TLS0001"))
+        up = Uplink(b.url, store, "CAR-1", tls=TlsFiles(str(pki / "ca.crt"),
+                                                        str(pki / "device.crt"),
+                                                        str(pki / "device.key")))
+        up.start()
+        try:
+            assert wait(lambda: store.outbox_depth() == 0)
+            assert hq.store.count("read") == 1
+        finally:
+            up.stop()
+            hq.stop()
+            store.close()
+
+
+def test_broker_refuses_a_client_without_certificate_or_from_a_foreign_ca(pki, tmp_path):
+    import ssl
+
+    import paho.mqtt.client as mqtt
+    foreign = tmp_path / "foreign"
+    provision(foreign, "EVIL-1")
+    with tls_broker(pki) as b:
+        for certs in (None, (foreign / "device.crt", foreign / "device.key")):
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="intruder")
+            ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+            if certs:
+                ctx.load_cert_chain(*map(str, certs))
+            c.tls_set_context(ctx)
+            accepted = []
+            c.on_connect = lambda *a: accepted.append(a[3])
+            try:
+                c.connect("127.0.0.1", b.port)  # TLS 1.3: the refusal comes after the handshake
+                c.loop_start()
+                time.sleep(1.5)
+            except (ssl.SSLError, OSError):
+                pass
+            finally:
+                c.loop_stop()
+            assert not [rc for rc in accepted if not rc.is_failure], certs
+
+
+def test_uplink_refuses_an_hq_certificate_from_another_ca(pki, tmp_path):
+    rogue = tmp_path / "rogue"
+    provision(rogue, "CAR-1")  # a rogue HQ with its own CA
+    with Mosquitto(tls=(pki / "ca.crt", rogue / "hq.crt", rogue / "hq.key")) as b:
+        store = Store(tmp_path / "car.db", KEY)
+        store.add_read(make_read("ROGUE01"))
+        up = Uplink(b.url, store, "CAR-1", tls=TlsFiles(str(pki / "ca.crt"),
+                                                        str(pki / "device.crt"),
+                                                        str(pki / "device.key")))
+        up.start()
+        try:
+            time.sleep(1.5)
+            assert not up.connected.is_set() and store.outbox_depth() == 1
+        finally:
+            up.stop()
+            store.close()
+
+
+def test_uplink_refuses_an_hq_certificate_that_is_not_the_pinned_one(pki, tmp_path):
+    with tls_broker(pki) as b:
+        store = Store(tmp_path / "car.db", KEY)
+        up = Uplink(b.url, store, "CAR-1", tls=TlsFiles(str(pki / "ca.crt"),
+                                                        str(pki / "device.crt"),
+                                                        str(pki / "device.key"), "ab" * 32))
+        up.start()
+        try:
+            assert wait(lambda: up.pin_failures >= 1)
+            assert not up.connected.is_set()
+        finally:
+            up.stop()
+            store.close()
+
+
+def test_mqtts_without_tls_files_is_a_clear_error(tmp_path):
+    store = Store(tmp_path / "car.db", KEY)
+    with pytest.raises(UplinkError, match="mqtts:// needs"):
+        Uplink("mqtts://127.0.0.1:8883", store, "CAR-1")
+    with pytest.raises(UplinkError, match="alprd provision"):
+        Uplink("mqtts://127.0.0.1:8883", store, "CAR-1",
+               tls=TlsFiles(str(tmp_path / "no.crt"), "x", "y"))
+    store.close()
