@@ -142,6 +142,8 @@ class HotlistConfig(_Section):
 class StoreConfig(_Section):
     path: str = Field("/var/lib/alprd/alprd.db", min_length=1, description="SQLite file")
     crop_quality: int = Field(85, ge=30, le=100, description="JPEG quality of stored crops")
+    local_cap_days: float = Field(30, gt=0, le=730, description=(
+        "Acknowledged reads older than this are purged from the vehicle (POL-09)"))
     key_file: str = Field("/etc/alprd/keys/data.key", min_length=1, description=(
         "AES-256 data key made by 'alprd provision' (mode 0600); under systemd the "
         "credential 'data.key' (LoadCredential=) takes precedence"))

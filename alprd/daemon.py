@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import threading
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 import cv2
 
-from alprd import clock
+from alprd import clock, retention
 from alprd.capture import Camera, FrameQueue
 from alprd.config import Config
 from alprd.geometry import inside
@@ -34,6 +36,7 @@ from alprd.uplink import TlsFiles, Uplink
 
 log = logging.getLogger(__name__)
 
+PURGE_EVERY_S = 600.0
 EARLY_MIN_SIGHTINGS = 3  # an early alert needs this many sightings of the pass ...
 EARLY_MIN_CONFIDENCE = 0.8  # ... and every character of the vote at least this sure
 
@@ -86,6 +89,7 @@ class Daemon:
         self.last_recognition_mono = time.monotonic()
         self.drain_s = 0.0
         self._last_status: dict | None = None
+        self._last_purge_mono = -PURGE_EVERY_S
 
     # -- lifecycle ----------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -140,7 +144,25 @@ class Daemon:
         for p in self.tracker.expire(time.monotonic()):
             self._finish(p)
         self._publish_status()
+        self._purge_now_and_then()
         return worked
+
+    def _purge_now_and_then(self) -> None:
+        """POL-09 on the vehicle: every ten minutes, purge acknowledged reads past the cap."""
+        now = time.monotonic()
+        if now - self._last_purge_mono < PURGE_EVERY_S:
+            return
+        self._last_purge_mono = now
+        before = retention.vehicle_purge_before(datetime.now(timezone.utc),
+                                                self.cfg.store.local_cap_days)
+        try:
+            n = self.store.purge_acknowledged(clock.iso(before))
+        except sqlite3.Error as exc:
+            log.error("retention: purge failed: %s", exc)
+            return
+        if n:
+            log.info("retention: purged %d acknowledged read(s) captured before %s", n,
+                     clock.iso(before))
 
     def _publish_status(self) -> None:
         """Tell the page when something the officer must know changes (a stale hotlist)."""

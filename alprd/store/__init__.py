@@ -256,6 +256,25 @@ class Store:
                                        (name,)).fetchone()
         return row[0] if row else 0
 
+    def purge_acknowledged(self, before_utc: str) -> int:
+        """Delete reads HQ has acknowledged that were captured before before_utc (ISO),
+        with their hits. Unacknowledged reads are never purged here."""
+        conn = self.db.conn
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("DELETE FROM hits WHERE read_id IN (SELECT id FROM reads WHERE "
+                             "uplinked=1 AND utc < ?) AND id NOT IN (SELECT id FROM outbox)",
+                             (before_utc,))
+                n = conn.execute("DELETE FROM reads WHERE uplinked=1 AND utc < ? AND id NOT IN "
+                                 "(SELECT read_id FROM hits)", (before_utc,)).rowcount
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return n
+
     # -- queries ------------------------------------------------------------------------
     def outbox_depth(self) -> int:
         with self._lock:
