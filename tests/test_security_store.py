@@ -57,8 +57,14 @@ def test_altered_ciphertext_is_detected_and_kept(tmp_path):
     body = bytearray(s.db.conn.execute("SELECT body FROM outbox").fetchone()[0])
     body[20] ^= 0x01  # one bit changed on disk
     s.db.conn.execute("UPDATE outbox SET body = ?", (bytes(body),))
-    assert s.pending(10) == []
-    assert s.tampered == {r.id} and s.outbox_depth() == 1  # kept as evidence, never sent
+    s.add_read(make_read("OTHER01"))
+    s.pending(10)  # finds the altered record and queues the breach report
+    got = s.pending(10)
+    assert r.id not in {p.id for p in got} and r.id in s.tampered  # kept, never sent
+    breach = [p for p in got if p.kind == "breach"]
+    assert breach and breach[0].body["distinct_plates_at_risk"] == 2
+    assert breach[0].body["tampered_records"] == [r.id]
+    assert got[0].kind == "breach"  # ahead of everything else
     s.close()
 
 
@@ -168,3 +174,31 @@ def test_mqtts_without_tls_files_is_a_clear_error(tmp_path):
         Uplink("mqtts://127.0.0.1:8883", store, "CAR-1",
                tls=TlsFiles(str(tmp_path / "no.crt"), "x", "y"))
     store.close()
+
+
+def test_uplink_refuses_an_expired_hq_certificate(pki, tmp_path):
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from alprd.provision import issue
+    old = tmp_path / "old"
+    old.mkdir()
+    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
+    ca_cert = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+    issue(old, "hq", "127.0.0.1", ca_key, ca_cert, server=True, sans=("127.0.0.1",), days=1,
+          not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=10))
+    with Mosquitto(tls=(pki / "ca.crt", old / "hq.crt", old / "hq.key")) as b:
+        store = Store(tmp_path / "car.db", KEY)
+        store.add_read(make_read("EXPIRE1"))
+        up = Uplink(b.url, store, "CAR-1", tls=TlsFiles(str(pki / "ca.crt"),
+                                                        str(pki / "device.crt"),
+                                                        str(pki / "device.key")))
+        up.start()
+        try:
+            time.sleep(1.5)
+            assert not up.connected.is_set() and store.outbox_depth() == 1
+        finally:
+            up.stop()
+            store.close()

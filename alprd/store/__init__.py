@@ -202,6 +202,7 @@ class Store:
             except TamperError as exc:
                 self.tampered.add(i)  # kept, never sent: evidence for the breach report
                 log.error("store: %s", exc)
+                self.report_breach(f"outbox record {i} failed authentication")
         return out[:limit]
 
     def reads(self, limit: int = 100) -> list[dict]:
@@ -255,6 +256,37 @@ class Store:
             row = self.db.conn.execute("SELECT value FROM counters WHERE name=?",
                                        (name,)).fetchone()
         return row[0] if row else 0
+
+    def distinct_plates(self) -> int:
+        """How many different plates the stored reads hold (POL-14), without decrypting."""
+        with self._lock:
+            return self.db.conn.execute(
+                "SELECT count(DISTINCT text_hmac) FROM reads").fetchone()[0]
+
+    def report_breach(self, reason: str) -> str:
+        """Queue a top-priority breach report for HQ (POL-14): what happened and how many
+        distinct plates are in the data at risk. Returns the report's id."""
+        import uuid
+        from datetime import datetime, timezone
+        rid = str(uuid.uuid4())
+        body = {"id": rid, "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "reason": reason, "reads_at_risk": self.count("reads"),
+                "distinct_plates_at_risk": self.distinct_plates(),
+                "tampered_records": sorted(self.tampered)}
+        conn = self.db.conn
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._outbox(rid, "breach", body)
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                log.error("store: cannot queue the breach report (%s): %s", reason, exc)
+                return rid
+        log.critical("breach report queued for HQ: %s; %d distinct plates at risk", reason,
+                     body["distinct_plates_at_risk"])
+        return rid
 
     def purge_acknowledged(self, before_utc: str) -> int:
         """Delete reads HQ has acknowledged that were captured before before_utc (ISO),

@@ -139,6 +139,8 @@ class Uplink:
             log.error("uplink: HQ's certificate does not match the pinned fingerprint; "
                       "disconnecting (POL-08: data goes to the configured HQ only)")
             self.pin_failures += 1
+            if self.pin_failures == 1:
+                self.store.report_breach("HQ presented an unknown certificate (pin mismatch)")
             client.disconnect()
             return
         client.subscribe(self.ack_topic, qos=1)
