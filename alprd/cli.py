@@ -231,8 +231,15 @@ def cmd_hq(a) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"alprd hq: listening on {a.broker}, storing in {a.db}", flush=True)
+    from datetime import datetime, timezone
+    next_retention = time.monotonic()
     while not stop.wait(0.5):
-        pass
+        if time.monotonic() >= next_retention:  # POL-09, hourly
+            logical, permanent = hq.store.apply_retention(datetime.now(timezone.utc))
+            if logical or permanent:
+                log.info("hq: retention: %d logically deleted, %d permanently deleted",
+                         logical, permanent)
+            next_retention = time.monotonic() + 3600
     hq.stop()
     return 0
 

@@ -76,7 +76,8 @@ class Daemon:
         self.uplink = (Uplink(cfg.uplink.broker, self.store, cfg.vehicle.unit_id,
                               cfg.uplink.topic_prefix, cfg.uplink.batch, cfg.uplink.retry_s,
                               tls=TlsFiles.from_config(cfg.uplink)
-                              if cfg.uplink.broker.startswith("mqtts") else None)
+                              if cfg.uplink.broker.startswith("mqtts") else None,
+                              max_bytes_per_s=cfg.uplink.max_bytes_per_s)
                        if cfg.uplink.broker else None)
         if self.uplink and self.sync:
             self.uplink.on_hotlist = self._hotlist_update

@@ -5,8 +5,7 @@
 Fills the car's SQLite outbox with a backlog (a 12-hour outage), starts the uplink, and times
 how long until HQ has acknowledged everything; then counts, at HQ, reads lost and duplicated.
 Run once with tiny crops (about 0.3 kB: the 'without crops' figure) and once with realistic
-plate crops (about 5 kB). Plain MQTT on loopback: mutual TLS arrives with the store and uplink
-issue's provisioning.
+plate crops (about 3 kB). Mutual TLS on loopback, with certificates from `alprd provision`.
 """
 from __future__ import annotations
 
@@ -28,7 +27,8 @@ from alprd.demo.broker import Mosquitto  # noqa: E402
 from alprd.hq import HqEndpoint  # noqa: E402
 from alprd.store import Store  # noqa: E402
 from alprd.types import Read  # noqa: E402
-from alprd.uplink import Uplink  # noqa: E402
+from alprd.provision import provision  # noqa: E402
+from alprd.uplink import TlsFiles, Uplink  # noqa: E402
 
 
 def crop_jpeg(size: tuple[int, int]) -> bytes:
@@ -51,11 +51,16 @@ def run(n: int, crop: bytes, tmp: Path, batch: int) -> dict:
     items = list(reads(n, crop))
     for k in range(0, n, 5000):
         store.add_reads([(r, []) for r in items[k:k + 5000]])
-    with Mosquitto() as broker:
-        hq = HqEndpoint(broker.url, tmp / f"hq{len(crop)}.db", client_id="hq-bench")
+    k = tmp / "keys"
+    provision(k, "BENCH-1")
+    with Mosquitto(tls=(k / "ca.crt", k / "hq.crt", k / "hq.key")) as broker:
+        hq = HqEndpoint(broker.url, tmp / f"hq{len(crop)}.db", client_id="hq-bench",
+                        tls=TlsFiles(str(k / "ca.crt"), str(k / "hq.crt"), str(k / "hq.key")))
         hq.start()
         hq.connected.wait(5)
-        up = Uplink(broker.url, store, "BENCH-1", batch=batch, retry_s=30)
+        up = Uplink(broker.url, store, "BENCH-1", batch=batch, retry_s=30,
+                    tls=TlsFiles(str(k / "ca.crt"), str(k / "device.crt"),
+                                 str(k / "device.key")))
         t0 = time.monotonic()
         up.start()
         while store.outbox_depth() and time.monotonic() - t0 < 600:

@@ -143,3 +143,20 @@ def test_malformed_ack_on_the_wire_loses_nothing(broker, hq, tmp_path, caplog):
 def test_hq_rejects_malformed_uplink(payload):
     with pytest.raises(ValueError):
         parse_up(payload)
+
+
+def test_bandwidth_cap_paces_the_uplink(broker, hq, tmp_path):
+    store = Store(tmp_path / "car.db", KEY)
+    for i in range(20):
+        store.add_read(make_read(f"CAP{i:04d}"))
+    size = len(json.dumps({"records": [{"body": p.body} for p in store.pending(1)]}))
+    up = Uplink(broker.url, store, "CAR-5", batch=1, max_bytes_per_s=size * 10)
+    t0 = time.monotonic()
+    up.start()
+    try:
+        assert wait_for(lambda: store.outbox_depth() == 0, timeout=20)
+        elapsed = time.monotonic() - t0
+    finally:
+        up.stop()
+        store.close()
+    assert elapsed >= 1.5  # 20 messages at about 10 a second: not all at once

@@ -21,6 +21,7 @@ from alprd.store import Store
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
+SESSION_EXPIRY_S = 24 * 3600
 MAX_ACK_BYTES = 256 * 1024
 
 
@@ -79,7 +80,7 @@ def parse_ack(payload: bytes) -> list[str]:
 class Uplink:
     def __init__(self, broker: str, store: Store, unit_id: str, prefix: str = "alprd/v1",
                  batch: int = 50, retry_s: float = 5.0, client_id: str | None = None,
-                 tls: "TlsFiles | None" = None) -> None:
+                 tls: "TlsFiles | None" = None, max_bytes_per_s: int = 0) -> None:
         import paho.mqtt.client as mqtt
 
         url = urlparse(broker)
@@ -103,6 +104,8 @@ class Uplink:
         self.client.on_message = self._on_message
         self.hotlist_topic = f"{prefix.rstrip('/')}/hotlist"
         self.on_hotlist = None  # callback(bytes) for signed hotlist updates, set by the daemon
+        self.max_bytes_per_s = max_bytes_per_s  # 0 = no cap
+        self._budget_mono = time.monotonic()  # when the bandwidth already used is paid off
         self.connected = threading.Event()
         self.pin_failures = 0
         self.sent = 0
@@ -116,7 +119,12 @@ class Uplink:
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
-        self.client.connect_async(self.host, self.port, keepalive=30)
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S  # the broker keeps our subscriptions
+        self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False,
+                                  properties=props)
         self.client.loop_start()
         self._thread.start()
 
@@ -210,7 +218,13 @@ class Uplink:
         msg = {"v": PROTOCOL_VERSION, "unit_id": self.unit_id,
                "sent_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "records": [{"id": it.id, "kind": it.kind, "body": it.body} for it in items]}
-        info = self.client.publish(self.up_topic, json.dumps(msg), qos=1)
+        payload = json.dumps(msg)
+        if self.max_bytes_per_s:
+            wait = self._budget_mono - now
+            if wait > 0 and self._stop.wait(wait):
+                return
+            self._budget_mono = max(self._budget_mono, now) + len(payload) / self.max_bytes_per_s
+        info = self.client.publish(self.up_topic, payload, qos=1)
         if info.rc != 0:
             return
         with self._lock:
