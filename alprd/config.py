@@ -182,6 +182,14 @@ class UiConfig(_Section):
                         description="host:port of the in-car page")
 
 
+class ServiceConfig(_Section):
+    stall_s: float = Field(30, ge=2, le=600, description=(
+        "A stage (capture, recognition, GPS, uplink) without progress for this long stops "
+        "the systemd watchdog, so the service is restarted"))
+    ready_timeout_s: float = Field(20, ge=1, le=300, description=(
+        "Longest wait for cameras and GPS to open before READY=1 is sent anyway"))
+
+
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     levels: dict[str, Literal["DEBUG", "INFO", "WARNING", "ERROR"]] = Field(
@@ -198,6 +206,7 @@ class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     uplink: UplinkConfig = Field(default_factory=UplinkConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
 

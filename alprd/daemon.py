@@ -31,6 +31,7 @@ from alprd.store import Store, StoreError
 from alprd.store.crypto import data_key_path, load_key
 from alprd.track import Pass, PassTracker
 from alprd.types import Hit, Observation, Read
+from alprd.supervise import Notifier, Watchdog
 from alprd.ui import EventBus, PageServer, read_event
 from alprd.uplink import TlsFiles, Uplink
 
@@ -82,6 +83,10 @@ class Daemon:
         if self.uplink and self.sync:
             self.uplink.on_hotlist = self._hotlist_update
         self.bus = EventBus()
+        self.notifier = Notifier()
+        self.watchdog = Watchdog(self.notifier, self._heartbeats(), cfg.service.stall_s)
+        self.loop_mono = time.monotonic()
+        self._read_times: list[float] = []
         self.page = PageServer(cfg.ui.listen, self.bus, self.health) if ui else None
         self.frames = 0
         self.reads = 0
@@ -115,12 +120,40 @@ class Daemon:
         if pending:
             log.info("outbox: %d records from earlier wait for HQ", pending)
 
+    def _heartbeats(self) -> dict:
+        beats = {"recognition": lambda: self.loop_mono}
+        if self.cameras:
+            beats["capture"] = lambda: max((c.last_frame_mono or 0.0 for c in self.cameras),
+                                           default=None) or None
+        if self.gps:
+            beats["gps"] = lambda: self.gps.loop_mono
+        if self.uplink:
+            beats["uplink"] = lambda: self.uplink.loop_mono
+        return beats
+
+    def _status(self) -> str:
+        now = time.monotonic()
+        self._read_times = [t for t in self._read_times if now - t <= 60]
+        return f"{len(self._read_times)} reads/min, outbox {self.store.outbox_depth()}"
+
+    def _wait_ready(self) -> None:
+        """READY=1 once cameras and GPS have opened (or tried to) and the store is open."""
+        deadline = time.monotonic() + self.cfg.service.ready_timeout_s
+        workers = list(self.cameras) + ([self.gps] if self.gps else [])
+        while (any(w.state == "starting" for w in workers) and time.monotonic() < deadline
+               and not self.stop_event.is_set()):
+            self.stop_event.wait(0.05)
+        self.notifier.send("READY=1", f"STATUS={self._status()}")
+        log.info("ready: %s", ", ".join(f"{getattr(w, 'id', 'gps')} {w.state}"
+                                        for w in workers) or "no cameras, no GPS")
+
     def run(self, until: Callable[[], bool] | None = None, drain_s: float = 0.0) -> None:
         """Recognise until stopped (or until() is true); then shut down cleanly.
 
         drain_s: at the end, wait up to this long for HQ to acknowledge the outbox."""
         self.drain_s = drain_s
         self.start()
+        self._wait_ready()
         try:
             while not self.stop_event.is_set():
                 if not self.step() and until and until():
@@ -146,6 +179,8 @@ class Daemon:
             self._finish(p)
         self._publish_status()
         self._purge_now_and_then()
+        self.loop_mono = time.monotonic()
+        self.watchdog.tick(self._status)
         return worked
 
     def _purge_now_and_then(self) -> None:
@@ -182,6 +217,7 @@ class Daemon:
 
     def shutdown(self) -> None:
         t0 = time.monotonic()
+        self.notifier.send("STOPPING=1")
         for cam in self.cameras:
             cam.stop()
         for p in self.tracker.expire(time.monotonic(), force=True):
@@ -255,6 +291,7 @@ class Daemon:
             return
         self.reads += 1
         self.hits += len(hits)
+        self._read_times.append(time.monotonic())
         event = read_event(read, hits)
         if p.alerted:  # the officer has seen this pass's alert already: record, don't re-alert
             event["type"], event["alerted_early"] = "read", True

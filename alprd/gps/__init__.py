@@ -121,6 +121,7 @@ class GpsReader(Worker):
         self.builder = FixBuilder(track)
         self.lines = 0
         self.last_line_mono: float | None = None
+        self.loop_mono: float | None = None  # heartbeat: the reader loop is turning
 
     def _is_log(self) -> bool:
         p = Path(self.port)
@@ -148,6 +149,7 @@ class GpsReader(Worker):
             next_t = time.monotonic()
             with open(self.port, "rb") as f:
                 for raw in f:
+                    self.loop_mono = time.monotonic()
                     if self._stop.is_set():
                         return
                     if b"RMC," in raw[:7]:
@@ -158,6 +160,7 @@ class GpsReader(Worker):
                     self._handle(raw)
             if not self.replay_loop:
                 self.state = "finished"
+                self.loop_mono = None
                 return
 
     def _serial(self) -> None:
@@ -171,6 +174,7 @@ class GpsReader(Worker):
                     log.info("gps: opened %s at %d baud", self.port, self.baud)
                     backoff = 0.5
                     while not self._stop.is_set():
+                        self.loop_mono = time.monotonic()
                         raw = ser.readline()  # b"" on timeout: silence, keep reading
                         if raw:
                             self._handle(raw)
@@ -178,5 +182,6 @@ class GpsReader(Worker):
                 if self.state != "reopening":
                     log.warning("gps: %s unavailable (%s); reopening", self.port, exc)
                 self.state = "reopening"
+            self.loop_mono = time.monotonic()
             self._stop.wait(backoff)
             backoff = min(backoff * 2, 10.0)

@@ -105,6 +105,7 @@ class Uplink:
         self.hotlist_topic = f"{prefix.rstrip('/')}/hotlist"
         self.on_hotlist = None  # callback(bytes) for signed hotlist updates, set by the daemon
         self.max_bytes_per_s = max_bytes_per_s  # 0 = no cap
+        self.loop_mono: float | None = None
         self._budget_mono = time.monotonic()  # when the bandwidth already used is paid off
         self.connected = threading.Event()
         self.pin_failures = 0
@@ -198,6 +199,7 @@ class Uplink:
     # -- sender -------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.loop_mono = time.monotonic()  # heartbeat: the sender loop is turning
             self._wake.wait(0.5)
             self._wake.clear()
             if not self.connected.is_set():

@@ -1,0 +1,76 @@
+"""systemd supervision: READY once open, WATCHDOG only while every stage makes progress.
+
+sd_notify is a datagram to $NOTIFY_SOCKET, a no-op outside systemd. Each stage proves it is
+alive by a heartbeat (the monotonic time of its last progress); the watchdog is fed only while
+all of them are fresh, so a stalled camera, recognizer, GPS or uplink gets the service
+restarted (WatchdogSec=, Restart=on-failure).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    def __init__(self, environ: dict | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.address = env.get("NOTIFY_SOCKET") or None
+        usec = env.get("WATCHDOG_USEC")
+        self.watchdog_s = int(usec) / 1e6 if usec and usec.isdigit() else None
+        if self.address and self.address.startswith("@"):
+            self.address = "\0" + self.address[1:]  # abstract socket
+
+    def send(self, *lines: str) -> bool:
+        if not self.address:
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+                s.sendto("\n".join(lines).encode(), self.address)
+            return True
+        except OSError as exc:
+            log.debug("sd_notify failed: %s", exc)
+            return False
+
+
+class Watchdog:
+    """Feeds systemd's watchdog while every heartbeat is younger than its limit."""
+
+    def __init__(self, notifier: Notifier, heartbeats: dict[str, Callable[[], float | None]],
+                 stale_after_s: float) -> None:
+        self.notifier = notifier
+        self.heartbeats = heartbeats  # name -> monotonic time of the last progress
+        self.stale_after_s = stale_after_s
+        self.interval_s = (notifier.watchdog_s or 0) / 2
+        self._next = 0.0
+        self.stalled: list[str] = []
+
+    def check(self, now: float | None = None) -> list[str]:
+        now = time.monotonic() if now is None else now
+        stalled = []
+        for name, beat in self.heartbeats.items():
+            t = beat()
+            if t is None or now - t > self.stale_after_s:
+                stalled.append(name)
+        if stalled != self.stalled:
+            if stalled:
+                log.error("watchdog: no progress from %s; systemd will restart the service "
+                          "if this lasts", ", ".join(stalled))
+            else:
+                log.info("watchdog: every stage is making progress again")
+        self.stalled = stalled
+        return stalled
+
+    def tick(self, status: Callable[[], str], now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if not self.interval_s or now < self._next:
+            return
+        self._next = now + self.interval_s
+        if not self.check(now):
+            self.notifier.send("WATCHDOG=1", f"STATUS={status()}")
+        else:
+            self.notifier.send(f"STATUS=stalled: {', '.join(self.stalled)}")
