@@ -185,6 +185,43 @@ def cmd_recognize(a) -> int:
     return status
 
 
+def cmd_selftest(a) -> int:
+    from alprd import selftest
+    from alprd.selftest import ticket
+    setup_logging("ERROR")
+    try:
+        cfg = load(_config_path(a.config))
+    except ConfigError as exc:
+        print(f"config: {exc}", file=sys.stderr)
+        return 2
+    results = selftest.run_all(cfg, a.min_free_mb)
+    failed = any(r.status == "fail" for r in results)
+    out = {"results": selftest.as_json(results), "ok": not failed}
+    if a.ticket or (a.ticket_on_failure and failed):
+        t = ticket.make(cfg, results, a.employee)
+        path = ticket.save(t, Path(cfg.store.path).parent / "tickets")
+        out["ticket"] = {"id": t["id"], "print_view": str(path)}
+        try:
+            from alprd.store import Store
+            from alprd.store.crypto import data_key_path, load_key
+            store = Store(Path(cfg.store.path), load_key(data_key_path(cfg.store.key_file)))
+            store.queue("ticket", t)
+            store.close()
+            out["ticket"]["queued_for_hq"] = True
+        except Exception as exc:  # storage may be what is broken: the print view remains
+            out["ticket"]["queued_for_hq"] = False
+            out["ticket"]["why_not"] = str(exc)
+    if a.json:
+        print(json.dumps(out, indent=1))
+    else:
+        print(selftest.table(results))
+        if "ticket" in out:
+            print(f"\nTrouble ticket (Form 11.03.00) prepared: {out['ticket']['print_view']}"
+                  f"{'' if out['ticket']['queued_for_hq'] else ' (not queued: storage failed)'}")
+        print("\nRESULT: " + ("FAIL: see the lines marked FAIL" if failed else "all checks passed"))
+    return 1 if failed else 0
+
+
 def cmd_provision(a) -> int:
     from alprd.provision import provision
     made = provision(Path(a.dir), a.unit, tuple(a.hq_host or ("127.0.0.1", "localhost")))
@@ -296,6 +333,23 @@ def build_parser() -> argparse.ArgumentParser:
     cc.set_defaults(func=cmd_config_check)
     ck = csub.add_parser("keys", help="list every key with its description")
     ck.set_defaults(func=cmd_config_keys)
+
+    sp = sub.add_parser("selftest", help="check every component; prepare a trouble ticket",
+                        description=(
+        "Check cameras, GPS, clock, models, storage, keys and certificates, the uplink and "
+        "the hotlist. Prints a table (or JSON) and exits 1 if anything failed. With "
+        "--ticket-on-failure (or --ticket) prepares the Motor Vehicle Trouble Ticket, Form "
+        "11.03.00: a print view in the state folder, queued for fleet services at HQ."))
+    add_config(sp)
+    sp.add_argument("--json", action="store_true", help="JSON output")
+    sp.add_argument("--ticket", action="store_true", help="prepare a ticket whatever the result")
+    sp.add_argument("--ticket-on-failure", action="store_true",
+                    help="prepare a ticket when a check fails")
+    sp.add_argument("--employee", default="alprd self-test (automatic)",
+                    help="reporting employee on the ticket")
+    sp.add_argument("--min-free-mb", type=float, default=500.0,
+                    help="free disk space below which storage fails (default 500)")
+    sp.set_defaults(func=cmd_selftest)
 
     sp = sub.add_parser("provision", help="make keys and certificates", description=(
         "Make, in DIR, whatever is missing of: the AES-256 data key, a test CA, HQ's broker "

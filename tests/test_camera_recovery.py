@@ -14,9 +14,10 @@ from alprd.demo.broker import free_port
 class MjpegCamera:
     """Serves an endless MJPEG stream on a fixed port until stopped."""
 
-    def __init__(self, port: int):
-        ok, jpg = cv2.imencode(".jpg", np.full((120, 160, 3), 90, np.uint8))
-        frame = jpg.tobytes()
+    def __init__(self, port: int, frozen: bool = False):
+        rng = np.random.default_rng(0)
+        frames = [cv2.imencode(".jpg", np.clip(rng.normal(90, 30, (120, 160, 3)), 0, 255)
+                               .astype(np.uint8))[1].tobytes() for _ in range(1 if frozen else 4)]
         stop = threading.Event()
         self.stop_event = stop
 
@@ -29,7 +30,10 @@ class MjpegCamera:
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.end_headers()
                 try:
+                    n = 0
                     while not stop.is_set():
+                        frame = frames[n % len(frames)]  # a live sensor: never two the same
+                        n += 1
                         self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
                                          + f"Content-Length: {len(frame)}\r\n\r\n".encode()
                                          + frame + b"\r\n")

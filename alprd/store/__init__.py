@@ -23,7 +23,8 @@ from alprd.types import Hit, Read
 
 log = logging.getLogger(__name__)
 
-PRIORITY = {"breach": 0, "report": 0, "hit": 1, "read": 2, "image": 3}
+PRIORITY = {"breach": 0, "report": 0, "hit": 1, "read": 2, "ticket": 2, "audit": 2,
+            "image": 3}
 
 MIGRATIONS = [
     # 1: the first schema
@@ -256,6 +257,19 @@ class Store:
             row = self.db.conn.execute("SELECT value FROM counters WHERE name=?",
                                        (name,)).fetchone()
         return row[0] if row else 0
+
+    def queue(self, kind: str, body: dict) -> None:
+        """Queue a record other than a read (a ticket, a report) for HQ, durably."""
+        conn = self.db.conn
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._outbox(body["id"], kind, body)
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"cannot queue {kind} {body['id']}: {exc}") from exc
 
     def distinct_plates(self) -> int:
         """How many different plates the stored reads hold (POL-14), without decrypting."""
