@@ -222,6 +222,18 @@ def cmd_selftest(a) -> int:
     return 1 if failed else 0
 
 
+def cmd_compliance(a) -> int:
+    from alprd import compliance
+    repo = Path(a.repo)
+    if not (repo / "tests").is_dir():
+        print(f"compliance: no tests/ in {repo}: run it from a checkout of alprd (--repo)",
+              file=sys.stderr)
+        return 2
+    text, ok = compliance.report(compliance.collect(repo))
+    print(text)
+    return 0 if ok else 1
+
+
 def cmd_provision(a) -> int:
     from alprd.provision import provision
     made = provision(Path(a.dir), a.unit, tuple(a.hq_host or ("127.0.0.1", "localhost")))
@@ -350,6 +362,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--min-free-mb", type=float, default=500.0,
                     help="free disk space below which storage fails (default 500)")
     sp.set_defaults(func=cmd_selftest)
+
+    sp = sub.add_parser("compliance", help="policy rows and the tests that prove them",
+                        description=(
+        "Run the policy tests (pytest marker 'policy') and list POL-01..POL-19 with the tests "
+        "that cover each and their results. Exit 1 if a policy test fails."))
+    sp.add_argument("--repo", default=".", help="a checkout of alprd (default: here)")
+    sp.set_defaults(func=cmd_compliance)
 
     sp = sub.add_parser("provision", help="make keys and certificates", description=(
         "Make, in DIR, whatever is missing of: the AES-256 data key, a test CA, HQ's broker "

@@ -20,6 +20,9 @@ DEFAULT_PATH = Path("/etc/alprd/alprd.toml")
 ENV_PREFIX = "ALPRD_"
 
 
+LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the message says where and why."""
 
@@ -174,6 +177,10 @@ class UplinkConfig(_Section):
     def _url(cls, v: str) -> str:
         if v and not re.match(r"^mqtts?://[^/:]+(:\d+)?/?$", v):
             raise ValueError("must be mqtt://host[:port] or mqtts://host[:port]")
+        host = re.sub(r"^mqtts?://([^/:]+).*$", r"\1", v)
+        if v.startswith("mqtt://") and host not in LOOPBACK and not host.startswith("127."):
+            raise ValueError("plain mqtt:// is allowed on this machine's loopback only; HQ is "
+                             "reached over mutual TLS: use mqtts:// (POL-08, POL-13)")
         return v
 
 

@@ -15,6 +15,33 @@ REPO = Path(__file__).resolve().parent.parent
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "policy(id): proves a row of the policy requirements")
+    config._alprd_policy = {}
+
+
+def pytest_runtest_logreport(report):
+    """Record each policy test's outcome for `alprd compliance` (ALPRD_COMPLIANCE_OUT)."""
+    ids = dict(report.user_properties).get("policy")
+    if ids and (report.when == "call" or report.outcome != "passed"):
+        _RESULTS.setdefault(report.nodeid, {"policy": ids, "outcome": "passed"})
+        if report.outcome != "passed":
+            _RESULTS[report.nodeid]["outcome"] = report.outcome
+
+
+_RESULTS: dict = {}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        ids = [m.args[0] for m in item.iter_markers("policy")]
+        if ids:
+            item.user_properties.append(("policy", ids))
+
+
+def pytest_sessionfinish(session):
+    out = os.environ.get("ALPRD_COMPLIANCE_OUT")
+    if out:
+        import json
+        Path(out).write_text(json.dumps(_RESULTS, indent=1))
 
 
 @pytest.fixture

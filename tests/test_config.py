@@ -117,3 +117,23 @@ def test_config_check_command_exit_codes(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode != 0
     assert "uplink.brokr" in res.stderr and "line 14" in res.stderr
+
+
+@pytest.mark.policy("POL-16")
+@pytest.mark.policy("POL-08")
+def test_safeguards_cannot_be_configured_away(tmp_path):
+    # HQ off this machine only over TLS
+    with pytest.raises(ConfigError, match="mutual TLS"):
+        load(write(tmp_path, '[uplink]\nbroker = "mqtt://hq.example.org:1883"\n'), environ={})
+    with pytest.raises(ConfigError, match="mutual TLS"):
+        load(None, environ={"ALPRD_UPLINK__BROKER": "mqtt://10.0.0.5"})
+    assert load(None, environ={"ALPRD_UPLINK__BROKER": "mqtts://hq.example.org"})
+    # there is no key that turns off encryption, retention or no-capture zones
+    from alprd.config import describe_keys
+    keys = " ".join(describe_keys()).lower()
+    for forbidden in ("encrypt", "plaintext", "disable", "retention_off", "insecure"):
+        assert forbidden not in keys.split(":")[0]
+    for attempt in ('[store]\nencrypt = false\n', '[uplink]\ninsecure = true\n',
+                    '[store]\nlocal_cap_days = 3650\n'):
+        with pytest.raises(ConfigError):
+            load(write(tmp_path, attempt), environ={})
