@@ -160,13 +160,21 @@ class Index:
         """A new index: this one minus `remove` (plate, state; state None = every state) plus
         `add` (an added plate and state replaces the entry it had)."""
         keep = np.ones(len(self), bool)
-        for plate_text, st in (list(remove) + [(e.plate, e.state or "") for e in add]
-                               if len(self) else ()):
-            exact = pack(plate_text)
-            lo, hi = self._range(pack(plate_text, self.fold))
-            for i in range(lo, hi):
-                if self.plate[i] == exact and (st is None or self.states[self.state[i]] == st):
-                    keep[i] = False
+        targets = list(remove) + [(e.plate, e.state or "") for e in add] if len(self) else []
+        if targets:
+            exact = np.fromiter((pack(p) for p, _ in targets), np.int64, len(targets))
+            folded = np.fromiter((pack(p, self.fold) for p, _ in targets), np.int64,
+                                 len(targets))
+            lo = np.searchsorted(self.fkey, folded, "left")
+            hi = np.searchsorted(self.fkey, folded, "right")
+            state_code = {st: i for i, st in enumerate(self.states)}
+            for (_, st), ex, a, b in zip(targets, exact.tolist(), lo.tolist(), hi.tolist()):
+                if a == b:
+                    continue
+                rows = np.arange(a, b)[self.plate[a:b] == ex]
+                if st is not None:
+                    rows = rows[self.state[rows] == state_code.get(st, -1)]
+                keep[rows] = False
         n_add = len(add)
         fkey = np.fromiter((pack(e.plate, self.fold) for e in add), np.int64, n_add)
         plate = np.fromiter((pack(e.plate) for e in add), np.int64, n_add)
