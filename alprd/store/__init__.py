@@ -13,6 +13,7 @@ import json
 import logging
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,16 +122,10 @@ class Store:
             raise StoreError(f"{self.path} has schema {version}, newer than this alprd "
                              f"({len(MIGRATIONS)}): upgrade alprd")
         for n, sql in enumerate(MIGRATIONS[version:], version + 1):
-            with self._lock:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for stmt in filter(str.strip, sql.split(";")):
-                        conn.execute(stmt)
-                    conn.execute(f"PRAGMA user_version={n}")
-                    conn.execute("COMMIT")
-                except sqlite3.Error:
-                    conn.execute("ROLLBACK")
-                    raise
+            with self._transaction():
+                for stmt in filter(str.strip, sql.split(";")):
+                    conn.execute(stmt)
+                conn.execute(f"PRAGMA user_version={n}")
             log.info("store: migrated %s to schema %d", self.path, n)
 
     def close(self) -> None:
@@ -138,26 +133,36 @@ class Store:
             self.db.conn.close()
 
     # -- writes -------------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self):
+        """One write transaction under the writer lock: committed, or rolled back and the
+        sqlite3 error re-raised."""
+        conn = self.db.conn
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
     def add_read(self, read: Read, hits: list[Hit] = ()) -> None:
         """Store a read, its hits and their outbox records in one transaction."""
         self.add_reads([(read, hits)])
 
     def add_reads(self, items: list[tuple[Read, list[Hit]]]) -> None:
         """Store several reads with their hits in one transaction (all or none)."""
-        conn = self.db.conn
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+        try:
+            with self._transaction():
                 for read, hits in items:
                     self._insert(read, hits)
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                first = items[0][0].id if items else "-"
-                raise StoreError(f"cannot store read {first}"
-                                 f"{f' and {len(items) - 1} more' if len(items) > 1 else ''}: "
-                                 f"{exc}") from exc
+        except sqlite3.Error as exc:
+            first = items[0][0].id if items else "-"
+            raise StoreError(f"cannot store read {first}"
+                             f"{f' and {len(items) - 1} more' if len(items) > 1 else ''}: "
+                             f"{exc}") from exc
 
     def _insert(self, read: Read, hits: list[Hit]) -> None:
         conn = self.db.conn
@@ -232,18 +237,10 @@ class Store:
         """HQ has these records: drop them from the outbox. Returns how many were pending."""
         if not ids:
             return 0
-        conn = self.db.conn
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                marks = ",".join("?" * len(ids))
-                n = conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids).rowcount
-                conn.execute(f"UPDATE reads SET uplinked=1 WHERE id IN ({marks})", ids)
-                conn.execute("COMMIT")
-            except sqlite3.Error:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        marks = ",".join("?" * len(ids))
+        with self._transaction() as conn:
+            n = conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids).rowcount
+            conn.execute(f"UPDATE reads SET uplinked=1 WHERE id IN ({marks})", ids)
         return n
 
     def bump(self, name: str, by: int = 1) -> None:
@@ -260,16 +257,11 @@ class Store:
 
     def queue(self, kind: str, body: dict) -> None:
         """Queue a record other than a read (a ticket, a report) for HQ, durably."""
-        conn = self.db.conn
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+        try:
+            with self._transaction():
                 self._outbox(body["id"], kind, body)
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StoreError(f"cannot queue {kind} {body['id']}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot queue {kind} {body['id']}: {exc}") from exc
 
     def distinct_plates(self) -> int:
         """How many different plates the stored reads hold (POL-14), without decrypting."""
@@ -287,17 +279,12 @@ class Store:
                 "reason": reason, "reads_at_risk": self.count("reads"),
                 "distinct_plates_at_risk": self.distinct_plates(),
                 "tampered_records": sorted(self.tampered)}
-        conn = self.db.conn
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+        try:
+            with self._transaction():
                 self._outbox(rid, "breach", body)
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                log.error("store: cannot queue the breach report (%s): %s", reason, exc)
-                return rid
+        except sqlite3.Error as exc:
+            log.error("store: cannot queue the breach report (%s): %s", reason, exc)
+            return rid
         log.critical("breach report queued for HQ: %s; %d distinct plates at risk", reason,
                      body["distinct_plates_at_risk"])
         return rid
@@ -305,20 +292,12 @@ class Store:
     def purge_acknowledged(self, before_utc: str) -> int:
         """Delete reads HQ has acknowledged that were captured before before_utc (ISO),
         with their hits. Unacknowledged reads are never purged here."""
-        conn = self.db.conn
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute("DELETE FROM hits WHERE read_id IN (SELECT id FROM reads WHERE "
-                             "uplinked=1 AND utc < ?) AND id NOT IN (SELECT id FROM outbox)",
-                             (before_utc,))
-                n = conn.execute("DELETE FROM reads WHERE uplinked=1 AND utc < ? AND id NOT IN "
-                                 "(SELECT read_id FROM hits)", (before_utc,)).rowcount
-                conn.execute("COMMIT")
-            except sqlite3.Error:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM hits WHERE read_id IN (SELECT id FROM reads WHERE "
+                         "uplinked=1 AND utc < ?) AND id NOT IN (SELECT id FROM outbox)",
+                         (before_utc,))
+            n = conn.execute("DELETE FROM reads WHERE uplinked=1 AND utc < ? AND id NOT IN "
+                             "(SELECT read_id FROM hits)", (before_utc,)).rowcount
         return n
 
     # -- queries ------------------------------------------------------------------------
