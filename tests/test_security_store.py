@@ -94,9 +94,7 @@ def test_mutual_tls_uplink_delivers(pki, tmp_path):
         hq.start()
         store = Store(tmp_path / "car.db", KEY)
         store.add_read(make_read("TLS0001"))
-        up = Uplink(b.url, store, "CAR-1", tls=TlsFiles(str(pki / "ca.crt"),
-                                                        str(pki / "device.crt"),
-                                                        str(pki / "device.key")))
+        up = Uplink(b.url, store, "CAR-1", tls=device_tls(pki))
         up.start()
         try:
             assert wait(lambda: store.outbox_depth() == 0)
@@ -133,22 +131,29 @@ def test_broker_refuses_a_client_without_certificate_or_from_a_foreign_ca(pki, t
             assert not [rc for rc in accepted if not rc.is_failure], certs
 
 
+def device_tls(pki) -> TlsFiles:
+    return TlsFiles(str(pki / "ca.crt"), str(pki / "device.crt"), str(pki / "device.key"))
+
+
+def assert_car_refuses(broker, pki, tmp_path, text):
+    """The car does not connect to this broker, and its read stays in the outbox."""
+    store = Store(tmp_path / "car.db", KEY)
+    store.add_read(make_read(text))
+    up = Uplink(broker.url, store, "CAR-1", tls=device_tls(pki))
+    up.start()
+    try:
+        time.sleep(1.5)
+        assert not up.connected.is_set() and store.outbox_depth() == 1
+    finally:
+        up.stop()
+        store.close()
+
+
 def test_uplink_refuses_an_hq_certificate_from_another_ca(pki, tmp_path):
     rogue = tmp_path / "rogue"
     provision(rogue, "CAR-1")  # a rogue HQ with its own CA
     with Mosquitto(tls=(pki / "ca.crt", rogue / "hq.crt", rogue / "hq.key")) as b:
-        store = Store(tmp_path / "car.db", KEY)
-        store.add_read(make_read("ROGUE01"))
-        up = Uplink(b.url, store, "CAR-1", tls=TlsFiles(str(pki / "ca.crt"),
-                                                        str(pki / "device.crt"),
-                                                        str(pki / "device.key")))
-        up.start()
-        try:
-            time.sleep(1.5)
-            assert not up.connected.is_set() and store.outbox_depth() == 1
-        finally:
-            up.stop()
-            store.close()
+        assert_car_refuses(b, pki, tmp_path, "ROGUE01")
 
 
 def test_uplink_refuses_an_hq_certificate_that_is_not_the_pinned_one(pki, tmp_path):
@@ -190,15 +195,4 @@ def test_uplink_refuses_an_expired_hq_certificate(pki, tmp_path):
     issue(old, "hq", "127.0.0.1", ca_key, ca_cert, server=True, sans=("127.0.0.1",), days=1,
           not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=10))
     with Mosquitto(tls=(pki / "ca.crt", old / "hq.crt", old / "hq.key")) as b:
-        store = Store(tmp_path / "car.db", KEY)
-        store.add_read(make_read("EXPIRE1"))
-        up = Uplink(b.url, store, "CAR-1", tls=TlsFiles(str(pki / "ca.crt"),
-                                                        str(pki / "device.crt"),
-                                                        str(pki / "device.key")))
-        up.start()
-        try:
-            time.sleep(1.5)
-            assert not up.connected.is_set() and store.outbox_depth() == 1
-        finally:
-            up.stop()
-            store.close()
+        assert_car_refuses(b, pki, tmp_path, "EXPIRE1")

@@ -54,6 +54,21 @@ def _date(value: str, what: str) -> datetime | None:
     raise ValueError(f"bad {what} {value!r}")
 
 
+def _times(entered_text: str, entered_name: str, expires_text: str, expires_name: str
+           ) -> tuple[str, float]:
+    """(entered_utc ISO or "", expires epoch seconds or 0) from the file's date fields."""
+    entered = _date(entered_text, entered_name)
+    expires = _date(expires_text, expires_name)
+    return (entered.isoformat() if entered else "", expires.timestamp() if expires else 0.0)
+
+
+def _checked(result: ImportResult, path: Path) -> ImportResult:
+    """A file with rejects but not one usable row is refused whole."""
+    if not result.entries and result.errors:
+        raise ImportRefused(f"{path}: no usable row ({result.errors[0]})")
+    return result
+
+
 def _read(path: Path) -> str:
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -83,19 +98,15 @@ def parse_ncic(path: Path) -> ImportResult:
             mke = fields.get("MKE", "")
             if mke not in NCIC_MKE:
                 raise ValueError(f"unknown message key MKE/{mke}")
-            entered = _date(fields.get("DTE", ""), "DTE")
-            expires = _date(fields.get("EXP", ""), "EXP")
+            entered, expires = _times(fields.get("DTE", ""), "DTE", fields.get("EXP", ""), "EXP")
             result.entries.append(HotlistEntry(
                 plate=_plate(fields.get("LIC", "")), state=fields.get("LIS") or None,
                 list_type=NCIC_MKE[mke], reason=fields.get("MIS", "") or NCIC_MKE[mke]
                 .replace("_", " "), priority=1, case_number=fields.get("NIC") or None,
-                source="NCIC", entered_utc=entered.isoformat() if entered else "",
-                expires=expires.timestamp() if expires else 0.0))
+                source="NCIC", entered_utc=entered, expires=expires))
         except ValueError as exc:
             result.errors.append(f"line {n}: {exc}")
-    if not result.entries and result.errors:
-        raise ImportRefused(f"{path}: no usable row ({result.errors[0]})")
-    return result
+    return _checked(result, path)
 
 
 def parse_clew(path: Path) -> ImportResult:
@@ -113,21 +124,18 @@ def parse_clew(path: Path) -> ImportResult:
             kind = CLEW_TYPES.get((row["HIT_TYPE"] or "").strip().upper())
             if kind is None:
                 raise ValueError(f"unknown HIT_TYPE {row['HIT_TYPE']!r}")
-            entered = _date(row["ENTRY_DATE"] or "", "ENTRY_DATE")
-            expires = _date(row["EXPIRATION"] or "", "EXPIRATION")
+            entered, expires = _times(row["ENTRY_DATE"] or "", "ENTRY_DATE",
+                                      row["EXPIRATION"] or "", "EXPIRATION")
             result.entries.append(HotlistEntry(
                 plate=_plate(row["PLATE"] or ""), state=(row["STATE"] or "").strip().upper()
                 or None, list_type=kind, reason=(row["NOTES"] or "").strip() or row["HIT_TYPE"],
                 priority=1 if kind in ("amber", "wanted_person") else 2,
                 case_number=(row["NCIC_NUMBER"] or "").strip() or None,
                 source=f"CLEW/{(row['AGENCY'] or '').strip()}",
-                entered_utc=entered.isoformat() if entered else "",
-                expires=expires.timestamp() if expires else 0.0))
+                entered_utc=entered, expires=expires))
         except ValueError as exc:
             result.errors.append(f"line {n}: {exc}")
-    if not result.entries and result.errors:
-        raise ImportRefused(f"{path}: no usable row ({result.errors[0]})")
-    return result
+    return _checked(result, path)
 
 
 PARSERS = {"ncic": parse_ncic, "clew": parse_clew}
