@@ -173,7 +173,9 @@ class Index:
                     continue
                 rows = np.arange(a, b)[self.plate[a:b] == ex]
                 if st is not None:
-                    rows = rows[self.state[rows] == state_code.get(st, -1)]
+                    if st not in state_code:
+                        continue  # no entry has this state
+                    rows = rows[self.state[rows] == state_code[st]]
                 keep[rows] = False
         n_add = len(add)
         fkey = np.fromiter((pack(e.plate, self.fold) for e in add), np.int64, n_add)
