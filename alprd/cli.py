@@ -132,6 +132,10 @@ def cmd_demo(a) -> int:
         version = hq.publish_hotlist(read_csv(Path(cfg.hotlist.path)),
                                      signing_key(keys / "hq-hotlist.key"))
         log.info("hq: published the demo hotlist, version %d", version)
+        hq.publish_roster(demo.demo_roster(), signing_key(keys / "hq-hotlist.key"))
+        print("demo accounts (badge = PIN): " + ", ".join(
+            f"{b} {r}{'' if st == 'active' and t else ' (' + (st if st != 'active' else 'untrained') + ')'}"
+            for b, _, r, _, t, st in demo.DEMO_USERS), flush=True)
         cfg.hotlist.public_key = str(keys / "hq-hotlist.key.pub")
         cfg.hotlist.path = ""
     print(f"alprd demo: state in {state}; broker {cfg.uplink.broker}", flush=True)
@@ -220,6 +224,41 @@ def cmd_selftest(a) -> int:
                   f"{'' if out['ticket']['queued_for_hq'] else ' (not queued: storage failed)'}")
         print("\nRESULT: " + ("FAIL: see the lines marked FAIL" if failed else "all checks passed"))
     return 1 if failed else 0
+
+
+def cmd_audit(a) -> int:
+    from alprd.audit import AuditError, AuditLog, format_report
+    from alprd.store import Store, StoreError
+    from alprd.store.crypto import DataKeyError, data_key_path, load_key
+    setup_logging("ERROR")
+    try:
+        cfg = load(_config_path(a.config))
+        store = Store(Path(cfg.store.path), load_key(data_key_path(cfg.store.key_file)))
+    except (ConfigError, DataKeyError, StoreError) as exc:
+        print(f"audit: {exc}", file=sys.stderr)
+        return 2
+    audit = AuditLog(store, cfg.vehicle.unit_id)
+    try:
+        if a.action == "verify":
+            try:
+                v = audit.verify()
+            except AuditError as exc:
+                print(f"AUDIT CHAIN BROKEN: {exc}")
+                store.report_breach(f"audit chain broken: {exc}")  # POL-14
+                print("A breach report has been queued for HQ.")
+                return 1
+            print(f"audit chain intact: {v.records} record(s), seq {v.first_seq}..{v.last_seq}"
+                  f", head {v.head_hash[:16]}")
+            return 0
+        try:
+            rep = audit.report(a.since, a.until)
+        except Exception as exc:  # a sealed value failed: say so, do not print half a report
+            print(f"audit: cannot read the audit trail: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps(rep, indent=1) if a.json else format_report(rep))
+        return 0
+    finally:
+        store.close()
 
 
 def cmd_compliance(a) -> int:
@@ -362,6 +401,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--min-free-mb", type=float, default=500.0,
                     help="free disk space below which storage fails (default 500)")
     sp.set_defaults(func=cmd_selftest)
+
+    sp = sub.add_parser("audit", help="verify the audit chain; print the audit report",
+                        description=(
+        "verify: check that no audit record was edited, deleted or reordered (exit 1, and a "
+        "breach report for HQ, if one was). report: accesses by user, purpose, action and "
+        "plate queried, for Audit Division (POL-18)."))
+    sp.add_argument("action", choices=["verify", "report"])
+    add_config(sp)
+    sp.add_argument("--since", metavar="UTC", help="report from this UTC date/time (ISO)")
+    sp.add_argument("--until", metavar="UTC", help="report up to this UTC date/time (ISO)")
+    sp.add_argument("--json", action="store_true", help="report as JSON")
+    sp.set_defaults(func=cmd_audit)
 
     sp = sub.add_parser("compliance", help="policy rows and the tests that prove them",
                         description=(

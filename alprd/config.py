@@ -12,7 +12,8 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from alprd.hotlist.index import DEFAULT_CONFUSIONS
 
@@ -187,6 +188,24 @@ class UplinkConfig(_Section):
 class UiConfig(_Section):
     listen: str = Field("127.0.0.1:8080", pattern=r"^[0-9A-Za-z.:\[\]-]+:\d+$",
                         description="host:port of the in-car page")
+    tls_cert: str = Field("", description=(
+        "PEM certificate for the page over HTTPS; required when listen is not loopback "
+        "(`alprd provision` makes one as page.crt)"))
+    tls_key: str = Field("", description="PEM private key of tls_cert")
+    session_idle_s: float = Field(1800, ge=60, le=43200, description=(
+        "A session with no request and no open page for this long is signed out"))
+    escalate_after_s: float = Field(60, ge=10, le=600, description=(
+        "A hit nobody acknowledges for this long is escalated to dispatch (recorded)"))
+
+    @model_validator(mode="after")
+    def _https_off_loopback(self):
+        host = self.listen.rpartition(":")[0].strip("[]")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("set both ui.tls_cert and ui.tls_key, or neither")
+        if not self.tls_cert and host not in LOOPBACK and not host.startswith("127."):
+            raise ValueError(f"the page listens on {host}, not loopback: set ui.tls_cert and "
+                             "ui.tls_key (HTTPS is required off loopback)")
+        return self
 
 
 class ServiceConfig(_Section):

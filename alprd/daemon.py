@@ -19,20 +19,23 @@ from typing import Callable
 import cv2
 
 from alprd import clock, retention
+from alprd.audit import AuditLog
 from alprd.capture import Camera, FrameQueue
 from alprd.config import Config
 from alprd.geometry import inside
 from alprd.gps import GpsReader, GpsTrack
 from alprd.hotlist import Hotlist, HotlistError, read_csv
-from alprd.hotlist.sync import HotlistSync, UpdateRefused, load_public_key
+from alprd.hotlist.sync import HotlistSync, UpdateRefused, load_public_key, verify
 from alprd.recognize import model_version
 from alprd.recognize.recognizer import Recognizer
 from alprd.store import Store, StoreError
 from alprd.store.crypto import data_key_path, load_key
 from alprd.track import Pass, PassTracker
 from alprd.types import Hit, Observation, Read
+from alprd.roster import Auth, Roster
 from alprd.supervise import Notifier, Watchdog
-from alprd.ui import EventBus, PageServer, read_event
+from alprd.ui import App, EventBus, PageServer, read_event
+from alprd.ui.alerts import Alerts
 from alprd.uplink import TlsFiles, Uplink
 
 log = logging.getLogger(__name__)
@@ -64,10 +67,16 @@ class Daemon:
             except HotlistError as exc:
                 log.error("hotlist: %s; running with an empty list", exc)
         self.sync = None
-        if cfg.hotlist.public_key:
-            self.sync = HotlistSync(self.hotlist, load_public_key(Path(cfg.hotlist.public_key)),
-                                    Path(cfg.store.path).parent, cfg.hotlist.max_age_s)
+        state_dir = Path(cfg.store.path).parent
+        self.hq_key = (load_public_key(Path(cfg.hotlist.public_key))
+                       if cfg.hotlist.public_key else None)
+        if self.hq_key:
+            self.sync = HotlistSync(self.hotlist, self.hq_key, state_dir, cfg.hotlist.max_age_s)
             self.sync.load_saved()
+        self.audit = AuditLog(self.store, cfg.vehicle.unit_id)
+        self.roster = Roster(self.hq_key, state_dir)  # users come from HQ only, signed
+        if self.hq_key:
+            self.roster.load_saved()
         self.track = GpsTrack(cfg.gps.stale_after_s)
         self.gps = (GpsReader(cfg.gps.port, self.track, cfg.gps.baud, cfg.gps.replay_loop)
                     if cfg.gps.port else None)
@@ -80,14 +89,25 @@ class Daemon:
                               if cfg.uplink.broker.startswith("mqtts") else None,
                               max_bytes_per_s=cfg.uplink.max_bytes_per_s)
                        if cfg.uplink.broker else None)
-        if self.uplink and self.sync:
+        if self.uplink and self.hq_key:
             self.uplink.on_hotlist = self._hotlist_update
+            self.uplink.handlers[f"{self.uplink.prefix}/roster"] = self._roster_update
+            self.uplink.handlers[f"{self.uplink.prefix}/{cfg.vehicle.unit_id}/cmd"] = \
+                self._command
         self.bus = EventBus()
+        self.auth = Auth(self.roster, self.audit, cfg.vehicle.unit_id, cfg.ui.session_idle_s)
+        self.alerts = Alerts(self.store, self.audit, self.bus, cfg.vehicle.unit_id,
+                             cfg.ui.escalate_after_s)
+        self.tickets_dir = state_dir / "tickets"
+        app = App(self.auth, self.alerts, self.store, self.audit, self.run_selftest,
+                  self.tickets_dir, cfg.vehicle.unit_id)
         self.notifier = Notifier()
         self.watchdog = Watchdog(self.notifier, self._heartbeats(), cfg.service.stall_s)
         self.loop_mono = time.monotonic()
         self._read_times: list[float] = []
-        self.page = PageServer(cfg.ui.listen, self.bus, self.health) if ui else None
+        self.page = (PageServer(cfg.ui.listen, self.bus, self.health, app,
+                                (cfg.ui.tls_cert, cfg.ui.tls_key) if cfg.ui.tls_cert else None)
+                     if ui else None)
         self.frames = 0
         self.reads = 0
         self.hits = 0
@@ -164,6 +184,8 @@ class Daemon:
     def step(self) -> bool:
         """One frame from each camera with one waiting; False when every queue was empty."""
         worked = False
+        if not self.queues:
+            self.stop_event.wait(0.05)  # no camera: hits still escalate, the page still works
         for cam_id, q in self.queues.items():
             frame = q.get(timeout=0 if worked else 0.05)
             if frame is None:
@@ -177,6 +199,10 @@ class Daemon:
             self.last_recognition_mono = time.monotonic()
         for p in self.tracker.expire(time.monotonic()):
             self._finish(p)
+        try:
+            self.alerts.tick()
+        except StoreError as exc:
+            log.error("alerts: %s", exc)
         self._publish_status()
         self._purge_now_and_then()
         self.loop_mono = time.monotonic()
@@ -193,6 +219,7 @@ class Daemon:
                                                 self.cfg.store.local_cap_days)
         try:
             n = self.store.purge_acknowledged(clock.iso(before))
+            self.audit.purge_acknowledged(clock.iso(before))
         except sqlite3.Error as exc:
             log.error("retention: purge failed: %s", exc)
             return
@@ -259,7 +286,10 @@ class Daemon:
                     lat=fix.lat if fix else None, lon=fix.lon if fix else None,
                     fix_quality=fix.quality if fix else 0, crop_jpeg=jpeg.tobytes(),
                     bbox=best.plate.bbox, frames=len(p.sightings))
-        hits = [Hit(id=str(uuid.uuid4()), read_id=read.id, entry=m.entry, rule=m.rule, utc=utc,
+        # a hit's id is derived from the pass and the entry, so an early alert and the stored
+        # hit are the same hit (dispositions recorded on either refer to one id)
+        hits = [Hit(id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"alprd:{read.id}:{m.entry.plate}:"
+                                      f"{m.entry.state}:{m.entry.list_type}")), read_id=read.id, entry=m.entry, rule=m.rule, utc=utc,
                     differs=m.differs, state_rule=m.state_rule)
                 for m in self.hotlist.match(read.text, read.state)]
         return read, hits
@@ -274,7 +304,7 @@ class Daemon:
         built = self._build_read(p)
         if built and built[1]:
             p.alerted = True
-            self.bus.publish(read_event(*built))
+            self.alerts.open(read_event(*built))
 
     def _finish(self, p: Pass) -> None:
         built = self._build_read(p)
@@ -282,7 +312,10 @@ class Daemon:
             self.store.bump("no_capture_zone")  # POL-03: nothing but the count is kept
             log.debug("read dropped in a no-capture zone")
             return
-        read, hits = built
+        self.record(*built)
+
+    def record(self, read: Read, hits: list[Hit]) -> None:
+        """Store a read with its hits, then tell the page, the uplink and the caller."""
         try:
             self.store.add_read(read, hits)
         except StoreError as exc:  # full disk, I/O error: say so, count it, keep running
@@ -293,9 +326,9 @@ class Daemon:
         self.hits += len(hits)
         self._read_times.append(time.monotonic())
         event = read_event(read, hits)
-        if p.alerted:  # the officer has seen this pass's alert already: record, don't re-alert
-            event["type"], event["alerted_early"] = "read", True
         self.bus.publish(event)
+        if hits:
+            self.alerts.open(event)  # once per hit: an early alert is updated, not repeated
         if self.uplink:
             self.uplink.wake()
         if self.on_read:
@@ -310,8 +343,67 @@ class Daemon:
         log.info("hotlist: %s applied, version %d (+%d, -%d)", applied.kind, applied.version,
                  applied.added, len(applied.removed))
         if applied.cancelled and applied.removed:
-            self.bus.publish({"type": "cancel", "plates": [p for p, _ in applied.removed],
-                              "version": applied.version})
+            plates = [p for p, _ in applied.removed]
+            try:
+                self.alerts.cancel(plates)
+            except StoreError as exc:
+                log.error("alerts: %s", exc)
+            self.bus.publish({"type": "cancel", "plates": plates, "version": applied.version})
+
+    def _roster_update(self, message: bytes) -> None:
+        """A signed roster from HQ (paho's thread); separated users are signed out (POL-15)."""
+        try:
+            removed, changed = self.roster.apply(message)
+        except UpdateRefused as exc:
+            log.error("roster: update refused: %s; the last good roster stays", exc)
+            return
+        ended = self.auth.roster_applied(removed, changed)
+        if ended:
+            log.warning("roster: signed out %s (removed, deactivated or role changed)",
+                        ", ".join(ended))
+
+    def _command(self, message: bytes) -> None:
+        """A signed command from HQ (docs/protocol.md: command.v1)."""
+        try:
+            body = verify(message, self.hq_key)
+            if body.get("kind") != "command" or body.get("unit_id") != self.cfg.vehicle.unit_id:
+                raise UpdateRefused("not a command for this unit")
+            if body.get("command") != "selftest":
+                raise UpdateRefused(f"unknown command {body.get('command')!r}")
+        except UpdateRefused as exc:
+            log.error("command refused: %s", exc)
+            return
+        log.info("HQ asks for a self-test (command %s)", body.get("id"))
+        threading.Thread(target=self.run_selftest, name="selftest", daemon=True,
+                         kwargs={"session": None, "command_id": body.get("id")}).start()
+
+    def run_selftest(self, session=None, command_id: str | None = None) -> dict:
+        """The self-test inside the running daemon, for the page's button and HQ's command.
+        A failure prepares the trouble ticket (Form 11.03.00), saved and queued for HQ."""
+        from alprd import selftest
+        from alprd.selftest import ticket
+        results = selftest.run_live(self.cfg, self.cameras, self.track, self.gps)
+        failed = [r.component for r in results if r.status == "fail"]
+        who = f"{session.name} ({session.badge})" if session else "HQ command"
+        out = {"results": selftest.as_json(results), "failed": failed, "ticket": None}
+        if failed:
+            t = ticket.make(self.cfg, results, who)
+            path = ticket.save(t, self.tickets_dir)
+            self.store.queue("ticket", t)
+            out["ticket"] = {"id": t["id"], "url": f"/tickets/{path.name}"}
+        else:
+            self.store.queue("selftest", {"id": str(uuid.uuid4()), "unit_id":
+                                          self.cfg.vehicle.unit_id, "utc": clock.iso(
+                                              datetime.now(timezone.utc)),
+                                          "command_id": command_id,
+                                          "results": out["results"]})
+        self.audit.append(session.badge if session else "hq", session.role if session
+                          else "system", "selftest", detail={"failed": failed,
+                                                             "command_id": command_id})
+        if self.uplink:
+            self.uplink.wake()
+        log.info("self-test: %s", f"FAILED: {', '.join(failed)}" if failed else "all OK")
+        return out
 
     def _in_no_capture_zone(self, fix) -> bool:
         return any(inside((fix.lat, fix.lon), z.polygon)

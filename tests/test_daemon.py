@@ -77,12 +77,14 @@ def test_confident_pass_alerts_early_and_only_once(tmp_path):
         if i == 1:
             assert q.empty()  # two sightings are not enough
     early = q.get_nowait()
-    assert early["type"] == "hit" and early["id"] == p.id and q.empty()
+    assert early["type"] == "alert" and early["id"] == p.id and q.empty()
     for done in d.tracker.expire(200.0):
         d._finish(done)
     final = q.get_nowait()
-    assert final["type"] == "read" and final["alerted_early"] and final["hits"]
-    assert final["id"] == early["id"]
+    assert final["type"] == "hit" and final["id"] == early["id"]
+    update = q.get_nowait()  # the same alert, updated with the final read: not a second one
+    assert update["type"] == "alert" and update["hit_id"] == early["hit_id"] and q.empty()
+    assert len(d.alerts.current()) == 1
     assert d.store.count("reads") == 1 and d.store.count("hits") == 1
     d.store.close()
 

@@ -20,7 +20,8 @@ from alprd.uplink import PROTOCOL_VERSION, decode
 log = logging.getLogger(__name__)
 
 MAX_UP_BYTES = 16 * 1024 * 1024
-KINDS = {"read", "hit", "report", "breach", "audit", "ticket", "image"}
+KINDS = {"read", "hit", "disposition", "report", "breach", "audit", "ticket", "selftest",
+         "image"}
 
 
 def parse_up(payload: bytes) -> tuple[str, list[dict]]:
@@ -172,17 +173,43 @@ class HqEndpoint:
                         timeout: float = 10.0) -> int:
         """Publish a signed snapshot, retained, so a car that connects later gets it at once.
         Returns the list version (UTC seconds at HQ unless given)."""
-        from alprd.hotlist.sync import entry_to_json, sign
+        from alprd.hotlist.sync import entry_to_json
         version = version or int(time.time())
-        body = {"v": PROTOCOL_VERSION, "kind": "hotlist.snapshot", "list_version": version,
-                "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "entries": [entry_to_json(e) for e in entries]}
+        self._publish_signed("hotlist", {
+            "v": PROTOCOL_VERSION, "kind": "hotlist.snapshot", "list_version": version,
+            "created_utc": _now(), "entries": [entry_to_json(e) for e in entries]},
+            signing_key, retain=True, timeout=timeout)
+        return version
+
+    def publish_roster(self, users: list[dict], signing_key, version: int | None = None,
+                       timeout: float = 10.0) -> int:
+        """Publish the signed user roster (roster.v1), retained; users from roster_user().
+        A user left out, or deactivated, is signed out on every car at once (POL-15)."""
+        version = version or time.time_ns() // 1000
+        self._publish_signed("roster", {"v": PROTOCOL_VERSION, "kind": "roster",
+                                        "roster_version": version, "created_utc": _now(),
+                                        "users": users}, signing_key, retain=True,
+                             timeout=timeout)
+        return version
+
+    def send_command(self, unit: str, command: str, signing_key, timeout: float = 10.0) -> str:
+        """A signed command (command.v1) for one car, e.g. "selftest"; returns its id."""
+        import uuid
+        cid = str(uuid.uuid4())
+        self._publish_signed(f"{unit}/cmd", {"v": PROTOCOL_VERSION, "kind": "command",
+                                             "id": cid, "unit_id": unit, "command": command,
+                                             "issued_utc": _now()}, signing_key,
+                             retain=False, timeout=timeout)
+        return cid
+
+    def _publish_signed(self, topic: str, body: dict, signing_key, retain: bool,
+                        timeout: float) -> None:
+        from alprd.hotlist.sync import sign
         if not self.connected.wait(timeout):
             raise TimeoutError(f"hq: no broker at {self.host}:{self.port}")
-        info = self.client.publish(f"{self.prefix}/hotlist", sign(body, signing_key), qos=1,
-                                   retain=True)
+        info = self.client.publish(f"{self.prefix}/{topic}", sign(body, signing_key), qos=1,
+                                   retain=retain)
         info.wait_for_publish(timeout)
-        return version
 
     def stop(self) -> None:
         self.client.disconnect()
@@ -215,6 +242,18 @@ class HqEndpoint:
         client.publish(f"{self.prefix}/{unit}/ack", json.dumps(ack), qos=1)
         if self.on_records:
             self.on_records(unit, records)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def roster_user(badge: str, name: str, role: str, pin: str, trained_utc: str | None,
+                last_use_utc: str | None = None, status: str = "active") -> dict:
+    """One roster entry; the PIN leaves HQ only as its argon2id hash."""
+    from alprd.roster import hash_pin
+    return {"badge": badge, "name": name, "role": role, "pin_hash": hash_pin(pin),
+            "trained_utc": trained_utc, "last_use_utc": last_use_utc, "status": status}
 
 
 def signing_key(path: Path):

@@ -289,6 +289,56 @@ def run_all(cfg: Config, min_free_mb: float = 500.0) -> list[Result]:
     return results
 
 
+def check_camera_live(cam, max_age_s: float = 5.0) -> Result:
+    """A camera the running daemon holds: is it delivering frames now?"""
+    name = f"camera {cam.id}"
+    last = getattr(cam, "last_frame_mono", None)
+    age = None if last is None else time.monotonic() - last
+    details = {"state": cam.state, "frames": cam.frames,
+               "last_frame_age_s": None if age is None else round(age, 1)}
+    if age is None:
+        return _fail(name, "no frame has arrived since start: check the cable and the "
+                     "camera's power", **details)
+    if age > max_age_s:
+        return _fail(name, f"no frame for {age:.0f} s (state {cam.state}): check the cable "
+                     "and the camera's power", **details)
+    return _ok(name, **details)
+
+
+def check_gps_live(track, reader) -> Result:
+    """The running daemon's GPS: a current fix and its quality."""
+    if reader is None:
+        return _warn("gps", "no GPS configured: reads will have no position")
+    fix = track.latest()
+    details = {"state": reader.state, "sentences": reader.lines}
+    if reader.lines == 0:
+        return _fail("gps", "GPS silent: nothing received; check wiring and baud rate",
+                     **details)
+    if fix is None or track.is_stale():
+        return _fail("gps", "no current fix: check the antenna and its view of the sky",
+                     **details)
+    details.update(lat=round(fix.lat, 5), lon=round(fix.lon, 5), quality=fix.quality,
+                   hdop=fix.hdop, satellites=fix.satellites, utc=track.last_utc)
+    if fix.hdop is not None and fix.hdop > 5:
+        return _warn("gps", f"poor fix (HDOP {fix.hdop})", **details)
+    return _ok("gps", **details)
+
+
+def run_live(cfg: Config, cameras, track, gps_reader, min_free_mb: float = 500.0
+             ) -> list[Result]:
+    """The self-test inside the running daemon (the page's button, HQ's command): cameras
+    and GPS as the daemon sees them, the rest as `alprd selftest` checks it."""
+    results = [check_camera_live(c) for c in cameras]
+    if not cameras:
+        results.append(_fail("cameras", "no camera configured"))
+    gps = check_gps_live(track, gps_reader)
+    live_gps = cfg.gps.port and not Path(cfg.gps.port).is_file()
+    results += [gps, check_clock(gps.details.get("utc") if live_gps else None),
+                check_models(cfg), check_storage(cfg, min_free_mb), check_keys(cfg),
+                check_uplink(cfg), check_hotlist(cfg)]
+    return results
+
+
 def table(results: list[Result]) -> str:
     mark = {"ok": "OK  ", "warn": "WARN", "fail": "FAIL"}
     width = max(len(r.component) for r in results)

@@ -24,8 +24,8 @@ from alprd.types import Hit, Read
 
 log = logging.getLogger(__name__)
 
-PRIORITY = {"breach": 0, "report": 0, "hit": 1, "read": 2, "ticket": 2, "audit": 2,
-            "image": 3}
+PRIORITY = {"breach": 0, "report": 0, "hit": 1, "disposition": 1, "read": 2, "ticket": 2,
+            "audit": 2, "selftest": 2, "image": 3}
 
 MIGRATIONS = [
     # 1: the first schema
@@ -61,6 +61,20 @@ MIGRATIONS = [
     DROP INDEX reads_text;
     ALTER TABLE reads ADD COLUMN text_hmac TEXT NOT NULL DEFAULT '';
     CREATE INDEX reads_text_hmac ON reads(text_hmac);
+    """,
+    # 5: the officer's verify steps and dispositions on hits; the hash-chained audit log
+    """
+    CREATE TABLE dispositions (
+        id TEXT PRIMARY KEY, hit_id TEXT NOT NULL, utc TEXT NOT NULL, username TEXT NOT NULL,
+        action TEXT NOT NULL, note BLOB);
+    CREATE INDEX dispositions_hit ON dispositions(hit_id);
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, utc TEXT NOT NULL,
+        username TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, purpose TEXT,
+        query BLOB, result_count INTEGER, detail BLOB, prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL, uplinked INTEGER NOT NULL DEFAULT 0);
+    CREATE INDEX audit_utc ON audit(utc);
+    CREATE TABLE anchors (name TEXT PRIMARY KEY, sealed BLOB NOT NULL);
     """,
 ]
 
@@ -213,11 +227,34 @@ class Store:
 
     def reads(self, limit: int = 100) -> list[dict]:
         """The newest reads, opened (for the page, searches and tests)."""
+        return self._reads("", (), limit)
+
+    def read(self, read_id: str) -> dict | None:
+        """One read, opened, with its hits; None when there is no such read."""
+        found = self._reads("WHERE id = ?", (read_id,), 1)
+        return found[0] if found else None
+
+    def search(self, plate: str | None = None, since: str | None = None,
+               until: str | None = None, limit: int = 200) -> list[dict]:
+        """Reads by exact plate (blind index, no decryption) and capture period, newest first."""
+        where, args = [], []
+        if plate:
+            where.append("text_hmac = ?")
+            args.append(self.sealer.plate_index(plate))
+        if since:
+            where.append("utc >= ?")
+            args.append(since)
+        if until:
+            where.append("utc < ?")
+            args.append(until)
+        return self._reads("WHERE " + " AND ".join(where) if where else "", tuple(args), limit)
+
+    def _reads(self, where: str, args: tuple, limit: int) -> list[dict]:
         with self._lock:
             cur = self.db.conn.execute(
                 "SELECT id, text, confidence, state, utc, time_source, camera_id, unit_id, lat, "
-                "lon, fix_quality, crop, bbox, frames FROM reads ORDER BY utc DESC LIMIT ?",
-                (limit,))
+                f"lon, fix_quality, crop, bbox, frames FROM reads {where} "
+                "ORDER BY utc DESC LIMIT ?", (*args, limit))
             cols = [c[0] for c in cur.description]
             rows = cur.fetchall()
         out = []
@@ -225,8 +262,34 @@ class Store:
             r = dict(zip(cols, row))
             r["text"] = self.sealer.open(r["text"], f"reads/{r['id']}/text").decode()
             r["crop"] = self.sealer.open(r["crop"], f"reads/{r['id']}/crop")
+            r["bbox"] = json.loads(r["bbox"])
             out.append(r)
         return out
+
+    def add_disposition(self, body: dict, report: dict | None = None) -> None:
+        """A verify step or disposition on a hit (docs/protocol.md: disposition.v1), queued
+        for HQ; with report, a priority report written in the same transaction."""
+        try:
+            with self._transaction() as conn:
+                conn.execute(
+                    "INSERT INTO dispositions (id, hit_id, utc, username, action, note) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (body["id"], body["hit_id"], body["utc"], body["username"],
+                     body["action"], self.sealer.seal((body.get("note") or "").encode(),
+                                                      f"dispositions/{body['id']}/note")))
+                self._outbox(body["id"], "disposition", body)
+                if report:
+                    self._outbox(report["id"], "report", report)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot record {body['action']} on hit {body['hit_id']}: "
+                             f"{exc}") from exc
+
+    def dispositions(self, hit_id: str) -> list[dict]:
+        with self._lock:
+            rows = self.db.conn.execute(
+                "SELECT id, utc, username, action FROM dispositions WHERE hit_id=? "
+                "ORDER BY utc, rowid", (hit_id,)).fetchall()
+        return [dict(zip(("id", "utc", "username", "action"), r)) for r in rows]
 
     def hit_plates(self) -> list[str]:
         with self._lock:
@@ -241,6 +304,7 @@ class Store:
         with self._transaction() as conn:
             n = conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids).rowcount
             conn.execute(f"UPDATE reads SET uplinked=1 WHERE id IN ({marks})", ids)
+            conn.execute(f"UPDATE audit SET uplinked=1 WHERE id IN ({marks})", ids)
         return n
 
     def bump(self, name: str, by: int = 1) -> None:
@@ -306,7 +370,7 @@ class Store:
             return self.db.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
 
     def count(self, table: str) -> int:
-        if table not in ("reads", "hits", "outbox"):
+        if table not in ("reads", "hits", "outbox", "dispositions", "audit"):
             raise ValueError(table)
         with self._lock:
             return self.db.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
+from typing import Callable
 from urllib.parse import urlparse
 
 from alprd.store import Store
@@ -102,8 +103,11 @@ class Uplink:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self.hotlist_topic = f"{prefix.rstrip('/')}/hotlist"
-        self.on_hotlist = None  # callback(bytes) for signed hotlist updates, set by the daemon
+        self.prefix = prefix.rstrip("/")
+        self.hotlist_topic = f"{self.prefix}/hotlist"
+        # topic -> callback(bytes), subscribed at each connect: signed hotlist and roster
+        # updates and commands from HQ (docs/protocol.md), set by the daemon
+        self.handlers: dict[str, Callable[[bytes], None]] = {}
         self.max_bytes_per_s = max_bytes_per_s  # 0 = no cap
         self.loop_mono: float | None = None
         self._budget_mono = time.monotonic()  # when the bandwidth already used is paid off
@@ -136,6 +140,14 @@ class Uplink:
         self.client.disconnect()
         self.client.loop_stop()
 
+    @property
+    def on_hotlist(self):
+        return self.handlers.get(self.hotlist_topic)
+
+    @on_hotlist.setter
+    def on_hotlist(self, callback) -> None:
+        self.handlers[self.hotlist_topic] = callback
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -153,8 +165,8 @@ class Uplink:
             client.disconnect()
             return
         client.subscribe(self.ack_topic, qos=1)
-        if self.on_hotlist:
-            client.subscribe(self.hotlist_topic, qos=1)
+        for topic in self.handlers:
+            client.subscribe(topic, qos=1)
         with self._lock:
             self._in_flight.clear()  # unacknowledged records go again
         self.connected.set()
@@ -175,9 +187,9 @@ class Uplink:
         self.connected.clear()
 
     def _on_message(self, client, userdata, msg):
-        if msg.topic == self.hotlist_topic:
-            if self.on_hotlist:
-                self.on_hotlist(msg.payload)
+        handler = self.handlers.get(msg.topic)
+        if handler:
+            handler(msg.payload)
             return
         try:
             ids = parse_ack(msg.payload)

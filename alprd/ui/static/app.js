@@ -1,51 +1,290 @@
 "use strict";
-const reads = document.getElementById("reads");
-const status = document.getElementById("status");
-function text(tag, cls, value) {
-  const el = document.createElement(tag);
-  if (cls) el.className = cls;
-  el.textContent = value;
-  return el;
-}
-function show(ev) {
-  const li = document.createElement("li");
-  li.dataset.id = ev.id;
-  if (ev.hits.length) li.className = "hit";
-  const img = document.createElement("img");
-  img.src = ev.crop; img.alt = "plate " + ev.text;
-  li.append(img, text("span", "t", ev.text),
-    text("span", "m", `${ev.camera_id} · ${ev.utc} · ${(ev.confidence * 100).toFixed(0)}%` +
-      (ev.lat != null ? ` · ${ev.lat.toFixed(5)}, ${ev.lon.toFixed(5)}` : " · no GPS fix")));
-  const earlier = reads.querySelector(`li[data-id="${CSS.escape(ev.id)}"]`);
-  if (earlier) earlier.replaceWith(li); else reads.prepend(li);  // an early alert's final read
-  while (reads.children.length > 30) reads.lastChild.remove();
-  if (ev.type === "hit") {
-    const h = ev.hits[0];
-    document.getElementById("alert-crop").src = ev.crop;
-    const plate = document.getElementById("alert-plate");
-    plate.replaceChildren(...[...ev.text].map((ch, i) =>
-      text("span", h.differs.includes(i) ? "diff" : "", ch)));  // look-alike characters stand out
-    document.getElementById("alert-detail").textContent =
-      `Hotlist: ${h.plate} ${h.state || ""} · ${h.list_type} · ${h.reason}` +
-      (h.case_number ? ` · case ${h.case_number}` : "") + ` · match: ${h.rule}${h.state_rule === "same" ? "" : " (" + h.state_rule + ")"} · ${ev.camera_id} · ${ev.utc}`;
-    document.getElementById("alert").className = "on";
-  }
-}
-const es = new EventSource("/events");
-es.onopen = () => { status.textContent = "live"; status.className = "ok"; };
-es.onerror = () => { status.textContent = "reconnecting…"; status.className = "bad"; };
-function cancel(ev) {  // HQ cancelled the want: take the open alert off the screen, say so
-  const alert = document.getElementById("alert");
-  const shown = document.getElementById("alert-plate").textContent;
-  if (alert.className === "on" && ev.plates.includes(shown)) {
-    alert.className = "";
-    const note = text("li", "m", `Alert for ${shown} withdrawn: cancelled by HQ (list ${ev.version}).`);
-    reads.prepend(note);
-  }
-}
-es.onmessage = (m) => {
-  const ev = JSON.parse(m.data);
-  if (ev.type === "cancel") cancel(ev);
-  else if (ev.type === "status") document.getElementById("stale").hidden = !ev.hotlist_stale;
-  else show(ev);
+// The in-car page. Everything arrives pushed (server-sent events); every action is a POST
+// with the session's CSRF token. No action here can change a read or the hotlist (POL-06).
+const $ = (id) => document.getElementById(id);
+let me = null, options = null, es = null, audio = null, beeper = null;
+const alerts = new Map();  // hit_id -> alert event, open ones only
+let shown = null;  // hit_id of the alert on screen
+
+const ENDED = {
+  removed_from_roster: "You were signed out: HQ removed your account from the roster.",
+  deactivated: "You were signed out: your account was deactivated by HQ.",
+  role_changed: "You were signed out: your role changed. Sign in again.",
+  idle: "You were signed out after a period of inactivity.",
+  signed_out: "You are signed out.",
 };
+
+function el(tag, cls, value) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (value !== undefined) e.textContent = value;
+  return e;
+}
+async function api(path, body) {
+  const opts = body === undefined ? {} : {
+    method: "POST", body: JSON.stringify(body),
+    headers: {"Content-Type": "application/json", "X-CSRF-Token": me ? me.csrf : ""}};
+  const r = await fetch(path, opts);
+  const data = await r.json().catch(() => ({error: `HTTP ${r.status}`}));
+  if (!r.ok) { const err = new Error(data.error || `HTTP ${r.status}`); err.data = data; err.status = r.status; throw err; }
+  return data;
+}
+function localTime(utc) {
+  const d = new Date(utc);
+  return isNaN(d) ? utc : d.toLocaleTimeString([], {hour12: false}) + " " + d.toLocaleDateString();
+}
+function place(ev) {
+  return ev.lat != null ? `${ev.lat.toFixed(5)}, ${ev.lon.toFixed(5)}` : "no GPS fix";
+}
+
+// -- sign-in ---------------------------------------------------------------------------
+function showSignin(reason) {
+  me = null;
+  if (es) { es.close(); es = null; }
+  stopBeep();
+  alerts.clear(); shown = null;
+  for (const id of ["alert", "live", "search", "tech", "signout"]) $(id).hidden = true;
+  $("who").textContent = "";
+  $("status").textContent = "signed out"; $("status").className = "bad";
+  $("signin").hidden = false;
+  $("refusal").hidden = !reason;
+  $("refusal").textContent = reason || "";
+  $("pin").value = "";
+  $("badge").focus();
+}
+$("signin-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  audio = audio || new (window.AudioContext || window.webkitAudioContext)();  // a gesture unlocks sound
+  try {
+    me = await api("/api/signin", {badge: $("badge").value, pin: $("pin").value});
+    signedIn();
+  } catch (err) {
+    $("refusal").hidden = false;
+    $("refusal").dataset.code = (err.data && err.data.code) || "";
+    $("refusal").textContent = err.message;
+    $("pin").value = "";
+  }
+});
+$("signout").addEventListener("click", async () => {
+  try { await api("/api/signout", {}); } catch (err) { /* signed out either way */ }
+  showSignin("");
+});
+
+async function signedIn() {
+  options = await api("/api/options");
+  $("unit").textContent = options.unit_id;
+  $("signin").hidden = true;
+  $("refusal").hidden = true;
+  $("signout").hidden = false;
+  $("who").textContent = `${me.name} · ${me.role_name}`;
+  const may = new Set(me.may);
+  $("live").hidden = !may.has("live");
+  $("search").hidden = !may.has("search");
+  $("export").hidden = !may.has("export");
+  $("tech").hidden = !may.has("selftest");
+  const sel = $("purpose");
+  sel.replaceChildren(el("option", "", "choose a purpose…"));
+  sel.firstChild.value = "";
+  for (const [k, v] of Object.entries(options.purposes)) {
+    const o = el("option", "", v); o.value = k; sel.append(o);
+  }
+  if (may.has("live")) for (const a of await api("/api/alerts")) alerts.set(a.hit_id, a);
+  renderAlert();
+  connect();
+}
+
+// -- live events -----------------------------------------------------------------------
+function connect() {
+  es = new EventSource("/events");
+  es.onopen = () => { $("status").textContent = "live"; $("status").className = "ok"; };
+  es.onerror = () => {
+    $("status").textContent = "reconnecting…"; $("status").className = "bad";
+    api("/api/me").catch((err) => { if (err.status === 401) showSignin(ENDED[err.data.ended] || ENDED.signed_out); });
+  };
+  es.onmessage = (m) => {
+    const ev = JSON.parse(m.data);
+    if (ev.type === "status") $("stale").hidden = !ev.hotlist_stale;
+    else if (ev.type === "signed_out") showSignin(ENDED[ev.reason] || ENDED.signed_out);
+    else if (ev.type === "alert") onAlert(ev);
+    else if (ev.type === "read" || ev.type === "hit") showRead(ev);
+  };
+}
+
+function showRead(ev) {
+  const li = el("li", ev.hits.length ? "hit" : "");
+  li.dataset.id = ev.id;
+  const img = el("img"); img.src = ev.crop; img.alt = "plate " + ev.text;
+  li.append(img, el("span", "t", ev.text),
+    el("span", "m", `${ev.camera_id} · ${localTime(ev.utc)} · ${(ev.confidence * 100).toFixed(0)}% · ${place(ev)}`));
+  const earlier = $("reads").querySelector(`li[data-id="${CSS.escape(ev.id)}"]`);
+  if (earlier) earlier.replaceWith(li); else $("reads").prepend(li);
+  while ($("reads").children.length > 30) $("reads").lastChild.remove();
+}
+
+function onAlert(ev) {
+  if (ev.closed) {
+    alerts.delete(ev.hit_id);
+    if (ev.closed === "cancelled_by_hq") {
+      notice(`Alert for ${ev.hits[0].plate} WITHDRAWN: HQ cancelled the want. Do not stop on this hit.`);
+    }
+  } else {
+    const isNew = !alerts.has(ev.hit_id);
+    alerts.set(ev.hit_id, ev);
+    if (isNew) { shown = ev.hit_id; $("alert").classList.remove("flash"); void $("alert").offsetWidth; $("alert").classList.add("flash"); }
+  }
+  renderAlert();
+}
+function notice(text) {
+  $("notice").textContent = text;
+  $("notice").hidden = false;
+  clearTimeout(notice.t);
+  notice.t = setTimeout(() => { $("notice").hidden = true; }, 60000);
+}
+
+// -- the alert ---------------------------------------------------------------------------
+function plateSpans(text, differs) {
+  return [...text].map((ch, i) => el("span", differs.includes(i) ? "diff" : "", ch));
+}
+const LIST = {stolen_vehicle: "Stolen vehicle", stolen_plate: "Stolen plate", wanted_person: "Wanted person",
+  amber: "AMBER alert", bolo: "BOLO", missing_person: "Missing person", agency: "Agency list"};
+const RULE = {exact: "EXACT MATCH", "look-alike": "LOOK-ALIKE MATCH — highlighted characters differ",
+  "extra-character": "NEAR MATCH — the read has an extra character",
+  "missing-character": "NEAR MATCH — the read misses a character"};
+const STATE_RULE = {same: "", "entry-any-state": "the record has no state",
+  "read-state-unknown": "state not read — check it", "state-mismatch": "STATE DIFFERS — check it"};
+
+function renderAlert() {
+  if (!alerts.size) { $("alert").hidden = true; stopBeep(); shown = null; return; }
+  if (!alerts.has(shown)) shown = alerts.keys().next().value;
+  const a = alerts.get(shown), h = a.hits[0];
+  $("alert").hidden = false;
+  $("alert").className = a.verified ? "verified" : "";
+  $("alert").dataset.hitId = a.hit_id;
+  $("alert-list").textContent = `HIT · ${LIST[h.list_type] || h.list_type}` + (alerts.size > 1 ? ` (1 of ${alerts.size})` : "");
+  $("alert-verdict").textContent = a.verified ? "VERIFIED" : `UNVERIFIED — NOT PROBABLE CAUSE (${Object.keys(a.steps).length}/3)`;
+  $("alert-escalated").hidden = !a.escalated_utc;
+  $("alert-crop").src = a.crop;
+  $("alert-read").replaceChildren(...plateSpans(a.text, h.differs));
+  $("alert-entry").replaceChildren(...plateSpans(h.plate, h.rule === "look-alike" ? h.differs : []));
+  const mismatch = h.state_rule !== "same" && h.state_rule !== "entry-any-state";
+  $("alert-read-state").textContent = `State read: ${a.state || "unknown"}`;
+  $("alert-read-state").className = "st" + (mismatch ? " mismatch" : "");
+  $("alert-entry-state").textContent = `State: ${h.state || "any"}`;
+  $("alert-reason").textContent = h.reason;
+  $("alert-case").textContent = h.case_number ? `NCIC / case: ${h.case_number}` : "no NCIC / case number";
+  const rule = $("alert-rule");
+  rule.textContent = (RULE[h.rule] || h.rule) + (STATE_RULE[h.state_rule] ? " · " + STATE_RULE[h.state_rule] : "");
+  rule.className = "rule" + (h.rule === "exact" ? "" : " lookalike");
+  $("alert-where").textContent = `Camera ${a.camera_id} · ${localTime(a.utc)} · ${place(a)}`;
+  let next = true;
+  for (const b of document.querySelectorAll("#alert .step")) {
+    const done = a.steps[b.dataset.step];
+    b.className = "step" + (done ? " done" : next ? " next" : "");
+    b.disabled = !!done || !next;
+    b.dataset.label = b.dataset.label || b.textContent;
+    b.textContent = b.dataset.label + (done ? ` ✓ ${localTime(done).split(" ")[0]}` : "");
+    if (!done) next = false;
+  }
+  for (const b of document.querySelectorAll("#alert .needs-verified")) b.disabled = !a.verified;
+  $("alert-ack").hidden = !!a.acknowledged_utc;
+  if (!a.acknowledged_utc) startBeep(); else stopBeep();
+}
+async function alertAction(path, body) {
+  $("alert-error").textContent = "";
+  try {
+    const ev = await api(path, {hit_id: shown, ...body});
+    onAlert(ev);
+  } catch (err) { $("alert-error").textContent = err.message; }
+}
+for (const b of document.querySelectorAll("#alert .step"))
+  b.addEventListener("click", () => alertAction("/api/alerts/step", {step: b.dataset.step}));
+for (const b of document.querySelectorAll("#alert [data-dispo]"))
+  b.addEventListener("click", () => alertAction("/api/alerts/dispose", {disposition: b.dataset.dispo}));
+$("alert-ack").addEventListener("click", () => alertAction("/api/alerts/ack", {}));
+
+// An alarm until someone acknowledges: two tones every 1.5 s.
+function tone(freq, at) {
+  const o = audio.createOscillator(), g = audio.createGain();
+  o.frequency.value = freq; o.type = "square"; g.gain.value = 0.25;
+  o.connect(g).connect(audio.destination);
+  o.start(audio.currentTime + at); o.stop(audio.currentTime + at + 0.18);
+}
+function startBeep() {
+  if (beeper || !audio) return;
+  const beep = () => { try { tone(1250, 0); tone(950, 0.22); } catch (e) { /* no sound device */ } };
+  beep(); beeper = setInterval(beep, 1500);
+}
+function stopBeep() { clearInterval(beeper); beeper = null; }
+
+// -- search, view, export (data users and administrators) ---------------------------------
+function query() {
+  const q = {purpose: $("purpose").value, plate: $("q-plate").value};
+  if ($("q-since").value) q.since = $("q-since").value;
+  if ($("q-until").value) q.until = $("q-until").value;
+  return q;
+}
+$("search-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("search-msg").textContent = "";
+  $("viewer").hidden = true;
+  try {
+    const r = await api("/api/search", query());
+    const t = $("results");
+    t.replaceChildren();
+    const head = el("tr");
+    for (const c of ["Plate", "Time", "Camera", "Place", ""]) head.append(el("th", "", c));
+    t.append(head);
+    for (const x of r.results) {
+      const tr = el("tr");
+      const v = el("button", "", "View");
+      v.addEventListener("click", () => view(x.id));
+      const td = el("td"); td.append(v);
+      tr.append(el("td", "", x.text), el("td", "", localTime(x.utc)), el("td", "", x.camera_id), el("td", "", place(x)), td);
+      t.append(tr);
+    }
+    $("search-msg").textContent = `${r.results.length} read(s). This search is recorded in the audit trail.`;
+  } catch (err) { $("search-msg").textContent = err.message; }
+});
+async function view(id) {
+  try {
+    const r = await api("/api/view", {id, purpose: $("purpose").value});
+    const img = el("img"); img.src = r.crop; img.alt = "plate " + r.text;
+    $("viewer").replaceChildren(img, el("div", "", `${r.text} · ${localTime(r.utc)} · camera ${r.camera_id} · ${place(r)} · ${(r.confidence * 100).toFixed(0)}%`));
+    $("viewer").hidden = false;
+  } catch (err) { $("search-msg").textContent = err.message; }
+}
+$("export").addEventListener("click", async () => {
+  try {
+    const r = await api("/api/export", query());
+    const url = URL.createObjectURL(new Blob([JSON.stringify(r, null, 1)], {type: "application/json"}));
+    const a = el("a"); a.href = url; a.download = "alprd-export.json"; a.click();
+    $("search-msg").textContent = `${r.reads.length} read(s) exported. The export is recorded in the audit trail.`;
+  } catch (err) { $("search-msg").textContent = err.message; }
+});
+
+// -- self-test (fleet technicians, administrators) ----------------------------------------
+$("selftest").addEventListener("click", async () => {
+  $("selftest").disabled = true;
+  $("selftest-msg").textContent = "Testing cameras, GPS, clock, models, storage, keys, uplink, hotlist…";
+  try {
+    const r = await api("/api/selftest", {});
+    const t = $("selftest-results");
+    t.replaceChildren();
+    for (const x of r.results) {
+      const tr = el("tr");
+      tr.append(el("td", x.status.toUpperCase(), x.status.toUpperCase()), el("td", "", x.component), el("td", "", x.symptom));
+      t.append(tr);
+    }
+    const msg = $("selftest-msg");
+    msg.replaceChildren(el("span", "", r.failed.length ? `FAILED: ${r.failed.join(", ")}. ` : "All components working."));
+    if (r.ticket) {
+      const a = el("a", "", "Open the Motor Vehicle Trouble Ticket (Form 11.03.00) to print");
+      a.href = r.ticket.url; a.target = "_blank"; a.id = "ticket-link";
+      msg.append(a, el("span", "", " — it has also been sent to fleet services."));
+    }
+  } catch (err) { $("selftest-msg").textContent = err.message; }
+  $("selftest").disabled = false;
+});
+
+api("/api/me").then((m) => { me = m; signedIn(); })
+  .catch((err) => showSignin(err.data && err.data.ended ? ENDED[err.data.ended] : ""));

@@ -1,0 +1,210 @@
+"""Open hit alerts: verify-before-stop, dispositions, escalation and cancellation (POL-11/12).
+
+An alert is UNVERIFIED until the officer has confirmed, in order, that the characters match
+visually, that the state matches, and that dispatch or NCIC confirms the want; each step is
+timestamped, recorded (dispositions table, uplinked) and audited. Only then is it VERIFIED.
+"Want not valid" queues a priority hotlist-error report for Communications Division. An alert
+nobody acknowledges within `ui.escalate_after_s` is escalated to dispatch, and that is recorded.
+A cancellation from HQ closes the alert with a notice.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from alprd.audit import now_utc
+
+log = logging.getLogger(__name__)
+
+STEPS = {
+    "characters": "The characters on the plate match the hotlist record (look at the crop)",
+    "state": "The state / jurisdiction matches",
+    "want": "Dispatch or NCIC confirms the want is still valid",
+}
+DISPOSITIONS = {
+    "verified_stopped": "Verified, vehicle stopped",
+    "verified_not_stopped": "Verified, not stopped",
+    "misread": "Misread (plate does not match)",
+    "want_not_valid": "Want not valid (hotlist error)",
+    "unable_to_locate": "Unable to locate",
+}
+NEEDS_VERIFIED = {"verified_stopped", "verified_not_stopped"}
+
+
+class AlertError(Exception):
+    """An action the alert cannot take now; the message says why (shown on the page)."""
+
+
+@dataclass
+class Alert:
+    hit_id: str
+    read_id: str
+    event: dict
+    opened_mono: float
+    acknowledged_utc: str | None = None
+    steps: dict = field(default_factory=dict)  # step -> utc
+    escalated_utc: str | None = None
+    closed: str | None = None  # disposition or "cancelled_by_hq"
+
+    @property
+    def verified(self) -> bool:
+        return all(s in self.steps for s in STEPS)
+
+    def public(self) -> dict:
+        return {**self.event, "type": "alert", "hit_id": self.hit_id,
+                "acknowledged_utc": self.acknowledged_utc, "steps": dict(self.steps),
+                "verified": self.verified, "escalated_utc": self.escalated_utc,
+                "closed": self.closed}
+
+
+class Alerts:
+    def __init__(self, store, audit, bus, unit_id: str, escalate_after_s: float = 60.0,
+                 mono=time.monotonic) -> None:
+        self.store, self.audit, self.bus, self.unit_id = store, audit, bus, unit_id
+        self.escalate_after_s = escalate_after_s
+        self.mono = mono
+        self.open_alerts: dict[str, Alert] = {}
+        self._lock = threading.Lock()
+
+    def open(self, event: dict) -> Alert | None:
+        """A hit event from the pipeline: open its alert (once per hit) and push it."""
+        if not event.get("hits"):
+            return None
+        hit_id = event["hits"][0]["id"]
+        with self._lock:
+            a = self.open_alerts.get(hit_id)
+            if a is None:
+                a = self.open_alerts[hit_id] = Alert(hit_id, event["id"], event, self.mono())
+            else:
+                a.event = event  # the final read of a pass that alerted early
+        self.bus.publish(a.public())
+        return a
+
+    def current(self) -> list[dict]:
+        with self._lock:
+            return [a.public() for a in self.open_alerts.values() if not a.closed]
+
+    def _get(self, hit_id: str) -> Alert:
+        a = self.open_alerts.get(hit_id)
+        if a is None or a.closed:
+            raise AlertError("this alert is no longer open")
+        return a
+
+    # -- the officer's actions -----------------------------------------------------------
+    def acknowledge(self, hit_id: str, session) -> dict:
+        with self._lock:
+            a = self._get(hit_id)
+            if a.acknowledged_utc is None:
+                a.acknowledged_utc = self._record(a, session, "acknowledged")
+        return self._push(a)
+
+    def step(self, hit_id: str, step: str, session) -> dict:
+        if step not in STEPS:
+            raise AlertError(f"unknown step {step!r}")
+        with self._lock:
+            a = self._get(hit_id)
+            for earlier in STEPS:
+                if earlier == step:
+                    break
+                if earlier not in a.steps:
+                    raise AlertError(f"confirm '{earlier}' first")
+            if step not in a.steps:
+                if a.acknowledged_utc is None:
+                    a.acknowledged_utc = self._record(a, session, "acknowledged")
+                a.steps[step] = self._record(a, session, f"verify_{step}")
+        return self._push(a)
+
+    def dispose(self, hit_id: str, disposition: str, session, note: str = "") -> dict:
+        if disposition not in DISPOSITIONS:
+            raise AlertError(f"unknown disposition {disposition!r}")
+        with self._lock:
+            a = self._get(hit_id)
+            if disposition in NEEDS_VERIFIED and not a.verified:
+                raise AlertError("complete the three verify steps first")
+            report = None
+            if disposition == "want_not_valid":
+                report = self._hotlist_error(a, session, note)
+            self._record(a, session, disposition, note=note[:500], report=report)
+            a.closed = disposition
+            self.open_alerts.pop(hit_id, None)
+        if report:
+            log.warning("hotlist error reported for %s by %s: priority report %s queued for "
+                        "Communications Division", a.event["hits"][0]["plate"], session.badge,
+                        report["id"])
+        return self._push(a)
+
+    # -- the system's actions ------------------------------------------------------------
+    def tick(self) -> list[str]:
+        """Escalate alerts nobody acknowledged in time; returns their hit ids."""
+        now = self.mono()
+        late = []
+        with self._lock:
+            for a in self.open_alerts.values():
+                if (a.acknowledged_utc is None and a.escalated_utc is None
+                        and now - a.opened_mono >= self.escalate_after_s):
+                    late.append(a)
+            for a in late:
+                h = a.event["hits"][0]
+                report = self._report(a, "hit_unacknowledged", "Dispatch",
+                                      {"after_s": round(now - a.opened_mono, 1)})
+                try:
+                    a.escalated_utc = self._record(a, None, "escalated", report=report)
+                except Exception:
+                    log.exception("alerts: cannot record the escalation of %s", a.hit_id)
+                    continue
+                log.warning("hit %s on %s unacknowledged for %.0f s: escalated to dispatch",
+                            a.hit_id, h["plate"], now - a.opened_mono)
+        for a in late:
+            self._push(a)
+        return [a.hit_id for a in late]
+
+    def cancel(self, plates: list[str]) -> list[str]:
+        """HQ cancelled these wants: close their open alerts (the page shows a notice)."""
+        closed = []
+        with self._lock:
+            for a in list(self.open_alerts.values()):
+                if a.event["hits"][0]["plate"] in plates:
+                    self._record(a, None, "cancelled_by_hq")
+                    a.closed = "cancelled_by_hq"
+                    self.open_alerts.pop(a.hit_id)
+                    closed.append(a)
+        for a in closed:
+            self._push(a)
+        return [a.hit_id for a in closed]
+
+    # -- records -------------------------------------------------------------------------
+    def _record(self, a: Alert, session, action: str, note: str = "",
+                report: dict | None = None) -> str:
+        utc = now_utc()
+        user = session.badge if session else "system"
+        role = session.role if session else "system"
+        self.store.add_disposition({"id": str(uuid.uuid4()), "hit_id": a.hit_id,
+                                    "read_id": a.read_id, "unit_id": self.unit_id, "utc": utc,
+                                    "username": user, "role": role, "action": action,
+                                    "note": note}, report)
+        self.audit.append(user, role, f"hit_{action}", utc=utc,
+                          query={"plate": a.event["hits"][0]["plate"]},
+                          detail={"hit_id": a.hit_id, "read_id": a.read_id})
+        return utc
+
+    def _report(self, a: Alert, kind: str, to: str, extra: dict) -> dict:
+        h = a.event["hits"][0]
+        return {"id": str(uuid.uuid4()), "type": kind, "for": to, "unit_id": self.unit_id,
+                "utc": now_utc(), "hit_id": a.hit_id, "read_id": a.read_id,
+                "read_text": a.event["text"], "camera_id": a.event["camera_id"],
+                "read_utc": a.event["utc"], "lat": a.event["lat"], "lon": a.event["lon"],
+                "hotlist": {k: h[k] for k in ("plate", "state", "list_type", "reason",
+                                              "case_number")}, **extra}
+
+    def _hotlist_error(self, a: Alert, session, note: str) -> dict:
+        """POL-12: a verified error in a want goes to Communications Division at once."""
+        return self._report(a, "hotlist_error", "Communications Division",
+                            {"badge": session.badge, "name": session.name, "note": note[:500]})
+
+    def _push(self, a: Alert) -> dict:
+        ev = a.public()
+        self.bus.publish(ev)
+        return ev

@@ -1,0 +1,108 @@
+"""Hit alerts: verify-before-stop, dispositions, escalation, cancellation (POL-11, POL-12)."""
+from __future__ import annotations
+
+import pytest
+
+from alprd.audit import AuditLog
+from alprd.roster import Session
+from alprd.store import Store
+from alprd.ui import EventBus, read_event
+from alprd.ui.alerts import AlertError, Alerts
+from tests.helpers import KEY, make_hit, make_read
+
+OFFICER = Session("tok", "csrf", "1001", "Ofc. Able", "patrol_officer", 0.0, 0.0)
+
+
+class Clock:
+    t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+@pytest.fixture
+def env(tmp_path):
+    store = Store(tmp_path / "car.db", KEY)
+    clock = Clock()
+    bus = EventBus()
+    alerts = Alerts(store, AuditLog(store, "CAR-1"), bus, "CAR-1", escalate_after_s=60,
+                    mono=clock)
+    read = make_read("8XYZ442")
+    hit = make_hit(read)
+    store.add_read(read, [hit])
+    alert = alerts.open(read_event(read, [hit]))
+    yield alerts, store, clock, alert
+    store.close()
+
+
+def actions(store, hit_id):
+    return [d["action"] for d in store.dispositions(hit_id)]
+
+
+@pytest.mark.policy("POL-11")
+def test_verified_only_after_three_steps_in_order_each_recorded(env):
+    alerts, store, _, alert = env
+    assert alert.public()["verified"] is False
+    with pytest.raises(AlertError, match="characters"):
+        alerts.step(alert.hit_id, "want", OFFICER)  # steps cannot be skipped
+    with pytest.raises(AlertError, match="three verify steps"):
+        alerts.dispose(alert.hit_id, "verified_stopped", OFFICER)
+    ev = alerts.step(alert.hit_id, "characters", OFFICER)
+    assert ev["steps"].keys() == {"characters"} and not ev["verified"]
+    alerts.step(alert.hit_id, "state", OFFICER)
+    ev = alerts.step(alert.hit_id, "want", OFFICER)
+    assert ev["verified"] is True and all(v.endswith("Z") for v in ev["steps"].values())
+    assert actions(store, alert.hit_id) == ["acknowledged", "verify_characters",
+                                            "verify_state", "verify_want"]
+    ev = alerts.dispose(alert.hit_id, "verified_stopped", OFFICER)
+    assert ev["closed"] == "verified_stopped" and alerts.current() == []
+    kinds = [i.kind for i in store.pending(100)]
+    assert kinds.count("disposition") == 5
+    audit = [r["action"] for r in AuditLog(store).records()]
+    assert audit[-1] == "hit_verified_stopped" and "hit_verify_want" in audit
+
+
+@pytest.mark.policy("POL-12")
+def test_want_not_valid_queues_a_priority_report_for_communications_division(env):
+    alerts, store, _, alert = env
+    alerts.dispose(alert.hit_id, "want_not_valid", OFFICER, note="dispatch: recovered 11/27")
+    first = store.pending(1)[0]
+    assert first.kind == "report"
+    assert first.body["type"] == "hotlist_error"
+    assert first.body["for"] == "Communications Division"
+    assert first.body["hotlist"]["plate"] == "8XYZ442" and first.body["badge"] == "1001"
+    assert first.body["note"] == "dispatch: recovered 11/27"
+
+
+@pytest.mark.policy("POL-11")
+def test_an_unacknowledged_hit_is_escalated_once_and_recorded(env):
+    alerts, store, clock, alert = env
+    clock.t += 59
+    assert alerts.tick() == []
+    clock.t += 2
+    assert alerts.tick() == [alert.hit_id]
+    assert alerts.tick() == []  # once
+    assert actions(store, alert.hit_id) == ["escalated"]
+    report = store.pending(1)[0]
+    assert report.kind == "report" and report.body["type"] == "hit_unacknowledged"
+    assert alerts.current()[0]["escalated_utc"]
+
+
+def test_an_acknowledged_hit_is_not_escalated(env):
+    alerts, store, clock, alert = env
+    alerts.acknowledge(alert.hit_id, OFFICER)
+    clock.t += 600
+    assert alerts.tick() == []
+
+
+@pytest.mark.policy("POL-12")
+def test_a_cancellation_closes_the_open_alert(env):
+    alerts, store, _, alert = env
+    q, _ = alerts.bus.subscribe()
+    assert alerts.cancel(["8XYZ442"]) == [alert.hit_id]
+    ev = q.get_nowait()
+    assert ev["type"] == "alert" and ev["closed"] == "cancelled_by_hq"
+    assert alerts.current() == []
+    assert actions(store, alert.hit_id) == ["cancelled_by_hq"]
+    with pytest.raises(AlertError, match="no longer open"):
+        alerts.step(alert.hit_id, "characters", OFFICER)
