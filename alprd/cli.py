@@ -275,7 +275,8 @@ def cmd_compliance(a) -> int:
 
 def cmd_provision(a) -> int:
     from alprd.provision import provision
-    made = provision(Path(a.dir), a.unit, tuple(a.hq_host or ("127.0.0.1", "localhost")))
+    made = provision(Path(a.dir), a.unit, tuple(a.hq_host or ("127.0.0.1", "localhost")),
+                     tuple(a.page_host or ()))
     for name in made:
         print(f"made {Path(a.dir) / name}")
     print(f"provisioned {a.dir}: {len(made)} file(s) made, the rest already there")
@@ -423,13 +424,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("provision", help="make keys and certificates", description=(
         "Make, in DIR, whatever is missing of: the AES-256 data key, a test CA, HQ's broker "
-        "certificate, this vehicle's client certificate, and HQ's hotlist signing key. "
+        "certificate, this vehicle's client certificate, the in-car page's HTTPS certificate, "
+        "and HQ's signing key (hotlists, rosters, commands). "
         "Existing files are never overwritten; private keys are mode 0600."))
     sp.add_argument("--dir", default="/etc/alprd/keys", help="folder (default /etc/alprd/keys)")
     sp.add_argument("--unit", default="UNSET", help="this vehicle's unit id (certificate CN)")
     sp.add_argument("--hq-host", action="append", default=None,
                     help="host name or address of HQ's broker (repeatable; "
                          "default 127.0.0.1 and localhost)")
+    sp.add_argument("--page-host", action="append", default=None,
+                    help="address of the MDC interface the in-car page listens on, for its "
+                         "HTTPS certificate (repeatable; loopback is always included)")
     sp.set_defaults(func=cmd_provision)
 
     sp = sub.add_parser("hq", help="run the reference HQ endpoint", description=(

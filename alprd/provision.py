@@ -87,7 +87,8 @@ def issue(folder: Path, name: str, cn: str, ca_key, ca_cert, *, server: bool, sa
     return True
 
 
-def provision(folder: Path, unit_id: str, hq_hosts=("127.0.0.1", "localhost")) -> list[str]:
+def provision(folder: Path, unit_id: str, hq_hosts=("127.0.0.1", "localhost"),
+              page_hosts=()) -> list[str]:
     """Make what is missing; returns the names of the files made."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -109,6 +110,10 @@ def provision(folder: Path, unit_id: str, hq_hosts=("127.0.0.1", "localhost")) -
         made += ["hq.key", "hq.crt"]
     if issue(folder, "device", unit_id, ca_key, ca_cert, server=False):
         made += ["device.key", "device.crt"]
+    # the in-car page over HTTPS (ui.tls_cert/tls_key), for the MDC's address(es)
+    if issue(folder, "page", f"alprd page {unit_id}", ca_key, ca_cert, server=True,
+             sans=("127.0.0.1", "localhost", *page_hosts)):
+        made += ["page.key", "page.crt"]
     from alprd.hq import signing_key
     if not (folder / "hq-hotlist.key").exists():
         signing_key(folder / "hq-hotlist.key")

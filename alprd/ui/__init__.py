@@ -93,9 +93,9 @@ class App:
 
 
 class HttpError(Exception):
-    def __init__(self, code: int, message: str, **extra) -> None:
+    def __init__(self, status: int, message: str, **extra) -> None:
         super().__init__(message)
-        self.code, self.extra = code, extra
+        self.status, self.extra = status, extra
 
 
 def _read_summary(r: dict) -> dict:
@@ -203,7 +203,7 @@ class PageServer:
                         raise HttpError(404, "not found")
                     fn()
                 except HttpError as exc:
-                    self._json(exc.code, {"error": str(exc), **exc.extra})
+                    self._json(exc.status, {"error": str(exc), **exc.extra})
                 except StoreError as exc:  # no access without its audit record
                     log.error("ui: %s", exc)
                     self._json(503, {"error": "cannot record this access (storage problem); "

@@ -160,8 +160,8 @@ function renderAlert() {
   $("alert").hidden = false;
   $("alert").className = a.verified ? "verified" : "";
   $("alert").dataset.hitId = a.hit_id;
-  $("alert-list").textContent = `HIT · ${LIST[h.list_type] || h.list_type}` + (alerts.size > 1 ? ` (1 of ${alerts.size})` : "");
-  $("alert-verdict").textContent = a.verified ? "VERIFIED" : `UNVERIFIED — NOT PROBABLE CAUSE (${Object.keys(a.steps).length}/3)`;
+  $("alert-list").textContent = `· ${LIST[h.list_type] || h.list_type}` + (alerts.size > 1 ? ` (1 of ${alerts.size} hits)` : "");
+  $("alert-verdict").textContent = a.verified ? "VERIFIED" : `UNVERIFIED · NOT PROBABLE CAUSE (${Object.keys(a.steps).length}/3)`;
   $("alert-escalated").hidden = !a.escalated_utc;
   $("alert-crop").src = a.crop;
   $("alert-read").replaceChildren(...plateSpans(a.text, h.differs));

@@ -1,0 +1,356 @@
+"""The in-car page in a real headless Chromium (Debian's), driven by Playwright, against a real
+daemon, a real mosquitto and the reference HQ endpoint. Screenshots at 800x480 go to
+build/screenshots/ (ALPRD_SCREENSHOTS overrides) for a person to look at."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from alprd.audit import AuditLog
+from alprd.config import load
+from alprd.daemon import Daemon
+from alprd.demo.broker import free_port
+from alprd.hotlist.sync import entry_to_json, sign
+from alprd.hq import HqEndpoint, roster_user, signing_key
+from alprd.types import HotlistEntry, Hit
+from tests.helpers import key_file, make_read
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
+                                "(apt-get install chromium; ./run test installs it)")
+SHOTS = Path(os.environ.get("ALPRD_SCREENSHOTS",
+                            Path(__file__).resolve().parent.parent / "build" / "screenshots"))
+UNIT = "CAR-7"
+ENTRY = HotlistEntry("BXYZ442", "CA", "stolen_vehicle", "Stolen 11/26, grey Honda Civic", 1,
+                     "V123456789")
+USERS = [
+    roster_user("1001", "Ofc. Able", "patrol_officer", "1234", "2026-01-01"),
+    roster_user("2002", "Det. Baker", "data_user", "2345", "2026-01-01"),
+    roster_user("3003", "Adm. Cole", "administrator", "3456", "2026-01-01"),
+    roster_user("4004", "Tech Dunn", "fleet_technician", "4567", "2026-01-01"),
+    roster_user("5005", "Ofc. Gone", "patrol_officer", "5678", "2024-01-01",
+                status="deactivated"),
+    roster_user("6006", "Ofc. New", "patrol_officer", "6789", None),
+    roster_user("7007", "Ofc. Rusty", "patrol_officer", "7890", "2020-01-01", "2024-06-01"),
+]
+
+
+def wait_for(cond, timeout=15.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Car:
+    """A running daemon (no camera: hits are injected as the pipeline would record them)
+    with HQ on a real broker."""
+
+    def __init__(self, broker, tmp_path):
+        self.key = signing_key(tmp_path / "hq.key")
+        self.hq = HqEndpoint(broker.url, tmp_path / "hq.db", client_id=f"hq-{uuid.uuid4()}")
+        self.hq.start()
+        self.hq.publish_roster(USERS, self.key)
+        self.list_version = self.hq.publish_hotlist([ENTRY], self.key)
+        cfg = load(None, environ={}, defaults={
+            "vehicle": {"unit_id": UNIT},
+            "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))},
+            "hotlist": {"public_key": str(tmp_path / "hq.key.pub")},
+            "uplink": {"broker": broker.url, "retry_s": 1},
+            "ui": {"listen": f"127.0.0.1:{free_port()}"}})
+        self.daemon = Daemon(cfg)
+        self.thread = threading.Thread(target=self.daemon.run, daemon=True)
+        self.thread.start()
+        wait_for(lambda: self.daemon.roster.version and self.daemon.sync.version,
+                 what="roster and hotlist at the car")
+        self.url = self.daemon.page.url
+
+    def hit(self, text="8XYZ442") -> Hit:
+        """A look-alike hit (8 read for B) recorded as the pipeline records one."""
+        read = make_read(text, unit=UNIT, state="CA")
+        match = self.daemon.hotlist.match(read.text, read.state)[0]
+        hit = Hit(str(uuid.uuid4()), read.id, match.entry, match.rule, read.utc,
+                  match.differs, match.state_rule)
+        self.daemon.record(read, [hit])
+        return hit
+
+    def hq_records(self, kind: str) -> list[dict]:
+        with self.hq.store.lock:
+            rows = self.hq.store.conn.execute("SELECT body FROM records WHERE kind=?",
+                                              (kind,)).fetchall()
+        return [json.loads(b) for (b,) in rows]
+
+    def stop(self):
+        self.daemon.stop_event.set()
+        self.thread.join(10)
+        self.hq.stop()
+
+
+@pytest.fixture
+def car(broker, tmp_path):
+    c = Car(broker, tmp_path)
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 800, "height": 480})
+    pg = ctx.new_page()
+    errors = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    ctx.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def sign_in(page, car, badge, pin):
+    page.goto(car.url)
+    page.fill("#badge", badge)
+    page.fill("#pin", pin)
+    page.click("#signin-form button[type=submit]")
+
+
+# -- sign-in -----------------------------------------------------------------------------------
+@pytest.mark.policy("POL-04")
+@pytest.mark.policy("POL-05")
+@pytest.mark.policy("POL-07")
+def test_each_sign_in_refusal_says_why(car, page):
+    page.goto(car.url)
+    assert page.is_visible("#signin") and not page.is_visible("#alert")  # no anonymous use
+    cases = [("9999", "1234", "not recognised"),
+             ("5005", "5678", "Professional Standards Bureau"),
+             ("6006", "6789", "No ALPR training"),
+             ("7007", "7890", "reorientation")]
+    for badge, pin, words in cases:
+        sign_in(page, car, badge, pin)
+        page.wait_for_selector("#refusal:not([hidden])")
+        assert words in page.inner_text("#refusal"), badge
+        if badge == "5005":
+            shot(page, "signin-refused-deactivated")
+    # the deactivated attempt reached HQ as a priority report, and the audit trail has it
+    wait_for(lambda: car.hq_records("report"), what="the PSB report at HQ")
+    report = car.hq_records("report")[0]
+    assert report["type"] == "deactivated_sign_in" and report["badge"] == "5005"
+    actions = [(r["username"], r["action"]) for r in AuditLog(car.daemon.store).records()]
+    assert ("5005", "sign_in_refused") in actions
+    # five wrong PINs lock the account, even against the right one
+    for i in range(5):
+        sign_in(page, car, "1001", "0000")
+        expect(page.locator("#refusal")).to_contain_text("now locked" if i == 4 else
+                                                         f"{4 - i} attempt(s) left")
+    sign_in(page, car, "1001", "1234")
+    expect(page.locator("#refusal")).to_contain_text("is locked")
+    shot(page, "signin-locked")
+    assert not page.is_visible("#live")
+
+
+# -- a hit, verify-before-stop -------------------------------------------------------------------
+@pytest.mark.policy("POL-11")
+def test_a_hit_arrives_and_is_verified_step_by_step(car, page):
+    sign_in(page, car, "1001", "1234")
+    page.wait_for_selector("#status.ok")
+    hit = car.hit()
+    page.wait_for_selector("#alert:not([hidden])", timeout=5000)
+    verdict = page.inner_text("#alert-verdict")
+    assert "UNVERIFIED" in verdict and "NOT PROBABLE CAUSE" in verdict
+    assert page.inner_text("#alert-read") == "8XYZ442"
+    assert page.inner_text("#alert-entry") == "BXYZ442"
+    assert page.inner_text("#alert-read .diff") == "8"  # the differing character stands out
+    assert page.inner_text("#alert-entry .diff") == "B"
+    assert "LOOK-ALIKE" in page.inner_text("#alert-rule")
+    assert "V123456789" in page.inner_text("#alert-case")
+    assert "STOLEN VEHICLE" in page.inner_text("#alert-list")
+    assert "rear" in page.inner_text("#alert-where")
+    page.wait_for_timeout(1200)  # let the flash settle before the picture
+    shot(page, "alert-800x480")
+    # the disposition that needs verification is not available yet; steps go in order
+    assert page.is_disabled("[data-dispo=verified_stopped]")
+    assert page.is_disabled("[data-step=state]") and page.is_disabled("[data-step=want]")
+    for n, step in enumerate(("characters", "state", "want"), 1):
+        page.click(f"[data-step={step}]")
+        page.wait_for_selector(f"[data-step={step}].done")
+        if n < 3:
+            assert f"({n}/3)" in page.inner_text("#alert-verdict")
+    expect(page.locator("#alert-verdict")).to_have_text("VERIFIED")
+    shot(page, "alert-verified-800x480")
+    page.click("[data-dispo=verified_stopped]")
+    page.wait_for_selector("#alert", state="hidden")
+    steps = [d["action"] for d in car.daemon.store.dispositions(hit.id)]
+    assert steps == ["acknowledged", "verify_characters", "verify_state", "verify_want",
+                     "verified_stopped"]
+    wait_for(lambda: len(car.hq_records("disposition")) == 5, what="dispositions at HQ")
+    stamps = [d["utc"] for d in car.hq_records("disposition")]
+    assert all(s.endswith("Z") for s in stamps) and stamps == sorted(stamps)
+
+
+@pytest.mark.policy("POL-12")
+def test_want_not_valid_reaches_hq_as_a_priority_report(car, page):
+    sign_in(page, car, "1001", "1234")
+    page.wait_for_selector("#status.ok")
+    car.hit()
+    page.wait_for_selector("#alert:not([hidden])")
+    page.click("[data-dispo=want_not_valid]")
+    page.wait_for_selector("#alert", state="hidden")
+    wait_for(lambda: any(r["type"] == "hotlist_error" for r in car.hq_records("report")),
+             what="the hotlist-error report at HQ")
+    report = next(r for r in car.hq_records("report") if r["type"] == "hotlist_error")
+    assert report["for"] == "Communications Division"
+    assert report["hotlist"]["plate"] == "BXYZ442" and report["badge"] == "1001"
+
+
+@pytest.mark.policy("POL-12")
+def test_a_cancellation_from_hq_withdraws_the_open_alert(car, page):
+    sign_in(page, car, "1001", "1234")
+    page.wait_for_selector("#status.ok")
+    car.hit()
+    page.wait_for_selector("#alert:not([hidden])")
+    delta = {"v": 1, "kind": "hotlist.delta", "from_version": car.list_version,
+             "list_version": car.list_version + 1, "cancellation": True,
+             "add": [], "remove": [[ENTRY.plate, ENTRY.state]]}
+    car.hq.client.publish("alprd/v1/hotlist", sign(delta, car.key), qos=1, retain=True)
+    page.wait_for_selector("#alert", state="hidden", timeout=5000)
+    assert "WITHDRAWN" in page.inner_text("#notice")
+    shot(page, "alert-withdrawn")
+    assert car.daemon.hotlist.match("BXYZ442", "CA") == []
+
+
+# -- roles -----------------------------------------------------------------------------------------
+@pytest.mark.policy("POL-06")
+def test_a_fleet_technician_sees_no_plate_data_and_runs_the_self_test(car, page):
+    sign_in(page, car, "4004", "4567")
+    page.wait_for_selector("#tech:not([hidden])")
+    page.wait_for_selector("#status.ok")
+    car.hit()
+    page.wait_for_timeout(1500)
+    assert not page.is_visible("#alert") and not page.is_visible("#live")
+    assert "8XYZ442" not in page.content()
+    blocked = page.evaluate("fetch('/api/alerts').then(r => r.status)")
+    assert blocked == 403
+    page.click("#selftest")
+    page.wait_for_selector("#ticket-link", timeout=60000)
+    assert "FAIL" in page.inner_text("#selftest-results")  # no camera in this car
+    shot(page, "selftest-technician")
+    with page.expect_popup() as popup:
+        page.click("#ticket-link")
+    ticket = popup.value
+    ticket.wait_for_load_state()
+    assert "Motor Vehicle Trouble Ticket" in ticket.content()
+    assert "Tech Dunn" in ticket.content()
+    wait_for(lambda: car.hq_records("ticket"), what="the ticket at HQ")
+
+
+@pytest.mark.policy("POL-02")
+@pytest.mark.policy("POL-17")
+def test_search_needs_a_purpose_and_every_access_is_audited(car, page):
+    read = make_read("4DEF567", unit=UNIT)
+    car.daemon.record(read, [])
+    sign_in(page, car, "2002", "2345")
+    page.wait_for_selector("#search:not([hidden])")
+    assert not page.is_visible("#export")  # export is for administrators
+    page.fill("#q-plate", "4DEF567")
+    page.click("#search-form button[type=submit]")  # no purpose chosen: the form refuses
+    assert page.inner_text("#search-msg") == "" and not page.is_visible("#results tr")
+    status = page.evaluate("""fetch('/api/search', {method: 'POST', headers: {'Content-Type':
+        'application/json', 'X-CSRF-Token': me.csrf}, body: JSON.stringify({plate: '4DEF567'})})
+        .then(r => r.status)""")
+    assert status == 400
+    page.select_option("#purpose", "criminal")
+    page.click("#search-form button[type=submit]")
+    page.wait_for_selector("#results td")
+    assert "4DEF567" in page.inner_text("#results")
+    page.click("#results button")
+    page.wait_for_selector("#viewer:not([hidden]) img")
+    shot(page, "search-data-user")
+    recs = [r for r in AuditLog(car.daemon.store).records() if r["purpose"]]
+    assert [(r["action"], r["username"], r["purpose"], r["query"].get("plate"),
+             r["result_count"]) for r in recs] == [
+        ("search", "2002", "criminal", "4DEF567", 1),
+        ("view_read", "2002", "criminal", "4DEF567", 1)]
+    assert all(r["utc"].endswith("Z") for r in recs)
+    wait_for(lambda: len([a for a in car.hq_records("audit") if a["purpose"]]) == 2,
+             what="the audit records at HQ")
+
+
+@pytest.mark.policy("POL-08")
+def test_export_is_for_administrators_only_and_audited(car, page):
+    car.daemon.record(make_read("4DEF567", unit=UNIT), [])
+    sign_in(page, car, "3003", "3456")
+    page.wait_for_selector("#export:not([hidden])")
+    page.select_option("#purpose", "civil")
+    with page.expect_download() as dl:
+        page.click("#export")
+    data = json.loads(Path(dl.value.path()).read_text())
+    assert data["reads"][0]["text"] == "4DEF567" and data["purpose"] == "civil"
+    assert [r["action"] for r in AuditLog(car.daemon.store).records()][-1] == "export"
+    page.click("#signout")
+    sign_in(page, car, "2002", "2345")
+    page.wait_for_selector("#search:not([hidden])")
+    status = page.evaluate("""fetch('/api/export', {method: 'POST', headers: {'Content-Type':
+        'application/json', 'X-CSRF-Token': me.csrf}, body: JSON.stringify({purpose: 'civil'})})
+        .then(r => r.status)""")
+    assert status == 403
+
+
+@pytest.mark.policy("POL-06")
+def test_nobody_in_the_car_can_change_or_delete_data(car, page):
+    read = make_read("4DEF567", unit=UNIT)
+    car.daemon.record(read, [])
+    sign_in(page, car, "3003", "3456")  # not even an administrator, from the car
+    page.wait_for_selector("#search:not([hidden])")
+    for method in ("PUT", "DELETE", "PATCH"):
+        status = page.evaluate(f"""fetch('/api/reads/{read.id}', {{method: '{method}',
+            headers: {{'X-CSRF-Token': me.csrf}}}}).then(r => r.status)""")
+        assert status == 405
+    # a request without the CSRF token is refused
+    status = page.evaluate("""fetch('/api/search', {method: 'POST', headers: {'Content-Type':
+        'application/json'}, body: JSON.stringify({purpose: 'civil'})}).then(r => r.status)""")
+    assert status == 403
+    assert car.daemon.store.read(read.id)["text"] == "4DEF567"
+
+
+@pytest.mark.policy("POL-15")
+def test_a_user_removed_from_the_roster_is_signed_out_at_the_next_sync(car, page):
+    sign_in(page, car, "1001", "1234")
+    page.wait_for_selector("#status.ok")
+    car.hq.publish_roster([u for u in USERS if u["badge"] != "1001"], car.key)
+    page.wait_for_selector("#signin:not([hidden])", timeout=5000)
+    assert "removed your account" in page.inner_text("#refusal")
+    shot(page, "signed-out-by-roster")
+    sign_in(page, car, "1001", "1234")
+    page.wait_for_selector("#refusal:not([hidden])")
+    assert "not recognised" in page.inner_text("#refusal")
+
+
+def test_anonymous_api_requests_are_refused(car):
+    for path in ("/events", "/api/alerts", "/api/me", "/api/options"):
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            urllib.request.urlopen(car.url.rstrip("/") + path, timeout=5)
+        assert exc.value.code == 401, path
