@@ -137,3 +137,14 @@ def test_safeguards_cannot_be_configured_away(tmp_path):
                     '[store]\nlocal_cap_days = 3650\n'):
         with pytest.raises(ConfigError):
             load(write(tmp_path, attempt), environ={})
+
+
+@pytest.mark.policy("POL-13")
+def test_the_page_off_loopback_needs_https(tmp_path):
+    text = GOOD + '\n[ui]\nlisten = "0.0.0.0:8443"\n'
+    with pytest.raises(ConfigError, match="tls_cert"):
+        load(write(tmp_path, text), environ={})
+    with pytest.raises(ConfigError, match="both"):
+        load(write(tmp_path, text + 'tls_cert = "/etc/alprd/keys/page.crt"\n'), environ={})
+    ok = text + 'tls_cert = "/etc/alprd/keys/page.crt"\ntls_key = "/etc/alprd/keys/page.key"\n'
+    assert load(write(tmp_path, ok), environ={}).ui.listen == "0.0.0.0:8443"

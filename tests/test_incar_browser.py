@@ -58,7 +58,7 @@ class Car:
     """A running daemon (no camera: hits are injected as the pipeline would record them)
     with HQ on a real broker."""
 
-    def __init__(self, broker, tmp_path):
+    def __init__(self, broker, tmp_path, ui: dict | None = None):
         self.key = signing_key(tmp_path / "hq.key")
         self.hq = HqEndpoint(broker.url, tmp_path / "hq.db", client_id=f"hq-{uuid.uuid4()}")
         self.hq.start()
@@ -69,7 +69,7 @@ class Car:
             "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))},
             "hotlist": {"public_key": str(tmp_path / "hq.key.pub")},
             "uplink": {"broker": broker.url, "retry_s": 1},
-            "ui": {"listen": f"127.0.0.1:{free_port()}"}})
+            "ui": {"listen": f"127.0.0.1:{free_port()}", **(ui or {})}})
         self.daemon = Daemon(cfg)
         self.thread = threading.Thread(target=self.daemon.run, daemon=True)
         self.thread.start()
@@ -354,3 +354,32 @@ def test_anonymous_api_requests_are_refused(car):
         with pytest.raises(urllib.error.HTTPError) as exc:
             urllib.request.urlopen(car.url.rstrip("/") + path, timeout=5)
         assert exc.value.code == 401, path
+
+
+def test_the_page_is_served_over_https_with_secure_cookies(broker, tmp_path):
+    import ssl
+
+    from alprd.provision import provision
+    provision(tmp_path / "keys", UNIT)
+    car = Car(broker, tmp_path, ui={"tls_cert": str(tmp_path / "keys" / "page.crt"),
+                                     "tls_key": str(tmp_path / "keys" / "page.key")})
+    try:
+        assert car.url.startswith("https://")
+        ctx = ssl.create_default_context(cafile=str(tmp_path / "keys" / "ca.crt"))
+        req = urllib.request.Request(car.url + "api/signin", method="POST",
+                                     data=json.dumps({"badge": "1001", "pin": "1234"}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+            cookie = r.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" in cookie
+        with pytest.raises(OSError):  # no plain HTTP on the same port
+            urllib.request.urlopen(car.url.replace("https", "http"), timeout=5)
+        old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # TLS 1.1 and older are refused
+        old.load_verify_locations(str(tmp_path / "keys" / "ca.crt"))
+        old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
+        with pytest.raises(OSError):
+            urllib.request.urlopen(car.url, context=old, timeout=5)
+        with urllib.request.urlopen(car.url, context=ctx, timeout=5) as r:  # still serving
+            assert b"Sign in" in r.read()
+    finally:
+        car.stop()

@@ -50,3 +50,60 @@ def test_hotlist_updates_match_their_schemas(kind):
              "add": [entry_to_json(e)], "remove": [["ABC123", None]], "cancellation": True})
     wire = sign(body, Ed25519PrivateKey.generate())
     jsonschema.validate(json.loads(gzip.decompress(wire[SIG_BYTES:])), schema(kind))
+
+
+def test_in_car_records_match_their_schemas(tmp_path):
+    """Audit records, dispositions and the three priority reports, as the code makes them."""
+    from datetime import datetime, timezone
+
+    from alprd.audit import AuditLog
+    from alprd.hq import roster_user
+    from alprd.roster import Auth, Refused, Roster, Session
+    from alprd.ui import EventBus, read_event
+    from alprd.ui.alerts import Alerts
+
+    s = Store(tmp_path / "car.db", KEY)
+    audit = AuditLog(s, "CAR-1")
+    key = Ed25519PrivateKey.generate()
+    roster = Roster(key.public_key(), tmp_path)
+    roster.apply(sign({"v": 1, "kind": "roster", "roster_version": 1, "users": [
+        roster_user("5005", "Gone", "patrol_officer", "1", "2024-01-01",
+                    status="deactivated")]}, key))
+    with pytest.raises(Refused):
+        Auth(roster, audit, "CAR-1", utc=lambda: datetime.now(timezone.utc)).sign_in("5005", "1")
+    audit.append("2002", "data_user", "search", purpose="civil", query={"plate": "7ABC123"},
+                 result_count=3)
+    clock = iter(range(0, 10**6, 100)).__next__
+    alerts = Alerts(s, audit, EventBus(), "CAR-1", 10, mono=clock)
+    officer = Session("t", "c", "1001", "Able", "patrol_officer", 0, 0)
+    for text in ("8XYZ442", "8XYZ443"):
+        r = make_read(text)
+        h = make_hit(r)
+        s.add_read(r, [h])
+        a = alerts.open(read_event(r, [h]))
+    alerts.tick()  # escalates both
+    alerts.step(a.hit_id, "characters", officer)
+    alerts.dispose(a.hit_id, "want_not_valid", officer, note="recovered")
+    items = s.pending(200)
+    kinds = {i.kind for i in items}
+    assert {"audit", "disposition", "report", "read", "hit"} <= kinds
+    assert {i.body["type"] for i in items if i.kind == "report"} == {
+        "deactivated_sign_in", "hit_unacknowledged", "hotlist_error"}
+    for i in items:
+        jsonschema.validate(i.body, schema(i.kind))
+    jsonschema.validate({"v": 1, "unit_id": "CAR-1", "records": [
+        {"id": i.id, "kind": i.kind, "body": i.body} for i in items]}, schema("up"))
+    s.close()
+
+
+def test_roster_command_and_ticket_match_their_schemas(tmp_path):
+    from alprd.config import load
+    from alprd.hq import command_body, roster_body, roster_user
+    from alprd.selftest import Result, ticket
+    jsonschema.validate(roster_body([roster_user("1001", "Able", "patrol_officer", "1234",
+                                                 "2026-01-01")]), schema("roster"))
+    jsonschema.validate(command_body("CAR-1", "selftest"), schema("command"))
+    cfg = load(None, environ={})
+    t = ticket.make(cfg, [Result("gps", "fail", "GPS silent", {"port": "/dev/ttyAMA0"})],
+                    "Tech Dunn (4004)")
+    jsonschema.validate(t, schema("ticket"))

@@ -185,22 +185,15 @@ class HqEndpoint:
                        timeout: float = 10.0) -> int:
         """Publish the signed user roster (roster.v1), retained; users from roster_user().
         A user left out, or deactivated, is signed out on every car at once (POL-15)."""
-        version = version or time.time_ns() // 1000
-        self._publish_signed("roster", {"v": PROTOCOL_VERSION, "kind": "roster",
-                                        "roster_version": version, "created_utc": _now(),
-                                        "users": users}, signing_key, retain=True,
-                             timeout=timeout)
-        return version
+        body = roster_body(users, version)
+        self._publish_signed("roster", body, signing_key, retain=True, timeout=timeout)
+        return body["roster_version"]
 
     def send_command(self, unit: str, command: str, signing_key, timeout: float = 10.0) -> str:
         """A signed command (command.v1) for one car, e.g. "selftest"; returns its id."""
-        import uuid
-        cid = str(uuid.uuid4())
-        self._publish_signed(f"{unit}/cmd", {"v": PROTOCOL_VERSION, "kind": "command",
-                                             "id": cid, "unit_id": unit, "command": command,
-                                             "issued_utc": _now()}, signing_key,
-                             retain=False, timeout=timeout)
-        return cid
+        body = command_body(unit, command)
+        self._publish_signed(f"{unit}/cmd", body, signing_key, retain=False, timeout=timeout)
+        return body["id"]
 
     def _publish_signed(self, topic: str, body: dict, signing_key, retain: bool,
                         timeout: float) -> None:
@@ -246,6 +239,20 @@ class HqEndpoint:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def roster_body(users: list[dict], version: int | None = None) -> dict:
+    """roster.v1 (signed on the wire); version defaults to HQ's clock in microseconds."""
+    return {"v": PROTOCOL_VERSION, "kind": "roster",
+            "roster_version": version or time.time_ns() // 1000, "created_utc": _now(),
+            "users": users}
+
+
+def command_body(unit: str, command: str) -> dict:
+    """command.v1 (signed on the wire)."""
+    import uuid
+    return {"v": PROTOCOL_VERSION, "kind": "command", "id": str(uuid.uuid4()), "unit_id": unit,
+            "command": command, "issued_utc": _now()}
 
 
 def roster_user(badge: str, name: str, role: str, pin: str, trained_utc: str | None,

@@ -103,6 +103,24 @@ def _read_summary(r: dict) -> dict:
                               "unit_id", "lat", "lon", "fix_quality", "frames")}
 
 
+class _Server(ThreadingHTTPServer):
+    """Threads per connection; with TLS, the handshake happens in the connection's own thread
+    (with a timeout), so a client that stalls mid-handshake cannot hold up the others."""
+    daemon_threads = True
+    tls_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request, client_address):
+        if self.tls_context is not None:
+            request.settimeout(10)
+            try:
+                request = self.tls_context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError) as exc:
+                log.info("ui: TLS handshake with %s failed: %s", client_address[0], exc)
+                return
+            request.settimeout(None)
+        super().finish_request(request, client_address)
+
+
 class PageServer:
     def __init__(self, listen: str, bus: EventBus, health=lambda: {}, app: App | None = None,
                  tls: tuple[str, str] | None = None) -> None:
@@ -110,13 +128,12 @@ class PageServer:
         self.bus, self.health, self.app = bus, health, app
         self.tls = tls is not None
         self._stop = threading.Event()
-        self.httpd = ThreadingHTTPServer((host.strip("[]"), int(port)), self._handler())
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host.strip("[]"), int(port)), self._handler())
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             ctx.load_cert_chain(tls[0], tls[1])
-            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+            self.httpd.tls_context = ctx
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="ui",
                                         kwargs={"poll_interval": 0.2}, daemon=True)
 
