@@ -68,3 +68,42 @@ def test_vehicle_purges_only_acknowledged_reads_past_the_cap(tmp_path):
     # the cap can never reach the policy's two years
     assert retention.vehicle_purge_before(T0, 10_000) == T0 - timedelta(days=730)
     s.close()
+
+
+@pytest.mark.policy("POL-10")
+@pytest.mark.policy("POL-02")
+def test_logically_deleted_reads_only_for_administrators_with_ground_and_request(tmp_path):
+    from alprd.hq import AccessRefused
+    hq = HqStore(tmp_path / "hq.db")
+    old = T0.isoformat().replace("+00:00", "Z")
+    hq.add("CAR-1", [{"id": "old", "kind": "read", "body": {"utc": old, "text": "7ABC123"}},
+                     {"id": "new", "kind": "read", "body": {
+                         "utc": (T0 + timedelta(days=800)).isoformat(), "text": "7ABC123"}}])
+    hq.apply_retention(retention.logical_due(T0))  # "old" is now logically deleted
+    found = hq.search("d1", "data_user", "criminal", "7ABC123")
+    assert [r["id"] for r in found] == ["new"]  # hidden from data users
+    refusals = [
+        dict(username="d1", role="data_user", purpose="criminal", include_deleted=True,
+             ground="stalking", request_ref="15.02.00-2028-17"),
+        dict(username="a1", role="administrator", purpose="criminal", include_deleted=True,
+             ground="curiosity", request_ref="15.02.00-2028-17"),
+        dict(username="a1", role="administrator", purpose="criminal", include_deleted=True,
+             ground="stalking", request_ref=" "),
+        dict(username="a1", role="administrator", purpose="gossip"),
+        dict(username="t1", role="fleet_technician", purpose="criminal"),
+    ]
+    for kw in refusals:
+        with pytest.raises(AccessRefused):
+            hq.search(plate="7ABC123", **kw)
+    found = hq.search("a1", "administrator", "criminal", "7ABC123", include_deleted=True,
+                      ground="stalking", request_ref="15.02.00-2028-17")
+    assert sorted(r["id"] for r in found) == ["new", "old"]
+    assert next(r for r in found if r["id"] == "old")["logically_deleted_utc"]
+    log = hq.access_log()
+    assert len(log) == 7 and sum(1 for e in log if e["refused"]) == 5
+    last = log[-1]
+    assert (last["username"], last["action"], last["purpose"], last["ground"],
+            last["request_ref"], last["result_count"]) == (
+        "a1", "search_deleted", "criminal", "stalking", "15.02.00-2028-17", 2)
+    assert '"7ABC123"' in last["query"]
+    hq.close()

@@ -38,6 +38,25 @@ def parse_up(payload: bytes) -> tuple[str, list[dict]]:
     return unit, records
 
 
+# When logically deleted data may be searched (POL-10; Department Manual 3/568.53): one of these
+# grounds, approved on an Intradepartmental Correspondence, Form 15.02.00, whose reference
+# the administrator gives.
+DELETED_SEARCH_GROUNDS = {
+    "serious_or_violent_felony": "Serious felony (PC 1192.7(c)) or violent felony (PC 667.5(c))",
+    "witness_intimidation": "PC 136.1 intimidation of witnesses and victims (aggravated)",
+    "human_trafficking": "PC 236.1 human trafficking",
+    "protective_order": "PC 273.6(a) violation of a protective order",
+    "stalking": "PC 646.9 stalking",
+    "sex_offender_registration": "PC 290(c) sex offender registration",
+    "terrorism": "Terrorist activity (Department Manual 4/271.46)",
+    "court_order": "Pursuant to a court order",
+}
+
+
+class AccessRefused(Exception):
+    """A search the policy does not allow; the message says why (and it is logged)."""
+
+
 class HqStore:
     def __init__(self, path: Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +74,11 @@ class HqStore:
                           "reviewed_utc TEXT NOT NULL, released_utc TEXT)")
         self.conn.execute("CREATE TABLE IF NOT EXISTS hold_records (ref TEXT NOT NULL, "
                           "record_id TEXT NOT NULL, PRIMARY KEY (ref, record_id))")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS access_log (seq INTEGER PRIMARY KEY, "
+                          "utc TEXT NOT NULL, username TEXT NOT NULL, role TEXT NOT NULL, "
+                          "action TEXT NOT NULL, purpose TEXT, query TEXT NOT NULL, "
+                          "ground TEXT, request_ref TEXT, result_count INTEGER, "
+                          "refused TEXT)")
         self.lock = threading.Lock()
         self.duplicates = 0
 
@@ -130,6 +154,49 @@ class HqStore:
             sql += " WHERE logical_deleted_utc IS NULL"
         with self.lock:
             return {r[0] for r in self.conn.execute(sql)}
+
+    def search(self, username: str, role: str, purpose: str, plate: str,
+               include_deleted: bool = False, ground: str | None = None,
+               request_ref: str | None = None, now: datetime | None = None) -> list[dict]:
+        """Reads of a plate, for data users and administrators, with one of the six purposes
+        (POL-02). Logically deleted reads only for an administrator, with a listed ground and
+        the Form 15.02.00 reference (POL-10). Every search, allowed or refused, is logged."""
+        from alprd.audit import PURPOSES
+        why = None
+        if role not in ("data_user", "administrator"):
+            why = f"role {role!r} may not search ALPR data"
+        elif purpose not in PURPOSES:
+            why = "a search needs one of the six authorised purposes"
+        elif include_deleted and role != "administrator":
+            why = "only an ALPR system administrator may search logically deleted data"
+        elif include_deleted and ground not in DELETED_SEARCH_GROUNDS:
+            why = "searching logically deleted data needs one of the listed grounds"
+        elif include_deleted and not (request_ref or "").strip():
+            why = "searching logically deleted data needs the approved Form 15.02.00 reference"
+        sql = ("SELECT id, unit_id, body, logical_deleted_utc FROM records WHERE kind='read' "
+               "AND json_extract(body, '$.text') = ?")
+        if not include_deleted:
+            sql += " AND logical_deleted_utc IS NULL"
+        with self.lock:
+            rows = [] if why else self.conn.execute(sql, (plate,)).fetchall()
+            self.conn.execute(
+                "INSERT INTO access_log (utc, username, role, action, purpose, query, ground, "
+                "request_ref, result_count, refused) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                ((now or datetime.now(timezone.utc)).isoformat(), username, role,
+                 "search_deleted" if include_deleted else "search", purpose,
+                 json.dumps({"plate": plate}), ground, request_ref,
+                 None if why else len(rows), why))
+        if why:
+            log.warning("hq: search by %s refused: %s", username, why)
+            raise AccessRefused(why)
+        return [{"id": i, "unit_id": u, **json.loads(b), "logically_deleted_utc": d}
+                for i, u, b, d in rows]
+
+    def access_log(self) -> list[dict]:
+        with self.lock:
+            cur = self.conn.execute("SELECT * FROM access_log ORDER BY seq")
+            cols = [c[0] for c in cur.description]
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
 
     def count(self, kind: str | None = None) -> int:
         with self.lock:
