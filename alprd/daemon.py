@@ -388,6 +388,8 @@ class Daemon:
         out = {"results": selftest.as_json(results), "failed": failed, "ticket": None}
         if failed:
             t = ticket.make(self.cfg, results, who)
+            if command_id:
+                t["command_id"] = command_id
             path = ticket.save(t, self.tickets_dir)
             self.store.queue("ticket", t)
             out["ticket"] = {"id": t["id"], "url": f"/tickets/{path.name}"}

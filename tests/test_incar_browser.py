@@ -356,6 +356,7 @@ def test_anonymous_api_requests_are_refused(car):
         assert exc.value.code == 401, path
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated")
 def test_the_page_is_served_over_https_with_secure_cookies(broker, tmp_path):
     import ssl
 
@@ -383,3 +384,22 @@ def test_the_page_is_served_over_https_with_secure_cookies(broker, tmp_path):
             assert b"Sign in" in r.read()
     finally:
         car.stop()
+
+
+@pytest.mark.policy("POL-19")
+def test_a_signed_command_from_hq_runs_the_self_test_and_a_forged_one_does_not(car, caplog):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from alprd.hq import command_body
+    forged = command_body(UNIT, "selftest")
+    car.daemon._command(sign(forged, Ed25519PrivateKey.generate()))
+    assert "command refused: signature" in caplog.text
+    other = command_body("CAR-99", "selftest")
+    car.daemon._command(sign(other, car.key))
+    assert "not a command for this unit" in caplog.text
+    cid = car.hq.send_command(UNIT, "selftest", car.key)
+    wait_for(lambda: car.hq_records("ticket"), timeout=60, what="the ticket at HQ")
+    t = car.hq_records("ticket")[0]
+    assert t["command_id"] == cid and t["reporting_employee"] == "HQ command"
+    assert {c["component"] for c in t["components"]} == {"cameras"}  # this car has none
+    assert len(car.hq_records("ticket")) == 1  # the forged and the misdirected ones ran nothing

@@ -160,7 +160,8 @@ function renderAlert() {
   $("alert").hidden = false;
   $("alert").className = a.verified ? "verified" : "";
   $("alert").dataset.hitId = a.hit_id;
-  $("alert-list").textContent = `· ${LIST[h.list_type] || h.list_type}` + (alerts.size > 1 ? ` (1 of ${alerts.size} hits)` : "");
+  $("alert-list").textContent = `· ${LIST[h.list_type] || h.list_type}`;
+  $("alert-count").textContent = alerts.size > 1 ? `HIT 1/${alerts.size}` : "HIT";
   $("alert-verdict").textContent = a.verified ? "VERIFIED" : `UNVERIFIED · NOT PROBABLE CAUSE (${Object.keys(a.steps).length}/3)`;
   $("alert-escalated").hidden = !a.escalated_utc;
   $("alert-crop").src = a.crop;
