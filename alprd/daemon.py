@@ -6,7 +6,9 @@ into the store first, so nothing seen is lost, then stops the rest within a few 
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 import signal
 import sqlite3
 import threading
@@ -370,12 +372,30 @@ class Daemon:
                 raise UpdateRefused("not a command for this unit")
             if body.get("command") != "selftest":
                 raise UpdateRefused(f"unknown command {body.get('command')!r}")
+            if not isinstance(body.get("id"), str) or body["id"] in self._commands_seen():
+                raise UpdateRefused(f"command {body.get('id')!r} already run (replayed)")
         except UpdateRefused as exc:
             log.error("command refused: %s", exc)
             return
+        self._command_seen(body["id"])
         log.info("HQ asks for a self-test (command %s)", body.get("id"))
         threading.Thread(target=self.run_selftest, name="selftest", daemon=True,
                          kwargs={"session": None, "command_id": body.get("id")}).start()
+
+    def _commands_seen(self) -> list[str]:
+        """Ids of the commands already run (the last 1,000), kept across restarts."""
+        path = Path(self.cfg.store.path).parent / "commands-seen.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return []
+
+    def _command_seen(self, command_id: str) -> None:
+        path = Path(self.cfg.store.path).parent / "commands-seen.json"
+        seen = (self._commands_seen() + [command_id])[-1000:]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(seen))
+        os.replace(tmp, path)
 
     def run_selftest(self, session=None, command_id: str | None = None) -> dict:
         """The self-test inside the running daemon, for the page's button and HQ's command.

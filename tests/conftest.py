@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "policy(id): proves a row of the policy requirements")
+    config.addinivalue_line("markers", "reliability: the reliability and security campaign "
+                            "(short in CI; ALPRD_LONG=1 / ALPRD_KILLS=200 for the long run)")
     config._alprd_policy = {}
 
 

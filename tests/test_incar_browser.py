@@ -387,7 +387,7 @@ def test_the_page_is_served_over_https_with_secure_cookies(broker, tmp_path):
 
 
 @pytest.mark.policy("POL-19")
-def test_a_signed_command_from_hq_runs_the_self_test_and_a_forged_one_does_not(car, caplog):
+def test_a_signed_command_runs_the_self_test_a_forged_or_replayed_one_does_not(car, caplog):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from alprd.hq import command_body
@@ -403,3 +403,7 @@ def test_a_signed_command_from_hq_runs_the_self_test_and_a_forged_one_does_not(c
     assert t["command_id"] == cid and t["reporting_employee"] == "HQ command"
     assert {c["component"] for c in t["components"]} == {"cameras"}  # this car has none
     assert len(car.hq_records("ticket")) == 1  # the forged and the misdirected ones ran nothing
+    replay = command_body(UNIT, "selftest")
+    replay["id"] = cid
+    car.daemon._command(sign(replay, car.key))
+    assert "already run (replayed)" in caplog.text
