@@ -18,7 +18,6 @@ import ssl
 import threading
 from collections import deque
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
@@ -177,8 +176,11 @@ class PageServer:
                 self._send(code, json.dumps(obj).encode(), "application/json", headers)
 
             def _token(self) -> str | None:
-                c = SimpleCookie(self.headers.get("Cookie", ""))
-                return c[COOKIE].value if COOKIE in c else None
+                for part in self.headers.get("Cookie", "").split(";"):  # tolerant of junk
+                    name, eq, value = part.strip().partition("=")
+                    if eq and name == COOKIE and value:
+                        return value
+                return None
 
             def _session(self, need: str | None = None):
                 app = server.app
@@ -191,8 +193,11 @@ class PageServer:
                 return s
 
             def _body(self) -> dict:
-                n = int(self.headers.get("Content-Length") or 0)
-                if n > MAX_BODY:
+                try:
+                    n = int(self.headers.get("Content-Length") or 0)
+                except ValueError as exc:
+                    raise HttpError(400, "bad Content-Length") from exc
+                if n < 0 or n > MAX_BODY:
                     raise HttpError(413, "request too large")
                 if not (self.headers.get("Content-Type") or "").startswith("application/json"):
                     raise HttpError(415, "send JSON")

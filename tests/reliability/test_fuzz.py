@@ -1,0 +1,256 @@
+"""Fuzzing (hypothesis): every parser of outside input answers bad input with its documented
+error, and never crashes or hangs.
+
+CI runs a few hundred cases per target. The long run, 200,000 cases per target (10^6 in all):
+`ALPRD_LONG=1 ./run test tests/reliability/test_fuzz.py -s` (each test prints its case count).
+"""
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import os
+import sys
+import tomllib
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alprd.config import ConfigError, load
+from alprd.gps import FixBuilder, GpsTrack
+from alprd.gps.nmea import NmeaError, gga, gsa, parse_sentence, rmc, vtg
+from alprd.hotlist import Hotlist
+from alprd.hotlist.sync import HotlistSync, UpdateRefused, sign
+from alprd.hq import parse_up
+from alprd.roster import Roster
+from alprd.uplink import parse_ack
+
+pytestmark = pytest.mark.reliability
+
+LONG = bool(os.environ.get("ALPRD_LONG"))
+CASES = 200_000 if LONG else 300
+FUZZ = settings(max_examples=CASES, deadline=None, derandomize=not LONG, database=None,
+                suppress_health_check=list(HealthCheck))
+KEY = Ed25519PrivateKey.generate()
+COUNT: dict[str, int] = {}
+
+
+def counted(name):
+    COUNT[name] = COUNT.get(name, 0) + 1
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_counts():
+    yield
+    for name, n in sorted(COUNT.items()):
+        print(f"\nfuzz_cases_{name}: {n} cases", end="")
+
+
+# -- NMEA --------------------------------------------------------------------------------------
+def with_checksum(body: str) -> str:
+    c = 0
+    for ch in body:
+        c ^= ord(ch)
+    return f"${body}*{c & 0xFF:02X}"
+
+
+FIELD = st.text(alphabet="0123456789.-+NSEWAVMTK,ABCDEFGHIJ ", max_size=12)
+SENTENCE = st.one_of(
+    st.binary(max_size=120).map(lambda b: b.decode("latin-1")),
+    st.builds(lambda t, fs: with_checksum(t + "," + ",".join(fs)),
+              st.sampled_from(["GPRMC", "GNRMC", "GPGGA", "GNGGA", "GPVTG", "GPGSA", "GPXYZ"]),
+              st.lists(FIELD, max_size=16)))
+
+
+@FUZZ
+@given(SENTENCE)
+def test_nmea_parser(line):
+    counted("nmea")
+    try:
+        s = parse_sentence(line)
+        {"RMC": rmc, "GGA": gga, "VTG": vtg, "GSA": gsa}.get(s.kind, lambda s: None)(s)
+    except NmeaError:
+        pass
+    FixBuilder(GpsTrack(5.0)).feed(line, 100.0)  # the reader's path: counts, never raises
+
+
+# -- hotlist updates -------------------------------------------------------------------------
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda kids: st.lists(kids, max_size=5) | st.dictionaries(st.text(max_size=10), kids,
+                                                              max_size=6),
+    max_leaves=30)
+ENTRY = st.fixed_dictionaries({}, optional={
+    "plate": st.one_of(st.text(max_size=10), st.from_regex(r"[A-Z0-9]{2,8}", fullmatch=True)),
+    "state": JSONISH, "list_type": st.sampled_from(["stolen_vehicle", "bolo", "x", 3]),
+    "reason": JSONISH, "priority": JSONISH, "case_number": JSONISH, "expires": JSONISH})
+UPDATE = st.fixed_dictionaries({"v": st.sampled_from([1, 1, 2, "1"])}, optional={
+    "kind": st.sampled_from(["hotlist.snapshot", "hotlist.delta", "roster", "x"]),
+    "list_version": st.one_of(st.integers(-5, 2**40), JSONISH),
+    "from_version": st.one_of(st.integers(-5, 5), JSONISH),
+    "entries": st.one_of(st.lists(ENTRY, max_size=4), JSONISH),
+    "add": st.one_of(st.lists(ENTRY, max_size=3), JSONISH),
+    "remove": st.one_of(st.lists(st.lists(JSONISH, max_size=3), max_size=3), JSONISH),
+    "cancellation": JSONISH})
+
+
+@pytest.fixture(scope="module")
+def sync(tmp_path_factory):
+    return HotlistSync(Hotlist(), KEY.public_key(), tmp_path_factory.mktemp("sync"))
+
+
+@FUZZ
+@given(st.one_of(UPDATE.map(lambda b: sign(b, KEY)), st.binary(max_size=300),
+                 st.binary(max_size=200).map(lambda b: KEY.sign(b) + b),
+                 st.binary(max_size=200).map(lambda b: KEY.sign(gzip.compress(b))
+                                             + gzip.compress(b))))
+def test_hotlist_update_decoding(sync, message):
+    counted("hotlist")
+    try:
+        sync.apply(message)
+    except UpdateRefused:
+        pass
+
+
+# -- HQ messages: up, ack, roster --------------------------------------------------------------
+RECORD = st.fixed_dictionaries({}, optional={"id": JSONISH, "kind": st.sampled_from(
+    ["read", "hit", "audit", "nope"]), "body": JSONISH})
+MESSAGE = st.one_of(
+    st.binary(max_size=200),
+    st.fixed_dictionaries({"v": st.sampled_from([1, 2])}, optional={
+        "unit_id": JSONISH, "records": st.one_of(st.lists(RECORD, max_size=4), JSONISH),
+        "ids": st.one_of(st.lists(st.text(max_size=70), max_size=4), JSONISH)}
+    ).map(lambda d: json.dumps(d).encode()))
+
+
+@FUZZ
+@given(MESSAGE)
+def test_hq_messages(payload):
+    counted("hq_messages")
+    for parse in (parse_up, parse_ack):
+        try:
+            parse(payload)
+        except ValueError:
+            pass
+
+
+USER = st.fixed_dictionaries({}, optional={
+    "badge": st.one_of(st.from_regex(r"[0-9]{1,6}", fullmatch=True), JSONISH),
+    "role": st.sampled_from(["patrol_officer", "administrator", "root", None]),
+    "status": st.sampled_from(["active", "deactivated", "x"]),
+    "pin_hash": st.sampled_from(["$argon2id$v=19$m=65536,t=3,p=4$x$y", "1234", None]),
+    "name": JSONISH, "trained_utc": JSONISH, "last_use_utc": JSONISH})
+ROSTER = st.fixed_dictionaries({"v": st.just(1), "kind": st.sampled_from(["roster", "x"])},
+                               optional={"roster_version": st.one_of(st.integers(-3, 2**50),
+                                                                     JSONISH),
+                                         "users": st.one_of(st.lists(USER, max_size=4),
+                                                            JSONISH)})
+
+
+@FUZZ
+@given(ROSTER.map(lambda b: sign(b, KEY)))
+def test_roster_decoding(tmp_path_factory, message):
+    counted("roster")
+    roster = Roster(KEY.public_key(), tmp_path_factory.getbasetemp())
+    try:
+        roster.apply(message, save=False)
+    except UpdateRefused:
+        pass
+
+
+# -- config ------------------------------------------------------------------------------------
+SECTIONS = ["vehicle", "capture", "gps", "recognize", "track", "hotlist", "store", "uplink",
+            "ui", "service", "logging", "nope"]
+TOML_VALUE = st.one_of(st.integers(-10**6, 10**6), st.booleans(), st.text(max_size=20),
+                       st.floats(allow_nan=False, allow_infinity=False),
+                       st.lists(st.integers(0, 9), max_size=3))
+
+
+def toml_text(tables: dict) -> str:
+    out = []
+    for section, keys in tables.items():
+        out.append(f"[{section}]")
+        out += [f"{k} = {json.dumps(v)}" for k, v in keys.items()]
+    return "\n".join(out) + "\n"
+
+
+@FUZZ
+@given(st.one_of(
+    st.dictionaries(st.sampled_from(SECTIONS), st.dictionaries(
+        st.sampled_from(["unit_id", "listen", "broker", "port", "baud", "path", "fps",
+                         "threads", "level", "tls_cert", "escalate_after_s", "x"]),
+        TOML_VALUE, max_size=4), max_size=4).map(toml_text),
+    st.text(max_size=200)))
+def test_config_loader(tmp_path_factory, text):
+    counted("config")
+    path = tmp_path_factory.getbasetemp() / "fuzz.toml"
+    try:
+        path.write_text(text, encoding="utf-8")
+    except UnicodeEncodeError:
+        return  # a lone surrogate cannot be written as UTF-8: no file, nothing to load
+    try:
+        load(path, environ={})
+    except ConfigError as exc:
+        assert str(exc)  # the documented error, with its one-line reason
+    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - must not escape
+        raise AssertionError(f"TOML error escaped: {exc}") from exc
+
+
+# -- the in-car page's request handlers ------------------------------------------------------
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    from alprd.audit import AuditLog
+    from alprd.demo.broker import free_port
+    from alprd.roster import Auth
+    from alprd.store import Store
+    from alprd.ui import App, EventBus, PageServer
+    from alprd.ui.alerts import Alerts
+    from tests.helpers import KEY as DATA_KEY
+    folder = tmp_path_factory.mktemp("page")
+    store = Store(folder / "car.db", DATA_KEY)
+    audit = AuditLog(store, "FUZZ-1")
+    bus = EventBus()
+    roster = Roster(KEY.public_key(), folder)
+    app = App(Auth(roster, audit, "FUZZ-1"), Alerts(store, audit, bus, "FUZZ-1"), store, audit,
+              None, folder, "FUZZ-1")
+    server = PageServer(f"127.0.0.1:{free_port()}", bus, lambda: {}, app)
+    errors = []
+    server.httpd.handle_error = lambda request, address: errors.append(sys.exc_info()[1])
+    server.start()
+    yield server, errors
+    server.stop()
+    store.close()
+
+
+PATHS = st.one_of(st.sampled_from(["/", "/api/signin", "/api/search", "/api/view",
+                                   "/api/export", "/api/alerts/step", "/api/alerts/dispose",
+                                   "/api/selftest", "/api/me", "/api/options", "/health",
+                                   "/tickets/ticket-1.html", "/tickets/../../etc/passwd"]),
+                  st.text(alphabet="/abcdefghijklmnopqrstuvwxyz.%?=&-_0123456789", max_size=30)
+                  .map(lambda p: "/" + p))
+
+
+@FUZZ
+@given(method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]),
+       path=PATHS, body=st.one_of(JSONISH.map(lambda j: json.dumps(j).encode()),
+                                  st.binary(max_size=100)),
+       ctype=st.sampled_from(["application/json", "text/plain", ""]),
+       extra=st.dictionaries(st.sampled_from(["Cookie", "X-CSRF-Token", "Origin"]),
+                             st.text(alphabet="abc=;:/0123456789", max_size=20), max_size=3))
+def test_page_request_handlers(page, method, path, body, ctype, extra):
+    counted("page")
+    server, errors = page
+    host, port = server.httpd.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    headers = {"Content-Type": ctype, **extra} if ctype else dict(extra)
+    conn.request(method, path, body=body if method not in ("GET", "HEAD") else None,
+                 headers=headers)
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    assert resp.status in (200, 400, 401, 403, 404, 405, 409, 413, 415, 501), \
+        (method, path, resp.status)
+    assert not errors, errors[-1]
