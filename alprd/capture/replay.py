@@ -1,6 +1,7 @@
 """Replay a video file or an image folder, at its recorded speed or as fast as possible."""
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class ReplaySource:
         self._i = 0
         self._next = 0.0
         self._period = 0.0
+        self._pause = threading.Event()  # never set: a monotonic wait, whatever the wall clock
 
     def open(self) -> None:
         if not self.path.exists():
@@ -53,7 +55,7 @@ class ReplaySource:
         if self._period:
             delay = self._next - time.monotonic()
             if delay > 0:
-                time.sleep(delay)
+                self._pause.wait(delay)
             self._next = max(self._next + self._period, time.monotonic() - self._period)
 
     def read(self):
