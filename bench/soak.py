@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
@@ -32,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from alprd import demo  # noqa: E402
 from alprd.demo.broker import Mosquitto, free_port  # noqa: E402
+from alprd.demo.mjpeg import MjpegServer  # noqa: E402
 from alprd.hq import HqEndpoint  # noqa: E402
 
 
@@ -48,45 +48,16 @@ class ClipCamera:
             self.frames.append(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])[1]
                                .tobytes())
         cap.release()
-        self.port, self.period = port, 1.0 / fps
-        self.httpd = None
+        self.port, self.fps = port, fps
+        self.server = None
 
     def start(self) -> None:
-        frames, period, stop = self.frames, self.period, threading.Event()
-        self._stop = stop
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                n, t = 0, time.monotonic()
-                try:
-                    while not stop.is_set():
-                        f = frames[n % len(frames)]
-                        n += 1
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
-                                         + f"Content-Length: {len(f)}\r\n\r\n".encode() + f
-                                         + b"\r\n")
-                        t += period
-                        stop.wait(max(0.0, t - time.monotonic()))
-                except OSError:
-                    pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.server = MjpegServer(self.port, self.frames, self.fps)
 
     def stop(self) -> None:
-        if self.httpd:
-            self._stop.set()
-            self.httpd.shutdown()
-            self.httpd.server_close()
-            self.httpd = None
+        if self.server:
+            self.server.stop()
+            self.server = None
 
 
 class PtyGps:

@@ -1,7 +1,5 @@
 """A network camera (MJPEG over HTTP, read by OpenCV) that goes away and comes back."""
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 import numpy as np
@@ -9,47 +7,17 @@ import numpy as np
 from alprd.capture import Camera, FrameQueue
 from alprd.config import CameraConfig
 from alprd.demo.broker import free_port
+from alprd.demo.mjpeg import MjpegServer
 
 
-class MjpegCamera:
-    """Serves an endless MJPEG stream on a fixed port until stopped."""
+class MjpegCamera(MjpegServer):
+    """An endless MJPEG stream of noise frames on a fixed port until stopped."""
 
     def __init__(self, port: int, frozen: bool = False):
         rng = np.random.default_rng(0)
         frames = [cv2.imencode(".jpg", np.clip(rng.normal(90, 30, (120, 160, 3)), 0, 255)
                                .astype(np.uint8))[1].tobytes() for _ in range(1 if frozen else 4)]
-        stop = threading.Event()
-        self.stop_event = stop
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                try:
-                    n = 0
-                    while not stop.is_set():
-                        frame = frames[n % len(frames)]  # a live sensor: never two the same
-                        n += 1
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
-                                         + f"Content-Length: {len(frame)}\r\n\r\n".encode()
-                                         + frame + b"\r\n")
-                        time.sleep(0.05)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.stop_event.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(port, frames, fps=20)
 
 
 def frames_arrive(q: FrameQueue, n: int, timeout: float) -> bool:

@@ -138,6 +138,15 @@ def sign_in(page, car, badge, pin):
     page.click("#signin-form button[type=submit]")
 
 
+def officer_sees_a_hit(page, car) -> Hit:
+    """Officer 1001 signed in, the page live, a look-alike hit on the screen."""
+    sign_in(page, car, "1001", "1234")
+    page.wait_for_selector("#status.ok")
+    hit = car.hit()
+    page.wait_for_selector("#alert:not([hidden])", timeout=5000)
+    return hit
+
+
 # -- sign-in -----------------------------------------------------------------------------------
 @pytest.mark.policy("POL-04")
 @pytest.mark.policy("POL-05")
@@ -175,10 +184,7 @@ def test_each_sign_in_refusal_says_why(car, page):
 # -- a hit, verify-before-stop -------------------------------------------------------------------
 @pytest.mark.policy("POL-11")
 def test_a_hit_arrives_and_is_verified_step_by_step(car, page):
-    sign_in(page, car, "1001", "1234")
-    page.wait_for_selector("#status.ok")
-    hit = car.hit()
-    page.wait_for_selector("#alert:not([hidden])", timeout=5000)
+    hit = officer_sees_a_hit(page, car)
     verdict = page.inner_text("#alert-verdict")
     assert "UNVERIFIED" in verdict and "NOT PROBABLE CAUSE" in verdict
     assert page.inner_text("#alert-read") == "8XYZ442"
@@ -213,10 +219,7 @@ def test_a_hit_arrives_and_is_verified_step_by_step(car, page):
 
 @pytest.mark.policy("POL-12")
 def test_want_not_valid_reaches_hq_as_a_priority_report(car, page):
-    sign_in(page, car, "1001", "1234")
-    page.wait_for_selector("#status.ok")
-    car.hit()
-    page.wait_for_selector("#alert:not([hidden])")
+    officer_sees_a_hit(page, car)
     page.click("[data-dispo=want_not_valid]")
     page.wait_for_selector("#alert", state="hidden")
     wait_for(lambda: any(r["type"] == "hotlist_error" for r in car.hq_records("report")),
@@ -228,10 +231,7 @@ def test_want_not_valid_reaches_hq_as_a_priority_report(car, page):
 
 @pytest.mark.policy("POL-12")
 def test_a_cancellation_from_hq_withdraws_the_open_alert(car, page):
-    sign_in(page, car, "1001", "1234")
-    page.wait_for_selector("#status.ok")
-    car.hit()
-    page.wait_for_selector("#alert:not([hidden])")
+    officer_sees_a_hit(page, car)
     delta = {"v": 1, "kind": "hotlist.delta", "from_version": car.list_version,
              "list_version": car.list_version + 1, "cancellation": True,
              "add": [], "remove": [[ENTRY.plate, ENTRY.state]]}

@@ -153,6 +153,8 @@ class PageServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = 30  # a client that stops sending mid-request is dropped, not waited on
+
             def log_message(self, fmt, *args):
                 log.debug("ui: " + fmt, *args)
 
@@ -376,13 +378,19 @@ class PageServer:
                         raise HttpError(400, f"{k}: use an ISO date, e.g. 2026-11-28")
                 return {k: v for k, v in q.items() if v is not None}
 
-            def _search(self):
-                s = self._post_session("search")
+            def _audited_search(self, action: str, limit: int):
+                """A search for a role allowed `action`: its purpose, its query, its results,
+                audited before anything is returned."""
+                s = self._post_session(action)
                 body = self._body()
                 purpose, query = self._purpose(body), self._query(body)
-                found = server.app.store.search(limit=200, **query)
-                server.app.audit.append(s.badge, s.role, "search", purpose=purpose,
+                found = server.app.store.search(limit=limit, **query)
+                server.app.audit.append(s.badge, s.role, action, purpose=purpose,
                                         query=query, result_count=len(found))
+                return s, purpose, query, found
+
+            def _search(self):
+                found = self._audited_search("search", 200)[3]
                 self._json(200, {"results": [_read_summary(r) for r in found]})
 
             def _view(self):
@@ -402,12 +410,7 @@ class PageServer:
                                  + base64.b64encode(r["crop"]).decode()})
 
             def _export(self):
-                s = self._post_session("export")
-                body = self._body()
-                purpose, query = self._purpose(body), self._query(body)
-                found = server.app.store.search(limit=10000, **query)
-                server.app.audit.append(s.badge, s.role, "export", purpose=purpose,
-                                        query=query, result_count=len(found))
+                s, purpose, query, found = self._audited_search("export", 10000)
                 out = {"unit_id": server.app.unit_id, "exported_by": s.badge,
                        "purpose": purpose, "query": query,
                        "reads": [{**_read_summary(r), "crop_jpeg_b64":
