@@ -133,9 +133,10 @@ def cmd_demo(a) -> int:
                                      signing_key(keys / "hq-hotlist.key"))
         log.info("hq: published the demo hotlist, version %d", version)
         hq.publish_roster(demo.demo_roster(), signing_key(keys / "hq-hotlist.key"))
+        notes = {b: "" if st == "active" and t else f" ({st if st != 'active' else 'untrained'})"
+                 for b, _, _, _, t, st in demo.DEMO_USERS}
         print("demo accounts (badge = PIN): " + ", ".join(
-            f"{b} {r}{'' if st == 'active' and t else ' (' + (st if st != 'active' else 'untrained') + ')'}"
-            for b, _, r, _, t, st in demo.DEMO_USERS), flush=True)
+            f"{b} {r}{notes[b]}" for b, _, r, _, _, _ in demo.DEMO_USERS), flush=True)
         cfg.hotlist.public_key = str(keys / "hq-hotlist.key.pub")
         cfg.hotlist.path = ""
     print(f"alprd demo: state in {state}; broker {cfg.uplink.broker}", flush=True)

@@ -288,11 +288,8 @@ class Daemon:
                     lat=fix.lat if fix else None, lon=fix.lon if fix else None,
                     fix_quality=fix.quality if fix else 0, crop_jpeg=jpeg.tobytes(),
                     bbox=best.plate.bbox, frames=len(p.sightings))
-        # a hit's id is derived from the pass and the entry, so an early alert and the stored
-        # hit are the same hit (dispositions recorded on either refer to one id)
-        hits = [Hit(id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"alprd:{read.id}:{m.entry.plate}:"
-                                      f"{m.entry.state}:{m.entry.list_type}")), read_id=read.id, entry=m.entry, rule=m.rule, utc=utc,
-                    differs=m.differs, state_rule=m.state_rule)
+        hits = [Hit(id=hit_id(read.id, m.entry), read_id=read.id, entry=m.entry, rule=m.rule,
+                    utc=utc, differs=m.differs, state_rule=m.state_rule)
                 for m in self.hotlist.match(read.text, read.state)]
         return read, hits
 
@@ -433,8 +430,9 @@ class Daemon:
 
     def health(self) -> dict:
         fix = self.track.latest()
-        return {"unit_id": self.cfg.vehicle.unit_id, "models": model_version(), "frames": self.frames, "reads": self.reads,
-                "hits": self.hits, "dropped_reads": self.dropped_reads, "outbox": self.store.outbox_depth(),
+        return {"unit_id": self.cfg.vehicle.unit_id, "models": model_version(),
+                "frames": self.frames, "reads": self.reads, "hits": self.hits,
+                "dropped_reads": self.dropped_reads, "outbox": self.store.outbox_depth(),
                 "cameras": {c.id: {"state": c.state, "frames": c.frames,
                                    "dropped": self.queues[c.id].dropped}
                             for c in self.cameras},
@@ -448,6 +446,13 @@ class Daemon:
                 "uplink": {"connected": bool(self.uplink and self.uplink.connected.is_set()),
                            "sent": self.uplink.sent if self.uplink else 0,
                            "acked": self.uplink.acked if self.uplink else 0}}
+
+
+def hit_id(read_id: str, entry) -> str:
+    """A hit's id, derived from the pass and the entry: an early alert and the stored hit are
+    the same hit, so the steps recorded on either refer to one id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL,
+                          f"alprd:{read_id}:{entry.plate}:{entry.state}:{entry.list_type}"))
 
 
 def format_read(read: Read, hits: list[Hit]) -> str:

@@ -162,7 +162,8 @@ def run(hours: float, speed: float, fps: float, folder: Path, log=print) -> dict
                 sample()
                 next_sample = now + max(1.0, real_s / 200)
             if daemon.poll() is not None:
-                raise RuntimeError(f"the daemon died: {(folder / 'daemon.log').read_text()[-2000:]}")
+                tail = (folder / "daemon.log").read_text()[-2000:]
+                raise RuntimeError(f"the daemon died: {tail}")
             time.sleep(0.2)
         drain_t0 = time.monotonic()
         while samples[-1][3] > 0 and time.monotonic() - drain_t0 < 600:

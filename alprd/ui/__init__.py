@@ -280,7 +280,8 @@ class PageServer:
                             ev = None
                         if server.app.auth.session(token) is None:  # roster sync, idle
                             why = server.app.auth.ended.get(token, "signed_out")
-                            self.wfile.write(f"data: {json.dumps({'type': 'signed_out', 'reason': why})}\n\n".encode())
+                            ev = {"type": "signed_out", "reason": why}
+                            self.wfile.write(f"data: {json.dumps(ev)}\n\n".encode())
                             self.wfile.flush()
                             return
                         if ev is None:
