@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import sqlite3
 import threading
@@ -24,6 +23,7 @@ from alprd import clock, retention
 from alprd.audit import AuditLog
 from alprd.capture import Camera, FrameQueue
 from alprd.config import Config
+from alprd.files import replace_atomically
 from alprd.geometry import inside
 from alprd.gps import GpsReader, GpsTrack
 from alprd.hotlist import Hotlist, HotlistError, read_csv
@@ -390,9 +390,7 @@ class Daemon:
     def _command_seen(self, command_id: str) -> None:
         path = Path(self.cfg.store.path).parent / "commands-seen.json"
         seen = (self._commands_seen() + [command_id])[-1000:]
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(seen))
-        os.replace(tmp, path)
+        replace_atomically(path, json.dumps(seen).encode())
 
     def run_selftest(self, session=None, command_id: str | None = None) -> dict:
         """The self-test inside the running daemon, for the page's button and HQ's command.

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import threading
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from alprd.files import replace_atomically
 from alprd.hotlist.sync import UpdateRefused, verify
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,6 @@ class Session:
     role: str
     started_mono: float
     last_mono: float
-    ended: str | None = None  # why the session ended, for the page
 
     def may(self, action: str) -> bool:
         return action in ROLES.get(self.role, ())
@@ -161,9 +160,7 @@ class Roster:
             changed = {b for b, u in users.items() if b in self.users and self.users[b] != u}
             self.users, self.version = users, version
         if save:
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_bytes(message)
-            os.replace(tmp, self.path)
+            replace_atomically(self.path, message)
         log.info("roster: version %d, %d user(s)", version, len(users))
         return removed, changed
 
@@ -178,9 +175,7 @@ class Roster:
 
     def mark_used(self, badge: str, utc: datetime) -> None:
         self.local_last_use[badge] = utc.isoformat(timespec="seconds")
-        tmp = self.last_use_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.local_last_use))
-        os.replace(tmp, self.last_use_path)
+        replace_atomically(self.last_use_path, json.dumps(self.local_last_use).encode())
 
 
 @dataclass
@@ -308,7 +303,6 @@ class Auth:
 
     def _end(self, s: Session, reason: str) -> None:
         self.sessions.pop(s.token, None)
-        s.ended = reason
         self.ended[s.token] = reason
         try:
             self.audit.append(s.badge, s.role, "sign_out", detail={"reason": reason})
