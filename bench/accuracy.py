@@ -3,8 +3,11 @@
     python bench/accuracy.py ../shared/data/us_e2e_dev
 
 Full frames: the best plate is compared with the labelled plate; detection recall counts a
-labelled box found with IoU >= 0.3 (unlabelled plates are never counted against us). Crop
-folders (one plate filling the image) are read by the OCR alone. Prints figures, one per line,
+labelled box found with IoU >= 0.3 (unlabelled plates are never counted against us); false
+reads are plates read (after the daemon's confidence filter) where no plate is labelled.
+Crop folders (one plate filling the image) are read by the OCR alone, after the same crop
+step as a detector box (its margin, beyond the image edge, made by repeating the edge). The detector threshold
+and confidence filter are the daemon's defaults unless given. Prints figures, one per line,
 the last being read_rate; --confusions adds a per-character confusion table.
 """
 from __future__ import annotations
@@ -21,8 +24,9 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from alprd.config import RecognizeConfig  # noqa: E402
 from alprd.geometry import iou  # noqa: E402
-from alprd.recognize.recognizer import Recognizer  # noqa: E402
+from alprd.recognize.recognizer import Recognizer, crop_plate  # noqa: E402
 
 FOLD = str.maketrans({"O": "0", "I": "1"})
 
@@ -42,6 +46,9 @@ def main() -> int:
     ap.add_argument("folder", type=Path)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--limit", type=int, default=0)
+    defaults = RecognizeConfig()
+    ap.add_argument("--detect-threshold", type=float, default=defaults.detect_threshold)
+    ap.add_argument("--min-confidence", type=float, default=defaults.min_confidence)
     ap.add_argument("--confusions", action="store_true", help="print a confusion table")
     ap.add_argument("--errors", action="store_true", help="print each miss")
     a = ap.parse_args()
@@ -49,9 +56,10 @@ def main() -> int:
     items = [it for it in items if any(p.get("text") for p in it["plates"])]
     if a.limit:
         items = items[: a.limit]
-    rec = Recognizer(threads=a.threads, min_confidence=0.0)
+    rec = Recognizer(threads=a.threads, detect_threshold=a.detect_threshold,
+                     min_confidence=a.min_confidence)
     crops = is_crop_set(items)
-    exact = folded = found = 0
+    exact = folded = found = false_reads = 0
     times, confusions = [], Counter()
     for it in items:
         img = cv2.imread(str(a.folder / it["image"]))
@@ -59,12 +67,14 @@ def main() -> int:
         want = clean(label["text"])
         t0 = time.monotonic()
         if crops:
-            got_text = rec.ocr([img])[0].text
+            got_text = rec.ocr([crop_plate(img, label["bbox"])])[0].text
             hit_box = True
         else:
             plates = rec(img)
             times.append((time.monotonic() - t0) * 1000)
             hit_box = any(iou(p.bbox, label["bbox"]) >= 0.3 for p, _ in plates)
+            false_reads += sum(all(iou(p.bbox, q["bbox"]) < 0.3 for q in it["plates"])
+                               for p, _ in plates)
             # the best plate is the one on the labelled box when we found it, else our best
             on_box = [p for p, _ in plates if iou(p.bbox, label["bbox"]) >= 0.3]
             got_text = (on_box or [p for p, _ in plates] or [None])[0]
@@ -84,6 +94,7 @@ def main() -> int:
     print(f"mode: {'crops (OCR only)' if crops else 'full frames (detector + OCR)'}")
     if not crops:
         print(f"detection_recall: {100 * found / n:.1f} %")
+        print(f"false_reads_per_image: {false_reads / n:.2f} reads")
     print(f"read_rate_folded: {100 * folded / n:.1f} %")
     print(f"median_ms: {statistics.median(times):.1f} ms")
     if a.confusions:

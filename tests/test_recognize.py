@@ -4,10 +4,12 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 import pytest
 
-from alprd import demo
-from alprd.recognize.recognizer import Recognizer
+from alprd import demo, recognize
+from alprd.recognize.detector import Detector
+from alprd.recognize.recognizer import MARGIN_X, MARGIN_Y, Recognizer, crop_plate
 from alprd.recognize.runtime import ModelError, TFLiteModel
 
 PASSES = json.loads(demo.PASSES.read_text())["passes"]
@@ -41,6 +43,37 @@ def test_reads_the_plate_in_the_closest_frames_of_each_pass(rec, p):
         assert 0 <= x1 < x2 <= frame.shape[1] and 0 <= y1 < y2 <= frame.shape[0]
         assert crop.shape[0] < frame.shape[0] / 4  # a crop of the plate, not the scene
     assert texts.count(p["text"]) >= 4, texts
+
+
+def test_crop_is_the_box_and_its_margin_only():
+    """POL-01: inside the frame the crop is the box plus the small margin, nothing more."""
+    frame = np.random.default_rng(1).integers(0, 255, (480, 640, 3), np.uint8)
+    box = (200, 200, 300, 250)
+    crop = crop_plate(frame, box)
+    dx, dy = int(100 * MARGIN_X), int(50 * MARGIN_Y)
+    assert crop.shape[:2] == (50 + 2 * dy, 100 + 2 * dx)
+    assert np.array_equal(crop, frame[200 - dy:250 + dy, 200 - dx:300 + dx])
+
+
+def test_crop_at_the_frame_edge_repeats_the_edge_instead_of_shrinking():
+    """A plate touching the frame's edge (or an image that is only the plate) keeps the
+    scale the OCR was trained on: the missing margin repeats the edge pixels."""
+    frame = np.random.default_rng(2).integers(0, 255, (100, 200, 3), np.uint8)
+    crop = crop_plate(frame, (0, 0, 200, 100))
+    dx, dy = int(200 * MARGIN_X), int(100 * MARGIN_Y)
+    assert crop.shape[:2] == (100 + 2 * dy, 200 + 2 * dx)
+    assert np.array_equal(crop[dy:dy + 100, dx:dx + 200], frame)
+    assert np.array_equal(crop[0, dx:dx + 200], frame[0])  # top margin = the top row
+    assert np.array_equal(crop[dy:dy + 100, 0], frame[:, 0])  # left margin = left column
+
+
+def test_detector_scores_are_fine_grained():
+    """The heat map keeps its own int8 scale: scores take many values, not the ~7 levels a
+    scale shared with box sizes leaves (thresholds between them would mean nothing)."""
+    det = Detector(recognize.DETECTOR)
+    outs = det.model(det.letterbox(clip_frame(PASSES[0]["last_frame"]))[0][None])
+    heat = outs[0][..., 0] if len(outs) == 1 else next(o for o in outs if o.shape[-1] == 1)
+    assert len(np.unique(np.round(heat, 4))) > 30
 
 
 def test_empty_road_has_no_plate(rec):

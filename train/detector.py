@@ -188,8 +188,14 @@ class Batches:
 
 
 def export_tflite(model, items, size: int, path: Path, n_calib: int = 200) -> None:
+    """Full int8 TFLite with two outputs, heat and geometry, each at its own int8 scale.
+
+    One concatenated output would share a scale with box sizes of up to ~40 cells, leaving
+    the heat map about 7 levels (0.15 apart): thresholds would then mean little."""
+    import keras
     import tensorflow as tf
     rng = random.Random(7)
+    model = keras.Model(model.input, list(model.get_layer("det").input))
 
     def rep():
         for _ in range(n_calib):

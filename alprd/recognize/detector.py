@@ -1,7 +1,9 @@
 """Plate detector: letterbox the frame, run the CenterNet-style TFLite model, decode boxes.
 
-The model's one output is [1, S, S, 5] at stride 8: centre heat (sigmoid), box width and
-height in cells, and the centre offset within its cell (see train/detector.py).
+The model gives, at stride 8, a centre heat map (sigmoid), box width and height in cells, and
+the centre offset within its cell (see train/detector.py): either as one [1, S, S, 5] output,
+or as two, [1, S, S, 1] heat and [1, S, S, 4] geometry. Two outputs let an int8 model keep
+the heat map at its own scale (one shared int8 scale leaves the heat map about 7 levels).
 """
 from __future__ import annotations
 
@@ -46,7 +48,13 @@ class Detector:
     def __call__(self, image: np.ndarray) -> list[Detection]:
         """Detect plates in a BGR image; boxes come back in that image's pixels."""
         x, scale = self.letterbox(image)
-        out = self.model(x[None])[0][0]
+        outs = self.model(x[None])
+        if len(outs) == 1:
+            out = outs[0][0]
+        else:
+            heat = next(o for o in outs if o.shape[-1] == 1)
+            geometry = next(o for o in outs if o.shape[-1] == 4)
+            out = np.concatenate([heat[0], geometry[0]], axis=-1)
         return self.decode(out, scale, image.shape[1], image.shape[0])
 
     def decode(self, out: np.ndarray, scale: float, img_w: int, img_h: int) -> list[Detection]:

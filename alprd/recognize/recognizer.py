@@ -16,13 +16,21 @@ MARGIN_X, MARGIN_Y = 0.10, 0.18
 
 
 def crop_plate(image: np.ndarray, bbox, mx: float = MARGIN_X, my: float = MARGIN_Y) -> np.ndarray:
-    """The plate with a small margin (POL-01: a tight crop, never the scene)."""
+    """The plate with a small margin (POL-01: a tight crop, never the scene).
+
+    Where the margin would fall outside the image (a plate at the frame's edge, or a crop
+    that is already just the plate), the edge pixels are repeated, so the OCR always sees
+    the plate at the scale it was trained on."""
     h, w = image.shape[:2]
     x1, y1, x2, y2 = bbox
     dx, dy = (x2 - x1) * mx, (y2 - y1) * my
-    xa, ya = max(0, int(x1 - dx)), max(0, int(y1 - dy))
-    xb, yb = min(w, int(round(x2 + dx))), min(h, int(round(y2 + dy)))
-    return image[ya:yb, xa:xb]
+    xa, ya = int(x1 - dx), int(y1 - dy)
+    xb, yb = int(round(x2 + dx)), int(round(y2 + dy))
+    crop = image[max(0, ya):min(h, yb), max(0, xa):min(w, xb)]
+    pad = (max(0, -ya), max(0, yb - h), max(0, -xa), max(0, xb - w))
+    if crop.size and any(pad):
+        crop = cv2.copyMakeBorder(crop, *pad, cv2.BORDER_REPLICATE)
+    return crop
 
 
 class Recognizer:
