@@ -54,10 +54,12 @@ def cover_with_synthetic(img: np.ndarray, boxes: np.ndarray, rng: random.Random)
         synth.paste_plate(img, plate.image, quad)
 
 
-def random_affine(img: np.ndarray, boxes: np.ndarray, size: int, rng: random.Random):
+def random_affine(img: np.ndarray, boxes: np.ndarray, size: int, rng: random.Random,
+                  scales: tuple[float, float] = (0.7, 2.5)):
+    """Scale (log-uniform in scales, relative to fitting the photo), shift and flip."""
     h, w = img.shape[:2]
     fit = size / max(h, w)
-    s = fit * rng.uniform(0.7, 2.5)
+    s = fit * float(np.exp(rng.uniform(np.log(scales[0]), np.log(scales[1]))))
     tx = rng.uniform(min(0, size - w * s), max(0, size - w * s))
     ty = rng.uniform(min(0, size - h * s), max(0, size - h * s))
     m = np.float32([[s, 0, tx], [0, s, ty]])
@@ -88,7 +90,8 @@ def make_target(boxes: np.ndarray, size: int) -> np.ndarray:
     return target
 
 
-def sample(items, rng: random.Random, size: int, p_scene: float):
+def sample(items, rng: random.Random, size: int, p_scene: float,
+           scales: tuple[float, float] = (0.7, 2.5)):
     if rng.random() < p_scene:
         img, plates = scenes.scene(rng, h=rng.choice((480, 720)), w=rng.choice((854, 1280)))
         boxes = np.float32([[q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()]
@@ -98,7 +101,7 @@ def sample(items, rng: random.Random, size: int, p_scene: float):
         img = img.copy()
         if rng.random() < 0.5:
             cover_with_synthetic(img, boxes, rng)
-    img, boxes = random_affine(img, boxes, size, rng)
+    img, boxes = random_affine(img, boxes, size, rng, scales)
     if rng.random() < 0.5:
         img = synth.degrade(img, rng, strength=0.5)
     return img, make_target(boxes, size)
@@ -167,17 +170,18 @@ class Batches:
         import keras
 
         class _B(keras.utils.PyDataset):
-            def __init__(self, items, size, batch, steps, p_scene, seed):
+            def __init__(self, items, size, batch, steps, p_scene, seed, scales):
                 super().__init__(workers=2, use_multiprocessing=False)
                 self.items, self.size, self.batch, self.steps = items, size, batch, steps
                 self.p_scene, self.seed, self.epoch = p_scene, seed, 0
+                self.scales = scales
 
             def __len__(self):
                 return self.steps
 
             def __getitem__(self, idx):
                 rng = random.Random(self.seed * 1_000_003 + self.epoch * 10_007 + idx)
-                xs, ys = zip(*(sample(self.items, rng, self.size, self.p_scene)
+                xs, ys = zip(*(sample(self.items, rng, self.size, self.p_scene, self.scales)
                                for _ in range(self.batch)))
                 return np.stack(xs).astype(np.float32), np.stack(ys)
 
@@ -214,7 +218,11 @@ def export_tflite(model, items, size: int, path: Path, n_calib: int = 200) -> No
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("build/det"))
-    ap.add_argument("--size", type=int, default=320)
+    ap.add_argument("--size", type=int, default=320, help="training input size")
+    ap.add_argument("--export-size", type=int, default=0,
+                    help="input size of the exported model (fully convolutional; default --size)")
+    ap.add_argument("--scales", type=float, nargs=2, default=(0.7, 2.5),
+                    help="photo scale range, relative to fitting the input (log-uniform)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--batch", type=int, default=16)
@@ -237,13 +245,16 @@ def main() -> None:
                                                        warmup_target=a.lr,
                                                        warmup_steps=a.steps)
         model.compile(optimizer=keras.optimizers.AdamW(sched, weight_decay=1e-4), loss=loss_fn)
-        data = Batches(items, a.size, a.batch, a.steps, a.p_scene, a.seed)
+        data = Batches(items, a.size, a.batch, a.steps, a.p_scene, a.seed, tuple(a.scales))
         t0 = time.monotonic()
         model.fit(data, epochs=a.epochs, verbose=2, callbacks=[
             keras.callbacks.ModelCheckpoint(str(a.out / "last.keras")),
             keras.callbacks.CSVLogger(str(a.out / "log.csv"))])
         print(f"train_time: {time.monotonic() - t0:.0f} s")
-    export_tflite(model, items, a.size, a.out / "detector.tflite")
+    if a.export_size and a.export_size != a.size:  # same weights, larger input
+        trained, model = model, build_model(a.export_size)
+        model.set_weights(trained.get_weights())
+    export_tflite(model, items, a.export_size or a.size, a.out / "detector.tflite")
     print(f"exported: {a.out / 'detector.tflite'}")
 
 

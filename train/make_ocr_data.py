@@ -1,6 +1,6 @@
 """Build the OCR training set: synthetic US plate crops plus filtered real Open Images crops.
 
-    python -m train.make_ocr_data --out build/ocr_data --synthetic 12000
+    python -m train.make_ocr_data --out build/ocr_data2 --synthetic 20000
 
 Writes images and fast-plate-ocr annotation CSVs (train.csv, val.csv). Real crops come only
 from openimages_plate_crops (CC BY), kept where the PP-OCR teacher was confident and its
@@ -54,32 +54,67 @@ def _work(args):
     return rows
 
 
-def real_crops(out_dir: Path, min_conf: float) -> list[tuple[str, str]]:
+def _agreeing(items: list[tuple[str, object]]) -> list[str]:
+    """What the shipped OCR model reads on each crop (the self-training filter)."""
+    from alprd import recognize
+    from alprd.recognize.ocr import PlateOcr
+    ocr = PlateOcr(recognize.OCR, recognize.OCR_CONFIG, os.cpu_count() or 1)
+    return [r.text for r in ocr([crop for _, crop in items])]
+
+
+def real_crops(out_dir: Path, min_conf: float, agree_conf: float, repeat: int,
+               seed: int) -> list[list[tuple[str, str]]]:
+    """Real Open Images crops with the teacher's text, each written `repeat` times with a
+    different margin around the labelled box (tight to loose, as detector boxes vary).
+
+    Kept: the teacher was confident (>= min_conf), or fairly confident (>= agree_conf) and
+    our shipped model reads the same text; the text must fit a plate pattern.
+    Returns one list of rows per plate (its versions), so a plate never sits in both the
+    training and the validation split."""
     folder = shared_data() / "openimages_plate_crops"
     manifest = folder / "manifest.jsonl"
     if not manifest.exists():
         print(f"skipping real crops: {manifest} not found (set ALPRD_SHARED_DATA)")
         return []
-    rows = []
+    candidates = []
     for line in manifest.read_text().splitlines():
         item = json.loads(line)
         for k, plate in enumerate(item["plates"]):
             text = (plate.get("teacher_text") or "").upper()
-            if plate.get("teacher_conf", 0) < min_conf or not PLATE_RE.match(text):
+            conf = plate.get("teacher_conf", 0)
+            if conf < min(min_conf, agree_conf) or not PLATE_RE.match(text):
                 continue
             img = cv2.imread(str(folder / item["image"]))
             if img is None:
                 continue
-            x1, y1, x2, y2 = plate["bbox"]
-            h, w = img.shape[:2]
-            mx, my = int((x2 - x1) * 0.08), int((y2 - y1) * 0.15)
+            candidates.append((item, k, plate, text, conf, img))
+    # agreement is judged on a crop with the recognizer's own margin
+    views = []
+    for item, k, plate, text, conf, img in candidates:
+        x1, y1, x2, y2 = plate["bbox"]
+        mx, my = int((x2 - x1) * 0.10), int((y2 - y1) * 0.18)
+        views.append((text, img[max(0, y1 - my):y2 + my, max(0, x1 - mx):x2 + mx]))
+    ours = _agreeing(views) if agree_conf < min_conf else [None] * len(views)
+    rng = random.Random(seed)
+    plates = []
+    for (item, k, plate, text, conf, img), mine in zip(candidates, ours):
+        if conf < min_conf and mine != text:
+            continue
+        x1, y1, x2, y2 = plate["bbox"]
+        h, w = img.shape[:2]
+        versions = []
+        for r in range(repeat):
+            fx, fy = (0.08, 0.15) if r == 0 else (rng.uniform(0.0, 0.2), rng.uniform(0.0, 0.35))
+            mx, my = int((x2 - x1) * fx), int((y2 - y1) * fy)
             crop = img[max(0, y1 - my):min(h, y2 + my), max(0, x1 - mx):min(w, x2 + mx)]
             if crop.size == 0 or crop.shape[0] < 10:
                 continue
-            name = f"real_{Path(item['image']).stem}_{k}.png"
+            name = f"real_{Path(item['image']).stem}_{k}_{r}.png"
             cv2.imwrite(str(out_dir / "images" / name), crop)
-            rows.append((f"images/{name}", text))
-    return rows
+            versions.append((f"images/{name}", text))
+        if versions:
+            plates.append(versions)
+    return plates
 
 
 def write_csv(path: Path, rows) -> None:
@@ -94,7 +129,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("build/ocr_data"))
     ap.add_argument("--synthetic", type=int, default=12000)
     ap.add_argument("--real-min-conf", type=float, default=0.9)
-    ap.add_argument("--real-repeat", type=int, default=3, help="oversample real crops")
+    ap.add_argument("--agree-conf", type=float, default=0.5,
+                    help="also keep crops down to this teacher confidence where our model agrees")
+    ap.add_argument("--real-repeat", type=int, default=3,
+                    help="versions of each real crop, each with another margin")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
@@ -103,13 +141,13 @@ def main() -> None:
     jobs = [(s, min(chunk, a.synthetic - s), a.out, a.seed) for s in range(0, a.synthetic, chunk)]
     with mp.Pool(a.workers) as pool:
         syn = [r for rows in pool.map(_work, jobs) for r in rows]
-    real = real_crops(a.out, a.real_min_conf)
+    real = real_crops(a.out, a.real_min_conf, a.agree_conf, a.real_repeat, a.seed)
     rng = random.Random(a.seed)
     rng.shuffle(syn)
     rng.shuffle(real)
     n_val_syn, n_val_real = len(syn) // 20, len(real) // 10
-    val = syn[:n_val_syn] + real[:n_val_real]
-    train = syn[n_val_syn:] + real[n_val_real:] * a.real_repeat
+    val = syn[:n_val_syn] + [versions[0] for versions in real[:n_val_real]]
+    train = syn[n_val_syn:] + [row for versions in real[n_val_real:] for row in versions]
     rng.shuffle(train)
     write_csv(a.out / "train.csv", train)
     write_csv(a.out / "val.csv", val)

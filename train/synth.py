@@ -115,9 +115,75 @@ def _fit_font(path: str, text: str, max_w: int, max_h: int) -> ImageFont.FreeTyp
     return ImageFont.truetype(path, 8)
 
 
+def _graphic_backdrop(rng: random.Random, bg: tuple, backdrops: list[np.ndarray] | None
+                      ) -> Image.Image:
+    """A plate's printed background art: a colour gradient, and often a faded photo patch
+    (mountains, flags, skylines on real plates), kept light so the characters stay dark."""
+    top = np.array([rng.randint(150, 255) for _ in range(3)], np.float32)
+    bottom = np.array(bg, np.float32)
+    t = np.linspace(0, 1, PLATE_H, dtype=np.float32)[:, None, None]
+    if rng.random() < 0.5:
+        t = np.clip((t - rng.uniform(0.0, 0.5)) * rng.uniform(1.5, 4.0), 0, 1)
+    art = top * (1 - t) + bottom * t * np.ones((PLATE_H, PLATE_W, 1), np.float32)
+    if backdrops and rng.random() < 0.7:
+        src = rng.choice(backdrops)
+        sh, sw = src.shape[:2]
+        ph, pw = min(sh, rng.randint(60, 400)), min(sw, rng.randint(120, 800))
+        y, x = rng.randint(0, sh - ph), rng.randint(0, sw - pw)
+        patch = cv2.resize(src[y:y + ph, x:x + pw], (PLATE_W, PLATE_H)).astype(np.float32)
+        patch = 255 - (255 - patch) * rng.uniform(0.25, 0.6)  # faded print
+        mask = np.ones((PLATE_H, PLATE_W, 1), np.float32) * rng.uniform(0.4, 1.0)
+        if rng.random() < 0.5:  # art in one region only (a left emblem, a lower band)
+            region = np.zeros((PLATE_H, PLATE_W), np.float32)
+            if rng.random() < 0.5:
+                region[:, : rng.randint(60, 160)] = 1
+            else:
+                region[rng.randint(70, 130):, :] = 1
+            mask = mask * cv2.GaussianBlur(region, (0, 0), 6)[..., None]
+        art = art * (1 - mask) + patch * mask
+    return Image.fromarray(np.clip(art, 0, 255).astype(np.uint8))
+
+
+def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink) -> list:
+    """Characters set one by one at a wide, even pitch, as plate presses stamp them.
+
+    Returns the centre x of each blank in text (where a state puts its emblem)."""
+    n = len(text)
+    height = rng.randint(75, 100)
+    font = ImageFont.truetype(font_path, height)
+    widths = [font.getbbox(c)[2] - font.getbbox(c)[0] if c != " " else height // 3 for c in text]
+    span = rng.randint(240, 320)
+    gap = max(0.0, (span - sum(widths)) / max(1, n - 1))
+    total = sum(widths) + gap * (n - 1)
+    scale = min(1.0, 330 / max(total, 1))
+    if scale < 1.0:
+        font = ImageFont.truetype(font_path, max(10, int(height * scale)))
+        widths = [w * scale for w in widths]
+        gap *= scale
+        total = sum(widths) + gap * (n - 1)
+    x = (PLATE_W - total) / 2
+    top = rng.randint(34, 50)
+    blanks = []
+    for c, w in zip(text, widths):
+        if c != " ":
+            x0, y0, _, _ = font.getbbox(c)
+            draw.text((x - x0, top - y0 + rng.randint(-1, 1)), c, font=font, fill=ink)
+        else:
+            blanks.append(int(x + w / 2))
+        x += w + gap
+    return blanks
+
+
 def render_plate(rng: random.Random, text: str | None = None, state: str | None = None,
-                 two_line: bool | None = None) -> Plate:
-    """Render one flat plate, full size, with its header, slogan, stickers and bolts."""
+                 two_line: bool | None = None, rich: bool = False,
+                 backdrops: list[np.ndarray] | None = None) -> Plate:
+    """Render one flat plate, full size, with its header, slogan, stickers and bolts.
+
+    rich adds what the OCR needs and the detector does not: printed background art (from
+    backdrops, RGB photos), characters set at a wide even pitch, a symbol in the gap.
+    Without it the random draws are as before, so the demo clip and detector data rebuild
+    the same.
+    """
     body_fonts, header_fonts = fonts()
     text = text or random_text(rng)
     state = state or rng.choice(sorted(STATES))
@@ -130,7 +196,10 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         bg = (base, base - rng.randint(0, 25), base - rng.randint(0, 60)) if rng.random() < 0.4 \
             else (base, base, base)
         ink = rng.choice(INK_COLOURS)
-    img = Image.new("RGB", (PLATE_W, PLATE_H), bg)
+    if rich and not dark and rng.random() < 0.5:
+        img = _graphic_backdrop(rng, bg, backdrops)
+    else:
+        img = Image.new("RGB", (PLATE_W, PLATE_H), bg)
     draw = ImageDraw.Draw(img)
     if rng.random() < 0.4:  # graphic background band
         band = tuple(int(c * rng.uniform(0.6, 1.0)) for c in bg)
@@ -157,6 +226,16 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
             f = _fit_font(font_path, part, 250, 52)
             x0, y0, x1, y1 = f.getbbox(part)
             draw.text(((PLATE_W - (x1 - x0)) // 2 - x0, 38 + i * 58 - y0), part, font=f, fill=ink)
+    elif rich and rng.random() < 0.5:
+        shown = text
+        if len(text) >= 5 and rng.random() < 0.4:
+            cut = rng.randint(2, len(text) - 2)
+            shown = text[:cut] + " " + text[cut:]
+        blanks = _draw_tracked(draw, font_path, shown, rng, ink)
+        if blanks and rng.random() < 0.5:  # a state emblem (diamond, heart) in the gap
+            cx, cy, r = blanks[0], rng.randint(70, 95), rng.randint(6, 12)
+            draw.polygon([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)],
+                         fill=rng.choice(INK_COLOURS))
     else:
         shown = text
         if len(text) >= 6 and rng.random() < 0.25:  # a gap or dash that is not part of the text
@@ -262,11 +341,15 @@ def random_background(rng: random.Random, h: int, w: int) -> np.ndarray:
 
 def ocr_crop(rng: random.Random, backgrounds: list[np.ndarray] | None = None,
              text: str | None = None) -> tuple[np.ndarray, str, str]:
-    """One training crop as our detector would make it: loose margin, tilt, low resolution."""
-    plate = render_plate(rng, text=text)
+    """One training crop as a detector box would give it: margins from none (the plate's own
+    edge, or a little inside it) to loose, tilt, low resolution or a clean close-up."""
+    plate = render_plate(rng, text=text, rich=True, backdrops=backgrounds)
     scale = rng.uniform(0.35, 0.6)
     pw, ph = int(PLATE_W * scale), int(PLATE_H * scale)
-    margin_x, margin_y = int(pw * rng.uniform(0.05, 0.3)), int(ph * rng.uniform(0.05, 0.45))
+    if rng.random() < 0.35:  # tight: the box is the plate's edge
+        margin_x, margin_y = int(pw * rng.uniform(0.0, 0.05)), int(ph * rng.uniform(0.0, 0.08))
+    else:
+        margin_x, margin_y = int(pw * rng.uniform(0.05, 0.3)), int(ph * rng.uniform(0.05, 0.45))
     cw, ch = pw + 2 * margin_x, ph + 2 * margin_y
     if backgrounds and rng.random() < 0.6:
         bg = rng.choice(backgrounds)
@@ -283,11 +366,16 @@ def ocr_crop(rng: random.Random, backgrounds: list[np.ndarray] | None = None,
     y0 = rng.randint(0, margin_y // 2 + 1)
     x1 = cw - rng.randint(0, margin_x // 2 + 1)
     y1 = ch - rng.randint(0, margin_y // 2 + 1)
+    if margin_x < pw * 0.05 and rng.random() < 0.5:  # a box a little inside the plate
+        x0 += rng.randint(0, int(pw * 0.03) + 1)
+        x1 -= rng.randint(0, int(pw * 0.03) + 1)
+        y0 += rng.randint(0, int(ph * 0.06) + 1)
+        y1 -= rng.randint(0, int(ph * 0.06) + 1)
     crop = canvas[y0:y1, x0:x1]
     target_h = int(np.clip(rng.lognormvariate(np.log(44), 0.4), 18, 110))
     factor = target_h / crop.shape[0]
     if factor < 1:
         crop = cv2.resize(crop, (max(8, int(crop.shape[1] * factor)), target_h),
                           interpolation=cv2.INTER_AREA)
-    crop = degrade(crop, rng)
+    crop = degrade(crop, rng, strength=0.3 if rng.random() < 0.25 else 1.0)
     return crop, plate.text, plate.state
