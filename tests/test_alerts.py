@@ -5,7 +5,7 @@ import pytest
 
 from alprd.audit import AuditLog
 from alprd.roster import Session
-from alprd.store import Store
+from alprd.store import Store, StoreError
 from alprd.ui import EventBus, read_event
 from alprd.ui.alerts import AlertError, Alerts
 from tests.helpers import KEY, make_hit, make_read
@@ -106,3 +106,24 @@ def test_a_cancellation_closes_the_open_alert(env):
     assert actions(store, alert.hit_id) == ["cancelled_by_hq"]
     with pytest.raises(AlertError, match="no longer open"):
         alerts.step(alert.hit_id, "characters", OFFICER)
+
+
+@pytest.mark.policy("POL-11")
+def test_a_step_and_its_audit_record_are_stored_together_or_not_at_all(env):
+    """An audit write that fails (here SQLite itself refuses it) takes the step with it:
+    nothing recorded, nothing queued, the step not counted, and the officer told."""
+    alerts, store, _, alert = env
+    before = [i.kind for i in store.pending(100)]
+    store.db.conn.execute("CREATE TRIGGER no_audit BEFORE INSERT ON audit "
+                          "BEGIN SELECT RAISE(ABORT, 'disk refused the audit record'); END")
+    with pytest.raises(StoreError, match="disk refused the audit record"):
+        alerts.step(alert.hit_id, "characters", OFFICER)
+    assert actions(store, alert.hit_id) == []
+    assert [i.kind for i in store.pending(100)] == before
+    assert alerts.current()[0]["steps"] == {}
+    store.db.conn.execute("DROP TRIGGER no_audit")
+    alerts.step(alert.hit_id, "characters", OFFICER)
+    assert actions(store, alert.hit_id) == ["acknowledged", "verify_characters"]
+    audit = [r["action"] for r in AuditLog(store).records()]
+    assert audit[-2:] == ["hit_acknowledged", "hit_verify_characters"]
+    AuditLog(store).verify()  # raises if the chain were broken

@@ -73,30 +73,40 @@ class AuditLog:
 
         Raises StoreError when it cannot be written: the caller must then refuse the access
         it was about to allow (no access without its record)."""
-        if purpose is not None and purpose not in PURPOSES:
-            raise ValueError(f"unknown purpose {purpose!r}")
-        seal = self.store.sealer.seal
         try:
             with self.store._transaction() as conn:
-                seq, prev = self._head(conn)
-                rec = {"seq": seq + 1, "id": str(uuid.uuid4()), "utc": utc or now_utc(),
-                       "username": username, "role": role, "action": action,
-                       "purpose": purpose, "query": query or {}, "result_count": result_count,
-                       "detail": detail or {}, "prev_hash": prev}
-                rec["hash"] = _digest(prev, {k: v for k, v in rec.items() if k != "prev_hash"})
-                aad = f"audit/{rec['id']}"
-                conn.execute(
-                    "INSERT INTO audit (seq, id, utc, username, role, action, purpose, query, "
-                    "result_count, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (rec["seq"], rec["id"], rec["utc"], username, role, action, purpose,
-                     seal(json.dumps(rec["query"]).encode(), aad + "/query"), result_count,
-                     seal(json.dumps(rec["detail"]).encode(), aad + "/detail"), prev,
-                     rec["hash"]))
-                self._set_anchor(conn, "head", rec["seq"], rec["hash"])
-                self.store._outbox(rec["id"], "audit", {**rec, "unit_id": self.unit_id})
+                return self.append_in(conn, username, role, action, purpose=purpose,
+                                      query=query, result_count=result_count, detail=detail,
+                                      utc=utc)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write the audit record for {action} by {username}: "
                              f"{exc}") from exc
+
+    def append_in(self, conn, username: str, role: str, action: str, *,
+                  purpose: str | None = None, query: dict | None = None,
+                  result_count: int | None = None, detail: dict | None = None,
+                  utc: str | None = None) -> dict:
+        """As append, inside the caller's open store transaction (the record commits or
+        rolls back with what it records)."""
+        if purpose is not None and purpose not in PURPOSES:
+            raise ValueError(f"unknown purpose {purpose!r}")
+        seal = self.store.sealer.seal
+        seq, prev = self._head(conn)
+        rec = {"seq": seq + 1, "id": str(uuid.uuid4()), "utc": utc or now_utc(),
+               "username": username, "role": role, "action": action,
+               "purpose": purpose, "query": query or {}, "result_count": result_count,
+               "detail": detail or {}, "prev_hash": prev}
+        rec["hash"] = _digest(prev, {k: v for k, v in rec.items() if k != "prev_hash"})
+        aad = f"audit/{rec['id']}"
+        conn.execute(
+            "INSERT INTO audit (seq, id, utc, username, role, action, purpose, query, "
+            "result_count, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (rec["seq"], rec["id"], rec["utc"], username, role, action, purpose,
+             seal(json.dumps(rec["query"]).encode(), aad + "/query"), result_count,
+             seal(json.dumps(rec["detail"]).encode(), aad + "/detail"), prev,
+             rec["hash"]))
+        self._set_anchor(conn, "head", rec["seq"], rec["hash"])
+        self.store._outbox(rec["id"], "audit", {**rec, "unit_id": self.unit_id})
         return rec
 
     def _head(self, conn) -> tuple[int, str]:

@@ -9,6 +9,7 @@ a new index beside the old one and swaps a single reference, so matching never w
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -234,6 +235,8 @@ class Index:
                      blob=np.frombuffer(b"".join(texts), np.uint8),
                      states=np.array(self.states), fold=np.array(fold),
                      version=np.array(self.version))
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the caller renames it over the old list
 
     @classmethod
     def load(cls, path) -> "Index":

@@ -266,9 +266,11 @@ class Store:
             out.append(r)
         return out
 
-    def add_disposition(self, body: dict, report: dict | None = None) -> None:
+    def add_disposition(self, body: dict, report: dict | None = None, also=None) -> None:
         """A verify step or disposition on a hit (docs/protocol.md: disposition.v1), queued
-        for HQ; with report, a priority report written in the same transaction."""
+        for HQ; with report, a priority report written in the same transaction, and with
+        also (a function of the open connection, such as the audit record of the step),
+        that too: all of it is stored, or none."""
         try:
             with self._transaction() as conn:
                 conn.execute(
@@ -280,6 +282,8 @@ class Store:
                 self._outbox(body["id"], "disposition", body)
                 if report:
                     self._outbox(report["id"], "report", report)
+                if also:
+                    also(conn)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot record {body['action']} on hit {body['hit_id']}: "
                              f"{exc}") from exc

@@ -181,13 +181,15 @@ class Alerts:
         utc = now_utc()
         user = session.badge if session else "system"
         role = session.role if session else "system"
-        self.store.add_disposition({"id": str(uuid.uuid4()), "hit_id": a.hit_id,
-                                    "read_id": a.read_id, "unit_id": self.unit_id, "utc": utc,
-                                    "username": user, "role": role, "action": action,
-                                    "note": note}, report)
-        self.audit.append(user, role, f"hit_{action}", utc=utc,
-                          query={"plate": a.event["hits"][0]["plate"]},
-                          detail={"hit_id": a.hit_id, "read_id": a.read_id})
+        # the step and its audit record: one transaction, so a power cut keeps both or neither
+        self.store.add_disposition(
+            {"id": str(uuid.uuid4()), "hit_id": a.hit_id, "read_id": a.read_id,
+             "unit_id": self.unit_id, "utc": utc, "username": user, "role": role,
+             "action": action, "note": note}, report,
+            also=lambda conn: self.audit.append_in(
+                conn, user, role, f"hit_{action}", utc=utc,
+                query={"plate": a.event["hits"][0]["plate"]},
+                detail={"hit_id": a.hit_id, "read_id": a.read_id}))
         return utc
 
     def _report(self, a: Alert, kind: str, to: str, extra: dict) -> dict:
