@@ -31,7 +31,7 @@ from alprd.hotlist.sync import HotlistSync, UpdateRefused, load_public_key, veri
 from alprd.recognize import model_version
 from alprd.recognize.recognizer import Recognizer
 from alprd.store import Store, StoreError
-from alprd.store.crypto import data_key_path, load_key
+from alprd.store.crypto import TamperError, data_key_path, load_key
 from alprd.track import Pass, PassTracker
 from alprd.types import Hit, Observation, Read
 from alprd.roster import Auth, Roster
@@ -100,6 +100,10 @@ class Daemon:
         self.auth = Auth(self.roster, self.audit, cfg.vehicle.unit_id, cfg.ui.session_idle_s)
         self.alerts = Alerts(self.store, self.audit, self.bus, cfg.vehicle.unit_id,
                              cfg.ui.escalate_after_s)
+        try:  # a power cut mid-alert: the alert comes back with its steps
+            self.alerts.restore()
+        except (sqlite3.Error, TamperError, ValueError) as exc:
+            log.error("alerts: open alerts not restored (%s); the hits are stored", exc)
         self.tickets_dir = state_dir / "tickets"
         app = App(self.auth, self.alerts, self.store, self.audit, self.run_selftest,
                   self.tickets_dir, cfg.vehicle.unit_id)

@@ -127,3 +127,26 @@ def test_a_step_and_its_audit_record_are_stored_together_or_not_at_all(env):
     audit = [r["action"] for r in AuditLog(store).records()]
     assert audit[-2:] == ["hit_acknowledged", "hit_verify_characters"]
     AuditLog(store).verify()  # raises if the chain were broken
+
+
+@pytest.mark.policy("POL-11")
+def test_an_alert_left_open_by_a_power_cut_comes_back_with_its_steps(env, tmp_path):
+    alerts, store, _, alert = env
+    alerts.step(alert.hit_id, "characters", OFFICER)
+    alerts.step(alert.hit_id, "state", OFFICER)
+    closed_read = make_read("7ABC123")
+    closed_hit = make_hit(closed_read)
+    store.add_read(closed_read, [closed_hit])
+    closed = alerts.open(read_event(closed_read, [closed_hit]))
+    alerts.dispose(closed.hit_id, "misread", OFFICER)
+    # the daemon starts again on the same database: a new Alerts, nothing in memory
+    again = Alerts(store, AuditLog(store, "CAR-1"), EventBus(), "CAR-1", mono=Clock())
+    assert again.restore() == 1
+    (back,) = again.current()
+    assert back["hit_id"] == alert.hit_id and back["hits"][0]["plate"] == "8XYZ442"
+    assert list(back["steps"]) == ["characters", "state"] and back["verified"] is False
+    assert back["acknowledged_utc"] and back["crop"].startswith("data:image/jpeg;base64,")
+    assert back == {**alert.public(), "hits": back["hits"]}  # the same alert as before
+    ev = again.step(alert.hit_id, "want", OFFICER)
+    assert ev["verified"] is True
+    assert again.restore() == 0  # already open: not added twice

@@ -295,6 +295,33 @@ class Store:
                 "ORDER BY utc, rowid", (hit_id,)).fetchall()
         return [dict(zip(("id", "utc", "username", "action"), r)) for r in rows]
 
+    def unclosed_hits(self, since_utc: str, closing: set[str]) -> list[dict]:
+        """Hits since since_utc whose alert no disposition in closing has closed (what a
+        restart mid-alert must put back on the screen), oldest first; each with its read
+        (opened), the read's other hits, and the steps recorded so far."""
+        marks = ",".join("?" * len(closing))
+        with self._lock:
+            rows = self.db.conn.execute(
+                "SELECT id, read_id, plate, state, list_type, reason, case_number, rule, "
+                "differs, state_rule FROM hits h WHERE utc >= ? AND NOT EXISTS (SELECT 1 "
+                f"FROM dispositions d WHERE d.hit_id = h.id AND d.action IN ({marks})) "
+                "ORDER BY utc, rowid", (since_utc, *sorted(closing))).fetchall()
+        by_read: dict[str, list[dict]] = {}
+        for r in rows:
+            hit = dict(zip(("id", "read_id", "plate", "state", "list_type", "reason",
+                            "case_number", "rule", "differs", "state_rule"), r))
+            hit["plate"] = self.sealer.open(hit["plate"], f"hits/{hit['id']}/plate").decode()
+            hit["differs"] = json.loads(hit["differs"])
+            by_read.setdefault(hit.pop("read_id"), []).append(hit)
+        out = []
+        for read_id, hits in by_read.items():
+            read = self.read(read_id)
+            if read is None:  # purged by retention
+                continue
+            out.append({"read": read, "hits": hits,
+                        "dispositions": self.dispositions(hits[0]["id"])})
+        return out
+
     def hit_plates(self) -> list[str]:
         with self._lock:
             rows = self.db.conn.execute("SELECT id, plate FROM hits").fetchall()

@@ -5,15 +5,18 @@ visually, that the state matches, and that dispatch or NCIC confirms the want; e
 timestamped, recorded (dispositions table, uplinked) and audited. Only then is it VERIFIED.
 "Want not valid" queues a priority hotlist-error report for Communications Division. An alert
 nobody acknowledges within `ui.escalate_after_s` is escalated to dispatch, and that is recorded.
-A cancellation from HQ closes the alert with a notice.
+A cancellation from HQ closes the alert with a notice. Alerts still open when the daemon stops
+(a power cut mid-alert) are put back on the screen at the next start, with the steps taken.
 """
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 from alprd.audit import now_utc
 
@@ -32,6 +35,8 @@ DISPOSITIONS = {
     "unable_to_locate": "Unable to locate",
 }
 NEEDS_VERIFIED = {"verified_stopped", "verified_not_stopped"}
+CLOSING = set(DISPOSITIONS) | {"cancelled_by_hq"}
+RESTORE_WITHIN_H = 12  # a shift: older unclosed hits are not put back on the screen
 
 
 class AlertError(Exception):
@@ -82,6 +87,36 @@ class Alerts:
                 a.event = event  # the final read of a pass that alerted early
         self.bus.publish(a.public())
         return a
+
+    def restore(self) -> int:
+        """Put back the alerts a stop left open (hits of the last RESTORE_WITHIN_H hours
+        without a closing disposition), with their acknowledgement, steps and escalation."""
+        since = (datetime.now(timezone.utc) - timedelta(hours=RESTORE_WITHIN_H)).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
+        restored = 0
+        for item in self.store.unclosed_hits(since, CLOSING):
+            r = item["read"]
+            event = {"type": "hit", "id": r["id"], "text": r["text"],
+                     "confidence": r["confidence"], "state": r["state"], "utc": r["utc"],
+                     "camera_id": r["camera_id"], "lat": r["lat"], "lon": r["lon"],
+                     "crop": "data:image/jpeg;base64," + base64.b64encode(r["crop"]).decode(),
+                     "hits": item["hits"]}
+            a = Alert(item["hits"][0]["id"], r["id"], event, self.mono())
+            for d in item["dispositions"]:
+                if d["action"] == "acknowledged":
+                    a.acknowledged_utc = d["utc"]
+                elif d["action"] == "escalated":
+                    a.escalated_utc = d["utc"]
+                elif d["action"].startswith("verify_"):
+                    a.steps[d["action"][len("verify_"):]] = d["utc"]
+            with self._lock:
+                if a.hit_id not in self.open_alerts:
+                    self.open_alerts[a.hit_id] = a
+                    restored += 1
+        if restored:
+            log.warning("alerts: %d hit alert(s) left open by the last stop are back on the "
+                        "screen", restored)
+        return restored
 
     def current(self) -> list[dict]:
         with self._lock:
