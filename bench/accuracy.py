@@ -5,8 +5,8 @@
 Full frames: the best plate is compared with the labelled plate; detection recall counts a
 labelled box the detector found with IoU >= 0.3 (before the OCR's confidence filter) (unlabelled plates are never counted against us); false
 reads are plates read (after the daemon's confidence filter) where no plate is labelled.
-Crop folders (one plate filling the image) are read by the OCR alone, after the same crop
-step as a detector box (its margin, beyond the image edge, made by repeating the edge). The detector threshold
+Crop folders (one plate filling the image) are read by the OCR alone, through the same crop
+step as a detector box (its views and margins; beyond the image edge, the edge repeated). The detector threshold
 and confidence filter are the daemon's defaults unless given. Prints figures, one per line,
 the last being read_rate; --confusions adds a per-character confusion table.
 """
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alprd.config import RecognizeConfig  # noqa: E402
 from alprd.geometry import iou  # noqa: E402
-from alprd.recognize.recognizer import Recognizer, crop_plate  # noqa: E402
+from alprd.recognize.recognizer import Recognizer  # noqa: E402
 
 FOLD = str.maketrans({"O": "0", "I": "1"})
 
@@ -68,7 +68,7 @@ def main() -> int:
         want = clean(label["text"])
         t0 = time.monotonic()
         if crops:
-            got_text = rec.ocr([crop_plate(img, label["bbox"])])[0].text
+            got_text = rec.read_box(img, label["bbox"])[0].text
             hit_box = True
         else:
             plates = rec(img)

@@ -9,10 +9,14 @@ import numpy as np
 
 from alprd import recognize
 from alprd.recognize.detector import Detector
-from alprd.recognize.ocr import PlateOcr
+from alprd.recognize.ocr import OcrResult, PlateOcr
 from alprd.types import PlateRead
 
 MARGIN_X, MARGIN_Y = 0.10, 0.18
+# Each plate is read at these margins (fractions of the box's width and height) and the most
+# confident reading is kept: the OCR's accuracy depends on how much of the crop the plate
+# fills, and detector boxes vary. The first view is the crop that is stored (POL-01).
+VIEWS = ((MARGIN_X, MARGIN_Y), (0.15, 0.3))
 
 
 def crop_plate(image: np.ndarray, bbox, mx: float = MARGIN_X, my: float = MARGIN_Y) -> np.ndarray:
@@ -42,6 +46,7 @@ class Recognizer:
         self.ocr = PlateOcr(ocr or recognize.OCR, ocr_config or recognize.OCR_CONFIG, threads)
         self.min_confidence = min_confidence
         self.min_chars = min_chars
+        self.views = VIEWS
 
     @classmethod
     def from_config(cls, cfg) -> "Recognizer":
@@ -61,23 +66,26 @@ class Recognizer:
         sy = image.shape[0] / src.shape[0]
         dets = self.detector(src)
         out = []
-        crops, boxes = [], []
         for d in dets:
             x1, y1, x2, y2 = d.bbox
             box = (int(x1 * sx), int(y1 * sy), int(round(x2 * sx)), int(round(y2 * sy)))
-            crop = crop_plate(image, box)
-            if crop.shape[0] < 4 or crop.shape[1] < 8:
+            if box[3] - box[1] < 3 or box[2] - box[0] < 6:
                 continue
-            crops.append(crop)
-            boxes.append((box, d.score))
-        for (box, score), crop, res in zip(boxes, crops, self.ocr(crops)):
+            res, crop = self.read_box(image, box)
             if len(res.text) < self.min_chars or res.confidence < self.min_confidence:
                 continue
             out.append((PlateRead(res.text, round(res.confidence, 4),
                                   tuple(round(c, 4) for c in res.char_confidences), box,
-                                  round(score, 4)), crop))
+                                  round(d.score, 4)), crop))
         out.sort(key=lambda pc: -(pc[0].confidence * pc[0].detector_score))
         return out
+
+    def read_box(self, image: np.ndarray, box) -> tuple[OcrResult, np.ndarray]:
+        """Read the plate in box (image pixels) at each of VIEWS; the most confident reading,
+        with the crop to store (the first view)."""
+        crops = [crop_plate(image, box, mx, my) for mx, my in self.views]
+        best = max(self.ocr(crops), key=lambda r: r.confidence)
+        return best, crops[0]
 
     def recognize_file(self, path: Path) -> dict:
         img = cv2.imread(str(path))
