@@ -28,8 +28,8 @@ def crop_plate(image: np.ndarray, bbox, mx: float = MARGIN_X, my: float = MARGIN
     h, w = image.shape[:2]
     x1, y1, x2, y2 = bbox
     dx, dy = (x2 - x1) * mx, (y2 - y1) * my
-    xa, ya = int(x1 - dx), int(y1 - dy)
-    xb, yb = int(round(x2 + dx)), int(round(y2 + dy))
+    xa, ya = round(x1 - dx), round(y1 - dy)
+    xb, yb = round(x2 + dx), round(y2 + dy)
     crop = image[max(0, ya):min(h, yb), max(0, xa):min(w, xb)]
     pad = (max(0, -ya), max(0, yb - h), max(0, -xa), max(0, xb - w))
     if crop.size and any(pad):
