@@ -24,6 +24,8 @@ def make_crops(folder: Path, n: int) -> None:
                                  "plates": [{"text": f"ab-{i:03d}", "bbox": [0, 0, 120, 60]}]}))
     lines.append(json.dumps({"image": "images/none.png", "width": 1, "height": 1,
                              "plates": [{"text": None, "bbox": [0, 0, 1, 1]}]}))
+    lines.append(json.dumps({"image": "images/p0.png", "width": 120, "height": 60,
+                             "plates": [{"text": "JUST MAUI'D", "bbox": [0, 0, 120, 60]}]}))
     (folder / "manifest.jsonl").write_text("\n".join(lines) + "\n")
 
 
@@ -44,6 +46,7 @@ def test_agency_crops_split_cut_and_mix(tmp_path):
                            "--mix", str(mix), "--mix-rows", "10"],
                           cwd=ROOT, capture_output=True, text=True, check=True)
     assert "holdout_plates: 5" in done.stdout
+    assert "left out 1 plates longer than 8 characters (e.g. JUSTMAUID)" in done.stdout
     holdout = [json.loads(x) for x in (out / "holdout" / "manifest.jsonl").read_text().splitlines()]
     train, val = rows(out / "train.csv"), rows(out / "val.csv")
     held = {h["plates"][0]["text"].replace("-", "").upper() for h in holdout}

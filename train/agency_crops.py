@@ -27,6 +27,8 @@ from pathlib import Path
 
 import cv2
 
+from alprd import recognize
+from alprd.recognize.ocr import PlateConfig
 from alprd.recognize.recognizer import crop_plate
 
 
@@ -47,7 +49,13 @@ def main() -> None:
     a = ap.parse_args()
     items = [json.loads(line) for line in (a.crops / "manifest.jsonl").read_text().splitlines()
              if line.strip()]
+    slots = PlateConfig.from_yaml(recognize.OCR_CONFIG).max_plate_slots
     plates = [(it, p) for it in items for p in it["plates"] if clean(p.get("text") or "")]
+    too_long = [p for _, p in plates if len(clean(p["text"])) > slots]
+    if too_long:  # the model has `slots` character slots; such plates cannot be learnt
+        print(f"left out {len(too_long)} plates longer than {slots} characters "
+              f"(e.g. {clean(too_long[0]['text'])})")
+        plates = [(it, p) for it, p in plates if len(clean(p["text"])) <= slots]
     if not plates:
         raise SystemExit(f"{a.crops}: no labelled plates in manifest.jsonl")
     rng = random.Random(a.seed)

@@ -15,8 +15,9 @@ from alprd.types import PlateRead
 MARGIN_X, MARGIN_Y = 0.10, 0.18
 # Each plate is read at these margins (fractions of the box's width and height) and the most
 # confident reading is kept: the OCR's accuracy depends on how much of the crop the plate
-# fills, and detector boxes vary. The first view is the crop that is stored (POL-01).
-VIEWS = ((MARGIN_X, MARGIN_Y), (0.15, 0.3))
+# fills, and detector boxes vary (bench/accuracy.py: two views read 3-6 points more than
+# any one). The crop stored with the read (POL-01) has the MARGIN_X/Y margin.
+VIEWS = ((0.05, 0.10), (0.15, 0.30))
 
 
 def crop_plate(image: np.ndarray, bbox, mx: float = MARGIN_X, my: float = MARGIN_Y) -> np.ndarray:
@@ -82,10 +83,10 @@ class Recognizer:
 
     def read_box(self, image: np.ndarray, box) -> tuple[OcrResult, np.ndarray]:
         """Read the plate in box (image pixels) at each of VIEWS; the most confident reading,
-        with the crop to store (the first view)."""
-        crops = [crop_plate(image, box, mx, my) for mx, my in self.views]
-        best = max(self.ocr(crops), key=lambda r: r.confidence)
-        return best, crops[0]
+        with the crop to store."""
+        views = [crop_plate(image, box, mx, my) for mx, my in self.views]
+        best = max(self.ocr(views), key=lambda r: r.confidence)
+        return best, crop_plate(image, box)
 
     def recognize_file(self, path: Path) -> dict:
         img = cv2.imread(str(path))
