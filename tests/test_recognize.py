@@ -73,7 +73,8 @@ def test_detector_scores_are_fine_grained():
     det = Detector(recognize.DETECTOR)
     outs = det.model(det.letterbox(clip_frame(PASSES[0]["last_frame"]))[0][None])
     heat = outs[0][..., 0] if len(outs) == 1 else next(o for o in outs if o.shape[-1] == 1)
-    assert len(np.unique(np.round(heat, 4))) > 30
+    levels = np.unique(heat)
+    assert len(levels) > 10 and np.diff(levels).min() < 0.01  # old export: 6 levels, 0.15 apart
 
 
 def test_empty_road_has_no_plate(rec):
