@@ -3,12 +3,13 @@
     python bench/accuracy.py ../shared/data/us_e2e_dev
 
 Full frames: the best plate is compared with the labelled plate; detection recall counts a
-labelled box the detector found with IoU >= 0.3 (before the OCR's confidence filter) (unlabelled plates are never counted against us); false
-reads are plates read (after the daemon's confidence filter) where no plate is labelled.
-Crop folders (one plate filling the image) are read by the OCR alone, through the same crop
-step as a detector box (its views and margins; beyond the image edge, the edge repeated). The detector threshold
-and confidence filter are the daemon's defaults unless given. Prints figures, one per line,
-the last being read_rate; --confusions adds a per-character confusion table.
+labelled box the detector found with IoU >= 0.3, before the OCR's confidence filter
+(unlabelled plates are never counted against us); false reads are plates read, after the
+daemon's confidence filter, where no plate is labelled. Crop folders (one plate filling the
+image) are read by the OCR alone, through the same crop step as a detector box (its views and
+margins; beyond the image edge, the edge repeated). The detector threshold and confidence
+filter are the daemon's defaults unless given. Prints figures, one per line, the last being
+read_rate; --confusions adds a per-character confusion table.
 """
 from __future__ import annotations
 

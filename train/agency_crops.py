@@ -28,12 +28,9 @@ from pathlib import Path
 import cv2
 
 from alprd import recognize
+from alprd.hotlist import normalise
 from alprd.recognize.ocr import PlateConfig
 from alprd.recognize.recognizer import crop_plate
-
-
-def clean(text: str) -> str:
-    return "".join(ch for ch in text.upper() if ch.isalnum())
 
 
 def main() -> None:
@@ -50,12 +47,12 @@ def main() -> None:
     items = [json.loads(line) for line in (a.crops / "manifest.jsonl").read_text().splitlines()
              if line.strip()]
     slots = PlateConfig.from_yaml(recognize.OCR_CONFIG).max_plate_slots
-    plates = [(it, p) for it in items for p in it["plates"] if clean(p.get("text") or "")]
-    too_long = [p for _, p in plates if len(clean(p["text"])) > slots]
+    plates = [(it, p) for it in items for p in it["plates"] if normalise(p.get("text") or "")]
+    too_long = [p for _, p in plates if len(normalise(p["text"])) > slots]
     if too_long:  # the model has `slots` character slots; such plates cannot be learnt
         print(f"left out {len(too_long)} plates longer than {slots} characters "
-              f"(e.g. {clean(too_long[0]['text'])})")
-        plates = [(it, p) for it, p in plates if len(clean(p["text"])) <= slots]
+              f"(e.g. {normalise(too_long[0]['text'])})")
+        plates = [(it, p) for it, p in plates if len(normalise(p["text"])) <= slots]
     if not plates:
         raise SystemExit(f"{a.crops}: no labelled plates in manifest.jsonl")
     rng = random.Random(a.seed)
@@ -75,7 +72,7 @@ def main() -> None:
             continue
         name = f"agency_{i:06d}.png"
         cv2.imwrite(str(a.out / "images" / name), crop_plate(img, plate["bbox"]))
-        rows.append((f"images/{name}", clean(plate["text"])))
+        rows.append((f"images/{name}", normalise(plate["text"])))
     n_val = max(1, len(rows) // 10)
     val, train = rows[:n_val], rows[n_val:] * a.repeat
     if a.mix:

@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from alprd.clock import iso
 from alprd.store import Store, StoreError
 from alprd.store.crypto import TamperError
 
@@ -55,7 +56,7 @@ def _digest(prev_hash: str, rec: dict) -> str:
 
 
 def now_utc() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(timezone.utc))
 
 
 class AuditLog:

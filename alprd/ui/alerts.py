@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from alprd.audit import now_utc
+from alprd.clock import iso
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,7 @@ class Alerts:
     def restore(self) -> int:
         """Put back the alerts a stop left open (hits of the last RESTORE_WITHIN_H hours
         without a closing disposition), with their acknowledgement, steps and escalation."""
-        since = (datetime.now(timezone.utc) - timedelta(hours=RESTORE_WITHIN_H)).isoformat(
-            timespec="milliseconds").replace("+00:00", "Z")
+        since = iso(datetime.now(timezone.utc) - timedelta(hours=RESTORE_WITHIN_H))
         restored = 0
         for item in self.store.unclosed_hits(since, CLOSING):
             r = item["read"]
