@@ -26,6 +26,7 @@ from alprd.audit import PURPOSES
 from alprd.roster import Refused
 from alprd.store import StoreError
 from alprd.ui.alerts import DISPOSITIONS, STEPS, AlertError
+from alprd.ui.events import read_event  # noqa: F401  re-exported: alprd.ui.read_event
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +67,6 @@ class EventBus:
         with self._lock:
             if q in self._subs:
                 self._subs.remove(q)
-
-
-def read_event(read, hits) -> dict:
-    return {"type": "hit" if hits else "read", "id": read.id, "text": read.text,
-            "confidence": read.confidence, "state": read.state, "utc": read.utc,
-            "camera_id": read.camera_id, "lat": read.lat, "lon": read.lon,
-            "crop": "data:image/jpeg;base64," + base64.b64encode(read.crop_jpeg).decode(),
-            "hits": [{"id": h.id, "plate": h.entry.plate, "state": h.entry.state,
-                      "list_type": h.entry.list_type, "reason": h.entry.reason,
-                      "case_number": h.entry.case_number, "rule": h.rule,
-                      "differs": list(h.differs), "state_rule": h.state_rule} for h in hits]}
 
 
 @dataclass

@@ -10,7 +10,6 @@ A cancellation from HQ closes the alert with a notice. Alerts still open when th
 """
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
@@ -20,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 from alprd.audit import now_utc
 from alprd.clock import iso
+from alprd.ui.events import event
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +96,8 @@ class Alerts:
         restored = 0
         for item in self.store.unclosed_hits(since, CLOSING):
             r = item["read"]
-            event = {"type": "hit", "id": r["id"], "text": r["text"],
-                     "confidence": r["confidence"], "state": r["state"], "utc": r["utc"],
-                     "camera_id": r["camera_id"], "lat": r["lat"], "lon": r["lon"],
-                     "crop": "data:image/jpeg;base64," + base64.b64encode(r["crop"]).decode(),
-                     "hits": item["hits"]}
-            a = Alert(item["hits"][0]["id"], r["id"], event, self.mono())
+            a = Alert(item["hits"][0]["id"], r["id"], event(r, r["crop"], item["hits"]),
+                      self.mono())
             for d in item["dispositions"]:
                 if d["action"] == "acknowledged":
                     a.acknowledged_utc = d["utc"]
