@@ -144,8 +144,11 @@ def _graphic_backdrop(rng: random.Random, bg: tuple, backdrops: list[np.ndarray]
     return Image.fromarray(np.clip(art, 0, 255).astype(np.uint8))
 
 
-def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink) -> list:
-    """Characters set one by one at a wide, even pitch, as plate presses stamp them.
+def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left: int = 0,
+                  plain_one: bool = False) -> list:
+    """Characters set one by one at a wide, even pitch, as plate presses stamp them, right
+    of `left` (where the plate has art). plain_one stamps a 1 as a bare bar (the I glyph),
+    as Massachusetts, Arizona and Idaho do.
 
     Returns the centre x of each blank in text (where a state puts its emblem)."""
     n = len(text)
@@ -155,23 +158,88 @@ def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink) -> l
     span = rng.randint(240, 320)
     gap = max(0.0, (span - sum(widths)) / max(1, n - 1))
     total = sum(widths) + gap * (n - 1)
-    scale = min(1.0, 330 / max(total, 1))
+    scale = min(1.0, (330 - left) / max(total, 1))
     if scale < 1.0:
         font = ImageFont.truetype(font_path, max(10, int(height * scale)))
         widths = [w * scale for w in widths]
         gap *= scale
         total = sum(widths) + gap * (n - 1)
-    x = (PLATE_W - total) / 2
+    x = left + (PLATE_W - left - total) / 2
     top = rng.randint(34, 50)
     blanks = []
     for c, w in zip(text, widths):
         if c != " ":
-            x0, y0, _, _ = font.getbbox(c)
-            draw.text((x - x0, top - y0 + rng.randint(-1, 1)), c, font=font, fill=ink)
+            glyph = "I" if plain_one and c == "1" else c
+            x0, y0, x1, _ = font.getbbox(glyph)
+            shift = (w - (x1 - x0)) / 2  # the bar sits where the 1 would
+            draw.text((x - x0 + shift, top - y0 + rng.randint(-1, 1)), glyph, font=font,
+                      fill=ink)
         else:
             blanks.append(int(x + w / 2))
         x += w + gap
     return blanks
+
+
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+def _stacked(draw, rng: random.Random, cx: int, top: int, bottom: int, ink) -> None:
+    """Two or three small characters one above the other (a county or class mark such as
+    Delaware's PC or Massachusetts' US): on the plate, never part of the registration."""
+    n = rng.choice((2, 2, 3))
+    chars = "".join(rng.choice(LETTERS + DIGITS) for _ in range(n))
+    size = max(10, min(24, (bottom - top) // n - 2))
+    font = ImageFont.truetype(rng.choice(fonts()[1]), size)
+    y = top
+    for c in chars:
+        x0, y0, x1, y1 = font.getbbox(c)
+        draw.text((cx - (x1 - x0) // 2 - x0, y - y0), c, font=font, fill=ink)
+        y += (bottom - top) // n
+
+
+def _left_art(img: Image.Image, draw, rng: random.Random, backdrops, ink) -> int:
+    """Art at the plate's left end, where many states print a seal, an animal, a flag or a
+    big anniversary number (a lobster, a pelican, Alaska's 50), and where small stacked
+    marks sit. Returns the x the registration starts right of."""
+    left = rng.randint(55, 110)
+    kind = rng.random()
+    if kind < 0.45 and backdrops:  # a photo-like picture, in full colour
+        src = rng.choice(backdrops)
+        sh, sw = src.shape[:2]
+        ph, pw = min(sh, rng.randint(60, 300)), min(sw, rng.randint(40, 200))
+        y, x = rng.randint(0, sh - ph), rng.randint(0, sw - pw)
+        h = rng.randint(70, 150)
+        y0 = rng.randint(20, PLATE_H - h)
+        patch = cv2.resize(src[y:y + ph, x:x + pw], (left - 6, h))
+        img.paste(Image.fromarray(patch), (rng.randint(0, 6), y0))
+    elif kind < 0.75:  # a seal or shape in a few flat colours
+        for _ in range(rng.randint(1, 3)):
+            colour = tuple(rng.randint(0, 255) for _ in range(3))
+            x0, y0 = rng.randint(0, left // 2), rng.randint(20, 110)
+            box = [x0, y0, min(left - 4, x0 + rng.randint(20, left)), y0 + rng.randint(20, 70)]
+            (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+    else:  # a coloured block with a big number or word in it
+        colour = tuple(rng.randint(0, 200) for _ in range(3))
+        y0 = rng.randint(25, 70)
+        draw.rectangle([4, y0, left - 6, y0 + rng.randint(50, 100)], fill=colour)
+        word = rng.choice(("50", "100", "25", "150", "USA", "4H"))
+        f = _fit_font(rng.choice(fonts()[1]), word, left - 14, 40)
+        draw.text((8, y0 + 6), word, font=f, fill=tuple(255 - c for c in colour))
+    if rng.random() < 0.4:
+        _stacked(draw, rng, left - rng.randint(16, 22), rng.randint(40, 55),
+                 rng.randint(110, 140), ink)
+    return left
+
+
+def _sticker(draw, rng: random.Random, x: int, colour: tuple) -> None:
+    """A registration sticker or month tab: a coloured box, often with a month or a year."""
+    w, h = rng.randint(26, 50), rng.randint(16, 30)
+    draw.rectangle([x, 6, x + w, 6 + h], fill=colour)
+    if rng.random() < 0.7:
+        word = rng.choice(MONTHS) if rng.random() < 0.5 else f"{rng.randint(0, 99):02d}"
+        f = _fit_font(rng.choice(fonts()[1]), word, w - 4, h - 4)
+        ink = (0, 0, 0) if sum(colour) > 380 else (255, 255, 255)
+        draw.text((x + 2, 8), word, font=f, fill=ink)
 
 
 def render_plate(rng: random.Random, text: str | None = None, state: str | None = None,
@@ -219,37 +287,55 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         draw.text(((PLATE_W - sw) // 2, PLATE_H - rng.randint(24, 30)), slogan, font=sf,
                   fill=header_ink)
     font_path = rng.choice(body_fonts)
+    left = _left_art(img, draw, rng, backdrops, ink) if rich and rng.random() < 0.3 else 0
+    plain_one = rich and "Mono" not in font_path and rng.random() < 0.4
     two_line = (rng.random() < 0.05 and len(text) >= 6) if two_line is None else two_line
     if two_line:
         half = len(text) // 2
         for i, part in enumerate((text[:half], text[half:])):
-            f = _fit_font(font_path, part, 250, 52)
+            f = _fit_font(font_path, part, min(250, PLATE_W - left - 12), 52)
             x0, y0, x1, y1 = f.getbbox(part)
-            draw.text(((PLATE_W - (x1 - x0)) // 2 - x0, 38 + i * 58 - y0), part, font=f, fill=ink)
+            draw.text((left + (PLATE_W - left - (x1 - x0)) // 2 - x0, 38 + i * 58 - y0), part,
+                      font=f, fill=ink)
     elif rich and rng.random() < 0.5:
         shown = text
         if len(text) >= 5 and rng.random() < 0.4:
             cut = rng.randint(2, len(text) - 2)
             shown = text[:cut] + " " + text[cut:]
-        blanks = _draw_tracked(draw, font_path, shown, rng, ink)
-        if blanks and rng.random() < 0.5:  # a state emblem (diamond, heart) in the gap
+        blanks = _draw_tracked(draw, font_path, shown, rng, ink, left, plain_one)
+        mark = rng.random()
+        if blanks and mark < 0.35:  # a state emblem (diamond, heart) in the gap
             cx, cy, r = blanks[0], rng.randint(70, 95), rng.randint(6, 12)
             draw.polygon([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)],
                          fill=rng.choice(INK_COLOURS))
+        elif blanks and mark < 0.55:  # a dot between the groups
+            cx, cy, r = blanks[0], rng.randint(80, 95), rng.randint(3, 6)
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=ink)
+        elif blanks and mark < 0.7:  # small stacked letters in the gap
+            _stacked(draw, rng, blanks[0], rng.randint(40, 50), rng.randint(120, 135), ink)
     else:
         shown = text
         if len(text) >= 6 and rng.random() < 0.25:  # a gap or dash that is not part of the text
             cut = rng.randint(2, len(text) - 2)
             shown = text[:cut] + rng.choice((" ", "-", " ")) + text[cut:]
-        f = _fit_font(font_path, shown, rng.randint(250, 330), rng.randint(80, 105))
+        max_w = rng.randint(250, 330)
+        if left:
+            max_w = min(max_w, PLATE_W - left - 12)
+        if plain_one:
+            shown = shown.replace("1", "I")  # drawn as a bare bar; the label keeps the 1
+        f = _fit_font(font_path, shown, max_w, rng.randint(80, 105))
         x0, y0, x1, y1 = f.getbbox(shown)
         cy = rng.randint(36, 52)
-        draw.text(((PLATE_W - (x1 - x0)) // 2 - x0, cy - y0 + (100 - (y1 - y0)) // 2), shown,
-                  font=f, fill=ink)
+        draw.text((left + (PLATE_W - left - (x1 - x0)) // 2 - x0,
+                   cy - y0 + (100 - (y1 - y0)) // 2), shown, font=f, fill=ink)
     for _ in range(rng.choice((0, 1, 1, 2))):  # registration stickers in the top corners
         x = rng.choice((rng.randint(6, 40), rng.randint(PLATE_W - 70, PLATE_W - 36)))
         colour = tuple(rng.randint(0, 255) for _ in range(3))
-        draw.rectangle([x, 6, x + rng.randint(26, 44), 6 + rng.randint(16, 26)], fill=colour)
+        if rich:
+            _sticker(draw, rng, x, colour)
+        else:
+            draw.rectangle([x, 6, x + rng.randint(26, 44), 6 + rng.randint(16, 26)],
+                           fill=colour)
     for bx in (rng.randint(50, 80), PLATE_W - rng.randint(50, 80)):  # bolts
         for by in (rng.randint(12, 22), PLATE_H - rng.randint(12, 22)):
             if rng.random() < 0.7:

@@ -1,0 +1,91 @@
+"""The synthetic plate generator (train/synth.py): what the OCR is taught must be true of
+the pixels. Needs only Pillow, OpenCV and a DejaVu font (fonts-dejavu-core, in ./run test)."""
+from __future__ import annotations
+
+import random
+import re
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from train import synth
+
+
+def _sans_font() -> str:
+    body, header = synth.fonts()
+    for path in body + header:
+        if "Sans" in path and "Mono" not in path:
+            return path
+    pytest.skip("no sans-serif font among train/synth.py's fonts (apt-get install fonts-dejavu-core)")
+
+
+def _ink_columns(img: Image.Image) -> np.ndarray:
+    grey = np.asarray(img.convert("L"))
+    return np.flatnonzero((grey < 128).any(axis=0))
+
+
+def test_rich_plates_and_crops_carry_their_text():
+    rng = random.Random(3)
+    backdrops = [np.random.default_rng(0).integers(0, 255, (300, 500, 3), dtype=np.uint8)]
+    for _ in range(40):
+        plate = synth.render_plate(rng, rich=True, backdrops=backdrops)
+        assert plate.image.shape == (synth.PLATE_H, synth.PLATE_W, 3)
+        assert re.fullmatch(r"[A-Z0-9]{4,8}", plate.text)
+        assert plate.state in synth.STATES
+    for _ in range(20):
+        crop, text, _ = synth.ocr_crop(rng, backdrops)
+        assert crop.ndim == 3 and crop.shape[0] >= 8 and crop.shape[1] >= 8
+        assert re.fullmatch(r"[A-Z0-9]{4,8}", text)
+
+
+def test_a_given_text_is_what_the_plate_is_labelled():
+    rng = random.Random(5)
+    for text in ("1I1I11", "O0O0Q8B", "ABC1234"):
+        assert synth.render_plate(rng, text=text, rich=True).text == text
+        assert synth.ocr_crop(rng, text=text)[1] == text
+
+
+def test_plain_one_is_stamped_as_a_bare_bar():
+    """Massachusetts, Arizona and Idaho stamp a 1 as a bare bar: with plain_one the 1 is
+    drawn with the font's I glyph (no flag, no foot), in the 1's own slot."""
+    path = _sans_font()
+
+    def draw(text, plain_one):
+        img = Image.new("RGB", (synth.PLATE_W, synth.PLATE_H), "white")
+        synth._draw_tracked(ImageDraw.Draw(img), path, text, random.Random(1), (0, 0, 0),
+                            plain_one=plain_one)
+        return _ink_columns(img)
+
+    bar, one, letter_i = draw("1", True), draw("1", False), draw("I", False)
+    assert len(bar) == len(letter_i)  # the same glyph
+    assert len(bar) < len(one)  # the flagged 1 is wider than the bar
+    # the label is not touched: a plate rendered from "1" keeps "1"
+    assert synth.render_plate(random.Random(2), text="111111", rich=True).text == "111111"
+
+
+def test_left_art_stays_left_of_the_registration():
+    """Seals, pictures, big anniversary numbers and stacked marks at the plate's left end
+    (the Alaska 50, the Maine lobster, Delaware's PC) stay left of where the text starts,
+    so a crop never teaches the OCR that they are characters."""
+    backdrops = [np.random.default_rng(1).integers(0, 255, (300, 500, 3), dtype=np.uint8)]
+    for seed in range(60):
+        img = Image.new("RGB", (synth.PLATE_W, synth.PLATE_H), "white")
+        left = synth._left_art(img, ImageDraw.Draw(img), random.Random(seed), backdrops,
+                               (0, 0, 0))
+        assert 40 <= left <= synth.PLATE_W // 3
+        inked = np.flatnonzero((np.asarray(img) < 250).any(axis=(0, 2)))
+        assert inked.size and inked.max() < left, f"seed {seed}: art reaches x={inked.max()}"
+
+
+def test_stickers_may_carry_a_month_or_a_year():
+    seen_text = 0
+    for seed in range(30):
+        img = Image.new("RGB", (120, 60), "white")
+        synth._sticker(ImageDraw.Draw(img), random.Random(seed), 10, (250, 220, 0))
+        px = np.asarray(img)
+        ys, xs = np.nonzero((px < 250).any(axis=-1))
+        assert 10 <= xs.min() and xs.max() <= 60 and 6 <= ys.min() and ys.max() <= 36
+        assert (px == (250, 220, 0)).all(axis=-1).sum() > 26 * 16 * 0.5  # mostly sticker
+        seen_text += int((px.sum(axis=-1) < 100).any())  # dark ink on a yellow sticker
+    assert 10 <= seen_text <= 29
