@@ -9,7 +9,8 @@ import pytest
 
 from alprd import demo, recognize
 from alprd.recognize.detector import Detector
-from alprd.recognize.recognizer import MARGIN_X, MARGIN_Y, Recognizer, crop_plate
+from alprd.recognize.ocr import OcrResult
+from alprd.recognize.recognizer import MARGIN_X, MARGIN_Y, VIEWS, Recognizer, crop_plate, vote
 from alprd.recognize.runtime import ModelError, TFLiteModel
 
 PASSES = json.loads(demo.PASSES.read_text())["passes"]
@@ -116,3 +117,24 @@ def test_recognize_command_reports_unreadable_image(tmp_path):
     res = subprocess.run([sys.executable, "-m", "alprd", "recognize", str(bad)],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 1 and "cannot read image" in res.stderr
+
+
+def test_views_vote_agreement_beats_one_confident_view():
+    """read_box reads each of VIEWS; the text whose readings sum to the most confidence wins,
+    reported as its own most confident reading."""
+    reads = [OcrResult("ABC1234", (0.9,) * 7), OcrResult("ABC1Z34", (0.6,) * 7),
+             OcrResult("ABC1Z34", (0.7,) * 7), OcrResult("ABC1Z34", (0.5,) * 7)]
+    won = vote(reads)
+    assert won.text == "ABC1Z34" and won.confidence == pytest.approx(0.7)
+    assert vote(reads[:2]).text == "ABC1234"
+    # a tie goes to the earlier view
+    assert vote([OcrResult("AAA111", (0.8,)), OcrResult("AAA1I1", (0.8,))]).text == "AAA111"
+
+
+def test_views_include_one_inside_the_box(rec):
+    """Detector boxes run wide (us_e2e_dev: median 18 % wider than the plate), so one view
+    cuts inside the box: its crop is narrower than the box, the others wider."""
+    assert len(VIEWS) >= 3 and any(mx < 0 for mx, _ in VIEWS)
+    img = np.zeros((200, 400, 3), np.uint8)
+    widths = sorted(crop_plate(img, (100, 50, 300, 150), mx, my).shape[1] for mx, my in VIEWS)
+    assert widths[0] < 200 < widths[-1]

@@ -13,11 +13,14 @@ from alprd.recognize.ocr import OcrResult, PlateOcr
 from alprd.types import PlateRead
 
 MARGIN_X, MARGIN_Y = 0.10, 0.18
-# Each plate is read at these margins (fractions of the box's width and height) and the most
-# confident reading is kept: the OCR's accuracy depends on how much of the crop the plate
-# fills, and detector boxes vary (bench/accuracy.py: two views read 3-6 points more than
-# any one). The crop stored with the read (POL-01) has the MARGIN_X/Y margin.
-VIEWS = ((0.05, 0.10), (0.15, 0.30))
+# Each plate is read at these margins (fractions of the box's width and height; a negative
+# margin cuts inside the box) and the views vote: the text whose readings sum to the most
+# confidence wins. Detector boxes are on median 18 % wider than the plate and vary from 5 %
+# narrower to 47 % wider (us_e2e_dev), and the OCR reads best when the plate fills the crop
+# as in training. Measured on us_e2e_dev's detector boxes: one view 46.3 %, the two views
+# before 48.1 %, these five voting 56.5 %, the labelled box itself 69.4 %.
+# The crop stored with the read (POL-01) has the MARGIN_X/Y margin.
+VIEWS = ((0.05, 0.10), (0.15, 0.30), (-0.06, 0.0), (0.0, 0.20), (0.10, 0.0))
 
 
 def crop_plate(image: np.ndarray, bbox, mx: float = MARGIN_X, my: float = MARGIN_Y) -> np.ndarray:
@@ -36,6 +39,16 @@ def crop_plate(image: np.ndarray, bbox, mx: float = MARGIN_X, my: float = MARGIN
     if crop.size and any(pad):
         crop = cv2.copyMakeBorder(crop, *pad, cv2.BORDER_REPLICATE)
     return crop
+
+
+def vote(reads: list[OcrResult]) -> OcrResult:
+    """The text whose readings sum to the most confidence (ties: the earlier view), as its
+    most confident reading. Three views that agree at 0.6 outvote one at 0.9."""
+    score: dict[str, float] = {}
+    for r in reads:
+        score[r.text] = score.get(r.text, 0.0) + r.confidence
+    text = max(score, key=lambda t: score[t])
+    return max((r for r in reads if r.text == text), key=lambda r: r.confidence)
 
 
 class Recognizer:
@@ -82,11 +95,10 @@ class Recognizer:
         return out
 
     def read_box(self, image: np.ndarray, box) -> tuple[OcrResult, np.ndarray]:
-        """Read the plate in box (image pixels) at each of VIEWS; the most confident reading,
-        with the crop to store."""
-        views = [crop_plate(image, box, mx, my) for mx, my in self.views]
-        best = max(self.ocr(views), key=lambda r: r.confidence)
-        return best, crop_plate(image, box)
+        """Read the plate in box (image pixels) at each of VIEWS and let them vote; the
+        winning text's most confident reading, with the crop to store."""
+        reads = self.ocr([crop_plate(image, box, mx, my) for mx, my in self.views])
+        return vote(reads), crop_plate(image, box)
 
     def recognize_file(self, path: Path) -> dict:
         img = cv2.imread(str(path))
