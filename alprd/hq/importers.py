@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from alprd.hotlist import normalise
 from alprd.types import HotlistEntry
 
 NCIC_MKE = {"EV": "stolen_vehicle", "EL": "stolen_plate", "EW": "wanted_person",
@@ -36,7 +37,7 @@ class ImportResult:
 
 
 def _plate(value: str) -> str:
-    plate = "".join(ch for ch in value.upper() if ch.isalnum())
+    plate = normalise(value)
     if not 2 <= len(plate) <= 8:
         raise ValueError(f"bad plate {value!r}")
     return plate
