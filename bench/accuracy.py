@@ -4,8 +4,9 @@
 
 Full frames: the best plate is compared with the labelled plate; detection recall counts a
 labelled box the detector found with IoU >= 0.3, before the OCR's confidence filter
-(unlabelled plates are never counted against us); false reads are plates read, after the
-daemon's confidence filter, where no plate is labelled. Crop folders (one plate filling the
+(unlabelled plates are never counted against us), and box_iou_median says how well those
+boxes fit (the OCR reads a tight box best); false reads are plates read, after the daemon's
+confidence filter, where no plate is labelled. Crop folders (one plate filling the
 image) are read by the OCR alone, through the same crop step as a detector box (its views and
 margins; beyond the image edge, the edge repeated). The detector threshold and confidence
 filter are the daemon's defaults unless given. Prints figures, one per line, the last being
@@ -51,6 +52,8 @@ def main() -> int:
     ap.add_argument("--detect-threshold", type=float, default=defaults.detect_threshold)
     ap.add_argument("--min-confidence", type=float, default=defaults.min_confidence)
     ap.add_argument("--ocr", type=Path, help="another OCR .tflite (default: the shipped one)")
+    ap.add_argument("--detector", type=Path,
+                    help="another detector .tflite (default: the shipped one)")
     ap.add_argument("--confusions", action="store_true", help="print a confusion table")
     ap.add_argument("--errors", action="store_true", help="print each miss")
     a = ap.parse_args()
@@ -58,11 +61,11 @@ def main() -> int:
     items = [it for it in items if any(p.get("text") for p in it["plates"])]
     if a.limit:
         items = items[: a.limit]
-    rec = Recognizer(ocr=a.ocr, threads=a.threads, detect_threshold=a.detect_threshold,
+    rec = Recognizer(detector=a.detector, ocr=a.ocr, threads=a.threads, detect_threshold=a.detect_threshold,
                      min_confidence=a.min_confidence)
     crops = is_crop_set(items)
     exact = folded = found = false_reads = 0
-    times, confusions = [], Counter()
+    times, ious, confusions = [], [], Counter()
     for it in items:
         img = cv2.imread(str(a.folder / it["image"]))
         label = next(p for p in it["plates"] if p.get("text"))
@@ -75,7 +78,10 @@ def main() -> int:
             plates = rec(img)
             times.append((time.monotonic() - t0) * 1000)
             # recall is the detector's own (before the OCR's confidence filter), untimed
-            hit_box = any(iou(d.bbox, label["bbox"]) >= 0.3 for d in rec.detector(img))
+            best_iou = max((iou(d.bbox, label["bbox"]) for d in rec.detector(img)), default=0.0)
+            hit_box = best_iou >= 0.3
+            if hit_box:
+                ious.append(best_iou)
             false_reads += sum(all(iou(p.bbox, q["bbox"]) < 0.3 for q in it["plates"])
                                for p, _ in plates)
             # the best plate is the one on the labelled box when we found it, else our best
@@ -98,6 +104,8 @@ def main() -> int:
     if not crops:
         print(f"detection_recall: {100 * found / n:.1f} %")
         print(f"false_reads_per_image: {false_reads / n:.2f} reads")
+        if ious:
+            print(f"box_iou_median: {statistics.median(ious):.2f} IoU")
     print(f"read_rate_folded: {100 * folded / n:.1f} %")
     print(f"median_ms: {statistics.median(times):.1f} ms")
     if a.confusions:
