@@ -54,16 +54,17 @@ def _work(args):
     return rows
 
 
-def _agreeing(items: list[tuple[str, object]]) -> list[str]:
-    """What the shipped OCR model reads on each crop (the self-training filter)."""
+def _agreeing(items: list[tuple[str, object]], model: Path | None = None) -> list[str]:
+    """What our OCR model (default: the shipped one) reads on each crop (the self-training
+    filter)."""
     from alprd import recognize
     from alprd.recognize.ocr import PlateOcr
-    ocr = PlateOcr(recognize.OCR, recognize.OCR_CONFIG, os.cpu_count() or 1)
+    ocr = PlateOcr(model or recognize.OCR, recognize.OCR_CONFIG, os.cpu_count() or 1)
     return [r.text for r in ocr([crop for _, crop in items])]
 
 
 def real_crops(out_dir: Path, min_conf: float, agree_conf: float, repeat: int,
-               seed: int) -> list[list[tuple[str, str]]]:
+               seed: int, agree_model: Path | None = None) -> list[list[tuple[str, str]]]:
     """Real Open Images crops with the teacher's text, each written `repeat` times with a
     different margin around the labelled box (tight to loose, as detector boxes vary).
 
@@ -94,7 +95,7 @@ def real_crops(out_dir: Path, min_conf: float, agree_conf: float, repeat: int,
         x1, y1, x2, y2 = plate["bbox"]
         mx, my = int((x2 - x1) * 0.10), int((y2 - y1) * 0.18)
         views.append((text, img[max(0, y1 - my):y2 + my, max(0, x1 - mx):x2 + mx]))
-    ours = _agreeing(views) if agree_conf < min_conf else [None] * len(views)
+    ours = _agreeing(views, agree_model) if agree_conf < min_conf else [None] * len(views)
     rng = random.Random(seed)
     plates = []
     for (item, k, plate, text, conf, img), mine in zip(candidates, ours):
@@ -131,6 +132,9 @@ def main() -> None:
     ap.add_argument("--real-min-conf", type=float, default=0.9)
     ap.add_argument("--agree-conf", type=float, default=0.5,
                     help="also keep crops down to this teacher confidence where our model agrees")
+    ap.add_argument("--agree-model", type=Path,
+                    help="OCR .tflite whose reading must agree (default: the shipped one; "
+                         "name the previous round's to rebuild a round)")
     ap.add_argument("--real-repeat", type=int, default=3,
                     help="versions of each real crop, each with another margin")
     ap.add_argument("--seed", type=int, default=1234)
@@ -141,7 +145,8 @@ def main() -> None:
     jobs = [(s, min(chunk, a.synthetic - s), a.out, a.seed) for s in range(0, a.synthetic, chunk)]
     with mp.Pool(a.workers) as pool:
         syn = [r for rows in pool.map(_work, jobs) for r in rows]
-    real = real_crops(a.out, a.real_min_conf, a.agree_conf, a.real_repeat, a.seed)
+    real = real_crops(a.out, a.real_min_conf, a.agree_conf, a.real_repeat, a.seed,
+                      a.agree_model)
     rng = random.Random(a.seed)
     rng.shuffle(syn)
     rng.shuffle(real)
