@@ -17,8 +17,9 @@ MARGIN_X, MARGIN_Y = 0.10, 0.18
 # margin cuts inside the box) and the views vote: the text whose readings sum to the most
 # confidence wins. Detector boxes are on median 18 % wider than the plate and vary from 5 %
 # narrower to 47 % wider (us_e2e_dev), and the OCR reads best when the plate fills the crop
-# as in training. Measured on us_e2e_dev's detector boxes: one view 46.3 %, the two views
-# before 48.1 %, these five voting 56.5 %, the labelled box itself 69.4 %.
+# as in training. Measured on us_e2e_dev's detector boxes with the interim-2 models: one
+# view 46.3 %, the two views before 48.1 %, these five voting 56.5 %, the labelled box
+# itself 69.4 %.
 # The crop stored with the read (POL-01) has the MARGIN_X/Y margin.
 VIEWS = ((0.05, 0.10), (0.15, 0.30), (-0.06, 0.0), (0.0, 0.20), (0.10, 0.0))
 
