@@ -61,8 +61,8 @@ def main() -> int:
     items = [it for it in items if any(p.get("text") for p in it["plates"])]
     if a.limit:
         items = items[: a.limit]
-    rec = Recognizer(detector=a.detector, ocr=a.ocr, threads=a.threads, detect_threshold=a.detect_threshold,
-                     min_confidence=a.min_confidence)
+    rec = Recognizer(detector=a.detector, ocr=a.ocr, threads=a.threads,
+                     detect_threshold=a.detect_threshold, min_confidence=a.min_confidence)
     crops = is_crop_set(items)
     exact = folded = found = false_reads = 0
     times, ious, confusions = [], [], Counter()
