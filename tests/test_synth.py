@@ -17,7 +17,8 @@ def _sans_font() -> str:
     for path in body + header:
         if "Sans" in path and "Mono" not in path:
             return path
-    pytest.skip("no sans-serif font among train/synth.py's fonts (apt-get install fonts-dejavu-core)")
+    pytest.skip("no sans-serif font among train/synth.py's fonts "
+                "(apt-get install fonts-dejavu-core)")
 
 
 def _ink_columns(img: Image.Image) -> np.ndarray:
