@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from alprd import recognize
-from alprd.recognize.detector import Detector
+from alprd.recognize.detector import Detection, Detector
 from alprd.recognize.ocr import OcrResult, PlateOcr
 from alprd.types import PlateRead
 
@@ -77,9 +77,13 @@ class Recognizer:
         detect_image, where given, is a low-resolution copy of the same frame to detect on.
         """
         src = image if detect_image is None else detect_image
-        sx = image.shape[1] / src.shape[1]
-        sy = image.shape[0] / src.shape[0]
-        dets = self.detector(src)
+        return self.read(image, self.detector(src), image.shape[1] / src.shape[1],
+                         image.shape[0] / src.shape[0])
+
+    def read(self, image: np.ndarray, dets: list[Detection], sx: float = 1.0, sy: float = 1.0
+             ) -> list[tuple[PlateRead, np.ndarray]]:
+        """Read the plates of detections (in pixels of image, scaled by sx, sy), best first,
+        dropping reads under min_chars or min_confidence."""
         out = []
         for d in dets:
             x1, y1, x2, y2 = d.bbox
