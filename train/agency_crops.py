@@ -47,12 +47,13 @@ def main() -> None:
     items = [json.loads(line) for line in (a.crops / "manifest.jsonl").read_text().splitlines()
              if line.strip()]
     slots = PlateConfig.from_yaml(recognize.OCR_CONFIG).max_plate_slots
-    plates = [(it, p) for it in items for p in it["plates"] if normalise(p.get("text") or "")]
-    too_long = [p for _, p in plates if len(normalise(p["text"])) > slots]
+    labelled = [(it, p, normalise(p.get("text") or "")) for it in items for p in it["plates"]]
+    plates = [(it, p, text) for it, p, text in labelled if text]
+    too_long = [text for _, _, text in plates if len(text) > slots]
     if too_long:  # the model has `slots` character slots; such plates cannot be learnt
         print(f"left out {len(too_long)} plates longer than {slots} characters "
-              f"(e.g. {normalise(too_long[0]['text'])})")
-        plates = [(it, p) for it, p in plates if len(normalise(p["text"])) <= slots]
+              f"(e.g. {too_long[0]})")
+        plates = [(it, p, text) for it, p, text in plates if len(text) <= slots]
     if not plates:
         raise SystemExit(f"{a.crops}: no labelled plates in manifest.jsonl")
     rng = random.Random(a.seed)
@@ -61,7 +62,7 @@ def main() -> None:
     (a.out / "images").mkdir(parents=True, exist_ok=True)
     (a.out / "holdout").mkdir(parents=True, exist_ok=True)
     rows, holdout = [], []
-    for i, (it, plate) in enumerate(plates):
+    for i, (it, plate, text) in enumerate(plates):
         src = (a.crops / it["image"]).resolve()
         if i < n_hold:
             holdout.append({**it, "image": str(src), "plates": [plate]})
@@ -72,7 +73,7 @@ def main() -> None:
             continue
         name = f"agency_{i:06d}.png"
         cv2.imwrite(str(a.out / "images" / name), crop_plate(img, plate["bbox"]))
-        rows.append((f"images/{name}", normalise(plate["text"])))
+        rows.append((f"images/{name}", text))
     n_val = max(1, len(rows) // 10)
     val, train = rows[:n_val], rows[n_val:] * a.repeat
     if a.mix:

@@ -318,9 +318,7 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         if len(text) >= 6 and rng.random() < 0.25:  # a gap or dash that is not part of the text
             cut = rng.randint(2, len(text) - 2)
             shown = text[:cut] + rng.choice((" ", "-", " ")) + text[cut:]
-        max_w = rng.randint(250, 330)
-        if left:
-            max_w = min(max_w, PLATE_W - left - 12)
+        max_w = min(rng.randint(250, 330), PLATE_W - left - 12)  # right of any left art
         if plain_one:
             shown = shown.replace("1", "I")  # drawn as a bare bar; the label keeps the 1
         f = _fit_font(font_path, shown, max_w, rng.randint(80, 105))
