@@ -90,3 +90,15 @@ def test_stickers_may_carry_a_month_or_a_year():
         assert (px == (250, 220, 0)).all(axis=-1).sum() > 26 * 16 * 0.5  # mostly sticker
         seen_text += int((px.sum(axis=-1) < 100).any())  # dark ink on a yellow sticker
     assert 10 <= seen_text <= 29
+
+
+def test_repeated_text_holds_a_run_of_one_character():
+    rng = random.Random(11)
+    texts = [synth.repeated_text(rng) for _ in range(300)]
+    assert all(re.fullmatch(r"[A-Z0-9]{4,8}", t) for t in texts)
+    assert all(re.search(r"(.)\1", t) for t in texts)
+    assert any(re.search(r"(.)\1\1", t) for t in texts)
+    # the OCR set draws them for about a quarter of its random texts
+    rng = random.Random(12)
+    runs = sum(bool(re.search(r"(.)\1", synth.ocr_crop(rng)[1])) for _ in range(120))
+    assert 25 <= runs <= 70

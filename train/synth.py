@@ -97,6 +97,17 @@ def random_text(rng: random.Random) -> str:
     return "".join(chars)
 
 
+def repeated_text(rng: random.Random) -> str:
+    """A registration with a character stamped twice or three times in a row (HF44Y3B, 777),
+    so the OCR learns to count a run of equal characters instead of doubling a single one."""
+    chars = list(random_text(rng))
+    i = rng.randrange(len(chars) - 1)
+    run = 3 if len(chars) >= 6 and i < len(chars) - 2 and rng.random() < 0.25 else 2
+    for k in range(1, run):
+        chars[i + k] = chars[i]
+    return "".join(chars)
+
+
 @dataclass
 class Plate:
     image: np.ndarray  # RGB uint8, PLATE_H x PLATE_W
@@ -426,7 +437,10 @@ def random_background(rng: random.Random, h: int, w: int) -> np.ndarray:
 def ocr_crop(rng: random.Random, backgrounds: list[np.ndarray] | None = None,
              text: str | None = None) -> tuple[np.ndarray, str, str]:
     """One training crop as a detector box would give it: margins from none (the plate's own
-    edge, or a little inside it) to loose, tilt, low resolution or a clean close-up."""
+    edge, or a little inside it) to loose, tilt, low resolution or a clean close-up.
+    A quarter of the random texts repeat a character (repeated_text)."""
+    if text is None and rng.random() < 0.25:
+        text = repeated_text(rng)
     plate = render_plate(rng, text=text, rich=True, backdrops=backgrounds)
     scale = rng.uniform(0.35, 0.6)
     pw, ph = int(PLATE_W * scale), int(PLATE_H * scale)
