@@ -1,11 +1,12 @@
 """Synthetic US licence plates: rendering, camera effects and crops.
 
-Everything here is made by the project from fonts shipped by Debian (licences in
-train/MODEL_CARD.md). One generator serves three uses: OCR training crops, plates pasted
+Everything here is made by the project from fonts shipped by Debian and, for OCR crops, the
+OFL fonts train/fonts.py fetches (licences in train/MODEL_CARD.md). One generator serves three uses: OCR training crops, plates pasted
 into real scenes for the detector, and the bundled demo clip.
 """
 from __future__ import annotations
 
+import functools
 import glob
 import random
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from train import fonts as fonts_npm
 
 PLATE_W, PLATE_H = 360, 180  # a 12 x 6 inch US plate at 30 px per inch
 
@@ -86,6 +89,13 @@ def fonts() -> tuple[list[str], list[str]]:
         _FONTS.extend(_existing(FONT_GLOBS))
         _HEADER_FONTS.extend(_existing(HEADER_FONT_GLOBS))
     return _FONTS, _HEADER_FONTS
+
+
+@functools.lru_cache(maxsize=1)
+def plate_fonts() -> list[str]:
+    """The condensed plate-like fonts fetched by `python -m train.fonts` (none before); the
+    OCR crops (rich plates) are set in one of them a little over half the time."""
+    return fonts_npm.installed()
 
 
 def random_text(rng: random.Random) -> str:
@@ -259,8 +269,8 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
     """Render one flat plate, full size, with its header, slogan, stickers and bolts.
 
     rich adds what the OCR needs and the detector does not: printed background art (from
-    backdrops, RGB photos), characters set at a wide even pitch, a symbol in the gap.
-    Without it the random draws are as before, so the demo clip and detector data rebuild
+    backdrops, RGB photos), characters set at a wide even pitch, a symbol in the gap, the
+    fetched plate fonts (plate_fonts). Without it the random draws are as before, so the demo clip and detector data rebuild
     the same.
     """
     body_fonts, header_fonts = fonts()
@@ -297,7 +307,8 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         sw = sf.getbbox(slogan)[2]
         draw.text(((PLATE_W - sw) // 2, PLATE_H - rng.randint(24, 30)), slogan, font=sf,
                   fill=header_ink)
-    font_path = rng.choice(body_fonts)
+    extra = plate_fonts() if rich else []
+    font_path = rng.choice(extra) if extra and rng.random() < 0.55 else rng.choice(body_fonts)
     left = _left_art(img, draw, rng, backdrops, ink) if rich and rng.random() < 0.3 else 0
     plain_one = rich and "Mono" not in font_path and rng.random() < 0.4
     two_line = (rng.random() < 0.05 and len(text) >= 6) if two_line is None else two_line
