@@ -102,3 +102,29 @@ def test_repeated_text_holds_a_run_of_one_character():
     rng = random.Random(12)
     runs = sum(bool(re.search(r"(.)\1", synth.ocr_crop(rng)[1])) for _ in range(120))
     assert 25 <= runs <= 70
+
+
+def test_detector_distractors_never_touch_a_plate():
+    """Hard negatives (date stamps, sign words, grilles) are painted clear of every labelled
+    plate, so no plate pixel is taught as background."""
+    from train import detector
+    rng = random.Random(4)
+    painted = 0
+    for _ in range(30):
+        img = np.full((480, 640, 3), 128, np.uint8)
+        boxes = np.float32([[rng.randint(0, 500), rng.randint(0, 400), 0, 0]])
+        boxes[:, 2:] = boxes[:, :2] + np.float32([rng.randint(40, 140), rng.randint(20, 70)])
+        x1, y1, x2, y2 = (int(v) for v in boxes[0])
+        before = img.copy()
+        detector.paint_distractors(img, boxes, rng)
+        assert np.array_equal(img[y1:y2 + 1, x1:x2 + 1], before[y1:y2 + 1, x1:x2 + 1])
+        painted += not np.array_equal(img, before)
+    assert painted >= 25
+
+
+def test_dim_photos_keep_their_shape_and_lose_contrast():
+    from train import detector
+    img = np.random.default_rng(1).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    out = detector.low_contrast(img, random.Random(2))
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert out.astype(float).std() < 0.55 * img.astype(float).std()

@@ -54,6 +54,88 @@ def cover_with_synthetic(img: np.ndarray, boxes: np.ndarray, rng: random.Random)
         synth.paste_plate(img, plate.image, quad)
 
 
+SIGN_WORDS = (
+    "PRIVATE", "PROPERTY", "TAXI", "CAUTION", "STOP", "FREQUENT STOPS", "NO PARKING", "EXIT",
+    "CHEVROLET", "TOYOTA", "HONDA", "FORD", "TITAN", "HYBRID", "AWD", "SPORT", "LIMITED",
+    "DELIVERY", "PLUMBING", "CALL NOW", "REFERRAL", "ONE WAY", "SPEED LIMIT 35", "SCHOOL BUS",
+)
+
+
+def _free_spot(rng: random.Random, boxes: np.ndarray, w: int, h: int, tw: int, th: int):
+    """Top-left corner of a tw x th patch clear of every plate box (with a margin), or None."""
+    for _ in range(20):
+        x, y = rng.randint(0, max(0, w - tw)), rng.randint(0, max(0, h - th))
+        if all(x + tw < bx1 - 4 or x > bx2 + 4 or y + th < by1 - 4 or y > by2 + 4
+               for bx1, by1, bx2, by2 in boxes):
+            return x, y
+    return None
+
+
+def paint_distractors(img: np.ndarray, boxes: np.ndarray, rng: random.Random) -> None:
+    """Plate-like things that are not plates, painted clear of the plates (in place):
+    a camera's date and time stamp, a sign or badge word, a grille of vertical slots. On
+    us_e2e_dev these made most of the detector's false reads (date stamps read as
+    14005, drain grates as 11111111, PRIVATE PROPERTY, CHEVROLET)."""
+    from PIL import Image, ImageDraw, ImageFont
+    h, w = img.shape[:2]
+    body, header = synth.fonts()
+    for _ in range(rng.choice((1, 1, 2, 3))):
+        kind = rng.random()
+        th = int(np.clip(rng.lognormvariate(np.log(max(12, h * 0.04)), 0.4), 8, h // 4))
+        if kind < 0.45:  # date / time stamp, light on the picture, often two lines
+            stamp = (f"{rng.randint(2005, 2026)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                     f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}")
+            lines = stamp if rng.random() < 0.6 else (" ".join(stamp),)
+            font = ImageFont.truetype(rng.choice(body), th)
+            tw = max(int(font.getlength(t)) for t in lines) + 4
+            spot = _free_spot(rng, boxes, w, h, tw, th * len(lines) + 6)
+            if spot is None:
+                continue
+            ink = rng.choice(((255, 255, 255), (255, 255, 0), (240, 240, 240), (255, 160, 0)))
+            pil = Image.fromarray(img)
+            draw = ImageDraw.Draw(pil)
+            for i, t in enumerate(lines):
+                draw.text((spot[0], spot[1] + i * (th + 3)), t, font=font, fill=ink,
+                          stroke_width=rng.choice((0, 1, 2)), stroke_fill=(0, 0, 0))
+            img[:] = np.asarray(pil)
+        elif kind < 0.8:  # a word on a sign or a badge
+            word = rng.choice(SIGN_WORDS)
+            font = ImageFont.truetype(rng.choice(body + header), th)
+            tw = int(font.getlength(word)) + 2 * (th // 3)
+            spot = _free_spot(rng, boxes, w, h, tw, int(th * 1.6))
+            if spot is None:
+                continue
+            bg = tuple(rng.randint(0, 255) for _ in range(3))
+            ink = tuple(255 - c for c in bg) if rng.random() < 0.7 else \
+                tuple(rng.randint(0, 255) for _ in range(3))
+            pil = Image.fromarray(img)
+            draw = ImageDraw.Draw(pil)
+            if rng.random() < 0.6:
+                draw.rectangle([spot[0], spot[1], spot[0] + tw, spot[1] + int(th * 1.6)], fill=bg)
+            draw.text((spot[0] + th // 3, spot[1] + th // 5), word, font=font, fill=ink)
+            img[:] = np.asarray(pil)
+        else:  # a grille or drain: a row of dark vertical slots
+            tw = int(th * rng.uniform(2.0, 5.0))
+            spot = _free_spot(rng, boxes, w, h, tw, th)
+            if spot is None:
+                continue
+            x0, y0 = spot
+            shade = rng.randint(0, 80)
+            n = rng.randint(6, 16)
+            for k in range(n):
+                x = x0 + int(k * tw / n)
+                cv2.rectangle(img, (x, y0), (x + max(1, tw // (n * 2)), y0 + th),
+                              (shade, shade, shade), -1)
+
+
+def low_contrast(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """Dusk or a dim street light: contrast squeezed to a quarter to a half, darker."""
+    k = rng.uniform(0.25, 0.5)
+    f = img.astype(np.float32)
+    out = (f - f.mean()) * k + f.mean() * rng.uniform(0.3, 0.8)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def random_affine(img: np.ndarray, boxes: np.ndarray, size: int, rng: random.Random,
                   scales: tuple[float, float] = (0.7, 2.5)):
     """Scale (log-uniform in scales, relative to fitting the photo), shift and flip."""
@@ -91,7 +173,8 @@ def make_target(boxes: np.ndarray, size: int) -> np.ndarray:
 
 
 def sample(items, rng: random.Random, size: int, p_scene: float,
-           scales: tuple[float, float] = (0.7, 2.5)):
+           scales: tuple[float, float] = (0.7, 2.5), p_distract: float = 0.0,
+           p_dim: float = 0.0):
     if rng.random() < p_scene:
         img, plates = scenes.scene(rng, h=rng.choice((480, 720)), w=rng.choice((854, 1280)))
         boxes = np.float32([[q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()]
@@ -101,7 +184,11 @@ def sample(items, rng: random.Random, size: int, p_scene: float,
         img = img.copy()
         if rng.random() < 0.5:
             cover_with_synthetic(img, boxes, rng)
+    if p_distract and rng.random() < p_distract:
+        paint_distractors(img, boxes, rng)
     img, boxes = random_affine(img, boxes, size, rng, scales)
+    if p_dim and rng.random() < p_dim:
+        img = low_contrast(img, rng)
     if rng.random() < 0.5:
         img = synth.degrade(img, rng, strength=0.5)
     return img, make_target(boxes, size)
@@ -182,18 +269,20 @@ class Batches:
         import keras
 
         class _B(keras.utils.PyDataset):
-            def __init__(self, items, size, batch, steps, p_scene, seed, scales):
+            def __init__(self, items, size, batch, steps, p_scene, seed, scales,
+                         p_distract=0.0, p_dim=0.0):
                 super().__init__(workers=2, use_multiprocessing=False)
                 self.items, self.size, self.batch, self.steps = items, size, batch, steps
                 self.p_scene, self.seed, self.epoch = p_scene, seed, 0
-                self.scales = scales
+                self.scales, self.p_distract, self.p_dim = scales, p_distract, p_dim
 
             def __len__(self):
                 return self.steps
 
             def __getitem__(self, idx):
                 rng = random.Random(self.seed * 1_000_003 + self.epoch * 10_007 + idx)
-                xs, ys = zip(*(sample(self.items, rng, self.size, self.p_scene, self.scales)
+                xs, ys = zip(*(sample(self.items, rng, self.size, self.p_scene, self.scales,
+                                      self.p_distract, self.p_dim)
                                for _ in range(self.batch)))
                 return np.stack(xs).astype(np.float32), np.stack(ys)
 
@@ -243,6 +332,11 @@ def main() -> None:
     ap.add_argument("--resume", type=Path)
     ap.add_argument("--wh-loss", choices=("cells", "relative"), default="cells",
                     help="box size loss: L1 in cells (rounds 1-2) or relative to the size")
+    ap.add_argument("--distractors", type=float, default=0.0,
+                    help="share of photos with painted date stamps, sign words and grilles "
+                         "(hard negatives; round 4 on)")
+    ap.add_argument("--dim", type=float, default=0.0,
+                    help="share of photos with contrast squeezed to 1/4-1/2 (dusk; round 4 on)")
     ap.add_argument("--export-only", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
@@ -260,7 +354,8 @@ def main() -> None:
                                                        warmup_steps=a.steps)
         model.compile(optimizer=keras.optimizers.AdamW(sched, weight_decay=1e-4),
                       loss=loss_relative if a.wh_loss == "relative" else loss_fn)
-        data = Batches(items, a.size, a.batch, a.steps, a.p_scene, a.seed, tuple(a.scales))
+        data = Batches(items, a.size, a.batch, a.steps, a.p_scene, a.seed, tuple(a.scales),
+                       a.distractors, a.dim)
         t0 = time.monotonic()
         model.fit(data, epochs=a.epochs, verbose=2, callbacks=[
             keras.callbacks.ModelCheckpoint(str(a.out / "last.keras")),
