@@ -105,6 +105,8 @@ class RecognizeConfig(_Section):
     min_confidence: float = Field(0.4, ge=0, le=1,
                                   description="Minimum mean character confidence of a read")
     min_chars: int = Field(2, ge=1, le=8, description="Shortest text kept")
+    deskew_min_deg: float = Field(0.0, ge=0, le=15, description=(
+        "Level a plate tilted at least this many degrees before reading it; 0 = never"))
 
 
 class TrackConfig(_Section):

@@ -51,6 +51,8 @@ def main() -> int:
     defaults = RecognizeConfig()
     ap.add_argument("--detect-threshold", type=float, default=defaults.detect_threshold)
     ap.add_argument("--min-confidence", type=float, default=defaults.min_confidence)
+    ap.add_argument("--deskew-min-deg", type=float, default=defaults.deskew_min_deg,
+                    help="level plates tilted at least this much (0: never)")
     ap.add_argument("--ocr", type=Path, help="another OCR .tflite (default: the shipped one)")
     ap.add_argument("--detector", type=Path,
                     help="another detector .tflite (default: the shipped one)")
@@ -62,7 +64,8 @@ def main() -> int:
     if a.limit:
         items = items[: a.limit]
     rec = Recognizer(detector=a.detector, ocr=a.ocr, threads=a.threads,
-                     detect_threshold=a.detect_threshold, min_confidence=a.min_confidence)
+                     detect_threshold=a.detect_threshold, min_confidence=a.min_confidence,
+                     deskew_min_deg=a.deskew_min_deg)
     crops = is_crop_set(items)
     exact = folded = found = false_reads = 0
     times, ious, confusions = [], [], Counter()

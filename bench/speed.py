@@ -21,6 +21,7 @@ import cv2
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alprd import demo  # noqa: E402
+from alprd.config import RecognizeConfig  # noqa: E402
 from alprd.recognize.recognizer import Recognizer  # noqa: E402
 
 
@@ -51,14 +52,14 @@ def main() -> None:
     a = ap.parse_args()
     imgs720 = frames(a.frames)
     imgs1080 = [cv2.resize(f, (1920, 1080)) for f in imgs720]
-    rec = Recognizer(threads=1)
+    rec = Recognizer.from_config(RecognizeConfig())
     timed(rec, imgs720[:5])
     for name, imgs in (("720p", imgs720), ("1080p", imgs1080)):
         ms = sorted(timed(rec, imgs))
         print(f"median_ms_{name}_1thread: {statistics.median(ms):.1f} ms")
         print(f"p90_ms_{name}_1thread: {ms[int(0.9 * (len(ms) - 1))]:.1f} ms")
     cores = os.cpu_count() or 1
-    recs = [Recognizer(threads=1) for _ in range(cores)]
+    recs = [Recognizer.from_config(RecognizeConfig()) for _ in range(cores)]
     done = [0]
     lock = threading.Lock()
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from alprd import demo, recognize
+from alprd.recognize import rectify
 from alprd.recognize.detector import Detector
 from alprd.recognize.ocr import OcrResult
 from alprd.recognize.recognizer import MARGIN_X, MARGIN_Y, VIEWS, Recognizer, crop_plate, vote
@@ -138,3 +139,41 @@ def test_views_include_one_inside_the_box(rec):
     img = np.zeros((200, 400, 3), np.uint8)
     widths = sorted(crop_plate(img, (100, 50, 300, 150), mx, my).shape[1] for mx, my in VIEWS)
     assert widths[0] < 200 < widths[-1]
+
+
+def _tilted_plate(angle: float):
+    """A dark-on-light plate with a row of character bars, rotated by angle degrees about its
+    centre inside a grey frame; the plate's axis-aligned box."""
+    img = np.full((300, 500, 3), 90, np.uint8)
+    cv2.rectangle(img, (150, 110), (350, 210), (235, 235, 235), -1)
+    for k in range(7):
+        cv2.rectangle(img, (165 + k * 25, 135), (180 + k * 25, 185), (20, 20, 20), -1)
+    m = cv2.getRotationMatrix2D((250, 160), angle, 1.0)
+    img = cv2.warpAffine(img, m, (500, 300), borderValue=(90, 90, 90))
+    corners = cv2.transform(np.float32([[[150, 110]], [[350, 110]], [[150, 210]], [[350, 210]]]),
+                            m).reshape(-1, 2)
+    return img, tuple(int(v) for v in (*corners.min(0), *corners.max(0)))
+
+
+@pytest.mark.parametrize("angle", [-9.0, -4.0, 0.0, 6.0, 12.0])
+def test_deskew_finds_the_tilt_of_a_plate(angle):
+    img, box = _tilted_plate(angle)
+    assert rectify.skew_angle(crop_plate(img, box)) == pytest.approx(-angle, abs=1.0)
+
+
+def test_levelled_plate_runs_level():
+    img, box = _tilted_plate(10.0)
+    patch, pbox = rectify.level(img, box, rectify.skew_angle(crop_plate(img, box)))
+    assert abs(rectify.skew_angle(crop_plate(patch, pbox))) <= 1.0
+    # the plate's centre stays the box's centre
+    x1, y1, x2, y2 = (round(v) for v in pbox)
+    assert patch[(y1 + y2) // 2, (x1 + x2) // 2].mean() < 60  # the middle character bar
+
+
+def test_deskew_is_off_by_default_and_reads_the_same_on_a_level_plate(rec):
+    from alprd.config import RecognizeConfig
+    assert RecognizeConfig().deskew_min_deg == 0 and rec.deskew_min_deg == 0
+    frame = clip_frame(PASSES[0]["last_frame"])
+    box = rec(frame)[0][0].bbox
+    on = Recognizer(deskew_min_deg=3.0)
+    assert on.read_box(frame, box)[0].text == rec.read_box(frame, box)[0].text

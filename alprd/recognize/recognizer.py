@@ -10,6 +10,7 @@ import numpy as np
 from alprd import recognize
 from alprd.recognize.detector import Detection, Detector
 from alprd.recognize.ocr import OcrResult, PlateOcr
+from alprd.recognize.rectify import level, skew_angle
 from alprd.types import PlateRead
 
 MARGIN_X, MARGIN_Y = 0.10, 0.18
@@ -56,11 +57,12 @@ class Recognizer:
     def __init__(self, detector: Path | None = None, ocr: Path | None = None,
                  ocr_config: Path | None = None, threads: int = 1,
                  detect_threshold: float = 0.3, min_confidence: float = 0.4,
-                 min_chars: int = 2) -> None:
+                 min_chars: int = 2, deskew_min_deg: float = 0.0) -> None:
         self.detector = Detector(detector or recognize.DETECTOR, threads, detect_threshold)
         self.ocr = PlateOcr(ocr or recognize.OCR, ocr_config or recognize.OCR_CONFIG, threads)
         self.min_confidence = min_confidence
         self.min_chars = min_chars
+        self.deskew_min_deg = deskew_min_deg
         self.views = VIEWS
 
     @classmethod
@@ -68,7 +70,8 @@ class Recognizer:
         return cls(Path(cfg.detector) if cfg.detector else None,
                    Path(cfg.ocr) if cfg.ocr else None,
                    Path(cfg.ocr_config) if cfg.ocr_config else None,
-                   cfg.threads, cfg.detect_threshold, cfg.min_confidence, cfg.min_chars)
+                   cfg.threads, cfg.detect_threshold, cfg.min_confidence, cfg.min_chars,
+                   cfg.deskew_min_deg)
 
     def __call__(self, image: np.ndarray, detect_image: np.ndarray | None = None
                  ) -> list[tuple[PlateRead, np.ndarray]]:
@@ -101,9 +104,17 @@ class Recognizer:
 
     def read_box(self, image: np.ndarray, box) -> tuple[OcrResult, np.ndarray]:
         """Read the plate in box (image pixels) at each of VIEWS and let them vote; the
-        winning text's most confident reading, with the crop to store."""
-        reads = self.ocr([crop_plate(image, box, mx, my) for mx, my in self.views])
-        return vote(reads), crop_plate(image, box)
+        winning text's most confident reading, with the crop to store (as the camera saw it).
+
+        A plate tilted by deskew_min_deg or more is levelled first (rectify.py)."""
+        stored = crop_plate(image, box)
+        src, src_box = image, box
+        if self.deskew_min_deg > 0:
+            angle = skew_angle(stored)
+            if abs(angle) >= self.deskew_min_deg:
+                src, src_box = level(image, box, angle)
+        reads = self.ocr([crop_plate(src, src_box, mx, my) for mx, my in self.views])
+        return vote(reads), stored
 
     def recognize_file(self, path: Path) -> dict:
         img = cv2.imread(str(path))
