@@ -22,24 +22,40 @@ REGISTRY = "https://registry.npmjs.org/@fontsource"
 VERSION = "5.3.0"
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "build" / "fonts"
 
-# (package, weights, sha512 integrity of @fontsource/<package>@5.3.0)
+# (package, weights, the registry's sha512 integrity of @fontsource/<package>@5.3.0, base64)
 PACKAGES = (
-    ("oswald", (500, 700), "sha512-16r2aHActe0pH+9FLdk/74/YxXM7HpGak05kAzx3RvSToiJwGvyhv6GvckPz+YuZmvL1nxWbEop2jAXRcXYPRg=="),
-    ("pathway-gothic-one", (400,), "sha512-r2++lTyUa/wxgxiMcQYvhx3G5Q8eFuk6mitIw60ZJeqXVKsjxF9ZJs1Q4rFURVtwXbtEQVPbK2AOuEcF1kBahw=="),
-    ("barlow-condensed", (500, 700), "sha512-RA7MmIx0v3eQ6Gcf74qLVLOwLB0GpPOzx+eU9iG/AmCnSJGcIWYeU8y6CEMGZ210MGwGg5CZhzLkkvyZdTTk1g=="),
-    ("archivo-narrow", (500, 700), "sha512-fK2Y7PdIP23+t5Dp7gh9n94zxTCdHD6M955aJ8QzR6RvW+5WgmryKySEvaCUAeSLXzA113hyW0BwEHHxHADX7Q=="),
-    ("saira-condensed", (500, 700), "sha512-e5ZTpIy/pE8CbB23mpm1b+dCmeapNheSrtQDXtbfDbGpm1r2oIfs5TzTpY2nzETEwei3DEFL9smm0rmFURzJtw=="),
-    ("antonio", (600,), "sha512-LB0XN3BDXKLWsHaR9qouHKGs6PT7NhVmIOPv+a3Kv8UpZSZs67lLH7vX99pOXE0v0rh9bToJQWqvO6X0fiVKxA=="),
-    ("fjalla-one", (400,), "sha512-KYJMzU/5Ab7cD7lMiSM8SlqYSuWIb7GOKLH408VfeTZ9JT13j6ctuIbjFYmgQlNYJRVxDf/fxo0TAH9bt/YhMw=="),
-    ("teko", (500,), "sha512-Kkc63jui7yWWSX0mYEhakA6vi5sK0UlTPn+ucNacqBYQ5flFpj2I/TJ8Vo3JlR9RG9kzUxfjAo6V/do7O+Vn5Q=="),
-    ("pt-sans-narrow", (700,), "sha512-MVVT3W4L5TCuzSZAhsRQRWTGBhDOarcSBQ0PuuSJ44me4gMWRzz01waS/3XebrRKEyrSobted3E4aI2uudR/Og=="),
-    ("encode-sans-condensed", (600,), "sha512-Xi37pPXPWyGeMZD1d0ve/0MseqH4ue5HXX9rJFbAmUau3zBZBS0oDsgD6SbT7c2CuSc5jzYwzaCbUUCR2s3Ceg=="),
-    ("ibm-plex-sans-condensed", (500,), "sha512-fQyBpwbkguP4azjq7Cw8h/J3C/d8MFAzXOiSoFxyKCUK4x0XKrWEh3tGdTxhDM0HctVRQilQo1zGoyxDHLm5jQ=="),
-    ("big-shoulders-display", (700,), "sha512-d4+Tcsq/WfoKeqWfB6wFdeNDsSYYnilJbSNNpf5w53MlWrGHAc9YvkAjC6id6PgFDiGaFKsXfP0RFAQtpt0bog=="),
-    ("sofia-sans-condensed", (600,), "sha512-JGT4shg12OGB5duffcyG5uCSAK/AfNHzxIYUlB6DOmTE4bwGPny6fVxq1F9pZ9usJ53hl37h0mUxxmC4RqzSXw=="),
-    ("league-gothic", (400,), "sha512-gqedetX+UlaiJgLiPnOzWGB1sY3OtNhS8YMjTy2D73AcsagIqpdIizssr1MStcUYf3D/zzanECuXawIgMGZxDg=="),
-    ("bebas-neue", (400,), "sha512-nCxMEb9Bg9sjNWm9TIOsvHKDMLRUfEZPWpLgYu6m9KavZZVSA/WoHzI5wROwqA+eNwEi/PNBAcB5Co7HA3S0Cw=="),
-    ("anton", (400,), "sha512-OR1D5n124n2XRs66SbX7IjcOSptljEJE8FcDNnlni2y1/M6KpTx7cU2PIWzTSsBj4WFkHPw24On8qw3qkQZuTw=="),
+    ("oswald", (500, 700),
+     "16r2aHActe0pH+9FLdk/74/YxXM7HpGak05kAzx3RvSToiJwGvyhv6GvckPz+YuZmvL1nxWbEop2jAXRcXYPRg=="),
+    ("pathway-gothic-one", (400,),
+     "r2++lTyUa/wxgxiMcQYvhx3G5Q8eFuk6mitIw60ZJeqXVKsjxF9ZJs1Q4rFURVtwXbtEQVPbK2AOuEcF1kBahw=="),
+    ("barlow-condensed", (500, 700),
+     "RA7MmIx0v3eQ6Gcf74qLVLOwLB0GpPOzx+eU9iG/AmCnSJGcIWYeU8y6CEMGZ210MGwGg5CZhzLkkvyZdTTk1g=="),
+    ("archivo-narrow", (500, 700),
+     "fK2Y7PdIP23+t5Dp7gh9n94zxTCdHD6M955aJ8QzR6RvW+5WgmryKySEvaCUAeSLXzA113hyW0BwEHHxHADX7Q=="),
+    ("saira-condensed", (500, 700),
+     "e5ZTpIy/pE8CbB23mpm1b+dCmeapNheSrtQDXtbfDbGpm1r2oIfs5TzTpY2nzETEwei3DEFL9smm0rmFURzJtw=="),
+    ("antonio", (600,),
+     "LB0XN3BDXKLWsHaR9qouHKGs6PT7NhVmIOPv+a3Kv8UpZSZs67lLH7vX99pOXE0v0rh9bToJQWqvO6X0fiVKxA=="),
+    ("fjalla-one", (400,),
+     "KYJMzU/5Ab7cD7lMiSM8SlqYSuWIb7GOKLH408VfeTZ9JT13j6ctuIbjFYmgQlNYJRVxDf/fxo0TAH9bt/YhMw=="),
+    ("teko", (500,),
+     "Kkc63jui7yWWSX0mYEhakA6vi5sK0UlTPn+ucNacqBYQ5flFpj2I/TJ8Vo3JlR9RG9kzUxfjAo6V/do7O+Vn5Q=="),
+    ("pt-sans-narrow", (700,),
+     "MVVT3W4L5TCuzSZAhsRQRWTGBhDOarcSBQ0PuuSJ44me4gMWRzz01waS/3XebrRKEyrSobted3E4aI2uudR/Og=="),
+    ("encode-sans-condensed", (600,),
+     "Xi37pPXPWyGeMZD1d0ve/0MseqH4ue5HXX9rJFbAmUau3zBZBS0oDsgD6SbT7c2CuSc5jzYwzaCbUUCR2s3Ceg=="),
+    ("ibm-plex-sans-condensed", (500,),
+     "fQyBpwbkguP4azjq7Cw8h/J3C/d8MFAzXOiSoFxyKCUK4x0XKrWEh3tGdTxhDM0HctVRQilQo1zGoyxDHLm5jQ=="),
+    ("big-shoulders-display", (700,),
+     "d4+Tcsq/WfoKeqWfB6wFdeNDsSYYnilJbSNNpf5w53MlWrGHAc9YvkAjC6id6PgFDiGaFKsXfP0RFAQtpt0bog=="),
+    ("sofia-sans-condensed", (600,),
+     "JGT4shg12OGB5duffcyG5uCSAK/AfNHzxIYUlB6DOmTE4bwGPny6fVxq1F9pZ9usJ53hl37h0mUxxmC4RqzSXw=="),
+    ("league-gothic", (400,),
+     "gqedetX+UlaiJgLiPnOzWGB1sY3OtNhS8YMjTy2D73AcsagIqpdIizssr1MStcUYf3D/zzanECuXawIgMGZxDg=="),
+    ("bebas-neue", (400,),
+     "nCxMEb9Bg9sjNWm9TIOsvHKDMLRUfEZPWpLgYu6m9KavZZVSA/WoHzI5wROwqA+eNwEi/PNBAcB5Co7HA3S0Cw=="),
+    ("anton", (400,),
+     "OR1D5n124n2XRs66SbX7IjcOSptljEJE8FcDNnlni2y1/M6KpTx7cU2PIWzTSsBj4WFkHPw24On8qw3qkQZuTw=="),
 )
 
 
@@ -47,11 +63,9 @@ class FontFetchError(RuntimeError):
     pass
 
 
-def _check(data: bytes, integrity: str, name: str) -> None:
-    algo, _, want = integrity.partition("-")
-    got = base64.b64encode(hashlib.new(algo, data).digest()).decode()
-    if got != want:
-        raise FontFetchError(f"@fontsource/{name}@{VERSION}: {algo} integrity mismatch, refused")
+def _check(data: bytes, sha512: str, name: str) -> None:
+    if base64.b64encode(hashlib.sha512(data).digest()).decode() != sha512:
+        raise FontFetchError(f"@fontsource/{name}@{VERSION}: sha512 integrity mismatch, refused")
 
 
 def unpack(data: bytes, name: str, weights, dest: Path) -> list[Path]:
@@ -76,7 +90,7 @@ def fetch(dest: Path = DEFAULT_DIR, timeout: float = 60.0) -> list[Path]:
     """Download, verify and unpack every package not already in dest; the font files."""
     dest.mkdir(parents=True, exist_ok=True)
     fonts = []
-    for name, weights, integrity in PACKAGES:
+    for name, weights, sha512 in PACKAGES:
         have = [dest / f"{name}-{w}.woff" for w in weights]
         if all(p.exists() for p in have):
             fonts += have
@@ -84,7 +98,7 @@ def fetch(dest: Path = DEFAULT_DIR, timeout: float = 60.0) -> list[Path]:
         url = f"{REGISTRY}/{name}/-/{name}-{VERSION}.tgz"
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             data = resp.read()
-        _check(data, integrity, name)
+        _check(data, sha512, name)
         fonts += [p for p in unpack(data, name, weights, dest) if p.suffix == ".woff"]
     return sorted(fonts)
 

@@ -42,12 +42,12 @@ def load_backgrounds(n: int, seed: int) -> list:
 
 
 def _work(args):
-    start, count, out_dir, seed = args
+    start, count, out_dir, seed, p_two_line = args
     rng = random.Random(seed + start)
     backgrounds = load_backgrounds(40, seed + start)
     rows = []
     for i in range(start, start + count):
-        crop, text, state = synth.ocr_crop(rng, backgrounds)
+        crop, text, state = synth.ocr_crop(rng, backgrounds, p_two_line=p_two_line)
         name = f"syn_{i:06d}.png"
         cv2.imwrite(str(out_dir / "images" / name), crop[..., ::-1])
         rows.append((f"images/{name}", text))
@@ -137,12 +137,15 @@ def main() -> None:
                          "name the previous round's to rebuild a round)")
     ap.add_argument("--real-repeat", type=int, default=3,
                     help="versions of each real crop, each with another margin")
+    ap.add_argument("--two-line", type=float, default=0.05,
+                    help="share of synthetic plates (of 6+ characters) set on two lines")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     (a.out / "images").mkdir(parents=True, exist_ok=True)
     chunk = 500
-    jobs = [(s, min(chunk, a.synthetic - s), a.out, a.seed) for s in range(0, a.synthetic, chunk)]
+    jobs = [(s, min(chunk, a.synthetic - s), a.out, a.seed, a.two_line)
+            for s in range(0, a.synthetic, chunk)]
     with mp.Pool(a.workers) as pool:
         syn = [r for rows in pool.map(_work, jobs) for r in rows]
     real = real_crops(a.out, a.real_min_conf, a.agree_conf, a.real_repeat, a.seed,

@@ -1,8 +1,9 @@
 """Synthetic US licence plates: rendering, camera effects and crops.
 
 Everything here is made by the project from fonts shipped by Debian and, for OCR crops, the
-OFL fonts train/fonts.py fetches (licences in train/MODEL_CARD.md). One generator serves three uses: OCR training crops, plates pasted
-into real scenes for the detector, and the bundled demo clip.
+OFL fonts train/fonts.py fetches (licences in train/MODEL_CARD.md). One generator serves
+three uses: OCR training crops, plates pasted into real scenes for the detector, and the
+bundled demo clip.
 """
 from __future__ import annotations
 
@@ -265,13 +266,14 @@ def _sticker(draw, rng: random.Random, x: int, colour: tuple) -> None:
 
 def render_plate(rng: random.Random, text: str | None = None, state: str | None = None,
                  two_line: bool | None = None, rich: bool = False,
-                 backdrops: list[np.ndarray] | None = None) -> Plate:
+                 backdrops: list[np.ndarray] | None = None,
+                 p_two_line: float = 0.05) -> Plate:
     """Render one flat plate, full size, with its header, slogan, stickers and bolts.
 
     rich adds what the OCR needs and the detector does not: printed background art (from
     backdrops, RGB photos), characters set at a wide even pitch, a symbol in the gap, the
-    fetched plate fonts (plate_fonts). Without it the random draws are as before, so the demo clip and detector data rebuild
-    the same.
+    fetched plate fonts (plate_fonts). Without it the random draws are as before, so the demo
+    clip and detector data rebuild the same.
     """
     body_fonts, header_fonts = fonts()
     text = text or random_text(rng)
@@ -311,7 +313,7 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
     font_path = rng.choice(extra) if extra and rng.random() < 0.55 else rng.choice(body_fonts)
     left = _left_art(img, draw, rng, backdrops, ink) if rich and rng.random() < 0.3 else 0
     plain_one = rich and "Mono" not in font_path and rng.random() < 0.4
-    two_line = (rng.random() < 0.05 and len(text) >= 6) if two_line is None else two_line
+    two_line = (rng.random() < p_two_line and len(text) >= 6) if two_line is None else two_line
     if two_line:
         half = len(text) // 2
         for i, part in enumerate((text[:half], text[half:])):
@@ -446,13 +448,15 @@ def random_background(rng: random.Random, h: int, w: int) -> np.ndarray:
 
 
 def ocr_crop(rng: random.Random, backgrounds: list[np.ndarray] | None = None,
-             text: str | None = None) -> tuple[np.ndarray, str, str]:
+             text: str | None = None,
+             p_two_line: float = 0.05) -> tuple[np.ndarray, str, str]:
     """One training crop as a detector box would give it: margins from none (the plate's own
     edge, or a little inside it) to loose, tilt, low resolution or a clean close-up.
     A quarter of the random texts repeat a character (repeated_text)."""
     if text is None and rng.random() < 0.25:
         text = repeated_text(rng)
-    plate = render_plate(rng, text=text, rich=True, backdrops=backgrounds)
+    plate = render_plate(rng, text=text, rich=True, backdrops=backgrounds,
+                         p_two_line=p_two_line)
     scale = rng.uniform(0.35, 0.6)
     pw, ph = int(PLATE_W * scale), int(PLATE_H * scale)
     if rng.random() < 0.35:  # tight: the box is the plate's edge
