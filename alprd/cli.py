@@ -170,7 +170,8 @@ def cmd_recognize(a) -> int:
     from alprd.recognize.runtime import ModelError
     setup_logging("WARNING")
     try:
-        rec = Recognizer(threads=a.threads)
+        from alprd.config import RecognizeConfig
+        rec = Recognizer.from_config(RecognizeConfig(threads=a.threads))  # the daemon's defaults
     except ModelError as exc:
         print(f"recognize: {exc}", file=sys.stderr)
         return 2
