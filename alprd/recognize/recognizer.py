@@ -10,7 +10,7 @@ import numpy as np
 from alprd import recognize
 from alprd.recognize.detector import Detection, Detector
 from alprd.recognize.ocr import OcrResult, PlateOcr
-from alprd.recognize.rectify import level, skew_angle
+from alprd.recognize.rectify import level, region, skew_angle
 from alprd.types import PlateRead
 
 MARGIN_X, MARGIN_Y = 0.10, 0.18
@@ -31,16 +31,9 @@ def crop_plate(image: np.ndarray, bbox, mx: float = MARGIN_X, my: float = MARGIN
     Where the margin would fall outside the image (a plate at the frame's edge, or a crop
     that is already just the plate), the edge pixels are repeated, so the OCR always sees
     the plate at the scale it was trained on."""
-    h, w = image.shape[:2]
     x1, y1, x2, y2 = bbox
     dx, dy = (x2 - x1) * mx, (y2 - y1) * my
-    xa, ya = round(x1 - dx), round(y1 - dy)
-    xb, yb = round(x2 + dx), round(y2 + dy)
-    crop = image[max(0, ya):min(h, yb), max(0, xa):min(w, xb)]
-    pad = (max(0, -ya), max(0, yb - h), max(0, -xa), max(0, xb - w))
-    if crop.size and any(pad):
-        crop = cv2.copyMakeBorder(crop, *pad, cv2.BORDER_REPLICATE)
-    return crop
+    return region(image, round(x1 - dx), round(y1 - dy), round(x2 + dx), round(y2 + dy))
 
 
 def vote(reads: list[OcrResult]) -> OcrResult:

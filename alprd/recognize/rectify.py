@@ -35,18 +35,24 @@ def skew_angle(crop: np.ndarray, max_deg: float = MAX_DEG, step: float = STEP_DE
     return best_angle
 
 
+def region(image: np.ndarray, xa: int, ya: int, xb: int, yb: int) -> np.ndarray:
+    """The pixels of [xa, xb) x [ya, yb); where that runs past the image, the edge repeats."""
+    h, w = image.shape[:2]
+    crop = image[max(0, ya):min(h, yb), max(0, xa):min(w, xb)]
+    pad = (max(0, -ya), max(0, yb - h), max(0, -xa), max(0, xb - w))
+    if crop.size and any(pad):
+        crop = cv2.copyMakeBorder(crop, *pad, cv2.BORDER_REPLICATE)
+    return crop
+
+
 def level(image: np.ndarray, box, angle: float, pad: tuple[float, float] = (0.5, 1.0)):
     """The neighbourhood of box rotated by angle about the box's centre, and the box's place
     in it (same size). Pixels beyond the image's edge repeat the edge."""
     x1, y1, x2, y2 = box
     w, h = x2 - x1, y2 - y1
-    ih, iw = image.shape[:2]
     px, py = w * pad[0], h * pad[1]
-    xa, ya, xb, yb = round(x1 - px), round(y1 - py), round(x2 + px), round(y2 + py)
-    patch = image[max(0, ya):min(ih, yb), max(0, xa):min(iw, xb)]
-    border = (max(0, -ya), max(0, yb - ih), max(0, -xa), max(0, xb - iw))
-    if any(border):
-        patch = cv2.copyMakeBorder(patch, *border, cv2.BORDER_REPLICATE)
+    xa, ya = round(x1 - px), round(y1 - py)
+    patch = region(image, xa, ya, round(x2 + px), round(y2 + py))
     cx, cy = (x1 + x2) / 2 - xa, (y1 + y2) / 2 - ya
     m = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
     rotated = cv2.warpAffine(patch, m, (patch.shape[1], patch.shape[0]),
