@@ -79,6 +79,8 @@ def paint_distractors(img: np.ndarray, boxes: np.ndarray, rng: random.Random) ->
     from PIL import Image, ImageDraw, ImageFont
     h, w = img.shape[:2]
     body, header = synth.fonts()
+    pil = Image.fromarray(img)
+    draw = ImageDraw.Draw(pil)
     for _ in range(rng.choice((1, 1, 2, 3))):
         kind = rng.random()
         th = int(np.clip(rng.lognormvariate(np.log(max(12, h * 0.04)), 0.4), 8, h // 4))
@@ -92,12 +94,9 @@ def paint_distractors(img: np.ndarray, boxes: np.ndarray, rng: random.Random) ->
             if spot is None:
                 continue
             ink = rng.choice(((255, 255, 255), (255, 255, 0), (240, 240, 240), (255, 160, 0)))
-            pil = Image.fromarray(img)
-            draw = ImageDraw.Draw(pil)
             for i, t in enumerate(lines):
                 draw.text((spot[0], spot[1] + i * (th + 3)), t, font=font, fill=ink,
                           stroke_width=rng.choice((0, 1, 2)), stroke_fill=(0, 0, 0))
-            img[:] = np.asarray(pil)
         elif kind < 0.8:  # a word on a sign or a badge
             word = rng.choice(SIGN_WORDS)
             font = ImageFont.truetype(rng.choice(body + header), th)
@@ -108,12 +107,9 @@ def paint_distractors(img: np.ndarray, boxes: np.ndarray, rng: random.Random) ->
             bg = tuple(rng.randint(0, 255) for _ in range(3))
             ink = tuple(255 - c for c in bg) if rng.random() < 0.7 else \
                 tuple(rng.randint(0, 255) for _ in range(3))
-            pil = Image.fromarray(img)
-            draw = ImageDraw.Draw(pil)
             if rng.random() < 0.6:
                 draw.rectangle([spot[0], spot[1], spot[0] + tw, spot[1] + int(th * 1.6)], fill=bg)
             draw.text((spot[0] + th // 3, spot[1] + th // 5), word, font=font, fill=ink)
-            img[:] = np.asarray(pil)
         else:  # a grille or drain: a row of dark vertical slots
             tw = int(th * rng.uniform(2.0, 5.0))
             spot = _free_spot(rng, boxes, w, h, tw, th)
@@ -124,8 +120,9 @@ def paint_distractors(img: np.ndarray, boxes: np.ndarray, rng: random.Random) ->
             n = rng.randint(6, 16)
             for k in range(n):
                 x = x0 + int(k * tw / n)
-                cv2.rectangle(img, (x, y0), (x + max(1, tw // (n * 2)), y0 + th),
-                              (shade, shade, shade), -1)
+                draw.rectangle([x, y0, x + max(1, tw // (n * 2)), y0 + th],
+                               fill=(shade, shade, shade))
+    img[:] = np.asarray(pil)
 
 
 def low_contrast(img: np.ndarray, rng: random.Random) -> np.ndarray:
