@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from alprd.config import RecognizeConfig
 from alprd.geometry import iou
 from alprd.recognize.runtime import ModelError, TFLiteModel
 
@@ -26,7 +27,8 @@ class Detection:
 
 
 class Detector:
-    def __init__(self, path: Path, threads: int = 1, threshold: float = 0.3,
+    def __init__(self, path: Path, threads: int = 1,
+                 threshold: float = RecognizeConfig().detect_threshold,
                  max_plates: int = 8) -> None:
         self.model = TFLiteModel(path, threads)
         shape = self.model.input_shape

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from alprd import recognize
+from alprd.config import RecognizeConfig
 from alprd.recognize.detector import Detection, Detector
 from alprd.recognize.ocr import OcrResult, PlateOcr
 from alprd.recognize.rectify import level, region, skew_angle
@@ -46,11 +47,17 @@ def vote(reads: list[OcrResult]) -> OcrResult:
     return max((r for r in reads if r.text == text), key=lambda r: r.confidence)
 
 
+# One source of defaults: a Recognizer() behaves as the daemon's [recognize] section does.
+_DEFAULTS = RecognizeConfig()
+
+
 class Recognizer:
     def __init__(self, detector: Path | None = None, ocr: Path | None = None,
-                 ocr_config: Path | None = None, threads: int = 1,
-                 detect_threshold: float = 0.3, min_confidence: float = 0.4,
-                 min_chars: int = 2, deskew_min_deg: float = 0.0) -> None:
+                 ocr_config: Path | None = None, threads: int = _DEFAULTS.threads,
+                 detect_threshold: float = _DEFAULTS.detect_threshold,
+                 min_confidence: float = _DEFAULTS.min_confidence,
+                 min_chars: int = _DEFAULTS.min_chars,
+                 deskew_min_deg: float = _DEFAULTS.deskew_min_deg) -> None:
         self.detector = Detector(detector or recognize.DETECTOR, threads, detect_threshold)
         self.ocr = PlateOcr(ocr or recognize.OCR, ocr_config or recognize.OCR_CONFIG, threads)
         self.min_confidence = min_confidence
