@@ -128,3 +128,30 @@ def test_dim_photos_keep_their_shape_and_lose_contrast():
     out = detector.low_contrast(img, random.Random(2))
     assert out.shape == img.shape and out.dtype == np.uint8
     assert out.astype(float).std() < 0.55 * img.astype(float).std()
+
+
+def test_a_wide_blank_holds_a_picture_between_the_groups():
+    """Florida, Texas, Louisiana and Maryland stamp a picture as tall as the characters in a
+    gap about a character wide; the OCR read such gaps as a doubled neighbour (H507VU as
+    H5077VU). A wide blank leaves that gap, and the picture stays around it (it may touch
+    the characters either side, as Florida's oranges do)."""
+    path = _sans_font()
+    backdrops = [np.random.default_rng(0).integers(0, 255, (300, 500, 3), dtype=np.uint8)]
+    rng = random.Random(9)
+    for _ in range(12):
+        img = Image.new("RGB", (synth.PLATE_W, synth.PLATE_H), "white")
+        draw = ImageDraw.Draw(img)
+        blanks = synth._draw_tracked(draw, path, "ABC 123", rng, (0, 0, 0), blank=1.0)
+        assert len(blanks) == 1
+        b = blanks[0]
+        ink = _ink_columns(img)
+        left, right = ink[ink < b.cx].max(), ink[ink > b.cx].min()
+        assert right - left >= 0.8 * b.height  # the gap is about a character wide
+        before = np.asarray(img).copy()
+        synth._gap_emblem(img, draw, rng, b, backdrops)
+        changed = np.argwhere((np.asarray(img) != before).any(axis=2))
+        assert len(changed) > 0.1 * b.height ** 2 * 0.3  # a picture, not a dot
+        cols, rows = changed[:, 1], changed[:, 0]
+        assert cols.min() >= b.cx - 0.7 * b.width - b.height // 2 - 2
+        assert cols.max() <= b.cx + 0.7 * b.width + b.height // 2 + 2
+        assert rows.min() >= b.top - 16 and rows.max() <= b.top + b.height + 16

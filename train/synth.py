@@ -166,17 +166,29 @@ def _graphic_backdrop(rng: random.Random, bg: tuple, backdrops: list[np.ndarray]
     return Image.fromarray(np.clip(art, 0, 255).astype(np.uint8))
 
 
+@dataclass(frozen=True)
+class Blank:
+    """A space in the registration as stamped: its centre x, its width, and the top and
+    height of the characters beside it (where a state puts its emblem)."""
+    cx: int
+    width: int
+    top: int
+    height: int
+
+
 def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left: int = 0,
-                  plain_one: bool = False) -> list:
+                  plain_one: bool = False, blank: float = 1 / 3) -> list[Blank]:
     """Characters set one by one at a wide, even pitch, as plate presses stamp them, right
     of `left` (where the plate has art). plain_one stamps a 1 as a bare bar (the I glyph),
-    as Massachusetts, Arizona and Idaho do.
+    as Massachusetts, Arizona and Idaho do. A space is `blank` times the character height
+    wide (Texas, Florida and Louisiana leave a character's width or more for the emblem).
 
-    Returns the centre x of each blank in text (where a state puts its emblem)."""
+    Returns each blank in text."""
     n = len(text)
     height = rng.randint(75, 100)
     font = ImageFont.truetype(font_path, height)
-    widths = [font.getbbox(c)[2] - font.getbbox(c)[0] if c != " " else height // 3 for c in text]
+    widths = [font.getbbox(c)[2] - font.getbbox(c)[0] if c != " " else int(height * blank)
+              for c in text]
     span = rng.randint(240, 320)
     gap = max(0.0, (span - sum(widths)) / max(1, n - 1))
     total = sum(widths) + gap * (n - 1)
@@ -197,9 +209,66 @@ def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left
             draw.text((x - x0 + shift, top - y0 + rng.randint(-1, 1)), glyph, font=font,
                       fill=ink)
         else:
-            blanks.append(int(x + w / 2))
+            blanks.append(Blank(int(x + w / 2), int(w + gap), top, int(height * scale)))
         x += w + gap
     return blanks
+
+
+EMBLEM_COLOURS = ((230, 120, 20), (200, 40, 30), (40, 120, 50), (30, 60, 150), (200, 170, 40),
+                  (120, 120, 120), (20, 20, 20), (150, 40, 120))
+
+
+def _gap_emblem(img: Image.Image, draw, rng: random.Random, blank: Blank, backdrops) -> None:
+    """A state's picture in the gap between the character groups, about as tall as the
+    characters and as wide as the gap or wider: oranges (Florida), a compass rose
+    (Louisiana), a quartered shield (Maryland), a state outline (Texas, Ohio), or a patch
+    of a photo. Never a character; the OCR must learn to skip it."""
+    h = int(blank.height * rng.uniform(0.45, 1.0))
+    w = int(max(blank.width * rng.uniform(0.7, 1.3), h * 0.6))
+    cx, cy = blank.cx, blank.top + blank.height // 2 + rng.randint(-6, 6)
+    x0, y0, x1, y1 = cx - w // 2, cy - h // 2, cx + w // 2, cy + h // 2
+    colour = rng.choice(EMBLEM_COLOURS)
+    kind = rng.choice(("fruit", "rose", "shield", "outline", "photo" if backdrops else "fruit"))
+    if kind == "fruit":
+        for _ in range(rng.randint(1, 3)):
+            r = rng.randint(max(4, h // 5), max(5, h // 3))
+            fx, fy = rng.randint(x0 + r // 2, max(x0 + r // 2, x1 - r // 2)), rng.randint(y0, y1)
+            draw.ellipse([fx - r, fy - r, fx + r, fy + r], fill=colour)
+        for _ in range(rng.randint(0, 3)):  # leaves and a blossom
+            lx, ly = rng.randint(x0, x1), rng.randint(y0, cy)
+            draw.ellipse([lx - 8, ly - 4, lx + 8, ly + 4], fill=rng.choice(EMBLEM_COLOURS))
+    elif kind == "rose":
+        n, r = rng.choice((4, 5, 8)), min(w, h) // 2
+        pts = []
+        for i in range(2 * n):
+            a = np.pi * i / n
+            rad = r if i % 2 == 0 else r * rng.uniform(0.25, 0.45)
+            pts.append((cx + rad * np.sin(a), cy - rad * np.cos(a)))
+        draw.polygon(pts, fill=colour)
+        if rng.random() < 0.6:
+            draw.ellipse([cx - r // 2, cy - r // 2, cx + r // 2, cy + r // 2],
+                         outline=rng.choice(EMBLEM_COLOURS), width=2)
+    elif kind == "shield":
+        a, b = rng.sample(EMBLEM_COLOURS, 2)
+        draw.rectangle([x0, y0, cx, cy], fill=a)
+        draw.rectangle([cx, cy, x1, y1], fill=a)
+        draw.rectangle([cx, y0, x1, cy], fill=b)
+        draw.rectangle([x0, cy, cx, y1], fill=b)
+    elif kind == "outline":
+        k = rng.randint(6, 11)
+        pts = [(cx + (w / 2) * rng.uniform(0.5, 1.0) * np.cos(2 * np.pi * i / k),
+                cy + (h / 2) * rng.uniform(0.5, 1.0) * np.sin(2 * np.pi * i / k))
+               for i in range(k)]
+        if rng.random() < 0.5:
+            draw.polygon(pts, fill=colour)
+        else:
+            draw.polygon(pts, outline=colour, width=rng.randint(2, 4))
+    else:
+        src = rng.choice(backdrops)
+        ph, pw = min(src.shape[0], rng.randint(20, 200)), min(src.shape[1], rng.randint(20, 200))
+        y, x = rng.randint(0, src.shape[0] - ph), rng.randint(0, src.shape[1] - pw)
+        patch = cv2.resize(src[y:y + ph, x:x + pw], (max(1, x1 - x0), max(1, y1 - y0)))
+        img.paste(Image.fromarray(patch), (x0, y0))  # backdrops are RGB
 
 
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -322,21 +391,25 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
             draw.text((left + (PLATE_W - left - (x1 - x0)) // 2 - x0, 38 + i * 58 - y0), part,
                       font=f, fill=ink)
     elif rich and rng.random() < 0.5:
-        shown = text
-        if len(text) >= 5 and rng.random() < 0.4:
+        shown, blank = text, 1 / 3
+        if len(text) >= 5 and rng.random() < 0.6:
             cut = rng.randint(2, len(text) - 2)
             shown = text[:cut] + " " + text[cut:]
-        blanks = _draw_tracked(draw, font_path, shown, rng, ink, left, plain_one)
+            if rng.random() < 0.5:  # a gap a character wide or more
+                blank = rng.uniform(0.5, 1.1)
+        blanks = _draw_tracked(draw, font_path, shown, rng, ink, left, plain_one, blank)
         mark = rng.random()
-        if blanks and mark < 0.35:  # a state emblem (diamond, heart) in the gap
-            cx, cy, r = blanks[0], rng.randint(70, 95), rng.randint(6, 12)
+        if blanks and mark < 0.35:  # a picture as tall as the characters (Florida, Texas)
+            _gap_emblem(img, draw, rng, blanks[0], backdrops)
+        elif blanks and mark < 0.5:  # a small state emblem (diamond, heart)
+            cx, cy, r = blanks[0].cx, rng.randint(70, 95), rng.randint(6, 12)
             draw.polygon([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)],
                          fill=rng.choice(INK_COLOURS))
-        elif blanks and mark < 0.55:  # a dot between the groups
-            cx, cy, r = blanks[0], rng.randint(80, 95), rng.randint(3, 6)
+        elif blanks and mark < 0.62:  # a dot between the groups
+            cx, cy, r = blanks[0].cx, rng.randint(80, 95), rng.randint(3, 6)
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=ink)
-        elif blanks and mark < 0.7:  # small stacked letters in the gap
-            _stacked(draw, rng, blanks[0], rng.randint(40, 50), rng.randint(120, 135), ink)
+        elif blanks and mark < 0.74:  # small stacked letters in the gap
+            _stacked(draw, rng, blanks[0].cx, rng.randint(40, 50), rng.randint(120, 135), ink)
     else:
         shown = text
         if len(text) >= 6 and rng.random() < 0.25:  # a gap or dash that is not part of the text
