@@ -155,3 +155,27 @@ def test_a_wide_blank_holds_a_picture_between_the_groups():
         assert cols.min() >= b.cx - 0.7 * b.width - b.height // 2 - 2
         assert cols.max() <= b.cx + 0.7 * b.width + b.height // 2 + 2
         assert rows.min() >= b.top - 16 and rows.max() <= b.top + b.height + 16
+
+
+@pytest.mark.parametrize("mark", [synth.STACKED, synth.PICTOGRAM])
+def test_marks_before_the_registration_are_drawn_and_never_read(mark):
+    """Class letters stacked in one slot (Delaware's PC) and symbols in the characters' ink
+    (a wheelchair) sit left of the registration; the OCR read them as an extra first
+    character. They are drawn in their own slot, and the label never holds them."""
+    path = _sans_font()
+
+    def draw(text):
+        img = Image.new("RGB", (synth.PLATE_W, synth.PLATE_H), "white")
+        synth._draw_tracked(ImageDraw.Draw(img), path, text, random.Random(4), (0, 0, 0))
+        return np.asarray(img.convert("L")) < 128
+
+    plain, marked = draw("ABC123"), draw(mark + "ABC123")
+    first = np.flatnonzero(marked.any(axis=0))[0]
+    assert np.flatnonzero(plain.any(axis=0))[0] > first  # the mark is left of the text
+    slot = marked[:, first:first + 12]
+    rows = np.flatnonzero(slot.any(axis=1))
+    if mark == synth.STACKED:  # two letters one above the other: a blank row between
+        assert not slot[rows[0]:rows[-1] + 1].any(axis=1).all()
+    rng = random.Random(6)
+    texts = [synth.render_plate(rng, rich=True).text for _ in range(60)]
+    assert all(re.fullmatch(r"[A-Z0-9]{4,8}", t) for t in texts)

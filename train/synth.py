@@ -176,6 +176,67 @@ class Blank:
     height: int
 
 
+STACKED, PICTOGRAM = "\x01", "\x02"  # marks _draw_tracked sets in a character's slot
+
+
+def _stacked_pair(draw, rng: random.Random, font_path: str, x: int, top: int, w: int,
+                  cap: int, ink) -> None:
+    """Two letters, each about half the registration's height, one above the other in
+    one slot (x, top, w wide, cap high), in the registration's own face and ink."""
+    chars = [rng.choice(LETTERS if rng.random() < 0.85 else DIGITS) for _ in range(2)]
+    size = 10
+    while size < 200:  # the size whose capital is a little under half of cap
+        f = ImageFont.truetype(font_path, size + 2)
+        if f.getbbox("H")[3] - f.getbbox("H")[1] > cap * 0.48:
+            break
+        size += 2
+    font = ImageFont.truetype(font_path, size)
+    for i, c in enumerate(chars):
+        x0, y0, x1, y1 = font.getbbox(c)
+        y = top if i == 0 else top + cap - (y1 - y0)
+        draw.text((x + (w - (x1 - x0)) // 2 - x0, y - y0), c, font=font, fill=ink)
+
+
+def _pictogram(draw, rng: random.Random, x: int, top: int, w: int, h: int, ink) -> None:
+    """A symbol as tall as the characters, in their ink: the disabled-driver wheelchair
+    (Iowa, Idaho), Arizona's cactus, a tree, a star or a heart. The OCR read these as a
+    6, an E or an I in front of the registration."""
+    kind = rng.choice(("wheelchair", "cactus", "tree", "star", "heart"))
+    lw = max(2, h // 9)
+    cx, x1, y1 = x + w // 2, x + w, top + h
+    if kind == "wheelchair":
+        r = int(min(w, h) * 0.38)
+        draw.arc([cx - r, y1 - 2 * r, cx + r, y1], 0, 360, fill=ink, width=lw)
+        draw.ellipse([cx - lw * 2, top, cx + lw, top + lw * 3], fill=ink)
+        draw.line([(cx - lw, top + lw * 3), (cx - lw, y1 - r), (x1, y1 - r // 2)], fill=ink,
+                  width=lw)
+    elif kind == "cactus":
+        draw.line([(cx, top), (cx, y1)], fill=ink, width=lw * 2)
+        arm = h // 3
+        draw.line([(x, top + arm), (x, top + 2 * arm), (cx, top + 2 * arm)], fill=ink,
+                  width=lw)
+        draw.line([(x1, top + arm // 2), (x1, top + arm + arm // 2), (cx, top + arm + arm // 2)],
+                  fill=ink, width=lw)
+    elif kind == "tree":
+        for k in range(rng.randint(2, 3)):
+            yt = top + k * h // 4
+            draw.polygon([(cx, yt), (x1, yt + h // 2), (x, yt + h // 2)], fill=ink)
+        draw.rectangle([cx - lw, y1 - h // 5, cx + lw, y1], fill=ink)
+    elif kind == "star":
+        r = min(w, h) // 2
+        pts = [(cx + (r if i % 2 == 0 else r * 0.4) * np.sin(np.pi * i / 5),
+                top + h // 2 - (r if i % 2 == 0 else r * 0.4) * np.cos(np.pi * i / 5))
+               for i in range(10)]
+        draw.polygon(pts, fill=ink)
+    else:
+        r = w // 4
+        yc = top + h // 3
+        draw.ellipse([cx - 2 * r, yc - r, cx, yc + r], fill=ink)
+        draw.ellipse([cx, yc - r, cx + 2 * r, yc + r], fill=ink)
+        draw.polygon([(cx - 2 * r, yc + 2), (cx + 2 * r, yc + 2), (cx, yc + 2 * r + h // 4)],
+                     fill=ink)
+
+
 def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left: int = 0,
                   plain_one: bool = False, blank: float = 1 / 3) -> list[Blank]:
     """Characters set one by one at a wide, even pitch, as plate presses stamp them, right
@@ -183,12 +244,17 @@ def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left
     as Massachusetts, Arizona and Idaho do. A space is `blank` times the character height
     wide (Texas, Florida and Louisiana leave a character's width or more for the emblem).
 
+    Two marks are not characters and never in the label: STACKED, a pair of half-height
+    letters one above the other (Delaware's PC, Massachusetts' US, Idaho's BB), and
+    PICTOGRAM, a symbol in the characters' ink (a wheelchair, a cactus, a tree, a star).
+
     Returns each blank in text."""
     n = len(text)
     height = rng.randint(75, 100)
     font = ImageFont.truetype(font_path, height)
-    widths = [font.getbbox(c)[2] - font.getbbox(c)[0] if c != " " else int(height * blank)
-              for c in text]
+    special = {" ": blank, STACKED: 0.42, PICTOGRAM: 0.6}
+    widths = [int(height * special[c]) if c in special else
+              font.getbbox(c)[2] - font.getbbox(c)[0] for c in text]
     span = rng.randint(240, 320)
     gap = max(0.0, (span - sum(widths)) / max(1, n - 1))
     total = sum(widths) + gap * (n - 1)
@@ -201,8 +267,13 @@ def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left
     x = left + (PLATE_W - left - total) / 2
     top = rng.randint(34, 50)
     blanks = []
+    cap = font.getbbox("H")[3] - font.getbbox("H")[1]
     for c, w in zip(text, widths):
-        if c != " ":
+        if c == STACKED:
+            _stacked_pair(draw, rng, font_path, int(x), top, int(w), cap, ink)
+        elif c == PICTOGRAM:
+            _pictogram(draw, rng, int(x), top, int(w), cap, ink)
+        elif c != " ":
             glyph = "I" if plain_one and c == "1" else c
             x0, y0, x1, _ = font.getbbox(glyph)
             shift = (w - (x1 - x0)) / 2  # the bar sits where the 1 would
@@ -397,6 +468,11 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
             shown = text[:cut] + " " + text[cut:]
             if rng.random() < 0.5:  # a gap a character wide or more
                 blank = rng.uniform(0.5, 1.1)
+        mark = rng.random()
+        if mark < 0.12 and not left:  # class letters or a symbol before the registration
+            shown = STACKED + shown
+        elif mark < 0.22 and not left:
+            shown = PICTOGRAM + shown
         blanks = _draw_tracked(draw, font_path, shown, rng, ink, left, plain_one, blank)
         mark = rng.random()
         if blanks and mark < 0.35:  # a picture as tall as the characters (Florida, Texas)
