@@ -179,3 +179,18 @@ def test_marks_before_the_registration_are_drawn_and_never_read(mark):
     rng = random.Random(6)
     texts = [synth.render_plate(rng, rich=True).text for _ in range(60)]
     assert all(re.fullmatch(r"[A-Z0-9]{4,8}", t) for t in texts)
+
+
+def test_serif_i_puts_bars_on_the_letter_i_only():
+    """California, Illinois and Michigan stamp the letter I as an I-beam; the OCR read it
+    as a T (FAMILY as FAMTLY). serif_i adds the bars to the letter, never to a 1 drawn as
+    a bare bar."""
+    path = _sans_font()
+
+    def ink(text, **kw):
+        img = Image.new("RGB", (synth.PLATE_W, synth.PLATE_H), "white")
+        synth._draw_tracked(ImageDraw.Draw(img), path, text, random.Random(1), (0, 0, 0), **kw)
+        return int((np.asarray(img.convert("L")) < 128).sum())
+
+    assert ink("I", serif_i=True) > 1.3 * ink("I")
+    assert ink("1", plain_one=True, serif_i=True) == ink("1", plain_one=True)

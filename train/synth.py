@@ -238,11 +238,14 @@ def _pictogram(draw, rng: random.Random, x: int, top: int, w: int, h: int, ink) 
 
 
 def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left: int = 0,
-                  plain_one: bool = False, blank: float = 1 / 3) -> list[Blank]:
+                  plain_one: bool = False, blank: float = 1 / 3,
+                  serif_i: bool = False) -> list[Blank]:
     """Characters set one by one at a wide, even pitch, as plate presses stamp them, right
     of `left` (where the plate has art). plain_one stamps a 1 as a bare bar (the I glyph),
-    as Massachusetts, Arizona and Idaho do. A space is `blank` times the character height
-    wide (Texas, Florida and Louisiana leave a character's width or more for the emblem).
+    as Massachusetts, Arizona and Idaho do; serif_i stamps the letter I as an I-beam, with
+    bars at its top and foot, as California, Illinois and Michigan do. A space is `blank`
+    times the character height wide (Texas, Florida and Louisiana leave a character's
+    width or more for the emblem).
 
     Two marks are not characters and never in the label: STACKED, a pair of half-height
     letters one above the other (Delaware's PC, Massachusetts' US, Idaho's BB), and
@@ -277,8 +280,13 @@ def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left
             glyph = "I" if plain_one and c == "1" else c
             x0, y0, x1, _ = font.getbbox(glyph)
             shift = (w - (x1 - x0)) / 2  # the bar sits where the 1 would
-            draw.text((x - x0 + shift, top - y0 + rng.randint(-1, 1)), glyph, font=font,
-                      fill=ink)
+            dy = rng.randint(-1, 1)
+            draw.text((x - x0 + shift, top - y0 + dy), glyph, font=font, fill=ink)
+            if serif_i and c == "I":
+                stem, mid = (x1 - x0) * 0.7, x + w / 2  # the box holds side bearings
+                half, thick = stem * 1.2, max(2, stem * 0.5)
+                for yb in (top + dy, top + dy + cap - thick):
+                    draw.rectangle([mid - half, yb, mid + half, yb + thick], fill=ink)
         else:
             blanks.append(Blank(int(x + w / 2), int(w + gap), top, int(height * scale)))
         x += w + gap
@@ -473,7 +481,9 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
             shown = STACKED + shown
         elif mark < 0.22 and not left:
             shown = PICTOGRAM + shown
-        blanks = _draw_tracked(draw, font_path, shown, rng, ink, left, plain_one, blank)
+        serif_i = rng.random() < 0.3
+        blanks = _draw_tracked(draw, font_path, shown, rng, ink, left, plain_one, blank,
+                               serif_i)
         mark = rng.random()
         if blanks and mark < 0.35:  # a picture as tall as the characters (Florida, Texas)
             _gap_emblem(img, draw, rng, blanks[0], backdrops)
