@@ -177,3 +177,35 @@ def test_deskew_is_off_by_default_and_reads_the_same_on_a_level_plate(rec):
     box = rec(frame)[0][0].bbox
     on = Recognizer(deskew_min_deg=3.0)
     assert on.read_box(frame, box)[0].text == rec.read_box(frame, box)[0].text
+
+
+def test_a_faint_box_that_one_view_cannot_read_costs_one_ocr_run(rec):
+    """Detections under FAINT_SCORE are screened with one view; road with no plate on it is
+    dropped after that one run instead of five. A faint box on a real plate is read in full."""
+    from alprd.recognize.detector import Detection
+    from alprd.recognize.recognizer import FAINT_SCORE
+
+    calls = []
+    real_ocr = rec.ocr
+
+    class Counting:
+        cfg = real_ocr.cfg
+
+        def __call__(self, crops):
+            calls.append(len(crops))
+            return real_ocr(crops)
+
+    rec.ocr = Counting()
+    try:
+        road = clip_frame(2)
+        assert rec.read(road, [Detection((100, 500, 260, 560), FAINT_SCORE / 2)]) == []
+        assert calls == [1]
+        calls.clear()
+        p = PASSES[0]
+        frame = clip_frame(p["last_frame"])
+        box = rec.detector(frame)[0].bbox
+        reads = rec.read(frame, [Detection(box, FAINT_SCORE / 2)])
+        assert calls == [1, len(rec.views)]
+        assert reads and reads[0][0].text == p["text"]
+    finally:
+        rec.ocr = real_ocr
