@@ -9,6 +9,7 @@ writer that fsyncs all the time); the long run is `ALPRD_KILLS=200 ./run test te
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -62,8 +63,8 @@ def searcher(url: str, stop: threading.Event, counter: list) -> None:
                 urllib.request.urlopen(req, timeout=2).read()
                 counter[0] += 1
                 stop.wait(0.05)  # about 20 searches a second: a busy data user, not a flood
-        except OSError:
-            stop.wait(0.2)  # not up yet, or killed
+        except (OSError, http.client.HTTPException):
+            stop.wait(0.2)  # not up yet, or killed (mid-answer: IncompleteRead)
 
 
 def busy_disk(folder, stop: threading.Event) -> None:
