@@ -168,8 +168,9 @@ def _graphic_backdrop(rng: random.Random, bg: tuple, backdrops: list[np.ndarray]
 
 @dataclass(frozen=True)
 class Blank:
-    """A space in the registration as stamped: its centre x, its width, and the top and
-    height of the characters beside it (where a state puts its emblem)."""
+    """A space in the registration as stamped (where a state puts its emblem): its centre
+    x, its width (with the pitch gap), the top of the characters beside it and the size
+    of their font (their capitals are about 0.7 of it)."""
     cx: int
     width: int
     top: int
