@@ -99,10 +99,12 @@ class Recognizer:
             box = (int(x1 * sx), int(y1 * sy), int(round(x2 * sx)), int(round(y2 * sy)))
             if box[3] - box[1] < 3 or box[2] - box[0] < 6:
                 continue
-            if d.score < FAINT_SCORE and self.ocr([crop_plate(image, box, *self.views[0])]
-                                                  )[0].confidence < self.min_confidence:
-                continue  # a faint box that one view cannot read is not worth five
-            res, crop = self.read_box(image, box)
+            first = None
+            if d.score < FAINT_SCORE:  # a faint box that one view cannot read is not worth five
+                first = self.ocr([crop_plate(image, box, *self.views[0])])[0]
+                if first.confidence < self.min_confidence:
+                    continue
+            res, crop = self.read_box(image, box, first)
             if len(res.text) < self.min_chars or res.confidence < self.min_confidence:
                 continue
             out.append((PlateRead(res.text, round(res.confidence, 4),
@@ -111,19 +113,24 @@ class Recognizer:
         out.sort(key=lambda pc: -(pc[0].confidence * pc[0].detector_score))
         return out
 
-    def read_box(self, image: np.ndarray, box) -> tuple[OcrResult, np.ndarray]:
+    def read_box(self, image: np.ndarray, box, first: OcrResult | None = None
+                 ) -> tuple[OcrResult, np.ndarray]:
         """Read the plate in box (image pixels) at each of VIEWS and let them vote; the
         winning text's most confident reading, with the crop to store (as the camera saw it).
 
-        A plate tilted by deskew_min_deg or more is levelled first (rectify.py)."""
+        A plate tilted by deskew_min_deg or more is levelled first (rectify.py). first, where
+        given, is the reading of the first view of the image as it is (the faint-box screen
+        made it); it is not read again unless the plate was levelled."""
         stored = crop_plate(image, box)
         src, src_box = image, box
         if self.deskew_min_deg > 0:
             angle = skew_angle(stored)
             if abs(angle) >= self.deskew_min_deg:
                 src, src_box = level(image, box, angle)
-        reads = self.ocr([crop_plate(src, src_box, mx, my) for mx, my in self.views])
-        return vote(reads), stored
+                first = None
+        views = self.views if first is None else self.views[1:]
+        reads = self.ocr([crop_plate(src, src_box, mx, my) for mx, my in views])
+        return vote(reads if first is None else [first] + reads), stored
 
     def recognize_file(self, path: Path) -> dict:
         img = cv2.imread(str(path))
