@@ -59,7 +59,7 @@ def test_a_missing_weight_is_an_error(tmp_path):
 def test_fetched_fonts_change_only_the_ocr_crops(monkeypatch):
     """Detector scenes and the demo clip (plain plates) render the same with or without the
     fetched fonts, so they rebuild bit for bit."""
-    body, _ = synth.fonts()
+    body, _ = fonts.debian()
     monkeypatch.setattr(synth, "plate_fonts", lambda: [])
     before = [synth.render_plate(random.Random(s)).image for s in range(6)]
     monkeypatch.setattr(synth, "plate_fonts", lambda: [body[0]])

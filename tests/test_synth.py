@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from train import synth
+from train import camera, fonts, synth
 
 
 def _sans_font() -> str:
-    body, header = synth.fonts()
+    body, header = fonts.debian()
     for path in body + header:
         if "Sans" in path and "Mono" not in path:
             return path
@@ -35,7 +35,7 @@ def test_rich_plates_and_crops_carry_their_text():
         assert re.fullmatch(r"[A-Z0-9]{4,8}", plate.text)
         assert plate.state in synth.STATES
     for _ in range(20):
-        crop, text, _ = synth.ocr_crop(rng, backdrops)
+        crop, text, _ = camera.ocr_crop(rng, backdrops)
         assert crop.ndim == 3 and crop.shape[0] >= 8 and crop.shape[1] >= 8
         assert re.fullmatch(r"[A-Z0-9]{4,8}", text)
 
@@ -44,7 +44,7 @@ def test_a_given_text_is_what_the_plate_is_labelled():
     rng = random.Random(5)
     for text in ("1I1I11", "O0O0Q8B", "ABC1234"):
         assert synth.render_plate(rng, text=text, rich=True).text == text
-        assert synth.ocr_crop(rng, text=text)[1] == text
+        assert camera.ocr_crop(rng, text=text)[1] == text
 
 
 def test_plain_one_is_stamped_as_a_bare_bar():
@@ -100,7 +100,7 @@ def test_repeated_text_holds_a_run_of_one_character():
     assert any(re.search(r"(.)\1\1", t) for t in texts)
     # the OCR set draws them for about a quarter of its random texts
     rng = random.Random(12)
-    runs = sum(bool(re.search(r"(.)\1", synth.ocr_crop(rng)[1])) for _ in range(120))
+    runs = sum(bool(re.search(r"(.)\1", camera.ocr_crop(rng)[1])) for _ in range(120))
     assert 25 <= runs <= 70
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from train import scenes, synth
+from train import camera, fonts, scenes, synth
 
 STRIDE = 8
 
@@ -50,8 +50,8 @@ def cover_with_synthetic(img: np.ndarray, boxes: np.ndarray, rng: random.Random)
             continue
         plate = synth.render_plate(rng)
         # a US plate is 2:1; fit it into the labelled box, touching its width
-        quad = synth.warp_quad(rng, w, h, tilt=0.04) + np.float32([x1, y1])
-        synth.paste_plate(img, plate.image, quad)
+        quad = camera.warp_quad(rng, w, h, tilt=0.04) + np.float32([x1, y1])
+        camera.paste_plate(img, plate.image, quad)
 
 
 SIGN_WORDS = (
@@ -78,7 +78,7 @@ def paint_distractors(img: np.ndarray, boxes: np.ndarray, rng: random.Random) ->
     14005, drain grates as 11111111, PRIVATE PROPERTY, CHEVROLET)."""
     from PIL import Image, ImageDraw, ImageFont
     h, w = img.shape[:2]
-    body, header = synth.fonts()
+    body, header = fonts.debian()
     pil = Image.fromarray(img)
     draw = ImageDraw.Draw(pil)
     for _ in range(rng.choice((1, 1, 2, 3))):
@@ -187,7 +187,7 @@ def sample(items, rng: random.Random, size: int, p_scene: float,
     if p_dim and rng.random() < p_dim:
         img = low_contrast(img, rng)
     if rng.random() < 0.5:
-        img = synth.degrade(img, rng, strength=0.5)
+        img = camera.degrade(img, rng, strength=0.5)
     return img, make_target(boxes, size)
 
 

@@ -1,4 +1,4 @@
-"""Condensed plate-like fonts for OCR synthesis, fetched from the npm registry.
+"""The fonts plates are set in: Debian's, and condensed plate-like ones fetched from npm.
 
     python -m train.fonts            # into build/fonts (./run train does this)
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import glob
 import hashlib
 import io
 import tarfile
@@ -106,6 +107,65 @@ def fetch(dest: Path = DEFAULT_DIR, timeout: float = 60.0) -> list[Path]:
 def installed(dest: Path = DEFAULT_DIR) -> list[str]:
     """The fetched font files (none before `python -m train.fonts`)."""
     return sorted(str(p) for p in dest.glob("*.woff"))
+
+
+# Debian's fonts (apt-get, ./run test): the demo, the detector's plates, the OCR's headers.
+FONT_GLOBS = (
+    "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Regular.otf",
+    "/usr/share/fonts/truetype/liberation*/LiberationSansNarrow-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation*/LiberationSansNarrow-Regular.ttf",
+    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
+    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Medium.ttf",
+    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Regular.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf",
+)
+HEADER_FONT_GLOBS = (
+    "/usr/share/fonts/opentype/urw-base35/NimbusRoman-Bold.otf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusRoman-BoldItalic.otf",
+)
+
+
+def _existing(globs):
+    out = []
+    for g in globs:
+        out.extend(sorted(glob.glob(g)))
+    if not out:
+        raise RuntimeError("no fonts found: apt-get install fonts-dejavu-core fonts-urw-base35 "
+                           "fonts-liberation2 fonts-roboto")
+    return out
+
+
+_FONTS: list[str] = []
+_HEADER_FONTS: list[str] = []
+
+
+def debian() -> tuple[list[str], list[str]]:
+    """The Debian fonts plates are set in: (registration faces, header faces)."""
+    if not _FONTS:
+        _FONTS.extend(_existing(FONT_GLOBS))
+        _HEADER_FONTS.extend(_existing(HEADER_FONT_GLOBS))
+    return _FONTS, _HEADER_FONTS
+
+
+def fit(path: str, text: str, max_w: int, max_h: int):
+    """The font at path at the largest size (from max_h down) where text fits max_w x max_h."""
+    from PIL import ImageFont
+
+    size = max_h
+    while size > 8:
+        font = ImageFont.truetype(path, size)
+        x0, y0, x1, y1 = font.getbbox(text)
+        if x1 - x0 <= max_w and y1 - y0 <= max_h:
+            return font
+        size -= 3
+    return ImageFont.truetype(path, 8)
 
 
 def main() -> None:

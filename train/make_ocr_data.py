@@ -19,7 +19,7 @@ from pathlib import Path
 
 import cv2
 
-from train import synth
+from train import camera
 
 PLATE_RE = re.compile(r"^[A-Z0-9]{4,8}$")
 
@@ -47,7 +47,7 @@ def _work(args):
     backgrounds = load_backgrounds(40, seed + start)
     rows = []
     for i in range(start, start + count):
-        crop, text, state = synth.ocr_crop(rng, backgrounds, p_two_line=p_two_line)
+        crop, text, state = camera.ocr_crop(rng, backgrounds, p_two_line=p_two_line)
         name = f"syn_{i:06d}.png"
         cv2.imwrite(str(out_dir / "images" / name), crop[..., ::-1])
         rows.append((f"images/{name}", text))

@@ -10,7 +10,7 @@ import random
 import cv2
 import numpy as np
 
-from train import synth
+from train import camera, synth
 
 
 def _road(rng: random.Random, h: int, w: int) -> np.ndarray:
@@ -66,7 +66,7 @@ def draw_car(img: np.ndarray, rng: random.Random, cx: float, base_y: float, widt
     quad += np.float32([[rng.uniform(-0.03, 0.03) * pw, rng.uniform(-0.03, 0.03) * ph]
                         for _ in range(4)])
     small = cv2.resize(plate, (max(4, int(pw)), max(2, int(ph))), interpolation=cv2.INTER_AREA)
-    synth.paste_plate(img, small, quad)
+    camera.paste_plate(img, small, quad)
     return quad
 
 

@@ -1,4 +1,4 @@
-"""Synthetic US licence plates: rendering, camera effects and crops.
+"""Synthetic US licence plates: the flat plate as printed (train/camera.py photographs it).
 
 Everything here is made by the project from fonts shipped by Debian and, for OCR crops, the
 OFL fonts train/fonts.py fetches (licences in train/MODEL_CARD.md). One generator serves
@@ -8,7 +8,6 @@ bundled demo clip.
 from __future__ import annotations
 
 import functools
-import glob
 import random
 from dataclasses import dataclass
 
@@ -16,30 +15,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from train import fonts as fonts_npm
+from train import fonts
 
 PLATE_W, PLATE_H = 360, 180  # a 12 x 6 inch US plate at 30 px per inch
-
-FONT_GLOBS = (
-    "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf",
-    "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Regular.otf",
-    "/usr/share/fonts/truetype/liberation*/LiberationSansNarrow-Bold.ttf",
-    "/usr/share/fonts/truetype/liberation*/LiberationSansNarrow-Regular.ttf",
-    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
-    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Medium.ttf",
-    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Regular.ttf",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf",
-    "/usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf",
-)
-HEADER_FONT_GLOBS = (
-    "/usr/share/fonts/opentype/urw-base35/NimbusRoman-Bold.otf",
-    "/usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-    "/usr/share/fonts/opentype/urw-base35/NimbusRoman-BoldItalic.otf",
-)
 
 STATES = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
@@ -71,32 +49,11 @@ PATTERNS = (
 INK_COLOURS = ((20, 20, 20), (15, 30, 110), (120, 10, 20), (10, 60, 20), (40, 40, 60))
 
 
-def _existing(globs):
-    out = []
-    for g in globs:
-        out.extend(sorted(glob.glob(g)))
-    if not out:
-        raise RuntimeError("no fonts found: apt-get install fonts-dejavu-core fonts-urw-base35 "
-                           "fonts-liberation2 fonts-roboto")
-    return out
-
-
-_FONTS: list[str] = []
-_HEADER_FONTS: list[str] = []
-
-
-def fonts() -> tuple[list[str], list[str]]:
-    if not _FONTS:
-        _FONTS.extend(_existing(FONT_GLOBS))
-        _HEADER_FONTS.extend(_existing(HEADER_FONT_GLOBS))
-    return _FONTS, _HEADER_FONTS
-
-
 @functools.lru_cache(maxsize=1)
 def plate_fonts() -> list[str]:
     """The condensed plate-like fonts fetched by `python -m train.fonts` (none before); the
     OCR crops (rich plates) are set in one of them a little over half the time."""
-    return fonts_npm.installed()
+    return fonts.installed()
 
 
 def random_text(rng: random.Random) -> str:
@@ -124,17 +81,6 @@ class Plate:
     image: np.ndarray  # RGB uint8, PLATE_H x PLATE_W
     text: str
     state: str
-
-
-def _fit_font(path: str, text: str, max_w: int, max_h: int) -> ImageFont.FreeTypeFont:
-    size = max_h
-    while size > 8:
-        font = ImageFont.truetype(path, size)
-        x0, y0, x1, y1 = font.getbbox(text)
-        if x1 - x0 <= max_w and y1 - y0 <= max_h:
-            return font
-        size -= 3
-    return ImageFont.truetype(path, 8)
 
 
 def _graphic_backdrop(rng: random.Random, bg: tuple, backdrops: list[np.ndarray] | None
@@ -360,7 +306,7 @@ def _stacked(draw, rng: random.Random, cx: int, top: int, bottom: int, ink) -> N
     n = rng.choice((2, 2, 3))
     chars = "".join(rng.choice(LETTERS + DIGITS) for _ in range(n))
     size = max(10, min(24, (bottom - top) // n - 2))
-    font = ImageFont.truetype(rng.choice(fonts()[1]), size)
+    font = ImageFont.truetype(rng.choice(fonts.debian()[1]), size)
     y = top
     for c in chars:
         x0, y0, x1, y1 = font.getbbox(c)
@@ -394,7 +340,7 @@ def _left_art(img: Image.Image, draw, rng: random.Random, backdrops, ink) -> int
         y0 = rng.randint(25, 70)
         draw.rectangle([4, y0, left - 6, y0 + rng.randint(50, 100)], fill=colour)
         word = rng.choice(("50", "100", "25", "150", "USA", "4H"))
-        f = _fit_font(rng.choice(fonts()[1]), word, left - 14, 40)
+        f = fonts.fit(rng.choice(fonts.debian()[1]), word, left - 14, 40)
         draw.text((8, y0 + 6), word, font=f, fill=tuple(255 - c for c in colour))
     if rng.random() < 0.4:
         _stacked(draw, rng, left - rng.randint(16, 22), rng.randint(40, 55),
@@ -408,7 +354,7 @@ def _sticker(draw, rng: random.Random, x: int, colour: tuple) -> None:
     draw.rectangle([x, 6, x + w, 6 + h], fill=colour)
     if rng.random() < 0.7:
         word = rng.choice(MONTHS) if rng.random() < 0.5 else f"{rng.randint(0, 99):02d}"
-        f = _fit_font(rng.choice(fonts()[1]), word, w - 4, h - 4)
+        f = fonts.fit(rng.choice(fonts.debian()[1]), word, w - 4, h - 4)
         ink = (0, 0, 0) if sum(colour) > 380 else (255, 255, 255)
         draw.text((x + 2, 8), word, font=f, fill=ink)
 
@@ -424,7 +370,7 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
     fetched plate fonts (plate_fonts). Without it the random draws are as before, so the demo
     clip and detector data rebuild the same.
     """
-    body_fonts, header_fonts = fonts()
+    body_fonts, header_fonts = fonts.debian()
     text = text or random_text(rng)
     state = state or rng.choice(sorted(STATES))
     dark = rng.random() < 0.12
@@ -449,12 +395,12 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
     name = STATES[state]
     if rng.random() < 0.5:
         name = name.upper()
-    hf = _fit_font(rng.choice(header_fonts), name, rng.randint(160, 300), rng.randint(18, 32))
+    hf = fonts.fit(rng.choice(header_fonts), name, rng.randint(160, 300), rng.randint(18, 32))
     hw = hf.getbbox(name)[2]
     draw.text(((PLATE_W - hw) // 2, rng.randint(4, 12)), name, font=hf, fill=header_ink)
     slogan = rng.choice(SLOGANS)
     if slogan:
-        sf = _fit_font(rng.choice(header_fonts), slogan, 240, rng.randint(12, 20))
+        sf = fonts.fit(rng.choice(header_fonts), slogan, 240, rng.randint(12, 20))
         sw = sf.getbbox(slogan)[2]
         draw.text(((PLATE_W - sw) // 2, PLATE_H - rng.randint(24, 30)), slogan, font=sf,
                   fill=header_ink)
@@ -466,7 +412,7 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
     if two_line:
         half = len(text) // 2
         for i, part in enumerate((text[:half], text[half:])):
-            f = _fit_font(font_path, part, min(250, PLATE_W - left - 12), 52)
+            f = fonts.fit(font_path, part, min(250, PLATE_W - left - 12), 52)
             x0, y0, x1, y1 = f.getbbox(part)
             draw.text((left + (PLATE_W - left - (x1 - x0)) // 2 - x0, 38 + i * 58 - y0), part,
                       font=f, fill=ink)
@@ -505,7 +451,7 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         max_w = min(rng.randint(250, 330), PLATE_W - left - 12)  # right of any left art
         if plain_one:
             shown = shown.replace("1", "I")  # drawn as a bare bar; the label keeps the 1
-        f = _fit_font(font_path, shown, max_w, rng.randint(80, 105))
+        f = fonts.fit(font_path, shown, max_w, rng.randint(80, 105))
         x0, y0, x1, y1 = f.getbbox(shown)
         cy = rng.randint(36, 52)
         draw.text((left + (PLATE_W - left - (x1 - x0)) // 2 - x0,
@@ -536,119 +482,3 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         arr = np.clip(arr.astype(np.float32) + emb[..., None] * rng.uniform(0.1, 0.35), 0, 255)
         arr = arr.astype(np.uint8)
     return Plate(arr, text, state)
-
-
-def degrade(img: np.ndarray, rng: random.Random, strength: float = 1.0) -> np.ndarray:
-    """Camera effects on an RGB image: blur, low light, IR grey, glare, noise, JPEG."""
-    out = img.astype(np.float32)
-    if rng.random() < 0.25 * strength:  # motion blur
-        k = rng.randint(3, 5)
-        kernel = np.zeros((k, k), np.float32)
-        kernel[k // 2, :] = 1.0 / k
-        rot = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), rng.uniform(-30, 30), 1)
-        kernel = cv2.warpAffine(kernel, rot, (k, k))
-        kernel /= max(kernel.sum(), 1e-6)
-        out = cv2.filter2D(out, -1, kernel)
-    if rng.random() < 0.2 * strength:
-        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.4, 1.0))
-    if rng.random() < 0.15 * strength:  # glare
-        h, w = out.shape[:2]
-        yy, xx = np.mgrid[0:h, 0:w]
-        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.2, 0.6) * w
-        g = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r)) * rng.uniform(30, 100)
-        out = out + g[..., None]
-    gamma = rng.uniform(0.7, 1.4)
-    out = 255.0 * (np.clip(out, 0, 255) / 255.0) ** gamma
-    out = out * rng.uniform(0.6, 1.1) + rng.uniform(-20, 20)
-    out = out * np.array([rng.uniform(0.92, 1.08) for _ in range(3)], np.float32)
-    if rng.random() < 0.2 * strength:  # night / IR: grey, high contrast
-        grey = cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
-        out = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
-    out = out + np.random.default_rng(rng.randint(0, 2**31)).normal(
-        0, rng.uniform(0, 8) * strength, out.shape)
-    out = np.clip(out, 0, 255).astype(np.uint8)
-    if rng.random() < 0.7:
-        q = rng.randint(40, 92)
-        ok, enc = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
-        out = cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1]
-    return out
-
-
-def warp_quad(rng: random.Random, w: int, h: int, tilt: float = 0.12) -> np.ndarray:
-    """A perspective quadrilateral for a w x h plate: rotation, skew and foreshortening."""
-    quad = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    jitter = np.float32([[rng.uniform(-tilt, tilt) * w, rng.uniform(-tilt, tilt) * h]
-                         for _ in range(4)])
-    angle = np.deg2rad(rng.uniform(-10, 10))
-    rot = np.float32([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    centre = np.float32([w / 2, h / 2])
-    return ((quad + jitter - centre) @ rot.T + centre).astype(np.float32)
-
-
-def paste_plate(scene: np.ndarray, plate: np.ndarray, quad: np.ndarray) -> np.ndarray:
-    """Warp plate (RGB) onto scene (RGB, in place) at quad (4x2, scene pixels)."""
-    ph, pw = plate.shape[:2]
-    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
-    m = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
-    h, w = scene.shape[:2]
-    warped = cv2.warpPerspective(plate, m, (w, h), flags=cv2.INTER_AREA)
-    mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), m, (w, h))
-    mask = cv2.GaussianBlur(mask, (3, 3), 0).astype(np.float32)[..., None] / 255.0
-    scene[:] = (scene * (1 - mask) + warped * mask).astype(np.uint8)
-    return scene
-
-
-def random_background(rng: random.Random, h: int, w: int) -> np.ndarray:
-    """A car-body-like background: a colour, a gradient and texture."""
-    colour = np.array([rng.randint(0, 255) for _ in range(3)], np.float32)
-    grad = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0), h, dtype=np.float32)
-    img = colour[None, None, :] * grad[:, None, None] * np.ones((h, w, 1), np.float32)
-    noise = np.random.default_rng(rng.randint(0, 2**31)).normal(0, rng.uniform(2, 20), (h, w, 1))
-    return np.clip(img + noise, 0, 255).astype(np.uint8)
-
-
-def ocr_crop(rng: random.Random, backgrounds: list[np.ndarray] | None = None,
-             text: str | None = None,
-             p_two_line: float = 0.05) -> tuple[np.ndarray, str, str]:
-    """One training crop as a detector box would give it: margins from none (the plate's own
-    edge, or a little inside it) to loose, tilt, low resolution or a clean close-up.
-    A quarter of the random texts repeat a character (repeated_text)."""
-    if text is None and rng.random() < 0.25:
-        text = repeated_text(rng)
-    plate = render_plate(rng, text=text, rich=True, backdrops=backgrounds,
-                         p_two_line=p_two_line)
-    scale = rng.uniform(0.35, 0.6)
-    pw, ph = int(PLATE_W * scale), int(PLATE_H * scale)
-    if rng.random() < 0.35:  # tight: the box is the plate's edge
-        margin_x, margin_y = int(pw * rng.uniform(0.0, 0.05)), int(ph * rng.uniform(0.0, 0.08))
-    else:
-        margin_x, margin_y = int(pw * rng.uniform(0.05, 0.3)), int(ph * rng.uniform(0.05, 0.45))
-    cw, ch = pw + 2 * margin_x, ph + 2 * margin_y
-    if backgrounds and rng.random() < 0.6:
-        bg = rng.choice(backgrounds)
-        y = rng.randint(0, max(0, bg.shape[0] - ch))
-        x = rng.randint(0, max(0, bg.shape[1] - cw))
-        canvas = cv2.resize(bg[y:y + ch, x:x + cw], (cw, ch))
-    else:
-        canvas = random_background(rng, ch, cw)
-    small = cv2.resize(plate.image, (pw, ph), interpolation=cv2.INTER_AREA)
-    quad = warp_quad(rng, pw, ph, tilt=0.06) + np.float32([margin_x, margin_y])
-    paste_plate(canvas, small, quad)
-    # crop with uneven margins, as a detector box would
-    x0 = rng.randint(0, margin_x // 2 + 1)
-    y0 = rng.randint(0, margin_y // 2 + 1)
-    x1 = cw - rng.randint(0, margin_x // 2 + 1)
-    y1 = ch - rng.randint(0, margin_y // 2 + 1)
-    if margin_x < pw * 0.05 and rng.random() < 0.5:  # a box a little inside the plate
-        x0 += rng.randint(0, int(pw * 0.03) + 1)
-        x1 -= rng.randint(0, int(pw * 0.03) + 1)
-        y0 += rng.randint(0, int(ph * 0.06) + 1)
-        y1 -= rng.randint(0, int(ph * 0.06) + 1)
-    crop = canvas[y0:y1, x0:x1]
-    target_h = int(np.clip(rng.lognormvariate(np.log(44), 0.4), 18, 110))
-    factor = target_h / crop.shape[0]
-    if factor < 1:
-        crop = cv2.resize(crop, (max(8, int(crop.shape[1] * factor)), target_h),
-                          interpolation=cv2.INTER_AREA)
-    crop = degrade(crop, rng, strength=0.3 if rng.random() < 0.25 else 1.0)
-    return crop, plate.text, plate.state
