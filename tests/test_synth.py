@@ -181,6 +181,28 @@ def test_marks_before_the_registration_are_drawn_and_never_read(mark):
     assert all(re.fullmatch(r"[A-Z0-9]{4,8}", t) for t in texts)
 
 
+def test_class_letters_after_the_registration_are_drawn_and_never_read():
+    """Wyoming (248 BH) and North Carolina (2861 WC) stack class letters right of the
+    registration; the OCR read them as a doubled last character (248 as 2488). They are
+    drawn in their own slot right of the text, and the label never holds them."""
+    path = _sans_font()
+
+    def draw(text):
+        img = Image.new("RGB", (synth.PLATE_W, synth.PLATE_H), "white")
+        synth._draw_tracked(ImageDraw.Draw(img), path, text, random.Random(4), (0, 0, 0))
+        return np.asarray(img.convert("L")) < 128
+
+    plain, marked = draw("ABC123"), draw("ABC123" + synth.STACKED)
+    last = np.flatnonzero(marked.any(axis=0))[-1]
+    assert np.flatnonzero(plain.any(axis=0))[-1] < last  # the mark is right of the text
+    slot = marked[:, last - 10:last + 1]
+    rows = np.flatnonzero(slot.any(axis=1))
+    assert not slot[rows[0]:rows[-1] + 1].any(axis=1).all()  # two letters, a gap between
+    rng = random.Random(11)
+    plates = [synth.render_plate(rng, rich=True) for _ in range(80)]
+    assert all(re.fullmatch(r"[A-Z0-9]{4,8}", p.text) for p in plates)
+
+
 def test_serif_i_puts_bars_on_the_letter_i_only():
     """California, Illinois and Michigan stamp the letter I as an I-beam; the OCR read it
     as a T (FAMILY as FAMTLY). serif_i adds the bars to the letter, never to a 1 drawn as

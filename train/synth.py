@@ -195,7 +195,8 @@ def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left
     width or more for the emblem).
 
     Two marks are not characters and never in the label: STACKED, a pair of half-height
-    letters one above the other (Delaware's PC, Massachusetts' US, Idaho's BB), and
+    letters one above the other (before the registration: Delaware's PC, Massachusetts' US;
+    after it: Wyoming's BH, North Carolina's WC), and
     PICTOGRAM, a symbol in the characters' ink (a wheelchair, a cactus, a tree, a star).
 
     Returns each blank in text."""
@@ -428,6 +429,10 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
             shown = STACKED + shown
         elif mark < 0.22 and not left:
             shown = PICTOGRAM + shown
+        elif mark < 0.27 and not left:  # a small county number, then a picture (Wyoming)
+            shown = STACKED + PICTOGRAM + shown
+        if rng.random() < 0.15:  # class letters after it (Wyoming's BH, North Carolina's WC)
+            shown = shown + STACKED
         serif_i = rng.random() < 0.3
         blanks = _draw_tracked(draw, font_path, shown, rng, ink, left, plain_one, blank,
                                serif_i)
