@@ -1,6 +1,6 @@
 """Grow a trained OCR model by more transformer blocks, keeping what it has learned.
 
-    python -m train.grow build/ocr_runs/<run>/last.keras train/configs/ocr_cct_xs6.yaml \
+    python -m train.grow build/ocr_runs/<run>/last.keras train/configs/ocr_cct_xs_deep.yaml \
         build/ocr_grown.keras
 
 The bigger model (its config differs only in `layers` and `post_token_reducer_layers`)
@@ -57,10 +57,11 @@ def grow(trained: Path, config: Path, out: Path, plate_config: Path = PLATE_CONF
              if layer.name.startswith(BLOCKS) and layer.name not in old_names]
     kept = [layer for layer in new.layers if layer.weights and layer not in added]
     trained_layers = [layer for layer in old.layers if layer.weights]
-    # auto-named layers (mlp, token_reducer) take a suffix in a second model: match by order
+
     def shapes(layers):
         return [(type(layer), [tuple(w.shape) for w in layer.weights]) for layer in layers]
 
+    # auto-named layers (mlp, token_reducer) take a suffix in a second model: match by order
     if shapes(kept) != shapes(trained_layers):
         raise SystemExit(f"{config} is not {trained} with more blocks")
     for target, layer in zip(kept, trained_layers):
