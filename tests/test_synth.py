@@ -21,6 +21,15 @@ def _sans_font() -> str:
                 "(apt-get install fonts-dejavu-core)")
 
 
+def _tracked_ink(text: str, seed: int, **kw) -> np.ndarray:
+    """Where text, set one character at a time by synth._draw_tracked in a sans face on a
+    white plate, left ink (True)."""
+    img = Image.new("RGB", (synth.PLATE_W, synth.PLATE_H), "white")
+    synth._draw_tracked(ImageDraw.Draw(img), _sans_font(), text, random.Random(seed),
+                        (0, 0, 0), **kw)
+    return np.asarray(img.convert("L")) < 128
+
+
 def _ink_columns(img: Image.Image) -> np.ndarray:
     grey = np.asarray(img.convert("L"))
     return np.flatnonzero((grey < 128).any(axis=0))
@@ -50,13 +59,9 @@ def test_a_given_text_is_what_the_plate_is_labelled():
 def test_plain_one_is_stamped_as_a_bare_bar():
     """Massachusetts, Arizona and Idaho stamp a 1 as a bare bar: with plain_one the 1 is
     drawn with the font's I glyph (no flag, no foot), in the 1's own slot."""
-    path = _sans_font()
 
     def draw(text, plain_one):
-        img = Image.new("RGB", (synth.PLATE_W, synth.PLATE_H), "white")
-        synth._draw_tracked(ImageDraw.Draw(img), path, text, random.Random(1), (0, 0, 0),
-                            plain_one=plain_one)
-        return _ink_columns(img)
+        return np.flatnonzero(_tracked_ink(text, 1, plain_one=plain_one).any(axis=0))
 
     bar, one, letter_i = draw("1", True), draw("1", False), draw("I", False)
     assert len(bar) == len(letter_i)  # the same glyph
@@ -162,14 +167,7 @@ def test_marks_before_the_registration_are_drawn_and_never_read(mark):
     """Class letters stacked in one slot (Delaware's PC) and symbols in the characters' ink
     (a wheelchair) sit left of the registration; the OCR read them as an extra first
     character. They are drawn in their own slot, and the label never holds them."""
-    path = _sans_font()
-
-    def draw(text):
-        img = Image.new("RGB", (synth.PLATE_W, synth.PLATE_H), "white")
-        synth._draw_tracked(ImageDraw.Draw(img), path, text, random.Random(4), (0, 0, 0))
-        return np.asarray(img.convert("L")) < 128
-
-    plain, marked = draw("ABC123"), draw(mark + "ABC123")
+    plain, marked = _tracked_ink("ABC123", 4), _tracked_ink(mark + "ABC123", 4)
     first = np.flatnonzero(marked.any(axis=0))[0]
     assert np.flatnonzero(plain.any(axis=0))[0] > first  # the mark is left of the text
     slot = marked[:, first:first + 12]
@@ -185,14 +183,7 @@ def test_class_letters_after_the_registration_are_drawn_and_never_read():
     """Wyoming (248 BH) and North Carolina (2861 WC) stack class letters right of the
     registration; the OCR read them as a doubled last character (248 as 2488). They are
     drawn in their own slot right of the text, and the label never holds them."""
-    path = _sans_font()
-
-    def draw(text):
-        img = Image.new("RGB", (synth.PLATE_W, synth.PLATE_H), "white")
-        synth._draw_tracked(ImageDraw.Draw(img), path, text, random.Random(4), (0, 0, 0))
-        return np.asarray(img.convert("L")) < 128
-
-    plain, marked = draw("ABC123"), draw("ABC123" + synth.STACKED)
+    plain, marked = _tracked_ink("ABC123", 4), _tracked_ink("ABC123" + synth.STACKED, 4)
     last = np.flatnonzero(marked.any(axis=0))[-1]
     assert np.flatnonzero(plain.any(axis=0))[-1] < last  # the mark is right of the text
     slot = marked[:, last - 10:last + 1]
@@ -207,12 +198,9 @@ def test_serif_i_puts_bars_on_the_letter_i_only():
     """California, Illinois and Michigan stamp the letter I as an I-beam; the OCR read it
     as a T (FAMILY as FAMTLY). serif_i adds the bars to the letter, never to a 1 drawn as
     a bare bar."""
-    path = _sans_font()
 
     def ink(text, **kw):
-        img = Image.new("RGB", (synth.PLATE_W, synth.PLATE_H), "white")
-        synth._draw_tracked(ImageDraw.Draw(img), path, text, random.Random(1), (0, 0, 0), **kw)
-        return int((np.asarray(img.convert("L")) < 128).sum())
+        return int(_tracked_ink(text, 1, **kw).sum())
 
     assert ink("I", serif_i=True) > 1.3 * ink("I")
     assert ink("1", plain_one=True, serif_i=True) == ink("1", plain_one=True)
