@@ -135,11 +135,14 @@ def test_dim_photos_keep_their_shape_and_lose_contrast():
     assert out.astype(float).std() < 0.55 * img.astype(float).std()
 
 
-def test_a_wide_blank_holds_a_picture_between_the_groups():
+@pytest.mark.parametrize("kind", [None, "fir", "zia", "rider"])
+def test_a_wide_blank_holds_a_picture_between_the_groups(kind):
     """Florida, Texas, Louisiana and Maryland stamp a picture as tall as the characters in a
-    gap about a character wide; the OCR read such gaps as a doubled neighbour (H507VU as
-    H5077VU). A wide blank leaves that gap, and the picture stays around it (it may touch
-    the characters either side, as Florida's oranges do)."""
+    gap about a character wide, Oregon a fir, New Mexico a zia sun, Wyoming a horse and
+    rider; the OCR read such gaps as a doubled neighbour (H507VU as H5077VU, SKT 517 as
+    SKT5577). A wide blank leaves that gap, and the picture stays around it (it may touch
+    the characters either side, as Florida's oranges do). kind None: a random one of the
+    first five."""
     path = _sans_font()
     backdrops = [np.random.default_rng(0).integers(0, 255, (300, 500, 3), dtype=np.uint8)]
     rng = random.Random(9)
@@ -153,7 +156,7 @@ def test_a_wide_blank_holds_a_picture_between_the_groups():
         left, right = ink[ink < b.cx].max(), ink[ink > b.cx].min()
         assert right - left >= 0.8 * b.height  # the gap is about a character wide
         before = np.asarray(img).copy()
-        synth._gap_emblem(img, draw, rng, b, backdrops)
+        synth._gap_emblem(img, draw, rng, b, backdrops, kind)
         changed = np.argwhere((np.asarray(img) != before).any(axis=2))
         assert len(changed) > 0.1 * b.height ** 2 * 0.3  # a picture, not a dot
         cols, rows = changed[:, 1], changed[:, 0]
@@ -177,6 +180,25 @@ def test_marks_before_the_registration_are_drawn_and_never_read(mark):
     rng = random.Random(6)
     texts = [synth.render_plate(rng, rich=True).text for _ in range(60)]
     assert all(re.fullmatch(r"[A-Z0-9]{4,8}", t) for t in texts)
+
+
+def test_wyoming_layout_sets_a_horse_between_county_and_registration(monkeypatch):
+    """Wyoming stamps a county number (full size and read, or small, stacked and not), a
+    horse and rider in a gap wider than a character, then the registration; interim-6 read
+    4 779 as 47779. Some rich plates take that layout; every label stays the registration
+    (the full-size county number included), never the horse or a stacked county."""
+    rng = random.Random(21)
+    drawn = []
+    original = synth._gap_emblem
+
+    def spy(img, draw, rng_, blank, backdrops, kind=None):
+        drawn.append(kind)
+        return original(img, draw, rng_, blank, backdrops, kind)
+
+    monkeypatch.setattr(synth, "_gap_emblem", spy)
+    plates = [synth.render_plate(rng, rich=True) for _ in range(400)]
+    assert 0 < drawn.count("rider") < 0.1 * len(plates)
+    assert all(re.fullmatch(r"[A-Z0-9]{4,8}", p.text) for p in plates)
 
 
 def test_class_letters_after_the_registration_are_drawn_and_never_read():

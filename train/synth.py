@@ -245,21 +245,100 @@ EMBLEM_COLOURS = ((230, 120, 20), (200, 40, 30), (40, 120, 50), (30, 60, 150), (
                   (120, 120, 120), (20, 20, 20), (150, 40, 120))
 
 
-def _gap_emblem(img: Image.Image, draw, rng: random.Random, blank: Blank, backdrops) -> None:
+GAP_EMBLEMS = ("fruit", "rose", "shield", "outline", "photo", "fir", "zia", "rider")
+
+
+def _polygon_ellipse(cx: float, cy: float, rx: float, ry: float, angle: float,
+                     n: int = 16) -> list[tuple[float, float]]:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    ca, sa = np.cos(angle), np.sin(angle)
+    return [(cx + rx * np.cos(a) * ca - ry * np.sin(a) * sa,
+             cy + rx * np.cos(a) * sa + ry * np.sin(a) * ca) for a in t]
+
+
+def _rider(draw, rng: random.Random, x0: int, y0: int, w: int, h: int, colour) -> None:
+    """A bucking horse and its rider in one dark colour (Wyoming), facing either way: a
+    silhouette about twice a character's width, taller than the characters."""
+    flip = rng.random() < 0.5
+
+    def pt(fx: float, fy: float) -> tuple[float, float]:
+        return (x0 + (1 - fx if flip else fx) * w, y0 + fy * h)
+
+    lw = max(3, int(w * rng.uniform(0.07, 0.1)))
+    tilt = rng.uniform(0.1, 0.6) * (-1 if flip else 1)  # rearing: its front up
+    bx, by = pt(rng.uniform(0.45, 0.55), rng.uniform(0.5, 0.6))
+    draw.polygon(_polygon_ellipse(bx, by, w * 0.32, h * 0.17, tilt), fill=colour)  # body
+    neck, head = pt(0.22, 0.4), pt(rng.uniform(0.05, 0.15), rng.uniform(0.25, 0.45))
+    draw.line([pt(0.35, 0.5), neck, head], fill=colour, width=int(lw * 2.5))
+    for fx, fy in ((0.65, 1.0), (0.8, rng.uniform(0.8, 1.0))):  # hind legs kick or stand
+        draw.line([pt(0.65, 0.6), pt(fx, fy)], fill=colour, width=lw)
+    knee = pt(rng.uniform(0.15, 0.3), rng.uniform(0.65, 0.8))
+    draw.line([pt(0.35, 0.62), knee, pt(rng.uniform(0.1, 0.3), rng.uniform(0.8, 0.95))],
+              fill=colour, width=lw)
+    draw.line([pt(0.8, 0.5), pt(rng.uniform(0.9, 1.0), rng.uniform(0.35, 0.7))], fill=colour,
+              width=lw)  # tail
+    seat, shoulder = pt(0.5, 0.42), pt(rng.uniform(0.45, 0.6), 0.15)
+    draw.line([seat, shoulder], fill=colour, width=int(lw * 2.2))  # the rider's back
+    draw.line([shoulder, pt(rng.uniform(0.6, 0.85), rng.uniform(0.0, 0.15))], fill=colour,
+              width=lw)  # an arm with the hat
+    hx, hy = shoulder
+    r = max(2, int(h * 0.06))
+    draw.ellipse([hx - r, hy - 3 * r, hx + r, hy - r], fill=colour)
+    draw.rectangle([hx - 2.2 * r, hy - 1.6 * r, hx + 2.2 * r, hy - 1.1 * r], fill=colour)
+
+
+def _gap_emblem(img: Image.Image, draw, rng: random.Random, blank: Blank, backdrops,
+                kind: str | None = None) -> None:
     """A state's picture in the gap between the character groups, about as tall as the
     characters and as wide as the gap or wider: oranges (Florida), a compass rose
-    (Louisiana), a quartered shield (Maryland), a state outline (Texas, Ohio), or a patch
-    of a photo. Never a character; the OCR must learn to skip it."""
+    (Louisiana), a quartered shield (Maryland), a state outline (Texas, Ohio), a patch of a
+    photo, Oregon's green fir, New Mexico's zia sun, Wyoming's horse and rider. Never a
+    character; the OCR must learn to skip it (interim-6 read Oregon's SKT 517 as SKT5577
+    and Wyoming's 4 779 as 47779)."""
     h = int(blank.height * rng.uniform(0.45, 1.0))
     w = int(max(blank.width * rng.uniform(0.7, 1.3), h * 0.6))
+    if kind in ("fir", "rider"):  # as tall as the characters or taller
+        h = int(blank.height * rng.uniform(0.8, 1.1))
+    if kind == "fir":
+        w = int(h * rng.uniform(0.4, 0.6))
     cx, cy = blank.cx, blank.top + blank.height // 2 + rng.randint(-6, 6)
     x0, y0, x1, y1 = cx - w // 2, cy - h // 2, cx + w // 2, cy + h // 2
     colour = rng.choice(EMBLEM_COLOURS)
-    kind = rng.choice(("fruit", "rose", "shield", "outline", "photo" if backdrops else "fruit"))
-    if kind == "fruit":
+    if kind is None:
+        kind = rng.choice(GAP_EMBLEMS[:-1])  # the rider comes with Wyoming's layout
+    if kind == "photo" and not backdrops:
+        kind = "fruit"
+    if kind == "fir":
+        green = (rng.randint(10, 60), rng.randint(90, 150), rng.randint(40, 90))
+        draw.rectangle([cx - max(1, w // 12), y1 - h // 6, cx + max(1, w // 12), y1],
+                       fill=(90, 60, 30))
+        tiers = rng.randint(4, 7)
+        for k in range(tiers):  # tiers widening downwards, each a jagged triangle
+            yt, yb = y0 + k * h * 0.8 / tiers, y0 + (k + 1.6) * h * 0.8 / tiers
+            half = w / 2 * (k + 1) / tiers
+            draw.polygon([(cx, yt), (cx + half, yb), (cx + half * 0.5, yb - 2),
+                          (cx, yb + 1), (cx - half * 0.5, yb - 2), (cx - half, yb)],
+                         fill=green)
+    elif kind == "zia":
+        r = min(w, h) * 0.2
+        sun = rng.choice(((200, 30, 30), (220, 90, 20)))
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=sun)
+        ray = min(w, h) * rng.uniform(0.25, 0.3)
+        lw = max(1, int(r / 4))
+        for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            for k in (-1.5, -0.5, 0.5, 1.5):
+                off = k * lw * 2
+                sx, sy = cx + dx * r * 1.2 + dy * off, cy + dy * r * 1.2 + dx * off
+                length = ray * (0.8 if abs(k) > 1 else 1.0)
+                draw.line([(sx, sy), (sx + dx * length, sy + dy * length)], fill=sun,
+                          width=lw)
+    elif kind == "rider":
+        _rider(draw, rng, x0, y0, w, h, rng.choice(INK_COLOURS[:2] + ((25, 25, 80),)))
+    elif kind == "fruit":
         for _ in range(rng.randint(1, 3)):
             r = rng.randint(max(4, h // 5), max(5, h // 3))
-            fx, fy = rng.randint(x0 + r // 2, max(x0 + r // 2, x1 - r // 2)), rng.randint(y0, y1)
+            fx = rng.randint(x0 + r // 2, max(x0 + r // 2, x1 - r // 2))
+            fy = rng.randint(y0 + r // 2, max(y0 + r // 2, y1 - r // 2))  # within the gap
             draw.ellipse([fx - r, fy - r, fx + r, fy + r], fill=colour)
         for _ in range(rng.randint(0, 3)):  # leaves and a blossom
             lx, ly = rng.randint(x0, x1), rng.randint(y0, cy)
@@ -424,7 +503,15 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
             shown = text[:cut] + " " + text[cut:]
             if rng.random() < 0.5:  # a gap a character wide or more
                 blank = rng.uniform(0.5, 1.1)
-        mark = rng.random()
+        wyoming = len(text) >= 4 and not left and rng.random() < 0.08
+        if wyoming:  # a county number, a horse in a wide gap, the registration
+            if rng.random() < 0.5:  # a full-size county number is read
+                cut = rng.randint(1, 2)
+                shown = text[:cut] + " " + text[cut:]
+            else:  # a small stacked one is not
+                shown = STACKED + " " + text
+            blank = rng.uniform(1.1, 1.6)
+        mark = 1.0 if wyoming else rng.random()
         if mark < 0.12 and not left:  # class letters or a symbol before the registration
             shown = STACKED + shown
         elif mark < 0.22 and not left:
@@ -437,7 +524,9 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         blanks = _draw_tracked(draw, font_path, shown, rng, ink, left, plain_one, blank,
                                serif_i)
         mark = rng.random()
-        if blanks and mark < 0.35:  # a picture as tall as the characters (Florida, Texas)
+        if wyoming:
+            _gap_emblem(img, draw, rng, blanks[0], backdrops, "rider")
+        elif blanks and mark < 0.35:  # a picture as tall as the characters (Florida, Texas)
             _gap_emblem(img, draw, rng, blanks[0], backdrops)
         elif blanks and mark < 0.5:  # a small state emblem (diamond, heart)
             cx, cy, r = blanks[0].cx, rng.randint(70, 95), rng.randint(6, 12)
