@@ -198,6 +198,8 @@ def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left
     letters one above the other (before the registration: Delaware's PC, Massachusetts' US;
     after it: Wyoming's BH, North Carolina's WC), and
     PICTOGRAM, a symbol in the characters' ink (a wheelchair, a cactus, a tree, a star).
+    STACKED often sits closer to the registration than the pitch (Massachusetts' US4280,
+    read S4280 by interim-6).
 
     Returns each blank in text."""
     n = len(text)
@@ -219,7 +221,8 @@ def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left
     top = rng.randint(34, 50)
     blanks = []
     cap = font.getbbox("H")[3] - font.getbbox("H")[1]
-    for c, w in zip(text, widths):
+    tight = rng.uniform(0.15, 1.0) if STACKED in text else 1.0
+    for i, (c, w) in enumerate(zip(text, widths)):
         if c == STACKED:
             _stacked_pair(draw, rng, font_path, int(x), top, int(w), cap, ink)
         elif c == PICTOGRAM:
@@ -237,7 +240,8 @@ def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left
                     draw.rectangle([mid - half, yb, mid + half, yb + thick], fill=ink)
         else:
             blanks.append(Blank(int(x + w / 2), int(w + gap), top, int(height * scale)))
-        x += w + gap
+        # class letters often sit close against the registration (Massachusetts' US4280)
+        x += w + (gap * tight if STACKED in text[i:i + 2] else gap)
     return blanks
 
 
@@ -396,8 +400,8 @@ def _stacked(draw, rng: random.Random, cx: int, top: int, bottom: int, ink) -> N
 
 def _left_art(img: Image.Image, draw, rng: random.Random, backdrops, ink) -> int:
     """Art at the plate's left end, where many states print a seal, an animal, a flag or a
-    big anniversary number (a lobster, a pelican, Alaska's 50), and where small stacked
-    marks sit. Returns the x the registration starts right of."""
+    big anniversary number (a lobster, a pelican, Alaska's 50) or a sponsor's word mark
+    (UNCG, USA; interim-6 read UNCG G0945 as WIG0945), and where small stacked marks sit. Returns the x the registration starts right of."""
     left = rng.randint(55, 110)
     kind = rng.random()
     if kind < 0.45 and backdrops:  # a photo-like picture, in full colour
@@ -415,13 +419,21 @@ def _left_art(img: Image.Image, draw, rng: random.Random, backdrops, ink) -> int
             x0, y0 = rng.randint(0, left // 2), rng.randint(20, 110)
             box = [x0, y0, min(left - 4, x0 + rng.randint(20, left)), y0 + rng.randint(20, 70)]
             (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
-    else:  # a coloured block with a big number or word in it
+    elif kind < 0.88:  # a coloured block with a big number or word in it
         colour = tuple(rng.randint(0, 200) for _ in range(3))
         y0 = rng.randint(25, 70)
         draw.rectangle([4, y0, left - 6, y0 + rng.randint(50, 100)], fill=colour)
         word = rng.choice(("50", "100", "25", "150", "USA", "4H"))
         f = fonts.fit(rng.choice(fonts.debian()[1]), word, left - 14, 40)
         draw.text((8, y0 + 6), word, font=f, fill=tuple(255 - c for c in colour))
+    else:  # a sponsor's word mark with no block around it (UNCG, USA, a college's LR)
+        word = (rng.choice(("USA", "UNCG", "LR", "UNC", "GO", "VT", "NRA", "4H")) if
+                rng.random() < 0.5 else
+                "".join(rng.choice(LETTERS) for _ in range(rng.randint(2, 4))))
+        f = fonts.fit(rng.choice(fonts.debian()[1] + plate_fonts()), word, left - 8,
+                      rng.randint(22, 50))
+        colour = rng.choice(EMBLEM_COLOURS + INK_COLOURS)
+        draw.text((rng.randint(2, 8), rng.randint(40, 80)), word, font=f, fill=colour)
     if rng.random() < 0.4:
         _stacked(draw, rng, left - rng.randint(16, 22), rng.randint(40, 55),
                  rng.randint(110, 140), ink)
