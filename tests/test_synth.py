@@ -141,8 +141,8 @@ def test_a_wide_blank_holds_a_picture_between_the_groups(kind):
     gap about a character wide, Oregon a fir, New Mexico a zia sun, Wyoming a horse and
     rider; the OCR read such gaps as a doubled neighbour (H507VU as H5077VU, SKT 517 as
     SKT5577). A wide blank leaves that gap, and the picture stays around it (it may touch
-    the characters either side, as Florida's oranges do). kind None: a random one of the
-    first five."""
+    the characters either side, as Florida's oranges do). kind None: a random one of all
+    but the rider, which comes only with Wyoming's layout."""
     path = _sans_font()
     backdrops = [np.random.default_rng(0).integers(0, 255, (300, 500, 3), dtype=np.uint8)]
     rng = random.Random(9)

@@ -401,7 +401,8 @@ def _stacked(draw, rng: random.Random, cx: int, top: int, bottom: int, ink) -> N
 def _left_art(img: Image.Image, draw, rng: random.Random, backdrops, ink) -> int:
     """Art at the plate's left end, where many states print a seal, an animal, a flag or a
     big anniversary number (a lobster, a pelican, Alaska's 50) or a sponsor's word mark
-    (UNCG, USA; interim-6 read UNCG G0945 as WIG0945), and where small stacked marks sit. Returns the x the registration starts right of."""
+    (UNCG, USA; interim-6 read UNCG G0945 as WIG0945), and where small stacked marks sit.
+    Returns the x the registration starts right of."""
     left = rng.randint(55, 110)
     kind = rng.random()
     if kind < 0.45 and backdrops:  # a photo-like picture, in full colour
