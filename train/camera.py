@@ -85,10 +85,8 @@ def ocr_crop(rng: random.Random, backgrounds: list[np.ndarray] | None = None,
              p_two_line: float = 0.05) -> tuple[np.ndarray, str, str]:
     """One training crop as a detector box would give it: margins from none (the plate's own
     edge, or a little inside it) to loose, tilt, low resolution or a clean close-up.
-    One random text in 12 is made to repeat a character (repeated_text): random texts
-    already hold a repeat about a quarter of the time, as real plates do (29 % of
-    us_plate_crops); a quarter more (rounds 4-8) made 43 % and taught doubled reads."""
-    if text is None and rng.random() < 1 / 12:
+    A quarter of the random texts repeat a character (repeated_text)."""
+    if text is None and rng.random() < 0.25:
         text = repeated_text(rng)
     plate = render_plate(rng, text=text, rich=True, backdrops=backgrounds,
                          p_two_line=p_two_line)
