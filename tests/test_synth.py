@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from train import camera, fonts, synth
+from train import camera, fonts, pictures, synth
 
 
 def _sans_font() -> str:
@@ -156,7 +156,7 @@ def test_a_wide_blank_holds_a_picture_between_the_groups(kind):
         left, right = ink[ink < b.cx].max(), ink[ink > b.cx].min()
         assert right - left >= 0.8 * b.height  # the gap is about a character wide
         before = np.asarray(img).copy()
-        synth._gap_emblem(img, draw, rng, b, backdrops, kind)
+        pictures.gap_emblem(img, draw, rng, b, backdrops, kind)
         changed = np.argwhere((np.asarray(img) != before).any(axis=2))
         assert len(changed) > 0.1 * b.height ** 2 * 0.3  # a picture, not a dot
         cols, rows = changed[:, 1], changed[:, 0]
@@ -189,13 +189,13 @@ def test_wyoming_layout_sets_a_horse_between_county_and_registration(monkeypatch
     (the full-size county number included), never the horse or a stacked county."""
     rng = random.Random(21)
     drawn = []
-    original = synth._gap_emblem
+    original = pictures.gap_emblem
 
     def spy(img, draw, rng_, blank, backdrops, kind=None):
         drawn.append(kind)
         return original(img, draw, rng_, blank, backdrops, kind)
 
-    monkeypatch.setattr(synth, "_gap_emblem", spy)
+    monkeypatch.setattr(pictures, "gap_emblem", spy)
     plates = [synth.render_plate(rng, rich=True) for _ in range(400)]
     assert 0 < drawn.count("rider") < 0.1 * len(plates)
     assert all(re.fullmatch(r"[A-Z0-9]{4,8}", p.text) for p in plates)
