@@ -83,45 +83,34 @@ def _polygon_ellipse(cx: float, cy: float, rx: float, ry: float, angle: float,
 
 
 def _rider(draw, rng: random.Random, x0: int, y0: int, w: int, h: int, colour) -> None:
-    """Wyoming's bucking horse and rider in one dark colour, facing either way: the horse
-    rears, its body climbing to its head at the front, its hind legs down to the
-    characters' foot, the rider upright on it with an arm and hat raised above the
-    characters. A filled silhouette in a box w wide and h high, as on the plates
-    (interim-7 read a thinner stick figure's 4 339C as 4N339C)."""
+    """A bucking horse and its rider in one dark colour (Wyoming), facing either way: a
+    silhouette about twice a character's width, taller than the characters."""
     flip = rng.random() < 0.5
 
     def pt(fx: float, fy: float) -> tuple[float, float]:
         return (x0 + (1 - fx if flip else fx) * w, y0 + fy * h)
 
-    lw = max(3, int(w * rng.uniform(0.08, 0.12)))
-    rear = rng.uniform(0.45, 0.9) * (-1 if flip else 1)  # the front end up
-    bx, by = pt(rng.uniform(0.45, 0.55), rng.uniform(0.55, 0.65))
-    draw.polygon(_polygon_ellipse(bx, by, w * 0.3, h * rng.uniform(0.12, 0.16), rear),
-                 fill=colour)  # body
-    withers, head = pt(0.3, 0.45), pt(rng.uniform(0.08, 0.18), rng.uniform(0.25, 0.38))
-    draw.line([withers, head], fill=colour, joint="curve", width=int(lw * 2.2))  # neck
-    hx, hy = head
-    draw.polygon(_polygon_ellipse(hx, hy, lw * 1.4, lw * 0.8, rear * 0.5), fill=colour)
-    for _ in range(2):  # front legs, folded under the chest or striking out
-        knee = pt(rng.uniform(0.05, 0.2), rng.uniform(0.45, 0.65))
-        draw.line([pt(0.3, 0.55), knee, pt(rng.uniform(0.1, 0.3), rng.uniform(0.65, 0.8))],
-                  fill=colour, joint="curve", width=lw)
-    for fx in (rng.uniform(0.55, 0.7), rng.uniform(0.75, 0.9)):  # hind legs to the ground
-        hock = pt(fx + 0.05, rng.uniform(0.78, 0.88))
-        draw.line([pt(0.65, 0.68), hock, pt(fx, 1.0)], fill=colour, joint="curve",
-                  width=int(lw * 1.2))
-    draw.line([pt(0.78, 0.62), pt(rng.uniform(0.88, 1.0), rng.uniform(0.6, 0.85))],
-              fill=colour, joint="curve", width=lw)  # tail
-    seat, shoulder = pt(0.5, 0.45), pt(rng.uniform(0.45, 0.55), 0.18)
-    draw.line([seat, shoulder], fill=colour, joint="curve", width=lw * 2)  # the rider's back
-    draw.line([seat, pt(0.42, 0.6), pt(0.38, 0.72)], fill=colour, joint="curve",
-              width=lw)  # a leg
-    draw.line([shoulder, pt(rng.uniform(0.7, 0.9), rng.uniform(0.0, 0.12))], fill=colour,
-              width=max(2, lw * 2 // 3))  # an arm with the hat
-    sx, sy = shoulder
-    r = max(2, int(h * 0.05))
-    draw.ellipse([sx - r, sy - 3 * r, sx + r, sy - r], fill=colour)
-    draw.rectangle([sx - 2 * r, sy - 2.4 * r, sx + 2 * r, sy - 1.8 * r], fill=colour)
+    lw = max(3, int(w * rng.uniform(0.07, 0.1)))
+    tilt = rng.uniform(0.1, 0.6) * (-1 if flip else 1)  # rearing: its front up
+    bx, by = pt(rng.uniform(0.45, 0.55), rng.uniform(0.5, 0.6))
+    draw.polygon(_polygon_ellipse(bx, by, w * 0.32, h * 0.17, tilt), fill=colour)  # body
+    neck, head = pt(0.22, 0.4), pt(rng.uniform(0.05, 0.15), rng.uniform(0.25, 0.45))
+    draw.line([pt(0.35, 0.5), neck, head], fill=colour, width=int(lw * 2.5))
+    for fx, fy in ((0.65, 1.0), (0.8, rng.uniform(0.8, 1.0))):  # hind legs kick or stand
+        draw.line([pt(0.65, 0.6), pt(fx, fy)], fill=colour, width=lw)
+    knee = pt(rng.uniform(0.15, 0.3), rng.uniform(0.65, 0.8))
+    draw.line([pt(0.35, 0.62), knee, pt(rng.uniform(0.1, 0.3), rng.uniform(0.8, 0.95))],
+              fill=colour, width=lw)
+    draw.line([pt(0.8, 0.5), pt(rng.uniform(0.9, 1.0), rng.uniform(0.35, 0.7))], fill=colour,
+              width=lw)  # tail
+    seat, shoulder = pt(0.5, 0.42), pt(rng.uniform(0.45, 0.6), 0.15)
+    draw.line([seat, shoulder], fill=colour, width=int(lw * 2.2))  # the rider's back
+    draw.line([shoulder, pt(rng.uniform(0.6, 0.85), rng.uniform(0.0, 0.15))], fill=colour,
+              width=lw)  # an arm with the hat
+    hx, hy = shoulder
+    r = max(2, int(h * 0.06))
+    draw.ellipse([hx - r, hy - 3 * r, hx + r, hy - r], fill=colour)
+    draw.rectangle([hx - 2.2 * r, hy - 1.6 * r, hx + 2.2 * r, hy - 1.1 * r], fill=colour)
 
 
 def gap_emblem(img: Image.Image, draw, rng: random.Random, blank: Blank, backdrops,
@@ -139,10 +128,6 @@ def gap_emblem(img: Image.Image, draw, rng: random.Random, blank: Blank, backdro
     if kind == "fir":
         w = int(h * rng.uniform(0.4, 0.6))
     cx, cy = blank.cx, blank.top + blank.height // 2 + rng.randint(-6, 6)
-    if kind == "rider":  # from the characters' foot to well above them, a little wider
-        h = int(blank.height * rng.uniform(1.2, 1.45))
-        w = int(max(w, h * rng.uniform(0.8, 1.0)))
-        cy = blank.top + blank.height - h // 2 + rng.randint(-3, 6)
     x0, y0, x1, y1 = cx - w // 2, cy - h // 2, cx + w // 2, cy + h // 2
     colour = rng.choice(EMBLEM_COLOURS)
     if kind is None:

@@ -265,28 +265,6 @@ def _sticker(draw, rng: random.Random, x: int, colour: tuple) -> None:
         draw.text((x + 2, 8), word, font=f, fill=ink)
 
 
-def _grey(rgb) -> float:
-    r, g, b = rgb
-    return 0.299 * r + 0.587 * g + 0.114 * b
-
-
-def _mid_tone(rng: random.Random) -> tuple[tuple, tuple]:
-    """A saturated mid-tone plate and its ink, about 45-100 grey levels apart, as the OCR
-    (grey) sees them: New Mexico's yellow on turquoise, white on a sky blue or a green,
-    navy on a light blue. interim-7 read New Mexico's LMB 203 as BBB8000."""
-    while True:
-        bg = tuple(rng.randint(0, 230) for _ in range(3))
-        if 100 <= _grey(bg) <= 170 and max(bg) - min(bg) > 60:
-            break
-    while True:
-        if rng.random() < 0.7:  # light: yellow, cream, white
-            ink = (rng.randint(210, 255), rng.randint(180, 255), rng.randint(0, 255))
-        else:
-            ink = tuple(rng.randint(0, 80) for _ in range(3))
-        if 45 <= abs(_grey(ink) - _grey(bg)) <= 100:
-            return bg, ink
-
-
 def render_plate(rng: random.Random, text: str | None = None, state: str | None = None,
                  two_line: bool | None = None, rich: bool = False,
                  backdrops: list[np.ndarray] | None = None,
@@ -310,11 +288,7 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         bg = (base, base - rng.randint(0, 25), base - rng.randint(0, 60)) if rng.random() < 0.4 \
             else (base, base, base)
         ink = rng.choice(INK_COLOURS)
-    if rich and not dark and rng.random() < 0.1:  # a mid-tone plate: little grey contrast
-        bg, ink = _mid_tone(rng)
-        dark = sum(ink) > sum(bg)  # light characters: the header in their ink too
-        img = Image.new("RGB", (PLATE_W, PLATE_H), bg)
-    elif rich and not dark and rng.random() < 0.5:
+    if rich and not dark and rng.random() < 0.5:
         img = _graphic_backdrop(rng, bg, backdrops)
     else:
         img = Image.new("RGB", (PLATE_W, PLATE_H), bg)
