@@ -102,7 +102,7 @@ class RecognizeConfig(_Section):
     threads: int = Field(1, ge=1, le=16, description="Inference threads per model")
     detect_threshold: float = Field(0.1, ge=0.05, le=0.99,
                                     description="Minimum detector score")
-    min_confidence: float = Field(0.6, ge=0, le=1,
+    min_confidence: float = Field(0.7, ge=0, le=1,
                                   description="Minimum mean character confidence of a read")
     min_chars: int = Field(2, ge=1, le=8, description="Shortest text kept")
     deskew_min_deg: float = Field(0.0, ge=0, le=15, description=(
