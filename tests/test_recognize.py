@@ -181,8 +181,8 @@ def test_deskew_is_off_by_default_and_reads_the_same_on_a_level_plate(rec):
 
 def test_a_faint_box_that_one_view_cannot_read_costs_one_ocr_run(rec):
     """Detections under FAINT_SCORE are screened with one view; road with no plate on it is
-    dropped after that one run instead of five. A faint box on a real plate is read in full,
-    five views in all."""
+    dropped after that one run instead of six. A faint box on a real plate is read in full,
+    every view in all."""
     from alprd.recognize.detector import Detection
     from alprd.recognize.recognizer import FAINT_SCORE
 
