@@ -141,6 +141,25 @@ def test_views_include_one_inside_the_box(rec):
     assert widths[0] < 200 < widths[-1]
 
 
+def test_a_box_that_cuts_off_an_end_character_is_still_read(rec):
+    """Detector boxes sometimes end inside the plate (us_e2e_dev: 5TGN556 read TGN556), so
+    the loosest view reaches past the box. In the four closest frames of each demo pass,
+    with the detector's box cut by 8 or 12 % of its width at the left or the right end, at
+    least 9 reads in 10 are exact (five views without the loose one: 67 of 80)."""
+    ok = n = 0
+    for p in PASSES:
+        for i in range(p["last_frame"] - 3, p["last_frame"] + 1):
+            frame = clip_frame(i)
+            x1, y1, x2, y2 = rec.detector(frame)[0].bbox
+            for cut in (0.08, 0.12):
+                c = cut * (x2 - x1)
+                for box in ((x1 + c, y1, x2, y2), (x1, y1, x2 - c, y2)):
+                    box = tuple(int(v) for v in box)
+                    ok += rec.read_box(frame, box)[0].text == p["text"]
+                    n += 1
+    assert n == 80 and ok >= 0.9 * n, f"{ok} of {n}"
+
+
 def _tilted_plate(angle: float):
     """A dark-on-light plate with a row of character bars, rotated by angle degrees about its
     centre inside a grey frame; the plate's axis-aligned box."""
