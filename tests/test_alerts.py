@@ -1,13 +1,16 @@
 """Hit alerts: verify-before-stop, dispositions, escalation, cancellation (POL-11, POL-12)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from alprd.audit import AuditLog
+from alprd.retention import parse_utc
 from alprd.roster import Session
 from alprd.store import Store, StoreError
 from alprd.ui import EventBus, read_event
-from alprd.ui.alerts import AlertError, Alerts
+from alprd.ui.alerts import RESTORE_WITHIN_H, AlertError, Alerts
 from tests.helpers import KEY, make_hit, make_read
 
 OFFICER = Session("tok", "csrf", "1001", "Ofc. Able", "patrol_officer", 0.0, 0.0)
@@ -20,14 +23,24 @@ class Clock:
         return self.t
 
 
+class Wall:
+    """An injected UTC clock, set from the reads' own stamps (never today's date)."""
+
+    def __init__(self, t):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
 @pytest.fixture
 def env(tmp_path):
     store = Store(tmp_path / "car.db", KEY)
     clock = Clock()
     bus = EventBus()
-    alerts = Alerts(store, AuditLog(store, "CAR-1"), bus, "CAR-1", escalate_after_s=60,
-                    mono=clock)
     read = make_read("8XYZ442")
+    alerts = Alerts(store, AuditLog(store, "CAR-1"), bus, "CAR-1", escalate_after_s=60,
+                    mono=clock, utc=Wall(parse_utc(read.utc) + timedelta(seconds=5)))
     hit = make_hit(read)
     store.add_read(read, [hit])
     alert = alerts.open(read_event(read, [hit]))
@@ -140,7 +153,14 @@ def test_an_alert_left_open_by_a_power_cut_comes_back_with_its_steps(env, tmp_pa
     closed = alerts.open(read_event(closed_read, [closed_hit]))
     alerts.dispose(closed.hit_id, "misread", OFFICER)
     # the daemon starts again on the same database: a new Alerts, nothing in memory
-    again = Alerts(store, AuditLog(store, "CAR-1"), EventBus(), "CAR-1", mono=Clock())
+    hit_time = parse_utc(alert.event["utc"])
+    # started again more than a shift (RESTORE_WITHIN_H) after the hit: not put back
+    late = Alerts(store, AuditLog(store, "CAR-1"), EventBus(), "CAR-1", mono=Clock(),
+                  utc=Wall(hit_time + timedelta(hours=RESTORE_WITHIN_H, minutes=1)))
+    assert late.restore() == 0 and late.current() == []
+    # started again within the shift: back on the screen with its steps
+    again = Alerts(store, AuditLog(store, "CAR-1"), EventBus(), "CAR-1", mono=Clock(),
+                   utc=Wall(hit_time + timedelta(hours=1)))
     assert again.restore() == 1
     (back,) = again.current()
     assert back["hit_id"] == alert.hit_id and back["hits"][0]["plate"] == "8XYZ442"

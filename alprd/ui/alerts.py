@@ -17,7 +17,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from alprd.audit import now_utc
 from alprd.clock import iso
 from alprd.ui.events import event
 
@@ -68,10 +67,11 @@ class Alert:
 
 class Alerts:
     def __init__(self, store, audit, bus, unit_id: str, escalate_after_s: float = 60.0,
-                 mono=time.monotonic) -> None:
+                 mono=time.monotonic, utc=lambda: datetime.now(timezone.utc)) -> None:
         self.store, self.audit, self.bus, self.unit_id = store, audit, bus, unit_id
         self.escalate_after_s = escalate_after_s
-        self.mono = mono
+        self.mono = mono  # intervals (escalation)
+        self.utc = utc  # wall-clock time is data: step stamps and the restore window
         self.open_alerts: dict[str, Alert] = {}
         self._lock = threading.Lock()
 
@@ -92,7 +92,7 @@ class Alerts:
     def restore(self) -> int:
         """Put back the alerts a stop left open (hits of the last RESTORE_WITHIN_H hours
         without a closing disposition), with their acknowledgement, steps and escalation."""
-        since = iso(datetime.now(timezone.utc) - timedelta(hours=RESTORE_WITHIN_H))
+        since = iso(self.utc() - timedelta(hours=RESTORE_WITHIN_H))
         restored = 0
         for item in self.store.unclosed_hits(since, CLOSING):
             r = item["read"]
@@ -209,7 +209,7 @@ class Alerts:
     # -- records -------------------------------------------------------------------------
     def _record(self, a: Alert, session, action: str, note: str = "",
                 report: dict | None = None) -> str:
-        utc = now_utc()
+        utc = iso(self.utc())
         user = session.badge if session else "system"
         role = session.role if session else "system"
         # the step and its audit record: one transaction, so a power cut keeps both or neither
@@ -226,7 +226,7 @@ class Alerts:
     def _report(self, a: Alert, kind: str, to: str, extra: dict) -> dict:
         h = a.event["hits"][0]
         return {"id": str(uuid.uuid4()), "type": kind, "for": to, "unit_id": self.unit_id,
-                "utc": now_utc(), "hit_id": a.hit_id, "read_id": a.read_id,
+                "utc": iso(self.utc()), "hit_id": a.hit_id, "read_id": a.read_id,
                 "read_text": a.event["text"], "camera_id": a.event["camera_id"],
                 "read_utc": a.event["utc"], "lat": a.event["lat"], "lon": a.event["lon"],
                 "hotlist": {k: h[k] for k in ("plate", "state", "list_type", "reason",
