@@ -8,12 +8,14 @@ would, correctly, refuse every certificate until the clock is right.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
+from collections import Counter
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -21,21 +23,31 @@ import pytest
 from alprd import demo
 from alprd.demo.broker import free_port
 from alprd.hq import HqEndpoint
-from tests.helpers import key_file
+from tests.helpers import LIBFAKETIME, key_file
+from tests.nmea_logs import redated
 from tests.test_systemd import NotifySocket
 
 pytestmark = pytest.mark.reliability
 
-FAKETIME = next((p for p in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-                             "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-                             "/usr/lib/faketime/libfaketime.so.1") if Path(p).exists()), None)
+FAKETIME = LIBFAKETIME
 # boot with no RTC (the clock reads 2000), NTP sets it, +6 h, -4 h, +30 days, back to true
 PHASES = ["@2000-01-01 00:00:00", "+0", "+6h", "-4h", "+30d", "+0"]
 
 
-def config(tmp_path, broker_url, cameras=True) -> Path:
+def track_of(tmp_path, day: date) -> Path:
+    """The demo's GPS recording moved to day (today, by the test's clock): reads stamped from
+    GPS time are then as recent as the others, and the car's 1-day cap treats them alike. The
+    recording's own date would make them older than the cap from the day after it was made."""
+    path = tmp_path / "track.nmea"
+    path.write_bytes(redated(demo.TRACK.read_bytes(), day))
+    return path
+
+
+def config(tmp_path, broker_url, day: date | None = None) -> Path:
+    cameras = day is not None
     cam = (f'[[capture.cameras]]\nid = "rear"\nsource = "{demo.CLIP}"\nfps = 30\nloop = true\n'
-           f'[gps]\nport = "{demo.TRACK}"\nreplay_loop = true\n' if cameras else "")
+           f'[gps]\nport = "{track_of(tmp_path, day)}"\nreplay_loop = true\n'
+           if cameras else "")
     p = tmp_path / ("run.toml" if cameras else "drain.toml")
     p.write_text(f'[vehicle]\nunit_id = "CLK-1"\n{cam}[track]\npass_gap_s = 0.3\n'
                  f'[store]\npath = "{tmp_path / "car.db"}"\nkey_file = "{key_file(tmp_path)}"\n'
@@ -54,11 +66,15 @@ def test_clock_jumps_keep_reads_acks_and_the_watchdog_going(broker, tmp_path):
     stamp = tmp_path / "faketime"
     stamp.write_text(PHASES[0] + "\n")
     ns = NotifySocket(tmp_path / "notify.sock")
-    env = dict(os.environ, LD_PRELOAD=FAKETIME, FAKETIME_TIMESTAMP_FILE=str(stamp),
+    # the phases come from the file alone: a FAKETIME set around the whole run (./run
+    # clock-ahead) would otherwise win over it
+    env = {k: v for k, v in os.environ.items() if k != "FAKETIME"}
+    env.update(LD_PRELOAD=FAKETIME, FAKETIME_TIMESTAMP_FILE=str(stamp),
                FAKETIME_NO_CACHE="1", DONT_FAKE_MONOTONIC="1", NOTIFY_SOCKET=ns.path,
                WATCHDOG_USEC="2000000")
+    today = datetime.now(timezone.utc).date()  # the GPS track's day
     proc = subprocess.Popen([sys.executable, "-m", "alprd", "run", "-c",
-                             str(config(tmp_path, broker.url))], env=env,
+                             str(config(tmp_path, broker.url, today))], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     per_phase = []
     try:
@@ -74,7 +90,7 @@ def test_clock_jumps_keep_reads_acks_and_the_watchdog_going(broker, tmp_path):
         assert proc.returncode == 0, err[-2000:]
         # whatever was still unacknowledged goes at the next start (true clock)
         drain = subprocess.run([sys.executable, "-m", "alprd", "run", "-c",
-                                str(config(tmp_path, broker.url, cameras=False)),
+                                str(config(tmp_path, broker.url)),
                                 "--exit-when-done", "--drain-s", "30"],
                                capture_output=True, text=True, timeout=90)
         assert drain.returncode == 0, drain.stderr[-2000:]
@@ -93,14 +109,18 @@ def test_clock_jumps_keep_reads_acks_and_the_watchdog_going(broker, tmp_path):
     assert car.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
     assert car.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     car.close()
-    at_hq = {r[0] for r in sqlite3.connect(tmp_path / "hq.db").execute(
-        "SELECT id FROM records WHERE kind='read'")}
+    at_hq = {r[0]: json.loads(r[1]) for r in sqlite3.connect(tmp_path / "hq.db").execute(
+        "SELECT id, body FROM records WHERE kind='read'")}
     # no read lost to the jumps: every read captured is at HQ (a +30 d jump past the 1-day
     # local cap may purge reads on the car, but only ones HQ has acknowledged)
-    sources = {src: sum(1 for r in reads if r[2] == src) for src in {r[2] for r in reads}}
-    print(f"reads_stored: {len(reads)} reads, by time source {sources}\n"
-          f"reads_at_hq: {len(at_hq)} reads")
-    assert {r[0] for r in reads} <= at_hq and len(at_hq) >= len(PHASES)
-    # a read made while the clock said 2000 is stamped from GPS time, never as 2000
-    assert not any(utc.startswith("2000") and src != "system-unset" for _, utc, src in reads)
-    assert any(src == "gps" for _, _, src in reads) or per_phase[0] == 0
+    sources = Counter(r[2] for r in reads)
+    hq_sources = Counter(b["time_source"] for b in at_hq.values())
+    print(f"reads_stored: {len(reads)} reads, by time source {dict(sources)}\n"
+          f"reads_at_hq: {len(at_hq)} reads, by time source {dict(hq_sources)}")
+    assert {r[0] for r in reads} <= set(at_hq) and len(at_hq) >= len(PHASES)
+    # a read made while the clock said 2000 is stamped from GPS time, never as 2000; the
+    # daemon was READY, and capturing, through the whole first phase (the clock at 2000)
+    assert not any(b["utc"].startswith("2000") and b["time_source"] != "system-unset"
+                   for b in at_hq.values())
+    gps_days = {b["utc"][:10] for b in at_hq.values() if b["time_source"] == "gps"}
+    assert gps_days == {today.isoformat()}, (hq_sources, gps_days)
