@@ -1,3 +1,4 @@
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,10 @@ def test_hq_command_publishes_a_signed_retained_hotlist(broker, tmp_path):
         sync = HotlistSync(Hotlist(), load_public_key(tmp_path / "hq.key.pub"), tmp_path)
         applied = sync.apply(box[0])
         assert applied.kind == "snapshot" and applied.added == 4
-        assert sync.hotlist.match("6MWB225")[0].entry.list_type == "amber"
+        # the AMBER record is valid 11/27-11/30/2026 (the sample's own dates): match it
+        # inside that window, never against today's date
+        during = datetime(2026, 11, 28, tzinfo=timezone.utc).timestamp()
+        assert sync.hotlist.matcher.match("6MWB225", now=during)[0].entry.list_type == "amber"
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
