@@ -6,21 +6,24 @@ import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 from alprd import __version__
 from alprd.config import DEFAULT_PATH, ConfigError, describe_keys, load
+from alprd.console import print_read, startup_errors
+from alprd.logs import setup_logging
 
 log = logging.getLogger("alprd")
 
 
-def setup_logging(level: str = "INFO", levels: dict | None = None) -> None:
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(level)
-    for name, lvl in (levels or {}).items():
-        logging.getLogger(name).setLevel(lvl)
+def _demo_main(a) -> int:
+    from alprd.demo.command import main
+    return main(a)
+
+
+def _hq_main(a) -> int:
+    from alprd.hq.command import main
+    return main(a)
 
 
 def _config_path(arg: str | None) -> Path | None:
@@ -49,11 +52,6 @@ def cmd_config_keys(a) -> int:
     return 0
 
 
-def _print_read(read, hits) -> None:
-    from alprd.daemon import format_read
-    print(format_read(read, hits), flush=True)
-
-
 def cmd_run(a) -> int:
     from alprd.daemon import Daemon
     try:
@@ -63,105 +61,13 @@ def cmd_run(a) -> int:
         return 2
     setup_logging(cfg.logging.level, cfg.logging.levels)
     try:
-        daemon = Daemon(cfg, on_read=_print_read if a.print_reads else None)
-    except _startup_errors() as exc:
+        daemon = Daemon(cfg, on_read=print_read if a.print_reads else None)
+    except startup_errors() as exc:
         print(f"alprd: {exc}", file=sys.stderr)
         return 2
     daemon.install_signal_handlers()
     daemon.run(until=daemon.all_sources_finished if a.exit_when_done else None,
                drain_s=a.drain_s if a.exit_when_done else 0.0)
-    return 0
-
-
-def _startup_errors():
-    """The errors that stop the daemon before it runs, each reported as one line."""
-    from alprd.hotlist.sync import UpdateRefused
-    from alprd.recognize.runtime import ModelError
-    from alprd.store import StoreError
-    from alprd.store.crypto import DataKeyError
-    from alprd.uplink import UplinkError
-    return (StoreError, DataKeyError, UplinkError, ModelError, UpdateRefused)
-
-
-def _port_free(listen: str) -> bool:
-    import socket
-    host, _, port = listen.rpartition(":")
-    with socket.socket() as s:
-        try:
-            s.bind((host.strip("[]"), int(port)))
-        except OSError:
-            return False
-    return True
-
-
-def cmd_demo(a) -> int:
-    from alprd import demo
-    from alprd.daemon import Daemon
-    from alprd.demo.broker import BrokerError, Mosquitto
-    from alprd.hotlist import read_csv
-    from alprd.hq import HqEndpoint, signing_key
-    from alprd.provision import provision
-    from alprd.uplink import TlsFiles
-
-    state = Path(a.state_dir) if a.state_dir else demo.default_state_dir()
-    state.mkdir(parents=True, exist_ok=True)
-    keys = state / "keys"
-    provision(keys, "DEMO-1")  # idempotent: keys and certificates for this demo only
-    try:
-        cfg = load(None, defaults=demo.demo_defaults(state, loop=not a.once))
-    except ConfigError as exc:
-        print(f"config: {exc}", file=sys.stderr)
-        return 2
-    setup_logging(cfg.logging.level, cfg.logging.levels)
-    broker = None
-    hq = None
-    if not cfg.uplink.broker:
-        try:
-            broker = Mosquitto(tls=(keys / "ca.crt", keys / "hq.crt", keys / "hq.key")).start()
-        except BrokerError as exc:
-            print(f"demo: {exc}", file=sys.stderr)
-            return 2
-        cfg.uplink.broker = broker.url  # mutual TLS, as in a car
-        hq = HqEndpoint(broker.url, state / "hq.db", cfg.uplink.topic_prefix,
-                        tls=TlsFiles(str(keys / "ca.crt"), str(keys / "hq.crt"),
-                                     str(keys / "hq.key")))
-        hq.on_records = lambda unit, recs: log.info("hq: received %d record(s) from %s",
-                                                    len(recs), unit)
-        hq.start()
-        # the demo hotlist reaches the car the way a real one does: signed by HQ, over MQTT
-        version = hq.publish_hotlist(read_csv(Path(cfg.hotlist.path)),
-                                     signing_key(keys / "hq-hotlist.key"))
-        log.info("hq: published the demo hotlist, version %d", version)
-        hq.publish_roster(demo.demo_roster(), signing_key(keys / "hq-hotlist.key"))
-        notes = {b: "" if st == "active" and t else f" ({st if st != 'active' else 'untrained'})"
-                 for b, _, _, _, t, st in demo.DEMO_USERS}
-        print("demo accounts (badge = PIN): " + ", ".join(
-            f"{b} {r}{notes[b]}" for b, _, r, _, _, _ in demo.DEMO_USERS), flush=True)
-        cfg.hotlist.public_key = str(keys / "hq-hotlist.key.pub")
-        cfg.hotlist.path = ""
-    print(f"alprd demo: state in {state}; broker {cfg.uplink.broker}", flush=True)
-    if not _port_free(cfg.ui.listen):
-        log.warning("in-car page: %s is busy; using a free port", cfg.ui.listen)
-        cfg.ui.listen = "127.0.0.1:0"
-    try:
-        try:
-            daemon = Daemon(cfg, on_read=_print_read)
-        except _startup_errors() as exc:
-            print(f"demo: {exc}", file=sys.stderr)
-            return 2
-        daemon.install_signal_handlers()
-        if daemon.page:
-            print(f"in-car page: {daemon.page.url}", flush=True)
-        daemon.run(until=daemon.all_sources_finished if a.once else None,
-                   drain_s=10.0 if a.once else 0.0)
-        if hq is not None:
-            print(f"hq: {hq.store.count('read')} reads, {hq.store.count('hit')} hits stored",
-                  flush=True)
-    finally:
-        if hq:
-            hq.stop()
-        if broker:
-            broker.stop()
     return 0
 
 
@@ -285,56 +191,6 @@ def cmd_provision(a) -> int:
     return 0
 
 
-def cmd_hq(a) -> int:
-    from alprd.hq import HqEndpoint, signing_key
-    from alprd.hq.importers import PARSERS, ImportRefused
-    setup_logging("INFO")
-    entries = None
-    if a.hotlist:
-        if not a.signing_key:
-            print("hq: --hotlist needs --signing-key", file=sys.stderr)
-            return 2
-        try:
-            if a.hotlist_format == "csv":
-                from alprd.hotlist import HotlistError, read_csv
-                try:
-                    entries, errors = read_csv(Path(a.hotlist)), []
-                except HotlistError as exc:
-                    raise ImportRefused(str(exc)) from exc
-            else:
-                result = PARSERS[a.hotlist_format](Path(a.hotlist))
-                entries, errors = result.entries, result.errors
-        except ImportRefused as exc:
-            print(f"hq: hotlist refused, nothing published: {exc}", file=sys.stderr)
-            return 2
-        for err in errors:
-            log.warning("hq: %s: skipped %s", a.hotlist, err)
-    hq = HqEndpoint(a.broker, Path(a.db), a.topic_prefix)
-    hq.on_records = lambda unit, recs: log.info("hq: stored %d record(s) from %s",
-                                                len(recs), unit)
-    hq.start()
-    if entries is not None:
-        version = hq.publish_hotlist(entries, signing_key(Path(a.signing_key)))
-        log.info("hq: published hotlist version %d (%d entries)", version, len(entries))
-    import signal
-    import threading
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print(f"alprd hq: listening on {a.broker}, storing in {a.db}", flush=True)
-    from datetime import datetime, timezone
-    next_retention = time.monotonic()
-    while not stop.wait(0.5):
-        if time.monotonic() >= next_retention:  # POL-09, hourly
-            logical, permanent = hq.store.apply_retention(datetime.now(timezone.utc))
-            if logical or permanent:
-                log.info("hq: retention: %d logically deleted, %d permanently deleted",
-                         logical, permanent)
-            next_retention = time.monotonic() + 3600
-    hq.stop()
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="alprd", description=(
         "Automated licence plate recognition for patrol vehicles. Reads plates from the "
@@ -368,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="where the demo keeps its databases (default ~/.local/state/alprd/demo)")
     sp.add_argument("--once", action="store_true",
                     help="play the clip once, then stop (default: loop until Ctrl-C)")
-    sp.set_defaults(func=cmd_demo)
+    sp.set_defaults(func=_demo_main)
 
     sp = sub.add_parser("recognize", help="read plates in images", description=(
         "Read the plates in each image and print them, best first; with --json one JSON "
@@ -452,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--signing-key", metavar="FILE", help=(
         "HQ's Ed25519 signing key (PEM; made on first use, its public half written to "
         "FILE.pub for the vehicles' hotlist.public_key)"))
-    sp.set_defaults(func=cmd_hq)
+    sp.set_defaults(func=_hq_main)
     return p
 
 

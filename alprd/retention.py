@@ -12,7 +12,14 @@ Times are UTC datetimes: retention is about dates (data), not intervals.
 """
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
 from datetime import datetime, timedelta, timezone
+
+from alprd.clock import iso
+
+log = logging.getLogger(__name__)
 
 LOGICAL_YEARS = 2
 PERMANENT_YEARS = 5
@@ -62,3 +69,30 @@ def vehicle_purge_before(now: datetime, local_cap_days: float) -> datetime:
 def parse_utc(text: str) -> datetime:
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+class VehiclePurge:
+    """POL-09 on the vehicle: every `every_s` (monotonic), purge the reads and audit records
+    HQ has acknowledged that are older than the local cap."""
+
+    def __init__(self, store, audit, local_cap_days: float, every_s: float = 600.0,
+                 utc=lambda: datetime.now(timezone.utc)) -> None:
+        self.store, self.audit, self.local_cap_days = store, audit, local_cap_days
+        self.every_s, self.utc = every_s, utc
+        self._last_mono: float | None = None
+
+    def tick(self, now_mono: float | None = None) -> int:
+        now_mono = time.monotonic() if now_mono is None else now_mono
+        if self._last_mono is not None and now_mono - self._last_mono < self.every_s:
+            return 0
+        self._last_mono = now_mono
+        before = iso(vehicle_purge_before(self.utc(), self.local_cap_days))
+        try:
+            n = self.store.purge_acknowledged(before)
+            self.audit.purge_acknowledged(before)
+        except sqlite3.Error as exc:
+            log.error("retention: purge failed: %s", exc)
+            return 0
+        if n:
+            log.info("retention: purged %d acknowledged read(s) captured before %s", n, before)
+        return n

@@ -74,3 +74,57 @@ class Watchdog:
             self.notifier.send("WATCHDOG=1", f"STATUS={status()}")
         else:
             self.notifier.send(f"STATUS=stalled: {', '.join(self.stalled)}")
+
+
+def heartbeats(recognition: Callable[[], float | None], cameras=(), gps=None, uplink=None,
+               inbox=None) -> dict[str, Callable[[], float | None]]:
+    """The heartbeat of every worker the daemon runs, by name."""
+    beats = {"recognition": recognition}
+    if cameras:
+        beats["capture"] = lambda: max((c.last_frame_mono or 0.0 for c in cameras),
+                                       default=None) or None
+    if gps:
+        beats["gps"] = lambda: gps.loop_mono
+    if uplink:
+        beats["uplink"] = lambda: uplink.loop_mono
+    if inbox:
+        beats["inbox"] = lambda: inbox.loop_mono
+    return beats
+
+
+def health(unit_id: str, models: str, pipeline, store, cameras, queues, gps, gps_track,
+           hotlist, sync, uplink) -> dict:
+    """What the page's /health and the demo report about a running car."""
+    fix = gps_track.latest()
+    return {"unit_id": unit_id, "models": models,
+            "frames": pipeline.frames, "reads": pipeline.reads, "hits": pipeline.hits,
+            "dropped_reads": pipeline.dropped_reads, "outbox": store.outbox_depth(),
+            "cameras": {c.id: {"state": c.state, "frames": c.frames,
+                               "dropped": queues[c.id].dropped} for c in cameras},
+            "gps": {"state": gps.state if gps else "none", "stale": gps_track.is_stale(),
+                    "fix": None if fix is None else {"lat": fix.lat, "lon": fix.lon,
+                                                     "quality": fix.quality}},
+            "hotlist": {"entries": len(hotlist), "version": sync.version if sync else None,
+                        "stale": sync.is_stale() if sync else None},
+            "uplink": {"connected": bool(uplink and uplink.connected.is_set()),
+                       "sent": uplink.sent if uplink else 0,
+                       "acked": uplink.acked if uplink else 0}}
+
+
+class PageStatus:
+    """Tells the page when something the officer must know changes (a stale hotlist)."""
+
+    def __init__(self, bus, sync) -> None:
+        self.bus, self.sync = bus, sync
+        self._last: dict | None = None
+
+    def tick(self) -> None:
+        status = {"type": "status", "hotlist_stale": bool(self.sync and self.sync.is_stale()),
+                  "hotlist_version": self.sync.version if self.sync else None}
+        if status == self._last:
+            return
+        self._last = status
+        self.bus.publish(status)
+        if status["hotlist_stale"]:
+            log.warning("hotlist: stale (version %s): hits may be missing or cancelled wants "
+                        "may still alert", status["hotlist_version"])

@@ -76,6 +76,11 @@ class Read:
     frames: int  # how many frames of the pass voted
 
 
+# The kinds of hotlist record (NCIC wants, stolen vehicles and plates, AMBER/BOLO, agency lists)
+LIST_TYPES = ("stolen_vehicle", "stolen_plate", "wanted_person", "missing_person", "amber",
+              "bolo", "agency")
+
+
 @dataclass(frozen=True)
 class HotlistEntry:
     plate: str

@@ -37,7 +37,7 @@ def run(fps: float, seconds: float, tmp: Path) -> dict:
     elapsed = time.monotonic() - t0
     captured = sum(c.frames for c in d.cameras)
     dropped = sum(q.dropped for q in d.queues.values())
-    processed = d.frames
+    processed = d.pipeline.frames
     d.shutdown()
     return {"fps": processed / elapsed, "captured": captured, "dropped": dropped,
             "reads": d.reads}

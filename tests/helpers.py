@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,3 +50,15 @@ def make_read(text: str = "7ABC123", unit: str = "CAR-1", **kw) -> Read:
 def make_hit(read: Read) -> Hit:
     entry = HotlistEntry(read.text, "CA", "stolen_vehicle", "test", 1, "NIC/V1")
     return Hit(str(uuid.uuid4()), read.id, entry, "exact", read.utc)
+
+
+def wait_for(cond, timeout: float = 10.0, every: float = 0.02) -> bool:
+    """Wait until cond() is true (True) or timeout seconds have passed (cond()'s last word);
+    for threads and processes, instead of a sleep and an assertion."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        pause.wait(every)
+    return bool(cond())

@@ -31,10 +31,10 @@ def a_pass(text="7ABC123", mono=100.0):
 @pytest.mark.policy("POL-03")
 def test_reads_in_a_no_capture_zone_are_dropped_and_only_counted(tmp_path):
     d = make_daemon(tmp_path, zones=[CLINIC])
-    d.track.add(Fix(lat=34.05, lon=-118.25, mono=99.0, quality=1))  # inside
-    d._finish(a_pass("INSIDE1", 99.5))
-    d.track.add(Fix(lat=34.50, lon=-118.25, mono=101.0, quality=1))  # outside
-    d._finish(a_pass("OUTSID1", 101.0))
+    d.gps_track.add(Fix(lat=34.05, lon=-118.25, mono=99.0, quality=1))  # inside
+    d.pipeline.finish(a_pass("INSIDE1", 99.5))
+    d.gps_track.add(Fix(lat=34.50, lon=-118.25, mono=101.0, quality=1))  # outside
+    d.pipeline.finish(a_pass("OUTSID1", 101.0))
     texts = [r["text"] for r in d.store.reads()]
     assert texts == ["OUTSID1"]
     assert d.store.counter("no_capture_zone") == 1
@@ -51,9 +51,9 @@ def test_zone_config_rejects_bad_coordinates(tmp_path):
 @pytest.mark.policy("POL-01")
 def test_read_records_position_time_and_source(tmp_path):
     d = make_daemon(tmp_path)
-    d.track.add(Fix(lat=34.0, lon=-118.0, mono=100.0, quality=2))
-    d.track.add(Fix(lat=34.001, lon=-118.0, mono=101.0, quality=2))
-    d._finish(a_pass("POS0001", 100.4))
+    d.gps_track.add(Fix(lat=34.0, lon=-118.0, mono=100.0, quality=2))
+    d.gps_track.add(Fix(lat=34.001, lon=-118.0, mono=101.0, quality=2))
+    d.pipeline.finish(a_pass("POS0001", 100.4))
     row = d.store.db.conn.execute("SELECT lat, lon, fix_quality, time_source, unit_id, frames "
                                   "FROM reads").fetchone()
     # the best sighting (the first of three equals, at 100.4) gets the interpolated position
@@ -66,20 +66,20 @@ def test_confident_pass_alerts_early_and_only_once(tmp_path):
     from alprd.hotlist import Hotlist
     from alprd.types import HotlistEntry
     d = make_daemon(tmp_path)
-    d.hotlist = Hotlist([HotlistEntry("8XYZ442", "CA", "stolen_vehicle", "test")])
+    d.pipeline.hotlist = Hotlist([HotlistEntry("8XYZ442", "CA", "stolen_vehicle", "test")])
     q, _ = d.bus.subscribe()
     crop = np.full((30, 60, 3), 128, np.uint8)
     p = None
     for i in range(6):
         plate = PlateRead("8XYZ442", 0.95, (0.95,) * 7, (10, 10, 70, 40), 0.9)
-        p = d.tracker.add(Observation(plate, "rear", 100 + i * 0.1, crop, 10.0))
-        d._maybe_alert_early(p)
+        p = d.pipeline.tracker.add(Observation(plate, "rear", 100 + i * 0.1, crop, 10.0))
+        d.pipeline.maybe_alert_early(p)
         if i == 1:
             assert q.empty()  # two sightings are not enough
     early = q.get_nowait()
     assert early["type"] == "alert" and early["id"] == p.id and q.empty()
-    for done in d.tracker.expire(200.0):
-        d._finish(done)
+    for done in d.pipeline.tracker.expire(200.0):
+        d.pipeline.finish(done)
     final = q.get_nowait()
     assert final["type"] == "hit" and final["id"] == early["id"]
     update = q.get_nowait()  # the same alert, updated with the final read: not a second one
@@ -93,14 +93,15 @@ def test_unsure_pass_waits_for_its_end(tmp_path):
     from alprd.hotlist import Hotlist
     from alprd.types import HotlistEntry
     d = make_daemon(tmp_path)
-    d.hotlist = Hotlist([HotlistEntry("8XYZ442", None, "bolo", "test")])
+    d.pipeline.hotlist = Hotlist([HotlistEntry("8XYZ442", None, "bolo", "test")])
     q, _ = d.bus.subscribe()
     crop = np.full((30, 60, 3), 128, np.uint8)
     for i in range(5):
         plate = PlateRead("8XYZ442", 0.6, (0.6,) * 7, (10, 10, 70, 40), 0.9)
-        d._maybe_alert_early(d.tracker.add(Observation(plate, "rear", 100 + i * 0.1, crop, 1.0)))
+        p = d.pipeline.tracker.add(Observation(plate, "rear", 100 + i * 0.1, crop, 1.0))
+        d.pipeline.maybe_alert_early(p)
     assert q.empty()
-    for done in d.tracker.expire(200.0):
-        d._finish(done)
+    for done in d.pipeline.tracker.expire(200.0):
+        d.pipeline.finish(done)
     assert q.get_nowait()["type"] == "hit"
     d.store.close()

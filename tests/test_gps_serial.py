@@ -7,6 +7,7 @@ import tty
 import pytest
 
 from alprd.gps import GpsReader, GpsTrack
+from tests.helpers import wait_for
 from tests.nmea_logs import cold_start, corrupt, epoch
 
 
@@ -28,15 +29,6 @@ class Pty:
     def close(self):
         os.close(self.master)
         os.close(self.slave)
-
-
-def wait_for(cond, timeout=8.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
 
 
 @pytest.fixture

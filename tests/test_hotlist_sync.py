@@ -6,9 +6,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from alprd.hotlist import Hotlist
-from alprd.hotlist.sync import HotlistSync, UpdateRefused, entry_to_json, sign
+from alprd.hotlist.sync import HotlistSync
+from alprd.protocol import UpdateRefused, entry_to_json, sign
 from alprd.types import HotlistEntry as E
-from tests.helpers import key_file
+from tests.helpers import key_file, wait_for
 
 HQ = Ed25519PrivateKey.generate()
 ENTRIES = [E("8XYZ442", "CA", "stolen_vehicle", "stolen", case_number="NIC/V1"),
@@ -151,17 +152,16 @@ def test_updates_arrive_over_mqtt_and_cancel_the_open_alert(broker, tmp_path):
         "uplink": {"broker": broker.url}, "hotlist": {"public_key": str(pem)}})
     d = Daemon(cfg, ui=False)
     q, _ = d.bus.subscribe()
+    d.inbox.start()
     d.uplink.start()
     hq = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="hq-pub")
     hq.connect("127.0.0.1", broker.port)
     hq.loop_start()
     try:
         assert d.uplink.connected.wait(5)
-        time.sleep(0.2)  # the subscription is made in the connect callback
-        hq.publish("alprd/v1/hotlist", snapshot(1), qos=1).wait_for_publish(5)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and d.sync.version != 1:
-            time.sleep(0.02)
+        # retained, as HQ publishes it: the car gets it whenever its subscription lands
+        hq.publish("alprd/v1/hotlist", snapshot(1), qos=1, retain=True).wait_for_publish(5)
+        assert wait_for(lambda: d.sync.version == 1, 5)
         assert d.hotlist.match("8XYZ442")
         hq.publish("alprd/v1/hotlist", b"\x00" * 80, qos=1).wait_for_publish(5)  # garbage
         t0 = time.monotonic()
@@ -172,15 +172,16 @@ def test_updates_arrive_over_mqtt_and_cancel_the_open_alert(broker, tmp_path):
         assert event == {"type": "cancel", "plates": ["8XYZ442"], "version": 2}
         assert not d.hotlist.match("8XYZ442") and d.sync.refused == 1
         assert d.health()["hotlist"] == {"entries": 1, "version": 2, "stale": False}
-        d._publish_status()
+        d.page_status.tick()
         while (ev := q.get(timeout=1))["type"] != "status":
             pass
         assert ev == {"type": "status", "hotlist_stale": False, "hotlist_version": 2}
         d.sync.received_mono -= d.sync.max_age_s + 1  # a day without an update
-        d._publish_status()
+        d.page_status.tick()
         assert q.get(timeout=1) == {"type": "status", "hotlist_stale": True,
                                     "hotlist_version": 2}
     finally:
         hq.loop_stop()
         d.uplink.stop()
+        d.inbox.stop()
         d.store.close()

@@ -54,7 +54,8 @@ def test_hq_command_publishes_a_signed_retained_hotlist(broker, tmp_path):
     import paho.mqtt.client as mqtt
 
     from alprd.hotlist import Hotlist
-    from alprd.hotlist.sync import HotlistSync, load_public_key
+    from alprd.hotlist.sync import HotlistSync
+    from alprd.protocol import load_public_key
 
     key = tmp_path / "hq.key"
     proc = subprocess.Popen([sys.executable, "-m", "alprd", "hq", "--broker", broker.url,
@@ -68,11 +69,12 @@ def test_hq_command_publishes_a_signed_retained_hotlist(broker, tmp_path):
         sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="late-car")
         sub.on_message = lambda c, u, m: (box.append(m.payload), got.set())
         # a car that connects after the publication still gets the list (retained)
-        import time
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (tmp_path / "hq.key.pub").exists():
-            time.sleep(0.1)
-        time.sleep(0.5)
+        said = []
+        for line in proc.stderr:  # ends early only if HQ exits
+            said.append(line)
+            if "published hotlist version" in line:
+                break
+        assert said and "published hotlist version" in said[-1], "".join(said)
         sub.connect("127.0.0.1", broker.port)
         sub.subscribe("alprd/v1/hotlist", qos=1)
         sub.loop_start()
@@ -90,4 +92,4 @@ def test_hq_command_publishes_a_signed_retained_hotlist(broker, tmp_path):
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0
-    assert "skipped line 6" in err  # malformed rows reported
+    assert "skipped line 6" in "".join(said) + err  # malformed rows reported

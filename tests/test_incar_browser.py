@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -20,10 +19,10 @@ from alprd.audit import AuditLog
 from alprd.config import load
 from alprd.daemon import Daemon
 from alprd.demo.broker import free_port
-from alprd.hotlist.sync import entry_to_json, sign
-from alprd.hq import HqEndpoint, roster_user, signing_key
+from alprd.hq import HqEndpoint, signing_key
+from alprd.protocol import roster_user, sign
 from alprd.types import HotlistEntry, Hit
-from tests.helpers import key_file, make_read
+from tests.helpers import key_file, make_read, wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
@@ -45,15 +44,6 @@ USERS = [
 ]
 
 
-def wait_for(cond, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        threading.Event().wait(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 class Car:
     """A running daemon (no camera: hits are injected as the pipeline would record them)
     with HQ on a real broker."""
@@ -73,8 +63,8 @@ class Car:
         self.daemon = Daemon(cfg)
         self.thread = threading.Thread(target=self.daemon.run, daemon=True)
         self.thread.start()
-        wait_for(lambda: self.daemon.roster.version and self.daemon.sync.version,
-                 what="roster and hotlist at the car")
+        assert wait_for(lambda: self.daemon.roster.version and self.daemon.sync.version, 15), \
+            "no roster and hotlist at the car"
         self.url = self.daemon.page.url
 
     def hit(self, text="8XYZ442") -> Hit:
@@ -83,7 +73,7 @@ class Car:
         match = self.daemon.hotlist.match(read.text, read.state)[0]
         hit = Hit(str(uuid.uuid4()), read.id, match.entry, match.rule, read.utc,
                   match.differs, match.state_rule)
-        self.daemon.record(read, [hit])
+        self.daemon.pipeline.record(read, [hit])
         return hit
 
     def hq_records(self, kind: str) -> list[dict]:
@@ -165,7 +155,7 @@ def test_each_sign_in_refusal_says_why(car, page):
         if badge == "5005":
             shot(page, "signin-refused-deactivated")
     # the deactivated attempt reached HQ as a priority report, and the audit trail has it
-    wait_for(lambda: car.hq_records("report"), what="the PSB report at HQ")
+    assert wait_for(lambda: car.hq_records("report"), 15), "no PSB report at HQ"
     report = car.hq_records("report")[0]
     assert report["type"] == "deactivated_sign_in" and report["badge"] == "5005"
     actions = [(r["username"], r["action"]) for r in AuditLog(car.daemon.store).records()]
@@ -212,7 +202,7 @@ def test_a_hit_arrives_and_is_verified_step_by_step(car, page):
     steps = [d["action"] for d in car.daemon.store.dispositions(hit.id)]
     assert steps == ["acknowledged", "verify_characters", "verify_state", "verify_want",
                      "verified_stopped"]
-    wait_for(lambda: len(car.hq_records("disposition")) == 5, what="dispositions at HQ")
+    assert wait_for(lambda: len(car.hq_records("disposition")) == 5, 15), "dispositions at HQ"
     stamps = [d["utc"] for d in car.hq_records("disposition")]
     assert all(s.endswith("Z") for s in stamps) and stamps == sorted(stamps)
 
@@ -222,8 +212,8 @@ def test_want_not_valid_reaches_hq_as_a_priority_report(car, page):
     officer_sees_a_hit(page, car)
     page.click("[data-dispo=want_not_valid]")
     page.wait_for_selector("#alert", state="hidden")
-    wait_for(lambda: any(r["type"] == "hotlist_error" for r in car.hq_records("report")),
-             what="the hotlist-error report at HQ")
+    assert wait_for(lambda: any(r["type"] == "hotlist_error" for r in car.hq_records("report")),
+                    15), "no hotlist-error report at HQ"
     report = next(r for r in car.hq_records("report") if r["type"] == "hotlist_error")
     assert report["for"] == "Communications Division"
     assert report["hotlist"]["plate"] == "BXYZ442" and report["badge"] == "1001"
@@ -264,14 +254,14 @@ def test_a_fleet_technician_sees_no_plate_data_and_runs_the_self_test(car, page)
     ticket.wait_for_load_state()
     assert "Motor Vehicle Trouble Ticket" in ticket.content()
     assert "Tech Dunn" in ticket.content()
-    wait_for(lambda: car.hq_records("ticket"), what="the ticket at HQ")
+    assert wait_for(lambda: car.hq_records("ticket"), 15), "no ticket at HQ"
 
 
 @pytest.mark.policy("POL-02")
 @pytest.mark.policy("POL-17")
 def test_search_needs_a_purpose_and_every_access_is_audited(car, page):
     read = make_read("4DEF567", unit=UNIT)
-    car.daemon.record(read, [])
+    car.daemon.pipeline.record(read, [])
     sign_in(page, car, "2002", "2345")
     page.wait_for_selector("#search:not([hidden])")
     assert not page.is_visible("#export")  # export is for administrators
@@ -295,13 +285,13 @@ def test_search_needs_a_purpose_and_every_access_is_audited(car, page):
         ("search", "2002", "criminal", "4DEF567", 1),
         ("view_read", "2002", "criminal", "4DEF567", 1)]
     assert all(r["utc"].endswith("Z") for r in recs)
-    wait_for(lambda: len([a for a in car.hq_records("audit") if a["purpose"]]) == 2,
-             what="the audit records at HQ")
+    assert wait_for(lambda: len([a for a in car.hq_records("audit") if a["purpose"]]) == 2,
+                    15), "the audit records are not at HQ"
 
 
 @pytest.mark.policy("POL-08")
 def test_export_is_for_administrators_only_and_audited(car, page):
-    car.daemon.record(make_read("4DEF567", unit=UNIT), [])
+    car.daemon.pipeline.record(make_read("4DEF567", unit=UNIT), [])
     sign_in(page, car, "3003", "3456")
     page.wait_for_selector("#export:not([hidden])")
     page.select_option("#purpose", "civil")
@@ -322,7 +312,7 @@ def test_export_is_for_administrators_only_and_audited(car, page):
 @pytest.mark.policy("POL-06")
 def test_nobody_in_the_car_can_change_or_delete_data(car, page):
     read = make_read("4DEF567", unit=UNIT)
-    car.daemon.record(read, [])
+    car.daemon.pipeline.record(read, [])
     sign_in(page, car, "3003", "3456")  # not even an administrator, from the car
     page.wait_for_selector("#search:not([hidden])")
     for method in ("PUT", "DELETE", "PATCH"):
@@ -390,20 +380,20 @@ def test_the_page_is_served_over_https_with_secure_cookies(broker, tmp_path):
 def test_a_signed_command_runs_the_self_test_a_forged_or_replayed_one_does_not(car, caplog):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from alprd.hq import command_body
+    from alprd.protocol import command_body
     forged = command_body(UNIT, "selftest")
-    car.daemon._command(sign(forged, Ed25519PrivateKey.generate()))
+    car.daemon.inbox.command(sign(forged, Ed25519PrivateKey.generate()))
     assert "command refused: signature" in caplog.text
     other = command_body("CAR-99", "selftest")
-    car.daemon._command(sign(other, car.key))
+    car.daemon.inbox.command(sign(other, car.key))
     assert "not a command for this unit" in caplog.text
     cid = car.hq.send_command(UNIT, "selftest", car.key)
-    wait_for(lambda: car.hq_records("ticket"), timeout=60, what="the ticket at HQ")
+    assert wait_for(lambda: car.hq_records("ticket"), 60), "no ticket at HQ"
     t = car.hq_records("ticket")[0]
     assert t["command_id"] == cid and t["reporting_employee"] == "HQ command"
     assert {c["component"] for c in t["components"]} == {"cameras"}  # this car has none
     assert len(car.hq_records("ticket")) == 1  # the forged and the misdirected ones ran nothing
     replay = command_body(UNIT, "selftest")
     replay["id"] = cid
-    car.daemon._command(sign(replay, car.key))
+    car.daemon.inbox.command(sign(replay, car.key))
     assert "already run (replayed)" in caplog.text

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from alprd.hotlist.sync import SIG_BYTES, entry_to_json, sign
+from alprd.protocol import SIG_BYTES, entry_to_json, sign
 from alprd.store import Store
 from alprd.types import HotlistEntry
 from tests.helpers import KEY, make_hit, make_read
@@ -57,7 +57,7 @@ def test_in_car_records_match_their_schemas(tmp_path):
     from datetime import datetime, timezone
 
     from alprd.audit import AuditLog
-    from alprd.hq import roster_user
+    from alprd.protocol import roster_user
     from alprd.roster import Auth, Refused, Roster, Session
     from alprd.ui import EventBus, read_event
     from alprd.ui.alerts import Alerts
@@ -98,7 +98,7 @@ def test_in_car_records_match_their_schemas(tmp_path):
 
 def test_roster_command_and_ticket_match_their_schemas(tmp_path):
     from alprd.config import load
-    from alprd.hq import command_body, roster_body, roster_user
+    from alprd.protocol import command_body, roster_body, roster_user
     from alprd.selftest import Result, ticket
     jsonschema.validate(roster_body([roster_user("1001", "Able", "patrol_officer", "1234",
                                                  "2026-01-01")]), schema("roster"))
@@ -107,3 +107,14 @@ def test_roster_command_and_ticket_match_their_schemas(tmp_path):
     t = ticket.make(cfg, [Result("gps", "fail", "GPS silent", {"port": "/dev/ttyAMA0"})],
                     "Tech Dunn (4004)")
     jsonschema.validate(t, schema("ticket"))
+
+
+def test_the_protocol_package_validates_against_the_published_schemas():
+    from alprd import protocol
+    from alprd.protocol.schemas import SCHEMA_DIR
+    assert SCHEMA_DIR.resolve() == SCHEMAS.resolve()  # docs/schemas/v1 is the package's copy
+    assert "read" in protocol.schemas.names() and "roster" in protocol.schemas.names()
+    body = protocol.read_body(make_read())
+    protocol.validate("read", body)
+    with pytest.raises(ValueError, match="read: utc"):
+        protocol.validate("read", {**body, "utc": {"not": "a time"}})

@@ -1,7 +1,7 @@
 """Keys, provisioning, encryption at rest and mutual TLS (POL-08, POL-13)."""
 import os
-import sqlite3
 import stat
+import threading
 import time
 
 import pytest
@@ -118,12 +118,14 @@ def test_broker_refuses_a_client_without_certificate_or_from_a_foreign_ca(pki, t
             if certs:
                 ctx.load_cert_chain(*map(str, certs))
             c.tls_set_context(ctx)
-            accepted = []
-            c.on_connect = lambda *a: accepted.append(a[3])
+            accepted, answered = [], threading.Event()
+            c.on_connect = lambda *a: (accepted.append(a[3]), answered.set())
+            c.on_disconnect = lambda *a: answered.set()
+            c.on_connect_fail = lambda *a: answered.set()
             try:
                 c.connect("127.0.0.1", b.port)  # TLS 1.3: the refusal comes after the handshake
                 c.loop_start()
-                time.sleep(1.5)
+                assert answered.wait(10), "the broker neither accepted nor refused"
             except (ssl.SSLError, OSError):
                 pass
             finally:
@@ -140,9 +142,13 @@ def assert_car_refuses(broker, pki, tmp_path, text):
     store = Store(tmp_path / "car.db", KEY)
     store.add_read(make_read(text))
     up = Uplink(broker.url, store, "CAR-1", tls=device_tls(pki))
+    tried = threading.Event()  # the handshake failed, or the pin check disconnected
+    up.client.on_connect_fail = lambda *a: tried.set()
+    on_disconnect = up.client.on_disconnect
+    up.client.on_disconnect = lambda *a, **k: (on_disconnect(*a, **k), tried.set())
     up.start()
     try:
-        time.sleep(1.5)
+        assert tried.wait(15), "the car never tried this broker"
         assert not up.connected.is_set() and store.outbox_depth() == 1
     finally:
         up.stop()

@@ -14,7 +14,8 @@ from alprd import demo, selftest
 from alprd.config import load
 from alprd.demo.broker import Mosquitto, free_port
 from alprd.hotlist import Hotlist
-from alprd.hotlist.sync import HotlistSync, load_public_key
+from alprd.hotlist.sync import HotlistSync
+from alprd.protocol import load_public_key
 from alprd.provision import issue, provision
 from alprd.selftest import ticket
 from tests.test_camera_recovery import MjpegCamera

@@ -7,19 +7,11 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from alprd.demo.broker import Mosquitto, free_port
-from alprd.hq import HqEndpoint, parse_up
+from alprd.hq import HqEndpoint
+from alprd.protocol import parse_ack, parse_up
 from alprd.store import Store
-from alprd.uplink import Uplink, parse_ack
-from tests.helpers import KEY, make_hit, make_read
-
-
-def wait_for(cond, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
+from alprd.uplink import Uplink
+from tests.helpers import KEY, make_hit, make_read, wait_for
 
 
 @pytest.fixture
@@ -53,9 +45,11 @@ def test_offline_records_wait_and_go_when_broker_appears(tmp_path):
     for i in range(10):
         store.add_read(make_read(f"OFF{i:03d}"))
     up = Uplink(f"mqtt://127.0.0.1:{port}", store, "CAR-2")
+    refused = threading.Event()
+    up.client.on_connect_fail = lambda *a: refused.set()
     up.start()
     try:
-        time.sleep(0.5)
+        assert refused.wait(15), "the uplink never tried the (absent) broker"
         assert store.outbox_depth() == 10  # nobody to send to: nothing lost, nothing deleted
         with Mosquitto(port=port) as b:
             h = HqEndpoint(b.url, tmp_path / "hq.db", client_id="hq-late")

@@ -4,52 +4,8 @@ the reference HQ endpoint, all started by `alprd demo`. No hardware needed.
 The assets are made by train/make_demo.py (procedural scenes with synthetic plates; nothing
 from third parties), and assets/passes.json holds the clip's ground truth.
 """
-from __future__ import annotations
+from alprd.demo.scenario import (ASSETS, CLIP, DEMO_USERS, HOTLIST, PASSES, TRACK,
+                                 default_state_dir, demo_defaults, demo_roster)
 
-import os
-from pathlib import Path
-
-ASSETS = Path(__file__).parent / "assets"
-CLIP = ASSETS / "clip.mp4"
-TRACK = ASSETS / "track.nmea"
-HOTLIST = ASSETS / "hotlist.csv"
-PASSES = ASSETS / "passes.json"
-
-
-def default_state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "alprd" / "demo"
-
-
-def demo_defaults(state_dir: Path, loop: bool = True) -> dict:
-    """The embedded configuration of the demo (environment overrides still apply)."""
-    return {
-        "vehicle": {"unit_id": "DEMO-1", "agency": "alprd demo"},
-        "capture": {"cameras": [{"id": "rear", "source": str(CLIP), "loop": loop}]},
-        "gps": {"port": str(TRACK), "replay_loop": loop},
-        "hotlist": {"path": str(HOTLIST)},
-        "store": {"path": str(state_dir / "alprd.db"),
-                  "key_file": str(state_dir / "keys" / "data.key")},
-        "uplink": {"ca_file": str(state_dir / "keys" / "ca.crt"),
-                   "cert_file": str(state_dir / "keys" / "device.crt"),
-                   "key_file": str(state_dir / "keys" / "device.key")},
-        "ui": {"listen": "127.0.0.1:8080"},
-    }
-
-
-# Fictitious demo accounts, published by the demo's HQ as its roster (never used outside the
-# demo): one per role, plus one deactivated and one untrained, to show the refusals.
-DEMO_USERS = [
-    # badge, name, role, PIN, trained, status
-    ("1001", "Ofc. A. Demo", "patrol_officer", "1001", "2026-01-15", "active"),
-    ("2002", "Det. B. Demo", "data_user", "2002", "2026-01-15", "active"),
-    ("3003", "Adm. C. Demo", "administrator", "3003", "2026-01-15", "active"),
-    ("4004", "Tech D. Demo", "fleet_technician", "4004", "2026-01-15", "active"),
-    ("5005", "Ofc. E. Deactivated", "patrol_officer", "5005", "2025-06-01", "deactivated"),
-    ("6006", "Ofc. F. Untrained", "patrol_officer", "6006", None, "active"),
-]
-
-
-def demo_roster() -> list[dict]:
-    from alprd.hq import roster_user
-    return [roster_user(b, n, r, pin, t, status=st) for b, n, r, pin, t, st in DEMO_USERS]
+__all__ = ["ASSETS", "CLIP", "DEMO_USERS", "HOTLIST", "PASSES", "TRACK", "default_state_dir",
+           "demo_defaults", "demo_roster"]

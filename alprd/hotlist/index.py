@@ -15,14 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alprd.types import HotlistEntry
+from alprd.types import LIST_TYPES, HotlistEntry  # noqa: F401  (LIST_TYPES re-exported)
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CODE = {ch: i + 1 for i, ch in enumerate(ALPHABET)}  # 0 = no character
 MAX_LEN = 9  # 8-character plates plus one inserted character; 58 bits in all
 DEFAULT_CONFUSIONS = ("O0DQ", "B8", "I1LT", "S5", "Z2", "G6", "UV", "A4", "E3", "KX", "MN")
-LIST_TYPES = ("stolen_vehicle", "stolen_plate", "wanted_person", "missing_person", "amber",
-              "bolo", "agency")
 SEP = "\x1f"
 
 

@@ -1,16 +1,13 @@
 """Signed hotlist updates from HQ: full snapshots and ordered deltas (docs/protocol.md).
 
-An update is `signature (64 bytes) || gzip(JSON)`, signed with HQ's Ed25519 key; the vehicle
-holds HQ's public key (pinned) and refuses anything else. A forged, truncated, out-of-order or
+An update comes in HQ's signed envelope (alprd.protocol.envelope); the vehicle holds HQ's
+public key (pinned) and refuses anything else. A forged, truncated, out-of-order or
 replayed update is refused with a one-line reason, and the last good list stays in force. A
 good update is applied by building a new index and swapping it in (matching never waits),
 then saved, so a restart starts from it.
 """
 from __future__ import annotations
 
-import gzip
-import io
-import json
 import logging
 import os
 import threading
@@ -18,22 +15,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from alprd.hotlist import Hotlist
 from alprd.hotlist.index import LIST_TYPES, Index
+from alprd.protocol.envelope import UpdateRefused, verify
 from alprd.types import HotlistEntry
 
 log = logging.getLogger(__name__)
-
-SIG_BYTES = 64
-MAX_COMPRESSED = 64 * 1024 * 1024
-MAX_JSON = 512 * 1024 * 1024
-
-
-class UpdateRefused(Exception):
-    """An update that was not applied; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -43,34 +32,6 @@ class Applied:
     added: int
     removed: list[tuple[str, str | None]]
     cancelled: bool
-
-
-def load_public_key(path: Path) -> Ed25519PublicKey:
-    """HQ's pinned key: PEM, or 32 raw bytes."""
-    from cryptography.hazmat.primitives import serialization
-    data = Path(path).read_bytes()
-    try:
-        if data.startswith(b"-----"):
-            key = serialization.load_pem_public_key(data)
-        else:
-            key = Ed25519PublicKey.from_public_bytes(data)
-    except ValueError as exc:
-        raise UpdateRefused(f"{path}: not an Ed25519 public key") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise UpdateRefused(f"{path}: not an Ed25519 public key")
-    return key
-
-
-def sign(body: dict, key: Ed25519PrivateKey) -> bytes:
-    """HQ side: the wire form of an update."""
-    payload = gzip.compress(json.dumps(body, separators=(",", ":")).encode(), 6)
-    return key.sign(payload) + payload
-
-
-def entry_to_json(e: HotlistEntry) -> dict:
-    return {"plate": e.plate, "state": e.state, "list_type": e.list_type, "reason": e.reason,
-            "priority": e.priority, "case_number": e.case_number, "source": e.source,
-            "entered_utc": e.entered_utc, "expires": e.expires}
 
 
 def _entry(d) -> HotlistEntry:
@@ -92,31 +53,6 @@ def _entry(d) -> HotlistEntry:
                             expires=float(d.get("expires") or 0.0))
     except (TypeError, ValueError) as exc:
         raise UpdateRefused(f"bad field in entry {plate}: {exc}") from exc
-
-
-def verify(message: bytes, public_key: Ed25519PublicKey) -> dict:
-    """The update's JSON body, or UpdateRefused (forged, truncated, malformed)."""
-    if len(message) <= SIG_BYTES:
-        raise UpdateRefused(f"update of {len(message)} bytes is truncated")
-    if len(message) > MAX_COMPRESSED + SIG_BYTES:
-        raise UpdateRefused(f"update of {len(message)} bytes exceeds {MAX_COMPRESSED}")
-    sig, payload = message[:SIG_BYTES], message[SIG_BYTES:]
-    try:
-        public_key.verify(sig, payload)
-    except InvalidSignature as exc:
-        raise UpdateRefused("signature does not verify against the pinned HQ key "
-                            "(forged, altered or truncated)") from exc
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(payload)) as f:
-            raw = f.read(MAX_JSON + 1)
-        if len(raw) > MAX_JSON:
-            raise UpdateRefused("update expands beyond the size limit")
-        body = json.loads(raw)
-    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UpdateRefused(f"signed but unreadable: {exc}") from exc
-    if not isinstance(body, dict) or body.get("v") != 1:
-        raise UpdateRefused("update has no 'v': 1")
-    return body
 
 
 class HotlistSync:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from alprd.hotlist import normalise
+from alprd.hotlist.csvfile import normalise
 from alprd.types import HotlistEntry
 
 NCIC_MKE = {"EV": "stolen_vehicle", "EL": "stolen_plate", "EW": "wanted_person",

@@ -1,18 +1,9 @@
-"""Plate recognition: detector, crop, OCR. Models are the project's own (train/)."""
-from __future__ import annotations
+"""Plate recognition: detector, crop, OCR. Models are the project's own (train/).
 
-from pathlib import Path
+The bundled models: bundle.py; detector.py and ocr.py run them (runtime.py), rectify.py
+levels a crop, recognizer.py puts them together.
+"""
+from alprd.recognize.bundle import (DETECTOR, MODEL_DIR, OCR, OCR_CONFIG, VERSION_FILE,
+                                    model_version)
 
-MODEL_DIR = Path(__file__).parent / "models"
-DETECTOR = MODEL_DIR / "detector.tflite"
-OCR = MODEL_DIR / "ocr.tflite"
-OCR_CONFIG = MODEL_DIR / "ocr_plate_config.yaml"
-VERSION_FILE = MODEL_DIR / "VERSION"
-
-
-def model_version() -> str:
-    """The first word of models/VERSION, e.g. 'alprd-interim-1'."""
-    try:
-        return VERSION_FILE.read_text().split(":", 1)[0].strip()
-    except OSError:
-        return "unknown"
+__all__ = ["DETECTOR", "MODEL_DIR", "OCR", "OCR_CONFIG", "VERSION_FILE", "model_version"]

@@ -22,10 +22,9 @@ from alprd.config import ConfigError, load
 from alprd.gps import FixBuilder, GpsTrack
 from alprd.gps.nmea import NmeaError, gga, gsa, parse_sentence, rmc, vtg
 from alprd.hotlist import Hotlist
-from alprd.hotlist.sync import HotlistSync, UpdateRefused, sign
-from alprd.hq import parse_up
+from alprd.hotlist.sync import HotlistSync
+from alprd.protocol import UpdateRefused, parse_ack, parse_up, sign
 from alprd.roster import Roster
-from alprd.uplink import parse_ack
 
 pytestmark = pytest.mark.reliability
 

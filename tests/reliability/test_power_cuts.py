@@ -26,7 +26,8 @@ import pytest
 from alprd import demo
 from alprd.audit import AuditLog
 from alprd.demo.broker import free_port
-from alprd.hq import HqEndpoint, roster_user, signing_key
+from alprd.hq import HqEndpoint, signing_key
+from alprd.protocol import roster_user
 from alprd.hotlist import read_csv
 from alprd.store import Store
 from tests.helpers import KEY, key_file

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from alprd.hotlist.sync import sign
+from alprd.protocol import sign
 from alprd.provision import provision
 from tests.test_security_store import tls_broker
 
@@ -52,7 +52,7 @@ def page(tmp_path):
     """A page with a one-user roster, served on loopback."""
     from alprd.audit import AuditLog
     from alprd.demo.broker import free_port
-    from alprd.hq import roster_user
+    from alprd.protocol import roster_user
     from alprd.roster import Auth, Roster
     from alprd.store import Store
     from alprd.ui import App, EventBus, PageServer

@@ -1,0 +1,135 @@
+"""Cameras: backends behind one interface, each run by a thread that never blocks on recognition.
+
+Backends, chosen by make_source() from the source string: picamera2, OpenCV (USB / RTSP /
+MJPEG), and file replay (a video file or an image folder). Hardware imports happen inside the
+backend, so this package imports on any machine.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from alprd.types import Frame
+from alprd.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+class CameraError(Exception):
+    """A camera cannot be opened or stopped delivering frames."""
+
+
+class Source(Protocol):
+    """A camera backend. read() returns (full, low-res or None), or None at end of stream."""
+
+    def open(self) -> None: ...
+
+    def read(self) -> tuple[np.ndarray, np.ndarray | None] | None: ...
+
+    def close(self) -> None: ...
+
+
+def make_source(spec) -> Source:
+    """The backend for a CameraConfig's source string."""
+    src = spec.source
+    if src.startswith("picamera2"):
+        from alprd.capture.picam import PiCamera
+        index = int(src.partition(":")[2] or 0)
+        return PiCamera(index, spec.detect_width)
+    if src.startswith(("rtsp://", "http://", "https://")) or src.startswith("/dev/video"):
+        from alprd.capture.opencv import OpenCvCamera
+        return OpenCvCamera(src, spec.detect_width)
+    from alprd.capture.replay import ReplaySource
+    return ReplaySource(Path(src), fps=spec.fps, loop=spec.loop, detect_width=spec.detect_width)
+
+
+class FrameQueue:
+    """A bounded queue that drops the oldest frame when full, and counts the drops."""
+
+    def __init__(self, size: int) -> None:
+        self._q: deque[Frame] = deque()
+        self._size = size
+        self._cv = threading.Condition()
+        self.dropped = 0
+
+    def put(self, frame: Frame) -> None:
+        with self._cv:
+            if len(self._q) >= self._size:
+                self._q.popleft()
+                self.dropped += 1
+            self._q.append(frame)
+            self._cv.notify()
+
+    def get(self, timeout: float) -> Frame | None:
+        with self._cv:
+            if not self._q:
+                self._cv.wait(timeout)
+            return self._q.popleft() if self._q else None
+
+    def __len__(self) -> int:
+        return len(self._q)
+
+
+class Camera(Worker):
+    """Runs one source on its own thread; reconnects with backoff; exposes its state."""
+
+    def __init__(self, spec, out: FrameQueue, reconnect_max_s: float = 30.0,
+                 factory: Callable[[object], Source] = make_source) -> None:
+        super().__init__(f"camera-{spec.id}")
+        self.id = spec.id
+        self.spec = spec
+        self.out = out
+        self.reconnect_max_s = reconnect_max_s
+        self.factory = factory
+        self.frames = 0
+        self.last_frame_mono: float | None = None
+        self.finished = threading.Event()  # a non-looping replay reached its end
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            source = self.factory(self.spec)
+            try:
+                source.open()
+                self._set_state("running")
+                backoff = 0.5
+                if self._pump(source):
+                    self._set_state("finished")
+                    self.finished.set()
+                    return
+            except CameraError as exc:
+                self._set_state("reconnecting", str(exc))
+            except Exception as exc:  # a backend bug must not kill the thread silently
+                log.exception("camera %s: unexpected error", self.id)
+                self._set_state("reconnecting", repr(exc))
+            finally:
+                source.close()
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, self.reconnect_max_s)
+
+    def _pump(self, source: Source) -> bool:
+        """Move frames to the queue; True at a clean end of stream."""
+        while not self._stop.is_set():
+            got = source.read()
+            if got is None:
+                return True
+            full, low = got
+            now = time.monotonic()
+            self.frames += 1
+            self.last_frame_mono = now
+            self.out.put(Frame(self.id, full, now, self.frames, low))
+        return False
+
+    def _set_state(self, state: str, why: str = "") -> None:
+        if state != self.state:
+            if why:
+                log.warning("camera %s: %s (%s)", self.id, state, why)
+            else:
+                log.info("camera %s: %s", self.id, state)
+        self.state = state

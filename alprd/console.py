@@ -1,0 +1,30 @@
+"""What the car's commands share: a read's line on the console, the errors that stop the
+daemon before it runs (each reported as one line), whether the page's port is free."""
+from __future__ import annotations
+
+import socket
+
+
+def print_read(read, hits) -> None:
+    from alprd.pipeline import format_read
+    print(format_read(read, hits), flush=True)
+
+
+def startup_errors() -> tuple:
+    """The errors that stop the daemon before it runs, each reported as one line."""
+    from alprd.hotlist.sync import UpdateRefused
+    from alprd.recognize.runtime import ModelError
+    from alprd.store import StoreError
+    from alprd.store.crypto import DataKeyError
+    from alprd.uplink import UplinkError
+    return (StoreError, DataKeyError, UplinkError, ModelError, UpdateRefused)
+
+
+def port_free(listen: str) -> bool:
+    host, _, port = listen.rpartition(":")
+    with socket.socket() as s:
+        try:
+            s.bind((host.strip("[]"), int(port)))
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,83 @@
+"""`alprd demo`: the daemon on the bundled demo, with its own broker and reference HQ."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from alprd.config import ConfigError, load
+from alprd.console import port_free, print_read, startup_errors
+from alprd.logs import setup_logging
+
+log = logging.getLogger("alprd")
+
+
+def main(a) -> int:
+    from alprd import demo
+    from alprd.daemon import Daemon
+    from alprd.demo.broker import BrokerError, Mosquitto
+    from alprd.hotlist import read_csv
+    from alprd.hq import HqEndpoint, signing_key
+    from alprd.provision import provision
+    from alprd.uplink import TlsFiles
+
+    state = Path(a.state_dir) if a.state_dir else demo.default_state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    keys = state / "keys"
+    provision(keys, "DEMO-1")  # idempotent: keys and certificates for this demo only
+    try:
+        cfg = load(None, defaults=demo.demo_defaults(state, loop=not a.once))
+    except ConfigError as exc:
+        print(f"config: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(cfg.logging.level, cfg.logging.levels)
+    broker = None
+    hq = None
+    if not cfg.uplink.broker:
+        try:
+            broker = Mosquitto(tls=(keys / "ca.crt", keys / "hq.crt", keys / "hq.key")).start()
+        except BrokerError as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 2
+        cfg.uplink.broker = broker.url  # mutual TLS, as in a car
+        hq = HqEndpoint(broker.url, state / "hq.db", cfg.uplink.topic_prefix,
+                        tls=TlsFiles(str(keys / "ca.crt"), str(keys / "hq.crt"),
+                                     str(keys / "hq.key")))
+        hq.on_records = lambda unit, recs: log.info("hq: received %d record(s) from %s",
+                                                    len(recs), unit)
+        hq.start()
+        # the demo hotlist reaches the car the way a real one does: signed by HQ, over MQTT
+        version = hq.publish_hotlist(read_csv(Path(cfg.hotlist.path)),
+                                     signing_key(keys / "hq-hotlist.key"))
+        log.info("hq: published the demo hotlist, version %d", version)
+        hq.publish_roster(demo.demo_roster(), signing_key(keys / "hq-hotlist.key"))
+        notes = {b: "" if st == "active" and t else f" ({st if st != 'active' else 'untrained'})"
+                 for b, _, _, _, t, st in demo.DEMO_USERS}
+        print("demo accounts (badge = PIN): " + ", ".join(
+            f"{b} {r}{notes[b]}" for b, _, r, _, _, _ in demo.DEMO_USERS), flush=True)
+        cfg.hotlist.public_key = str(keys / "hq-hotlist.key.pub")
+        cfg.hotlist.path = ""
+    print(f"alprd demo: state in {state}; broker {cfg.uplink.broker}", flush=True)
+    if not port_free(cfg.ui.listen):
+        log.warning("in-car page: %s is busy; using a free port", cfg.ui.listen)
+        cfg.ui.listen = "127.0.0.1:0"
+    try:
+        try:
+            daemon = Daemon(cfg, on_read=print_read)
+        except startup_errors() as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 2
+        daemon.install_signal_handlers()
+        if daemon.page:
+            print(f"in-car page: {daemon.page.url}", flush=True)
+        daemon.run(until=daemon.all_sources_finished if a.once else None,
+                   drain_s=10.0 if a.once else 0.0)
+        if hq is not None:
+            print(f"hq: {hq.store.count('read')} reads, {hq.store.count('hit')} hits stored",
+                  flush=True)
+    finally:
+        if hq:
+            hq.stop()
+        if broker:
+            broker.stop()
+    return 0

@@ -1,0 +1,31 @@
+"""HQ's Ed25519 signing key (hotlist, roster, commands)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def signing_key(path: Path):
+    """HQ's Ed25519 hotlist signing key, made on first use (mode 0600) with its public half
+    beside it as PATH.pub (PEM), which vehicles pin as hotlist.public_key."""
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    path = Path(path)
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} is not an Ed25519 private key")
+    else:
+        key = Ed25519PrivateKey.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    pub = path.with_name(path.name + ".pub")
+    if not pub.exists():
+        pub.write_bytes(key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return key

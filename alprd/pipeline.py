@@ -1,0 +1,151 @@
+"""The pass pipeline: frames become sightings, a vehicle pass becomes one read.
+
+Each frame is recognised and its plates tracked into passes (alprd.track). A pass whose vote
+is already confident alerts early; a finished pass becomes a read stamped with its time
+(clock) and place (GPS), dropped in a no-capture zone (POL-03), matched against the hotlist,
+stored, then shown on the page, opened as an alert and handed to the uplink and the caller.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Callable
+
+import cv2
+
+from alprd import clock
+from alprd.geometry import inside
+from alprd.store import StoreError
+from alprd.track import Pass, PassTracker
+from alprd.types import Hit, Observation, Read
+from alprd.ui import read_event
+
+log = logging.getLogger(__name__)
+
+EARLY_MIN_SIGHTINGS = 3  # an early alert needs this many sightings of the pass ...
+EARLY_MIN_CONFIDENCE = 0.8  # ... and every character of the vote at least this sure
+
+
+def sharpness(crop) -> float:
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var())
+
+
+def hit_id(read_id: str, entry) -> str:
+    """A hit's id, derived from the pass and the entry: an early alert and the stored hit are
+    the same hit, so the steps recorded on either refer to one id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL,
+                          f"alprd:{read_id}:{entry.plate}:{entry.state}:{entry.list_type}"))
+
+
+class Pipeline:
+    def __init__(self, cfg, recognizer, store, hotlist, gps_track, alerts, bus,
+                 wake_uplink: Callable[[], None] = lambda: None,
+                 on_read: Callable[[Read, list[Hit]], None] | None = None) -> None:
+        self.cfg, self.recognizer, self.store = cfg, recognizer, store
+        self.hotlist, self.gps_track, self.alerts, self.bus = hotlist, gps_track, alerts, bus
+        self.wake_uplink, self.on_read = wake_uplink, on_read
+        self.tracker = PassTracker(cfg.track.pass_gap_s, cfg.track.max_pass_s)
+        self.frames = self.reads = self.hits = self.dropped_reads = 0
+        self._read_times: list[float] = []
+
+    def frame(self, cam_id: str, frame) -> None:
+        """Recognise one frame; its plates join their passes (an early alert may open)."""
+        self.frames += 1
+        for plate, crop in self.recognizer(frame.image, frame.detect_image):
+            p = self.tracker.add(Observation(plate, cam_id, frame.mono, crop, sharpness(crop)))
+            self.maybe_alert_early(p)
+
+    def expire(self, now: float, force: bool = False) -> None:
+        """Finish the passes that ended (every open pass, with force)."""
+        for p in self.tracker.expire(now, force=force):
+            self.finish(p)
+
+    def reads_per_min(self) -> int:
+        now = time.monotonic()
+        self._read_times = [t for t in self._read_times if now - t <= 60]
+        return len(self._read_times)
+
+    # -- a pass ---------------------------------------------------------------------------
+    def build_read(self, p: Pass) -> tuple[Read, list[Hit]] | None:
+        """The pass as a read with its hotlist hits; None where it must not be kept."""
+        text, confs = p.text()
+        best = p.best()
+        fix = self.gps_track.at(best.mono)
+        if fix is not None and self._in_no_capture_zone(fix):
+            return None
+        utc, source = clock.utc_for(best.mono, self.gps_track.last_utc,
+                                    self.gps_track.last_utc_mono)
+        ok, jpeg = cv2.imencode(".jpg", best.crop,
+                                [cv2.IMWRITE_JPEG_QUALITY, self.cfg.store.crop_quality])
+        if not ok:
+            log.error("could not encode the crop of %s; pass dropped", text)
+            return None
+        read = Read(id=p.id, text=text,
+                    confidence=round(sum(confs) / len(confs), 4) if confs else 0.0,
+                    char_confidences=confs, state=best.plate.state, utc=utc, time_source=source,
+                    camera_id=p.camera_id, unit_id=self.cfg.vehicle.unit_id,
+                    lat=fix.lat if fix else None, lon=fix.lon if fix else None,
+                    fix_quality=fix.quality if fix else 0, crop_jpeg=jpeg.tobytes(),
+                    bbox=best.plate.bbox, frames=len(p.sightings))
+        hits = [Hit(id=hit_id(read.id, m.entry), read_id=read.id, entry=m.entry, rule=m.rule,
+                    utc=utc, differs=m.differs, state_rule=m.state_rule)
+                for m in self.hotlist.match(read.text, read.state)]
+        return read, hits
+
+    def _in_no_capture_zone(self, fix) -> bool:
+        return any(inside((fix.lat, fix.lon), z.polygon)
+                   for z in self.cfg.capture.no_capture_zones)
+
+    def maybe_alert_early(self, p: Pass) -> None:
+        """Alert before the pass ends when its vote is already confident; once per pass."""
+        if p.alerted or len(p.sightings) < EARLY_MIN_SIGHTINGS:
+            return
+        _, confs = p.text()
+        if min(confs, default=0.0) < EARLY_MIN_CONFIDENCE:
+            return
+        built = self.build_read(p)
+        if built and built[1]:
+            p.alerted = True
+            self.alerts.open(read_event(*built))
+
+    def finish(self, p: Pass) -> None:
+        built = self.build_read(p)
+        if built is None:
+            self.store.bump("no_capture_zone")  # POL-03: nothing but the count is kept
+            log.debug("read dropped in a no-capture zone")
+            return
+        self.record(*built)
+
+    def record(self, read: Read, hits: list[Hit]) -> None:
+        """Store a read with its hits, then tell the page, the uplink and the caller."""
+        try:
+            self.store.add_read(read, hits)
+        except StoreError as exc:  # full disk, I/O error: say so, count it, keep running
+            self.dropped_reads += 1
+            log.error("%s; %d read(s) dropped so far", exc, self.dropped_reads)
+            return
+        self.reads += 1
+        self.hits += len(hits)
+        self._read_times.append(time.monotonic())
+        event = read_event(read, hits)
+        self.bus.publish(event)
+        if hits:
+            self.alerts.open(event)  # once per hit: an early alert is updated, not repeated
+        self.wake_uplink()
+        if self.on_read:
+            self.on_read(read, hits)
+
+
+def format_read(read: Read, hits: list[Hit]) -> str:
+    """A read and its hits as the console prints them (alprd run --print-reads, the demo)."""
+    where = f"{read.lat:.5f},{read.lon:.5f}" if read.lat is not None else "no-fix"
+    line = (f"READ {read.text:<8} conf={read.confidence:.2f} cam={read.camera_id} "
+            f"frames={read.frames} {read.utc} {where}")
+    for h in hits:
+        e = h.entry
+        line += (f"\nHIT  {read.text:<8} {e.list_type} ({h.rule}) {e.reason}"
+                 f"{' case ' + e.case_number if e.case_number else ''} -- UNVERIFIED, "
+                 "verify before any stop")
+    return line

@@ -1,0 +1,86 @@
+"""The bodies of the messages car and HQ exchange (docs/protocol.md, docs/schemas/v1).
+
+Records the car uplinks (read.v1, hit.v1), what HQ signs (hotlist entries, roster.v1,
+command.v1), and the words both sides must spell alike (the six purposes, PIN hashes).
+"""
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from datetime import datetime, timezone
+
+from alprd.protocol.version import PROTOCOL_VERSION
+from alprd.types import Hit, HotlistEntry, Read
+
+# POL-02: the six purposes for which ALPR data may be searched, viewed or exported
+PURPOSES = {
+    "criminal": "Criminal investigation or proceeding",
+    "non_criminal": "Non-criminal investigation (e.g. missing and found persons)",
+    "administrative": "Administrative investigation or proceeding (e.g. pursuit, complaint)",
+    "civil": "Civil investigation or proceeding",
+    "situational_awareness": "Situational awareness operation",
+    "public_safety_threat": "Response to a cognizable threat to public safety",
+}
+
+
+def read_body(r: Read) -> dict:
+    """The uplinked form of a read (read.v1)."""
+    return {"id": r.id, "text": r.text, "confidence": r.confidence,
+            "char_confidences": list(r.char_confidences), "state": r.state, "utc": r.utc,
+            "time_source": r.time_source, "camera_id": r.camera_id, "unit_id": r.unit_id,
+            "lat": r.lat, "lon": r.lon, "fix_quality": r.fix_quality, "bbox": list(r.bbox),
+            "frames": r.frames, "crop_jpeg_b64": base64.b64encode(r.crop_jpeg).decode()}
+
+
+def hit_body(h: Hit, unit_id: str) -> dict:
+    """The uplinked form of a hit (hit.v1)."""
+    e = h.entry
+    return {"id": h.id, "read_id": h.read_id, "unit_id": unit_id, "utc": h.utc, "rule": h.rule,
+            "differs": list(h.differs), "state_rule": h.state_rule,
+            "plate": e.plate, "state": e.state, "list_type": e.list_type, "reason": e.reason,
+            "priority": e.priority, "case_number": e.case_number}
+
+
+def entry_to_json(e: HotlistEntry) -> dict:
+    """A hotlist entry as HQ signs it in a snapshot or delta."""
+    return {"plate": e.plate, "state": e.state, "list_type": e.list_type, "reason": e.reason,
+            "priority": e.priority, "case_number": e.case_number, "source": e.source,
+            "entered_utc": e.entered_utc, "expires": e.expires}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def hotlist_snapshot(entries, version: int | None = None) -> dict:
+    """hotlist.snapshot (signed on the wire); version defaults to HQ's clock in seconds."""
+    return {"v": PROTOCOL_VERSION, "kind": "hotlist.snapshot",
+            "list_version": version or int(time.time()), "created_utc": _now(),
+            "entries": [entry_to_json(e) for e in entries]}
+
+
+def roster_body(users: list[dict], version: int | None = None) -> dict:
+    """roster.v1 (signed on the wire); version defaults to HQ's clock in microseconds."""
+    return {"v": PROTOCOL_VERSION, "kind": "roster",
+            "roster_version": version or time.time_ns() // 1000, "created_utc": _now(),
+            "users": users}
+
+
+def command_body(unit: str, command: str) -> dict:
+    """command.v1 (signed on the wire)."""
+    return {"v": PROTOCOL_VERSION, "kind": "command", "id": str(uuid.uuid4()), "unit_id": unit,
+            "command": command, "issued_utc": _now()}
+
+
+def hash_pin(pin: str) -> str:
+    """HQ side: the argon2id hash of a PIN, as the roster carries it."""
+    from argon2 import PasswordHasher
+    return PasswordHasher().hash(pin)
+
+
+def roster_user(badge: str, name: str, role: str, pin: str, trained_utc: str | None,
+                last_use_utc: str | None = None, status: str = "active") -> dict:
+    """One roster entry; the PIN leaves HQ only as its argon2id hash."""
+    return {"badge": badge, "name": name, "role": role, "pin_hash": hash_pin(pin),
+            "trained_utc": trained_utc, "last_use_utc": last_use_utc, "status": status}

@@ -1,0 +1,36 @@
+"""Validation of message bodies against the published JSON Schemas (draft 2020-12).
+
+The schemas ship with the package (alprd/protocol/schemas/v1; docs/schemas links to them), so
+car and HQ check against the same files the documentation shows.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "v1"
+
+
+def names() -> list[str]:
+    """The message kinds that have a schema (read, hit, roster, hotlist-snapshot, ...)."""
+    return sorted(p.name.removesuffix(".schema.json") for p in SCHEMA_DIR.glob("*.schema.json"))
+
+
+@lru_cache(maxsize=None)
+def schema(name: str) -> dict:
+    return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str):
+    import jsonschema
+    return jsonschema.Draft202012Validator(schema(name))
+
+
+def validate(name: str, body) -> None:
+    """ValueError naming the first field that breaks schema `name`."""
+    error = next(iter(_validator(name).iter_errors(body)), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ValueError(f"{name}: {where}: {error.message[:200]}")

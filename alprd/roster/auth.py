@@ -1,0 +1,205 @@
+"""Sign-in and sessions on the vehicle.
+
+Sign-in refusals say why (POL-05, POL-07, CJIS AC-7): a deactivated account (audited, and a
+priority report to HQ for Professional Standards Bureau at once), no training recorded, no use
+for more than a year (reorientation), five failed attempts within 15 minutes (locked). None of
+these can be turned off by configuration. A user the next roster removes or deactivates is
+signed out (POL-15).
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from alprd.roster.roles import ROLE_NAMES, ROLES
+from alprd.roster.roster import Roster, User
+
+log = logging.getLogger(__name__)
+
+MAX_FAILURES = 5  # CJIS AC-7: five failed attempts ...
+FAILURE_WINDOW_S = 15 * 60  # ... within 15 minutes lock the account ...
+LOCK_S = 15 * 60  # ... for 15 minutes
+UNUSED_DAYS = 365  # POL-07: a year unused needs reorientation training
+
+
+@dataclass
+class Session:
+    token: str
+    csrf: str
+    badge: str
+    name: str
+    role: str
+    started_mono: float
+    last_mono: float
+
+    def may(self, action: str) -> bool:
+        return action in ROLES.get(self.role, ())
+
+    def public(self) -> dict:
+        return {"badge": self.badge, "name": self.name, "role": self.role,
+                "role_name": ROLE_NAMES[self.role], "may": sorted(ROLES[self.role]),
+                "csrf": self.csrf}
+
+
+class Refused(Exception):
+    """A sign-in refusal; code is one of unknown, pin, locked, deactivated, training,
+    reorientation, no_roster; the message is what the page shows."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class _Failures:
+    times: deque = field(default_factory=deque)
+    locked_until: float = 0.0
+
+
+class Auth:
+    """Sign-in, sessions and lockout. Every outcome is audited; a deactivated user's attempt
+    also queues a priority report for Professional Standards Bureau."""
+
+    def __init__(self, roster: Roster, audit, unit_id: str, idle_s: float = 1800.0,
+                 mono=time.monotonic, utc=lambda: datetime.now(timezone.utc)) -> None:
+        self.roster, self.audit, self.unit_id, self.idle_s = roster, audit, unit_id, idle_s
+        self.mono, self.utc = mono, utc
+        self.hasher = PasswordHasher()
+        self.sessions: dict[str, Session] = {}
+        self.ended: dict[str, str] = {}  # token -> why it ended (shown once by the page)
+        self._failures: dict[str, _Failures] = {}
+        self._lock = threading.Lock()
+
+    # -- signing in ----------------------------------------------------------------------
+    def sign_in(self, badge: str, pin: str) -> Session:
+        badge = (badge or "").strip()[:32]
+        now = self.mono()
+        f = self._failures.setdefault(badge, _Failures())
+        if f.locked_until > now:
+            minutes = max(1, round((f.locked_until - now) / 60))
+            self._refuse(badge, "locked", f"Account {badge} is locked after {MAX_FAILURES} "
+                         f"failed attempts. Try again in {minutes} min or call the ALPR "
+                         "system administrator.")
+        user = self.roster.get(badge) if badge else None
+        if not self.roster.version:
+            self._refuse(badge, "no_roster", "No user list from HQ yet: sign-in is not "
+                         "possible until the vehicle has synced with HQ.")
+        pin_ok = user is not None and self._pin_ok(user, pin or "")
+        if user is not None and user.status == "deactivated":
+            self._report_deactivated(user, pin_ok)
+            self._refuse(badge, "deactivated", "This account is deactivated. The attempt has "
+                         "been recorded and reported to Professional Standards Bureau.")
+        if not pin_ok:
+            left = self._fail(badge, f, now)
+            self._refuse(badge, "unknown" if user is None else "pin",
+                         "Badge number or PIN not recognised." + (
+                             f" {left} attempt(s) left before the account locks." if left
+                             else f" The account is now locked for {LOCK_S // 60} min."))
+        f.times.clear()
+        if not user.trained_utc:
+            self._refuse(badge, "training", "No ALPR training is recorded for you. Complete "
+                         "the POST-certified ALPR course before using the system.")
+        last = self.roster.last_use(user)
+        if last is not None and self.utc() - last > timedelta(days=UNUSED_DAYS):
+            self._refuse(badge, "reorientation", f"Not used since {last.date()} (over a "
+                         "year): complete the ALPR reorientation course first.")
+        s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(24), user.badge,
+                    user.name, user.role, now, now)
+        self.audit.append(user.badge, user.role, "sign_in")
+        with self._lock:
+            self.sessions[s.token] = s
+        self.roster.mark_used(user.badge, self.utc())
+        log.info("sign-in: %s (%s)", user.badge, user.role)
+        return s
+
+    def _pin_ok(self, user: User, pin: str) -> bool:
+        try:
+            return self.hasher.verify(user.pin_hash, pin)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def _fail(self, badge: str, f: _Failures, now: float) -> int:
+        f.times.append(now)
+        while f.times and now - f.times[0] > FAILURE_WINDOW_S:
+            f.times.popleft()
+        if len(f.times) >= MAX_FAILURES:
+            f.locked_until = now + LOCK_S
+            f.times.clear()
+            self.audit.append(badge or "-", "-", "account_locked",
+                              detail={"failures": MAX_FAILURES, "lock_s": LOCK_S})
+            log.warning("sign-in: account %s locked after %d failed attempts", badge,
+                        MAX_FAILURES)
+            return 0
+        return MAX_FAILURES - len(f.times)
+
+    def _refuse(self, badge: str, code: str, message: str):
+        user = self.roster.get(badge)
+        self.audit.append(badge or "-", user.role if user else "-", "sign_in_refused",
+                          detail={"reason": code})
+        log.warning("sign-in refused for %r: %s", badge, code)
+        raise Refused(code, message)
+
+    def _report_deactivated(self, user: User, pin_ok: bool) -> None:
+        """POL-05: a priority report for Professional Standards Bureau, queued at once."""
+        rid = str(uuid.uuid4())
+        body = {"id": rid, "type": "deactivated_sign_in", "for": "Professional Standards Bureau",
+                "unit_id": self.unit_id, "utc": self.utc().isoformat(timespec="seconds"),
+                "badge": user.badge, "name": user.name, "role": user.role,
+                "pin_correct": pin_ok}
+        self.audit.store.queue("report", body)
+        log.warning("sign-in by deactivated account %s: reported to Professional Standards "
+                    "Bureau (report %s)", user.badge, rid)
+
+    # -- sessions ------------------------------------------------------------------------
+    def session(self, token: str | None) -> Session | None:
+        """The live session for a token, touched; None when absent, ended or idle too long."""
+        if not token:
+            return None
+        with self._lock:
+            s = self.sessions.get(token)
+            if s is None:
+                return None
+            now = self.mono()
+            if now - s.last_mono > self.idle_s:
+                self._end(s, "idle")
+                return None
+            s.last_mono = now
+            return s
+
+    def sign_out(self, token: str, reason: str = "signed_out") -> None:
+        with self._lock:
+            s = self.sessions.get(token)
+            if s:
+                self._end(s, reason)
+
+    def _end(self, s: Session, reason: str) -> None:
+        self.sessions.pop(s.token, None)
+        self.ended[s.token] = reason
+        try:
+            self.audit.append(s.badge, s.role, "sign_out", detail={"reason": reason})
+        except Exception:  # the sign-out happens regardless; the store logs its error
+            log.exception("audit: cannot record the sign-out of %s", s.badge)
+
+    def roster_applied(self, removed: set[str], changed: set[str]) -> list[str]:
+        """POL-15: end the sessions of users the roster removed, deactivated or changed."""
+        ended = []
+        with self._lock:
+            for s in list(self.sessions.values()):
+                u = self.roster.get(s.badge)
+                if s.badge in removed or u is None:
+                    self._end(s, "removed_from_roster")
+                elif u.status != "active" or u.role != s.role:
+                    self._end(s, "deactivated" if u.status != "active" else "role_changed")
+                else:
+                    continue
+                ended.append(s.badge)
+        return ended

@@ -1,0 +1,18 @@
+"""The vehicle's SQLite store: reads, hits and the durable outbox, in one file.
+
+WAL, synchronous=FULL, one writer (a lock around one connection), versioned migrations
+(PRAGMA user_version). A read and its outbox record are written in one transaction, so a
+power cut leaves both or neither. Outbox rows are deleted only on HQ's acknowledgement.
+Plate texts, crops and outbox records are sealed with AES-256-GCM (store/crypto.py, POL-13):
+encryption cannot be turned off.
+"""
+from __future__ import annotations
+
+from alprd.store.db import Database
+from alprd.store.outbox import OutboxMixin
+from alprd.store.reads import ReadsMixin
+
+
+class Store(ReadsMixin, OutboxMixin, Database):
+    """The one store of a vehicle: db.py (connection, migrations, transactions), reads.py
+    (reads, hits, dispositions, purge), outbox.py (records for HQ until acknowledged)."""

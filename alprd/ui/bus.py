@@ -1,0 +1,35 @@
+"""Events for the page: a fan-out to each open page, keeping the last few for a late one."""
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+
+
+class EventBus:
+    """Fan-out of events to page connections; keeps the last few for a page that joins late."""
+
+    def __init__(self, keep: int = 50) -> None:
+        self._subs: list[queue.Queue] = []
+        self._recent: deque[dict] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def publish(self, event: dict) -> None:
+        with self._lock:
+            self._recent.append(event)
+            for q in self._subs:
+                try:
+                    q.put_nowait(event)
+                except queue.Full:
+                    pass  # a stuck page must not hold up the pipeline
+
+    def subscribe(self) -> tuple[queue.Queue, list[dict]]:
+        q: queue.Queue = queue.Queue(maxsize=200)
+        with self._lock:
+            self._subs.append(q)
+            return q, list(self._recent)
+
+    def unsubscribe(self, q: queue.Queue) -> None:
+        with self._lock:
+            if q in self._subs:
+                self._subs.remove(q)

@@ -1,0 +1,323 @@
+"""The in-car page's requests: one handler class, a method per route.
+
+Every request but the page's own files needs a session (POL-04); what a session may do is its
+role's (POL-06). A state-changing request needs the session's CSRF token in `X-CSRF-Token`.
+Every access to stored data needs one of the six purposes and is audited before the data is
+returned (POL-02, POL-17).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import queue
+import re
+import ssl
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+from alprd.protocol import PURPOSES
+from alprd.roster import Refused
+from alprd.store import StoreError
+from alprd.ui.alerts import DISPOSITIONS, STEPS, AlertError
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+FILES = {"/": ("index.html", "text/html; charset=utf-8"),
+         "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+         "/app.css": ("app.css", "text/css; charset=utf-8")}
+COOKIE = "alprd_session"
+MAX_BODY = 64 * 1024
+PLATE_EVENTS = {"read", "hit", "alert", "cancel"}  # carry plate data: "live" roles only
+PLATE_RE = re.compile(r"^[A-Z0-9]{1,8}$")
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, **extra) -> None:
+        super().__init__(message)
+        self.status, self.extra = status, extra
+
+
+def _read_summary(r: dict) -> dict:
+    return {k: r[k] for k in ("id", "text", "confidence", "state", "utc", "camera_id",
+                              "unit_id", "lat", "lon", "fix_quality", "frames")}
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One request to the in-car page; self.server.page is the PageServer it belongs to."""
+    timeout = 30  # a client that stops sending mid-request is dropped, not waited on
+
+    @property
+    def page(self):
+        return self.server.page
+
+    def log_message(self, fmt, *args):
+        log.debug("ui: " + fmt, *args)
+
+    def _send(self, code: int, body: bytes, ctype: str, headers: dict = {}) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Content-Security-Policy",
+                         "default-src 'self'; img-src 'self' data:; "
+                         "frame-ancestors 'none'")
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, code: int, obj, headers: dict = {}) -> None:
+        self._send(code, json.dumps(obj).encode(), "application/json", headers)
+
+    def _token(self) -> str | None:
+        for part in self.headers.get("Cookie", "").split(";"):  # tolerant of junk
+            name, eq, value = part.strip().partition("=")
+            if eq and name == COOKIE and value:
+                return value
+        return None
+
+    def _session(self, need: str | None = None):
+        app = self.page.app
+        s = app.auth.session(self._token()) if app else None
+        if s is None:
+            ended = app.auth.ended.get(self._token() or "") if app else None
+            raise HttpError(401, "sign in first", ended=ended)
+        if need and not s.may(need):
+            raise HttpError(403, f"your role ({s.role}) may not do this")
+        return s
+
+    def _body(self) -> dict:
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError as exc:
+            raise HttpError(400, "bad Content-Length") from exc
+        if n < 0 or n > MAX_BODY:
+            raise HttpError(413, "request too large")
+        if not (self.headers.get("Content-Type") or "").startswith("application/json"):
+            raise HttpError(415, "send JSON")
+        try:
+            body = json.loads(self.rfile.read(n) or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HttpError(400, f"malformed JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise HttpError(400, "send a JSON object")
+        return body
+
+    def _same_origin(self) -> None:
+        origin = self.headers.get("Origin")
+        host = self.headers.get("Host", "")
+        if origin and origin.split("://", 1)[-1] != host:
+            raise HttpError(403, "cross-origin request refused")
+
+    def _dispatch(self, routes: dict) -> None:
+        path = self.path.split("?", 1)[0]
+        fn = routes.get(path)
+        try:
+            if fn is None:
+                if path.startswith("/tickets/") and self.command == "GET":
+                    return self._ticket(path)
+                raise HttpError(404, "not found")
+            fn()
+        except HttpError as exc:
+            self._json(exc.status, {"error": str(exc), **exc.extra})
+        except StoreError as exc:  # no access without its audit record
+            log.error("ui: %s", exc)
+            self._json(503, {"error": "cannot record this access (storage problem); "
+                             "nothing was shown. Call the ALPR system administrator."})
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    # -- GET ---------------------------------------------------------------------
+    def do_GET(self):
+        if self.path in FILES:
+            name, ctype = FILES[self.path]
+            return self._send(200, (STATIC / name).read_bytes(), ctype)
+        self._dispatch({"/health": self._health, "/events": self._events,
+                        "/api/me": self._me, "/api/alerts": self._alerts,
+                        "/api/options": self._options})
+
+    def _health(self):
+        self._json(200, self.page.health())
+
+    def _me(self):
+        self._json(200, self._session().public())
+
+    def _alerts(self):
+        self._session("live")
+        self._json(200, self.page.app.alerts.current())
+
+    def _options(self):
+        self._session()
+        self._json(200, {"purposes": PURPOSES, "steps": STEPS,
+                         "dispositions": DISPOSITIONS, "unit_id": self.page.app.unit_id})
+
+    def _events(self):
+        token = self._token()
+        s = self._session()
+        live = s.may("live")
+        q, recent = self.page.bus.subscribe()
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            for ev in recent:
+                if ev["type"] == "status" or (live and ev["type"] in ("read", "hit")):
+                    self.wfile.write(f"data: {json.dumps(ev)}\n\n".encode())
+            self.wfile.flush()
+            while not self.page.stopping.is_set():
+                try:
+                    ev = q.get(timeout=1.0)
+                except queue.Empty:
+                    ev = None
+                if self.page.app.auth.session(token) is None:  # roster sync, idle
+                    why = self.page.app.auth.ended.get(token, "signed_out")
+                    ev = {"type": "signed_out", "reason": why}
+                    self.wfile.write(f"data: {json.dumps(ev)}\n\n".encode())
+                    self.wfile.flush()
+                    return
+                if ev is None:
+                    self.wfile.write(b": keepalive\n\n")
+                elif ev["type"] not in PLATE_EVENTS or live:
+                    self.wfile.write(f"data: {json.dumps(ev)}\n\n".encode())
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass
+        finally:
+            self.page.bus.unsubscribe(q)
+
+    def _ticket(self, path: str):
+        self._session("selftest")
+        name = path.rsplit("/", 1)[-1]
+        folder = self.page.app.tickets_dir
+        if not (folder and re.fullmatch(r"ticket-[0-9A-Za-z.+-]+\.html", name)
+                and (folder / name).is_file()):
+            raise HttpError(404, "no such ticket")
+        self._send(200, (folder / name).read_bytes(), "text/html; charset=utf-8")
+
+    # -- POST --------------------------------------------------------------------
+    def do_POST(self):
+        self._dispatch({"/api/signin": self._signin, "/api/signout": self._signout,
+                        "/api/alerts/ack": self._alert_action,
+                        "/api/alerts/step": self._alert_action,
+                        "/api/alerts/dispose": self._alert_action,
+                        "/api/search": self._search, "/api/view": self._view,
+                        "/api/export": self._export, "/api/selftest": self._selftest})
+
+    def do_PUT(self):
+        self._json(405, {"error": "ALPR data cannot be changed from the car (POL-06)"})
+
+    do_DELETE = do_PATCH = do_PUT
+
+    def _post_session(self, need: str | None = None):
+        self._same_origin()
+        s = self._session(need)
+        if self.headers.get("X-CSRF-Token") != s.csrf:
+            raise HttpError(403, "missing or wrong CSRF token: reload the page")
+        return s
+
+    def _signin(self):
+        self._same_origin()
+        body = self._body()
+        try:
+            s = self.page.app.auth.sign_in(str(body.get("badge") or ""),
+                                        str(body.get("pin") or ""))
+        except Refused as exc:
+            raise HttpError(403, str(exc), code=exc.code) from exc
+        cookie = (f"{COOKIE}={s.token}; HttpOnly; SameSite=Strict; Path=/"
+                  + ("; Secure" if self.page.tls else ""))
+        self._json(200, s.public(), {"Set-Cookie": cookie})
+
+    def _signout(self):
+        s = self._post_session()
+        self.page.app.auth.sign_out(s.token)
+        self._json(200, {"signed_out": True},
+                   {"Set-Cookie": f"{COOKIE}=; Max-Age=0; Path=/"})
+
+    def _alert_action(self):
+        s = self._post_session("verify")
+        body = self._body()
+        alerts = self.page.app.alerts
+        hit_id = str(body.get("hit_id") or "")
+        kind = self.path.rsplit("/", 1)[-1]
+        try:
+            if kind == "ack":
+                ev = alerts.acknowledge(hit_id, s)
+            elif kind == "step":
+                ev = alerts.step(hit_id, str(body.get("step")), s)
+            else:
+                ev = alerts.dispose(hit_id, str(body.get("disposition")), s,
+                                    str(body.get("note") or ""))
+        except AlertError as exc:
+            raise HttpError(409, str(exc)) from exc
+        self._json(200, ev)
+
+    def _purpose(self, body: dict) -> str:
+        purpose = body.get("purpose")
+        if purpose not in PURPOSES:
+            raise HttpError(400, "choose one of the six authorised purposes (POL-02)",
+                            purposes=list(PURPOSES))
+        return purpose
+
+    def _query(self, body: dict) -> dict:
+        plate = str(body.get("plate") or "").upper().replace(" ", "")
+        if plate and not PLATE_RE.match(plate):
+            raise HttpError(400, "plate: letters and digits only, up to 8")
+        q = {"plate": plate or None, "since": body.get("since") or None,
+             "until": body.get("until") or None}
+        for k in ("since", "until"):
+            if q[k] is not None and not re.fullmatch(r"\d{4}-\d\d-\d\d[T0-9:.Z+-]*",
+                                                     str(q[k])):
+                raise HttpError(400, f"{k}: use an ISO date, e.g. 2026-11-28")
+        return {k: v for k, v in q.items() if v is not None}
+
+    def _audited_search(self, action: str, limit: int):
+        """A search for a role allowed `action`: its purpose, its query, its results,
+        audited before anything is returned."""
+        s = self._post_session(action)
+        body = self._body()
+        purpose, query = self._purpose(body), self._query(body)
+        found = self.page.app.store.search(limit=limit, **query)
+        self.page.app.audit.append(s.badge, s.role, action, purpose=purpose,
+                                query=query, result_count=len(found))
+        return s, purpose, query, found
+
+    def _search(self):
+        found = self._audited_search("search", 200)[3]
+        self._json(200, {"results": [_read_summary(r) for r in found]})
+
+    def _view(self):
+        s = self._post_session("view")
+        body = self._body()
+        purpose = self._purpose(body)
+        r = self.page.app.store.read(str(body.get("id") or ""))
+        self.page.app.audit.append(
+            s.badge, s.role, "view_read", purpose=purpose,
+            query={"read_id": str(body.get("id") or "")[:64],
+                   "plate": r["text"] if r else None},
+            result_count=1 if r else 0)
+        if r is None:
+            raise HttpError(404, "no such read (purged after HQ acknowledged it?)")
+        self._json(200, {**_read_summary(r), "bbox": r["bbox"],
+                         "crop": "data:image/jpeg;base64,"
+                         + base64.b64encode(r["crop"]).decode()})
+
+    def _export(self):
+        s, purpose, query, found = self._audited_search("export", 10000)
+        out = {"unit_id": self.page.app.unit_id, "exported_by": s.badge,
+               "purpose": purpose, "query": query,
+               "reads": [{**_read_summary(r), "crop_jpeg_b64":
+                          base64.b64encode(r["crop"]).decode()} for r in found]}
+        self._json(200, out, {"Content-Disposition":
+                              'attachment; filename="alprd-export.json"'})
+
+    def _selftest(self):
+        s = self._post_session("selftest")
+        if self.page.app.selftest is None:
+            raise HttpError(503, "self-test is not available here")
+        self._json(200, self.page.app.selftest(s))

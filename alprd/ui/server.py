@@ -1,0 +1,84 @@
+"""The in-car page: sign-in, live hits with verify-before-stop, search, self-test.
+
+Served by the daemon on loopback, or on the MDC's interface over HTTPS (ui.tls_cert/tls_key;
+config refuses a non-loopback address without them). Events are pushed with server-sent events,
+so a hit shows the moment it is recorded. Every request but the page's own files needs a session
+(POL-04); what a session may do is its role's (POL-06, alprd/roster). A state-changing request
+needs the session's CSRF token in `X-CSRF-Token`. Every access to stored data needs one of the
+six purposes and is audited before the data is returned (POL-02, POL-17).
+"""
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+
+from alprd.ui.bus import EventBus
+from alprd.ui.routes import Handler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """What the page's API works with; built by the daemon (or a test)."""
+    auth: object  # alprd.roster.Auth
+    alerts: object  # alprd.ui.alerts.Alerts
+    store: object  # alprd.store.Store
+    audit: object  # alprd.audit.AuditLog
+    selftest: Callable[[object], dict] | None = None  # session -> result (with a ticket)
+    tickets_dir: Path | None = None
+    unit_id: str = ""
+
+
+class _Server(ThreadingHTTPServer):
+    """Threads per connection; with TLS, the handshake happens in the connection's own thread
+    (with a timeout), so a client that stalls mid-handshake cannot hold up the others."""
+    daemon_threads = True
+    tls_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request, client_address):
+        if self.tls_context is not None:
+            request.settimeout(10)
+            try:
+                request = self.tls_context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError) as exc:
+                log.info("ui: TLS handshake with %s failed: %s", client_address[0], exc)
+                return
+            request.settimeout(None)
+        super().finish_request(request, client_address)
+
+
+class PageServer:
+    def __init__(self, listen: str, bus: EventBus, health=lambda: {}, app: App | None = None,
+                 tls: tuple[str, str] | None = None) -> None:
+        host, _, port = listen.rpartition(":")
+        self.bus, self.health, self.app = bus, health, app
+        self.tls = tls is not None
+        self.stopping = threading.Event()
+        self.httpd = _Server((host.strip("[]"), int(port)), Handler)
+        self.httpd.page = self
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.load_cert_chain(tls[0], tls[1])
+            self.httpd.tls_context = ctx
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="ui",
+                                        kwargs={"poll_interval": 0.2}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"{'https' if self.tls else 'http'}://{host}:{port}/"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,206 @@
+"""Uplink to HQ over MQTT: batches from the durable outbox, deleted only on HQ's ack.
+
+paho keeps unconfirmed messages in memory only, so durability is the outbox's job: a record
+stays in SQLite until HQ's application-level acknowledgement names its id, and is sent again
+(after retry_s) until then. HQ drops duplicates by id. See docs/protocol.md.
+"""
+from __future__ import annotations
+
+import hashlib
+import ssl
+import logging
+import sqlite3
+import threading
+import time
+from typing import Callable
+from urllib.parse import urlparse
+
+from alprd.protocol import parse_ack, topics, up_message
+from alprd.store import Store
+
+log = logging.getLogger(__name__)
+
+SESSION_EXPIRY_S = 24 * 3600
+
+
+class UplinkError(Exception):
+    """The uplink cannot be set up (bad URL, missing certificate)."""
+
+
+class TlsFiles:
+    """Mutual TLS for the uplink: HQ's CA alone is trusted; TLS 1.2 at least; optional pin."""
+
+    def __init__(self, ca_file: str, cert_file: str, key_file: str, pin: str = "") -> None:
+        self.ca_file, self.cert_file, self.key_file, self.pin = ca_file, cert_file, key_file, pin
+
+    @classmethod
+    def from_config(cls, cfg) -> "TlsFiles":
+        return cls(cfg.ca_file, cfg.cert_file, cfg.key_file, cfg.hq_cert_sha256)
+
+    def context(self) -> ssl.SSLContext:
+        try:
+            ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.load_cert_chain(self.cert_file, self.key_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise UplinkError(f"uplink TLS files unusable ({exc}): run 'alprd provision' or "
+                              "check uplink.ca_file, cert_file, key_file") from exc
+        return ctx
+
+
+class Uplink:
+    def __init__(self, broker: str, store: Store, unit_id: str, prefix: str = "alprd/v1",
+                 batch: int = 50, retry_s: float = 5.0, client_id: str | None = None,
+                 tls: "TlsFiles | None" = None, max_bytes_per_s: int = 0) -> None:
+        import paho.mqtt.client as mqtt
+
+        url = urlparse(broker)
+        if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
+            raise UplinkError(f"bad broker URL {broker!r}: use mqtt://host:port or mqtts://")
+        self.host, self.port = url.hostname, url.port or (8883 if url.scheme == "mqtts" else 1883)
+        self.store, self.unit_id, self.batch, self.retry_s = store, unit_id, batch, retry_s
+        self.up_topic, self.ack_topic = topics(prefix, unit_id)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=client_id or f"alprd-{unit_id}",
+                                  protocol=mqtt.MQTTv5)
+        self.client.reconnect_delay_set(1, 60)
+        self.pin = None
+        if url.scheme == "mqtts":
+            if tls is None:
+                raise UplinkError("mqtts:// needs uplink.ca_file, cert_file and key_file")
+            self.client.tls_set_context(tls.context())
+            self.pin = tls.pin
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.prefix = prefix.rstrip("/")
+        # topic -> callback(bytes), subscribed at each connect: signed hotlist and roster
+        # updates and commands from HQ (docs/protocol.md); the daemon sets the inbox's, which
+        # only queue the message, so paho's network thread never waits on applying one
+        self.handlers: dict[str, Callable[[bytes], None]] = {}
+        self.max_bytes_per_s = max_bytes_per_s  # 0 = no cap
+        self.loop_mono: float | None = None
+        self._budget_mono = time.monotonic()  # when the bandwidth already used is paid off
+        self.connected = threading.Event()
+        self.pin_failures = 0
+        self.sent = 0
+        self.acked = 0
+        self._in_flight: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S  # the broker keeps our subscriptions
+        self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False,
+                                  properties=props)
+        self.client.loop_start()
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- paho callbacks (paho's thread) --------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None):
+        if reason_code.is_failure:
+            log.warning("uplink: broker %s:%d refused: %s", self.host, self.port, reason_code)
+            return
+        if self.pin and not self._pin_matches(client):
+            log.error("uplink: HQ's certificate does not match the pinned fingerprint; "
+                      "disconnecting (POL-08: data goes to the configured HQ only)")
+            self.pin_failures += 1
+            if self.pin_failures == 1:
+                self.store.report_breach("HQ presented an unknown certificate (pin mismatch)")
+            client.disconnect()
+            return
+        client.subscribe(self.ack_topic, qos=1)
+        for topic in self.handlers:
+            client.subscribe(topic, qos=1)
+        with self._lock:
+            self._in_flight.clear()  # unacknowledged records go again
+        self.connected.set()
+        self._wake.set()
+        log.info("uplink: connected to %s:%d", self.host, self.port)
+
+    def _pin_matches(self, client) -> bool:
+        sock = client.socket()
+        try:
+            der = sock.getpeercert(binary_form=True)
+        except (AttributeError, ValueError):
+            return False
+        return hashlib.sha256(der).hexdigest() == self.pin.lower()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None):
+        if self.connected.is_set():
+            log.warning("uplink: disconnected (%s); records stay in the outbox", reason_code)
+        self.connected.clear()
+
+    def _on_message(self, client, userdata, msg):
+        handler = self.handlers.get(msg.topic)
+        if handler:
+            handler(msg.payload)
+            return
+        try:
+            ids = parse_ack(msg.payload)
+        except ValueError as exc:
+            log.warning("uplink: rejected message on %s: %s", msg.topic, exc)
+            return
+        try:
+            n = self.store.acknowledge(ids)
+        except sqlite3.Error as exc:  # the ack is lost, the records stay: they will go again
+            log.error("uplink: cannot record HQ's acknowledgement: %s", exc)
+            return
+        with self._lock:
+            for i in ids:
+                self._in_flight.pop(i, None)
+        self.acked += n
+        self._wake.set()
+
+    # -- sender -------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.loop_mono = time.monotonic()  # heartbeat: the sender loop is turning
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if not self.connected.is_set():
+                continue
+            try:
+                self._send_some()
+            except Exception:  # keep the thread alive: the outbox is safe on disk
+                log.exception("uplink: send failed")
+
+    def _send_some(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            busy = {i for i, t in self._in_flight.items() if now - t < self.retry_s}
+        items = self.store.pending(self.batch, exclude=busy)
+        if not items:
+            return
+        payload = up_message(self.unit_id, [{"id": it.id, "kind": it.kind, "body": it.body}
+                                            for it in items])
+        if self.max_bytes_per_s:
+            wait = self._budget_mono - now
+            if wait > 0 and self._stop.wait(wait):
+                return
+            self._budget_mono = max(self._budget_mono, now) + len(payload) / self.max_bytes_per_s
+        info = self.client.publish(self.up_topic, payload, qos=1)
+        if info.rc != 0:
+            return
+        with self._lock:
+            for it in items:
+                self._in_flight[it.id] = now
+        self.sent += len(items)
+        if len(items) == self.batch:
+            self._wake.set()  # more waiting

@@ -1,0 +1,43 @@
+"""The house rules that keep the code easy to change, checked rather than remembered.
+
+The layering (pyproject.toml, [tool.importlinter]): stages import none of the store, uplink,
+page or daemon; HQ imports no car-only module; the shared contract (alprd.protocol) imports
+neither side; nothing under alprd/ imports train/ or bench/. And the sizes: a package's
+__init__.py only re-exports, no module needs a scroll bar, the daemon only wires.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "alprd"
+
+
+def test_the_import_contracts_hold():
+    exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert exe, "import-linter is not installed (./run test installs the [dev] extra)"
+    run = subprocess.run([exe, "--no-cache"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "0 broken" in run.stdout and "4 kept" in run.stdout, run.stdout[-2000:]
+
+
+def lines(path: Path) -> int:
+    return len(path.read_text().splitlines())
+
+
+def test_no_module_is_over_400_lines_and_the_daemon_only_wires():
+    long = {str(p.relative_to(ROOT)): lines(p) for p in PACKAGE.rglob("*.py")
+            if lines(p) > 400}
+    assert long == {}
+    assert lines(PACKAGE / "daemon.py") < 200
+
+
+def test_package_init_files_only_re_export():
+    for init in PACKAGE.rglob("__init__.py"):
+        text = init.read_text()
+        assert lines(init) <= 60, init
+        assert "\ndef " not in text and "\nclass " not in text, f"{init} defines code"
