@@ -121,15 +121,16 @@ def test_broker_refuses_a_client_without_certificate_or_from_a_foreign_ca(pki, t
             accepted, answered = [], threading.Event()
             c.on_connect = lambda *a: (accepted.append(a[3]), answered.set())
             c.on_disconnect = lambda *a: answered.set()
-            c.on_connect_fail = lambda *a: answered.set()
-            try:
+            try:  # the network loop runs here, until the broker answers or drops us
                 c.connect("127.0.0.1", b.port)  # TLS 1.3: the refusal comes after the handshake
-                c.loop_start()
-                assert answered.wait(10), "the broker neither accepted nor refused"
+                deadline = time.monotonic() + 10
+                while not answered.is_set() and time.monotonic() < deadline:
+                    if c.loop(timeout=0.1) != 0:
+                        break  # the connection was closed: refused
+                else:
+                    assert answered.is_set(), "the broker neither accepted nor refused"
             except (ssl.SSLError, OSError):
                 pass
-            finally:
-                c.loop_stop()
             assert not [rc for rc in accepted if not rc.is_failure], certs
 
 
