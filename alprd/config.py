@@ -107,6 +107,14 @@ class RecognizeConfig(_Section):
     min_chars: int = Field(2, ge=1, le=8, description="Shortest text kept")
     deskew_min_deg: float = Field(0.0, ge=0, le=15, description=(
         "Level a plate tilted at least this many degrees before reading it; 0 = never"))
+    second_reader: bool = Field(True, description=(
+        "Ask the second reader (fast-plate-ocr's global OCR, onnxruntime) where our own vote "
+        "is unsure, and combine the two per character"))
+    second_below: float = Field(0.95, ge=0, le=1.01, description=(
+        "Our vote's mean character confidence under which the second reader is asked "
+        "(1.01 = always)"))
+    second_weight: float = Field(1.15, ge=0.1, le=10, description=(
+        "How much the second reader's confidence counts against ours when combining"))
 
 
 class TrackConfig(_Section):

@@ -56,6 +56,12 @@ def main() -> int:
     ap.add_argument("--ocr", type=Path, help="another OCR .tflite (default: the shipped one)")
     ap.add_argument("--detector", type=Path,
                     help="another detector .tflite (default: the shipped one)")
+    ap.add_argument("--reader", choices=("both", "ours", "global"), default="both",
+                    help="both: the shipped combination (default); ours: our OCR alone; "
+                         "global: the second reader (fast-plate-ocr's global OCR) alone")
+    ap.add_argument("--second-below", type=float, default=defaults.second_below,
+                    help="ask the second reader under this vote confidence (1.01: always)")
+    ap.add_argument("--second-weight", type=float, default=defaults.second_weight)
     ap.add_argument("--confusions", action="store_true", help="print a confusion table")
     ap.add_argument("--errors", action="store_true", help="print each miss")
     a = ap.parse_args()
@@ -63,9 +69,12 @@ def main() -> int:
     items = [it for it in items if any(p.get("text") for p in it["plates"])]
     if a.limit:
         items = items[: a.limit]
+    alone = a.reader == "global"  # always asked, and always preferred
     rec = Recognizer(detector=a.detector, ocr=a.ocr, threads=a.threads,
                      detect_threshold=a.detect_threshold, min_confidence=a.min_confidence,
-                     deskew_min_deg=a.deskew_min_deg)
+                     deskew_min_deg=a.deskew_min_deg, second_reader=a.reader != "ours",
+                     second_below=1.01 if alone else a.second_below,
+                     second_weight=1e9 if alone else a.second_weight)
     crops = is_crop_set(items)
     exact = folded = found = false_reads = 0
     times, ious, confusions = [], [], Counter()
@@ -104,7 +113,8 @@ def main() -> int:
                 confusions.update((w, g) for w, g in zip(want, got_text) if w != g)
     n = len(items)
     print(f"images: {n}")
-    print(f"mode: {'crops (OCR only)' if crops else 'full frames (detector + OCR)'}")
+    print(f"mode: {'crops (OCR only)' if crops else 'full frames (detector + OCR)'}, "
+          f"reader {a.reader}")
     if not crops:
         print(f"detection_recall: {100 * found / n:.1f} %")
         print(f"false_reads_per_image: {false_reads / n:.2f} reads")

@@ -1,9 +1,11 @@
-"""Plate recognition: detector, crop, OCR. Models are the project's own (train/).
+"""Plate recognition: detector, crop, OCR. The detector and OCR are the project's own (train/);
+the second reader is fast-plate-ocr's global OCR (MIT), asked where ours is unsure.
 
-The bundled models: bundle.py; detector.py and ocr.py run them (runtime.py), rectify.py
-levels a crop, recognizer.py puts them together.
+The bundled models: bundle.py; detector.py and ocr.py run ours (runtime.py), second.py the
+second reader (onnxruntime), rectify.py levels a crop, recognizer.py puts them together.
 """
-from alprd.recognize.bundle import (DETECTOR, MODEL_DIR, OCR, OCR_CONFIG, VERSION_FILE,
-                                    model_version)
+from alprd.recognize.bundle import (DETECTOR, GLOBAL_OCR, MODEL_DIR, OCR, OCR_CONFIG,
+                                    VERSION_FILE, model_version)
 
-__all__ = ["DETECTOR", "MODEL_DIR", "OCR", "OCR_CONFIG", "VERSION_FILE", "model_version"]
+__all__ = ["DETECTOR", "GLOBAL_OCR", "MODEL_DIR", "OCR", "OCR_CONFIG", "VERSION_FILE",
+           "model_version"]

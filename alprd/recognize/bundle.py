@@ -7,6 +7,7 @@ MODEL_DIR = Path(__file__).parent / "models"
 DETECTOR = MODEL_DIR / "detector.tflite"
 OCR = MODEL_DIR / "ocr.tflite"
 OCR_CONFIG = MODEL_DIR / "ocr_plate_config.yaml"
+GLOBAL_OCR = MODEL_DIR / "global_ocr.onnx"  # the second reader: fast-plate-ocr (MIT)
 VERSION_FILE = MODEL_DIR / "VERSION"
 
 

@@ -12,6 +12,7 @@ from alprd.config import RecognizeConfig
 from alprd.recognize.detector import Detection, Detector
 from alprd.recognize.ocr import OcrResult, PlateOcr
 from alprd.recognize.rectify import level, region, skew_angle
+from alprd.recognize.second import GlobalReader, combine
 from alprd.types import PlateRead
 
 MARGIN_X, MARGIN_Y = 0.10, 0.18
@@ -26,7 +27,10 @@ MARGIN_X, MARGIN_Y = 0.10, 0.18
 # 79.6 %, eu_e2e 63.9 -> 66.7 %, at one more OCR run per plate (the best of four loose
 # margins tried; (0.30, 0.40) lost on eu_e2e).
 # The crop stored with the read (POL-01) has the MARGIN_X/Y margin.
+# Where the vote is unsure, the second reader reads the plate at SECOND_VIEW (of four margins
+# tried, the best on half of us_plate_crops) and the two readings are combined.
 VIEWS = ((0.05, 0.10), (0.15, 0.30), (-0.06, 0.0), (0.0, 0.20), (0.10, 0.0), (0.20, 0.30))
+SECOND_VIEW = (0.05, 0.10)
 
 # A detection scoring under this is screened with the first view alone before all views are
 # read: the low detector threshold (0.1) finds faint plates, but most faint boxes are date
@@ -66,9 +70,14 @@ class Recognizer:
                  detect_threshold: float = _DEFAULTS.detect_threshold,
                  min_confidence: float = _DEFAULTS.min_confidence,
                  min_chars: int = _DEFAULTS.min_chars,
-                 deskew_min_deg: float = _DEFAULTS.deskew_min_deg) -> None:
+                 deskew_min_deg: float = _DEFAULTS.deskew_min_deg,
+                 second_reader: bool = _DEFAULTS.second_reader,
+                 second_below: float = _DEFAULTS.second_below,
+                 second_weight: float = _DEFAULTS.second_weight) -> None:
         self.detector = Detector(detector or recognize.DETECTOR, threads, detect_threshold)
         self.ocr = PlateOcr(ocr or recognize.OCR, ocr_config or recognize.OCR_CONFIG, threads)
+        self.second = GlobalReader(recognize.GLOBAL_OCR, threads) if second_reader else None
+        self.second_below, self.second_weight = second_below, second_weight
         self.min_confidence = min_confidence
         self.min_chars = min_chars
         self.deskew_min_deg = deskew_min_deg
@@ -80,7 +89,7 @@ class Recognizer:
                    Path(cfg.ocr) if cfg.ocr else None,
                    Path(cfg.ocr_config) if cfg.ocr_config else None,
                    cfg.threads, cfg.detect_threshold, cfg.min_confidence, cfg.min_chars,
-                   cfg.deskew_min_deg)
+                   cfg.deskew_min_deg, cfg.second_reader, cfg.second_below, cfg.second_weight)
 
     def __call__(self, image: np.ndarray, detect_image: np.ndarray | None = None
                  ) -> list[tuple[PlateRead, np.ndarray]]:
@@ -120,6 +129,8 @@ class Recognizer:
                  ) -> tuple[OcrResult, np.ndarray]:
         """Read the plate in box (image pixels) at each of VIEWS and let them vote; the
         winning text's most confident reading, with the crop to store (as the camera saw it).
+        Where that reading's confidence is under second_below, the second reader's reading
+        of the plate is combined with it (second.combine).
 
         A plate tilted by deskew_min_deg or more is levelled first (rectify.py). first, where
         given, is the reading of the first view of the image as it is (the faint-box screen
@@ -133,7 +144,11 @@ class Recognizer:
                 first = None
         views = self.views if first is None else self.views[1:]
         reads = self.ocr([crop_plate(src, src_box, mx, my) for mx, my in views])
-        return vote(reads if first is None else [first] + reads), stored
+        res = vote(reads if first is None else [first] + reads)
+        if self.second is not None and res.confidence < self.second_below:
+            theirs = self.second([crop_plate(src, src_box, *SECOND_VIEW)])[0]
+            res = combine(res, theirs, self.second_weight)
+        return res, stored
 
     def recognize_file(self, path: Path) -> dict:
         img = cv2.imread(str(path))
