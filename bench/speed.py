@@ -2,13 +2,15 @@
 
     python bench/speed.py [--frames 60]
 
-Frames come from the demo clip (1280x720, plates present), and a 1920x1080 upscale of the same.
-Prints median and p90 ms per frame with one thread, and frames/s with all cores (one
-recognizer per process-free thread, each with its own interpreters).
+Frames come from the demo clip (1280x720, plates present), and a 1920x1080 upscale of the same,
+and, where ../shared/data is present (ALPRD_SHARED_DATA), the real frames of us_e2e_dev.
+Prints median and p90 ms per frame with one thread and the shipped defaults (both readers),
+and frames/s with all cores (one recognizer per thread, each with its own interpreters).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -37,6 +39,16 @@ def frames(n: int):
     return out
 
 
+def real_frames(folder: Path):
+    """us_e2e_dev's frames (real US photos), or [] where the shared data is absent."""
+    manifest = folder / "manifest.jsonl"
+    if not manifest.exists():
+        return []
+    items = [json.loads(line) for line in manifest.read_text().splitlines()]
+    return [img for img in (cv2.imread(str(folder / it["image"])) for it in items)
+            if img is not None]
+
+
 def timed(rec, imgs):
     ms = []
     for img in imgs:
@@ -49,17 +61,27 @@ def timed(rec, imgs):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--reader", choices=("both", "ours"), default="both",
+                    help="both: the shipped defaults; ours: without the second reader")
     a = ap.parse_args()
+    cfg = RecognizeConfig(second_reader=a.reader == "both")
     imgs720 = frames(a.frames)
     imgs1080 = [cv2.resize(f, (1920, 1080)) for f in imgs720]
-    rec = Recognizer.from_config(RecognizeConfig())
+    rec = Recognizer.from_config(cfg)
     timed(rec, imgs720[:5])
-    for name, imgs in (("720p", imgs720), ("1080p", imgs1080)):
+    shared = Path(os.environ.get("ALPRD_SHARED_DATA",
+                                 Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
+    real = real_frames(shared / "us_e2e_dev")
+    if not real:
+        print(f"(no real frames: {shared / 'us_e2e_dev'} is absent)", file=sys.stderr)
+    for name, imgs in (("720p", imgs720), ("1080p", imgs1080), ("real", real)):
+        if not imgs:
+            continue
         ms = sorted(timed(rec, imgs))
         print(f"median_ms_{name}_1thread: {statistics.median(ms):.1f} ms")
         print(f"p90_ms_{name}_1thread: {ms[int(0.9 * (len(ms) - 1))]:.1f} ms")
     cores = os.cpu_count() or 1
-    recs = [Recognizer.from_config(RecognizeConfig()) for _ in range(cores)]
+    recs = [Recognizer.from_config(cfg) for _ in range(cores)]
     done = [0]
     lock = threading.Lock()
 
