@@ -206,6 +206,10 @@ class UiConfig(_Section):
         "A session with no request and no open page for this long is signed out"))
     escalate_after_s: float = Field(60, ge=10, le=600, description=(
         "A hit nobody acknowledges for this long is escalated to dispatch (recorded)"))
+    host_names: list[str] = Field(default_factory=list, max_length=10, description=(
+        "Further names the page may be reached by (the MDC's DNS name); the listen address, "
+        "and localhost on loopback, always are. Any other Host header is refused (DNS "
+        "rebinding)"))
 
     @model_validator(mode="after")
     def _https_off_loopback(self):

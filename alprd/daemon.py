@@ -92,8 +92,8 @@ class Daemon:
         app = App(self.auth, self.alerts, self.store, self.audit, self.run_selftest,
                   state_dir / "tickets", unit)
         self.page = (PageServer(cfg.ui.listen, self.bus, self.health, app,
-                                (cfg.ui.tls_cert, cfg.ui.tls_key) if cfg.ui.tls_cert else None)
-                     if ui else None)
+                                (cfg.ui.tls_cert, cfg.ui.tls_key) if cfg.ui.tls_cert else None,
+                                cfg.ui.host_names) if ui else None)
         self.page_status = supervise.PageStatus(self.bus, self.sync)
         self.drain_s = 0.0
 

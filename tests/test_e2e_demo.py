@@ -103,8 +103,8 @@ def test_demo_clip_end_to_end(broker, tmp_path):
         with pytest.raises(urllib.error.HTTPError) as anonymous:  # no events without sign-in
             urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/events", timeout=10)
         assert anonymous.value.code == 401
-        health = json.loads(get(f"http://127.0.0.1:{ui_port}/health"))
-        assert health["unit_id"] == "E2E-1" and "rear" in health["cameras"]
+        # without a session, /health says only that the daemon is up (no position, counts)
+        assert json.loads(get(f"http://127.0.0.1:{ui_port}/health")) == {"up": True}
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:

@@ -108,6 +108,14 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(400, "send a JSON object")
         return body
 
+    def _known_host(self) -> bool:
+        """Only the configured host names are served: a page elsewhere whose name resolves
+        to this address (DNS rebinding) gets nothing, not even the static files."""
+        if (self.headers.get("Host") or "").lower() in self.page.allowed_hosts:
+            return True
+        self._json(421, {"error": "unknown host name"})
+        return False
+
     def _same_origin(self) -> None:
         origin = self.headers.get("Origin")
         host = self.headers.get("Host", "")
@@ -134,6 +142,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- GET ---------------------------------------------------------------------
     def do_GET(self):
+        if not self._known_host():
+            return
         if self.path in FILES:
             name, ctype = FILES[self.path]
             return self._send(200, (STATIC / name).read_bytes(), ctype)
@@ -142,6 +152,11 @@ class Handler(BaseHTTPRequestHandler):
                         "/api/options": self._options})
 
     def _health(self):
+        """Whether the daemon is up, for anyone; the car's state (position, counts) only for a
+        signed-in user."""
+        app = self.page.app
+        if app is None or app.auth.session(self._token()) is None:
+            return self._json(200, {"up": True})
         self._json(200, self.page.health())
 
     def _me(self):
@@ -202,6 +217,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- POST --------------------------------------------------------------------
     def do_POST(self):
+        if not self._known_host():
+            return
         self._dispatch({"/api/signin": self._signin, "/api/signout": self._signout,
                         "/api/alerts/ack": self._alert_action,
                         "/api/alerts/step": self._alert_action,

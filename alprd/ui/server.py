@@ -55,13 +55,14 @@ class _Server(ThreadingHTTPServer):
 
 class PageServer:
     def __init__(self, listen: str, bus: EventBus, health=lambda: {}, app: App | None = None,
-                 tls: tuple[str, str] | None = None) -> None:
+                 tls: tuple[str, str] | None = None, host_names: list[str] = ()) -> None:
         host, _, port = listen.rpartition(":")
         self.bus, self.health, self.app = bus, health, app
         self.tls = tls is not None
         self.stopping = threading.Event()
         self.httpd = _Server((host.strip("[]"), int(port)), Handler)
         self.httpd.page = self
+        self.host_names = host_names
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -69,6 +70,17 @@ class PageServer:
             self.httpd.tls_context = ctx
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="ui",
                                         kwargs={"poll_interval": 0.2}, daemon=True)
+
+    @property
+    def allowed_hosts(self) -> set[str]:
+        """The Host headers served: the listen address, localhost names on loopback, and
+        ui.host_names, each with the port (a browser sends it) or without."""
+        host, port = self.httpd.server_address[:2]
+        names = {host, *self.host_names}
+        if host.startswith("127.") or host in ("::1", "localhost"):
+            names |= {"localhost", "127.0.0.1", "[::1]"}
+        names = {f"[{n}]" if ":" in n and not n.startswith("[") else n for n in names}
+        return {n.lower() for n in names} | {f"{n}:{port}".lower() for n in names}
 
     @property
     def url(self) -> str:

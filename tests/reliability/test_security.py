@@ -67,7 +67,8 @@ def page(tmp_path):
     bus = EventBus()
     app = App(Auth(roster, audit, "SEC-1"), Alerts(store, audit, bus, "SEC-1"), store, audit,
               None, tmp_path, "SEC-1")
-    server = PageServer(f"127.0.0.1:{free_port()}", bus, lambda: {}, app)
+    health = {"unit_id": "SEC-1", "reads": 3, "gps": {"fix": {"lat": 34.05, "lon": -118.24}}}
+    server = PageServer(f"127.0.0.1:{free_port()}", bus, lambda: health, app)
     server.start()
     yield server.url.rstrip("/")
     server.stop()
@@ -151,3 +152,45 @@ def test_known_vulnerable_dependencies(tmp_path):
     print(f"\ndependencies_audited: {len(audited)} packages\n"
           f"dependencies_vulnerable: {len(vulnerable)} packages")
     assert vulnerable == []
+
+
+def get(url, headers=None):
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.mark.policy("POL-04")
+def test_health_without_a_session_says_only_that_the_daemon_is_up(page):
+    """(#23, item 4) Before: GET /health with no session returned the car's live position,
+    read and hit counts."""
+    code, body = get(page + "/health")
+    assert code == 200 and json.loads(body) == {"up": True}
+    host = page.split("://", 1)[1]
+    _, headers, _ = post(page + "/api/signin", {"badge": "2002", "pin": "2345"},
+                         {"Origin": f"http://{host}"})
+    cookie = headers["Set-Cookie"].split(";")[0]
+    code, body = get(page + "/health", {"Cookie": cookie})
+    assert code == 200 and json.loads(body)["gps"]["fix"]["lat"] == 34.05
+
+
+@pytest.mark.policy("POL-04")
+def test_the_page_answers_only_to_its_own_host_names(page):
+    """(#23, item 5) DNS rebinding: a page at evil.example whose name resolves to the car's
+    address sends Host: evil.example. Before, any Host was served, and the same-origin check
+    compared Origin with that Host, so the rebound page could sign in and guess PINs."""
+    port = page.rsplit(":", 1)[1]
+    for host in (f"evil.example:{port}", "evil.example", f"127.0.0.2:{port}", ""):
+        assert get(page + "/", {"Host": host})[0] == 421, host
+        assert get(page + "/health", {"Host": host})[0] == 421, host
+        code, _, _ = post(page + "/api/signin", {"badge": "2002", "pin": "2345"},
+                          {"Host": host, "Origin": f"http://{host}"})
+        assert code == 421, host
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}"):
+        assert get(page + "/", {"Host": host})[0] == 200, host
+    code, _, me = post(page + "/api/signin", {"badge": "2002", "pin": "2345"},
+                       {"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"})
+    assert code == 200 and me["badge"] == "2002"
