@@ -2,9 +2,11 @@
 import datetime as dt
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -126,6 +128,9 @@ def test_selftest_command_exits_1_and_queues_the_ticket(car):
     out = json.loads(res.stdout)
     assert not out["ok"] and out["ticket"]["queued_for_hq"]
     assert os.path.exists(out["ticket"]["print_view"])
+    # (#23, item 14) the ticket holds the car's position: the service's user alone reads it
+    for p in Path(out["ticket"]["print_view"]).parent.glob("ticket-*"):
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
     from alprd.store import Store
     from alprd.store.crypto import load_key
     store = Store(d["store"]["path"], load_key(d["store"]["key_file"]))

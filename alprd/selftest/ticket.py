@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import uuid
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -56,10 +57,19 @@ td,th{{border:1px solid #000;padding:4px;vertical-align:top}}code{{font-size:9pt
 
 
 def save(t: dict, folder: Path) -> Path:
+    """The ticket as JSON and as its print view, readable by the service's user alone (0600,
+    in a 0700 folder): it holds the car's position."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stem = f"ticket-{t['utc'].replace(':', '')[:17]}-{t['id'][:8]}"
-    (folder / f"{stem}.json").write_text(json.dumps(t, indent=1))
+    _write_private(folder / f"{stem}.json", json.dumps(t, indent=1))
     path = folder / f"{stem}.html"
-    path.write_text(render_html(t))
+    _write_private(path, render_html(t))
     return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file of the same name keeps no wider mode
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
