@@ -119,12 +119,16 @@ class Pipeline:
         self.record(*built)
 
     def record(self, read: Read, hits: list[Hit]) -> None:
-        """Store a read with its hits, then tell the page, the uplink and the caller."""
+        """Store a read with its hits, then tell the page, the uplink and the caller. A hit
+        that cannot be stored (full disk) is still shown to the officer, marked not stored."""
         try:
             self.store.add_read(read, hits)
         except StoreError as exc:  # full disk, I/O error: say so, count it, keep running
             self.dropped_reads += 1
-            log.error("%s; %d read(s) dropped so far", exc, self.dropped_reads)
+            log.error("%s; %d read(s) dropped so far%s", exc, self.dropped_reads,
+                      "; its hit is shown to the officer all the same" if hits else "")
+            if hits:
+                self.alerts.open({**read_event(read, hits), "not_stored": True})
             return
         self.reads += 1
         self.hits += len(hits)

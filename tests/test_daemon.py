@@ -105,3 +105,29 @@ def test_unsure_pass_waits_for_its_end(tmp_path):
         d.pipeline.finish(done)
     assert q.get_nowait()["type"] == "hit"
     d.store.close()
+
+
+def test_a_hit_on_a_full_disk_is_still_shown_to_the_officer(tmp_path):
+    """(#23, item 10) Before, record() returned on the store's error before opening the
+    alert: on a full disk the officer never saw the hit."""
+    from alprd.hotlist import Hotlist
+    from alprd.types import HotlistEntry
+    d = make_daemon(tmp_path)
+    d.pipeline.hotlist = Hotlist([HotlistEntry("8XYZ442", "CA", "stolen_vehicle", "test")])
+    q, _ = d.bus.subscribe()
+    d.gps_track.add(Fix(lat=34.0, lon=-118.0, mono=99.0, quality=1))
+    d.pipeline.finish(a_pass("7ABC123", 99.5))  # fills the last free pages
+    pages = d.store.db.conn.execute("PRAGMA page_count").fetchone()[0]
+    d.store.db.conn.execute(f"PRAGMA max_page_count={pages}")  # the disk is now full
+    for i in range(30):  # until a write fails (a page may still have room for one)
+        d.pipeline.finish(a_pass("8XYZ442", 100.0 + i))
+        if d.pipeline.dropped_reads:
+            break
+    assert d.pipeline.dropped_reads == 1
+    (alert,) = [a for a in d.alerts.current() if a.get("not_stored")]
+    assert alert["hits"][0]["plate"] == "8XYZ442" and alert["type"] == "alert"
+    events = []
+    while not q.empty():
+        events.append(q.get_nowait())
+    assert any(e["type"] == "alert" and e.get("not_stored") for e in events)
+    d.store.close()
