@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from alprd.files import replace_atomically
-from alprd.protocol import UpdateRefused, verify
+from alprd.protocol import UpdateRefused, check, verify
 from alprd.store import StoreError
 from alprd.worker import Worker
 
@@ -35,6 +35,7 @@ class Inbox(Worker):
         self.run_selftest = run_selftest
         self.loop_mono: float | None = None
         self.dropped = 0
+        self.failed = 0
         self._queue: queue.Queue = queue.Queue(QUEUE_SIZE)
 
     def handlers(self, prefix: str) -> dict[str, Callable[[bytes], None]]:
@@ -68,7 +69,12 @@ class Inbox(Worker):
                 handle, message = self._queue.get(timeout=0.5)
             except queue.Empty:
                 continue
-            handle(message)
+            try:
+                handle(message)
+            except Exception as exc:  # noqa: BLE001  no message may end this thread
+                self.failed += 1
+                log.error("inbox: a message from HQ was not applied (%s: %s); the last good "
+                          "state stays", type(exc).__name__, exc)
 
     # -- the messages ---------------------------------------------------------------------
     def hotlist(self, message: bytes) -> None:
@@ -105,6 +111,7 @@ class Inbox(Worker):
             body = verify(message, self.hq_key)
             if body.get("kind") != "command" or body.get("unit_id") != self.unit_id:
                 raise UpdateRefused("not a command for this unit")
+            check(body, "command")
             if body.get("command") != "selftest":
                 raise UpdateRefused(f"unknown command {body.get('command')!r}")
             if not isinstance(body.get("id"), str) or body["id"] in self._commands_seen():

@@ -89,7 +89,7 @@ def test_replayed_snapshot_is_refused(sync):
 
 
 def test_malformed_signed_body_is_refused(sync):
-    with pytest.raises(UpdateRefused, match="bad plate"):
+    with pytest.raises(UpdateRefused, match="entries/0/plate"):
         sync.apply(snapshot(1, [E("not a plate", None, "bolo", "x")]))
     with pytest.raises(UpdateRefused, match="unknown update kind"):
         sync.apply(sign({"v": 1, "kind": "hotlist.wipe", "list_version": 9}, HQ))
@@ -185,3 +185,17 @@ def test_updates_arrive_over_mqtt_and_cancel_the_open_alert(broker, tmp_path):
         d.uplink.stop()
         d.inbox.stop()
         d.store.close()
+
+
+@pytest.mark.parametrize("field, value", [("priority", 300), ("state", ["CA", "NV"]),
+                                          ("case_number", 12345), ("expires", "soon")])
+def test_a_signed_but_hostile_entry_is_refused_by_its_schema(sync, field, value):
+    """(#23, item 1) HQ's signature proves who sent an update, not that it is well formed.
+    Before, priority 300 raised OverflowError, a state given as a list TypeError and a case
+    number given as a number AttributeError inside apply(), out of paho's callback."""
+    sync.apply(snapshot(1))
+    entry = {**entry_to_json(ENTRIES[0]), field: value}
+    body = {"v": 1, "kind": "hotlist.snapshot", "list_version": 2, "entries": [entry]}
+    with pytest.raises(UpdateRefused, match=f"entries/0/{field}"):
+        sync.apply(sign(body, HQ))
+    assert sync.version == 1 and sync.hotlist.match("8XYZ442") and sync.refused == 1

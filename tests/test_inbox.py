@@ -57,3 +57,22 @@ def test_a_full_inbox_drops_the_oldest_message_and_counts_it(tmp_path):
     finally:
         inbox.stop()
         inbox.join(2)
+
+
+def test_no_message_can_end_the_inbox_thread(tmp_path):
+    """(#23, item 1) A message whose handling raises anything (a full disk while saving, a bug)
+    costs one log line; the thread goes on with the next message."""
+    inbox, sync = make_inbox(tmp_path)
+    inbox.start()
+
+    def breaks(message):
+        raise OSError(28, "No space left on device")
+
+    try:
+        inbox.put(breaks, b"roster")
+        inbox.handlers("alprd/v1")["alprd/v1/hotlist"](snapshot(3))
+        assert wait_for(lambda: sync.version == 3, 5)
+        assert inbox.failed == 1 and inbox._thread.is_alive()
+    finally:
+        inbox.stop()
+        inbox.join(2)

@@ -107,3 +107,19 @@ def test_logically_deleted_reads_only_for_administrators_with_ground_and_request
         "a1", "search_deleted", "criminal", "stalking", "15.02.00-2028-17", 2)
     assert '"7ABC123"' in last["query"]
     hq.close()
+
+
+def test_a_batch_hq_cannot_store_leaves_its_database_usable(tmp_path):
+    """(#23, item 2, in part) A record whose body.utc is an object made the insert fail inside
+    BEGIN with no ROLLBACK: every later batch from every car then failed ("cannot start a
+    transaction within a transaction"). The failed batch is now rolled back whole."""
+    import sqlite3
+    hq = HqStore(tmp_path / "hq.db")
+    bad = {"id": "bad-1", "kind": "read", "body": {"utc": {"not": "a time"}}}
+    good = {"id": "good-1", "kind": "read", "body": {"utc": "2026-11-28T18:30:00Z"}}
+    with pytest.raises(sqlite3.Error):
+        hq.add("CAR-1", [good, bad])
+    assert hq.count() == 0  # nothing of the failed batch
+    hq.add("CAR-2", [good])
+    assert hq.count() == 1
+    hq.close()

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from alprd.hotlist import Hotlist
 from alprd.hotlist.index import LIST_TYPES, Index
-from alprd.protocol.envelope import UpdateRefused, verify
+from alprd.protocol.envelope import UpdateRefused, check, verify
 from alprd.types import HotlistEntry
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,10 @@ class HotlistSync:
         """Verify and apply one update; UpdateRefused leaves the current list in force."""
         try:
             body = verify(message, self.public_key)
+            kind = body.get("kind")
+            if kind not in ("hotlist.snapshot", "hotlist.delta"):
+                raise UpdateRefused(f"unknown update kind {kind!r}")
+            check(body, kind.replace(".", "-"))
             with self._lock:
                 result = self._apply(body)
         except UpdateRefused as exc:

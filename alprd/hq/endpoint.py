@@ -94,7 +94,7 @@ class HqEndpoint:
             return
         try:
             self.store.add(unit, records)
-        except sqlite3.Error as exc:  # not stored, so not acknowledged: the car resends
+        except (sqlite3.Error, TypeError, ValueError) as exc:  # not stored, not acknowledged
             log.error("hq: cannot store %d record(s) from %s: %s", len(records), unit, exc)
             return
         self.received += len(records)

@@ -44,14 +44,19 @@ class HqStore:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self.lock:
             self.conn.execute("BEGIN")
-            for r in records:
-                cur = self.conn.execute(
-                    "INSERT OR IGNORE INTO records (id, unit_id, kind, body, received_utc, "
-                    "captured_utc) VALUES (?,?,?,?,?,?)",
-                    (r["id"], unit, r["kind"], json.dumps(r["body"]), now,
-                     r["body"].get("utc") or now))
-                self.duplicates += cur.rowcount == 0
-            self.conn.execute("COMMIT")
+            try:
+                for r in records:
+                    cur = self.conn.execute(
+                        "INSERT OR IGNORE INTO records (id, unit_id, kind, body, received_utc, "
+                        "captured_utc) VALUES (?,?,?,?,?,?)",
+                        (r["id"], unit, r["kind"], json.dumps(r["body"]), now,
+                         r["body"].get("utc") or now))
+                    self.duplicates += cur.rowcount == 0
+                self.conn.execute("COMMIT")
+            except BaseException:  # nothing of the batch is kept; the connection stays usable
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
 
     # -- retention (POL-09) ---------------------------------------------------------------
     def place_hold(self, ref: str, reason: str, record_ids: list[str], now: datetime) -> None:

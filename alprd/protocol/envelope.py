@@ -69,3 +69,15 @@ def verify(message: bytes, public_key: Ed25519PublicKey) -> dict:
     if not isinstance(body, dict) or body.get("v") != PROTOCOL_VERSION:
         raise UpdateRefused(f"update has no 'v': {PROTOCOL_VERSION}")
     return body
+
+
+def check(body: dict, schema_name: str) -> dict:
+    """The body, if it fits its published schema; else UpdateRefused naming the field. Every
+    signed message is checked so before use: a signature proves who sent it, not that it is
+    well formed."""
+    from alprd.protocol.schemas import validate
+    try:
+        validate(schema_name, body)
+    except ValueError as exc:
+        raise UpdateRefused(f"does not fit its schema: {exc}") from exc
+    return body

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from alprd.files import replace_atomically
-from alprd.protocol import UpdateRefused, verify
+from alprd.protocol import UpdateRefused, check, verify
 from alprd.roster.roles import ROLES
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class Roster:
         body = verify(message, self.public_key)
         if body.get("kind") != "roster":
             raise UpdateRefused(f"not a roster: kind {body.get('kind')!r}")
+        check(body, "roster")
         version = body.get("roster_version")
         if not isinstance(version, int) or version <= 0:
             raise UpdateRefused("roster_version must be a positive integer")

@@ -148,6 +148,13 @@ class Uplink:
         self.connected.clear()
 
     def _on_message(self, client, userdata, msg):
+        try:
+            self._message(msg)
+        except Exception as exc:  # noqa: BLE001  nothing may end paho's network thread
+            log.error("uplink: message on %s not handled (%s: %s)", msg.topic,
+                      type(exc).__name__, exc)
+
+    def _message(self, msg) -> None:
         handler = self.handlers.get(msg.topic)
         if handler:
             handler(msg.payload)
