@@ -199,3 +199,18 @@ def test_a_signed_but_hostile_entry_is_refused_by_its_schema(sync, field, value)
     with pytest.raises(UpdateRefused, match=f"entries/0/{field}"):
         sync.apply(sign(body, HQ))
     assert sync.version == 1 and sync.hotlist.match("8XYZ442") and sync.refused == 1
+
+
+def test_a_saved_list_keeps_its_age_across_a_restart(tmp_path):
+    """(#23, item 8) Before, load_saved() reset the age: a list saved 30 days ago was reported
+    fresh after a restart, and the stale banner never showed."""
+    from datetime import datetime, timedelta, timezone
+    t0 = datetime(2026, 11, 28, 18, 30, tzinfo=timezone.utc)  # an injected clock, not today
+    first = HotlistSync(Hotlist(), HQ.public_key(), tmp_path, max_age_s=86400, utc=lambda: t0)
+    first.apply(snapshot(1))
+    for later, stale in ((timedelta(hours=1), False), (timedelta(days=30), True),
+                         (-timedelta(days=3), True)):  # a clock set back: age unknown
+        again = HotlistSync(Hotlist(), HQ.public_key(), tmp_path, max_age_s=86400,
+                            utc=lambda: t0 + later)
+        assert again.load_saved() and again.version == 1
+        assert again.is_stale() is stale, later

@@ -13,10 +13,12 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from alprd.files import replace_atomically
 from alprd.hotlist import Hotlist
 from alprd.hotlist.index import LIST_TYPES, Index
 from alprd.protocol.envelope import UpdateRefused, check, verify
@@ -59,10 +61,12 @@ class HotlistSync:
     """Applies verified updates to a Hotlist, keeps its version and age, persists it."""
 
     def __init__(self, hotlist: Hotlist, public_key: Ed25519PublicKey, state_dir: Path,
-                 max_age_s: float = 86400.0) -> None:
+                 max_age_s: float = 86400.0, utc=lambda: datetime.now(timezone.utc)) -> None:
+        self.utc = utc  # when a list arrived is data: it must survive a restart
         self.hotlist = hotlist
         self.public_key = public_key
         self.path = Path(state_dir) / "hotlist.npz"
+        self.received_path = Path(state_dir) / "hotlist-received.txt"  # ISO UTC
         self.max_age_s = max_age_s
         self.version = 0
         self.created_utc = ""
@@ -80,10 +84,20 @@ class HotlistSync:
             return False
         self.hotlist.matcher.swap(index)
         self.version = index.version
-        self.received_mono = time.monotonic()
-        log.info("hotlist: version %d, %d entries from %s", self.version, len(index),
-                 self.path)
+        self.received_mono = self._saved_received_mono()
+        log.info("hotlist: version %d, %d entries from %s%s", self.version, len(index),
+                 self.path, " (stale)" if self.is_stale() else "")
         return True
+
+    def _saved_received_mono(self) -> float | None:
+        """When the saved list arrived, on this boot's monotonic clock; None (stale) when that
+        is unknown or lies in the future (a clock set back): its age survives a restart."""
+        try:
+            received = datetime.fromisoformat(self.received_path.read_text().strip())
+            age = (self.utc() - received).total_seconds()
+        except (OSError, ValueError, TypeError):
+            return None
+        return time.monotonic() - age if age >= 0 else None
 
     def is_stale(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
@@ -154,6 +168,7 @@ class HotlistSync:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.hotlist.matcher.index.save(tmp)
             os.replace(tmp, self.path)
+            replace_atomically(self.received_path, self.utc().isoformat().encode())
         except OSError as exc:
             log.error("hotlist: cannot save %s (%s); the list in memory is current", self.path,
                       exc)
