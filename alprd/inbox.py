@@ -88,7 +88,7 @@ class Inbox(Worker):
         if applied.cancelled and applied.removed:
             plates = [p for p, _ in applied.removed]
             try:
-                self.alerts.cancel(plates)
+                self.alerts.cancel(applied.removed)
             except StoreError as exc:
                 log.error("alerts: %s", exc)
             self.bus.publish({"type": "cancel", "plates": plates, "version": applied.version})

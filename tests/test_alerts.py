@@ -9,6 +9,7 @@ from alprd.audit import AuditLog
 from alprd.retention import parse_utc
 from alprd.roster import Session
 from alprd.store import Store, StoreError
+from alprd.types import Hit, HotlistEntry
 from alprd.ui import EventBus, read_event
 from alprd.ui.alerts import RESTORE_WITHIN_H, AlertError, Alerts
 from tests.helpers import KEY, make_hit, make_read
@@ -112,7 +113,8 @@ def test_an_acknowledged_hit_is_not_escalated(env):
 def test_a_cancellation_closes_the_open_alert(env):
     alerts, store, _, alert = env
     q, _ = alerts.bus.subscribe()
-    assert alerts.cancel(["8XYZ442"]) == [alert.hit_id]
+    assert alerts.cancel([("8XYZ442", "NV")]) == []  # the same plate wanted in another state
+    assert alerts.cancel([("8XYZ442", "CA")]) == [alert.hit_id]
     ev = q.get_nowait()
     assert ev["type"] == "alert" and ev["closed"] == "cancelled_by_hq"
     assert alerts.current() == []
@@ -170,3 +172,27 @@ def test_an_alert_left_open_by_a_power_cut_comes_back_with_its_steps(env, tmp_pa
     ev = again.step(alert.hit_id, "want", OFFICER)
     assert ev["verified"] is True
     assert again.restore() == 0  # already open: not added twice
+
+
+@pytest.mark.policy("POL-11")
+def test_each_hit_of_a_read_gets_its_own_alert_and_comes_back_after_a_stop(env):
+    """(#23, item 13) A read hitting two wants (a stolen plate and a wanted person) opened only
+    the first hit's alert, and a restart brought back the other."""
+    alerts, store, _, _ = env
+    read = make_read("5QQQ001")
+    e1 = HotlistEntry("5QQQ001", "CA", "stolen_plate", "stolen plate", 1, "NIC/P1")
+    e2 = HotlistEntry("5QQQ001", None, "wanted_person", "warrant", 1, "W-1")
+    hits = [Hit(f"hit-{i}", read.id, e, "exact", read.utc) for i, e in enumerate((e1, e2))]
+    store.add_read(read, hits)
+    alerts.open(read_event(read, hits))
+    mine = {a["hit_id"]: a for a in alerts.current() if a["id"] == read.id}
+    assert set(mine) == {"hit-0", "hit-1"}
+    assert [h["list_type"] for h in mine["hit-1"]["hits"]] == ["wanted_person"]
+    alerts.dispose("hit-0", "misread", OFFICER)  # one closed, the other still open
+    again = Alerts(store, AuditLog(store, "CAR-1"), EventBus(), "CAR-1", mono=Clock(),
+                   utc=Wall(parse_utc(read.utc) + timedelta(minutes=5)))
+    again.restore()
+    back = {a["hit_id"] for a in again.current() if a["id"] == read.id}
+    assert back == {"hit-1"}
+    # the cancellation of one want (state None: every state) closes that alert alone
+    assert again.cancel([("5QQQ001", None)]) == ["hit-1"]

@@ -76,18 +76,21 @@ class Alerts:
         self._lock = threading.Lock()
 
     def open(self, event: dict) -> Alert | None:
-        """A hit event from the pipeline: open its alert (once per hit) and push it."""
-        if not event.get("hits"):
-            return None
-        hit_id = event["hits"][0]["id"]
-        with self._lock:
-            a = self.open_alerts.get(hit_id)
-            if a is None:
-                a = self.open_alerts[hit_id] = Alert(hit_id, event["id"], event, self.mono())
-            else:
-                a.event = event  # the final read of a pass that alerted early
-        self.bus.publish(a.public())
-        return a
+        """A hit event from the pipeline: open one alert per hit (once per hit: an early
+        alert is updated, not repeated) and push them. Returns the first hit's alert."""
+        alerts = []
+        for hit in event.get("hits") or ():
+            one = {**event, "hits": [hit]}  # each hit is verified and disposed on its own
+            with self._lock:
+                a = self.open_alerts.get(hit["id"])
+                if a is None:
+                    a = self.open_alerts[hit["id"]] = Alert(hit["id"], event["id"], one,
+                                                            self.mono())
+                else:
+                    a.event = one  # the final read of a pass that alerted early
+            self.bus.publish(a.public())
+            alerts.append(a)
+        return alerts[0] if alerts else None
 
     def restore(self) -> int:
         """Put back the alerts a stop left open (hits of the last RESTORE_WITHIN_H hours
@@ -96,23 +99,27 @@ class Alerts:
         restored = 0
         for item in self.store.unclosed_hits(since, CLOSING):
             r = item["read"]
-            a = Alert(item["hits"][0]["id"], r["id"], event(r, r["crop"], item["hits"]),
-                      self.mono())
-            for d in item["dispositions"]:
-                if d["action"] == "acknowledged":
-                    a.acknowledged_utc = d["utc"]
-                elif d["action"] == "escalated":
-                    a.escalated_utc = d["utc"]
-                elif d["action"].startswith("verify_"):
-                    a.steps[d["action"][len("verify_"):]] = d["utc"]
-            with self._lock:
-                if a.hit_id not in self.open_alerts:
-                    self.open_alerts[a.hit_id] = a
-                    restored += 1
+            for hit in item["hits"]:
+                restored += self._restore_one(r, hit)
         if restored:
             log.warning("alerts: %d hit alert(s) left open by the last stop are back on the "
                         "screen", restored)
         return restored
+
+    def _restore_one(self, r: dict, hit: dict) -> int:
+        a = Alert(hit["id"], r["id"], event(r, r["crop"], [hit]), self.mono())
+        for d in self.store.dispositions(hit["id"]):
+            if d["action"] == "acknowledged":
+                a.acknowledged_utc = d["utc"]
+            elif d["action"] == "escalated":
+                a.escalated_utc = d["utc"]
+            elif d["action"].startswith("verify_"):
+                a.steps[d["action"][len("verify_"):]] = d["utc"]
+        with self._lock:
+            if a.hit_id in self.open_alerts:
+                return 0
+            self.open_alerts[a.hit_id] = a
+        return 1
 
     def current(self) -> list[dict]:
         with self._lock:
@@ -192,12 +199,16 @@ class Alerts:
             self._push(a)
         return [a.hit_id for a in late]
 
-    def cancel(self, plates: list[str]) -> list[str]:
-        """HQ cancelled these wants: close their open alerts (the page shows a notice)."""
+    def cancel(self, removed: list[tuple[str, str | None]]) -> list[str]:
+        """HQ cancelled these wants, (plate, state) as its delta removed them (state None:
+        every state, as the hotlist index reads it): close their open alerts (the page
+        shows a notice). A want of the same plate in another state stays."""
         closed = []
         with self._lock:
             for a in list(self.open_alerts.values()):
-                if a.event["hits"][0]["plate"] in plates:
+                h = a.event["hits"][0]
+                if any(h["plate"] == p and (s is None or h.get("state") == s)
+                       for p, s in removed):
                     self._record(a, None, "cancelled_by_hq")
                     a.closed = "cancelled_by_hq"
                     self.open_alerts.pop(a.hit_id)
