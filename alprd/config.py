@@ -203,7 +203,8 @@ class UiConfig(_Section):
         "(`alprd provision` makes one as page.crt)"))
     tls_key: str = Field("", description="PEM private key of tls_cert")
     session_idle_s: float = Field(1800, ge=60, le=43200, description=(
-        "A session with no request and no open page for this long is signed out"))
+        "A session with no action by its user for this long is signed out (an open page "
+        "receiving events does not count)"))
     escalate_after_s: float = Field(60, ge=10, le=600, description=(
         "A hit nobody acknowledges for this long is escalated to dispatch (recorded)"))
     host_names: list[str] = Field(default_factory=list, max_length=10, description=(

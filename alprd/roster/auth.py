@@ -160,8 +160,10 @@ class Auth:
                     "Bureau (report %s)", user.badge, rid)
 
     # -- sessions ------------------------------------------------------------------------
-    def session(self, token: str | None) -> Session | None:
-        """The live session for a token, touched; None when absent, ended or idle too long."""
+    def session(self, token: str | None, touch: bool = True) -> Session | None:
+        """The live session for a token; None when absent, ended or idle too long. touch:
+        this is the user's own request, so the idle time starts again (the event stream
+        only looks, or an open page would never go idle)."""
         if not token:
             return None
         with self._lock:
@@ -172,7 +174,8 @@ class Auth:
             if now - s.last_mono > self.idle_s:
                 self._end(s, "idle")
                 return None
-            s.last_mono = now
+            if touch:
+                s.last_mono = now
             return s
 
     def sign_out(self, token: str, reason: str = "signed_out") -> None:

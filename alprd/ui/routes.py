@@ -190,7 +190,7 @@ class Handler(BaseHTTPRequestHandler):
                     ev = q.get(timeout=1.0)
                 except queue.Empty:
                     ev = None
-                if self.page.app.auth.session(token) is None:  # roster sync, idle
+                if self.page.app.auth.session(token, touch=False) is None:  # roster, idle
                     why = self.page.app.auth.ended.get(token, "signed_out")
                     ev = {"type": "signed_out", "reason": why}
                     self.wfile.write(f"data: {json.dumps(ev)}\n\n".encode())

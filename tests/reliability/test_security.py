@@ -47,9 +47,23 @@ def test_the_broker_refuses_tls_below_1_2(tmp_path):
                 assert tls.version() in ("TLSv1.2", "TLSv1.3")
 
 
+class SteppedClock:
+    """A monotonic clock the test moves on by hand."""
+    t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
 @pytest.fixture
-def page(tmp_path):
-    """A page with a one-user roster, served on loopback."""
+def idle_clock():
+    return SteppedClock()
+
+
+@pytest.fixture
+def page(tmp_path, idle_clock):
+    """A page with a one-user roster, served on loopback (sessions idle after 60 s of the
+    test's clock)."""
     from alprd.audit import AuditLog
     from alprd.demo.broker import free_port
     from alprd.protocol import roster_user
@@ -65,8 +79,8 @@ def page(tmp_path):
     roster.apply(sign({"v": 1, "kind": "roster", "roster_version": 1, "users": [
         roster_user("2002", "Det. Baker", "data_user", "2345", "2026-01-01")]}, key))
     bus = EventBus()
-    app = App(Auth(roster, audit, "SEC-1"), Alerts(store, audit, bus, "SEC-1"), store, audit,
-              None, tmp_path, "SEC-1")
+    app = App(Auth(roster, audit, "SEC-1", idle_s=60, mono=idle_clock),
+              Alerts(store, audit, bus, "SEC-1"), store, audit, None, tmp_path, "SEC-1")
     health = {"unit_id": "SEC-1", "reads": 3, "gps": {"fix": {"lat": 34.05, "lon": -118.24}}}
     server = PageServer(f"127.0.0.1:{free_port()}", bus, lambda: health, app)
     server.start()
@@ -194,3 +208,34 @@ def test_the_page_answers_only_to_its_own_host_names(page):
     code, _, me = post(page + "/api/signin", {"badge": "2002", "pin": "2345"},
                        {"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"})
     assert code == 200 and me["badge"] == "2002"
+
+
+@pytest.mark.policy("POL-04")
+def test_an_open_event_stream_does_not_keep_an_idle_session_alive(page, idle_clock):
+    """(#23, item 7) The event stream checked the session every second and so refreshed it:
+    a session left signed in on the MDC never timed out. Idle means no action by the user."""
+    import threading
+    host = page.split("://", 1)[1]
+    _, headers, _ = post(page + "/api/signin", {"badge": "2002", "pin": "2345"},
+                         {"Origin": f"http://{host}"})
+    cookie = headers["Set-Cookie"].split(";")[0]
+    lines, ended = [], threading.Event()
+
+    def listen():
+        req = urllib.request.Request(page + "/events", headers={"Cookie": cookie})
+        with urllib.request.urlopen(req, timeout=30) as stream:
+            for raw in stream:
+                lines.append(raw.decode())
+                if "signed_out" in lines[-1]:
+                    ended.set()
+                    return
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    for _ in range(9):  # 9 x 8 s of the test's clock with nobody touching anything, each
+        idle_clock.t += 8  # step long enough (1.2 s) for the stream to look at the session
+        if ended.wait(1.2):
+            break
+    assert ended.is_set(), lines[-3:]
+    assert '"reason": "idle"' in lines[-1]
+    assert get(page + "/api/me", {"Cookie": cookie})[0] == 401
