@@ -137,16 +137,22 @@ def run(hours: float, speed: float, fps: float, folder: Path, log=print) -> dict
                        for i, f in enumerate((0.25, 0.6))], key=lambda e: e[0])
     samples = []  # (t, rss_kb, db_bytes, outbox)
     t0 = time.monotonic()
-    health = f"http://127.0.0.1:{ui_port}/health"
+    health = f"http://127.0.0.1:{ui_port}/health"  # anonymous: says only that it is up
 
     def sample():
         try:
             with urllib.request.urlopen(health, timeout=2) as r:
-                h = json.loads(r.read())
-        except OSError:
+                if not json.loads(r.read()).get("up"):
+                    return
+            # the outbox depth from the car's database itself (WAL: a reader never blocks
+            # the daemon), as /health gives it only to a signed-in user
+            with sqlite3.connect(f"file:{folder / 'car.db'}?mode=ro", uri=True,
+                                 timeout=2) as car_db:
+                outbox = car_db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        except (OSError, sqlite3.Error):
             return
         db = sum(p.stat().st_size for p in folder.glob("car.db*"))
-        samples.append((time.monotonic() - t0, rss_kb(daemon.pid), db, h["outbox"]))
+        samples.append((time.monotonic() - t0, rss_kb(daemon.pid), db, outbox))
     try:
         next_sample = 0.0
         while time.monotonic() - t0 < real_s:
