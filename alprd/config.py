@@ -170,7 +170,8 @@ class UplinkConfig(_Section):
                               description="MQTT topic prefix (no wildcards)")
     batch: int = Field(50, ge=1, le=1000, description="Records per uplink message")
     retry_s: float = Field(5, ge=0.5, le=600,
-                           description="Resend unacknowledged records after this long")
+                           description="Resend an unacknowledged record after this long, then "
+                                       "after twice as long each time (up to 5 min), jittered")
     max_bytes_per_s: int = Field(0, ge=0, le=100_000_000, description=(
         "Bandwidth cap for the uplink in bytes/s; 0 = none"))
     ca_file: str = Field("/etc/alprd/keys/ca.crt", description=(

@@ -123,3 +123,16 @@ def test_a_batch_hq_cannot_store_leaves_its_database_usable(tmp_path):
     hq.add("CAR-2", [good])
     assert hq.count() == 1
     hq.close()
+
+
+def test_published_versions_never_go_back_when_hqs_clock_does(tmp_path):
+    """(#23, item 3) Hotlist and roster versions came from HQ's wall clock alone: a clock
+    stepped back at HQ made every car refuse the next updates as replays."""
+    hq = HqStore(tmp_path / "hq.db")
+    assert hq.next_version("hotlist", 1_800_000_000) == 1_800_000_000
+    assert hq.next_version("hotlist", 1_700_000_000) == 1_800_000_001  # clock stepped back
+    assert hq.next_version("roster", 5) == 5  # each kind has its own sequence
+    hq.close()
+    again = HqStore(tmp_path / "hq.db")  # kept across a restart of HQ
+    assert again.next_version("hotlist", 1_700_000_000) == 1_800_000_002
+    again.close()

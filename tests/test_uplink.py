@@ -64,6 +64,48 @@ def test_offline_records_wait_and_go_when_broker_appears(tmp_path):
         store.close()
 
 
+def test_resends_back_off_with_jitter_while_hq_does_not_acknowledge(broker, tmp_path):
+    """(#23, item 3) Before, a car resent every retry_s for as long as HQ lagged, so a fleet
+    resent in lockstep: here 12 copies in 6 s at retry_s 0.5. Now the waits double (with
+    jitter) up to RETRY_CAP_S: about 5 copies in the same 6 s."""
+    store = Store(tmp_path / "car.db", KEY)
+    store.add_read(make_read("LAG0001"))
+    copies = []
+    subscribed = threading.Event()
+    spy = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="spy-lag")
+    spy.on_message = lambda c, u, msg: copies.append(time.monotonic())
+    spy.on_subscribe = lambda *a: subscribed.set()
+    spy.connect("127.0.0.1", broker.port)
+    spy.subscribe("alprd/v1/CAR-9/up", qos=1)
+    spy.loop_start()
+    assert subscribed.wait(5)
+    up = Uplink(broker.url, store, "CAR-9", retry_s=0.5)  # nobody acknowledges
+    up.start()
+    try:
+        assert wait_for(lambda: copies, 10)
+        first = copies[0]
+        threading.Event().wait(6.0)  # the span being measured, not a wait for a thread
+        sent = [t - first for t in copies if t - first <= 6.0]
+        gaps = [b - a for a, b in zip(sent, sent[1:])]
+        assert 3 <= len(sent) <= 7, sent
+        assert gaps[-1] > gaps[0], gaps  # the waits grow
+    finally:
+        up.stop()
+        spy.loop_stop()
+        store.close()
+
+
+def test_backoff_doubles_up_to_its_cap_and_is_jittered():
+    import random
+    from alprd.uplink.client import RETRY_CAP_S, backoff_s
+    rng = random.Random(7)
+    waits = [backoff_s(n, 5.0, rng) for n in range(1, 12)]
+    for n, w in enumerate(waits, 1):
+        full = min(RETRY_CAP_S, 5.0 * 2 ** (n - 1))
+        assert full / 2 <= w <= full
+    assert max(waits) <= RETRY_CAP_S and len({round(w, 3) for w in waits[-4:]}) == 4
+
+
 def test_unacknowledged_records_are_resent_and_hq_drops_duplicates(broker, tmp_path):
     """HQ that stores but whose ack is lost: the car resends, HQ keeps one copy."""
     store = Store(tmp_path / "car.db", KEY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -44,8 +45,10 @@ class HqEndpoint:
     def publish_hotlist(self, entries, signing_key, version: int | None = None,
                         timeout: float = 10.0) -> int:
         """Publish a signed snapshot, retained, so a car that connects later gets it at once.
-        Returns the list version (UTC seconds at HQ unless given)."""
-        body = hotlist_snapshot(entries, version)
+        Returns the list version (HQ's clock in seconds unless given, and always above the
+        last one published)."""
+        body = hotlist_snapshot(entries, self.store.next_version(
+            "hotlist", version or int(time.time())))
         self._publish_signed("hotlist", body, signing_key, retain=True, timeout=timeout)
         return body["list_version"]
 
@@ -53,7 +56,8 @@ class HqEndpoint:
                        timeout: float = 10.0) -> int:
         """Publish the signed user roster (roster.v1), retained; users from roster_user().
         A user left out, or deactivated, is signed out on every car at once (POL-15)."""
-        body = roster_body(users, version)
+        body = roster_body(users, self.store.next_version(
+            "roster", version or time.time_ns() // 1000))
         self._publish_signed("roster", body, signing_key, retain=True, timeout=timeout)
         return body["roster_version"]
 

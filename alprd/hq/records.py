@@ -37,6 +37,8 @@ class HqStore:
                           "action TEXT NOT NULL, purpose TEXT, query TEXT NOT NULL, "
                           "ground TEXT, request_ref TEXT, result_count INTEGER, "
                           "refused TEXT)")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS published (kind TEXT PRIMARY KEY, "
+                          "version INTEGER NOT NULL)")
         self.lock = threading.Lock()
         self.duplicates = 0
 
@@ -57,6 +59,26 @@ class HqStore:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
+
+    def next_version(self, kind: str, candidate: int) -> int:
+        """The version to publish a hotlist or roster under: candidate (from HQ's clock), or
+        one more than the last one published if that is not lower; kept in the database. A
+        clock stepped back at HQ must never make every car refuse the next update."""
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self.conn.execute("SELECT version FROM published WHERE kind=?",
+                                        (kind,)).fetchone()
+                version = max(candidate, (row[0] + 1) if row else 1)
+                self.conn.execute("INSERT INTO published (kind, version) VALUES (?, ?) ON "
+                                  "CONFLICT(kind) DO UPDATE SET version=excluded.version",
+                                  (kind, version))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        return version
 
     # -- retention (POL-09) ---------------------------------------------------------------
     def place_hold(self, ref: str, reason: str, record_ids: list[str], now: datetime) -> None:

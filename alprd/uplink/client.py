@@ -2,14 +2,15 @@
 
 paho keeps unconfirmed messages in memory only, so durability is the outbox's job: a record
 stays in SQLite until HQ's application-level acknowledgement names its id, and is sent again
-(after retry_s) until then. HQ drops duplicates by id. See docs/protocol.md.
+until then: after retry_s, then twice as long each time up to RETRY_CAP_S, jittered. HQ drops duplicates by id. See docs/protocol.md.
 """
 from __future__ import annotations
 
 import hashlib
-import ssl
 import logging
+import random
 import sqlite3
+import ssl
 import threading
 import time
 from typing import Callable
@@ -21,6 +22,15 @@ from alprd.store import Store
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 24 * 3600
+RETRY_CAP_S = 300.0  # an unacknowledged record waits at most this long before it goes again
+
+
+def backoff_s(attempts: int, base_s: float, rng: random.Random | None = None) -> float:
+    """How long a record sent `attempts` times waits for HQ's ack before it goes again:
+    doubling from base_s up to RETRY_CAP_S, each wait drawn between half and all of it, so
+    a fleet that lost HQ together does not resend in lockstep when HQ lags."""
+    full = min(RETRY_CAP_S, base_s * 2 ** max(0, attempts - 1))
+    return full / 2 + (rng or random).uniform(0, full / 2)
 
 
 class UplinkError(Exception):
@@ -85,7 +95,7 @@ class Uplink:
         self.pin_failures = 0
         self.sent = 0
         self.acked = 0
-        self._in_flight: dict[str, float] = {}
+        self._in_flight: dict[str, tuple[float, int]] = {}  # id -> (due again, times sent)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -128,8 +138,10 @@ class Uplink:
         client.subscribe(self.ack_topic, qos=1)
         for topic in self.handlers:
             client.subscribe(topic, qos=1)
-        with self._lock:
-            self._in_flight.clear()  # unacknowledged records go again
+        with self._lock:  # unacknowledged records go again soon, spread over retry_s
+            now = time.monotonic()
+            self._in_flight = {i: (now + random.uniform(0, self.retry_s), n)
+                               for i, (_, n) in self._in_flight.items()}
         self.connected.set()
         self._wake.set()
         log.info("uplink: connected to %s:%d", self.host, self.port)
@@ -191,7 +203,7 @@ class Uplink:
     def _send_some(self) -> None:
         now = time.monotonic()
         with self._lock:
-            busy = {i for i, t in self._in_flight.items() if now - t < self.retry_s}
+            busy = {i for i, (due, _) in self._in_flight.items() if now < due}
         items = self.store.pending(self.batch, exclude=busy)
         if not items:
             return
@@ -207,7 +219,8 @@ class Uplink:
             return
         with self._lock:
             for it in items:
-                self._in_flight[it.id] = now
+                n = self._in_flight.get(it.id, (0.0, 0))[1] + 1
+                self._in_flight[it.id] = (now + backoff_s(n, self.retry_s), n)
         self.sent += len(items)
         if len(items) == self.batch:
             self._wake.set()  # more waiting
