@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Callable
 from alprd.files import replace_atomically
 from alprd.protocol import UpdateRefused, check, verify
 from alprd.store import StoreError
-from alprd.worker import Worker
+from alprd.worker import DropOldestQueue, Worker
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +33,8 @@ class Inbox(Worker):
         self.commands_path = Path(state_dir) / "commands-seen.json"
         self.run_selftest = run_selftest
         self.loop_mono: float | None = None
-        self.dropped = 0
         self.failed = 0
-        self._queue: queue.Queue = queue.Queue(QUEUE_SIZE)
+        self._queue = DropOldestQueue(QUEUE_SIZE)
 
     def handlers(self, prefix: str) -> dict[str, Callable[[bytes], None]]:
         """topic -> callback, for the uplink to subscribe to and call from paho's thread."""
@@ -46,29 +44,26 @@ class Inbox(Worker):
 
     def put(self, handle: Callable[[bytes], None], message: bytes) -> None:
         """Queue a message (paho's thread: never blocks; the oldest goes when full)."""
-        while True:
-            try:
-                self._queue.put_nowait((handle, message))
-                return
-            except queue.Full:
-                try:
-                    self._queue.get_nowait()
-                    self.dropped += 1
-                    log.error("inbox: full; the oldest message from HQ was dropped")
-                except queue.Empty:
-                    pass
+        dropped = self._queue.dropped
+        self._queue.put((handle, message))
+        if self._queue.dropped != dropped:
+            log.error("inbox: full; the oldest message from HQ was dropped")
+
+    @property
+    def dropped(self) -> int:
+        return self._queue.dropped
 
     def pending(self) -> int:
-        return self._queue.qsize()
+        return len(self._queue)
 
     def _run(self) -> None:
         self.state = "running"
         while not self._stop.is_set():
             self.loop_mono = time.monotonic()  # heartbeat
-            try:
-                handle, message = self._queue.get(timeout=0.5)
-            except queue.Empty:
+            got = self._queue.get(timeout=0.5)
+            if got is None:
                 continue
+            handle, message = got
             try:
                 handle(message)
             except Exception as exc:  # noqa: BLE001  no message may end this thread

@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
 
 from alprd.types import Frame
-from alprd.worker import Worker
+from alprd.worker import DropOldestQueue, Worker
 
 log = logging.getLogger(__name__)
 
@@ -49,31 +48,9 @@ def make_source(spec) -> Source:
     return ReplaySource(Path(src), fps=spec.fps, loop=spec.loop, detect_width=spec.detect_width)
 
 
-class FrameQueue:
-    """A bounded queue that drops the oldest frame when full, and counts the drops."""
-
-    def __init__(self, size: int) -> None:
-        self._q: deque[Frame] = deque()
-        self._size = size
-        self._cv = threading.Condition()
-        self.dropped = 0
-
-    def put(self, frame: Frame) -> None:
-        with self._cv:
-            if len(self._q) >= self._size:
-                self._q.popleft()
-                self.dropped += 1
-            self._q.append(frame)
-            self._cv.notify()
-
-    def get(self, timeout: float) -> Frame | None:
-        with self._cv:
-            if not self._q:
-                self._cv.wait(timeout)
-            return self._q.popleft() if self._q else None
-
-    def __len__(self) -> int:
-        return len(self._q)
+class FrameQueue(DropOldestQueue):
+    """A camera's frames on their way to recognition: the oldest frame goes when the queue is
+    full, and the drops are counted (/health)."""
 
 
 class Camera(Worker):
