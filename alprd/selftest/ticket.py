@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import uuid
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+
+from alprd.files import replace_atomically
 
 FORM = "11.03.00"
 
@@ -62,14 +63,7 @@ def save(t: dict, folder: Path) -> Path:
     folder = Path(folder)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stem = f"ticket-{t['utc'].replace(':', '')[:17]}-{t['id'][:8]}"
-    _write_private(folder / f"{stem}.json", json.dumps(t, indent=1))
+    replace_atomically(folder / f"{stem}.json", json.dumps(t, indent=1).encode(), 0o600)
     path = folder / f"{stem}.html"
-    _write_private(path, render_html(t))
+    replace_atomically(path, render_html(t).encode(), 0o600)
     return path
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an older file of the same name keeps no wider mode
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
