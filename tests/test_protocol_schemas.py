@@ -101,7 +101,7 @@ def test_roster_command_and_ticket_match_their_schemas(tmp_path):
     from alprd.protocol import command_body, roster_body, roster_user
     from alprd.selftest import Result, ticket
     jsonschema.validate(roster_body([roster_user("1001", "Able", "patrol_officer", "1234",
-                                                 "2026-01-01")]), schema("roster"))
+                                                 "2026-01-01")], 1), schema("roster"))
     jsonschema.validate(command_body("CAR-1", "selftest"), schema("command"))
     cfg = load(None, environ={})
     t = ticket.make(cfg, [Result("gps", "fail", "GPS silent", {"port": "/dev/ttyAMA0"})],

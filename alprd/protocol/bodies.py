@@ -6,7 +6,6 @@ command.v1), and the words both sides must spell alike (the six purposes, PIN ha
 from __future__ import annotations
 
 import base64
-import time
 import uuid
 from datetime import datetime, timezone
 
@@ -53,17 +52,17 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def hotlist_snapshot(entries, version: int | None = None) -> dict:
-    """hotlist.snapshot (signed on the wire); version defaults to HQ's clock in seconds."""
+def hotlist_snapshot(entries, version: int) -> dict:
+    """hotlist.snapshot (signed on the wire); HQ chooses the version (HqStore.next_version)."""
     return {"v": PROTOCOL_VERSION, "kind": "hotlist.snapshot",
-            "list_version": version or int(time.time()), "created_utc": _now(),
+            "list_version": version, "created_utc": _now(),
             "entries": [entry_to_json(e) for e in entries]}
 
 
-def roster_body(users: list[dict], version: int | None = None) -> dict:
-    """roster.v1 (signed on the wire); version defaults to HQ's clock in microseconds."""
+def roster_body(users: list[dict], version: int) -> dict:
+    """roster.v1 (signed on the wire); HQ chooses the version (HqStore.next_version)."""
     return {"v": PROTOCOL_VERSION, "kind": "roster",
-            "roster_version": version or time.time_ns() // 1000, "created_utc": _now(),
+            "roster_version": version, "created_utc": _now(),
             "users": users}
 
 
