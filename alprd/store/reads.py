@@ -128,8 +128,8 @@ class ReadsMixin:
 
     def unclosed_hits(self, since_utc: str, closing: set[str]) -> list[dict]:
         """Hits since since_utc whose alert no disposition in closing has closed (what a
-        restart mid-alert must put back on the screen), oldest first; each with its read
-        (opened), the read's other hits, and the steps recorded so far."""
+        restart mid-alert must put back on the screen), oldest first, grouped by read: each
+        with its read (opened) and its unclosed hits (each hit's steps: dispositions())."""
         marks = ",".join("?" * len(closing))
         with self.lock:
             rows = self.db.conn.execute(
@@ -149,8 +149,7 @@ class ReadsMixin:
             read = self.read(read_id)
             if read is None:  # purged by retention
                 continue
-            out.append({"read": read, "hits": hits,
-                        "dispositions": self.dispositions(hits[0]["id"])})
+            out.append({"read": read, "hits": hits})
         return out
 
     def hit_plates(self) -> list[str]:
