@@ -1,6 +1,11 @@
-"""NMEA 0183 parsing: RMC, GGA, VTG and GSA from any talker, checksums verified."""
+"""NMEA 0183 parsing: RMC, GGA, VTG and GSA from any talker, checksums verified.
+
+Proprietary sentences ($P...: Trimble's $PTNL, Septentrio's $PSSN, Furuno's $PFEC) parse as
+talker "P"; nobody here reads them. Positions outside the globe and non-finite numbers are
+refused, so a NaN never reaches a fix."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -33,9 +38,25 @@ def parse_sentence(line: str) -> Sentence:
         raise NmeaError(f"{body[:5]}: checksum {got:02X} != computed {want:02X}")
     parts = body.split(",")
     addr = parts[0]
+    if addr[:1] == "P" and len(addr) >= 2 and addr.isalnum():
+        return Sentence("P", addr[1:], tuple(parts[1:]))
     if len(addr) < 5 or not addr.isalnum():
         raise NmeaError(f"bad address field {addr!r}")
     return Sentence(addr[:-3], addr[-3:], tuple(parts[1:]))
+
+
+def address(line: str) -> str | None:
+    """The address field of something shaped like a sentence ("GPRMC", "PTNL"), else None."""
+    line = line.strip()
+    if not line.startswith("$"):
+        return None
+    addr = line[1:].split(",", 1)[0].split("*", 1)[0]
+    return addr if addr.isalnum() and addr.isascii() else None
+
+
+def is_parsed(addr: str) -> bool:
+    """Whether a sentence with this address is one we read (so its damage is worth counting)."""
+    return not addr.startswith("P") and addr[-3:] in PARSERS
 
 
 def _coord(value: str, hemi: str, deg_digits: int, what: str, kind: str) -> float | None:
@@ -46,7 +67,12 @@ def _coord(value: str, hemi: str, deg_digits: int, what: str, kind: str) -> floa
         minutes = float(value[deg_digits:])
     except ValueError as exc:
         raise NmeaError(f"{kind}: bad {what} {value!r}") from exc
+    limit = 90 if deg_digits == 2 else 180
+    if not (math.isfinite(minutes) and 0 <= minutes < 60 and 0 <= deg):
+        raise NmeaError(f"{kind}: bad {what} {value!r}")
     v = deg + minutes / 60.0
+    if v > limit:
+        raise NmeaError(f"{kind}: {what} {value!r} is off the globe")
     if hemi in ("S", "W"):
         v = -v
     elif hemi not in ("N", "E"):
@@ -58,9 +84,12 @@ def _float(value: str, what: str, kind: str) -> float | None:
     if not value:
         return None
     try:
-        return float(value)
+        v = float(value)
     except ValueError as exc:
         raise NmeaError(f"{kind}: bad {what} {value!r}") from exc
+    if not math.isfinite(v):
+        raise NmeaError(f"{kind}: bad {what} {value!r}")
+    return v
 
 
 def _field(s: Sentence, i: int) -> str:
@@ -78,6 +107,7 @@ def rmc(s: Sentence) -> dict:
     knots = _float(_field(s, 6), "speed", "RMC")
     out["speed_kmh"] = knots * 1.852 if knots is not None else None
     out["course"] = _float(_field(s, 7), "course", "RMC")
+    out["time"] = t
     if len(t) >= 6 and len(date) == 6 and t[:6].isdigit() and date.isdigit():
         frac = t[6:] if len(t) > 6 else ""
         out["utc"] = (f"20{date[4:6]}-{date[2:4]}-{date[0:2]}T{t[0:2]}:{t[2:4]}:{t[4:6]}"
@@ -90,7 +120,8 @@ def gga(s: Sentence) -> dict:
         raise NmeaError(f"GGA: {len(s.fields)} fields, need 8")
     quality = _field(s, 5)
     sats = _field(s, 6)
-    return {"lat": _coord(_field(s, 1), _field(s, 2), 2, "latitude", "GGA"),
+    return {"time": _field(s, 0),
+            "lat": _coord(_field(s, 1), _field(s, 2), 2, "latitude", "GGA"),
             "lon": _coord(_field(s, 3), _field(s, 4), 3, "longitude", "GGA"),
             "quality": int(quality) if quality.isdigit() else 0,
             "satellites": int(sats) if sats.isdigit() else None,

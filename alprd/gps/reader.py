@@ -12,7 +12,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from alprd.gps.nmea import PARSERS, NmeaError, parse_sentence
+from alprd.gps.nmea import PARSERS, NmeaError, address, is_parsed, parse_sentence
 from alprd.types import Fix
 from alprd.worker import Worker
 
@@ -70,42 +70,88 @@ class GpsTrack:
 
 
 class FixBuilder:
-    """Combines the sentences of one epoch (RMC + GGA + VTG + GSA) into Fix records."""
+    """Joins the sentences of one epoch into a Fix: RMC and GGA by their UTC time field, in
+    whatever order the receiver sends them (u-blox sends RMC first, SiRF and Trimble GGA
+    first); VTG and GSA, which carry no time, join the epoch being assembled.
+
+    A fix is emitted once its epoch has both RMC and GGA, or from RMC alone on a receiver
+    seen to send no GGA (known after its first epoch); an epoch still waiting for its GGA
+    when the next epoch starts is emitted without it. The fix's monotonic time is its RMC's arrival. Sentences nobody here
+    parses (proprietary $P..., GSV, GLL ...) are ignored; damaged ones we parse are counted.
+    """
+
+    KEEP = 3  # epochs held while their sentences come in
 
     def __init__(self, track: GpsTrack) -> None:
         self.track = track
-        self.state: dict = {}
+        self.epochs: dict[str, dict] = {}  # UTC time field -> {"rmc", "gga", "extra", ...}
+        self.current: str | None = None
+        self.gga_seen = False
+        self.rmc_only = False  # an epoch ended without GGA, and no GGA ever came
 
     def feed(self, line: str, mono: float) -> None:
         try:
             s = parse_sentence(line)
-            parser = PARSERS.get(s.kind)
+            parser = PARSERS.get(s.kind) if s.talker != "P" else None
             if parser is None:
                 return
             data = parser(s)
         except NmeaError as exc:
-            self.track.errors += 1
-            log.debug("gps: %s", exc)
+            addr = address(line)
+            if addr is None or is_parsed(addr):
+                self.track.errors += 1
+                log.debug("gps: %s", exc)
             return
-        if s.kind == "RMC":
-            if data.get("utc"):
-                self.track.last_utc, self.track.last_utc_mono = data["utc"], mono
-            self.state.update({k: v for k, v in data.items() if v is not None})
-            if data["valid"] and data["lat"] is not None and data["lon"] is not None:
-                self._emit(mono)
-        elif s.kind == "GGA":
-            self.state.update({k: v for k, v in data.items() if v is not None})
-            if data["quality"] == 0:
-                self.state["quality"] = 0
-        else:
-            self.state.update({k: v for k, v in data.items() if v is not None})
+        if s.kind in ("RMC", "GGA"):
+            self._timed(s.kind.lower(), data, mono)
+        elif self.current in self.epochs:
+            extra = self.epochs[self.current]["extra"]
+            extra.update({k: v for k, v in data.items() if v is not None and k not in extra})
 
-    def _emit(self, mono: float) -> None:
-        st = self.state
-        self.track.add(Fix(lat=st["lat"], lon=st["lon"], mono=mono, utc=st.get("utc"),
-                           quality=st.get("quality", 1) or 1, hdop=st.get("hdop"),
-                           satellites=st.get("satellites"), speed_kmh=st.get("speed_kmh"),
-                           course=st.get("course")))
+    def flush(self) -> None:
+        """Emit every epoch still waiting (end of a log, or the port closed)."""
+        for key in list(self.epochs):
+            self._emit(key)
+        self.epochs.clear()
+
+    def _timed(self, kind: str, data: dict, mono: float) -> None:
+        key = data.pop("time")
+        if kind == "rmc" and data.get("utc"):
+            self.track.last_utc, self.track.last_utc_mono = data["utc"], mono
+        if kind == "gga":
+            self.gga_seen = True
+        if key != self.current:
+            for older in [k for k in self.epochs if k != key]:
+                self._emit(older)  # its GGA (or RMC) is not coming any more
+        ep = self.epochs.setdefault(key, {"rmc": None, "gga": None, "extra": {},
+                                          "mono": None, "done": False})
+        ep[kind] = data
+        if kind == "rmc":
+            ep["mono"] = mono
+        self.current = key
+        if ep["rmc"] is not None and (ep["gga"] is not None or self.rmc_only or not key):
+            self._emit(key)
+        while len(self.epochs) > self.KEEP:
+            self.epochs.pop(next(iter(self.epochs)))
+
+    def _emit(self, key: str) -> None:
+        ep = self.epochs.get(key)
+        if ep is None or ep["done"] or ep["rmc"] is None:
+            return
+        ep["done"] = True
+        if ep["gga"] is None and not self.gga_seen:
+            self.rmc_only = True
+        rmc, gga, extra = ep["rmc"], ep["gga"] or {}, ep["extra"]
+        if not rmc["valid"] or rmc["lat"] is None or rmc["lon"] is None:
+            return
+        if gga and gga["quality"] == 0:
+            return  # the receiver says this epoch has no fix, whatever RMC says
+        pick = lambda k, *srcs: next((d[k] for d in srcs if d.get(k) is not None), None)  # noqa: E731
+        self.track.add(Fix(lat=rmc["lat"], lon=rmc["lon"], mono=ep["mono"], utc=rmc.get("utc"),
+                           quality=gga.get("quality") or 1, hdop=pick("hdop", gga, extra),
+                           satellites=gga.get("satellites"),
+                           speed_kmh=pick("speed_kmh", rmc, extra),
+                           course=pick("course", rmc, extra)))
 
 
 class GpsReader(Worker):
@@ -156,6 +202,7 @@ class GpsReader(Worker):
                             return
                         next_t += 1.0
                     self._handle(raw)
+            self.builder.flush()
             if not self.replay_loop:
                 self.state = "finished"
                 self.loop_mono = None
