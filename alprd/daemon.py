@@ -69,7 +69,8 @@ class Daemon:
                        if up.broker else None)
         wake = self.uplink.wake if self.uplink else (lambda: None)
         self.bus = EventBus()
-        self.auth = Auth(self.roster, self.audit, unit, cfg.ui.session_idle_s)
+        self.auth = Auth(self.roster, self.audit, unit, cfg.ui.session_idle_s,
+                         failures_path=state_dir / "signin-failures.json")
         self.alerts = Alerts(self.store, self.audit, self.bus, unit, cfg.ui.escalate_after_s)
         try:  # a power cut mid-alert: the alert comes back with its steps
             self.alerts.restore()

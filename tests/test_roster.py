@@ -67,8 +67,8 @@ def test_a_rostered_user_signs_in_and_gets_the_role_from_hq(env):
     assert s.role == "patrol_officer" and s.may("live") and not s.may("search")
     assert auth.session(s.token) is s
     assert audit_actions(store) == ["sign_in"]
-    assert refusal(auth, "9999", "1234") == "unknown"  # not on the roster: no access
-    assert refusal(auth, "", "") == "unknown"
+    assert refusal(auth, "9999", "1234") == "credentials"  # not on the roster: no access
+    assert refusal(auth, "", "") == "credentials"
 
 
 @pytest.mark.policy("POL-05")
@@ -107,7 +107,7 @@ def test_five_failures_in_15_minutes_lock_the_account(env):
     for _ in range(5):
         codes.append(refusal(auth, "1001", "0000"))
         clock.t += 60
-    assert codes == ["pin"] * 5
+    assert codes == ["credentials"] * 5
     assert refusal(auth, "1001", "1234") == "locked"  # even the right PIN
     assert "account_locked" in audit_actions(store)
     clock.t += LOCK_S
@@ -137,7 +137,7 @@ def test_a_user_removed_or_deactivated_by_the_next_roster_is_signed_out(env):
     assert auth.ended[officer.token] == "removed_from_roster"
     assert auth.ended[detective.token] == "deactivated"
     assert auth.session(tech.token) is tech
-    assert refusal(auth, "1001", "1234") == "unknown"
+    assert refusal(auth, "1001", "1234") == "credentials"
 
 
 def test_forged_replayed_or_malformed_rosters_are_refused(env):

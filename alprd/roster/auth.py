@@ -5,9 +5,15 @@ priority report to HQ for Professional Standards Bureau at once), no training re
 for more than a year (reorientation), five failed attempts within 15 minutes (locked). None of
 these can be turned off by configuration. A user the next roster removes or deactivates is
 signed out (POL-15).
+
+Guessing: the attempts on one badge run one at a time (is it locked, the argon2 check and the
+count are one step), at most VERIFY_SLOTS argon2 checks run at once (each takes 64 MiB), the
+failure counts survive a restart, and a badge not on the roster gets the same answer after the
+same argon2 work as a wrong PIN (it is counted and locked the same way).
 """
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
@@ -16,10 +22,12 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from alprd.files import replace_atomically
 from alprd.roster.roles import ROLE_NAMES, ROLES
 from alprd.roster.roster import Roster, User
 
@@ -29,6 +37,9 @@ MAX_FAILURES = 5  # CJIS AC-7: five failed attempts ...
 FAILURE_WINDOW_S = 15 * 60  # ... within 15 minutes lock the account ...
 LOCK_S = 15 * 60  # ... for 15 minutes
 UNUSED_DAYS = 365  # POL-07: a year unused needs reorientation training
+VERIFY_SLOTS = 2  # argon2 checks at once: 2 x 64 MiB, whatever the number of requests
+WAIT_S = 10.0  # how long a sign-in waits for its badge or a slot before "busy"
+TRACKED_BADGES = 10_000  # failure records kept (random badges cannot grow memory without end)
 
 
 @dataclass
@@ -51,8 +62,9 @@ class Session:
 
 
 class Refused(Exception):
-    """A sign-in refusal; code is one of unknown, pin, locked, deactivated, training,
-    reorientation, no_roster; the message is what the page shows."""
+    """A sign-in refusal; code is one of credentials (unknown badge or wrong PIN: the page is
+    not told which), locked, busy, deactivated, training, reorientation, no_roster; the
+    message is what the page shows."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -63,6 +75,7 @@ class Refused(Exception):
 class _Failures:
     times: deque = field(default_factory=deque)
     locked_until: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Auth:
@@ -70,20 +83,45 @@ class Auth:
     also queues a priority report for Professional Standards Bureau."""
 
     def __init__(self, roster: Roster, audit, unit_id: str, idle_s: float = 1800.0,
-                 mono=time.monotonic, utc=lambda: datetime.now(timezone.utc)) -> None:
+                 mono=time.monotonic, utc=lambda: datetime.now(timezone.utc),
+                 failures_path: Path | None = None) -> None:
         self.roster, self.audit, self.unit_id, self.idle_s = roster, audit, unit_id, idle_s
         self.mono, self.utc = mono, utc
         self.hasher = PasswordHasher()
+        self._decoy = self.hasher.hash(secrets.token_urlsafe(16))  # for badges not on the roster
         self.sessions: dict[str, Session] = {}
         self.ended: dict[str, str] = {}  # token -> why it ended (shown once by the page)
-        self._failures: dict[str, _Failures] = {}
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(VERIFY_SLOTS)
+        self.failures_path = failures_path
+        self._failures: dict[str, _Failures] = self._load_failures()
 
     # -- signing in ----------------------------------------------------------------------
     def sign_in(self, badge: str, pin: str) -> Session:
         badge = (badge or "").strip()[:32]
+        with self._lock:
+            f = self._failures.get(badge) or self._track(badge)
+        if not f.lock.acquire(timeout=WAIT_S):
+            self._refuse(badge, "busy", "The system is busy checking other sign-ins: try "
+                         "again in a moment.")
+        try:
+            return self._sign_in(badge, pin, f)
+        finally:
+            f.lock.release()
+
+    def _track(self, badge: str) -> _Failures:
+        if len(self._failures) >= TRACKED_BADGES:  # forget the quietest badge with no lock
+            now = self.mono()
+            idle = [b for b, g in self._failures.items()
+                    if g.locked_until <= now and not g.lock.locked()]
+            if idle:
+                self._failures.pop(min(idle, key=lambda b: self._failures[b].times[-1]
+                                       if self._failures[b].times else 0.0))
+        f = self._failures[badge] = _Failures()
+        return f
+
+    def _sign_in(self, badge: str, pin: str, f: _Failures) -> Session:
         now = self.mono()
-        f = self._failures.setdefault(badge, _Failures())
         if f.locked_until > now:
             minutes = max(1, round((f.locked_until - now) / 60))
             self._refuse(badge, "locked", f"Account {badge} is locked after {MAX_FAILURES} "
@@ -93,18 +131,22 @@ class Auth:
         if not self.roster.version:
             self._refuse(badge, "no_roster", "No user list from HQ yet: sign-in is not "
                          "possible until the vehicle has synced with HQ.")
-        pin_ok = user is not None and self._pin_ok(user, pin or "")
+        pin_hash = user.pin_hash if user else self._decoy
+        pin_ok = self._pin_ok(badge, pin_hash, pin or "") and user is not None
         if user is not None and user.status == "deactivated":
             self._report_deactivated(user, pin_ok)
             self._refuse(badge, "deactivated", "This account is deactivated. The attempt has "
                          "been recorded and reported to Professional Standards Bureau.")
         if not pin_ok:
-            left = self._fail(badge, f, now)
-            self._refuse(badge, "unknown" if user is None else "pin",
+            left = self._fail(badge, f, self.mono())
+            self._refuse(badge, "credentials",
                          "Badge number or PIN not recognised." + (
                              f" {left} attempt(s) left before the account locks." if left
-                             else f" The account is now locked for {LOCK_S // 60} min."))
-        f.times.clear()
+                             else f" The account is now locked for {LOCK_S // 60} min."),
+                         why="unknown_badge" if user is None else "wrong_pin")
+        if f.times:
+            f.times.clear()
+            self._save_failures()
         if not user.trained_utc:
             self._refuse(badge, "training", "No ALPR training is recorded for you. Complete "
                          "the POST-certified ALPR course before using the system.")
@@ -121,11 +163,16 @@ class Auth:
         log.info("sign-in: %s (%s)", user.badge, user.role)
         return s
 
-    def _pin_ok(self, user: User, pin: str) -> bool:
+    def _pin_ok(self, badge: str, pin_hash: str, pin: str) -> bool:
+        if not self._slots.acquire(timeout=WAIT_S):
+            self._refuse(badge, "busy", "The system is busy checking other sign-ins: try "
+                         "again in a moment.")
         try:
-            return self.hasher.verify(user.pin_hash, pin)
+            return self.hasher.verify(pin_hash, pin)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
+        finally:
+            self._slots.release()
 
     def _fail(self, badge: str, f: _Failures, now: float) -> int:
         f.times.append(now)
@@ -138,13 +185,47 @@ class Auth:
                               detail={"failures": MAX_FAILURES, "lock_s": LOCK_S})
             log.warning("sign-in: account %s locked after %d failed attempts", badge,
                         MAX_FAILURES)
-            return 0
-        return MAX_FAILURES - len(f.times)
+            left = 0
+        else:
+            left = MAX_FAILURES - len(f.times)
+        self._save_failures()
+        return left
 
-    def _refuse(self, badge: str, code: str, message: str):
+    # failures on disk: ages rather than clock times, so a restart (or a clock stepped at
+    # boot) never shortens a lock; the time the car was off counts as no time at all
+    def _save_failures(self) -> None:
+        if self.failures_path is None:
+            return
+        now = self.mono()
+        with self._lock:
+            data = {b: {"lock_left_s": round(max(0.0, f.locked_until - now), 1),
+                        "failure_ages_s": [round(now - t, 1) for t in f.times]}
+                    for b, f in self._failures.items() if f.times or f.locked_until > now}
+        try:
+            replace_atomically(self.failures_path, json.dumps(data).encode(), mode=0o600)
+        except OSError as exc:  # the counts in memory still hold until the restart
+            log.error("sign-in: cannot save failure counts to %s (%s)", self.failures_path, exc)
+
+    def _load_failures(self) -> dict[str, _Failures]:
+        if self.failures_path is None or not self.failures_path.exists():
+            return {}
+        now, out = self.mono(), {}
+        try:
+            for badge, d in json.loads(self.failures_path.read_text()).items():
+                ages = sorted((min(float(a), FAILURE_WINDOW_S) for a in d["failure_ages_s"]),
+                              reverse=True)
+                out[str(badge)] = _Failures(deque(now - a for a in ages),
+                                            now + min(float(d["lock_left_s"]), LOCK_S))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.error("sign-in: failure counts in %s unreadable (%s): starting from none",
+                      self.failures_path, exc)
+            return {}
+        return out
+
+    def _refuse(self, badge: str, code: str, message: str, why: str | None = None):
         user = self.roster.get(badge)
         self.audit.append(badge or "-", user.role if user else "-", "sign_in_refused",
-                          detail={"reason": code})
+                          detail={"reason": why or code})
         log.warning("sign-in refused for %r: %s", badge, code)
         raise Refused(code, message)
 
