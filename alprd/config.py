@@ -93,6 +93,11 @@ class GpsConfig(_Section):
     stale_after_s: float = Field(5, ge=0.5, le=300,
                                  description="A fix older than this is stale")
     replay_loop: bool = Field(False, description="Replay an NMEA log in a loop")
+    replay_retime: bool = Field(False, description="Replay an NMEA log as if live: its times "
+                                                   "start at the system clock's now (the demo)")
+    clock_margin_s: float = Field(60, ge=1, le=86400,
+                                  description="GPS time and the system clock further apart "
+                                              "than this: reads are stamped with GPS time")
 
 
 class RecognizeConfig(_Section):

@@ -57,8 +57,7 @@ class Daemon:
             self.sync.load_saved()
             self.roster.load_saved()
         self.gps_track = GpsTrack(cfg.gps.stale_after_s)
-        self.gps = (GpsReader(cfg.gps.port, self.gps_track, cfg.gps.baud, cfg.gps.replay_loop)
-                    if cfg.gps.port else None)
+        self.gps = GpsReader.from_config(cfg.gps, self.gps_track) if cfg.gps.port else None
         self.queues = {c.id: FrameQueue(cfg.capture.queue_size) for c in cfg.capture.cameras}
         self.cameras = [Camera(c, self.queues[c.id], cfg.capture.reconnect_max_s)
                         for c in cfg.capture.cameras]
@@ -117,8 +116,7 @@ class Daemon:
             log.info("outbox: %d records from earlier wait for HQ", self.store.outbox_depth())
 
     def _status(self) -> str:
-        return (f"{self.pipeline.reads_per_min()} reads/min, "
-                f"outbox {self.store.outbox_depth()}")
+        return f"{self.pipeline.reads_per_min()} reads/min, outbox {self.store.outbox_depth()}"
 
     def _wait_ready(self) -> None:
         """READY=1 once cameras and GPS have opened (or tried to) and the store is open."""
@@ -189,6 +187,7 @@ class Daemon:
         for worker in [*self.cameras, self.inbox]:
             if worker:
                 worker.join(1.0)
+        self.pipeline.utc_clock.save()
         self.store.close()
         log.info("stopped in %.1f s: %d frames, %d reads, %d hits", time.monotonic() - t0,
                  self.pipeline.frames, self.pipeline.reads, self.pipeline.hits)

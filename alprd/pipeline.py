@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from pathlib import Path
 from typing import Callable
 
 import cv2
@@ -42,8 +43,11 @@ def hit_id(read_id: str, entry) -> str:
 class Pipeline:
     def __init__(self, cfg, recognizer, store, hotlist, gps_track, alerts, bus,
                  wake_uplink: Callable[[], None] = lambda: None,
-                 on_read: Callable[[Read, list[Hit]], None] | None = None) -> None:
+                 on_read: Callable[[Read, list[Hit]], None] | None = None,
+                 utc_clock: clock.UtcClock | None = None) -> None:
         self.cfg, self.recognizer, self.store = cfg, recognizer, store
+        self.utc_clock = utc_clock or clock.UtcClock(  # the last recorded time, across restarts
+            Path(cfg.store.path).parent / "clock-floor", cfg.gps.clock_margin_s)
         self.hotlist, self.gps_track, self.alerts, self.bus = hotlist, gps_track, alerts, bus
         self.wake_uplink, self.on_read = wake_uplink, on_read
         self.tracker = PassTracker(cfg.track.pass_gap_s, cfg.track.max_pass_s)
@@ -75,8 +79,8 @@ class Pipeline:
         fix = self.gps_track.at(best.mono)
         if fix is not None and self._in_no_capture_zone(fix):
             return None
-        utc, source = clock.utc_for(best.mono, self.gps_track.last_utc,
-                                    self.gps_track.last_utc_mono)
+        utc, source = self.utc_clock.stamp(best.mono, self.gps_track.last_utc,
+                                           self.gps_track.last_utc_mono)
         ok, jpeg = cv2.imencode(".jpg", best.crop,
                                 [cv2.IMWRITE_JPEG_QUALITY, self.cfg.store.crop_quality])
         if not ok:

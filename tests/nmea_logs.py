@@ -35,19 +35,3 @@ def corrupt(line: bytes) -> bytes:
     """The same sentence with one payload character flipped: its checksum no longer holds."""
     i = line.index(b",") + 3
     return line[:i] + bytes([line[i] ^ 0x01]) + line[i + 1:]
-
-
-def redated(log: bytes, day) -> bytes:
-    """A recorded log moved to another day (a datetime.date): each RMC's date field becomes
-    day, its checksum recomputed; times of day and positions stay as recorded. For tests that
-    must stamp reads from GPS time near the test's own clock, whatever today's date is."""
-    out = []
-    for line in log.splitlines():
-        text = line.decode("ascii").strip()
-        if text[3:6] == "RMC" and "*" in text:
-            fields = text[1:text.index("*")].split(",")
-            fields[9] = day.strftime("%d%m%y")
-            out.append(sentence(",".join(fields)))
-        elif text:
-            out.append(text.encode() + b"\r\n")
-    return b"".join(out)

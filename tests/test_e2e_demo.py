@@ -39,6 +39,7 @@ fps = {fps}
 [gps]
 port = "{demo.TRACK}"
 replay_loop = true
+replay_retime = true
 [hotlist]
 path = "{demo.HOTLIST}"
 [store]

@@ -21,7 +21,7 @@ def demo_defaults(state_dir: Path, loop: bool = True) -> dict:
     return {
         "vehicle": {"unit_id": "DEMO-1", "agency": "alprd demo"},
         "capture": {"cameras": [{"id": "rear", "source": str(CLIP), "loop": loop}]},
-        "gps": {"port": str(TRACK), "replay_loop": loop},
+        "gps": {"port": str(TRACK), "replay_loop": loop, "replay_retime": True},
         "hotlist": {"path": str(HOTLIST)},
         "store": {"path": str(state_dir / "alprd.db"),
                   "key_file": str(state_dir / "keys" / "data.key")},

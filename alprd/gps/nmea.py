@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 
 class NmeaError(ValueError):
@@ -140,3 +141,65 @@ def gsa(s: Sentence) -> dict:
 
 
 PARSERS = {"RMC": rmc, "GGA": gga, "VTG": vtg, "GSA": gsa}
+
+
+def checksummed(body: str) -> str:
+    c = 0
+    for ch in body:
+        c ^= ord(ch)
+    return f"${body}*{c:02X}"
+
+
+def retimed(log: bytes, start: datetime, repeat: int = 1) -> bytes:
+    """A recorded log moved in time so that its first RMC is at start (UTC), each RMC and
+    GGA re-stamped and re-checksummed; with repeat, the drive is replayed that many times
+    back to back, time running on. Other sentences are copied as they are. For replaying a
+    recording as if it were live (the demo), and for tests that need GPS time near now."""
+    lines = [ln.decode("ascii", "replace").strip() for ln in log.splitlines()]
+    stamps: list[tuple | None] = []  # ("RMC", datetime) or ("GGA", time of day)
+    last_rmc: datetime | None = None
+    for text in lines:  # the recorded time of each RMC and GGA (GGA: the nearby RMC's date)
+        f = text[1:].split("*")[0].split(",") if text.startswith("$") else []
+        kind = f[0][-3:] if f else ""
+        t = None
+        try:
+            if kind == "RMC" and len(f) > 9 and len(f[9]) == 6:
+                t = datetime.strptime(f[9] + f[1][:6], "%d%m%y%H%M%S").replace(
+                    tzinfo=timezone.utc)
+                last_rmc = t
+            elif kind == "GGA" and len(f) > 1 and len(f[1]) >= 6:
+                tod = datetime.strptime(f[1][:6], "%H%M%S").time()
+                stamps.append(("GGA", tod))  # resolved below, once an RMC gives the date
+                continue
+        except ValueError:
+            t = None
+        stamps.append(("RMC", t) if t else None)
+    rmcs = [s[1] for s in stamps if s and s[0] == "RMC"]
+    if not rmcs:
+        raise ValueError("no RMC with a date in the log: cannot re-time it")
+    first, span = rmcs[0], (rmcs[-1] - rmcs[0]) + timedelta(seconds=1)
+    out = []
+    for k in range(repeat):
+        shift = start - first + k * span
+        date_of = first
+        for text, st in zip(lines, stamps):
+            if not text:
+                continue
+            if st is None:
+                out.append(text)
+                continue
+            kind, t = st
+            f = text[1:].split("*")[0].split(",")
+            if kind == "RMC":
+                date_of = t
+            else:
+                t = datetime.combine(date_of.date(), t, tzinfo=timezone.utc)
+                if (date_of - t).total_seconds() > 43200:
+                    t += timedelta(days=1)  # GGA of the next day, before its RMC
+            new = t + shift
+            frac = f[1][6:]
+            f[1] = new.strftime("%H%M%S") + frac
+            if kind == "RMC":
+                f[9] = new.strftime("%d%m%y")
+            out.append(checksummed(",".join(f)))
+    return ("\r\n".join(out) + "\r\n").encode()

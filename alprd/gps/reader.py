@@ -10,9 +10,10 @@ import logging
 import threading
 import time
 from collections import deque
+from datetime import datetime, timezone
 from pathlib import Path
 
-from alprd.gps.nmea import PARSERS, NmeaError, address, is_parsed, parse_sentence
+from alprd.gps.nmea import PARSERS, NmeaError, address, is_parsed, parse_sentence, retimed
 from alprd.types import Fix
 from alprd.worker import Worker
 
@@ -158,15 +159,20 @@ class GpsReader(Worker):
     """A thread reading NMEA from a serial port or replaying a log file at its recorded pace."""
 
     def __init__(self, port: str, track: GpsTrack, baud: int = 9600,
-                 replay_loop: bool = False) -> None:
+                 replay_loop: bool = False, replay_retime: bool = False) -> None:
         super().__init__("gps")
         self.port = port
         self.track = track
         self.baud = baud
         self.replay_loop = replay_loop
+        self.replay_retime = replay_retime  # a recording replayed as if live: times start now
         self.builder = FixBuilder(track)
         self.lines = 0
         self.loop_mono: float | None = None  # heartbeat: the reader loop is turning
+
+    @classmethod
+    def from_config(cls, gps, track: GpsTrack) -> "GpsReader":
+        return cls(gps.port, track, gps.baud, gps.replay_loop, gps.replay_retime)
 
     def _is_log(self) -> bool:
         p = Path(self.port)
@@ -191,17 +197,22 @@ class GpsReader(Worker):
         self.state = "replaying"
         while not self._stop.is_set():
             next_t = time.monotonic()
-            with open(self.port, "rb") as f:
-                for raw in f:
-                    self.loop_mono = time.monotonic()
-                    if self._stop.is_set():
+            log_bytes = Path(self.port).read_bytes()
+            if self.replay_retime:
+                try:
+                    log_bytes = retimed(log_bytes, datetime.now(timezone.utc))
+                except ValueError as exc:
+                    log.warning("gps: %s replayed with its recorded times (%s)", self.port, exc)
+            for raw in log_bytes.splitlines(keepends=True):
+                self.loop_mono = time.monotonic()
+                if self._stop.is_set():
+                    return
+                if b"RMC," in raw[:7]:
+                    delay = next_t - time.monotonic()
+                    if delay > 0 and self._stop.wait(delay):
                         return
-                    if b"RMC," in raw[:7]:
-                        delay = next_t - time.monotonic()
-                        if delay > 0 and self._stop.wait(delay):
-                            return
-                        next_t += 1.0
-                    self._handle(raw)
+                    next_t += 1.0
+                self._handle(raw)
             self.builder.flush()
             if not self.replay_loop:
                 self.state = "finished"

@@ -15,16 +15,16 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from alprd import demo
 from alprd.demo.broker import free_port
+from alprd.gps.nmea import retimed
 from alprd.hq import HqEndpoint
 from tests.helpers import LIBFAKETIME, key_file
-from tests.nmea_logs import redated
 from tests.test_systemd import NotifySocket
 
 pytestmark = pytest.mark.reliability
@@ -35,11 +35,12 @@ PHASES = ["@2000-01-01 00:00:00", "+0", "+6h", "-4h", "+30d", "+0"]
 
 
 def track_of(tmp_path, day: date) -> Path:
-    """The demo's GPS recording moved to day (today, by the test's clock): reads stamped from
-    GPS time are then as recent as the others, and the car's 1-day cap treats them alike. The
-    recording's own date would make them older than the cap from the day after it was made."""
+    """The demo's GPS recording moved to now (by the test's own, true clock) and repeated for
+    20 minutes: the GPS then tells the true time, as a real receiver does, whatever the
+    faked system clock says; reads stamped from GPS time are as recent as the others, and
+    the car's 1-day cap treats them alike."""
     path = tmp_path / "track.nmea"
-    path.write_bytes(redated(demo.TRACK.read_bytes(), day))
+    path.write_bytes(retimed(demo.TRACK.read_bytes(), datetime.now(timezone.utc), repeat=50))
     return path
 
 
@@ -72,7 +73,8 @@ def test_clock_jumps_keep_reads_acks_and_the_watchdog_going(broker, tmp_path):
     env.update(LD_PRELOAD=FAKETIME, FAKETIME_TIMESTAMP_FILE=str(stamp),
                FAKETIME_NO_CACHE="1", DONT_FAKE_MONOTONIC="1", NOTIFY_SOCKET=ns.path,
                WATCHDOG_USEC="2000000")
-    today = datetime.now(timezone.utc).date()  # the GPS track's day
+    true_start = datetime.now(timezone.utc)  # the test's own clock is not faked
+    today = true_start.date()
     proc = subprocess.Popen([sys.executable, "-m", "alprd", "run", "-c",
                              str(config(tmp_path, broker.url, today))], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -122,5 +124,13 @@ def test_clock_jumps_keep_reads_acks_and_the_watchdog_going(broker, tmp_path):
     # daemon was READY, and capturing, through the whole first phase (the clock at 2000)
     assert not any(b["utc"].startswith("2000") and b["time_source"] != "system-unset"
                    for b in at_hq.values())
-    gps_days = {b["utc"][:10] for b in at_hq.values() if b["time_source"] == "gps"}
-    assert gps_days == {today.isoformat()}, (hq_sources, gps_days)
+    # #23 item 9: a clock the GPS contradicts (+6 h, -4 h, +30 d) is not used: every read
+    # stamped at all is stamped with the true time, from the system clock or from the GPS
+    true_end = datetime.now(timezone.utc)
+    wrong = {b["utc"]: b["time_source"] for b in at_hq.values()
+             if b["time_source"] != "system-unset"
+             and not (true_start - timedelta(minutes=2)
+                      <= datetime.fromisoformat(b["utc"].replace("Z", "+00:00"))
+                      <= true_end + timedelta(minutes=2))}
+    assert not wrong, (hq_sources, wrong)
+    assert hq_sources["gps"] >= 1, hq_sources
