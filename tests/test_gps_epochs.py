@@ -119,3 +119,34 @@ def test_nan_hdop_and_speed_are_refused():
     b.feed(sentence("GPGGA,183000.00,3403.13200,N,11814.62200,W,1,08,inf,70.0,M,-32.0,M,,")
            .decode(), 1.0)
     assert track.errors == 2
+
+
+def test_a_recording_retimed_runs_on_from_the_given_time():
+    from datetime import datetime, timezone
+
+    from alprd import demo
+    from alprd.gps.nmea import parse_sentence, retimed, rmc
+    start = datetime(2027, 12, 31, 23, 59, 50, tzinfo=timezone.utc)
+    out = retimed(demo.TRACK.read_bytes(), start, repeat=2).decode().split()
+    rmcs = [rmc(parse_sentence(line))["utc"] for line in out if "RMC" in line[:6]]
+    assert rmcs[0] == "2027-12-31T23:59:50.00Z" and rmcs[10] == "2028-01-01T00:00:00.00Z"
+    assert len(rmcs) == 46 and rmcs[23] == "2028-01-01T00:00:13.00Z"  # the second drive
+    ggas = [line.split(",")[1] for line in out if "GGA" in line[:6]]
+    assert ggas[10] == "000000.00"
+
+
+def test_the_demo_replays_its_recording_as_if_live():
+    from datetime import datetime, timezone
+
+    from alprd import demo
+    from alprd.gps import GpsReader
+    from tests.helpers import wait_for
+    track = GpsTrack()
+    reader = GpsReader(str(demo.TRACK), track, replay_retime=True)
+    reader.start()
+    try:
+        assert wait_for(lambda: track.latest() is not None, 5)
+    finally:
+        reader.stop()
+    gps = datetime.fromisoformat(track.last_utc.replace("Z", "+00:00"))
+    assert abs((gps - datetime.now(timezone.utc)).total_seconds()) < 5
