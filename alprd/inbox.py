@@ -32,7 +32,6 @@ class Inbox(Worker):
         self.sync, self.roster, self.auth, self.alerts, self.bus = sync, roster, auth, alerts, bus
         self.commands_path = Path(state_dir) / "commands-seen.json"
         self.run_selftest = run_selftest
-        self.loop_mono: float | None = None
         self.failed = 0
         self._queue = DropOldestQueue(QUEUE_SIZE)
 
@@ -59,7 +58,7 @@ class Inbox(Worker):
     def _run(self) -> None:
         self.state = "running"
         while not self._stop.is_set():
-            self.loop_mono = time.monotonic()  # heartbeat
+            self.progress_mono = time.monotonic()  # heartbeat: the queue is being served
             got = self._queue.get(timeout=0.5)
             if got is None:
                 continue

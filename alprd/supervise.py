@@ -78,17 +78,19 @@ class Watchdog:
 
 def heartbeats(recognition: Callable[[], float | None], cameras=(), gps=None, uplink=None,
                inbox=None) -> dict[str, Callable[[], float | None]]:
-    """The heartbeat of every worker the daemon runs, by name."""
+    """The heartbeat of every thread the daemon runs, by name: each camera's frames (one dead
+    camera of two stalls the watchdog), the GPS's sentences, the uplink's sender loop and
+    paho's network thread, the inbox's queue; a thread that has ended has no heartbeat."""
     beats = {"recognition": recognition}
-    if cameras:
-        beats["capture"] = lambda: max((c.last_frame_mono or 0.0 for c in cameras),
-                                       default=None) or None
+    for cam in cameras:
+        beats[f"capture {cam.id}"] = cam.heartbeat
     if gps:
-        beats["gps"] = lambda: gps.loop_mono
+        beats["gps"] = gps.heartbeat
     if uplink:
-        beats["uplink"] = lambda: uplink.loop_mono
+        beats["uplink"] = uplink.heartbeat
+        beats["mqtt"] = uplink.network_heartbeat
     if inbox:
-        beats["inbox"] = lambda: inbox.loop_mono
+        beats["inbox"] = inbox.heartbeat
     return beats
 
 

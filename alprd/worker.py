@@ -1,23 +1,48 @@
 """A stage that runs on its own thread and can be asked to stop."""
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import deque
+
+log = logging.getLogger(__name__)
 
 
 class Worker:
-    """Subclasses implement _run() and check self._stop (an Event) often."""
+    """Subclasses implement _run() and check self._stop (an Event) often; they set
+    progress_mono whenever they make real progress (a frame, a sentence, a turn of a queue
+    consumer), which is what the watchdog watches."""
 
     def __init__(self, name: str) -> None:
         self.state = "starting"
+        self.progress_mono: float | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
 
     def _run(self) -> None:
         raise NotImplementedError
 
+    def _main(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001  said in one line; the watchdog sees the rest
+            self.state = "failed"
+            log.error("%s: stopped by %s: %s", self._thread.name, type(exc).__name__, exc)
+
     def start(self) -> None:
+        self.progress_mono = time.monotonic()
         self._thread.start()
+
+    def heartbeat(self) -> float | None:
+        """The monotonic time of the last progress; None once the thread has ended without
+        finishing its work (it will make none again). A finished stage (a replay at its end)
+        is always fresh."""
+        if self.state == "finished":
+            return time.monotonic()
+        if self._thread.ident is not None and not self._thread.is_alive():
+            return None
+        return self.progress_mono
 
     def stop(self) -> None:
         self._stop.set()

@@ -99,7 +99,7 @@ class Camera(Worker):
             full, low = got
             now = time.monotonic()
             self.frames += 1
-            self.last_frame_mono = now
+            self.last_frame_mono = self.progress_mono = now
             self.out.put(Frame(self.id, full, now, self.frames, low))
         return False
 

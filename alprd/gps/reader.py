@@ -168,7 +168,6 @@ class GpsReader(Worker):
         self.replay_retime = replay_retime  # a recording replayed as if live: times start now
         self.builder = FixBuilder(track)
         self.lines = 0
-        self.loop_mono: float | None = None  # heartbeat: the reader loop is turning
 
     @classmethod
     def from_config(cls, gps, track: GpsTrack) -> "GpsReader":
@@ -190,6 +189,7 @@ class GpsReader(Worker):
             return
         now = time.monotonic()
         self.lines += 1
+        self.progress_mono = now  # heartbeat: sentences arrive (a receiver talks every second)
         self.builder.feed(line, now)
 
     def _replay(self) -> None:
@@ -204,7 +204,6 @@ class GpsReader(Worker):
                 except ValueError as exc:
                     log.warning("gps: %s replayed with its recorded times (%s)", self.port, exc)
             for raw in log_bytes.splitlines(keepends=True):
-                self.loop_mono = time.monotonic()
                 if self._stop.is_set():
                     return
                 if b"RMC," in raw[:7]:
@@ -216,7 +215,6 @@ class GpsReader(Worker):
             self.builder.flush()
             if not self.replay_loop:
                 self.state = "finished"
-                self.loop_mono = None
                 return
 
     def _serial(self) -> None:
@@ -230,7 +228,6 @@ class GpsReader(Worker):
                     log.info("gps: opened %s at %d baud", self.port, self.baud)
                     backoff = 0.5
                     while not self._stop.is_set():
-                        self.loop_mono = time.monotonic()
                         raw = ser.readline()  # b"" on timeout: silence, keep reading
                         if raw:
                             self._handle(raw)
@@ -238,6 +235,5 @@ class GpsReader(Worker):
                 if self.state != "reopening":
                     log.warning("gps: %s unavailable (%s); reopening", self.port, exc)
                 self.state = "reopening"
-            self.loop_mono = time.monotonic()
             self._stop.wait(backoff)
             backoff = min(backoff * 2, 10.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import socket
 import sqlite3
 import ssl
 import threading
@@ -83,13 +84,17 @@ class Uplink:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.suppress_exceptions = True  # a callback's bug is logged, not the thread's end
         self.prefix = prefix.rstrip("/")
         # topic -> callback(bytes), subscribed at each connect: signed hotlist and roster
         # updates and commands from HQ (docs/protocol.md); the daemon sets the inbox's, which
         # only queue the message, so paho's network thread never waits on applying one
         self.handlers: dict[str, Callable[[bytes], None]] = {}
         self.max_bytes_per_s = max_bytes_per_s  # 0 = no cap
-        self.loop_mono: float | None = None
+        self.loop_mono: float | None = None  # heartbeat of the sender loop
+        self._net_alive_mono: float | None = None  # paho's network thread last seen running
+        self._net_restart_mono = 0.0  # when paho's thread may be started again
+        self._net_backoff_s = 1.0
         self._budget_mono = time.monotonic()  # when the bandwidth already used is paid off
         self.connected = threading.Event()
         self.pin_failures = 0
@@ -103,14 +108,18 @@ class Uplink:
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
+        self._connect_async()
+        self.client.loop_start()
+        self._net_alive_mono = self.loop_mono = time.monotonic()
+        self._thread.start()
+
+    def _connect_async(self) -> None:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S  # the broker keeps our subscriptions
         self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False,
                                   properties=props)
-        self.client.loop_start()
-        self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
@@ -122,18 +131,66 @@ class Uplink:
     def wake(self) -> None:
         self._wake.set()
 
+    # -- liveness (the watchdog's heartbeats) -----------------------------------------------
+    def heartbeat(self) -> float | None:
+        """The sender loop's last turn; None once its thread has ended."""
+        return self.loop_mono if self._thread.is_alive() or self._stop.is_set() else None
+
+    def network_heartbeat(self) -> float | None:
+        """Now while paho's network thread runs; the moment it was last seen alive after it
+        ended (the sender loop starts it again; if that fails, the watchdog sees it)."""
+        t = getattr(self.client, "_thread", None)  # paho sets it to None when its loop ends
+        if (t is not None and t.is_alive()) or self._stop.is_set():
+            self._net_alive_mono = time.monotonic()
+        return self._net_alive_mono
+
+    def _keep_network(self) -> None:
+        """Start paho's network thread again if it ended (a disconnect, a bug in paho)."""
+        t = getattr(self.client, "_thread", None)
+        now = time.monotonic()
+        if (t is not None and t.is_alive()) or self._stop.is_set():
+            return
+        if now < self._net_restart_mono:
+            return
+        log.error("uplink: paho's network thread had ended; starting it again")
+        self._net_restart_mono = now + self._net_backoff_s
+        self._net_backoff_s = min(self._net_backoff_s * 2, 10.0)
+        try:
+            self._connect_async()  # after a disconnect() paho's loop would not connect again
+            self.client.loop_start()
+        except Exception as exc:  # noqa: BLE001  tried again after the backoff
+            log.error("uplink: cannot start paho's network thread (%s)", exc)
+
     # -- paho callbacks (paho's thread) --------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties=None):
+        try:
+            self._connected(client, reason_code)
+        except Exception as exc:  # noqa: BLE001  nothing may end paho's network thread
+            log.error("uplink: connection set-up failed (%s: %s); reconnecting",
+                      type(exc).__name__, exc)
+            self._drop(client)
+
+    @staticmethod
+    def _drop(client) -> None:
+        """Close this connection and let paho's loop reconnect (its delay: 1 s up to 60 s);
+        disconnect() would end the loop for good."""
+        sock = client.socket()
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            client.disconnect()
+
+    def _connected(self, client, reason_code) -> None:
         if reason_code.is_failure:
             log.warning("uplink: broker %s:%d refused: %s", self.host, self.port, reason_code)
             return
         if self.pin and not self._pin_matches(client):
             log.error("uplink: HQ's certificate does not match the pinned fingerprint; "
                       "disconnecting (POL-08: data goes to the configured HQ only)")
+            self._drop(client)  # first: whatever happens to the report, nothing is sent
             self.pin_failures += 1
             if self.pin_failures == 1:
                 self.store.report_breach("HQ presented an unknown certificate (pin mismatch)")
-            client.disconnect()
             return
         client.subscribe(self.ack_topic, qos=1)
         for topic in self.handlers:
@@ -143,6 +200,7 @@ class Uplink:
             self._in_flight = {i: (now + random.uniform(0, self.retry_s), n)
                                for i, (_, n) in self._in_flight.items()}
         self.connected.set()
+        self._net_backoff_s = 1.0
         self._wake.set()
         log.info("uplink: connected to %s:%d", self.host, self.port)
 
@@ -193,6 +251,7 @@ class Uplink:
             self.loop_mono = time.monotonic()  # heartbeat: the sender loop is turning
             self._wake.wait(0.5)
             self._wake.clear()
+            self._keep_network()
             if not self.connected.is_set():
                 continue
             try:
