@@ -5,10 +5,16 @@ import pytest
 
 from alprd import retention
 from alprd.hq import HqStore
+from alprd.protocol import read_body
 from alprd.store import Store
 from tests.helpers import KEY, make_read
 
 T0 = datetime(2026, 3, 15, 10, 30, tzinfo=timezone.utc)
+
+
+def record(rid: str, utc: str, text: str = "7ABC123") -> dict:
+    """An uplinked read as HQ receives it (a full body: HQ checks it against its schema)."""
+    return {"id": rid, "kind": "read", "body": {**read_body(make_read(text, utc=utc)), "id": rid}}
 MIN = timedelta(minutes=1)
 
 
@@ -32,8 +38,7 @@ def test_leap_day_capture():
 def test_hq_applies_the_schedule_with_and_without_holds(tmp_path):
     hq = HqStore(tmp_path / "hq.db")
     utc = T0.isoformat().replace("+00:00", "Z")
-    hq.add("CAR-1", [{"id": "a", "kind": "read", "body": {"utc": utc}},
-                     {"id": "b", "kind": "read", "body": {"utc": utc}}])
+    hq.add("CAR-1", [record("a", utc), record("b", utc)])
     hq.place_hold("DR-2026-001", "homicide investigation", ["b"], T0 + timedelta(days=10))
     two = retention.logical_due(T0)
     assert hq.apply_retention(two - MIN) == (0, 0)
@@ -76,9 +81,8 @@ def test_logically_deleted_reads_only_for_administrators_with_ground_and_request
     from alprd.hq import AccessRefused
     hq = HqStore(tmp_path / "hq.db")
     old = T0.isoformat().replace("+00:00", "Z")
-    hq.add("CAR-1", [{"id": "old", "kind": "read", "body": {"utc": old, "text": "7ABC123"}},
-                     {"id": "new", "kind": "read", "body": {
-                         "utc": (T0 + timedelta(days=800)).isoformat(), "text": "7ABC123"}}])
+    hq.add("CAR-1", [record("old", old),
+                     record("new", (T0 + timedelta(days=800)).isoformat())])
     hq.apply_retention(retention.logical_due(T0))  # "old" is now logically deleted
     found = hq.search("d1", "data_user", "criminal", "7ABC123")
     assert [r["id"] for r in found] == ["new"]  # hidden from data users
@@ -110,18 +114,20 @@ def test_logically_deleted_reads_only_for_administrators_with_ground_and_request
 
 
 def test_a_batch_hq_cannot_store_leaves_its_database_usable(tmp_path):
-    """(#23, item 2, in part) A record whose body.utc is an object made the insert fail inside
+    """(#23, item 2) A record whose body.utc is an object made the insert fail inside
     BEGIN with no ROLLBACK: every later batch from every car then failed ("cannot start a
-    transaction within a transaction"). The failed batch is now rolled back whole."""
-    import sqlite3
+    transaction within a transaction"). Now such a record is refused alone (schema), and a
+    batch that fails for any other reason is rolled back whole."""
     hq = HqStore(tmp_path / "hq.db")
     bad = {"id": "bad-1", "kind": "read", "body": {"utc": {"not": "a time"}}}
-    good = {"id": "good-1", "kind": "read", "body": {"utc": "2026-11-28T18:30:00Z"}}
-    with pytest.raises(sqlite3.Error):
-        hq.add("CAR-1", [good, bad])
-    assert hq.count() == 0  # nothing of the failed batch
-    hq.add("CAR-2", [good])
-    assert hq.count() == 1
+    good = record("good-1", "2026-11-28T18:30:00Z")
+    assert hq.add("CAR-1", [good, bad]) == ["bad-1"]
+    assert hq.count() == 1 and [r["id"] for r in hq.refused()] == ["bad-1"]
+    with pytest.raises(KeyError):
+        hq.add("CAR-1", [record("good-2", "2026-11-28T18:31:00Z"), {"id": "no-kind"}])
+    assert hq.count() == 1  # nothing of the failed batch
+    hq.add("CAR-2", [record("good-3", "2026-11-28T18:32:00Z")])
+    assert hq.count() == 2
     hq.close()
 
 

@@ -27,7 +27,8 @@ class HqEndpoint:
         self.prefix = prefix.rstrip("/")
         self.store = HqStore(db_path)
         self.received = 0
-        self.rejected = 0
+        self.rejected = 0  # messages refused whole (not an up message, wrong topic)
+        self.refused = 0  # records refused one by one (their body breaks its schema)
         self.on_records = None  # optional callback(unit, records), for the demo's console
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=mqtt.MQTTv5)
@@ -96,12 +97,13 @@ class HqEndpoint:
             self.rejected += 1
             log.warning("hq: rejected message on %s: %s", msg.topic, exc)
             return
-        try:
-            self.store.add(unit, records)
-        except (sqlite3.Error, TypeError, ValueError) as exc:  # not stored, not acknowledged
+        try:  # a record that breaks its schema is kept aside (refused) and acknowledged
+            refused = self.store.add(unit, records)
+        except (sqlite3.Error, TypeError, ValueError, KeyError) as exc:  # nothing acknowledged
             log.error("hq: cannot store %d record(s) from %s: %s", len(records), unit, exc)
             return
-        self.received += len(records)
+        self.received += len(records) - len(refused)
+        self.refused += len(refused)
         client.publish(f"{self.prefix}/{unit}/ack", ack_message([r["id"] for r in records]),
                        qos=1)
         if self.on_records:

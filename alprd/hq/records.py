@@ -11,6 +11,7 @@ from pathlib import Path
 
 from alprd import retention
 from alprd.hq.access import AccessRefused, refusal
+from alprd.protocol import check_record
 
 log = logging.getLogger(__name__)
 
@@ -39,26 +40,56 @@ class HqStore:
                           "refused TEXT)")
         self.conn.execute("CREATE TABLE IF NOT EXISTS published (kind TEXT PRIMARY KEY, "
                           "version INTEGER NOT NULL)")
+        # records that break their schema: kept as received, with the reason, for an
+        # administrator to look at; acknowledged, so the car stops sending them
+        self.conn.execute("CREATE TABLE IF NOT EXISTS refused (id TEXT PRIMARY KEY, "
+                          "unit_id TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, "
+                          "reason TEXT NOT NULL, received_utc TEXT NOT NULL)")
         self.lock = threading.Lock()
         self.duplicates = 0
 
-    def add(self, unit: str, records: list[dict]) -> None:
+    def add(self, unit: str, records: list[dict]) -> list[str]:
+        """Store a batch in one transaction: each record whose body passes its schema, once by
+        id; the others go to `refused` with the reason. Returns the refused ids. Any error
+        rolls the whole batch back (nothing acknowledged, the car sends it again)."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        refused = []
         with self.lock:
             self.conn.execute("BEGIN")
             try:
                 for r in records:
+                    try:
+                        check_record(r["kind"], r["body"])
+                    except ValueError as exc:
+                        refused.append(r["id"])
+                        self.conn.execute(
+                            "INSERT OR IGNORE INTO refused (id, unit_id, kind, body, reason, "
+                            "received_utc) VALUES (?,?,?,?,?,?)",
+                            (r["id"], unit, r["kind"], json.dumps(r["body"])[:65536],
+                             str(exc)[:500], now))
+                        log.warning("hq: record %s from %s refused: %s", r["id"][:64], unit,
+                                    exc)
+                        continue
                     cur = self.conn.execute(
                         "INSERT OR IGNORE INTO records (id, unit_id, kind, body, received_utc, "
                         "captured_utc) VALUES (?,?,?,?,?,?)",
                         (r["id"], unit, r["kind"], json.dumps(r["body"]), now,
-                         r["body"].get("utc") or now))
+                         r["body"]["utc"]))
                     self.duplicates += cur.rowcount == 0
                 self.conn.execute("COMMIT")
             except BaseException:  # nothing of the batch is kept; the connection stays usable
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
+        return refused
+
+    def refused(self) -> list[dict]:
+        """The records refused for breaking their schema, with the reason."""
+        with self.lock:
+            cur = self.conn.execute("SELECT id, unit_id, kind, reason, received_utc, body "
+                                    "FROM refused ORDER BY received_utc, id")
+            cols = [c[0] for c in cur.description]
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
 
     def next_version(self, kind: str, candidate: int) -> int:
         """The version to publish a hotlist or roster under: candidate (from HQ's clock), or

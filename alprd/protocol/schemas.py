@@ -34,3 +34,23 @@ def validate(name: str, body) -> None:
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
         raise ValueError(f"{name}: {where}: {error.message[:200]}")
+
+
+UTC_FIELDS = ("utc", "read_utc", "created_utc", "trained_utc", "last_use_utc")
+
+
+def check_record(kind: str, body) -> None:
+    """ValueError with the reason unless body is a valid record of this kind: its schema,
+    and every time field a real ISO 8601 time (a schema cannot say that)."""
+    if kind not in names():
+        raise ValueError(f"{kind}: no schema for this kind of record")
+    validate(kind, body)
+    from datetime import datetime
+    for field in UTC_FIELDS:
+        value = body.get(field)
+        if isinstance(value, str):
+            try:
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(f"{kind}: {field}: {value[:40]!r} is not an ISO 8601 "
+                                 "time") from None
