@@ -29,6 +29,7 @@ from alprd.recognize import model_version
 from alprd.recognize.recognizer import Recognizer
 from alprd.retention import VehiclePurge
 from alprd.roster import Auth, Roster
+from alprd.selftest.control import ControlSocket, socket_path
 from alprd.selftest.live import LiveSelftest
 from alprd.store import Store, StoreError
 from alprd.store.crypto import TamperError, data_key_path, load_key
@@ -80,6 +81,7 @@ class Daemon:
                                  on_read)
         self.run_selftest = LiveSelftest(cfg, self.cameras, self.gps_track, self.gps,
                                          self.store, self.audit, state_dir / "tickets", wake)
+        self.control = ControlSocket(socket_path(cfg), self.run_selftest)  # `alprd selftest`
         self.inbox = (Inbox(unit, hq_key, self.sync, self.roster, self.auth, self.alerts,
                             self.bus, state_dir, self.run_selftest) if hq_key else None)
         if self.uplink and self.inbox:
@@ -107,7 +109,7 @@ class Daemon:
     def start(self) -> None:
         log.info("alprd: unit %s, models %s, %d camera(s), hotlist %d entries",
                  self.cfg.vehicle.unit_id, model_version(), len(self.cameras), len(self.hotlist))
-        for worker in [self.gps, self.inbox, *self.cameras, self.uplink, self.page]:
+        for worker in [self.gps, self.inbox, *self.cameras, self.uplink, self.page, self.control]:
             if worker:
                 worker.start()
         if self.page:
@@ -173,9 +175,8 @@ class Daemon:
         for cam in self.cameras:
             cam.stop()
         self.pipeline.expire(time.monotonic(), force=True)
-        for worker in (self.gps, self.inbox):
-            if worker:
-                worker.stop()
+        for worker in filter(None, (self.gps, self.inbox, self.control)):
+            worker.stop()
         if self.uplink:
             deadline = time.monotonic() + self.drain_s
             while self.store.outbox_depth() and time.monotonic() < deadline:
@@ -193,6 +194,4 @@ class Daemon:
                  self.pipeline.frames, self.pipeline.reads, self.pipeline.hits)
 
     def health(self) -> dict:
-        return supervise.health(self.cfg.vehicle.unit_id, model_version(), self.pipeline,
-                                self.store, self.cameras, self.queues, self.gps,
-                                self.gps_track, self.hotlist, self.sync, self.uplink)
+        return supervise.health(self, model_version())

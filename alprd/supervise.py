@@ -94,11 +94,14 @@ def heartbeats(recognition: Callable[[], float | None], cameras=(), gps=None, up
     return beats
 
 
-def health(unit_id: str, models: str, pipeline, store, cameras, queues, gps, gps_track,
-           hotlist, sync, uplink) -> dict:
-    """What the page's /health and the demo report about a running car."""
+def health(daemon, models: str) -> dict:
+    """What the page's /health (signed in) and the demo report about a running car."""
+    d = daemon
+    pipeline, store, cameras, queues, gps, gps_track, hotlist, sync, uplink = (
+        d.pipeline, d.store, d.cameras, d.queues, d.gps, d.gps_track, d.hotlist, d.sync,
+        d.uplink)
     fix = gps_track.latest()
-    return {"unit_id": unit_id, "models": models,
+    return {"unit_id": d.cfg.vehicle.unit_id, "models": models,
             "frames": pipeline.frames, "reads": pipeline.reads, "hits": pipeline.hits,
             "dropped_reads": pipeline.dropped_reads, "outbox": store.outbox_depth(),
             "cameras": {c.id: {"state": c.state, "frames": c.frames,

@@ -12,13 +12,16 @@ class MjpegServer:
         """frames: JPEG images, sent in turn (a live sensor never sends two the same)."""
         stop = threading.Event()
         self.stop_event = stop
+        self.connections = 0  # how many clients opened the stream
         period = 1.0 / fps
+        server = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *a):
                 pass
 
             def do_GET(self):
+                server.connections += 1
                 self.send_response(200)
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.end_headers()

@@ -24,25 +24,30 @@ class LiveSelftest:
         self.store, self.audit, self.tickets_dir = store, audit, tickets_dir
         self.wake_uplink = wake_uplink
 
-    def __call__(self, session=None, command_id: str | None = None) -> dict:
+    def __call__(self, session=None, command_id: str | None = None,
+                 requested_by: str | None = None, always_ticket: bool = False) -> dict:
+        """From the page (session), HQ's command (command_id) or `alprd selftest` on the car
+        (requested_by: the technician or the timer, through the control socket)."""
         results = checks.run_live(self.cfg, self.cameras, self.gps_track, self.gps)
         failed = [r.component for r in results if r.status == "fail"]
-        who = f"{session.name} ({session.badge})" if session else "HQ command"
+        who = (f"{session.name} ({session.badge})" if session
+               else requested_by or "HQ command")
         out = {"results": checks.as_json(results), "failed": failed, "ticket": None}
         unit_id = self.cfg.vehicle.unit_id
-        if failed:
+        if failed or always_ticket:
             t = ticket.make(self.cfg, results, who)
             if command_id:
                 t["command_id"] = command_id
             path = ticket.save(t, self.tickets_dir)
             self.store.queue("ticket", t)
-            out["ticket"] = {"id": t["id"], "url": f"/tickets/{path.name}"}
-        else:
+            out["ticket"] = {"id": t["id"], "url": f"/tickets/{path.name}",
+                             "print_view": str(path)}
+        if not failed:
             self.store.queue("selftest", {
                 "id": str(uuid.uuid4()), "unit_id": unit_id,
                 "utc": clock.iso(datetime.now(timezone.utc)), "command_id": command_id,
                 "results": out["results"]})
-        self.audit.append(session.badge if session else "hq",
+        self.audit.append(session.badge if session else "local" if requested_by else "hq",
                           session.role if session else "system", "selftest",
                           detail={"failed": failed, "command_id": command_id})
         self.wake_uplink()
