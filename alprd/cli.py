@@ -47,6 +47,16 @@ def cmd_config_check(a) -> int:
     return 0
 
 
+def cmd_config_firewall(a) -> int:
+    from alprd.netpolicy import PolicyError, dropin
+    try:
+        print(dropin(load(_config_path(a.config)), Path(a.resolv_conf)), end="")
+    except (ConfigError, PolicyError) as exc:
+        print(f"config firewall: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_config_keys(a) -> int:
     print("\n".join(describe_keys()))
     return 0
@@ -262,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     cc = csub.add_parser("check", help="validate the configuration")
     add_config(cc)
     cc.set_defaults(func=cmd_config_check)
+    cf = csub.add_parser("firewall", help="print the systemd drop-in that lets the service "
+                         "reach HQ's broker and DNS only (POL-08)")
+    add_config(cf)
+    cf.add_argument("--resolv-conf", default="/etc/resolv.conf",
+                    help="where the DNS servers are listed (default /etc/resolv.conf)")
+    cf.set_defaults(func=cmd_config_firewall)
     ck = csub.add_parser("keys", help="list every key with its description")
     ck.set_defaults(func=cmd_config_keys)
 

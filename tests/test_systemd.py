@@ -146,3 +146,48 @@ def test_daemon_sends_ready_then_stops_and_resumes_the_watchdog_with_its_camera(
         cam.stop()
         ns.close()
     assert proc.returncode == 0
+
+
+# -- #23 item 16: outbound traffic limited to HQ's broker and DNS; camera devices by class ----
+def test_the_service_may_reach_only_what_it_needs():
+    text = (UNITS / "alprd.service").read_text()
+    assert "IPAddressDeny=any" in text and "IPAddressAllow=localhost" in text
+    assert not re.search(r"^IPAddressDeny=\s*$", text, re.M)
+    # device nodes by class: libcamera (picamera2) opens /dev/dma_heap/*, /dev/media*,
+    # /dev/video* and /dev/v4l-subdev*; a directory path allows nothing
+    assert "DeviceAllow=/dev/dma_heap " not in text
+    for line in ("DeviceAllow=char-dma_heap rw", "DeviceAllow=char-media rw",
+                 "DeviceAllow=char-video4linux rw"):
+        assert line in text, line
+
+
+def test_config_firewall_writes_the_drop_in_for_hq_and_dns(tmp_path):
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("# generated\nnameserver 10.20.0.53\nnameserver fd00::53\nsearch pd\n")
+    cfg = tmp_path / "alprd.toml"
+    cfg.write_text('[uplink]\nbroker = "mqtts://localhost:8883"\n')
+    res = subprocess.run([sys.executable, "-m", "alprd", "config", "firewall", "-c", str(cfg),
+                          "--resolv-conf", str(resolv)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    allow = [line for line in res.stdout.splitlines() if line.startswith("IPAddressAllow=")]
+    addrs = " ".join(allow).replace("IPAddressAllow=", " ").split()
+    assert "127.0.0.1" in addrs and "10.20.0.53" in addrs and "fd00::53" in addrs, res.stdout
+    assert res.stdout.startswith("# alprd.service.d/network.conf")
+    if ANALYZE:  # the unit with the drop-in still verifies
+        units = local_units(tmp_path)
+        (units / "alprd.service.d").mkdir()
+        (units / "alprd.service.d" / "network.conf").write_text(res.stdout)
+        v = subprocess.run([ANALYZE, "verify", str(units / "alprd.service")],
+                           capture_output=True, text=True)
+        problems = [line for line in v.stderr.splitlines()
+                    if "alprd" in line and "Failed to resolve user" not in line]
+        assert v.returncode == 0 or not problems, v.stderr
+
+
+def test_config_firewall_refuses_an_unresolvable_broker(tmp_path):
+    cfg = tmp_path / "alprd.toml"
+    cfg.write_text('[uplink]\nbroker = "mqtts://hq.invalid:8883"\n')
+    res = subprocess.run([sys.executable, "-m", "alprd", "config", "firewall", "-c", str(cfg),
+                          "--resolv-conf", "/dev/null"], capture_output=True, text=True)
+    assert res.returncode == 2 and "hq.invalid" in res.stderr and len(
+        res.stderr.strip().splitlines()) == 1, res.stderr
