@@ -51,9 +51,9 @@ class Daemon:
         self.audit = AuditLog(self.store, unit)
         self.hotlist = Hotlist.from_config(cfg.hotlist)
         hq_key = load_public_key(Path(cfg.hotlist.public_key)) if cfg.hotlist.public_key else None
-        self.sync = (HotlistSync(self.hotlist, hq_key, state_dir, cfg.hotlist.max_age_s)
-                     if hq_key else None)
-        self.roster = Roster(hq_key, state_dir)  # users come from HQ only, signed
+        self.sync = (HotlistSync(self.hotlist, hq_key, state_dir, cfg.hotlist.max_age_s,
+                                 sealer=self.store.sealer) if hq_key else None)
+        self.roster = Roster(hq_key, state_dir, self.store.sealer)  # from HQ only, signed
         if hq_key:
             self.sync.load_saved()
             self.roster.load_saved()

@@ -20,3 +20,30 @@ def replace_atomically(path: Path, data: bytes, mode: int | None = None) -> None
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+SEALED = b"alprd-sealed-v1\n"  # marks a state file sealed with the data key
+
+
+def write_sealed(path: Path, data: bytes, sealer) -> None:
+    """A state file sealed with the data key (AES-256-GCM, the file's name as associated
+    data), mode 0600. sealer: alprd.store.crypto.Sealer; None writes it clear (tests only)."""
+    path = Path(path)
+    blob = data if sealer is None else SEALED + sealer.seal(data, f"file/{path.name}")
+    replace_atomically(path, blob, mode=0o600)
+
+
+def read_sealed(path: Path, sealer) -> tuple[bytes, bool]:
+    """(contents, was it sealed): a file an older alprd wrote in clear is returned as it is,
+    for the caller to seal on its next save. ValueError if it does not open (altered, or
+    sealed with another car's key)."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw.startswith(SEALED):
+        if sealer is None:
+            raise ValueError(f"{path} is sealed and no data key was given")
+        try:
+            return sealer.open(raw[len(SEALED):], f"file/{path.name}"), True
+        except Exception as exc:  # noqa: BLE001  the sealer's TamperError, said as a ValueError
+            raise ValueError(str(exc)) from exc
+    return raw, False

@@ -54,8 +54,8 @@ def test_read_records_position_time_and_source(tmp_path):
     d.gps_track.add(Fix(lat=34.0, lon=-118.0, mono=100.0, quality=2))
     d.gps_track.add(Fix(lat=34.001, lon=-118.0, mono=101.0, quality=2))
     d.pipeline.finish(a_pass("POS0001", 100.4))
-    row = d.store.db.conn.execute("SELECT lat, lon, fix_quality, time_source, unit_id, frames "
-                                  "FROM reads").fetchone()
+    r = d.store.reads()[0]
+    row = (r["lat"], r["lon"], r["fix_quality"], r["time_source"], r["unit_id"], r["frames"])
     # the best sighting (the first of three equals, at 100.4) gets the interpolated position
     assert row[0] == pytest.approx(34.0004) and row[1] == pytest.approx(-118.0)
     assert row[2:] == (2, "system", "T-1", 3)

@@ -9,9 +9,10 @@ a new index beside the old one and swaps a single reference, so matching never w
 """
 from __future__ import annotations
 
-import os
+import io
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -215,8 +216,8 @@ class Index:
                 + sum(len(d) + 50 for d in self.details))
 
     # -- persistence --------------------------------------------------------------------
-    def save(self, path) -> None:
-        """Write the index (texts compacted into one chunk) for a fast load at start-up."""
+    def to_bytes(self) -> bytes:
+        """The index as one .npz (texts compacted into one chunk), for a fast load."""
         texts, tlen = [], self.tlen
         for i in range(len(self)):
             chunk, off = divmod(int(self.toff[i]), 1 << 40)
@@ -225,24 +226,31 @@ class Index:
         if len(self):
             np.cumsum(tlen[:-1], out=toff[1:])
         fold = "".join(self.fold[c] for c in ALPHABET)
-        with open(path, "wb") as f:
-            np.savez(f, fkey=self.fkey, plate=self.plate, state=self.state, meta=self.meta,
-                     toff=toff, tlen=tlen, detail=self.detail,
-                     details=np.array(self.details[:int(self.detail.max()) + 1 if len(self)
-                                                   else 0], dtype=str),
-                     blob=np.frombuffer(b"".join(texts), np.uint8),
-                     states=np.array(self.states), fold=np.array(fold),
-                     version=np.array(self.version))
-            f.flush()
-            os.fsync(f.fileno())  # on disk before the caller renames it over the old list
+        f = io.BytesIO()
+        np.savez(f, fkey=self.fkey, plate=self.plate, state=self.state, meta=self.meta,
+                 toff=toff, tlen=tlen, detail=self.detail,
+                 details=np.array(self.details[:int(self.detail.max()) + 1 if len(self)
+                                               else 0], dtype=str),
+                 blob=np.frombuffer(b"".join(texts), np.uint8),
+                 states=np.array(self.states), fold=np.array(fold),
+                 version=np.array(self.version))
+        return f.getvalue()
 
     @classmethod
-    def load(cls, path) -> "Index":
-        with np.load(path, allow_pickle=False) as z:
+    def from_bytes(cls, data: bytes) -> "Index":
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
             fold = dict(zip(ALPHABET, str(z["fold"])))
             return cls(z["fkey"], z["plate"], z["state"], z["meta"], z["toff"], z["tlen"],
                        z["detail"], (z["blob"].tobytes(),), [str(d) for d in z["details"]],
                        [str(s) for s in z["states"]], fold, int(z["version"]))
+
+    def save(self, path) -> None:
+        """Written in clear (benchmarks, tests); the car seals it (hotlist.sync)."""
+        Path(path).write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path) -> "Index":
+        return cls.from_bytes(Path(path).read_bytes())
 
     # -- matching -----------------------------------------------------------------------
     def _range(self, key: int) -> tuple[int, int]:

@@ -9,7 +9,6 @@ then saved, so a restart starts from it.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from alprd.files import replace_atomically
+from alprd.files import read_sealed, replace_atomically, write_sealed
 from alprd.hotlist import Hotlist
 from alprd.hotlist.index import LIST_TYPES, Index
 from alprd.protocol.envelope import UpdateRefused, check, verify
@@ -61,8 +60,10 @@ class HotlistSync:
     """Applies verified updates to a Hotlist, keeps its version and age, persists it."""
 
     def __init__(self, hotlist: Hotlist, public_key: Ed25519PublicKey, state_dir: Path,
-                 max_age_s: float = 86400.0, utc=lambda: datetime.now(timezone.utc)) -> None:
+                 max_age_s: float = 86400.0, utc=lambda: datetime.now(timezone.utc),
+                 sealer=None) -> None:
         self.utc = utc  # when a list arrived is data: it must survive a restart
+        self.sealer = sealer  # the data key: the saved list (reasons, case numbers) is sealed
         self.hotlist = hotlist
         self.public_key = public_key
         self.path = Path(state_dir) / "hotlist.npz"
@@ -78,11 +79,14 @@ class HotlistSync:
         if not self.path.exists():
             return False
         try:
-            index = Index.load(self.path)
+            data, sealed = read_sealed(self.path, self.sealer)
+            index = Index.from_bytes(data)
         except (OSError, ValueError, KeyError) as exc:
             log.error("hotlist: saved list %s unusable (%s); waiting for HQ", self.path, exc)
             return False
         self.hotlist.matcher.swap(index)
+        if not sealed and self.sealer is not None:  # saved in clear by an older alprd
+            self._write(data)
         self.version = index.version
         self.received_mono = self._saved_received_mono()
         log.info("hotlist: version %d, %d entries from %s%s", self.version, len(index),
@@ -163,12 +167,18 @@ class HotlistSync:
                        bool(body.get("cancellation")))
 
     def _save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
+        if self._write(self.hotlist.matcher.index.to_bytes()):
+            try:
+                replace_atomically(self.received_path, self.utc().isoformat().encode())
+            except OSError as exc:
+                log.error("hotlist: cannot save %s (%s)", self.received_path, exc)
+
+    def _write(self, data: bytes) -> bool:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.hotlist.matcher.index.save(tmp)
-            os.replace(tmp, self.path)
-            replace_atomically(self.received_path, self.utc().isoformat().encode())
+            write_sealed(self.path, data, self.sealer)
+            return True
         except OSError as exc:
             log.error("hotlist: cannot save %s (%s); the list in memory is current", self.path,
                       exc)
+            return False

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from alprd.files import replace_atomically
+from alprd.files import read_sealed, write_sealed
 from alprd.protocol import UpdateRefused, check, verify
 from alprd.roster.roles import ROLES
 
@@ -57,8 +57,9 @@ def _parse_day(value: str | None) -> datetime | None:
 class Roster:
     """The last good roster from HQ, verified, persisted, with local last-use times."""
 
-    def __init__(self, public_key, state_dir: Path) -> None:
+    def __init__(self, public_key, state_dir: Path, sealer=None) -> None:
         self.public_key = public_key
+        self.sealer = sealer  # the data key: roster.bin (PIN hashes) and last use are sealed
         self.path = Path(state_dir) / "roster.bin"
         self.last_use_path = Path(state_dir) / "roster-last-use.json"
         self.version = 0
@@ -68,14 +69,21 @@ class Roster:
 
     def load_saved(self) -> bool:
         try:
-            self.local_last_use = json.loads(self.last_use_path.read_text())
-        except (OSError, ValueError):
+            data, sealed = read_sealed(self.last_use_path, self.sealer)
+            self.local_last_use = json.loads(data)
+            if not sealed:
+                write_sealed(self.last_use_path, data, self.sealer)
+        except FileNotFoundError:
+            self.local_last_use = {}
+        except (OSError, ValueError) as exc:
+            log.error("roster: last-use times %s unreadable (%s)", self.last_use_path, exc)
             self.local_last_use = {}
         if not self.path.exists():
             return False
         try:
-            self.apply(self.path.read_bytes(), save=False)
-        except UpdateRefused as exc:
+            message, sealed = read_sealed(self.path, self.sealer)
+            self.apply(message, save=not sealed)  # one saved in clear is sealed now
+        except (UpdateRefused, OSError, ValueError) as exc:
             log.error("roster: saved roster %s refused (%s); waiting for HQ", self.path, exc)
             return False
         return True
@@ -101,7 +109,7 @@ class Roster:
             changed = {b for b, u in users.items() if b in self.users and self.users[b] != u}
             self.users, self.version = users, version
         if save:
-            replace_atomically(self.path, message)
+            write_sealed(self.path, message, self.sealer)
         log.info("roster: version %d, %d user(s)", version, len(users))
         return removed, changed
 
@@ -116,4 +124,4 @@ class Roster:
 
     def mark_used(self, badge: str, utc: datetime) -> None:
         self.local_last_use[badge] = utc.isoformat(timespec="seconds")
-        replace_atomically(self.last_use_path, json.dumps(self.local_last_use).encode())
+        write_sealed(self.last_use_path, json.dumps(self.local_last_use).encode(), self.sealer)

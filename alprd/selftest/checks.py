@@ -259,7 +259,12 @@ def check_hotlist(cfg: Config) -> Result:
             return _fail("hotlist", "no hotlist received from HQ yet")
         age = time.time() - saved.stat().st_mtime  # wall clock: a file's age is data
         try:
-            index = Index.load(saved)
+            from alprd.files import read_sealed
+            from alprd.store.crypto import DataKeyError, Sealer, data_key_path, load_key
+            sealer = Sealer(load_key(data_key_path(cfg.store.key_file)))
+            index = Index.from_bytes(read_sealed(saved, sealer)[0])
+        except DataKeyError as exc:
+            return _fail("hotlist", f"saved hotlist cannot be opened: {exc}")
         except (OSError, ValueError, KeyError) as exc:
             return _fail("hotlist", f"saved hotlist unreadable: {exc}")
         details = {"version": index.version, "entries": len(index),

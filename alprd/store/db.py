@@ -3,6 +3,7 @@ one connection), versioned migrations (PRAGMA user_version), sealed fields (stor
 """
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -64,7 +65,36 @@ MIGRATIONS = [
     CREATE INDEX audit_utc ON audit(utc);
     CREATE TABLE anchors (name TEXT PRIMARY KEY, sealed BLOB NOT NULL);
     """,
+    # 6: read times and positions, hit reasons and case numbers sealed (see below)
+    lambda conn, sealer: _seal_times_and_places(conn, sealer),
 ]
+
+
+def seal_meta(sealer, table: str, row_id: str, meta: dict) -> bytes:
+    """The sealed fields of a read (utc, lat, lon) or a hit (reason, case_number, utc)."""
+    return sealer.seal(json.dumps(meta).encode(), f"{table}/{row_id}/meta")
+
+
+def open_meta(sealer, table: str, row_id: str, blob) -> dict:
+    return json.loads(sealer.open(blob, f"{table}/{row_id}/meta"))
+
+
+def _seal_times_and_places(conn, sealer) -> None:
+    """Migration 6: a stolen card must not give a movement track per plate (the blind index
+    links a plate's reads): times, positions, hit reasons and case numbers leave the clear
+    columns for one sealed `meta` per row."""
+    conn.execute("ALTER TABLE reads ADD COLUMN meta BLOB")
+    conn.execute("ALTER TABLE hits ADD COLUMN meta BLOB")
+    conn.execute("DROP INDEX IF EXISTS reads_utc")
+    for rid, utc, lat, lon in conn.execute("SELECT id, utc, lat, lon FROM reads").fetchall():
+        conn.execute("UPDATE reads SET meta=?, utc='', lat=NULL, lon=NULL WHERE id=?",
+                     (seal_meta(sealer, "reads", rid, {"utc": utc, "lat": lat, "lon": lon}),
+                      rid))
+    for hid, reason, case, utc in conn.execute(
+            "SELECT id, reason, case_number, utc FROM hits").fetchall():
+        conn.execute("UPDATE hits SET meta=?, reason='', case_number=NULL, utc='' WHERE id=?",
+                     (seal_meta(sealer, "hits", hid, {"reason": reason, "case_number": case,
+                                                      "utc": utc}), hid))
 
 
 class StoreError(Exception):
@@ -90,6 +120,7 @@ class Database:
         try:
             self.db.enable_wal()
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left
             conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
@@ -101,12 +132,17 @@ class Database:
         if version > len(MIGRATIONS):
             raise StoreError(f"{self.path} has schema {version}, newer than this alprd "
                              f"({len(MIGRATIONS)}): upgrade alprd")
-        for n, sql in enumerate(MIGRATIONS[version:], version + 1):
+        for n, step in enumerate(MIGRATIONS[version:], version + 1):
             with self.transaction():
-                for stmt in filter(str.strip, sql.split(";")):
-                    conn.execute(stmt)
+                if callable(step):
+                    step(conn, self.sealer)
+                else:
+                    for stmt in filter(str.strip, step.split(";")):
+                        conn.execute(stmt)
                 conn.execute(f"PRAGMA user_version={n}")
             log.info("store: migrated %s to schema %d", self.path, n)
+        if version < len(MIGRATIONS):  # what a migration replaced leaves the WAL too
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self.lock:

@@ -1,16 +1,22 @@
 """Reads, hits and the officer's dispositions in the vehicle's store; retention's purge.
 
-Plate texts, crops and notes are sealed (AES-256-GCM, POL-13); plates are found by a keyed
-HMAC (blind index) without decrypting.
+Sealed (AES-256-GCM, POL-13): plate texts, crops, notes, and each read's time and position and
+each hit's reason, case number and time (one `meta` per row), so the blind index that links a
+plate's reads gives no track. Plates are found by that keyed HMAC without decrypting; time
+filters and retention open `meta` (rows are kept in capture order, newest last).
 """
 from __future__ import annotations
 
 import json
 import sqlite3
 
+from alprd.clock import parse
 from alprd.protocol import hit_body, read_body
-from alprd.store.db import StoreError
+from alprd.store.crypto import TamperError
+from alprd.store.db import StoreError, open_meta, seal_meta
 from alprd.types import Hit, Read
+
+PAGE = 500  # rows opened at a time when a time filter must look inside them
 
 
 class ReadsMixin:
@@ -38,22 +44,26 @@ class ReadsMixin:
         conn.execute(
             "INSERT INTO reads (id, text, confidence, char_confidences, state, utc, "
             "time_source, camera_id, unit_id, lat, lon, fix_quality, crop, bbox, frames, "
-            "text_hmac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "text_hmac, meta) VALUES (?,?,?,?,?,'',?,?,?,NULL,NULL,?,?,?,?,?,?)",
             (read.id, seal(read.text.encode(), f"reads/{read.id}/text"), read.confidence,
-             json.dumps(read.char_confidences), read.state, read.utc, read.time_source,
-             read.camera_id, read.unit_id, read.lat, read.lon, read.fix_quality,
+             json.dumps(read.char_confidences), read.state, read.time_source,
+             read.camera_id, read.unit_id, read.fix_quality,
              seal(read.crop_jpeg, f"reads/{read.id}/crop"), json.dumps(read.bbox),
-             read.frames, self.sealer.plate_index(read.text)))
+             read.frames, self.sealer.plate_index(read.text),
+             seal_meta(self.sealer, "reads", read.id,
+                       {"utc": read.utc, "lat": read.lat, "lon": read.lon})))
         self.enqueue(read.id, "read", read_body(read))
         for h in hits:
             e = h.entry
             conn.execute(
                 "INSERT INTO hits (id, read_id, plate, state, list_type, reason, "
-                "priority, case_number, rule, utc, differs, state_rule) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "priority, case_number, rule, utc, differs, state_rule, meta) "
+                "VALUES (?,?,?,?,?,'',?,NULL,?,'',?,?,?)",
                 (h.id, h.read_id, seal(e.plate.encode(), f"hits/{h.id}/plate"), e.state,
-                 e.list_type, e.reason, e.priority,
-                 e.case_number, h.rule, h.utc, json.dumps(h.differs), h.state_rule))
+                 e.list_type, e.priority, h.rule, json.dumps(h.differs), h.state_rule,
+                 seal_meta(self.sealer, "hits", h.id, {"reason": e.reason,
+                                                       "case_number": e.case_number,
+                                                       "utc": h.utc})))
             self.enqueue(h.id, "hit", hit_body(h, read.unit_id))
 
     def reads(self, limit: int = 100) -> list[dict]:
@@ -68,34 +78,54 @@ class ReadsMixin:
     def search(self, plate: str | None = None, since: str | None = None,
                until: str | None = None, limit: int = 200) -> list[dict]:
         """Reads by exact plate (blind index, no decryption) and capture period, newest first."""
-        where, args = [], []
-        if plate:
-            where.append("text_hmac = ?")
-            args.append(self.sealer.plate_index(plate))
-        if since:
-            where.append("utc >= ?")
-            args.append(since)
-        if until:
-            where.append("utc < ?")
-            args.append(until)
-        return self._reads("WHERE " + " AND ".join(where) if where else "", tuple(args), limit)
+        where, args = ("WHERE text_hmac = ?", (self.sealer.plate_index(plate),)) if plate \
+            else ("", ())
+        lo, hi = parse(since), parse(until)
+        if (since and lo is None) or (until and hi is None):
+            raise ValueError(f"not an ISO 8601 time: {since if lo is None else until!r}")
+        keep = None
+        if lo or hi:
+            def keep(r):  # noqa: E306
+                t = parse(r["utc"])
+                return t is not None and (lo is None or t >= lo) and (hi is None or t < hi)
+        return self._reads(where, args, limit, keep)
 
-    def _reads(self, where: str, args: tuple, limit: int) -> list[dict]:
-        with self.lock:
-            cur = self.db.conn.execute(
-                "SELECT id, text, confidence, state, utc, time_source, camera_id, unit_id, lat, "
-                f"lon, fix_quality, crop, bbox, frames FROM reads {where} "
-                "ORDER BY utc DESC LIMIT ?", (*args, limit))
-            cols = [c[0] for c in cur.description]
-            rows = cur.fetchall()
-        out = []
-        for row in rows:
-            r = dict(zip(cols, row))
-            r["text"] = self.sealer.open(r["text"], f"reads/{r['id']}/text").decode()
-            r["crop"] = self.sealer.open(r["crop"], f"reads/{r['id']}/crop")
-            r["bbox"] = json.loads(r["bbox"])
-            out.append(r)
-        return out
+    def _reads(self, where: str, args: tuple, limit: int, keep=None) -> list[dict]:
+        """Rows newest first, opened; with keep (a filter on opened rows), pages through
+        until limit rows pass it."""
+        out: list[dict] = []
+        before = None
+        while len(out) < limit:
+            page_where = where
+            page_args = args
+            if before is not None:
+                page_where = (f"{where} AND rowid < ?" if where else "WHERE rowid < ?")
+                page_args = (*args, before)
+            n = limit if keep is None else PAGE
+            with self.lock:
+                cur = self.db.conn.execute(
+                    "SELECT rowid, id, text, confidence, state, meta, time_source, camera_id, "
+                    f"unit_id, fix_quality, crop, bbox, frames FROM reads {page_where} "
+                    "ORDER BY rowid DESC LIMIT ?", (*page_args, n))
+                cols = [c[0] for c in cur.description]
+                rows = cur.fetchall()
+            for row in rows:
+                r = self._open_read(dict(zip(cols, row)))
+                if keep is None or keep(r):
+                    out.append(r)
+            if keep is None or len(rows) < n:
+                break
+            before = rows[-1][0]
+        return out[:limit]
+
+    def _open_read(self, r: dict) -> dict:
+        rid = r["id"]
+        r.pop("rowid", None)
+        r["text"] = self.sealer.open(r["text"], f"reads/{rid}/text").decode()
+        r["crop"] = self.sealer.open(r["crop"], f"reads/{rid}/crop")
+        r.update(open_meta(self.sealer, "reads", rid, r.pop("meta")))
+        r["bbox"] = json.loads(r["bbox"])
+        return r
 
     def add_disposition(self, body: dict, report: dict | None = None, also=None) -> None:
         """A verify step or disposition on a hit (docs/protocol.md: disposition.v1), queued
@@ -131,18 +161,27 @@ class ReadsMixin:
         restart mid-alert must put back on the screen), oldest first, grouped by read: each
         with its read (opened) and its unclosed hits (each hit's steps: dispositions())."""
         marks = ",".join("?" * len(closing))
+        since = parse(since_utc)
         with self.lock:
             rows = self.db.conn.execute(
-                "SELECT id, read_id, plate, state, list_type, reason, case_number, rule, "
-                "differs, state_rule FROM hits h WHERE utc >= ? AND NOT EXISTS (SELECT 1 "
-                f"FROM dispositions d WHERE d.hit_id = h.id AND d.action IN ({marks})) "
-                "ORDER BY utc, rowid", (since_utc, *sorted(closing))).fetchall()
-        by_read: dict[str, list[dict]] = {}
+                "SELECT id, read_id, plate, state, list_type, meta, rule, differs, state_rule "
+                "FROM hits h WHERE NOT EXISTS (SELECT 1 FROM dispositions d WHERE d.hit_id = "
+                f"h.id AND d.action IN ({marks})) ORDER BY rowid",
+                sorted(closing)).fetchall()
+        hits = []
         for r in rows:
-            hit = dict(zip(("id", "read_id", "plate", "state", "list_type", "reason",
-                            "case_number", "rule", "differs", "state_rule"), r))
+            hit = dict(zip(("id", "read_id", "plate", "state", "list_type", "meta", "rule",
+                            "differs", "state_rule"), r))
             hit["plate"] = self.sealer.open(hit["plate"], f"hits/{hit['id']}/plate").decode()
+            hit.update(open_meta(self.sealer, "hits", hit["id"], hit.pop("meta")))
             hit["differs"] = json.loads(hit["differs"])
+            t = parse(hit["utc"])
+            if since is None or (t is not None and t >= since):
+                hits.append(hit)
+        hits.sort(key=lambda h: parse(h["utc"]))
+        by_read: dict[str, list[dict]] = {}
+        for hit in hits:
+            del hit["utc"]
             by_read.setdefault(hit.pop("read_id"), []).append(hit)
         out = []
         for read_id, hits in by_read.items():
@@ -159,12 +198,27 @@ class ReadsMixin:
 
     def purge_acknowledged(self, before_utc: str) -> int:
         """Delete reads HQ has acknowledged that were captured before before_utc (ISO),
-        with their hits. Unacknowledged reads are never purged here."""
+        with their hits. Unacknowledged reads are never purged here; a read whose sealed
+        time does not open is kept (and counted as tampered)."""
+        before = parse(before_utc)
+        with self.lock:
+            rows = self.db.conn.execute("SELECT id, meta FROM reads WHERE uplinked=1").fetchall()
+        old = []
+        for rid, meta in rows:
+            try:
+                t = parse(open_meta(self.sealer, "reads", rid, meta)["utc"])
+            except (TamperError, ValueError, KeyError):
+                self.tampered.add(rid)
+                continue
+            if t is not None and t < before:
+                old.append(rid)
+        n = 0
         with self.transaction() as conn:
-            conn.execute("DELETE FROM hits WHERE read_id IN (SELECT id FROM reads WHERE "
-                         "uplinked=1 AND utc < ?) AND id NOT IN (SELECT id FROM outbox)",
-                         (before_utc,))
-            n = conn.execute("DELETE FROM reads WHERE uplinked=1 AND utc < ? AND id NOT IN "
-                             "(SELECT read_id FROM hits)", (before_utc,)).rowcount
+            for i in range(0, len(old), PAGE):
+                ids = old[i:i + PAGE]
+                marks = ",".join("?" * len(ids))
+                conn.execute(f"DELETE FROM hits WHERE read_id IN ({marks}) AND id NOT IN "
+                             "(SELECT id FROM outbox)", ids)
+                n += conn.execute(f"DELETE FROM reads WHERE id IN ({marks}) AND id NOT IN "
+                                  "(SELECT read_id FROM hits)", ids).rowcount
         return n
-

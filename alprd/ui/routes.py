@@ -299,7 +299,10 @@ class Handler(BaseHTTPRequestHandler):
         s = self._post_session(action)
         body = self._body()
         purpose, query = self._purpose(body), self._query(body)
-        found = self.page.app.store.search(limit=limit, **query)
+        try:
+            found = self.page.app.store.search(limit=limit, **query)
+        except ValueError as exc:
+            raise HttpError(400, f"{exc}: use an ISO date, e.g. 2026-11-28") from exc
         self.page.app.audit.append(s.badge, s.role, action, purpose=purpose,
                                 query=query, result_count=len(found))
         return s, purpose, query, found

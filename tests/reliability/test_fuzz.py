@@ -253,3 +253,145 @@ def test_page_request_handlers(page, method, path, body, ctype, extra):
     assert resp.status in (200, 400, 401, 403, 404, 405, 409, 413, 415, 501), \
         (method, path, resp.status)
     assert not errors, errors[-1]
+
+
+# -- #23 item 1: signed but hostile messages ----------------------------------------------------
+# Correctly signed by HQ's key, shaped like the real thing, with one field (or more) hostile:
+# out-of-range numbers, wrong types, huge or odd strings, NaN and infinity. What gets through
+# must be refused with UpdateRefused (one log line) or applied; nothing else may escape, and
+# the matcher must keep answering.
+import itertools  # noqa: E402
+
+from alprd.hq.records import HqStore  # noqa: E402
+from alprd.inbox import Inbox  # noqa: E402
+from alprd.protocol import command_body, read_body, roster_user  # noqa: E402
+from alprd.ui import EventBus  # noqa: E402
+
+HOSTILE = st.one_of(
+    st.integers(-2**80, 2**80), st.sampled_from([300, 256, -1, 0, 2**63, 10**30]),
+    st.floats(allow_nan=True, allow_infinity=True), st.none(), st.booleans(),
+    st.lists(st.text(max_size=4), max_size=3), st.dictionaries(st.text(max_size=4),
+                                                               st.integers(), max_size=2),
+    st.text(max_size=40), st.text(min_size=2000, max_size=4000),
+    st.sampled_from(["", " ", "\x00", "CA\n", "../../etc/passwd", "'; DROP TABLE hits;--",
+                     "9" * 400, "Z", "2026-13-45T99:99:99Z", "x"]))
+GOOD_ENTRY = st.fixed_dictionaries({
+    "plate": st.from_regex(r"[A-Z0-9]{2,8}", fullmatch=True),
+    "state": st.sampled_from(["CA", "AZ", None]),
+    "list_type": st.sampled_from(["stolen_vehicle", "bolo", "amber_alert", "wanted_person"]),
+    "reason": st.text(max_size=20), "priority": st.integers(1, 9),
+    "case_number": st.one_of(st.none(), st.from_regex(r"[A-Z0-9/-]{1,12}", fullmatch=True))})
+
+
+def _spoil(d: dict, fields: list, values: list) -> dict:
+    out = dict(d)
+    for k, v in zip(fields, values):
+        out[k] = v
+    return out
+
+
+SPOILED_ENTRY = st.builds(_spoil, GOOD_ENTRY,
+                          st.lists(st.sampled_from(["plate", "state", "list_type", "reason",
+                                                    "priority", "case_number", "expires",
+                                                    "entered_utc", "source", "extra"]),
+                                   min_size=1, max_size=2), st.lists(HOSTILE, min_size=2,
+                                                                     max_size=2))
+VERSIONS = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def hostile_car(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    sync = HotlistSync(Hotlist(), KEY.public_key(), folder)
+    roster = Roster(KEY.public_key(), folder)
+    inbox = Inbox("FUZZ-1", KEY.public_key(), sync, roster, auth=None, alerts=None,
+                  bus=EventBus(), state_dir=folder, run_selftest=lambda **kw: {})
+    return sync, roster, inbox
+
+
+@FUZZ
+@given(st.lists(st.one_of(GOOD_ENTRY, SPOILED_ENTRY), min_size=1, max_size=4),
+       st.booleans(), st.from_regex(r"[A-Z0-9]{2,8}", fullmatch=True))
+def test_signed_hostile_hotlists(hostile_car, entries, as_delta, probe):
+    counted("signed_hostile_hotlist")
+    sync, _, inbox = hostile_car
+    version = next(VERSIONS)
+    body = ({"v": 1, "kind": "hotlist.delta", "from_version": sync.version,
+             "list_version": version, "add": entries, "remove": [], "cancellation": False}
+            if as_delta and sync.version else
+            {"v": 1, "kind": "hotlist.snapshot", "list_version": version,
+             "created_utc": "2026-11-28T00:00:00Z", "entries": entries})
+    before = sync.version
+    try:
+        sync.apply(sign(body, KEY))
+    except UpdateRefused:
+        assert sync.version == before  # refused: nothing changed
+    sync.hotlist.match(probe)  # the list in force still answers
+    inbox.hotlist(sign(body, KEY))  # the inbox's path: never raises (a replay now)
+
+
+USER_GOOD = st.builds(lambda b, r: roster_user(b, "Ofc. Fuzz", r, "1234", "2026-01-01"),
+                      st.from_regex(r"[0-9]{1,6}", fullmatch=True),
+                      st.sampled_from(["patrol_officer", "data_user", "administrator"]))
+PIN_HASH = roster_user("1", "x", "patrol_officer", "1234", "2026-01-01")["pin_hash"]
+
+
+@FUZZ
+@given(st.lists(st.one_of(st.just(None), st.builds(
+    _spoil, st.just({"badge": "1", "name": "n", "role": "patrol_officer", "status": "active",
+                     "pin_hash": PIN_HASH, "trained_utc": "2026-01-01"}),
+    st.lists(st.sampled_from(["badge", "name", "role", "status", "pin_hash", "trained_utc",
+                              "last_use_utc", "extra"]), min_size=1, max_size=2),
+    st.lists(HOSTILE, min_size=2, max_size=2))), min_size=1, max_size=3))
+def test_signed_hostile_rosters(hostile_car, users):
+    counted("signed_hostile_roster")
+    _, roster, _ = hostile_car
+    users = [u or roster_user("7", "Ofc. Fuzz", "patrol_officer", "1234", "2026-01-01")
+             for u in users]
+    body = {"v": 1, "kind": "roster", "roster_version": next(VERSIONS),
+            "created_utc": "2026-11-28T00:00:00Z", "users": users}
+    before = roster.version
+    try:
+        roster.apply(sign(body, KEY), save=False)
+    except UpdateRefused:
+        assert roster.version == before
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(["id", "unit_id", "command", "created_utc", "kind", "v",
+                                 "extra"]), min_size=1, max_size=2),
+       st.lists(HOSTILE, min_size=2, max_size=2))
+def test_signed_hostile_commands(hostile_car, fields, values):
+    counted("signed_hostile_command")
+    _, _, inbox = hostile_car
+    body = _spoil(command_body("FUZZ-1", "selftest"), fields, values)
+    inbox.command(sign(body, KEY))  # refused with one log line, or run once; never raises
+
+
+@pytest.fixture(scope="module")
+def hq_store(tmp_path_factory):
+    store = HqStore(tmp_path_factory.mktemp("hq") / "hq.db")
+    yield store
+    store.close()
+
+
+def _read_body():
+    from tests.helpers import make_read
+    return read_body(make_read("FUZZ001"))
+
+
+READ_BODY = _read_body()
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(sorted(READ_BODY) + ["extra"]), min_size=1, max_size=3),
+       st.lists(HOSTILE, min_size=3, max_size=3), st.sampled_from(["read", "hit", "audit"]))
+def test_hostile_records_reach_hq(hq_store, fields, values, kind):
+    counted("hostile_records_at_hq")
+    rid = f"fuzz-{next(VERSIONS)}"
+    good = {"id": rid + "-good", "kind": "read", "body": dict(READ_BODY)}
+    bad = {"id": rid, "kind": kind, "body": _spoil(READ_BODY, fields, values)}
+    before = hq_store.count()
+    refused = hq_store.add("FUZZ-1", [good, bad])  # never raises: refused or stored
+    assert rid + "-good" not in refused
+    assert hq_store.count() == before + 1 + (rid not in refused)
