@@ -19,7 +19,7 @@ def _records(*reads, bad: dict | None = None):
     out = [{"id": r.id, "kind": "read", "body": read_body(r)} for r in reads]
     if bad:
         for rid, change in bad.items():
-            body = read_body(make_read("BAD0001"))
+            body = read_body(make_read("BAD0001", unit="CAR-A"))
             body.update(change)
             out.append({"id": rid, "kind": "read", "body": body})
     return out
@@ -44,7 +44,7 @@ def test_bad_bodies_are_refused_one_by_one_and_the_rest_is_stored_and_acked(brok
     car.subscribe("alprd/v1/CAR-A/ack", qos=1)
     car.loop_start()
     try:
-        good = [make_read(f"GOOD{i:03d}") for i in range(3)]
+        good = [make_read(f"GOOD{i:03d}", unit="CAR-A") for i in range(3)]
         batch = _records(*good, bad={"bad-utc-object": {"utc": {"$gt": ""}},
                                      "bad-utc-text": {"utc": "x" * 12},
                                      "bad-lat": {"lat": "north"},
@@ -60,7 +60,7 @@ def test_bad_bodies_are_refused_one_by_one_and_the_rest_is_stored_and_acked(brok
         # the connection is not left inside a transaction: the next batch, from another car,
         # is stored; and retention runs over everything HQ holds
         store = Store(tmp_path / "car-b.db", KEY)
-        store.add_read(make_read("NEXT001"), [])
+        store.add_read(make_read("NEXT001", unit="CAR-B"), [])
         up = Uplink(broker.url, store, "CAR-B", retry_s=1)
         up.start()
         try:

@@ -12,9 +12,10 @@ from tests.helpers import KEY, make_read
 T0 = datetime(2026, 3, 15, 10, 30, tzinfo=timezone.utc)
 
 
-def record(rid: str, utc: str, text: str = "7ABC123") -> dict:
+def record(rid: str, utc: str, text: str = "7ABC123", unit: str = "CAR-1") -> dict:
     """An uplinked read as HQ receives it (a full body: HQ checks it against its schema)."""
-    return {"id": rid, "kind": "read", "body": {**read_body(make_read(text, utc=utc)), "id": rid}}
+    return {"id": rid, "kind": "read",
+            "body": {**read_body(make_read(text, utc=utc, unit=unit)), "id": rid}}
 MIN = timedelta(minutes=1)
 
 
@@ -126,7 +127,7 @@ def test_a_batch_hq_cannot_store_leaves_its_database_usable(tmp_path):
     with pytest.raises(KeyError):
         hq.add("CAR-1", [record("good-2", "2026-11-28T18:31:00Z"), {"id": "no-kind"}])
     assert hq.count() == 1  # nothing of the failed batch
-    hq.add("CAR-2", [record("good-3", "2026-11-28T18:32:00Z")])
+    hq.add("CAR-2", [record("good-3", "2026-11-28T18:32:00Z", unit="CAR-2")])
     assert hq.count() == 2
     hq.close()
 

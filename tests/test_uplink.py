@@ -43,7 +43,7 @@ def test_offline_records_wait_and_go_when_broker_appears(tmp_path):
     port = free_port()
     store = Store(tmp_path / "car.db", KEY)
     for i in range(10):
-        store.add_read(make_read(f"OFF{i:03d}"))
+        store.add_read(make_read(f"OFF{i:03d}", unit="CAR-2"))
     up = Uplink(f"mqtt://127.0.0.1:{port}", store, "CAR-2")
     refused = threading.Event()
     up.client.on_connect_fail = lambda *a: refused.set()
@@ -109,7 +109,7 @@ def test_backoff_doubles_up_to_its_cap_and_is_jittered():
 def test_unacknowledged_records_are_resent_and_hq_drops_duplicates(broker, tmp_path):
     """HQ that stores but whose ack is lost: the car resends, HQ keeps one copy."""
     store = Store(tmp_path / "car.db", KEY)
-    r = make_read("DUP0001")
+    r = make_read("DUP0001", unit="CAR-3")
     store.add_read(r)
     got = []
     done = threading.Event()
@@ -165,7 +165,7 @@ def test_malformed_ack_on_the_wire_loses_nothing(broker, hq, tmp_path, caplog):
         pub.loop_start()
         pub.publish("alprd/v1/CAR-4/ack", b"\xff\xfe garbage", qos=1).wait_for_publish(5)
         assert wait_for(lambda: "rejected message" in caplog.text)
-        store.add_read(make_read("AFTER01"))
+        store.add_read(make_read("AFTER01", unit="CAR-4"))
         up.wake()
         assert wait_for(lambda: store.outbox_depth() == 0)
         pub.loop_stop()
@@ -184,7 +184,7 @@ def test_hq_rejects_malformed_uplink(payload):
 def test_bandwidth_cap_paces_the_uplink(broker, hq, tmp_path):
     store = Store(tmp_path / "car.db", KEY)
     for i in range(20):
-        store.add_read(make_read(f"CAP{i:04d}"))
+        store.add_read(make_read(f"CAP{i:04d}", unit="CAR-5"))
     size = len(json.dumps({"records": [{"body": p.body} for p in store.pending(1)]}))
     up = Uplink(broker.url, store, "CAR-5", batch=1, max_bytes_per_s=size * 10)
     t0 = time.monotonic()

@@ -8,6 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from alprd.protocol.acl import MAX_PACKET_BYTES, broker_acl, certificate_cn
+
 
 class BrokerError(Exception):
     pass
@@ -31,12 +33,16 @@ class Mosquitto:
     """A private broker; extra_conf lines are appended (TLS listeners, for example)."""
 
     def __init__(self, port: int | None = None, extra_conf: str = "",
-                 tls: tuple[Path, Path, Path] | None = None) -> None:
+                 tls: tuple[Path, Path, Path] | None = None, prefix: str = "alprd/v1",
+                 acl: bool = True) -> None:
         """tls = (ca.crt, hq.crt, hq.key): a mutual-TLS listener (TLS 1.2+, client
-        certificates from that CA required) instead of plain MQTT."""
+        certificates from that CA required) instead of plain MQTT; with acl, each client
+        is its certificate's CN and may use only its own topics (alprd.protocol.acl), HQ
+        being the holder of hq.crt's CN."""
         self.port = port or free_port()
         self.extra_conf = extra_conf
         self.tls = tls
+        self.prefix, self.acl = prefix, acl
         self.proc: subprocess.Popen | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="alprd-mosquitto-")
 
@@ -56,8 +62,15 @@ class Mosquitto:
             dst.chmod(0o644)
             names.append(dst)
         ca, crt, key = names
-        return (f"cafile {ca}\ncertfile {crt}\nkeyfile {key}\nrequire_certificate true\n"
-                f"use_identity_as_username true\ntls_version tlsv1.2\nallow_anonymous false\n")
+        conf = (f"cafile {ca}\ncertfile {crt}\nkeyfile {key}\nrequire_certificate true\n"
+                f"use_identity_as_username true\ntls_version tlsv1.2\nallow_anonymous false\n"
+                f"max_packet_size {MAX_PACKET_BYTES}\n")
+        if self.acl:
+            acl = Path(self._dir.name) / "acl"
+            acl.write_text(broker_acl(self.prefix, certificate_cn(Path(crt).read_bytes())))
+            acl.chmod(0o644)
+            conf += f"acl_file {acl}\n"
+        return conf
 
     def start(self, timeout: float = 10.0) -> "Mosquitto":
         conf = Path(self._dir.name) / "mosquitto.conf"

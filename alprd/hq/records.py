@@ -60,6 +60,10 @@ class HqStore:
                 for r in records:
                     try:
                         check_record(r["kind"], r["body"])
+                        named = r["body"].get("unit_id")
+                        if named is not None and named != unit:
+                            raise ValueError(f"{r['kind']}: names unit {str(named)[:64]!r} "
+                                             f"but came from {unit!r}")
                     except ValueError as exc:
                         refused.append(r["id"])
                         self.conn.execute(

@@ -376,7 +376,7 @@ def hq_store(tmp_path_factory):
 
 def _read_body():
     from tests.helpers import make_read
-    return read_body(make_read("FUZZ001"))
+    return read_body(make_read("FUZZ001", unit="FUZZ-1"))
 
 
 READ_BODY = _read_body()
