@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alprd.hq import HqEndpoint
 from alprd.protocol import read_body, up_message
 from alprd.store import Store
 from alprd.uplink import Uplink
 from tests.helpers import KEY, make_read, wait_for
+from tests.test_uplink import hq  # noqa: F401  (the fixture: HQ on the test broker)
 
 
 def _records(*reads, bad: dict | None = None):
@@ -23,15 +23,6 @@ def _records(*reads, bad: dict | None = None):
             body.update(change)
             out.append({"id": rid, "kind": "read", "body": body})
     return out
-
-
-@pytest.fixture
-def hq(broker, tmp_path):
-    h = HqEndpoint(broker.url, tmp_path / "hq.db", client_id="hq-validation")
-    h.start()
-    assert h.connected.wait(5)
-    yield h
-    h.stop()
 
 
 def test_bad_bodies_are_refused_one_by_one_and_the_rest_is_stored_and_acked(broker, hq,

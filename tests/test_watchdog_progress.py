@@ -7,6 +7,7 @@ import time
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from alprd.capture import Camera, FrameQueue
 from alprd.store import Store
@@ -89,40 +90,38 @@ def test_gps_progress_is_sentences_not_loop_turns():
         gps.stop()
 
 
-def test_paho_network_thread_that_ends_is_restarted_and_watched(broker, tmp_path):
+@pytest.fixture
+def uplink(broker, tmp_path):
+    """A connected uplink and its store."""
     store = Store(tmp_path / "car.db", KEY)
-    up = Uplink(broker.url, store, "WD-1", retry_s=1)
+    up = Uplink(broker.url, store, "CAR-1", retry_s=1)
     up.start()
-    try:
-        assert up.connected.wait(10)
-        beats = heartbeats(lambda: time.monotonic(), uplink=up)
-        assert _stalled(beats, 2) == []
-        # paho's network thread ends (a callback exception ends it the same way)
-        up.client.disconnect()
-        up.connected.clear()
-        assert wait_for(lambda: up.client._thread is None, 5)
-        # the uplink starts it again, and records flow
-        store.add_read(make_read("WDOG001"), [])
-        assert wait_for(lambda: up.connected.is_set() and up.sent >= 1, 20), up.sent
-        assert _stalled(beats, 2) == []
-    finally:
-        up.stop()
-        store.close()
+    assert up.connected.wait(10)
+    yield up, store
+    up.stop()
+    store.close()
 
 
-def test_a_network_thread_that_cannot_be_restarted_stalls_the_watchdog(broker, tmp_path):
-    store = Store(tmp_path / "car.db", KEY)
-    up = Uplink(broker.url, store, "WD-2", retry_s=1)
-    up.start()
-    try:
-        assert up.connected.wait(10)
-        up.client.loop_start = lambda: None  # it will not come back
-        up.client.disconnect()
-        beats = heartbeats(lambda: time.monotonic(), uplink=up)
-        assert wait_for(lambda: _stalled(beats, 1) == ["mqtt"], 5), _stalled(beats, 1)
-    finally:
-        up.stop()
-        store.close()
+def test_paho_network_thread_that_ends_is_restarted_and_watched(uplink):
+    up, store = uplink
+    beats = heartbeats(lambda: time.monotonic(), uplink=up)
+    assert _stalled(beats, 2) == []
+    # paho's network thread ends (a callback exception ends it the same way)
+    up.client.disconnect()
+    up.connected.clear()
+    assert wait_for(lambda: up.client._thread is None, 5)
+    # the uplink starts it again, and records flow
+    store.add_read(make_read("WDOG001"), [])
+    assert wait_for(lambda: up.connected.is_set() and up.sent >= 1, 20), up.sent
+    assert _stalled(beats, 2) == []
+
+
+def test_a_network_thread_that_cannot_be_restarted_stalls_the_watchdog(uplink):
+    up, _ = uplink
+    up.client.loop_start = lambda: None  # it will not come back
+    up.client.disconnect()
+    beats = heartbeats(lambda: time.monotonic(), uplink=up)
+    assert wait_for(lambda: _stalled(beats, 1) == ["mqtt"], 5), _stalled(beats, 1)
 
 
 def test_a_callback_exception_does_not_end_the_network_thread(broker, tmp_path):
