@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from alprd.protocol import read_body, up_message
 from alprd.store import Store
 from alprd.uplink import Uplink

@@ -157,7 +157,6 @@ def retimed(log: bytes, start: datetime, repeat: int = 1) -> bytes:
     recording as if it were live (the demo), and for tests that need GPS time near now."""
     lines = [ln.decode("ascii", "replace").strip() for ln in log.splitlines()]
     stamps: list[tuple | None] = []  # ("RMC", datetime) or ("GGA", time of day)
-    last_rmc: datetime | None = None
     for text in lines:  # the recorded time of each RMC and GGA (GGA: the nearby RMC's date)
         f = text[1:].split("*")[0].split(",") if text.startswith("$") else []
         kind = f[0][-3:] if f else ""
@@ -166,7 +165,6 @@ def retimed(log: bytes, start: datetime, repeat: int = 1) -> bytes:
             if kind == "RMC" and len(f) > 9 and len(f[9]) == 6:
                 t = datetime.strptime(f[9] + f[1][:6], "%d%m%y%H%M%S").replace(
                     tzinfo=timezone.utc)
-                last_rmc = t
             elif kind == "GGA" and len(f) > 1 and len(f[1]) >= 6:
                 tod = datetime.strptime(f[1][:6], "%H%M%S").time()
                 stamps.append(("GGA", tod))  # resolved below, once an RMC gives the date

@@ -83,12 +83,10 @@ class ReadsMixin:
         lo, hi = parse(since), parse(until)
         if (since and lo is None) or (until and hi is None):
             raise ValueError(f"not an ISO 8601 time: {since if lo is None else until!r}")
-        keep = None
-        if lo or hi:
-            def keep(r):  # noqa: E306
-                t = parse(r["utc"])
-                return t is not None and (lo is None or t >= lo) and (hi is None or t < hi)
-        return self._reads(where, args, limit, keep)
+        def in_period(r) -> bool:
+            t = parse(r["utc"])
+            return t is not None and (lo is None or t >= lo) and (hi is None or t < hi)
+        return self._reads(where, args, limit, in_period if lo or hi else None)
 
     def _reads(self, where: str, args: tuple, limit: int, keep=None) -> list[dict]:
         """Rows newest first, opened; with keep (a filter on opened rows), pages through
