@@ -93,9 +93,14 @@ class Pipeline:
                     lat=fix.lat if fix else None, lon=fix.lon if fix else None,
                     fix_quality=fix.quality if fix else 0, crop_jpeg=jpeg.tobytes(),
                     bbox=best.plate.bbox, frames=len(p.sightings))
+        try:
+            matches = self.hotlist.match(read.text, read.state)
+        except Exception as exc:  # noqa: BLE001  the read is kept; the pipeline goes on
+            log.error("hotlist: matching %s failed (%s: %s); stored without hits", read.text,
+                      type(exc).__name__, exc)
+            matches = []
         hits = [Hit(id=hit_id(read.id, m.entry), read_id=read.id, entry=m.entry, rule=m.rule,
-                    utc=utc, differs=m.differs, state_rule=m.state_rule)
-                for m in self.hotlist.match(read.text, read.state)]
+                    utc=utc, differs=m.differs, state_rule=m.state_rule) for m in matches]
         return read, hits
 
     def _in_no_capture_zone(self, fix) -> bool:

@@ -137,3 +137,15 @@ def test_csv_with_a_bad_row_is_refused_whole(tmp_path):
                  "ABC,CA,not_a_list,y\n")
     with pytest.raises(HotlistError, match="row 3: unknown list_type"):
         read_csv(p)
+
+
+def test_control_characters_in_a_reason_cannot_break_matching():
+    """Found by the long fuzz run (#23 item 1): a signed entry whose reason held the index's
+    internal field separator (0x1f) made every match on that plate raise ValueError, which
+    would have stopped the pipeline at each read of it. Control characters now become spaces."""
+    from alprd.types import HotlistEntry as E
+    idx = Index.build([E("10000000", "CA", "stolen_vehicle", "stolen\x1fthen\x00sold\nagain",
+                         source="NCIC\x1f", entered_utc="2026\x1f")])
+    m = Matcher(idx).match("10000000", "CA")
+    assert len(m) == 1 and m[0].entry.reason == "stolen then sold again"
+    assert m[0].entry.source == "NCIC " and m[0].entry.entered_utc == "2026 "

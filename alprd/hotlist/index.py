@@ -82,9 +82,14 @@ def _meta(entries) -> np.ndarray:
     return meta
 
 
+_CONTROL = {c: " " for c in [*range(0x20), 0x7F]}  # SEP (0x1f) among them
+
+
 def _detail(e: Entry) -> str:
-    """The fields many entries share (reason, source, entry time): stored once each."""
-    return SEP.join((e.reason, e.source, e.entered_utc))
+    """The fields many entries share (reason, source, entry time): stored once each, joined
+    by SEP. Control characters become spaces: they have no place on the officer's screen,
+    and a SEP inside a field would break every match on that plate."""
+    return SEP.join(str(f).translate(_CONTROL) for f in (e.reason, e.source, e.entered_utc))
 
 
 CHUNK = 1 << 18  # array work is done in slices this long, so that no single numpy call
@@ -260,7 +265,7 @@ class Index:
     def entry(self, i: int) -> Entry:
         chunk, off = divmod(int(self.toff[i]), 1 << 40)
         case = self.chunks[chunk][off:off + int(self.tlen[i])].decode()
-        reason, source, entered = self.details[int(self.detail[i])].split(SEP)
+        reason, source, entered = (self.details[int(self.detail[i])].split(SEP) + ["", ""])[:3]
         m = self.meta[i]
         return Entry(plate=unpack(int(self.plate[i])), state=self.states[self.state[i]] or None,
                      list_type=LIST_TYPES[m["list_type"]], reason=reason,
