@@ -205,19 +205,22 @@ def build(arch: str, out: Path, work: Path, alprd_wheel: Path, level: int = 6) -
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("arch", nargs="*", default=["amd64", "arm64"], choices=list(ELF_MACHINE))
+    ap.add_argument("arch", nargs="*", help="amd64, arm64 (default: both)")
     ap.add_argument("--out", default=str(REPO / "dist"))
     ap.add_argument("--work", default=str(REPO / "build" / "deb"))
     ap.add_argument("--level", type=int, default=6, choices=range(1, 10),
                     help="gzip level (1: fastest, for tests)")
     a = ap.parse_args(argv)
+    unknown = [x for x in a.arch if x not in ELF_MACHINE]
+    if unknown:
+        ap.error(f"unknown architecture {unknown[0]!r}: choose amd64 or arm64")
     if not shutil.which("dpkg-deb"):
         print("deb: dpkg-deb not found (apt-get install dpkg-dev)", file=sys.stderr)
         return 2
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     whl = wheel(work)
-    for arch in a.arch:
+    for arch in a.arch or list(ELF_MACHINE):
         deb = build(arch, Path(a.out), work, whl, a.level)
         print(f"{deb}: {deb.stat().st_size / 2**20:.1f} MB")
     return 0
