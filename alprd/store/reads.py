@@ -176,7 +176,7 @@ class ReadsMixin:
             t = parse(hit["utc"])
             if since is None or (t is not None and t >= since):
                 hits.append(hit)
-        hits.sort(key=lambda h: parse(h["utc"]))
+        hits.sort(key=lambda h: h["utc"])  # ISO stamps of one format: text order is time order
         by_read: dict[str, list[dict]] = {}
         for hit in hits:
             del hit["utc"]
