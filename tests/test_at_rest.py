@@ -94,3 +94,21 @@ def test_a_database_from_before_sealing_is_migrated(tmp_path):
     s.close()
     raw = _files(tmp_path)
     assert REASON.encode() not in raw and f"{LAT}".encode() not in raw
+
+
+def test_a_period_search_pages_through_sealed_times(tmp_path, monkeypatch):
+    import alprd.store.reads as reads_module
+    monkeypatch.setattr(reads_module, "PAGE", 3)  # small pages: the paging itself is tested
+    s = Store(tmp_path / "car.db", KEY)
+    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=10)
+    reads = [make_read(f"P{i:04d}", utc=iso(t0 + timedelta(hours=i))) for i in range(10)]
+    for r in reads:
+        s.add_read(r)
+    got = s.search(since=iso(t0 + timedelta(hours=2)), until=iso(t0 + timedelta(hours=7)))
+    assert [r["text"] for r in got] == ["P0006", "P0005", "P0004", "P0003", "P0002"]
+    assert [r["text"] for r in s.search(since=iso(t0 + timedelta(hours=8)))] == ["P0009",
+                                                                                 "P0008"]
+    assert [r["text"] for r in s.search(until=iso(t0 + timedelta(hours=1)), limit=5)] == [
+        "P0000"]
+    assert len(s.search(since=iso(t0), limit=4)) == 4
+    s.close()

@@ -86,11 +86,17 @@ class ReadsMixin:
         def in_period(r) -> bool:
             t = parse(r["utc"])
             return t is not None and (lo is None or t >= lo) and (hi is None or t < hi)
-        return self._reads(where, args, limit, in_period if lo or hi else None)
 
-    def _reads(self, where: str, args: tuple, limit: int, keep=None) -> list[dict]:
+        def before_period(r) -> bool:
+            t = parse(r["utc"])
+            return lo is not None and t is not None and t < lo
+        return self._reads(where, args, limit, in_period if lo or hi else None, before_period)
+
+    def _reads(self, where: str, args: tuple, limit: int, keep=None,
+               past=lambda r: False) -> list[dict]:
         """Rows newest first, opened; with keep (a filter on opened rows), pages through
-        until limit rows pass it."""
+        until limit rows pass it, or a whole page is past (older than) the period: rows are
+        stored in capture order."""
         out: list[dict] = []
         before = None
         while len(out) < limit:
@@ -107,11 +113,9 @@ class ReadsMixin:
                     "ORDER BY rowid DESC LIMIT ?", (*page_args, n))
                 cols = [c[0] for c in cur.description]
                 rows = cur.fetchall()
-            for row in rows:
-                r = self._open_read(dict(zip(cols, row)))
-                if keep is None or keep(r):
-                    out.append(r)
-            if keep is None or len(rows) < n:
+            opened = [self._open_read(dict(zip(cols, row))) for row in rows]
+            out += [r for r in opened if keep is None or keep(r)]
+            if keep is None or len(rows) < n or all(map(past, opened)):
                 break
             before = rows[-1][0]
         return out[:limit]
