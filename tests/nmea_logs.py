@@ -3,11 +3,16 @@ a cold start (void RMC, GGA quality 0), then fixes, at one epoch per second."""
 from __future__ import annotations
 
 
-def sentence(body: str) -> bytes:
+def checksummed(body: str) -> str:
+    """A sentence with its checksum, computed here independently of alprd.gps.nmea."""
     c = 0
     for ch in body:
         c ^= ord(ch)
-    return f"${body}*{c:02X}\r\n".encode()
+    return f"${body}*{c & 0xFF:02X}"
+
+
+def sentence(body: str) -> bytes:
+    return (checksummed(body) + "\r\n").encode()
 
 
 def epoch(second: int, lat: float | None, lon: float | None, talker: str = "GN") -> bytes:

@@ -2,13 +2,10 @@ import pytest
 
 from alprd.gps import FixBuilder, GpsTrack
 from alprd.gps.nmea import NmeaError, parse_sentence, rmc
+from tests.nmea_logs import checksummed
 
 
-def nmea(body: str) -> str:
-    c = 0
-    for ch in body:
-        c ^= ord(ch)
-    return f"${body}*{c:02X}"
+nmea = checksummed
 
 
 RMC = nmea("GPRMC,183000.00,A,3403.13200,N,11814.62200,W,19.4,90.0,281126,,,A")

@@ -25,16 +25,14 @@ def parse_sentence(line: str) -> Sentence:
     line = line.strip()
     if not line.startswith("$"):
         raise NmeaError(f"not an NMEA sentence: {line[:20]!r}")
-    body, star, checksum = line[1:].partition("*")
+    body, star, given = line[1:].partition("*")
     if not star:
         raise NmeaError(f"{body[:5]}: no checksum")
-    want = 0
-    for ch in body:
-        want ^= ord(ch)
+    want = checksum(body)
     try:
-        got = int(checksum[:2], 16)
+        got = int(given[:2], 16)
     except ValueError as exc:
-        raise NmeaError(f"{body[:5]}: bad checksum field {checksum!r}") from exc
+        raise NmeaError(f"{body[:5]}: bad checksum field {given!r}") from exc
     if got != want:
         raise NmeaError(f"{body[:5]}: checksum {got:02X} != computed {want:02X}")
     parts = body.split(",")
@@ -143,11 +141,17 @@ def gsa(s: Sentence) -> dict:
 PARSERS = {"RMC": rmc, "GGA": gga, "VTG": vtg, "GSA": gsa}
 
 
-def checksummed(body: str) -> str:
+def checksum(body: str) -> int:
+    """NMEA's checksum: the XOR of the characters between '$' and '*'."""
     c = 0
     for ch in body:
         c ^= ord(ch)
-    return f"${body}*{c:02X}"
+    return c
+
+
+def checksummed(body: str) -> str:
+    """The sentence with its '$' and checksum."""
+    return f"${body}*{checksum(body):02X}"
 
 
 def retimed(log: bytes, start: datetime, repeat: int = 1) -> bytes:

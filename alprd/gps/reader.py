@@ -77,8 +77,9 @@ class FixBuilder:
 
     A fix is emitted once its epoch has both RMC and GGA, or from RMC alone on a receiver
     seen to send no GGA (known after its first epoch); an epoch still waiting for its GGA
-    when the next epoch starts is emitted without it. The fix's monotonic time is its RMC's arrival. Sentences nobody here
-    parses (proprietary $P..., GSV, GLL ...) are ignored; damaged ones we parse are counted.
+    when the next epoch starts is emitted without it. The fix's monotonic time is its RMC's
+    arrival. Sentences nobody here parses (proprietary $P..., GSV, GLL ...) are ignored;
+    damaged ones we parse are counted.
     """
 
     KEEP = 3  # epochs held while their sentences come in

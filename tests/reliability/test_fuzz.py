@@ -26,6 +26,7 @@ from alprd.hotlist import Hotlist
 from alprd.hotlist.sync import HotlistSync
 from alprd.protocol import UpdateRefused, parse_ack, parse_up, sign
 from alprd.roster import Roster
+from tests.nmea_logs import checksummed
 
 pytestmark = pytest.mark.reliability
 
@@ -50,17 +51,10 @@ def report_counts():
 
 
 # -- NMEA --------------------------------------------------------------------------------------
-def with_checksum(body: str) -> str:
-    c = 0
-    for ch in body:
-        c ^= ord(ch)
-    return f"${body}*{c & 0xFF:02X}"
-
-
 FIELD = st.text(alphabet="0123456789.-+NSEWAVMTK,ABCDEFGHIJ ", max_size=12)
 SENTENCE = st.one_of(
     st.binary(max_size=120).map(lambda b: b.decode("latin-1")),
-    st.builds(lambda t, fs: with_checksum(t + "," + ",".join(fs)),
+    st.builds(lambda t, fs: checksummed(t + "," + ",".join(fs)),
               st.sampled_from(["GPRMC", "GNRMC", "GPGGA", "GNGGA", "GPVTG", "GPGSA", "GPXYZ"]),
               st.lists(FIELD, max_size=16)))
 
