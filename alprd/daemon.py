@@ -86,6 +86,8 @@ class Daemon:
                             self.bus, state_dir, self.run_selftest) if hq_key else None)
         if self.uplink and self.inbox:
             self.uplink.handlers.update(self.inbox.handlers(self.uplink.prefix))
+        if self.uplink:
+            self.uplink.status = supervise.fleet_figures(self.store, self.sync)
         self.purge = VehiclePurge(self.store, self.audit, cfg.store.local_cap_days)
         self.loop_mono = time.monotonic()
         self.watchdog = supervise.Watchdog(supervise.Notifier(), supervise.heartbeats(

@@ -133,3 +133,16 @@ class PageStatus:
         if status["hotlist_stale"]:
             log.warning("hotlist: stale (version %s): hits may be missing or cancelled wants "
                         "may still alert", status["hotlist_version"])
+
+
+def fleet_figures(store, sync):
+    """() -> what this car tells HQ's fleet view with each batch (up.v1 status): its outbox
+    depth, hotlist version and the list's age."""
+    def figures() -> dict:
+        out = {"outbox_depth": store.outbox_depth()}
+        if sync:
+            out["hotlist_version"] = sync.version
+            if sync.received_mono is not None:
+                out["hotlist_age_s"] = round(time.monotonic() - sync.received_mono, 1)
+        return out
+    return figures

@@ -52,6 +52,44 @@ def broker():
         yield b
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server for HQ's tests: ALPRD_TEST_PG (a URL whose user may create
+    databases), else a throwaway cluster of Debian's postgresql (./run test installs it)."""
+    url = os.environ.get("ALPRD_TEST_PG")
+    if url:
+        yield _GivenServer(url)
+        return
+    from alprd.demo.postgres import Postgres
+    with Postgres() as pg:
+        yield pg
+
+
+class _GivenServer:
+    def __init__(self, url: str) -> None:
+        self.base = url
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+        from urllib.parse import urlsplit, urlunsplit
+        with psycopg.connect(self.base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return urlunsplit(urlsplit(self.base)._replace(path="/" + name))
+
+
+_DB_SEQ = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hq_db(request, tmp_path):
+    """HQ's database on each back end: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "hq.db"
+    server = request.getfixturevalue("pg_server")
+    return server.create_database(f"hq_test_{os.getpid()}_{next(_DB_SEQ)}")
+
+
 @pytest.fixture
 def shared_data() -> Path:
     path = Path(os.environ.get("ALPRD_SHARED_DATA", REPO.parent / "shared" / "data"))

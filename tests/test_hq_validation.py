@@ -65,9 +65,9 @@ def test_bad_bodies_are_refused_one_by_one_and_the_rest_is_stored_and_acked(brok
         car.disconnect()
 
 
-def test_a_duplicate_of_a_refused_record_is_not_stored_twice(tmp_path):
-    from alprd.hq.records import HqStore
-    store = HqStore(tmp_path / "hq.db")
+def test_a_duplicate_of_a_refused_record_is_not_stored_twice(hq_db):
+    from alprd.hq import open_store
+    store = open_store(hq_db)
     batch = _records(bad={"r1": {"utc": "not a time"}})
     assert store.add("CAR-A", batch) == ["r1"]
     assert store.add("CAR-A", batch) == ["r1"]

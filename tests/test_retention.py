@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from alprd import retention
-from alprd.hq import HqStore
+from alprd.hq import open_store
 from alprd.protocol import read_body
 from alprd.store import Store
 from tests.helpers import KEY, make_read
@@ -36,8 +36,8 @@ def test_leap_day_capture():
 
 
 @pytest.mark.policy("POL-09")
-def test_hq_applies_the_schedule_with_and_without_holds(tmp_path):
-    hq = HqStore(tmp_path / "hq.db")
+def test_hq_applies_the_schedule_with_and_without_holds(hq_db):
+    hq = open_store(hq_db)
     utc = T0.isoformat().replace("+00:00", "Z")
     hq.add("CAR-1", [record("a", utc), record("b", utc)])
     hq.place_hold("DR-2026-001", "homicide investigation", ["b"], T0 + timedelta(days=10))
@@ -78,9 +78,9 @@ def test_vehicle_purges_only_acknowledged_reads_past_the_cap(tmp_path):
 
 @pytest.mark.policy("POL-10")
 @pytest.mark.policy("POL-02")
-def test_logically_deleted_reads_only_for_administrators_with_ground_and_request(tmp_path):
+def test_logically_deleted_reads_only_for_administrators_with_ground_and_request(hq_db):
     from alprd.hq import AccessRefused
-    hq = HqStore(tmp_path / "hq.db")
+    hq = open_store(hq_db)
     old = T0.isoformat().replace("+00:00", "Z")
     hq.add("CAR-1", [record("old", old),
                      record("new", (T0 + timedelta(days=800)).isoformat())])
@@ -114,12 +114,12 @@ def test_logically_deleted_reads_only_for_administrators_with_ground_and_request
     hq.close()
 
 
-def test_a_batch_hq_cannot_store_leaves_its_database_usable(tmp_path):
+def test_a_batch_hq_cannot_store_leaves_its_database_usable(hq_db):
     """(#23, item 2) A record whose body.utc is an object made the insert fail inside
     BEGIN with no ROLLBACK: every later batch from every car then failed ("cannot start a
     transaction within a transaction"). Now such a record is refused alone (schema), and a
     batch that fails for any other reason is rolled back whole."""
-    hq = HqStore(tmp_path / "hq.db")
+    hq = open_store(hq_db)
     bad = {"id": "bad-1", "kind": "read", "body": {"utc": {"not": "a time"}}}
     good = record("good-1", "2026-11-28T18:30:00Z")
     assert hq.add("CAR-1", [good, bad]) == ["bad-1"]
@@ -132,14 +132,14 @@ def test_a_batch_hq_cannot_store_leaves_its_database_usable(tmp_path):
     hq.close()
 
 
-def test_published_versions_never_go_back_when_hqs_clock_does(tmp_path):
+def test_published_versions_never_go_back_when_hqs_clock_does(hq_db):
     """(#23, item 3) Hotlist and roster versions came from HQ's wall clock alone: a clock
     stepped back at HQ made every car refuse the next updates as replays."""
-    hq = HqStore(tmp_path / "hq.db")
+    hq = open_store(hq_db)
     assert hq.next_version("hotlist", 1_800_000_000) == 1_800_000_000
     assert hq.next_version("hotlist", 1_700_000_000) == 1_800_000_001  # clock stepped back
     assert hq.next_version("roster", 5) == 5  # each kind has its own sequence
     hq.close()
-    again = HqStore(tmp_path / "hq.db")  # kept across a restart of HQ
+    again = open_store(hq_db)  # kept across a restart of HQ
     assert again.next_version("hotlist", 1_700_000_000) == 1_800_000_002
     again.close()

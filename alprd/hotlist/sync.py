@@ -132,8 +132,10 @@ class HotlistSync:
         if not isinstance(version, int) or version <= 0:
             raise UpdateRefused("no list_version")
         if kind == "hotlist.snapshot":
-            if version <= self.version:
-                raise UpdateRefused(f"snapshot {version} is not newer than {self.version} "
+            # the version held is accepted again: HQ re-publishes its list as a snapshot after
+            # deltas (for cars that connect later), at the version the deltas reached
+            if version < self.version:
+                raise UpdateRefused(f"snapshot {version} is older than {self.version} "
                                     "(replayed)")
             entries = body.get("entries")
             if not isinstance(entries, list):

@@ -1,34 +1,52 @@
 """The reference HQ endpoint on MQTT: receives uplinked records, validates, stores,
-acknowledges; publishes the signed hotlist, roster and commands (docs/protocol.md)."""
+acknowledges; publishes the signed hotlist (snapshots, and deltas between them), roster and
+commands (docs/protocol.md, docs/hq-operations.md).
+
+One process can do both. To scale out, `alprd hq --workers N` runs N ingest workers on an MQTT 5
+shared subscription ($share/GROUP/PREFIX/+/up): the broker hands each up message to one of
+them; each stores its batch in one transaction and acknowledges only after the commit. A
+worker killed with batches unacknowledged loses nothing: the cars send them again (their
+outbox keeps every record until its ack) and another worker stores them, once per (unit, id).
+Publishing and retention run in one place, the leader.
+"""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from alprd.hq.records import HqStore
-from alprd.protocol import (ack_message, command_body, hotlist_snapshot, parse_up,
-                            roster_body, sign)
+from alprd.hq.hotlists import hotlist_delta
+from alprd.hq.records import open_store
+from alprd.protocol import (ack_message, command_body, entry_to_json, hotlist_snapshot,
+                            parse_up_message, roster_body, sign)
 
 log = logging.getLogger(__name__)
 
+DELTA_MAX_SHARE = 0.5  # a change of more than half the list goes out as a snapshot
+
 
 class HqEndpoint:
-    def __init__(self, broker: str, db_path: Path, prefix: str = "alprd/v1",
-                 client_id: str = "alprd-hq", tls=None) -> None:
-        """tls: an alprd.uplink.TlsFiles with HQ's client certificate, for mqtts://."""
+    def __init__(self, broker: str, db, prefix: str = "alprd/v1",
+                 client_id: str = "alprd-hq", tls=None, *, ingest: bool = True,
+                 share: str | None = None, index_key: Path | None = None,
+                 store=None) -> None:
+        """db: a SQLite path or a postgresql:// URL (alprd.hq.records.open_store).
+        tls: an alprd.uplink.TlsFiles with HQ's client certificate, for mqtts://.
+        ingest: take the cars' up messages (False: a publisher alone).
+        share: the shared-subscription group of the ingest workers (None: one HQ)."""
         import paho.mqtt.client as mqtt
 
         url = urlparse(broker)
         self.host, self.port = url.hostname or "127.0.0.1", url.port or 1883
         self.prefix = prefix.rstrip("/")
-        self.store = HqStore(db_path)
+        self.store = store or open_store(db, index_key)
+        self.ingest, self.share = ingest, share
         self.received = 0
         self.rejected = 0  # messages refused whole (not an up message, wrong topic)
         self.refused = 0  # records refused one by one (their body breaks its schema)
+        self.failed = 0  # batches not stored (database error): not acknowledged
         self.on_records = None  # optional callback(unit, records), for the demo's console
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=mqtt.MQTTv5)
@@ -39,19 +57,54 @@ class HqEndpoint:
         self.client.on_message = self._on_message
         self.connected = threading.Event()
 
+    @property
+    def up_filter(self) -> str:
+        f = f"{self.prefix}/+/up"
+        return f"$share/{self.share}/{f}" if self.share else f
+
     def start(self) -> None:
         self.client.connect_async(self.host, self.port, keepalive=30)
         self.client.loop_start()
 
+    # -- publishing (the leader) ----------------------------------------------------------
     def publish_hotlist(self, entries, signing_key, version: int | None = None,
-                        timeout: float = 10.0) -> int:
-        """Publish a signed snapshot, retained, so a car that connects later gets it at once.
-        Returns the list version (HQ's clock in seconds unless given, and always above the
-        last one published)."""
-        body = hotlist_snapshot(entries, self.store.next_version(
-            "hotlist", version or int(time.time())))
+                        timeout: float = 10.0, snapshot: bool = False) -> int:
+        """Publish an imported list. Against the last list published, a small change goes out
+        as a delta (not retained): a want removed is a cancellation, and the cars withdraw
+        its open alert (POL-12). A first list, a large change, or snapshot=True goes out as a
+        snapshot, retained, so a car that connects later gets it at once. Returns the list
+        version: HQ's clock in seconds unless given, and always above the last one."""
+        new = [entry_to_json(e) for e in entries]
+        last = self.store.last_hotlist()
+        version = self.store.next_version("hotlist", version or int(time.time()))
+        body = None
+        if last and not snapshot:
+            body = hotlist_delta(last[1], new, last[0], version)
+            changed = len(body.get("add", [])) + len(body.get("remove", []))
+            if changed > DELTA_MAX_SHARE * max(len(new), len(last[1]), 1):
+                body = None
+        if body is None:
+            body = hotlist_snapshot(entries, version)
+        self.store.save_hotlist(version, new, body["kind"] == "hotlist.snapshot")
+        self._publish_signed("hotlist", body, signing_key,
+                             retain=body["kind"] == "hotlist.snapshot", timeout=timeout)
+        log.info("hq: hotlist %s version %d published (%d entries%s)", body["kind"][8:],
+                 version, len(new), f", +{len(body.get('add', []))} "
+                 f"-{len(body.get('remove', []))}" if "add" in body else "")
+        return version
+
+    def refresh_snapshot(self, signing_key, timeout: float = 10.0) -> int | None:
+        """Publish the current list again as a retained snapshot, at its own version, when
+        deltas went out since the last snapshot: a car that connects later starts from it;
+        a car that followed the deltas already holds this version and skips it."""
+        last = self.store.last_hotlist()
+        if not last or last[2]:
+            return None
+        version, entries, _ = last
+        body = {**hotlist_snapshot([], version), "entries": entries}
         self._publish_signed("hotlist", body, signing_key, retain=True, timeout=timeout)
-        return body["list_version"]
+        self.store.save_hotlist(version, entries, True)
+        return version
 
     def publish_roster(self, users: list[dict], signing_key, version: int | None = None,
                        timeout: float = 10.0) -> int:
@@ -81,16 +134,18 @@ class HqEndpoint:
         self.client.loop_stop()
         self.store.close()
 
+    # -- ingest ---------------------------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties=None):
         if reason_code.is_failure:
             log.warning("hq: broker refused: %s", reason_code)
             return
-        client.subscribe(f"{self.prefix}/+/up", qos=1)
+        if self.ingest:
+            client.subscribe(self.up_filter, qos=1)
         self.connected.set()
 
     def _on_message(self, client, userdata, msg):
         try:
-            unit, records = parse_up(msg.payload)
+            unit, records, status = parse_up_message(msg.payload)
             if msg.topic != f"{self.prefix}/{unit}/up":
                 raise ValueError(f"unit_id {unit!r} does not match topic {msg.topic!r}")
         except ValueError as exc:
@@ -98,9 +153,11 @@ class HqEndpoint:
             log.warning("hq: rejected message on %s: %s", msg.topic, exc)
             return
         try:  # a record that breaks its schema is kept aside (refused) and acknowledged
-            refused = self.store.add(unit, records)
-        except (sqlite3.Error, TypeError, ValueError, KeyError) as exc:  # nothing acknowledged
-            log.error("hq: cannot store %d record(s) from %s: %s", len(records), unit, exc)
+            refused = self.store.add(unit, records, status)
+        except Exception as exc:  # noqa: BLE001  nothing acknowledged: the car sends it again
+            self.failed += 1
+            log.error("hq: cannot store %d record(s) from %s: %s: %s", len(records), unit,
+                      type(exc).__name__, exc)
             return
         self.received += len(records) - len(refused)
         self.refused += len(refused)

@@ -1,4 +1,4 @@
-"""HQ's Ed25519 signing key (hotlist, roster, commands)."""
+"""HQ's keys: the Ed25519 signing key (hotlist, roster, commands) and the plate index key."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,4 +28,31 @@ def signing_key(path: Path):
     if not pub.exists():
         pub.write_bytes(key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return key
+
+
+def load_index_key(path: Path) -> bytes:
+    """HQ's plate index key (32 random bytes, mode 0600), made on first use. It keys the
+    blind index by which HQ finds a plate's reads; keep it with the database's backups."""
+    import os
+    path = Path(path)
+    try:
+        key = path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)  # whole or not at all; another worker's key wins a race
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        key = path.read_bytes()
+    if len(key) != 32:
+        raise ValueError(f"{path}: a plate index key is 32 bytes, not {len(key)}")
     return key

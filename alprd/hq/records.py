@@ -1,4 +1,4 @@
-"""HQ's record store (SQLite, the embedded default): records stored once by id, legal holds,
+"""HQ's record store (SQLite, the embedded default): records stored once per (unit, id), legal holds,
 retention (POL-09) and searches with their access log (POL-02, POL-10)."""
 from __future__ import annotations
 
@@ -6,92 +6,206 @@ import json
 import logging
 import sqlite3
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from alprd import retention
 from alprd.hq.access import AccessRefused, refusal
-from alprd.protocol import check_record
+from alprd.hq.keys import load_index_key
+from alprd.hq.schema import (batch_health, check_batch, clean_status, plate_index,
+                             refused_body)
 
 log = logging.getLogger(__name__)
 
 
+def _migrate_1(conn) -> None:
+    """The tables as the first reference HQ made them (kept so an old file opens)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, unit_id TEXT NOT "
+                 "NULL, kind TEXT NOT NULL, body TEXT NOT NULL, received_utc TEXT NOT NULL)")
+    cols = {c[1] for c in conn.execute("PRAGMA table_info(records)")}
+    if "captured_utc" not in cols:
+        conn.execute("ALTER TABLE records ADD COLUMN captured_utc TEXT")
+        conn.execute("ALTER TABLE records ADD COLUMN logical_deleted_utc TEXT")
+    conn.execute("CREATE TABLE IF NOT EXISTS holds (ref TEXT PRIMARY KEY, "
+                 "reason TEXT NOT NULL, placed_utc TEXT NOT NULL, "
+                 "reviewed_utc TEXT NOT NULL, released_utc TEXT)")
+    conn.execute("CREATE TABLE IF NOT EXISTS hold_records (ref TEXT NOT NULL, "
+                 "record_id TEXT NOT NULL, PRIMARY KEY (ref, record_id))")
+    conn.execute("CREATE TABLE IF NOT EXISTS access_log (seq INTEGER PRIMARY KEY, "
+                 "utc TEXT NOT NULL, username TEXT NOT NULL, role TEXT NOT NULL, "
+                 "action TEXT NOT NULL, purpose TEXT, query TEXT NOT NULL, "
+                 "ground TEXT, request_ref TEXT, result_count INTEGER, refused TEXT)")
+    conn.execute("CREATE TABLE IF NOT EXISTS published (kind TEXT PRIMARY KEY, "
+                 "version INTEGER NOT NULL)")
+    # records that break their schema: kept as received, with the reason, for an
+    # administrator to look at; acknowledged, so the car stops sending them
+    conn.execute("CREATE TABLE IF NOT EXISTS refused (id TEXT PRIMARY KEY, "
+                 "unit_id TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, "
+                 "reason TEXT NOT NULL, received_utc TEXT NOT NULL)")
+
+
+def _migrate_2(conn, key: bytes) -> None:
+    """A record is one per (unit, id): another car's id is another record. Plates are found
+    by their blind index; unit and time ranges by index. The fleet's health per car."""
+    conn.execute("ALTER TABLE records RENAME TO records_1")
+    conn.execute("CREATE TABLE records (unit_id TEXT NOT NULL, id TEXT NOT NULL, "
+                 "kind TEXT NOT NULL, body TEXT NOT NULL, received_utc TEXT NOT NULL, "
+                 "captured_utc TEXT NOT NULL, logical_deleted_utc TEXT, plate_index BLOB, "
+                 "PRIMARY KEY (unit_id, id))")
+    rows = conn.execute("SELECT unit_id, id, kind, body, received_utc, captured_utc, "
+                        "logical_deleted_utc FROM records_1").fetchall()
+    conn.executemany(
+        "INSERT INTO records VALUES (?,?,?,?,?,?,?,?)",
+        [(*r[:5], r[5] or json.loads(r[3]).get("utc") or r[4], r[6],
+          _plate_of(key, r[2], r[3])) for r in rows])
+    conn.execute("DROP TABLE records_1")
+    conn.execute("CREATE INDEX records_plate ON records (plate_index) "
+                 "WHERE plate_index IS NOT NULL")
+    conn.execute("CREATE INDEX records_unit_time ON records (unit_id, captured_utc)")
+    conn.execute("CREATE INDEX records_time ON records (captured_utc)")
+    conn.execute("ALTER TABLE refused RENAME TO refused_1")
+    conn.execute("CREATE TABLE refused (unit_id TEXT NOT NULL, id TEXT NOT NULL, "
+                 "kind TEXT NOT NULL, body TEXT NOT NULL, reason TEXT NOT NULL, "
+                 "received_utc TEXT NOT NULL, PRIMARY KEY (unit_id, id))")
+    conn.execute("INSERT INTO refused SELECT unit_id, id, kind, body, reason, received_utc "
+                 "FROM refused_1")
+    conn.execute("DROP TABLE refused_1")
+    conn.execute("CREATE TABLE units (unit_id TEXT PRIMARY KEY, last_seen_utc TEXT, "
+                 "records INTEGER NOT NULL DEFAULT 0, uplink_lag_s REAL, prev_lag_s REAL, "
+                 "last_selftest_utc TEXT, open_tickets INTEGER NOT NULL DEFAULT 0, "
+                 "hotlist_version INTEGER, hotlist_age_s REAL, outbox_depth INTEGER, "
+                 "oldest_unsent_s REAL)")
+    # the last hotlist published, to send the next import as a delta against it
+    conn.execute("CREATE TABLE hotlist_published (one INTEGER PRIMARY KEY CHECK (one = 1), "
+                 "version INTEGER NOT NULL, entries TEXT NOT NULL, snapshot INTEGER NOT NULL)")
+
+
+def _plate_of(key: bytes, kind: str, body: str) -> bytes | None:
+    if kind != "read":
+        return None
+    text = json.loads(body).get("text")
+    return plate_index(key, text) if isinstance(text, str) else None
+
+
+SCHEMA_VERSION = 2
+
+
 class HqStore:
-    def __init__(self, path: Path) -> None:
+    """HQ on one SQLite file: the embedded default (demo, tests, a small agency).
+    alprd.hq.pgrecords.PgStore is the same on PostgreSQL."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: Path, index_key: bytes | None = None) -> None:
+        """index_key: the plate index key (alprd.hq.keys.index_key); by default the file
+        PATH.index-key beside the database, made on first use."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.key = index_key or load_index_key(Path(str(path) + ".index-key"))
         self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, unit_id TEXT NOT NULL, "
-            "kind TEXT NOT NULL, body TEXT NOT NULL, received_utc TEXT NOT NULL)")
-        cols = {c[1] for c in self.conn.execute("PRAGMA table_info(records)")}
-        if "captured_utc" not in cols:
-            self.conn.execute("ALTER TABLE records ADD COLUMN captured_utc TEXT")
-            self.conn.execute("ALTER TABLE records ADD COLUMN logical_deleted_utc TEXT")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS holds (ref TEXT PRIMARY KEY, "
-                          "reason TEXT NOT NULL, placed_utc TEXT NOT NULL, "
-                          "reviewed_utc TEXT NOT NULL, released_utc TEXT)")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS hold_records (ref TEXT NOT NULL, "
-                          "record_id TEXT NOT NULL, PRIMARY KEY (ref, record_id))")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS access_log (seq INTEGER PRIMARY KEY, "
-                          "utc TEXT NOT NULL, username TEXT NOT NULL, role TEXT NOT NULL, "
-                          "action TEXT NOT NULL, purpose TEXT, query TEXT NOT NULL, "
-                          "ground TEXT, request_ref TEXT, result_count INTEGER, "
-                          "refused TEXT)")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS published (kind TEXT PRIMARY KEY, "
-                          "version INTEGER NOT NULL)")
-        # records that break their schema: kept as received, with the reason, for an
-        # administrator to look at; acknowledged, so the car stops sending them
-        self.conn.execute("CREATE TABLE IF NOT EXISTS refused (id TEXT PRIMARY KEY, "
-                          "unit_id TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, "
-                          "reason TEXT NOT NULL, received_utc TEXT NOT NULL)")
         self.lock = threading.Lock()
         self.duplicates = 0
+        self._migrate()
 
-    def add(self, unit: str, records: list[dict]) -> list[str]:
-        """Store a batch in one transaction: each record whose body passes its schema, once by
-        id; the others go to `refused` with the reason. Returns the refused ids. Any error
-        rolls the whole batch back (nothing acknowledged, the car sends it again)."""
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        refused = []
+    def _migrate(self) -> None:
+        """Versioned migrations (PRAGMA user_version), each in one transaction."""
+        with self.lock:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"hq: database schema {version} is newer than this "
+                                   f"alprd ({SCHEMA_VERSION})")
+            steps = {1: _migrate_1, 2: lambda c: _migrate_2(c, self.key)}
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    steps[v](self.conn)
+                    self.conn.execute(f"PRAGMA user_version={v}")
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                log.info("hq: database migrated to schema %d", v)
+
+    def add(self, unit: str, records: list[dict], status: dict | None = None) -> list[str]:
+        """Store a batch in one transaction: each record whose body passes its schema, once
+        per (unit, id); the others go to `refused` with the reason. Returns the refused ids.
+        Any error rolls the whole batch back (nothing acknowledged, the car sends it again).
+        status: the car's own figures from its up message (hotlist version and age, outbox)."""
+        now_t = datetime.now(timezone.utc)
+        now = now_t.isoformat(timespec="seconds")
+        good, bad = check_batch(unit, records)
+        health = batch_health(good, now_t)
         with self.lock:
             self.conn.execute("BEGIN")
             try:
-                for r in records:
-                    try:
-                        check_record(r["kind"], r["body"])
-                        named = r["body"].get("unit_id")
-                        if named is not None and named != unit:
-                            raise ValueError(f"{r['kind']}: names unit {str(named)[:64]!r} "
-                                             f"but came from {unit!r}")
-                    except ValueError as exc:
-                        refused.append(r["id"])
-                        self.conn.execute(
-                            "INSERT OR IGNORE INTO refused (id, unit_id, kind, body, reason, "
-                            "received_utc) VALUES (?,?,?,?,?,?)",
-                            (r["id"], unit, r["kind"], json.dumps(r["body"])[:65536],
-                             str(exc)[:500], now))
-                        log.warning("hq: record %s from %s refused: %s", r["id"][:64], unit,
-                                    exc)
-                        continue
+                for r, reason in bad:
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO refused (unit_id, id, kind, body, reason, "
+                        "received_utc) VALUES (?,?,?,?,?,?)",
+                        (unit, r["id"], r["kind"], refused_body(r), reason, now))
+                for r in good:
+                    body = json.dumps(r["body"])
                     cur = self.conn.execute(
-                        "INSERT OR IGNORE INTO records (id, unit_id, kind, body, received_utc, "
-                        "captured_utc) VALUES (?,?,?,?,?,?)",
-                        (r["id"], unit, r["kind"], json.dumps(r["body"]), now,
-                         r["body"]["utc"]))
+                        "INSERT OR IGNORE INTO records (unit_id, id, kind, body, received_utc, "
+                        "captured_utc, plate_index) VALUES (?,?,?,?,?,?,?)",
+                        (unit, r["id"], r["kind"], body, now, r["body"]["utc"],
+                         plate_index(self.key, r["body"]["text"]) if r["kind"] == "read"
+                         else None))
                     self.duplicates += cur.rowcount == 0
+                self._seen(unit, now, len(good), health, clean_status(status))
                 self.conn.execute("COMMIT")
             except BaseException:  # nothing of the batch is kept; the connection stays usable
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
-        return refused
+        return [r["id"] for r, _ in bad]
+
+    def _seen(self, unit: str, now: str, n: int, health: dict, status: dict) -> None:
+        self.conn.execute("INSERT INTO units (unit_id) VALUES (?) ON CONFLICT DO NOTHING",
+                          (unit,))
+        sets, args = ["last_seen_utc=?", "records=records+?"], [now, n]
+        if health["lag_s"] is not None:
+            sets += ["prev_lag_s=uplink_lag_s", "uplink_lag_s=?"]
+            args.append(health["lag_s"])
+        if health["last_selftest_utc"]:  # a passing self-test closes the tickets before it
+            sets += ["last_selftest_utc=max(coalesce(last_selftest_utc, ''), ?)",
+                     "open_tickets=0"]
+            args.append(health["last_selftest_utc"])
+        if health["tickets"]:
+            sets.append("open_tickets=open_tickets+?")
+            args.append(health["tickets"])
+        for k, v in status.items():
+            sets.append(f"{k}=?")
+            args.append(v)
+        self.conn.execute(f"UPDATE units SET {', '.join(sets)} WHERE unit_id=?",
+                          (*args, unit))
+
+    def last_hotlist(self) -> tuple[int, list[dict], bool] | None:
+        """(version, entries, published as a snapshot) of the last hotlist published."""
+        with self.lock:
+            row = self.conn.execute("SELECT version, entries, snapshot FROM hotlist_published"
+                                    ).fetchone()
+        return (row[0], json.loads(row[1]), bool(row[2])) if row else None
+
+    def save_hotlist(self, version: int, entries: list[dict], snapshot: bool) -> None:
+        with self.lock:
+            self.conn.execute("INSERT INTO hotlist_published VALUES (1, ?, ?, ?) ON CONFLICT "
+                              "(one) DO UPDATE SET version=excluded.version, entries="
+                              "excluded.entries, snapshot=excluded.snapshot",
+                              (version, json.dumps(entries), int(snapshot)))
+
+    def units(self) -> list[dict]:
+        """Each car as HQ last heard of it (alprd.hq.fleet adds the flags)."""
+        with self.lock:
+            cur = self.conn.execute("SELECT * FROM units ORDER BY unit_id")
+            cols = [c[0] for c in cur.description]
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
 
     def refused(self) -> list[dict]:
         """The records refused for breaking their schema, with the reason."""
         with self.lock:
             cur = self.conn.execute("SELECT id, unit_id, kind, reason, received_utc, body "
-                                    "FROM refused ORDER BY received_utc, id")
+                                    "FROM refused ORDER BY received_utc, unit_id, id")
             cols = [c[0] for c in cur.description]
             return [dict(zip(cols, r)) for r in cur.fetchall()]
 
@@ -146,24 +260,31 @@ class HqStore:
 
     def apply_retention(self, now: datetime) -> tuple[int, int]:
         """Flag records due for logical deletion, delete those due for permanent deletion
-        (crops are inside the record); held records are untouched. (logical, permanent)."""
+        (crops are inside the record); held records are untouched. (logical, permanent).
+        Only records captured before the two-year mark (and two days of margin, for odd
+        time zones) are looked at, by the time index; each is then decided exactly."""
+        margin = (retention.add_years(now, -retention.LOGICAL_YEARS)
+                  + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S")
         with self.lock:
             rows = self.conn.execute(
-                "SELECT r.id, r.captured_utc, r.logical_deleted_utc, EXISTS (SELECT 1 FROM "
-                "hold_records h JOIN holds USING (ref) WHERE h.record_id = r.id AND "
-                "holds.released_utc IS NULL) FROM records r").fetchall()
+                "SELECT r.unit_id, r.id, r.captured_utc, r.logical_deleted_utc, EXISTS ("
+                "SELECT 1 FROM hold_records h JOIN holds USING (ref) WHERE h.record_id = r.id "
+                "AND holds.released_utc IS NULL) FROM records r WHERE r.captured_utc < ?",
+                (margin,)).fetchall()
             logical, permanent = [], []
-            for rid, captured, flagged, held in rows:
+            for unit, rid, captured, flagged, held in rows:
                 verdict = retention.decide(retention.parse_utc(captured), now, bool(held))
                 if verdict == "permanent":
-                    permanent.append((rid,))
+                    permanent.append((unit, rid))
                 elif verdict == "logical" and not flagged:
-                    logical.append((now.isoformat(), rid))
+                    logical.append((now.isoformat(), unit, rid))
             self.conn.execute("BEGIN")
-            self.conn.executemany("UPDATE records SET logical_deleted_utc=? WHERE id=?",
-                                  logical)
-            self.conn.executemany("DELETE FROM records WHERE id=?", permanent)
-            self.conn.executemany("DELETE FROM hold_records WHERE record_id=?", permanent)
+            self.conn.executemany("UPDATE records SET logical_deleted_utc=? WHERE unit_id=? "
+                                  "AND id=?", logical)
+            self.conn.executemany("DELETE FROM records WHERE unit_id=? AND id=?", permanent)
+            self.conn.executemany(
+                "DELETE FROM hold_records WHERE record_id=? AND NOT EXISTS (SELECT 1 FROM "
+                "records WHERE id=?)", [(rid, rid) for _, rid in permanent])
             self.conn.execute("COMMIT")
         return len(logical), len(permanent)
 
@@ -183,11 +304,12 @@ class HqStore:
         the Form 15.02.00 reference (POL-10). Every search, allowed or refused, is logged."""
         why = refusal(role, purpose, include_deleted, ground, request_ref)
         sql = ("SELECT id, unit_id, body, logical_deleted_utc FROM records WHERE kind='read' "
-               "AND json_extract(body, '$.text') = ?")
+               "AND plate_index = ?")
         if not include_deleted:
             sql += " AND logical_deleted_utc IS NULL"
         with self.lock:
-            rows = [] if why else self.conn.execute(sql, (plate,)).fetchall()
+            rows = [] if why else self.conn.execute(
+                sql + " ORDER BY captured_utc DESC", (plate_index(self.key, plate),)).fetchall()
             self.conn.execute(
                 "INSERT INTO access_log (utc, username, role, action, purpose, query, ground, "
                 "request_ref, result_count, refused) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -217,3 +339,14 @@ class HqStore:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+def open_store(target, index_key: Path | None = None):
+    """HQ's store: a postgresql:// URL (PostgreSQL, psycopg 3) or a SQLite file path.
+    index_key: the plate index key file (default: TARGET.index-key for SQLite, else
+    hq-index.key in the working folder), made on first use."""
+    text = str(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        from alprd.hq.pgrecords import PgStore
+        return PgStore(text, load_index_key(Path(index_key or "hq-index.key")))
+    return HqStore(Path(text), load_index_key(Path(index_key)) if index_key else None)

@@ -4,7 +4,8 @@ it imports neither side."""
 from alprd.protocol.bodies import (PURPOSES, command_body, entry_to_json, hash_pin, hit_body,
                                    hotlist_snapshot, read_body, roster_body, roster_user)
 from alprd.protocol.codec import (KINDS, MAX_ACK_BYTES, MAX_UP_BYTES, ack_message, decode,
-                                  parse_ack, parse_up, topics, up_message)
+                                  parse_ack, parse_up, parse_up_message, topics,
+                                  up_message)
 from alprd.protocol.envelope import (SIG_BYTES, UpdateRefused, check, load_public_key,
                                      sign, verify)
 from alprd.protocol.schemas import check_record, validate

@@ -35,15 +35,26 @@ def decode(payload: bytes, max_bytes: int, what: str) -> dict:
     return msg
 
 
-def up_message(unit_id: str, records: list[dict]) -> str:
-    """up.v1: a batch of records, each {"id", "kind", "body"}."""
-    return json.dumps({"v": PROTOCOL_VERSION, "unit_id": unit_id,
-                       "sent_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                       "records": records})
+def up_message(unit_id: str, records: list[dict], status: dict | None = None) -> str:
+    """up.v1: a batch of records, each {"id", "kind", "body"}; status: the car's own figures
+    for HQ's fleet view (hotlist_version, hotlist_age_s, outbox_depth)."""
+    msg = {"v": PROTOCOL_VERSION, "unit_id": unit_id,
+           "sent_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "records": records}
+    if status:
+        msg["status"] = status
+    return json.dumps(msg)
 
 
 def parse_up(payload: bytes) -> tuple[str, list[dict]]:
     """(unit_id, records) from an uplink message; ValueError with the reason if malformed."""
+    unit, records, _ = parse_up_message(payload)
+    return unit, records
+
+
+def parse_up_message(payload: bytes) -> tuple[str, list[dict], dict | None]:
+    """(unit_id, records, status or None) from an uplink message; ValueError with the reason
+    if malformed (a status that is not an object is dropped, never fatal)."""
     msg = decode(payload, MAX_UP_BYTES, "message")
     unit = msg.get("unit_id")
     records = msg.get("records")
@@ -53,7 +64,8 @@ def parse_up(payload: bytes) -> tuple[str, list[dict]]:
         if not (isinstance(r, dict) and isinstance(r.get("id"), str) and 0 < len(r["id"]) <= 64
                 and r.get("kind") in KINDS and isinstance(r.get("body"), dict)):
             raise ValueError("each record needs id (string), kind (known) and body (object)")
-    return unit, records
+    status = msg.get("status")
+    return unit, records, status if isinstance(status, dict) else None
 
 
 def ack_message(ids: list[str]) -> str:

@@ -101,12 +101,25 @@ class Uplink:
         self.sent = 0
         self.acked = 0
         self._in_flight: dict[str, tuple[float, int]] = {}  # id -> (due again, times sent)
+        # optional: () -> {"hotlist_version", "hotlist_age_s", "outbox_depth"}, sent with
+        # each batch for the fleet view at HQ (the daemon sets it)
+        self.status: Callable[[], dict] | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
 
     # -- lifecycle ----------------------------------------------------------------------
+    def _status(self) -> dict | None:
+        """The car's figures for HQ's fleet view (docs/protocol.md, up.v1 status)."""
+        if self.status is None:
+            return None
+        try:
+            return self.status()
+        except Exception as exc:  # noqa: BLE001  a figure never stops an upload
+            log.debug("uplink: no status for HQ (%s)", exc)
+            return None
+
     def start(self) -> None:
         self._connect_async()
         self.client.loop_start()
@@ -267,7 +280,7 @@ class Uplink:
         if not items:
             return
         payload = up_message(self.unit_id, [{"id": it.id, "kind": it.kind, "body": it.body}
-                                            for it in items])
+                                            for it in items], self._status())
         if self.max_bytes_per_s:
             wait = self._budget_mono - now
             if wait > 0 and self._stop.wait(wait):

@@ -1,0 +1,375 @@
+"""HQ's record store on PostgreSQL (psycopg 3): what an agency runs in production
+(docs/hq-operations.md). The same interface and behaviour as alprd.hq.records.HqStore.
+
+- records are partitioned by capture month (records_yYYYYmMM), made as records arrive;
+- a batch is stored in one transaction with ON CONFLICT DO NOTHING, so any number of ingest
+  workers may store the same redelivered batch: once per (unit, id);
+- logical deletion at two years is a flag; permanent deletion (five years, 24 hours and one
+  minute: POL-09) drops a whole month once every record in it is due, after moving the
+  records under a legal hold to held_records; records due inside a month are deleted alone;
+- plates are found by their blind index (plate_index), per partition;
+- migrations are numbered, applied once, under an advisory lock (many workers start at once).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+from alprd import retention
+from alprd.hq.access import AccessRefused, refusal
+from alprd.hq.schema import (batch_health, captured, check_batch, clean_status, plate_index,
+                             refused_body)
+
+log = logging.getLogger(__name__)
+
+_LOCK_MIGRATE = 0x616c7072  # advisory lock ids ("alpr")
+_LOCK_PARTITION = 0x616c7073
+_LOCK_RETENTION = 0x616c7074
+
+_COLS = ("unit_id text NOT NULL, id text NOT NULL, kind text NOT NULL, body jsonb NOT NULL, "
+         "captured_utc timestamptz NOT NULL, received_utc timestamptz NOT NULL, "
+         "plate_index bytea, logical_deleted_utc timestamptz")
+
+MIGRATIONS = {
+    1: [
+        # the primary key must hold the partition key; a record's capture time is part of
+        # it (a resend carries the same body), so ON CONFLICT still stores it once
+        f"CREATE TABLE records ({_COLS}, PRIMARY KEY (unit_id, id, captured_utc)) "
+        "PARTITION BY RANGE (captured_utc)",
+        "CREATE INDEX records_plate ON records (plate_index) WHERE plate_index IS NOT NULL",
+        "CREATE INDEX records_unit_time ON records (unit_id, captured_utc)",
+        "CREATE INDEX records_time ON records USING brin (captured_utc)",
+        # records under a legal hold, moved out of a month before it is dropped
+        f"CREATE TABLE held_records ({_COLS}, PRIMARY KEY (unit_id, id))",
+        "CREATE INDEX held_records_plate ON held_records (plate_index)",
+        "CREATE TABLE holds (ref text PRIMARY KEY, reason text NOT NULL, "
+        "placed_utc timestamptz NOT NULL, reviewed_utc timestamptz NOT NULL, "
+        "released_utc timestamptz)",
+        "CREATE TABLE hold_records (ref text NOT NULL REFERENCES holds, record_id text NOT "
+        "NULL, PRIMARY KEY (ref, record_id))",
+        "CREATE INDEX hold_records_id ON hold_records (record_id)",
+        "CREATE TABLE access_log (seq bigserial PRIMARY KEY, utc timestamptz NOT NULL, "
+        "username text NOT NULL, role text NOT NULL, action text NOT NULL, purpose text, "
+        "query text NOT NULL, ground text, request_ref text, result_count integer, "
+        "refused text)",
+        "CREATE TABLE published (kind text PRIMARY KEY, version bigint NOT NULL)",
+        "CREATE TABLE refused (unit_id text NOT NULL, id text NOT NULL, kind text NOT NULL, "
+        "body text NOT NULL, reason text NOT NULL, received_utc timestamptz NOT NULL, "
+        "PRIMARY KEY (unit_id, id))",
+        "CREATE TABLE units (unit_id text PRIMARY KEY, last_seen_utc timestamptz, "
+        "records bigint NOT NULL DEFAULT 0, uplink_lag_s double precision, "
+        "prev_lag_s double precision, last_selftest_utc text, "
+        "open_tickets integer NOT NULL DEFAULT 0, hotlist_version bigint, "
+        "hotlist_age_s double precision, outbox_depth bigint)",
+        "CREATE TABLE hotlist_published (one integer PRIMARY KEY CHECK (one = 1), "
+        "version bigint NOT NULL, entries jsonb NOT NULL, snapshot boolean NOT NULL)",
+    ],
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def _month(t: datetime) -> datetime:
+    t = t.astimezone(timezone.utc)
+    return datetime(t.year, t.month, 1, tzinfo=timezone.utc)
+
+
+def _next_month(m: datetime) -> datetime:
+    return m.replace(year=m.year + 1, month=1) if m.month == 12 else m.replace(month=m.month + 1)
+
+
+def partition_name(m: datetime) -> str:
+    return f"records_y{m.year:04d}m{m.month:02d}"
+
+
+def _iso(v) -> str | None:
+    return v.astimezone(timezone.utc).isoformat() if isinstance(v, datetime) else v
+
+
+class PgStore:
+    """HQ on PostgreSQL. One connection per store (an ingest worker has its own)."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, index_key: bytes) -> None:
+        import psycopg
+        self.psycopg = psycopg
+        self.url = url
+        self.key = index_key
+        self.conn = psycopg.connect(url, autocommit=True)
+        self.lock = threading.Lock()
+        self.duplicates = 0
+        self._months: set[datetime] = set()
+        self._migrate()
+        self._load_months()
+
+    # -- schema ---------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self.lock, self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_MIGRATE,))
+            self.conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version integer "
+                              "PRIMARY KEY, applied_utc timestamptz NOT NULL DEFAULT now())")
+            done = {r[0] for r in self.conn.execute("SELECT version FROM schema_migrations")}
+            if done and max(done) > SCHEMA_VERSION:
+                raise RuntimeError(f"hq: database schema {max(done)} is newer than this "
+                                   f"alprd ({SCHEMA_VERSION})")
+            for v in sorted(set(MIGRATIONS) - done):
+                for sql in MIGRATIONS[v]:
+                    self.conn.execute(sql)
+                self.conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (v,))
+                log.info("hq: database migrated to schema %d", v)
+
+    def schema_version(self) -> int:
+        with self.lock:
+            return self.conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+
+    def _load_months(self) -> None:
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'records'").fetchall()
+        self._months = {datetime(int(n[9:13]), int(n[14:16]), 1, tzinfo=timezone.utc)
+                        for (n,) in rows}
+
+    def partitions(self) -> list[str]:
+        self._load_months()
+        return sorted(partition_name(m) for m in self._months)
+
+    def _ensure_months(self, months: set[datetime]) -> None:
+        """Make the month partitions a batch needs (once; workers serialise on a lock)."""
+        missing = months - self._months
+        if not missing:
+            return
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_PARTITION,))
+            for m in sorted(missing):
+                self.conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {partition_name(m)} PARTITION OF records "
+                    f"FOR VALUES FROM ('{m.isoformat()}') TO ('{_next_month(m).isoformat()}')")
+        self._months |= missing
+
+    # -- ingest ---------------------------------------------------------------------------
+    def add(self, unit: str, records: list[dict], status: dict | None = None) -> list[str]:
+        """As HqStore.add: one transaction; ON CONFLICT DO NOTHING; refused ids returned."""
+        now = datetime.now(timezone.utc)
+        good, bad = check_batch(unit, records)
+        health = batch_health(good, now)
+        rows = []
+        for r in good:
+            text = r["body"].get("text") if r["kind"] == "read" else None
+            rows.append((r["id"], r["kind"], json.dumps(r["body"]), captured(r),
+                         plate_index(self.key, text) if isinstance(text, str) else None))
+        with self.lock:
+            self._ensure_months({_month(c) for _, _, _, c, _ in rows})
+            with self.conn.transaction():
+                if bad:
+                    with self.conn.cursor() as cur:
+                        cur.executemany(
+                            "INSERT INTO refused (unit_id, id, kind, body, reason, "
+                            "received_utc) VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+                            [(unit, r["id"], r["kind"], refused_body(r), reason, now)
+                             for r, reason in bad])
+                if rows:
+                    ids, kinds, bodies, caps, plates = map(list, zip(*rows))
+                    cur = self.conn.execute(
+                        "INSERT INTO records (unit_id, id, kind, body, captured_utc, "
+                        "received_utc, plate_index) SELECT %s, i, k, b, c, %s, p FROM "
+                        "unnest(%s::text[], %s::text[], %s::jsonb[], %s::timestamptz[], "
+                        "%s::bytea[]) AS t(i, k, b, c, p) ON CONFLICT DO NOTHING",
+                        (unit, now, ids, kinds, bodies, caps, plates))
+                    self.duplicates += len(rows) - cur.rowcount
+                self._seen(unit, now, len(good), health, clean_status(status))
+        return [r["id"] for r, _ in bad]
+
+    def _seen(self, unit: str, now: datetime, n: int, health: dict, status: dict) -> None:
+        sets, args = ["last_seen_utc=%s", "records=units.records+%s"], [now, n]
+        if health["lag_s"] is not None:
+            sets += ["prev_lag_s=units.uplink_lag_s", "uplink_lag_s=%s"]
+            args.append(health["lag_s"])
+        if health["last_selftest_utc"]:
+            sets += ["last_selftest_utc=greatest(units.last_selftest_utc, %s)",
+                     "open_tickets=0"]
+            args.append(health["last_selftest_utc"])
+        if health["tickets"]:
+            sets.append("open_tickets=units.open_tickets+%s")
+            args.append(health["tickets"])
+        for k, v in status.items():
+            sets.append(f"{k}=%s")
+            args.append(v)
+        self.conn.execute(f"INSERT INTO units (unit_id) VALUES (%s) ON CONFLICT (unit_id) DO "
+                          f"UPDATE SET {', '.join(sets)}", (unit, *args))
+
+    def last_hotlist(self) -> tuple[int, list[dict], bool] | None:
+        with self.lock:
+            row = self.conn.execute("SELECT version, entries, snapshot FROM hotlist_published"
+                                    ).fetchone()
+        return (int(row[0]), row[1], bool(row[2])) if row else None
+
+    def save_hotlist(self, version: int, entries: list[dict], snapshot: bool) -> None:
+        with self.lock:
+            self.conn.execute("INSERT INTO hotlist_published VALUES (1, %s, %s, %s) ON "
+                              "CONFLICT (one) DO UPDATE SET version=excluded.version, "
+                              "entries=excluded.entries, snapshot=excluded.snapshot",
+                              (version, json.dumps(entries), snapshot))
+
+    def units(self) -> list[dict]:
+        with self.lock:
+            cur = self.conn.execute("SELECT * FROM units ORDER BY unit_id")
+            cols = [c.name for c in cur.description]
+            return [{k: _iso(v) for k, v in zip(cols, r)} for r in cur.fetchall()]
+
+    def refused(self) -> list[dict]:
+        with self.lock:
+            cur = self.conn.execute("SELECT id, unit_id, kind, reason, received_utc, body "
+                                    "FROM refused ORDER BY received_utc, unit_id, id")
+            cols = [c.name for c in cur.description]
+            return [{k: _iso(v) for k, v in zip(cols, r)} for r in cur.fetchall()]
+
+    def next_version(self, kind: str, candidate: int) -> int:
+        """As HqStore.next_version: never below the last one published, kept in the database
+        under a row lock (any number of HQ processes)."""
+        with self.lock, self.conn.transaction():
+            row = self.conn.execute(
+                "INSERT INTO published (kind, version) VALUES (%s, %s) ON CONFLICT (kind) DO "
+                "UPDATE SET version = greatest(excluded.version, published.version + 1) "
+                "RETURNING version", (kind, candidate)).fetchone()
+        return int(row[0])
+
+    # -- retention (POL-09) ---------------------------------------------------------------
+    def place_hold(self, ref: str, reason: str, record_ids: list[str], now: datetime) -> None:
+        with self.lock, self.conn.transaction():
+            self.conn.execute("INSERT INTO holds (ref, reason, placed_utc, reviewed_utc) "
+                              "VALUES (%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+                              (ref, reason, now, now))
+            with self.conn.cursor() as cur:
+                cur.executemany("INSERT INTO hold_records VALUES (%s,%s) ON CONFLICT DO "
+                                "NOTHING", [(ref, i) for i in record_ids])
+
+    def release_hold(self, ref: str, now: datetime) -> None:
+        with self.lock:
+            self.conn.execute("UPDATE holds SET released_utc=%s WHERE ref=%s", (now, ref))
+
+    def review_hold(self, ref: str, now: datetime) -> None:
+        with self.lock:
+            self.conn.execute("UPDATE holds SET reviewed_utc=%s WHERE ref=%s", (now, ref))
+
+    def holds_due_for_review(self, now: datetime) -> list[str]:
+        with self.lock:
+            rows = self.conn.execute("SELECT ref, reviewed_utc FROM holds "
+                                     "WHERE released_utc IS NULL ORDER BY ref").fetchall()
+        return [ref for ref, reviewed in rows if retention.hold_review_due(reviewed) <= now]
+
+    _HELD = ("EXISTS (SELECT 1 FROM hold_records h JOIN holds USING (ref) WHERE "
+             "h.record_id = {t}.id AND holds.released_utc IS NULL)")
+
+    def apply_retention(self, now: datetime) -> tuple[int, int]:
+        """As HqStore.apply_retention, by months: (logical, permanent) counts.
+
+        A month whose every record is past permanent deletion is dropped whole, after its
+        held records have moved to held_records. Inside the boundary months, records are
+        flagged or deleted one by one, each decided exactly (retention.decide)."""
+        logical = permanent = 0
+        with self.lock, self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_RETENTION,))
+            self._load_months_locked()
+            for m in sorted(self._months):
+                end = _next_month(m)
+                # the last instant of the month is due: the whole month is
+                if retention.permanent_due(end - timedelta(microseconds=1)) > now:
+                    continue
+                name = partition_name(m)
+                self.conn.execute(f"INSERT INTO held_records SELECT * FROM {name} r WHERE "
+                                  f"{self._HELD.format(t='r')} ON CONFLICT DO NOTHING")
+                gone = self.conn.execute(
+                    f"SELECT count(*) FROM {name} r WHERE NOT {self._HELD.format(t='r')}"
+                ).fetchone()[0]
+                self.conn.execute(f"ALTER TABLE records DETACH PARTITION {name}")
+                self.conn.execute(f"DROP TABLE {name}")
+                self._months.discard(m)
+                permanent += gone
+                log.info("hq: retention: month %s dropped (%d records; held ones kept)",
+                         name, gone)
+            # one by one, what is past the two-year mark (two days of margin for the
+            # calendar), each decided exactly; the time index finds them
+            log_cut = retention.add_years(now, -retention.LOGICAL_YEARS) + timedelta(days=2)
+            for table in ("records", "held_records"):
+                rows = self.conn.execute(
+                    f"SELECT unit_id, id, captured_utc, logical_deleted_utc IS NOT NULL, "
+                    f"{self._HELD.format(t='r')} FROM {table} r WHERE captured_utc < %s",
+                    (log_cut,)).fetchall()
+                kill, flag = [], []
+                for unit, rid, cap, flagged, held in rows:
+                    verdict = retention.decide(cap, now, held)
+                    if verdict == "permanent":
+                        kill.append((unit, rid))
+                    elif verdict == "logical" and not flagged:
+                        flag.append((unit, rid))
+                with self.conn.cursor() as cur:
+                    if flag:
+                        cur.executemany(f"UPDATE {table} SET logical_deleted_utc=%s WHERE "
+                                        f"unit_id=%s AND id=%s", [(now, *k) for k in flag])
+                    if kill:
+                        cur.executemany(f"DELETE FROM {table} WHERE unit_id=%s AND id=%s",
+                                        kill)
+                logical += len(flag)
+                permanent += len(kill)
+        return logical, permanent
+
+    def _load_months_locked(self) -> None:
+        rows = self.conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'records'").fetchall()
+        self._months = {datetime(int(n[9:13]), int(n[14:16]), 1, tzinfo=timezone.utc)
+                        for (n,) in rows}
+
+    # -- searches -------------------------------------------------------------------------
+    def visible_ids(self, role: str) -> set[str]:
+        where = "" if role == "administrator" else " WHERE logical_deleted_utc IS NULL"
+        with self.lock:
+            return {r[0] for r in self.conn.execute(
+                f"SELECT id FROM records{where} UNION ALL SELECT id FROM held_records{where}")}
+
+    def search(self, username: str, role: str, purpose: str, plate: str,
+               include_deleted: bool = False, ground: str | None = None,
+               request_ref: str | None = None, now: datetime | None = None) -> list[dict]:
+        """As HqStore.search (POL-02, POL-10): by the plate's blind index, newest first."""
+        why = refusal(role, purpose, include_deleted, ground, request_ref)
+        cond = "kind='read' AND plate_index = %(p)s"
+        if not include_deleted:
+            cond += " AND logical_deleted_utc IS NULL"
+        sql = (f"SELECT id, unit_id, body, logical_deleted_utc, captured_utc FROM records "
+               f"WHERE {cond} UNION ALL SELECT id, unit_id, body, logical_deleted_utc, "
+               f"captured_utc FROM held_records WHERE {cond} ORDER BY captured_utc DESC")
+        with self.lock, self.conn.transaction():
+            rows = [] if why else self.conn.execute(
+                sql, {"p": plate_index(self.key, plate)}).fetchall()
+            self.conn.execute(
+                "INSERT INTO access_log (utc, username, role, action, purpose, query, ground, "
+                "request_ref, result_count, refused) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                (now or datetime.now(timezone.utc), username, role,
+                 "search_deleted" if include_deleted else "search", purpose,
+                 json.dumps({"plate": plate}), ground, request_ref,
+                 None if why else len(rows), why))
+        if why:
+            log.warning("hq: search by %s refused: %s", username, why)
+            raise AccessRefused(why)
+        return [{"id": i, "unit_id": u, **b, "logically_deleted_utc": _iso(d)}
+                for i, u, b, d, _ in rows]
+
+    def access_log(self) -> list[dict]:
+        with self.lock:
+            cur = self.conn.execute("SELECT * FROM access_log ORDER BY seq")
+            cols = [c.name for c in cur.description]
+            return [{k: _iso(v) for k, v in zip(cols, r)} for r in cur.fetchall()]
+
+    def count(self, kind: str | None = None) -> int:
+        where, args = (" WHERE kind=%s", (kind, kind)) if kind else ("", ())
+        with self.lock:
+            return self.conn.execute(
+                f"SELECT (SELECT count(*) FROM records{where}) + "
+                f"(SELECT count(*) FROM held_records{where})", args).fetchone()[0]
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()

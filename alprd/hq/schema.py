@@ -1,0 +1,94 @@
+"""What both HQ back ends share: the batch check, the plate index, and the fleet's health.
+
+A record is stored once per (unit, id): ids are the car's own, so another car's id is another
+record. A plate is searched by its keyed HMAC (a blind index), never by opening the bodies.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from datetime import datetime
+
+from alprd import retention
+from alprd.protocol import check_record
+
+log = logging.getLogger(__name__)
+
+STATUS_FIELDS = ("hotlist_version", "hotlist_age_s", "outbox_depth")
+HOTLIST_STALE_S = 86400.0  # a car's hotlist.max_age_s default: older lists may miss wants
+LAG_FLAG_S = 900.0  # records arriving more than 15 minutes after capture
+
+
+def plate_index(key: bytes, plate: str) -> bytes:
+    """The blind index of a plate text (16 bytes of HMAC-SHA256)."""
+    return hmac.new(key, plate.strip().upper().encode(), hashlib.sha256).digest()[:16]
+
+
+def check_batch(unit: str, records: list[dict]) -> tuple[list[dict], list[tuple[dict, str]]]:
+    """(records to store, [(record, reason)] to refuse): each body against its schema, and
+    the unit it names against the unit it came from (a car may upload only as itself)."""
+    good, refused = [], []
+    for r in records:
+        try:
+            check_record(r["kind"], r["body"])
+            named = r["body"].get("unit_id")
+            if named is not None and named != unit:
+                raise ValueError(f"{r['kind']}: names unit {str(named)[:64]!r} but came "
+                                 f"from {unit!r}")
+        except ValueError as exc:
+            refused.append((r, str(exc)[:500]))
+            log.warning("hq: record %s from %s refused: %s", r["id"][:64], unit, exc)
+            continue
+        good.append(r)
+    return good, refused
+
+
+def refused_body(r: dict) -> str:
+    return json.dumps(r["body"])[:65536]
+
+
+def captured(r: dict) -> datetime:
+    return retention.parse_utc(r["body"]["utc"])
+
+
+def batch_health(records: list[dict], now: datetime) -> dict:
+    """What a batch says of its car: uplink lag (now less the oldest capture in it), its last
+    self-test and how many trouble tickets it carries."""
+    lag = max(((now - captured(r)).total_seconds() for r in records), default=None)
+    selftests = [r["body"]["utc"] for r in records if r["kind"] == "selftest"]
+    return {"lag_s": lag, "last_selftest_utc": max(selftests) if selftests else None,
+            "tickets": sum(1 for r in records if r["kind"] == "ticket")}
+
+
+def clean_status(status) -> dict:
+    """The car's own figures from its up message (optional): numbers only, else dropped."""
+    if not isinstance(status, dict):
+        return {}
+    out = {}
+    for k in STATUS_FIELDS:
+        v = status.get(k)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1e12:
+            out[k] = v
+    return out
+
+
+def flags(unit: dict, now: datetime, hotlist_version: int | None) -> list[str]:
+    """Why a car needs attention: a stale hotlist, a lag that grows, silence."""
+    out = []
+    seen = retention.parse_utc(unit["last_seen_utc"]) if unit.get("last_seen_utc") else None
+    since = (now - seen).total_seconds() if seen else None
+    age = unit.get("hotlist_age_s")
+    if age is not None and since is not None and age + since > HOTLIST_STALE_S:
+        out.append("hotlist stale")
+    elif (hotlist_version and unit.get("hotlist_version") is not None
+          and unit["hotlist_version"] < hotlist_version and age is not None
+          and age > 600):
+        out.append("hotlist behind")
+    lag, prev = unit.get("uplink_lag_s"), unit.get("prev_lag_s")
+    if lag is not None and lag > LAG_FLAG_S and (prev is None or lag >= prev):
+        out.append("lag growing")
+    if since is not None and since > 3600:
+        out.append("silent")
+    return out
