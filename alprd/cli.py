@@ -213,7 +213,16 @@ def cmd_compliance(a) -> int:
 
 
 def cmd_provision(a) -> int:
-    from alprd.provision import provision
+    from alprd.provision import provision, revoke
+    if a.revoke:
+        try:
+            new = revoke(Path(a.dir), a.revoke)
+        except (OSError, ValueError) as exc:
+            print(f"provision: cannot revoke {a.revoke}: {exc}", file=sys.stderr)
+            return 1
+        print(f"revoked {len(new)} certificate(s) of {a.revoke}; {Path(a.dir) / 'ca.crl'} "
+              f"written: restart the broker to enforce it")
+        return 0 if new else 1
     made = provision(Path(a.dir), a.unit, tuple(a.hq_host or ("127.0.0.1", "localhost")),
                      tuple(a.page_host or ()))
     for name in made:
@@ -328,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Existing files are never overwritten; private keys are mode 0600."))
     sp.add_argument("--dir", default="/etc/alprd/keys", help="folder (default /etc/alprd/keys)")
     sp.add_argument("--unit", default="UNSET", help="this vehicle's unit id (certificate CN)")
+    sp.add_argument("--revoke", metavar="UNIT", help=(
+        "revoke every certificate this CA (in DIR) issued to UNIT, e.g. a stolen car, and "
+        "write DIR/ca.crl for the broker's crlfile"))
     sp.add_argument("--hq-host", action="append", default=None,
                     help="host name or address of HQ's broker (repeatable; "
                          "default 127.0.0.1 and localhost)")
@@ -338,17 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("hq", help="run the reference HQ endpoint", description=(
         "The reference HQ endpoint: receives uplinked records over MQTT, validates and "
-        "stores them in SQLite, and acknowledges each by id (docs/protocol.md)."))
-    sp.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
-    sp.add_argument("--db", default="hq.db", help="HQ SQLite file")
-    sp.add_argument("--topic-prefix", default="alprd/v1")
-    sp.add_argument("--hotlist", metavar="FILE", help="publish this hotlist (signed, retained)")
-    sp.add_argument("--hotlist-format", choices=("csv", "ncic", "clew"), default="csv",
-                    help="csv: alprd's own (plate,state,list_type,reason,priority,case_number);"
-                         " ncic: an NCIC-style extract; clew: a CLEW-style CSV")
-    sp.add_argument("--signing-key", metavar="FILE", help=(
-        "HQ's Ed25519 signing key (PEM; made on first use, its public half written to "
-        "FILE.pub for the vehicles' hotlist.public_key)"))
+        "stores them (SQLite, or PostgreSQL for a fleet), acknowledges each by id, publishes "
+        "the signed hotlist; `alprd hq status` shows each car's health "
+        "(docs/protocol.md, docs/hq-operations.md)."))
+    from alprd.hq.command import add_arguments
+    add_arguments(sp)
     sp.set_defaults(func=_hq_main)
     return p
 

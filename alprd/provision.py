@@ -119,3 +119,54 @@ def provision(folder: Path, unit_id: str, hq_hosts=("127.0.0.1", "localhost"),
         signing_key(folder / "hq-hotlist.key")
         made += ["hq-hotlist.key", "hq-hotlist.key.pub"]
     return made
+
+
+def revoke(folder: Path, unit_id: str, now: dt.datetime | None = None) -> list[int]:
+    """`alprd provision --revoke UNIT`: for a stolen car. Every certificate under `folder`
+    that this CA issued with CN = unit_id is listed in folder/revoked.json, and
+    folder/ca.crl (the CA's signed revocation list, which the broker's `crlfile` names) is
+    written again. Returns the serials newly revoked. The broker reads the list when it
+    starts: restart it (docs/hq-operations.md)."""
+    import json
+    folder = Path(folder)
+    ca_key = _load_private(folder / "ca.key")
+    ca_cert = x509.load_pem_x509_certificate((folder / "ca.crt").read_bytes())
+    listed_path = folder / "revoked.json"
+    listed = json.loads(listed_path.read_text()) if listed_path.exists() else []
+    known = {e["serial"] for e in listed}
+    now = now or dt.datetime.now(dt.timezone.utc)
+    new = []
+    for crt in sorted(folder.rglob("*.crt")):
+        try:
+            cert = x509.load_pem_x509_certificate(crt.read_bytes())
+        except ValueError:
+            continue
+        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if (cert.issuer != ca_cert.subject or cert == ca_cert or not cns
+                or cns[0].value != unit_id):
+            continue
+        serial = str(cert.serial_number)  # JSON cannot hold 159-bit integers exactly
+        if serial not in known:
+            listed.append({"serial": serial, "cn": unit_id, "file": str(crt.relative_to(folder)),
+                           "revoked_utc": now.isoformat(timespec="seconds")})
+            known.add(serial)
+            new.append(cert.serial_number)
+    write_crl(folder, listed, ca_key, ca_cert, now)
+    listed_path.write_text(json.dumps(listed, indent=1) + "\n")
+    return new
+
+
+def write_crl(folder: Path, listed: list[dict], ca_key, ca_cert, now: dt.datetime) -> Path:
+    """folder/ca.crl with every listed serial. Its next update is the CA's own expiry: an
+    expired list would make the broker refuse every car."""
+    b = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
+         .last_update(now - dt.timedelta(minutes=5))
+         .next_update(ca_cert.not_valid_after_utc))
+    for e in listed:
+        b = b.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(int(e["serial"]))
+            .revocation_date(dt.datetime.fromisoformat(e["revoked_utc"])).build())
+    path = folder / "ca.crl"
+    path.write_bytes(b.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+    path.chmod(0o644)
+    return path

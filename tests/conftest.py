@@ -82,10 +82,12 @@ _DB_SEQ = iter(range(1, 1_000_000))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def hq_db(request, tmp_path):
-    """HQ's database on each back end: a SQLite file, or a fresh PostgreSQL database."""
+def hq_db(request, tmp_path, monkeypatch):
+    """HQ's database on each back end: a SQLite file, or a fresh PostgreSQL database (whose
+    plate index key is made in the working folder: the test's own)."""
     if request.param == "sqlite":
         return tmp_path / "hq.db"
+    monkeypatch.chdir(tmp_path)
     server = request.getfixturevalue("pg_server")
     return server.create_database(f"hq_test_{os.getpid()}_{next(_DB_SEQ)}")
 

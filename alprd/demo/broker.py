@@ -34,15 +34,16 @@ class Mosquitto:
 
     def __init__(self, port: int | None = None, extra_conf: str = "",
                  tls: tuple[Path, Path, Path] | None = None, prefix: str = "alprd/v1",
-                 acl: bool = True) -> None:
+                 acl: bool = True, crl: Path | None = None) -> None:
         """tls = (ca.crt, hq.crt, hq.key): a mutual-TLS listener (TLS 1.2+, client
         certificates from that CA required) instead of plain MQTT; with acl, each client
         is its certificate's CN and may use only its own topics (alprd.protocol.acl), HQ
-        being the holder of hq.crt's CN."""
+        being the holder of hq.crt's CN. crl: the CA's revocation list (`alprd provision
+        --revoke`), read when the broker starts (restart() after a revocation)."""
         self.port = port or free_port()
         self.extra_conf = extra_conf
         self.tls = tls
-        self.prefix, self.acl = prefix, acl
+        self.prefix, self.acl, self.crl = prefix, acl, crl
         self.proc: subprocess.Popen | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="alprd-mosquitto-")
 
@@ -65,6 +66,11 @@ class Mosquitto:
         conf = (f"cafile {ca}\ncertfile {crt}\nkeyfile {key}\nrequire_certificate true\n"
                 f"use_identity_as_username true\ntls_version tlsv1.2\nallow_anonymous false\n"
                 f"max_packet_size {MAX_PACKET_BYTES}\n")
+        if self.crl:
+            crl = Path(self._dir.name) / "ca.crl"
+            shutil.copyfile(self.crl, crl)
+            crl.chmod(0o644)
+            conf += f"crlfile {crl}\n"
         if self.acl:
             acl = Path(self._dir.name) / "acl"
             acl.write_text(broker_acl(self.prefix, certificate_cn(Path(crt).read_bytes())))
@@ -100,7 +106,12 @@ class Mosquitto:
         except OSError:
             return ""
 
-    def stop(self) -> None:
+    def restart(self, timeout: float = 10.0) -> "Mosquitto":
+        """Stop and start again on the same port, its files read afresh (a new CRL)."""
+        self._end()
+        return self.start(timeout)
+
+    def _end(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -110,6 +121,9 @@ class Mosquitto:
                 self.proc.wait()
         if getattr(self, "log", None):
             self.log.close()
+
+    def stop(self) -> None:
+        self._end()
         self._dir.cleanup()
 
     def __enter__(self) -> "Mosquitto":

@@ -1,9 +1,19 @@
-"""`alprd hq`: the reference HQ endpoint as a service: receive, store, acknowledge, apply
-retention hourly (POL-09); publish a signed hotlist from a file."""
+"""`alprd hq`: the reference HQ endpoint as a service (docs/hq-operations.md).
+
+  alprd hq [--workers N]      the leader: publishes the hotlist (re-imported whenever its file
+                              changes: deltas, cancellations), applies retention hourly
+                              (POL-09), refreshes the retained snapshot, serves the fleet
+                              page; with --workers, N ingest workers in child processes
+                              (restarted if one dies); without, it ingests itself
+  alprd hq --role ingest      one ingest worker (shared subscription), for systemd units
+  alprd hq status [--json]    each car's health, from the database
+"""
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -14,49 +24,207 @@ from alprd.logs import setup_logging
 
 log = logging.getLogger("alprd")
 
+SHARE_GROUP = "alprd-hq"
+SNAPSHOT_EVERY_S = 900.0  # deltas since the last snapshot: re-publish it retained
+
+
+class BrokerTls:
+    """HQ's mutual TLS to the broker: the fleet CA alone trusted, TLS 1.2 at least."""
+
+    def __init__(self, ca_file: str, cert_file: str, key_file: str) -> None:
+        self.files = (ca_file, cert_file, key_file)
+
+    def context(self):
+        import ssl
+        ca, cert, key = self.files
+        try:
+            ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            raise SystemExit(f"hq: TLS files unusable ({exc}): check --tls-ca, --tls-cert, "
+                             f"--tls-key") from exc
+        return ctx
+
+
+def _tls(a):
+    if not a.broker.startswith("mqtts://"):
+        return None
+    missing = [n for n in ("tls_ca", "tls_cert", "tls_key") if not getattr(a, n)]
+    if missing:
+        raise SystemExit(f"hq: {a.broker} needs --tls-ca, --tls-cert and --tls-key "
+                         f"(HQ's certificate from `alprd provision`)")
+    return BrokerTls(a.tls_ca, a.tls_cert, a.tls_key)
+
+
+def read_hotlist(path: Path, fmt: str):
+    """(entries, errors) from an import file; ImportRefused when it cannot be used."""
+    from alprd.hq.importers import PARSERS, ImportRefused
+    if fmt == "csv":
+        from alprd.hotlist.csvfile import HotlistError, read_csv
+        try:
+            return read_csv(path), []
+        except HotlistError as exc:
+            raise ImportRefused(str(exc)) from exc
+    result = PARSERS[fmt](path)
+    return result.entries, result.errors
+
+
+class HotlistWatch:
+    """Publishes the hotlist file whenever it changes (its size or time): an import that
+    removes a want reaches the cars as a cancellation delta within a second or two."""
+
+    def __init__(self, hq, path: Path, fmt: str, key) -> None:
+        self.hq, self.path, self.fmt, self.key = hq, Path(path), fmt, key
+        self.seen = None
+
+    def poll(self) -> None:
+        from alprd.hq.importers import ImportRefused
+        try:
+            st = self.path.stat()
+        except OSError as exc:
+            if self.seen != "missing":
+                log.error("hq: hotlist %s unreadable (%s); the last list stays", self.path, exc)
+            self.seen = "missing"
+            return
+        mark = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if mark == self.seen:
+            return
+        self.seen = mark
+        try:
+            entries, errors = read_hotlist(self.path, self.fmt)
+        except (ImportRefused, OSError) as exc:
+            log.error("hq: hotlist refused, nothing published: %s", exc)
+            return
+        for err in errors:
+            log.warning("hq: %s: skipped %s", self.path, err)
+        try:
+            self.hq.publish_hotlist(entries, self.key)
+        except (TimeoutError, OSError) as exc:
+            log.error("hq: hotlist not published (%s); will retry", exc)
+            self.seen = None
+
+
+def _spawn_worker(a, i: int) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "alprd", "hq", "--role", "ingest", "--broker", a.broker,
+            "--db", a.db, "--topic-prefix", a.topic_prefix, "--client-id",
+            f"{a.client_id}-ingest-{i}"]
+    for opt in ("index_key", "tls_ca", "tls_cert", "tls_key"):
+        if getattr(a, opt):
+            argv += [f"--{opt.replace('_', '-')}", getattr(a, opt)]
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+
 
 def main(a) -> int:
+    if getattr(a, "action", "serve") == "status":
+        from alprd.hq.fleet import status_main
+        return status_main(a)
     from alprd.hq import HqEndpoint, signing_key
-    from alprd.hq.importers import PARSERS, ImportRefused
+    from alprd.hq.importers import ImportRefused
     setup_logging("INFO")
-    entries = None
-    if a.hotlist:
+    role = a.role
+    ingest = role == "ingest" or (role == "leader" and not a.workers)
+    key = None
+    if a.hotlist and role == "leader":
         if not a.signing_key:
             print("hq: --hotlist needs --signing-key", file=sys.stderr)
             return 2
-        try:
-            if a.hotlist_format == "csv":
-                from alprd.hotlist.csvfile import HotlistError, read_csv
-                try:
-                    entries, errors = read_csv(Path(a.hotlist)), []
-                except HotlistError as exc:
-                    raise ImportRefused(str(exc)) from exc
-            else:
-                result = PARSERS[a.hotlist_format](Path(a.hotlist))
-                entries, errors = result.entries, result.errors
-        except ImportRefused as exc:
+        try:  # refused at start: a file that cannot be used is an operator's error
+            read_hotlist(Path(a.hotlist), a.hotlist_format)
+        except (ImportRefused, OSError) as exc:
             print(f"hq: hotlist refused, nothing published: {exc}", file=sys.stderr)
             return 2
-        for err in errors:
-            log.warning("hq: %s: skipped %s", a.hotlist, err)
-    hq = HqEndpoint(a.broker, Path(a.db), a.topic_prefix)
+        key = signing_key(Path(a.signing_key))
+    hq = HqEndpoint(a.broker, a.db, a.topic_prefix, client_id=a.client_id, tls=_tls(a),
+                    ingest=ingest, share=SHARE_GROUP if role == "ingest" else None,
+                    index_key=Path(a.index_key) if a.index_key else None)
     hq.on_records = lambda unit, recs: log.info("hq: stored %d record(s) from %s",
                                                 len(recs), unit)
     hq.start()
-    if entries is not None:
-        version = hq.publish_hotlist(entries, signing_key(Path(a.signing_key)))
-        log.info("hq: published hotlist version %d (%d entries)", version, len(entries))
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print(f"alprd hq: listening on {a.broker}, storing in {a.db}", flush=True)
+    if role == "ingest":
+        print(f"alprd hq: ingest worker {a.client_id} on {a.broker} "
+              f"($share/{SHARE_GROUP}), storing in {hq.store.backend}", flush=True)
+        stop.wait()
+        hq.stop()
+        return 0
+    workers = {i: _spawn_worker(a, i) for i in range(a.workers)}
+    watch = HotlistWatch(hq, Path(a.hotlist), a.hotlist_format, key) if key else None
+    page = None
+    if a.http:
+        from alprd.hq.fleet import serve_page
+        host, _, port = a.http.rpartition(":")
+        page = serve_page(hq.store, host or "127.0.0.1", int(port))
+    print(f"alprd hq: listening on {a.broker}, storing in {hq.store.backend}"
+          f"{f', {a.workers} ingest workers' if a.workers else ''}"
+          f"{f', fleet page on http://{a.http}/' if a.http else ''}", flush=True)
     next_retention = time.monotonic()
-    while not stop.wait(0.5):
-        if time.monotonic() >= next_retention:  # POL-09, hourly
+    next_snapshot = time.monotonic() + SNAPSHOT_EVERY_S
+    while not stop.wait(0.25):
+        for i, proc in list(workers.items()):
+            if proc.poll() is not None:
+                log.error("hq: ingest worker %d ended (%s); starting it again", i,
+                          proc.returncode)
+                workers[i] = _spawn_worker(a, i)
+        if watch and hq.connected.is_set():
+            watch.poll()
+        now = time.monotonic()
+        if key and now >= next_snapshot:
+            try:
+                hq.refresh_snapshot(key)
+            except (TimeoutError, OSError) as exc:
+                log.error("hq: snapshot not refreshed (%s)", exc)
+            next_snapshot = now + SNAPSHOT_EVERY_S
+        if now >= next_retention:  # POL-09, hourly
             logical, permanent = hq.store.apply_retention(datetime.now(timezone.utc))
             if logical or permanent:
                 log.info("hq: retention: %d logically deleted, %d permanently deleted",
                          logical, permanent)
             next_retention = time.monotonic() + 3600
+    for proc in workers.values():
+        proc.terminate()
+    for proc in workers.values():
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    if page:
+        page.shutdown()
     hq.stop()
     return 0
+
+
+def add_arguments(sp) -> None:
+    sp.add_argument("action", nargs="?", choices=("serve", "status"), default="serve",
+                    help="serve (default): run HQ; status: each car's health")
+    sp.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
+    sp.add_argument("--db", default="hq.db",
+                    help="HQ's database: a SQLite file, or postgresql://USER@HOST/DB")
+    sp.add_argument("--index-key", metavar="FILE", help=(
+        "the plate index key (32 bytes, made on first use; default DB.index-key for SQLite, "
+        "hq-index.key for PostgreSQL): keep it with the backups"))
+    sp.add_argument("--topic-prefix", default="alprd/v1")
+    sp.add_argument("--role", choices=("leader", "ingest"), default="leader",
+                    help="leader (default): publishing, retention, the page; ingest: one "
+                         "ingest worker on the shared subscription")
+    sp.add_argument("--workers", type=int, default=0, metavar="N",
+                    help="run N ingest workers (child processes) on a shared subscription")
+    sp.add_argument("--client-id", default=f"alprd-hq-{os.getpid()}",
+                    help="MQTT client id (unique per process)")
+    sp.add_argument("--tls-ca", metavar="FILE", help="CA certificate (mqtts://)")
+    sp.add_argument("--tls-cert", metavar="FILE", help="HQ's client certificate (mqtts://)")
+    sp.add_argument("--tls-key", metavar="FILE", help="HQ's client key (mqtts://)")
+    sp.add_argument("--http", metavar="HOST:PORT",
+                    help="serve the fleet page (and /fleet.json) here, e.g. 127.0.0.1:8090")
+    sp.add_argument("--json", action="store_true", help="status: JSON instead of a table")
+    sp.add_argument("--hotlist", metavar="FILE", help=(
+        "publish this hotlist (signed), and again whenever the file changes: as a delta "
+        "against the last one, so a want removed withdraws the open alerts"))
+    sp.add_argument("--hotlist-format", choices=("csv", "ncic", "clew"), default="csv",
+                    help="csv: alprd's own (plate,state,list_type,reason,priority,case_number);"
+                         " ncic: an NCIC-style extract; clew: a CLEW-style CSV")
+    sp.add_argument("--signing-key", metavar="FILE", help=(
+        "HQ's Ed25519 signing key (PEM; made on first use, its public half written to "
+        "FILE.pub for the vehicles' hotlist.public_key)"))

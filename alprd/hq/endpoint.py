@@ -33,7 +33,8 @@ class HqEndpoint:
                  share: str | None = None, index_key: Path | None = None,
                  store=None) -> None:
         """db: a SQLite path or a postgresql:// URL (alprd.hq.records.open_store).
-        tls: an alprd.uplink.TlsFiles with HQ's client certificate, for mqtts://.
+        tls: an object whose context() gives the ssl.SSLContext (HQ's client certificate,
+        alprd.hq.command.BrokerTls), for mqtts://.
         ingest: take the cars' up messages (False: a publisher alone).
         share: the shared-subscription group of the ingest workers (None: one HQ)."""
         import paho.mqtt.client as mqtt

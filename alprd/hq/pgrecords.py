@@ -92,17 +92,24 @@ class PgStore:
 
     backend = "postgresql"
 
-    def __init__(self, url: str, index_key: bytes) -> None:
+    def __init__(self, url: str, index_key) -> None:
+        """index_key: the plate index key, or a () -> key that loads it when first needed."""
         import psycopg
         self.psycopg = psycopg
         self.url = url
-        self.key = index_key
+        self._key = index_key
         self.conn = psycopg.connect(url, autocommit=True)
         self.lock = threading.Lock()
         self.duplicates = 0
         self._months: set[datetime] = set()
         self._migrate()
         self._load_months()
+
+    @property
+    def key(self) -> bytes:
+        if callable(self._key):
+            self._key = self._key()
+        return self._key
 
     # -- schema ---------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -183,22 +190,24 @@ class PgStore:
         return [r["id"] for r, _ in bad]
 
     def _seen(self, unit: str, now: datetime, n: int, health: dict, status: dict) -> None:
-        sets, args = ["last_seen_utc=%s", "records=units.records+%s"], [now, n]
+        sets, args = ["last_seen_utc=%s", "records=records+%s"], [now, n]
         if health["lag_s"] is not None:
-            sets += ["prev_lag_s=units.uplink_lag_s", "uplink_lag_s=%s"]
+            sets += ["prev_lag_s=uplink_lag_s", "uplink_lag_s=%s"]
             args.append(health["lag_s"])
         if health["last_selftest_utc"]:
-            sets += ["last_selftest_utc=greatest(units.last_selftest_utc, %s)",
+            sets += ["last_selftest_utc=greatest(last_selftest_utc, %s)",
                      "open_tickets=0"]
             args.append(health["last_selftest_utc"])
         if health["tickets"]:
-            sets.append("open_tickets=units.open_tickets+%s")
+            sets.append("open_tickets=open_tickets+%s")
             args.append(health["tickets"])
         for k, v in status.items():
             sets.append(f"{k}=%s")
             args.append(v)
-        self.conn.execute(f"INSERT INTO units (unit_id) VALUES (%s) ON CONFLICT (unit_id) DO "
-                          f"UPDATE SET {', '.join(sets)}", (unit, *args))
+        self.conn.execute("INSERT INTO units (unit_id) VALUES (%s) ON CONFLICT DO NOTHING",
+                          (unit,))
+        self.conn.execute(f"UPDATE units SET {', '.join(sets)} WHERE unit_id=%s",
+                          (*args, unit))
 
     def last_hotlist(self) -> tuple[int, list[dict], bool] | None:
         with self.lock:

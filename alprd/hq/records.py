@@ -97,15 +97,23 @@ class HqStore:
     backend = "sqlite"
 
     def __init__(self, path: Path, index_key: bytes | None = None) -> None:
-        """index_key: the plate index key (alprd.hq.keys.index_key); by default the file
+        """index_key: the plate index key (bytes, or a () -> bytes); by default the file
         PATH.index-key beside the database, made on first use."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.key = index_key or load_index_key(Path(str(path) + ".index-key"))
+        self._key = index_key or (lambda: load_index_key(Path(str(path) + ".index-key")))
         self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA busy_timeout=30000")  # ingest workers share the file
         self.lock = threading.Lock()
         self.duplicates = 0
         self._migrate()
+
+    @property
+    def key(self) -> bytes:
+        """The plate index key, loaded (or made) when first needed."""
+        if callable(self._key):
+            self._key = self._key()
+        return self._key
 
     def _migrate(self) -> None:
         """Versioned migrations (PRAGMA user_version), each in one transaction."""
@@ -348,5 +356,6 @@ def open_store(target, index_key: Path | None = None):
     text = str(target)
     if text.startswith(("postgresql://", "postgres://")):
         from alprd.hq.pgrecords import PgStore
-        return PgStore(text, load_index_key(Path(index_key or "hq-index.key")))
-    return HqStore(Path(text), load_index_key(Path(index_key)) if index_key else None)
+        return PgStore(text, lambda: load_index_key(Path(index_key or "hq-index.key")))
+    return HqStore(Path(text), (lambda: load_index_key(Path(index_key))) if index_key
+                   else None)

@@ -1,0 +1,152 @@
+"""Fleet health at HQ: per car, when it was last heard from, its hotlist version and age, its
+outbox depth, its last self-test, its open trouble tickets and its uplink lag; cars whose
+list is stale, whose lag grows or that fell silent are flagged. Shown by `alprd hq status`
+(a table, or --json) and on the HQ page (`alprd hq --http HOST:PORT`)."""
+from __future__ import annotations
+
+import html
+import json
+import logging
+import threading
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from alprd import retention
+from alprd.hq.schema import flags
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("unit_id", "last_seen", "hotlist_version", "hotlist_age", "outbox_depth",
+           "last_selftest", "open_tickets", "uplink_lag", "flags")
+
+
+def _ago(seconds) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    if s < 172800:
+        return f"{s // 3600} h"
+    return f"{s // 86400} d"
+
+
+def fleet(store, now: datetime | None = None) -> list[dict]:
+    """Each car's health as figures (JSON-ready), with its flags."""
+    now = now or datetime.now(timezone.utc)
+    last = store.last_hotlist()
+    current = last[0] if last else None
+    out = []
+    for u in store.units():
+        seen = retention.parse_utc(u["last_seen_utc"]) if u.get("last_seen_utc") else None
+        since = (now - seen).total_seconds() if seen else None
+        age = u.get("hotlist_age_s")
+        out.append({
+            "unit_id": u["unit_id"],
+            "last_seen_utc": u.get("last_seen_utc"),
+            "last_seen_s": None if since is None else round(since, 1),
+            "hotlist_version": u.get("hotlist_version"),
+            "hotlist_current": current,
+            # the list's age now: as the car reported it, plus the time since
+            "hotlist_age_s": None if age is None or since is None else round(age + since, 1),
+            "outbox_depth": u.get("outbox_depth"),
+            "last_selftest_utc": u.get("last_selftest_utc"),
+            "open_tickets": u.get("open_tickets") or 0,
+            "uplink_lag_s": None if u.get("uplink_lag_s") is None
+            else round(u["uplink_lag_s"], 1),
+            "records": u.get("records") or 0,
+            "flags": flags(u, now, current),
+        })
+    return out
+
+
+def _cells(row: dict) -> list[str]:
+    return [row["unit_id"], _ago(row["last_seen_s"]) + (" ago" if row["last_seen_s"]
+                                                        is not None else ""),
+            "-" if row["hotlist_version"] is None else str(row["hotlist_version"]),
+            _ago(row["hotlist_age_s"]),
+            "-" if row["outbox_depth"] is None else str(row["outbox_depth"]),
+            (row["last_selftest_utc"] or "-")[:16], str(row["open_tickets"]),
+            _ago(row["uplink_lag_s"]), ", ".join(row["flags"]) or "ok"]
+
+
+def table(rows: list[dict]) -> str:
+    head = ["UNIT", "LAST SEEN", "HOTLIST", "LIST AGE", "OUTBOX", "LAST SELF-TEST",
+            "TICKETS", "LAG", "FLAGS"]
+    cells = [head] + [_cells(r) for r in rows]
+    width = [max(len(c[i]) for c in cells) for i in range(len(head))]
+    lines = ["  ".join(c[i].ljust(width[i]) for i in range(len(head))).rstrip()
+             for c in cells]
+    flagged = sum(1 for r in rows if r["flags"])
+    return "\n".join(lines + [f"{len(rows)} cars, {flagged} flagged"])
+
+
+def page(rows: list[dict]) -> str:
+    """The HQ fleet page: one table, flagged cars first, refreshed every 30 s."""
+    rows = sorted(rows, key=lambda r: (not r["flags"], r["unit_id"]))
+    body = "".join(
+        "<tr class='{}'>{}</tr>".format("flag" if r["flags"] else "",
+                                        "".join(f"<td>{html.escape(c)}</td>"
+                                                for c in _cells(r))) for r in rows)
+    return ("<!doctype html><html lang='en'><meta charset='utf-8'>"
+            "<meta http-equiv='refresh' content='30'><title>alprd HQ: fleet</title>"
+            "<style>body{font:15px system-ui,sans-serif;margin:1.5em}table{border-collapse:"
+            "collapse}td,th{padding:.3em .8em;border-bottom:1px solid #ccc;text-align:left}"
+            "tr.flag td{background:#fde2e1}</style><h1>Fleet</h1>"
+            f"<p>{len(rows)} cars, {sum(1 for r in rows if r['flags'])} flagged</p>"
+            "<table><tr><th>Unit</th><th>Last seen</th><th>Hotlist</th><th>List age</th>"
+            "<th>Outbox</th><th>Last self-test</th><th>Tickets</th><th>Uplink lag</th>"
+            f"<th>Flags</th></tr>{body}</table></html>")
+
+
+def serve_page(store, host: str, port: int) -> ThreadingHTTPServer:
+    """The fleet page at / and its figures at /fleet.json, in a thread. Bind it to HQ's
+    management network only: it has no sign-in of its own."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802  (http.server's name)
+            try:
+                rows = fleet(store)
+            except Exception as exc:  # noqa: BLE001  the page says so; HQ goes on
+                log.error("hq: fleet page: %s", exc)
+                self.send_error(503, "database unavailable")
+                return
+            if self.path == "/fleet.json":
+                data, ctype = json.dumps(rows).encode(), "application/json"
+            elif self.path == "/":
+                data, ctype = page(rows).encode(), "text/html; charset=utf-8"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="hq-page", daemon=True).start()
+    return server
+
+
+def status_main(a) -> int:
+    from pathlib import Path
+
+    from alprd.hq.records import open_store
+    if "://" not in a.db and not Path(a.db).exists():
+        print(f"hq status: no HQ database at {a.db} (give --db)")
+        return 1
+    try:
+        store = open_store(a.db, Path(a.index_key) if a.index_key else None)
+    except Exception as exc:  # noqa: BLE001  one line for the operator
+        print(f"hq status: cannot open {a.db}: {exc}")
+        return 1
+    rows = fleet(store)
+    store.close()
+    print(json.dumps(rows, indent=1) if a.json else table(rows))
+    return 0
