@@ -118,3 +118,49 @@ def test_the_protocol_package_validates_against_the_published_schemas():
     protocol.validate("read", body)
     with pytest.raises(ValueError, match="read: utc"):
         protocol.validate("read", {**body, "utc": {"not": "a time"}})
+
+
+HOSTILE = [None, True, False, 0, 1, -1, 2**70, 1.5, -0.5, float("inf"), "", "x", "9" * 300,
+           "2026-11-28T00:00:00Z", [], [1], ["a", None], {}, {"a": 1}]
+
+
+def _mutations(body: dict):
+    yield body
+    for k in list(body):
+        yield {x: v for x, v in body.items() if x != k}  # a field missing
+        for h in HOSTILE:
+            yield {**body, k: h}
+        if isinstance(body[k], list) and body[k]:
+            for h in HOSTILE[:12]:
+                yield {**body, k: [h, *body[k][1:]]}
+            if isinstance(body[k][0], dict):
+                inner = body[k][0]
+                for j in inner:
+                    for h in HOSTILE[:12]:
+                        yield {**body, k: [{**inner, j: h}]}
+    yield {**body, "extra": 1}
+
+
+def test_the_compiled_schemas_judge_as_jsonschema_does(tmp_path):
+    """HQ checks each record with the schema compiled by fastjsonschema (~15 us a read, not
+    ~190 us): on every field of real records, spoiled every way, both must agree."""
+    from alprd.protocol import schemas
+    s = Store(tmp_path / "car.db", KEY)
+    r = make_read()
+    s.add_read(r, [make_hit(r)])
+    s.report_breach("test")
+    bodies = [(i.kind, i.body) for i in s.pending(10)]
+    s.close()
+    bodies.append(("selftest", {"id": "s1", "unit_id": "CAR-1", "utc": "2026-11-28T00:00:00Z",
+                                "command_id": None, "results": [{
+                                    "component": "gps", "status": "ok", "symptom": "",
+                                    "details": {}}]}))
+    checked = 0
+    for kind, body in bodies:
+        assert schemas._fast(kind) is not None, kind
+        strict = schemas._validator(kind)
+        for b in _mutations(body):
+            assert schemas.is_valid(kind, b) == strict.is_valid(b), (kind, b)
+            checked += 1
+    assert checked > 800
+    assert schemas._fast("hotlist-delta") is None  # prefixItems: jsonschema alone
