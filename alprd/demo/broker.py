@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from alprd.protocol.acl import MAX_PACKET_BYTES, broker_acl, certificate_cn
+from alprd.protocol.acl import broker_acl, certificate_cn, mosquitto_tls_conf
 
 
 class BrokerError(Exception):
@@ -63,19 +63,17 @@ class Mosquitto:
             dst.chmod(0o644)
             names.append(dst)
         ca, crt, key = names
-        conf = (f"cafile {ca}\ncertfile {crt}\nkeyfile {key}\nrequire_certificate true\n"
-                f"use_identity_as_username true\ntls_version tlsv1.2\nallow_anonymous false\n"
-                f"max_packet_size {MAX_PACKET_BYTES}\n")
+        crl = acl = None
         if self.crl:
             crl = Path(self._dir.name) / "ca.crl"
             shutil.copyfile(self.crl, crl)
             crl.chmod(0o644)
-            conf += f"crlfile {crl}\n"
         if self.acl:
             acl = Path(self._dir.name) / "acl"
             acl.write_text(broker_acl(self.prefix, certificate_cn(Path(crt).read_bytes())))
             acl.chmod(0o644)
-            conf += f"acl_file {acl}\n"
+        conf = mosquitto_tls_conf(str(ca), str(crt), str(key), acl and str(acl),
+                                  crl and str(crl))
         return conf
 
     def start(self, timeout: float = 10.0) -> "Mosquitto":

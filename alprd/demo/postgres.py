@@ -30,7 +30,8 @@ def find_bin(name: str) -> str:
 
 
 class Postgres:
-    """A private cluster: trust authentication on 127.0.0.1 only, fsync off (throwaway)."""
+    """A private cluster: trust authentication on 127.0.0.1 only. fsync=False (the tests): no
+    flush to disk; fsync=True (the benchmarks): durable commits, as in service."""
 
     def __init__(self, port: int | None = None, fsync: bool = False) -> None:
         self.port = port or free_port()
@@ -59,8 +60,10 @@ class Postgres:
                   "--no-sync")
         opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
                 f"-c unix_socket_directories={self._dir.name} -c max_connections=200 "
-                f"-c shared_buffers=256MB -c synchronous_commit=off "
-                f"-c fsync={'on' if self.fsync else 'off'} -c full_page_writes=off "
+                f"-c shared_buffers=256MB "
+                f"-c synchronous_commit={'on' if self.fsync else 'off'} "
+                f"-c fsync={'on' if self.fsync else 'off'} "
+                f"-c full_page_writes={'on' if self.fsync else 'off'} "
                 f"-c max_wal_size=4GB -c logging_collector=off")
         self._run(find_bin("pg_ctl"), "-D", str(self.data), "-o", opts, "-l",
                   str(Path(self._dir.name) / "postgres.log"), "-w", "-t", str(int(timeout)),

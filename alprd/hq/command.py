@@ -7,6 +7,7 @@
                               (restarted if one dies); without, it ingests itself
   alprd hq --role ingest      one ingest worker (shared subscription), for systemd units
   alprd hq status [--json]    each car's health, from the database
+  alprd hq broker-config      mosquitto's listener, ACL and revocation list for the fleet
 """
 from __future__ import annotations
 
@@ -115,10 +116,36 @@ def _spawn_worker(a, i: int) -> subprocess.Popen:
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL)
 
 
+def broker_config(a) -> int:
+    """Write OUT/alprd-fleet.conf (a mosquitto listener: mutual TLS, identity from the
+    certificate, the ACL, the packet cap, the CRL) and OUT/alprd-fleet.acl."""
+    from alprd.protocol.acl import broker_acl, certificate_cn, mosquitto_tls_conf
+    if not (a.tls_ca and a.tls_cert and a.tls_key):
+        print("hq broker-config: needs --tls-ca, --tls-cert (the broker's and HQ's "
+              "certificate) and --tls-key", file=sys.stderr)
+        return 2
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    acl = out / "alprd-fleet.acl"
+    acl.write_text(broker_acl(a.topic_prefix, certificate_cn(Path(a.tls_cert).read_bytes())))
+    host, _, port = a.listen.rpartition(":")
+    conf = out / "alprd-fleet.conf"
+    conf.write_text("# made by `alprd hq broker-config` (docs/hq-operations.md)\n"
+                    "per_listener_settings false\n"
+                    f"listener {port} {host}\n" + mosquitto_tls_conf(
+                        str(Path(a.tls_ca).resolve()), str(Path(a.tls_cert).resolve()),
+                        str(Path(a.tls_key).resolve()), str(acl.resolve()),
+                        str(Path(a.crl).resolve()) if a.crl else None))
+    print(f"wrote {conf} and {acl}")
+    return 0
+
+
 def main(a) -> int:
     if getattr(a, "action", "serve") == "status":
         from alprd.hq.fleet import status_main
         return status_main(a)
+    if getattr(a, "action", "serve") == "broker-config":
+        return broker_config(a)
     from alprd.hq import HqEndpoint, signing_key
     from alprd.hq.importers import ImportRefused
     setup_logging("INFO")
@@ -197,8 +224,9 @@ def main(a) -> int:
 
 
 def add_arguments(sp) -> None:
-    sp.add_argument("action", nargs="?", choices=("serve", "status"), default="serve",
-                    help="serve (default): run HQ; status: each car's health")
+    sp.add_argument("action", nargs="?", choices=("serve", "status", "broker-config"),
+                    default="serve", help="serve (default): run HQ; status: each car's "
+                    "health; broker-config: write mosquitto's fleet listener and ACL")
     sp.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
     sp.add_argument("--db", default="hq.db",
                     help="HQ's database: a SQLite file, or postgresql://USER@HOST/DB")
@@ -219,6 +247,11 @@ def add_arguments(sp) -> None:
     sp.add_argument("--http", metavar="HOST:PORT",
                     help="serve the fleet page (and /fleet.json) here, e.g. 127.0.0.1:8090")
     sp.add_argument("--json", action="store_true", help="status: JSON instead of a table")
+    sp.add_argument("--out", default=".", help="broker-config: where to write the files")
+    sp.add_argument("--listen", default="0.0.0.0:8883",
+                    help="broker-config: the listener's address and port")
+    sp.add_argument("--crl", metavar="FILE",
+                    help="broker-config: the CA's revocation list (alprd provision --revoke)")
     sp.add_argument("--hotlist", metavar="FILE", help=(
         "publish this hotlist (signed), and again whenever the file changes: as a delta "
         "against the last one, so a want removed withdraws the open alerts"))

@@ -12,6 +12,7 @@ Publishing and retention run in one place, the leader.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from alprd.protocol import (ack_message, command_body, entry_to_json, hotlist_sn
 log = logging.getLogger(__name__)
 
 DELTA_MAX_SHARE = 0.5  # a change of more than half the list goes out as a snapshot
+GROUP_MAX = 64  # up messages stored in one transaction, at most
 
 
 class HqEndpoint:
@@ -57,6 +59,12 @@ class HqEndpoint:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.connected = threading.Event()
+        # up messages wait here for the store thread: paho's network thread never waits on
+        # the database, and what queues up during one commit is stored in the next
+        self._inbox: queue.Queue = queue.Queue(maxsize=256)  # full: the broker holds the rest
+        self._stop = threading.Event()
+        self._storer = threading.Thread(target=self._store_loop, name="hq-store",
+                                        daemon=True)
 
     @property
     def up_filter(self) -> str:
@@ -64,6 +72,7 @@ class HqEndpoint:
         return f"$share/{self.share}/{f}" if self.share else f
 
     def start(self) -> None:
+        self._storer.start()
         self.client.connect_async(self.host, self.port, keepalive=30)
         self.client.loop_start()
 
@@ -133,6 +142,9 @@ class HqEndpoint:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        self._stop.set()
+        if self._storer.is_alive():
+            self._storer.join(10)
         self.store.close()
 
     # -- ingest ---------------------------------------------------------------------------
@@ -153,16 +165,47 @@ class HqEndpoint:
             self.rejected += 1
             log.warning("hq: rejected message on %s: %s", msg.topic, exc)
             return
-        try:  # a record that breaks its schema is kept aside (refused) and acknowledged
-            refused = self.store.add(unit, records, status)
-        except Exception as exc:  # noqa: BLE001  nothing acknowledged: the car sends it again
-            self.failed += 1
-            log.error("hq: cannot store %d record(s) from %s: %s: %s", len(records), unit,
-                      type(exc).__name__, exc)
-            return
-        self.received += len(records) - len(refused)
-        self.refused += len(refused)
-        client.publish(f"{self.prefix}/{unit}/ack", ack_message([r["id"] for r in records]),
-                       qos=1)
-        if self.on_records:
-            self.on_records(unit, records)
+        self._inbox.put((unit, records, status))
+
+    def _store_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                group = [self._inbox.get(timeout=0.2)]
+            except queue.Empty:
+                continue
+            while len(group) < GROUP_MAX:
+                try:
+                    group.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            self._store(group)
+
+    def _store(self, group: list) -> None:
+        """Store the group in one transaction and acknowledge each batch after the commit.
+        If the group fails, each batch is tried alone, so one bad batch holds back no
+        other; a batch that cannot be stored is not acknowledged (the car sends it again)."""
+        try:
+            done = list(zip(group, self.store.add_many(group)))
+        except Exception as exc:  # noqa: BLE001  retried one by one below
+            if len(group) == 1:
+                self._not_stored(group[0], exc)
+                return
+            done = []
+            for batch in group:
+                try:
+                    done.append((batch, self.store.add_many([batch])[0]))
+                except Exception as exc1:  # noqa: BLE001
+                    self._not_stored(batch, exc1)
+        for (unit, records, _), refused in done:
+            self.received += len(records) - len(refused)
+            self.refused += len(refused)
+            self.client.publish(f"{self.prefix}/{unit}/ack",
+                                ack_message([r["id"] for r in records]), qos=1)
+            if self.on_records:
+                self.on_records(unit, records)
+
+    def _not_stored(self, batch, exc: Exception) -> None:
+        unit, records, _ = batch
+        self.failed += 1
+        log.error("hq: cannot store %d record(s) from %s: %s: %s", len(records), unit,
+                  type(exc).__name__, exc)

@@ -83,6 +83,29 @@ def partition_name(m: datetime) -> str:
     return f"records_y{m.year:04d}m{m.month:02d}"
 
 
+# what a batch tells of its car (alprd.hq.fleet): one statement for every shape of batch
+_SEEN_SQL = (
+    "UPDATE units SET last_seen_utc = %(now)s, records = records + %(n)s, "
+    "prev_lag_s = CASE WHEN %(lag)s::float8 IS NULL THEN prev_lag_s ELSE uplink_lag_s END, "
+    "uplink_lag_s = coalesce(%(lag)s::float8, uplink_lag_s), "
+    "last_selftest_utc = CASE WHEN %(st)s::text IS NULL THEN last_selftest_utc "
+    "ELSE greatest(last_selftest_utc, %(st)s::text) END, "
+    "open_tickets = CASE WHEN %(st)s::text IS NULL THEN open_tickets ELSE 0 END "
+    "+ %(tickets)s, "
+    "hotlist_version = coalesce(%(hotlist_version)s::bigint, hotlist_version), "
+    "hotlist_age_s = coalesce(%(hotlist_age_s)s::float8, hotlist_age_s), "
+    "outbox_depth = coalesce(%(outbox_depth)s::bigint, outbox_depth) "
+    "WHERE unit_id = %(unit)s")
+
+
+def _seen_row(unit: str, now: datetime, n: int, health: dict, status: dict) -> dict:
+    return {"unit": unit, "now": now, "n": n, "lag": health["lag_s"],
+            "st": health["last_selftest_utc"], "tickets": health["tickets"],
+            "hotlist_version": status.get("hotlist_version"),
+            "hotlist_age_s": status.get("hotlist_age_s"),
+            "outbox_depth": status.get("outbox_depth")}
+
+
 def _iso(v) -> str | None:
     return v.astimezone(timezone.utc).isoformat() if isinstance(v, datetime) else v
 
@@ -159,55 +182,48 @@ class PgStore:
     # -- ingest ---------------------------------------------------------------------------
     def add(self, unit: str, records: list[dict], status: dict | None = None) -> list[str]:
         """As HqStore.add: one transaction; ON CONFLICT DO NOTHING; refused ids returned."""
-        now = datetime.now(timezone.utc)
-        good, bad = check_batch(unit, records)
-        health = batch_health(good, now)
-        rows = []
-        for r in good:
-            text = r["body"].get("text") if r["kind"] == "read" else None
-            rows.append((r["id"], r["kind"], json.dumps(r["body"]), captured(r),
-                         plate_index(self.key, text) if isinstance(text, str) else None))
-        with self.lock:
-            self._ensure_months({_month(c) for _, _, _, c, _ in rows})
-            with self.conn.transaction():
-                if bad:
-                    with self.conn.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO refused (unit_id, id, kind, body, reason, "
-                            "received_utc) VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
-                            [(unit, r["id"], r["kind"], refused_body(r), reason, now)
-                             for r, reason in bad])
-                if rows:
-                    ids, kinds, bodies, caps, plates = map(list, zip(*rows))
-                    cur = self.conn.execute(
-                        "INSERT INTO records (unit_id, id, kind, body, captured_utc, "
-                        "received_utc, plate_index) SELECT %s, i, k, b, c, %s, p FROM "
-                        "unnest(%s::text[], %s::text[], %s::jsonb[], %s::timestamptz[], "
-                        "%s::bytea[]) AS t(i, k, b, c, p) ON CONFLICT DO NOTHING",
-                        (unit, now, ids, kinds, bodies, caps, plates))
-                    self.duplicates += len(rows) - cur.rowcount
-                self._seen(unit, now, len(good), health, clean_status(status))
-        return [r["id"] for r, _ in bad]
+        return self.add_many([(unit, records, status)])[0]
 
-    def _seen(self, unit: str, now: datetime, n: int, health: dict, status: dict) -> None:
-        sets, args = ["last_seen_utc=%s", "records=records+%s"], [now, n]
-        if health["lag_s"] is not None:
-            sets += ["prev_lag_s=uplink_lag_s", "uplink_lag_s=%s"]
-            args.append(health["lag_s"])
-        if health["last_selftest_utc"]:
-            sets += ["last_selftest_utc=greatest(last_selftest_utc, %s)",
-                     "open_tickets=0"]
-            args.append(health["last_selftest_utc"])
-        if health["tickets"]:
-            sets.append("open_tickets=open_tickets+%s")
-            args.append(health["tickets"])
-        for k, v in status.items():
-            sets.append(f"{k}=%s")
-            args.append(v)
-        self.conn.execute("INSERT INTO units (unit_id) VALUES (%s) ON CONFLICT DO NOTHING",
-                          (unit,))
-        self.conn.execute(f"UPDATE units SET {', '.join(sets)} WHERE unit_id=%s",
-                          (*args, unit))
+    def add_many(self, batches: list[tuple[str, list[dict], dict | None]]) -> list[list[str]]:
+        """Several up messages in one transaction (one commit, one flush to disk: an ingest
+        worker stores what has queued up while the last commit ran). Each batch's refused
+        ids, in order. Any error rolls them all back: none is acknowledged."""
+        now = datetime.now(timezone.utc)
+        rows, bad_rows, seen, refused = [], [], [], []
+        for unit, records, status in batches:
+            good, bad = check_batch(unit, records)
+            for r in good:
+                text = r["body"].get("text") if r["kind"] == "read" else None
+                rows.append((unit, r["id"], r["kind"], json.dumps(r["body"]), captured(r),
+                             plate_index(self.key, text) if isinstance(text, str) else None))
+            bad_rows += [(unit, r["id"], r["kind"], refused_body(r), reason, now)
+                         for r, reason in bad]
+            seen.append(_seen_row(unit, now, len(good), batch_health(good, now),
+                                  clean_status(status)))
+            refused.append([r["id"] for r, _ in bad])
+        with self.lock:
+            self._ensure_months({_month(r[4]) for r in rows})
+            with self.conn.transaction():
+                cur = self.conn.cursor()
+                if bad_rows:
+                    cur.executemany("INSERT INTO refused (unit_id, id, kind, body, reason, "
+                                    "received_utc) VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT DO "
+                                    "NOTHING", bad_rows)
+                if rows:
+                    units, ids, kinds, bodies, caps, plates = map(list, zip(*rows))
+                    cur.execute(
+                        "INSERT INTO records (unit_id, id, kind, body, captured_utc, "
+                        "received_utc, plate_index) SELECT u, i, k, b::jsonb, c, %s, p FROM "
+                        "unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
+                        "%b::timestamptz[], %b::bytea[]) AS t(u, i, k, b, c, p) "
+                        "ON CONFLICT DO NOTHING",
+                        # arrays sent in binary: no escaping of every quote in every body
+                        (now, units, ids, kinds, bodies, caps, plates))
+                    self.duplicates += len(rows) - cur.rowcount
+                cur.execute("INSERT INTO units (unit_id) SELECT unnest(%b::text[]) ON "
+                            "CONFLICT DO NOTHING", (sorted({s["unit"] for s in seen}),))
+                cur.executemany(_SEEN_SQL, seen)
+        return refused
 
     def last_hotlist(self) -> tuple[int, list[dict], bool] | None:
         with self.lock:

@@ -139,34 +139,40 @@ class HqStore:
         per (unit, id); the others go to `refused` with the reason. Returns the refused ids.
         Any error rolls the whole batch back (nothing acknowledged, the car sends it again).
         status: the car's own figures from its up message (hotlist version and age, outbox)."""
+        return self.add_many([(unit, records, status)])[0]
+
+    def add_many(self, batches: list[tuple[str, list[dict], dict | None]]) -> list[list[str]]:
+        """Several up messages in one transaction (one commit); each one's refused ids."""
         now_t = datetime.now(timezone.utc)
         now = now_t.isoformat(timespec="seconds")
-        good, bad = check_batch(unit, records)
-        health = batch_health(good, now_t)
+        checked = [(unit, *check_batch(unit, records), status)
+                   for unit, records, status in batches]
         with self.lock:
             self.conn.execute("BEGIN")
             try:
-                for r, reason in bad:
-                    self.conn.execute(
-                        "INSERT OR IGNORE INTO refused (unit_id, id, kind, body, reason, "
-                        "received_utc) VALUES (?,?,?,?,?,?)",
-                        (unit, r["id"], r["kind"], refused_body(r), reason, now))
-                for r in good:
-                    body = json.dumps(r["body"])
-                    cur = self.conn.execute(
-                        "INSERT OR IGNORE INTO records (unit_id, id, kind, body, received_utc, "
-                        "captured_utc, plate_index) VALUES (?,?,?,?,?,?,?)",
-                        (unit, r["id"], r["kind"], body, now, r["body"]["utc"],
-                         plate_index(self.key, r["body"]["text"]) if r["kind"] == "read"
-                         else None))
-                    self.duplicates += cur.rowcount == 0
-                self._seen(unit, now, len(good), health, clean_status(status))
+                for unit, good, bad, status in checked:
+                    self._add(unit, good, bad, status, now_t, now)
                 self.conn.execute("COMMIT")
             except BaseException:  # nothing of the batch is kept; the connection stays usable
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
-        return [r["id"] for r, _ in bad]
+        return [[r["id"] for r, _ in bad] for _, _, bad, _ in checked]
+
+    def _add(self, unit, good, bad, status, now_t: datetime, now: str) -> None:
+        for r, reason in bad:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO refused (unit_id, id, kind, body, reason, "
+                "received_utc) VALUES (?,?,?,?,?,?)",
+                (unit, r["id"], r["kind"], refused_body(r), reason, now))
+        for r in good:
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO records (unit_id, id, kind, body, received_utc, "
+                "captured_utc, plate_index) VALUES (?,?,?,?,?,?,?)",
+                (unit, r["id"], r["kind"], json.dumps(r["body"]), now, r["body"]["utc"],
+                 plate_index(self.key, r["body"]["text"]) if r["kind"] == "read" else None))
+            self.duplicates += cur.rowcount == 0
+        self._seen(unit, now, len(good), batch_health(good, now_t), clean_status(status))
 
     def _seen(self, unit: str, now: str, n: int, health: dict, status: dict) -> None:
         self.conn.execute("INSERT INTO units (unit_id) VALUES (?) ON CONFLICT DO NOTHING",

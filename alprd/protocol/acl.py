@@ -37,6 +37,21 @@ def broker_acl(prefix: str, hq_identity: str) -> str:
             f"topic readwrite {p}/roster\n")
 
 
+def mosquitto_tls_conf(ca: str, cert: str, key: str, acl: str | None,
+                       crl: str | None = None) -> str:
+    """The lines of a mosquitto listener for the fleet: mutual TLS 1.2+ with the fleet CA, each
+    client known by its certificate's CN, the ACL, the packet cap and, when given, the CA's
+    revocation list (`alprd provision --revoke`)."""
+    conf = (f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\nrequire_certificate true\n"
+            f"use_identity_as_username true\ntls_version tlsv1.2\nallow_anonymous false\n"
+            f"max_packet_size {MAX_PACKET_BYTES}\n")
+    if crl:
+        conf += f"crlfile {crl}\n"
+    if acl:
+        conf += f"acl_file {acl}\n"
+    return conf
+
+
 def certificate_cn(pem: bytes) -> str:
     """The CN of a PEM certificate (the name the broker knows its holder by)."""
     from cryptography import x509

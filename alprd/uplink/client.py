@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 24 * 3600
 RETRY_CAP_S = 300.0  # an unacknowledged record waits at most this long before it goes again
+# at most this many batches sent and not yet acknowledged (each ack lets the next go): after an
+# outage, a car's backlog goes out at the pace HQ stores it instead of all at once, which would
+# overflow the broker's queues (messages dropped, sent again after a backoff) for every car
+IN_FLIGHT_BATCHES = 4
 
 
 def backoff_s(attempts: int, base_s: float, rng: random.Random | None = None) -> float:
@@ -276,6 +280,8 @@ class Uplink:
         now = time.monotonic()
         with self._lock:
             busy = {i for i, (due, _) in self._in_flight.items() if now < due}
+        if len(busy) >= IN_FLIGHT_BATCHES * self.batch:
+            return  # the next ack (or a record's backoff running out) wakes the sender
         items = self.store.pending(self.batch, exclude=busy)
         if not items:
             return
