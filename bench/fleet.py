@@ -14,11 +14,12 @@ acknowledged, with the uplink's backoff (5 s doubling, jittered). The run ends w
 car's outbox is empty.
 
 Prints reads_per_s_sustained (reads acknowledged per second, the patrol's included, from the
-backlog's return until its last read is acknowledged), ack_latency_p50_ms / _p99_ms (a batch sent to its ack received, all
-batches), lost (reads acknowledged but not stored, or never acknowledged), duplicated (stored
-more than once). With --search-rows R, R reads (1,000 units, 1,000,000 plates, 24 months) are
-then loaded into a fresh database and plate_search_p99_ms is measured through HqStore.search
-(the access log written for each), 500 searches of plates that exist.
+backlog's return until its last read is acknowledged), ack_latency_p50_ms / _p99_ms (a read
+first sent to its ack received, every read), lost (reads acknowledged but not stored, or never
+acknowledged), duplicated (stored more than once). With --search-rows R, R reads (1,000 units,
+1,000,000 plates, 24 months) are then loaded into a fresh database and plate_search_p99_ms is
+measured through PgStore.search (the access log written for each), 500 searches of plates that
+exist.
 
 Each car here is a minimal MQTT 5 client on asyncio (one process for the whole fleet), not
 alprd's uplink: 1,000 paho clients would need 1,000 threads on a 2-core machine.
@@ -334,11 +335,11 @@ def search_bench(pg: Postgres, rows: int, key: bytes) -> list[float]:
             hi = min(rows, lo + step)
             conn.execute(
                 "INSERT INTO records (unit_id, id, kind, body, captured_utc, received_utc, "
-                "plate_index) SELECT 'CAR-' || lpad((g % 1000)::text, 5, '0'), 'r' || g, "
-                "'read', jsonb_build_object('id', 'r' || g, 'text', 'P' || lpad((g % "
+                "plate_index) SELECT 'CAR-' || lpad((g %% 1000)::text, 5, '0'), 'r' || g, "
+                "'read', jsonb_build_object('id', 'r' || g, 'text', 'P' || lpad((g %% "
                 "1000000)::text, 6, '0'), 'utc', to_char(t, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
                 " 'lat', 34.05, 'lon', -118.24, 'confidence', 0.9), t, t, substring(hmac("
-                "convert_to('P' || lpad((g % 1000000)::text, 6, '0'), 'UTF8'), %s, 'sha256') "
+                "convert_to('P' || lpad((g %% 1000000)::text, 6, '0'), 'UTF8'), %s, 'sha256') "
                 "from 1 for 16) FROM generate_series(%s, %s - 1) AS g, LATERAL (SELECT %s::"
                 "timestamptz + ((g::bigint * 7919) %% %s) * interval '1 second') AS x(t)",
                 (key, lo, hi, start, span))

@@ -50,6 +50,7 @@ def test_hq_command_publishes_a_signed_retained_hotlist(broker, tmp_path):
     import subprocess
     import sys
     import threading
+    import time
 
     import paho.mqtt.client as mqtt
 
@@ -69,12 +70,12 @@ def test_hq_command_publishes_a_signed_retained_hotlist(broker, tmp_path):
         sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="late-car")
         sub.on_message = lambda c, u, m: (box.append(m.payload), got.set())
         # a car that connects after the publication still gets the list (retained)
-        said = []
-        for line in proc.stderr:  # ends early only if HQ exits
-            said.append(line)
-            if "published hotlist version" in line:
-                break
-        assert said and "published hotlist version" in said[-1], "".join(said)
+        said: list[str] = []  # HQ's log, read aside: a missing line fails, never hangs
+        threading.Thread(target=lambda: said.extend(proc.stderr), daemon=True).start()
+        deadline = time.monotonic() + 30
+        while not any("published hotlist version" in x for x in said):
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(said)
+            time.sleep(0.05)
         sub.connect("127.0.0.1", broker.port)
         sub.subscribe("alprd/v1/hotlist", qos=1)
         sub.loop_start()

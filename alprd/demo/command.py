@@ -47,8 +47,9 @@ def main(a) -> int:
                                                     len(recs), unit)
         hq.start()
         # the demo hotlist reaches the car the way a real one does: signed by HQ, over MQTT
+        # (a snapshot: this broker is new, and holds no retained list yet)
         version = hq.publish_hotlist(read_csv(Path(cfg.hotlist.path)),
-                                     signing_key(keys / "hq-hotlist.key"))
+                                     signing_key(keys / "hq-hotlist.key"), snapshot=True)
         log.info("hq: published the demo hotlist, version %d", version)
         hq.publish_roster(demo.demo_roster(), signing_key(keys / "hq-hotlist.key"))
         notes = {b: "" if st == "active" and t else f" ({st if st != 'active' else 'untrained'})"

@@ -73,11 +73,14 @@ def read_hotlist(path: Path, fmt: str):
 
 class HotlistWatch:
     """Publishes the hotlist file whenever it changes (its size or time): an import that
-    removes a want reaches the cars as a cancellation delta within a second or two."""
+    removes a want reaches the cars as a cancellation delta within a second or two. The first
+    publication after HQ starts is a snapshot (retained): the broker may have lost its
+    retained list, and a car that lost its own starts from it."""
 
     def __init__(self, hq, path: Path, fmt: str, key) -> None:
         self.hq, self.path, self.fmt, self.key = hq, Path(path), fmt, key
         self.seen = None
+        self.first = True
 
     def poll(self) -> None:
         from alprd.hq.importers import ImportRefused
@@ -100,7 +103,8 @@ class HotlistWatch:
         for err in errors:
             log.warning("hq: %s: skipped %s", self.path, err)
         try:
-            self.hq.publish_hotlist(entries, self.key)
+            self.hq.publish_hotlist(entries, self.key, snapshot=self.first)
+            self.first = False
         except (TimeoutError, OSError) as exc:
             log.error("hq: hotlist not published (%s); will retry", exc)
             self.seen = None

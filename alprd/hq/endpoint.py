@@ -98,8 +98,8 @@ class HqEndpoint:
         self.store.save_hotlist(version, new, body["kind"] == "hotlist.snapshot")
         self._publish_signed("hotlist", body, signing_key,
                              retain=body["kind"] == "hotlist.snapshot", timeout=timeout)
-        log.info("hq: hotlist %s version %d published (%d entries%s)", body["kind"][8:],
-                 version, len(new), f", +{len(body.get('add', []))} "
+        log.info("hq: published hotlist version %d as a %s (%d entries%s)", version,
+                 body["kind"][8:], len(new), f", +{len(body.get('add', []))} "
                  f"-{len(body.get('remove', []))}" if "add" in body else "")
         return version
 

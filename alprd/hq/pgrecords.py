@@ -19,8 +19,8 @@ from datetime import datetime, timedelta, timezone
 
 from alprd import retention
 from alprd.hq.access import AccessRefused, refusal
-from alprd.hq.schema import (batch_health, captured, check_batch, clean_status, plate_index,
-                             refused_body)
+from alprd.hq.schema import (IndexKeyed, batch_health, captured, check_batch,
+                             clean_status, plate_index, refused_body)
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _iso(v) -> str | None:
     return v.astimezone(timezone.utc).isoformat() if isinstance(v, datetime) else v
 
 
-class PgStore:
+class PgStore(IndexKeyed):
     """HQ on PostgreSQL. One connection per store (an ingest worker has its own)."""
 
     backend = "postgresql"
@@ -127,12 +127,6 @@ class PgStore:
         self._months: set[datetime] = set()
         self._migrate()
         self._load_months()
-
-    @property
-    def key(self) -> bytes:
-        if callable(self._key):
-            self._key = self._key()
-        return self._key
 
     # -- schema ---------------------------------------------------------------------------
     def _migrate(self) -> None:

@@ -1,5 +1,5 @@
-"""HQ's record store (SQLite, the embedded default): records stored once per (unit, id), legal holds,
-retention (POL-09) and searches with their access log (POL-02, POL-10)."""
+"""HQ's record store (SQLite, the embedded default): records stored once per (unit, id),
+legal holds, retention (POL-09) and searches with their access log (POL-02, POL-10)."""
 from __future__ import annotations
 
 import json
@@ -12,8 +12,8 @@ from pathlib import Path
 from alprd import retention
 from alprd.hq.access import AccessRefused, refusal
 from alprd.hq.keys import load_index_key
-from alprd.hq.schema import (batch_health, check_batch, clean_status, plate_index,
-                             refused_body)
+from alprd.hq.schema import (IndexKeyed, batch_health, check_batch, clean_status,
+                             plate_index, refused_body)
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def _plate_of(key: bytes, kind: str, body: str) -> bytes | None:
 SCHEMA_VERSION = 2
 
 
-class HqStore:
+class HqStore(IndexKeyed):
     """HQ on one SQLite file: the embedded default (demo, tests, a small agency).
     alprd.hq.pgrecords.PgStore is the same on PostgreSQL."""
 
@@ -107,13 +107,6 @@ class HqStore:
         self.lock = threading.Lock()
         self.duplicates = 0
         self._migrate()
-
-    @property
-    def key(self) -> bytes:
-        """The plate index key, loaded (or made) when first needed."""
-        if callable(self._key):
-            self._key = self._key()
-        return self._key
 
     def _migrate(self) -> None:
         """Versioned migrations (PRAGMA user_version), each in one transaction."""

@@ -21,6 +21,19 @@ HOTLIST_STALE_S = 86400.0  # a car's hotlist.max_age_s default: older lists may 
 LAG_FLAG_S = 900.0  # records arriving more than 15 minutes after capture
 
 
+class IndexKeyed:
+    """A store's plate index key: bytes, or a () -> bytes that loads it when first needed
+    (`alprd hq status` opens a store without it)."""
+
+    _key = None
+
+    @property
+    def key(self) -> bytes:
+        if callable(self._key):
+            self._key = self._key()
+        return self._key
+
+
 def plate_index(key: bytes, plate: str) -> bytes:
     """The blind index of a plate text (16 bytes of HMAC-SHA256)."""
     return hmac.new(key, plate.strip().upper().encode(), hashlib.sha256).digest()[:16]

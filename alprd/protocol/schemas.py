@@ -15,7 +15,8 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "v1"
 @lru_cache(maxsize=1)
 def names() -> tuple[str, ...]:
     """The message kinds that have a schema (read, hit, roster, hotlist-snapshot, ...)."""
-    return tuple(sorted(p.name.removesuffix(".schema.json") for p in SCHEMA_DIR.glob("*.schema.json")))
+    return tuple(sorted(p.name.removesuffix(".schema.json")
+                        for p in SCHEMA_DIR.glob("*.schema.json")))
 
 
 @lru_cache(maxsize=None)
