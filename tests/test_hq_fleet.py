@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import ssl
 import subprocess
@@ -257,3 +256,25 @@ def test_fleet_health_in_hq_status_and_on_the_page(hq_db, capsys):
     finally:
         page.shutdown()
         store.close()
+
+
+def test_broker_config_writes_the_fleet_listener_and_acl(pki, tmp_path, capsys):
+    """`alprd hq broker-config`: mosquitto's listener for the fleet, as the demo's broker
+    runs it (the same lines): mutual TLS, identity from the certificate, ACL, CRL, cap."""
+    from alprd.cli import main
+    from alprd.protocol.acl import MAX_PACKET_BYTES
+    revoke(pki, "NOBODY")
+    out = tmp_path / "conf.d"
+    assert main(["hq", "broker-config", "--out", str(out), "--listen", "0.0.0.0:8883",
+                 "--tls-ca", str(pki / "ca.crt"), "--tls-cert", str(pki / "hq.crt"),
+                 "--tls-key", str(pki / "hq.key"), "--crl", str(pki / "ca.crl")]) == 0
+    conf = (out / "alprd-fleet.conf").read_text().splitlines()
+    for line in ("listener 8883 0.0.0.0", "require_certificate true",
+                 "use_identity_as_username true", "allow_anonymous false",
+                 f"max_packet_size {MAX_PACKET_BYTES}", f"crlfile {pki / 'ca.crl'}",
+                 f"acl_file {out / 'alprd-fleet.acl'}"):
+        assert line in conf, line
+    acl = (out / "alprd-fleet.acl").read_text()
+    assert "pattern write alprd/v1/%u/up" in acl and "user 127.0.0.1" in acl
+    assert main(["hq", "broker-config", "--out", str(out)]) == 2  # no certificates: refused
+    assert "needs --tls-ca" in capsys.readouterr().err

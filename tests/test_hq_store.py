@@ -124,3 +124,20 @@ def test_an_old_sqlite_hq_database_is_migrated(tmp_path):
     hq.add("CAR-2", [rec("old-1", T0, "NEW0002", "CAR-2")])
     assert hq.count() == 2
     hq.close()
+
+
+def test_a_lost_database_connection_is_opened_again(pg_server, monkeypatch, tmp_path):
+    """PostgreSQL restarted under a worker: the batch that meets the break fails (not
+    acknowledged: the car sends it again), and the next one is stored on a new connection."""
+    import psycopg
+    monkeypatch.chdir(tmp_path)
+    url = pg_server.create_database("hq_reconnect")
+    hq = open_store(url)
+    hq.add("CAR-1", [rec("a", T0)])
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (hq.conn.info.backend_pid,))
+    with pytest.raises(psycopg.OperationalError):
+        hq.add("CAR-1", [rec("b", T0)])
+    hq.add("CAR-1", [rec("b", T0)])
+    assert hq.count() == 2
+    hq.close()

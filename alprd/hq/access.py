@@ -6,6 +6,8 @@ refused, is written to HQ's access log (alprd.hq.records).
 """
 from __future__ import annotations
 
+import json
+
 from alprd.protocol import PURPOSES
 
 
@@ -42,3 +44,11 @@ def refusal(role: str, purpose: str, include_deleted: bool, ground: str | None,
     if include_deleted and not (request_ref or "").strip():
         return "searching logically deleted data needs the approved Form 15.02.00 reference"
     return None
+
+
+def access_row(utc, username: str, role: str, purpose: str, plate: str, include_deleted: bool,
+               ground: str | None, request_ref: str | None, found: int,
+               why: str | None) -> tuple:
+    """The access log's row for a search, allowed or refused (both back ends)."""
+    return (utc, username, role, "search_deleted" if include_deleted else "search", purpose,
+            json.dumps({"plate": plate}), ground, request_ref, None if why else found, why)

@@ -27,6 +27,7 @@ log = logging.getLogger("alprd")
 
 SHARE_GROUP = "alprd-hq"
 SNAPSHOT_EVERY_S = 900.0  # deltas since the last snapshot: re-publish it retained
+WORKER_RESPAWN_S = 5.0  # a worker that keeps ending (database down) restarts this often
 
 
 class BrokerTls:
@@ -182,6 +183,7 @@ def main(a) -> int:
         hq.stop()
         return 0
     workers = {i: _spawn_worker(a, i) for i in range(a.workers)}
+    respawn_at: dict[int, float] = {}
     watch = HotlistWatch(hq, Path(a.hotlist), a.hotlist_format, key) if key else None
     page = None
     if a.http:
@@ -195,10 +197,11 @@ def main(a) -> int:
     next_snapshot = time.monotonic() + SNAPSHOT_EVERY_S
     while not stop.wait(0.25):
         for i, proc in list(workers.items()):
-            if proc.poll() is not None:
+            if proc.poll() is not None and time.monotonic() >= respawn_at.get(i, 0.0):
                 log.error("hq: ingest worker %d ended (%s); starting it again", i,
                           proc.returncode)
                 workers[i] = _spawn_worker(a, i)
+                respawn_at[i] = time.monotonic() + WORKER_RESPAWN_S  # not in a tight loop
         if watch and hq.connected.is_set():
             watch.poll()
         now = time.monotonic()
@@ -209,11 +212,16 @@ def main(a) -> int:
                 log.error("hq: snapshot not refreshed (%s)", exc)
             next_snapshot = now + SNAPSHOT_EVERY_S
         if now >= next_retention:  # POL-09, hourly
-            logical, permanent = hq.store.apply_retention(datetime.now(timezone.utc))
-            if logical or permanent:
-                log.info("hq: retention: %d logically deleted, %d permanently deleted",
-                         logical, permanent)
-            next_retention = time.monotonic() + 3600
+            try:
+                logical, permanent = hq.store.apply_retention(datetime.now(timezone.utc))
+                if logical or permanent:
+                    log.info("hq: retention: %d logically deleted, %d permanently deleted",
+                             logical, permanent)
+                next_retention = time.monotonic() + 3600
+            except Exception as exc:  # noqa: BLE001  HQ goes on; tried again in a minute
+                log.error("hq: retention not applied (%s: %s); again in a minute",
+                          type(exc).__name__, exc)
+                next_retention = time.monotonic() + 60
     for proc in workers.values():
         proc.terminate()
     for proc in workers.values():

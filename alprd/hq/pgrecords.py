@@ -18,7 +18,8 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 from alprd import retention
-from alprd.hq.access import AccessRefused, refusal
+from alprd.hq.access import AccessRefused, access_row, refusal
+from alprd.hq.pgschema import MIGRATIONS, SCHEMA_VERSION
 from alprd.hq.schema import (IndexKeyed, batch_health, captured, check_batch,
                              clean_status, plate_index, refused_body)
 
@@ -28,46 +29,6 @@ _LOCK_MIGRATE = 0x616c7072  # advisory lock ids ("alpr")
 _LOCK_PARTITION = 0x616c7073
 _LOCK_RETENTION = 0x616c7074
 
-_COLS = ("unit_id text NOT NULL, id text NOT NULL, kind text NOT NULL, body jsonb NOT NULL, "
-         "captured_utc timestamptz NOT NULL, received_utc timestamptz NOT NULL, "
-         "plate_index bytea, logical_deleted_utc timestamptz")
-
-MIGRATIONS = {
-    1: [
-        # the primary key must hold the partition key; a record's capture time is part of
-        # it (a resend carries the same body), so ON CONFLICT still stores it once
-        f"CREATE TABLE records ({_COLS}, PRIMARY KEY (unit_id, id, captured_utc)) "
-        "PARTITION BY RANGE (captured_utc)",
-        "CREATE INDEX records_plate ON records (plate_index) WHERE plate_index IS NOT NULL",
-        "CREATE INDEX records_unit_time ON records (unit_id, captured_utc)",
-        "CREATE INDEX records_time ON records USING brin (captured_utc)",
-        # records under a legal hold, moved out of a month before it is dropped
-        f"CREATE TABLE held_records ({_COLS}, PRIMARY KEY (unit_id, id))",
-        "CREATE INDEX held_records_plate ON held_records (plate_index)",
-        "CREATE TABLE holds (ref text PRIMARY KEY, reason text NOT NULL, "
-        "placed_utc timestamptz NOT NULL, reviewed_utc timestamptz NOT NULL, "
-        "released_utc timestamptz)",
-        "CREATE TABLE hold_records (ref text NOT NULL REFERENCES holds, record_id text NOT "
-        "NULL, PRIMARY KEY (ref, record_id))",
-        "CREATE INDEX hold_records_id ON hold_records (record_id)",
-        "CREATE TABLE access_log (seq bigserial PRIMARY KEY, utc timestamptz NOT NULL, "
-        "username text NOT NULL, role text NOT NULL, action text NOT NULL, purpose text, "
-        "query text NOT NULL, ground text, request_ref text, result_count integer, "
-        "refused text)",
-        "CREATE TABLE published (kind text PRIMARY KEY, version bigint NOT NULL)",
-        "CREATE TABLE refused (unit_id text NOT NULL, id text NOT NULL, kind text NOT NULL, "
-        "body text NOT NULL, reason text NOT NULL, received_utc timestamptz NOT NULL, "
-        "PRIMARY KEY (unit_id, id))",
-        "CREATE TABLE units (unit_id text PRIMARY KEY, last_seen_utc timestamptz, "
-        "records bigint NOT NULL DEFAULT 0, uplink_lag_s double precision, "
-        "prev_lag_s double precision, last_selftest_utc text, "
-        "open_tickets integer NOT NULL DEFAULT 0, hotlist_version bigint, "
-        "hotlist_age_s double precision, outbox_depth bigint)",
-        "CREATE TABLE hotlist_published (one integer PRIMARY KEY CHECK (one = 1), "
-        "version bigint NOT NULL, entries jsonb NOT NULL, snapshot boolean NOT NULL)",
-    ],
-}
-SCHEMA_VERSION = max(MIGRATIONS)
 
 
 def _month(t: datetime) -> datetime:
@@ -127,6 +88,13 @@ class PgStore(IndexKeyed):
         self._months: set[datetime] = set()
         self._migrate()
         self._load_months()
+
+    def _live(self) -> None:
+        """A connection lost (PostgreSQL restarted, a failover) is opened again: the batch
+        that met the break was not acknowledged, and the car sends it again."""
+        if self.conn.closed or self.conn.broken:
+            log.warning("hq: database connection lost; connecting again")
+            self.conn = self.psycopg.connect(self.url, autocommit=True)
 
     # -- schema ---------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -196,6 +164,7 @@ class PgStore(IndexKeyed):
                                   clean_status(status)))
             refused.append([r["id"] for r, _ in bad])
         with self.lock:
+            self._live()
             self._ensure_months({_month(r[4]) for r in rows})
             with self.conn.transaction():
                 cur = self.conn.cursor()
@@ -289,6 +258,8 @@ class PgStore(IndexKeyed):
         held records have moved to held_records. Inside the boundary months, records are
         flagged or deleted one by one, each decided exactly (retention.decide)."""
         logical = permanent = 0
+        with self.lock:
+            self._live()
         with self.lock, self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_RETENTION,))
             self._load_months_locked()
@@ -360,16 +331,16 @@ class PgStore(IndexKeyed):
         sql = (f"SELECT id, unit_id, body, logical_deleted_utc, captured_utc FROM records "
                f"WHERE {cond} UNION ALL SELECT id, unit_id, body, logical_deleted_utc, "
                f"captured_utc FROM held_records WHERE {cond} ORDER BY captured_utc DESC")
+        with self.lock:
+            self._live()
         with self.lock, self.conn.transaction():
             rows = [] if why else self.conn.execute(
                 sql, {"p": plate_index(self.key, plate)}).fetchall()
             self.conn.execute(
                 "INSERT INTO access_log (utc, username, role, action, purpose, query, ground, "
                 "request_ref, result_count, refused) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                (now or datetime.now(timezone.utc), username, role,
-                 "search_deleted" if include_deleted else "search", purpose,
-                 json.dumps({"plate": plate}), ground, request_ref,
-                 None if why else len(rows), why))
+                access_row(now or datetime.now(timezone.utc), username, role, purpose, plate,
+                           include_deleted, ground, request_ref, len(rows), why))
         if why:
             log.warning("hq: search by %s refused: %s", username, why)
             raise AccessRefused(why)

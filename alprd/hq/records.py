@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from alprd import retention
-from alprd.hq.access import AccessRefused, refusal
+from alprd.hq.access import AccessRefused, access_row, refusal
 from alprd.hq.keys import load_index_key
 from alprd.hq.schema import (IndexKeyed, batch_health, check_batch, clean_status,
                              plate_index, refused_body)
@@ -320,10 +320,9 @@ class HqStore(IndexKeyed):
             self.conn.execute(
                 "INSERT INTO access_log (utc, username, role, action, purpose, query, ground, "
                 "request_ref, result_count, refused) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                ((now or datetime.now(timezone.utc)).isoformat(), username, role,
-                 "search_deleted" if include_deleted else "search", purpose,
-                 json.dumps({"plate": plate}), ground, request_ref,
-                 None if why else len(rows), why))
+                access_row((now or datetime.now(timezone.utc)).isoformat(), username, role,
+                           purpose, plate, include_deleted, ground, request_ref, len(rows),
+                           why))
         if why:
             log.warning("hq: search by %s refused: %s", username, why)
             raise AccessRefused(why)

@@ -12,7 +12,8 @@ from alprd.protocol.schemas import check_record, validate
 from alprd.protocol.version import PROTOCOL_VERSION
 
 __all__ = ["PROTOCOL_VERSION", "PURPOSES", "KINDS", "MAX_ACK_BYTES", "MAX_UP_BYTES",
-           "SIG_BYTES", "UpdateRefused", "ack_message", "check", "check_record", "command_body", "decode",
-           "entry_to_json", "hash_pin", "hit_body", "hotlist_snapshot", "load_public_key",
-           "parse_ack", "parse_up", "read_body", "roster_body", "roster_user", "sign",
-           "topics", "up_message", "validate", "verify"]
+           "SIG_BYTES", "UpdateRefused", "ack_message", "check", "check_record",
+           "command_body", "decode", "entry_to_json", "hash_pin", "hit_body",
+           "hotlist_snapshot", "load_public_key", "parse_ack", "parse_up", "parse_up_message",
+           "read_body", "roster_body", "roster_user", "sign", "topics", "up_message",
+           "validate", "verify"]
