@@ -118,11 +118,7 @@ class PgStore(IndexKeyed):
 
     def _load_months(self) -> None:
         with self.lock:
-            rows = self.conn.execute(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'records'").fetchall()
-        self._months = {datetime(int(n[9:13]), int(n[14:16]), 1, tzinfo=timezone.utc)
-                        for (n,) in rows}
+            self._load_months_locked()
 
     def partitions(self) -> list[str]:
         self._load_months()
@@ -307,6 +303,7 @@ class PgStore(IndexKeyed):
         return logical, permanent
 
     def _load_months_locked(self) -> None:
+        """The month partitions that exist (another worker may have made some)."""
         rows = self.conn.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'records'").fetchall()

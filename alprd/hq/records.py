@@ -73,8 +73,7 @@ def _migrate_2(conn, key: bytes) -> None:
     conn.execute("CREATE TABLE units (unit_id TEXT PRIMARY KEY, last_seen_utc TEXT, "
                  "records INTEGER NOT NULL DEFAULT 0, uplink_lag_s REAL, prev_lag_s REAL, "
                  "last_selftest_utc TEXT, open_tickets INTEGER NOT NULL DEFAULT 0, "
-                 "hotlist_version INTEGER, hotlist_age_s REAL, outbox_depth INTEGER, "
-                 "oldest_unsent_s REAL)")
+                 "hotlist_version INTEGER, hotlist_age_s REAL, outbox_depth INTEGER)")
     # the last hotlist published, to send the next import as a delta against it
     conn.execute("CREATE TABLE hotlist_published (one INTEGER PRIMARY KEY CHECK (one = 1), "
                  "version INTEGER NOT NULL, entries TEXT NOT NULL, snapshot INTEGER NOT NULL)")
