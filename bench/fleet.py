@@ -22,8 +22,7 @@ measured through PgStore.search (the access log written for each), 500 searches 
 exist.
 
 Each car here is a minimal MQTT 5 client on asyncio (bench/fleet_cars.py; one process for the
-whole fleet), not
-alprd's uplink: 1,000 paho clients would need 1,000 threads on a 2-core machine.
+whole fleet), not alprd's uplink: 1,000 paho clients would need 1,000 threads on 2 cores.
 """
 from __future__ import annotations
 
