@@ -102,7 +102,8 @@ def cmd_recognize(a) -> int:
         if a.json:
             print(json.dumps(result), flush=True)
         else:
-            texts = ", ".join(f"{p['text']} ({p['confidence']:.2f})" for p in result["plates"])
+            texts = ", ".join(f"{p['text']} ({p['confidence']:.2f}, state {p['state'] or '?'})"
+                              for p in result["plates"])
             print(f"{path}: {texts or 'no plate'}  [{result['ms']:.0f} ms]", flush=True)
     return status
 

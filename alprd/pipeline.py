@@ -88,7 +88,7 @@ class Pipeline:
             return None
         read = Read(id=p.id, text=text,
                     confidence=round(sum(confs) / len(confs), 4) if confs else 0.0,
-                    char_confidences=confs, state=best.plate.state, utc=utc, time_source=source,
+                    char_confidences=confs, state=p.state(), utc=utc, time_source=source,
                     camera_id=p.camera_id, unit_id=self.cfg.vehicle.unit_id,
                     lat=fix.lat if fix else None, lon=fix.lon if fix else None,
                     fix_quality=fix.quality if fix else 0, crop_jpeg=jpeg.tobytes(),
@@ -154,7 +154,8 @@ class Pipeline:
 def format_read(read: Read, hits: list[Hit]) -> str:
     """A read and its hits as the console prints them (alprd run --print-reads, the demo)."""
     where = f"{read.lat:.5f},{read.lon:.5f}" if read.lat is not None else "no-fix"
-    line = (f"READ {read.text:<8} conf={read.confidence:.2f} cam={read.camera_id} "
+    line = (f"READ {read.text:<8} conf={read.confidence:.2f} state={read.state or '?'} "
+            f"cam={read.camera_id} "
             f"frames={read.frames} {read.utc} {where}")
     for h in hits:
         e = h.entry

@@ -41,7 +41,8 @@ class PlateRead:
     char_confidences: tuple[float, ...]
     bbox: tuple[int, int, int, int]  # x1, y1, x2, y2 in full-frame pixels
     detector_score: float
-    state: str | None = None
+    state: str | None = None  # None: not sure enough (recognize.state_min_confidence)
+    state_confidence: float = 0.0  # how well its words matched that state (0-1; 0: not read)
 
 
 @dataclass(frozen=True)

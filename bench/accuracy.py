@@ -9,7 +9,10 @@ boxes fit (the OCR reads a tight box best); false reads are plates read, after t
 confidence filter, where no plate is labelled. Crop folders (one plate filling the
 image) are read by the OCR alone, through the same crop step as a detector box (its views and
 margins; beyond the image edge, the edge repeated). The detector threshold and confidence
-filter are the daemon's defaults unless given. Prints figures, one per line, the last being
+filter are the daemon's defaults unless given. Where the labels give the state (us_plate_crops),
+state_correct and state_wrong say how often the read's state was right and wrong (the rest
+abstained: unknown). --half even|odd reads every other image only: choices are made on the
+even half and confirmed on the odd one. Prints figures, one per line, the last being
 read_rate; --confusions adds a per-character confusion table.
 """
 from __future__ import annotations
@@ -28,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alprd.config import RecognizeConfig  # noqa: E402
 from alprd.geometry import iou  # noqa: E402
-from alprd.recognize.recognizer import Recognizer  # noqa: E402
+from alprd.recognize.recognizer import Recognizer, crop_plate  # noqa: E402
+from alprd.recognize.state import MARGIN, match  # noqa: E402
 
 FOLD = str.maketrans({"O": "0", "I": "1"})
 
@@ -62,11 +66,20 @@ def main() -> int:
     ap.add_argument("--second-below", type=float, default=defaults.second_below,
                     help="ask the second reader under this vote confidence (1.01: always)")
     ap.add_argument("--second-weight", type=float, default=defaults.second_weight)
+    ap.add_argument("--second-model", type=Path,
+                    help="another second reader .onnx (default: the shipped one)")
+    ap.add_argument("--state-min-confidence", type=float,
+                    default=defaults.state_min_confidence)
+    ap.add_argument("--state-sweep", action="store_true",
+                    help="print state_correct/state_wrong at several thresholds")
+    ap.add_argument("--half", choices=("even", "odd"), help="every other image only")
     ap.add_argument("--confusions", action="store_true", help="print a confusion table")
     ap.add_argument("--errors", action="store_true", help="print each miss")
     a = ap.parse_args()
     items = [json.loads(line) for line in (a.folder / "manifest.jsonl").read_text().splitlines()]
     items = [it for it in items if any(p.get("text") for p in it["plates"])]
+    if a.half:
+        items = items[0 if a.half == "even" else 1::2]
     if a.limit:
         items = items[: a.limit]
     alone = a.reader == "global"  # always asked, and always preferred
@@ -74,10 +87,12 @@ def main() -> int:
                      detect_threshold=a.detect_threshold, min_confidence=a.min_confidence,
                      deskew_min_deg=a.deskew_min_deg, second_reader=a.reader != "ours",
                      second_below=1.01 if alone else a.second_below,
-                     second_weight=1e9 if alone else a.second_weight)
+                     second_weight=1e9 if alone else a.second_weight,
+                     state_min_confidence=a.state_min_confidence,
+                     second_model=a.second_model)
     crops = is_crop_set(items)
     exact = folded = found = false_reads = 0
-    times, ious, confusions = [], [], Counter()
+    times, ious, confusions, states = [], [], Counter(), []
     for it in items:
         img = cv2.imread(str(a.folder / it["image"]))
         label = next(p for p in it["plates"] if p.get("text"))
@@ -86,6 +101,11 @@ def main() -> int:
         if crops:
             got_text = rec.read_box(img, label["bbox"])[0].text
             hit_box = True
+            if label.get("state"):  # the best-matching state, whatever the threshold
+                code, best, runner_up = match(rec.state.readings(
+                    crop_plate(img, label["bbox"], 0.0, 0.0)))
+                states.append((label["state"], code if best - runner_up >= MARGIN else None,
+                               best))
         else:
             dets = rec.detector(img)
             plates = rec.read(img, dets)  # what rec(img) does, keeping the detections
@@ -122,6 +142,13 @@ def main() -> int:
             print(f"box_iou_median: {statistics.median(ious):.2f} IoU")
     print(f"read_rate_folded: {100 * folded / n:.1f} %")
     print(f"median_ms: {statistics.median(times):.1f} ms")
+    if states:
+        sweep = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0) if a.state_sweep else ()
+        for t, tag in [(t, f"_at_{t:g}") for t in sweep] + [(a.state_min_confidence, "")]:
+            named = [(want, got) for want, got, conf in states if got and conf >= t]
+            right = sum(want == got for want, got in named)
+            print(f"state_correct{tag}: {100 * right / len(states):.1f} %")
+            print(f"state_wrong{tag}: {100 * (len(named) - right) / len(states):.1f} %")
     if a.confusions:
         for (w, g), c in confusions.most_common(25):
             print(f"confusion {w}->{g}: {c}")

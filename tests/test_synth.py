@@ -226,3 +226,23 @@ def test_serif_i_puts_bars_on_the_letter_i_only():
 
     assert ink("I", serif_i=True) > 1.3 * ink("I")
     assert ink("1", plain_one=True, serif_i=True) == ink("1", plain_one=True)
+
+
+def test_every_jurisdiction_has_its_own_words_in_the_order_the_state_head_reads():
+    """A rich plate names its state and prints that state's slogan (never another's): the
+    state head (train/state_model.py) learns the state from those words, and its outputs
+    are in alprd's order (alprd.recognize.state.CODES)."""
+    from alprd.recognize.state import CODES
+    from train import states
+    assert states.CODES == CODES and len(CODES) == 51
+    assert set(states.SLOGANS) == set(states.STATES)
+    rng = random.Random(5)
+    others = {s for code, slogans in states.SLOGANS.items() for s in slogans}
+    for code in CODES:
+        names = {states.header(rng, code) for _ in range(30)}
+        assert states.STATES[code].upper() in names or code == "DC"
+        for _ in range(10):
+            slogan = states.slogan(rng, code)
+            assert slogan == "" or slogan in states.SLOGANS[code]
+    # no slogan is shared by two states (it would teach the head a coin toss)
+    assert len(others) == sum(len(v) for v in states.SLOGANS.values())

@@ -82,7 +82,8 @@ def random_background(rng: random.Random, h: int, w: int) -> np.ndarray:
 
 def ocr_crop(rng: random.Random, backgrounds: list[np.ndarray] | None = None,
              text: str | None = None,
-             p_two_line: float = 0.05) -> tuple[np.ndarray, str, str]:
+             p_two_line: float = 0.05, median_h: float = 44,
+             max_h: int = 110) -> tuple[np.ndarray, str, str]:
     """One training crop as a detector box would give it: margins from none (the plate's own
     edge, or a little inside it) to loose, tilt, low resolution or a clean close-up.
     A quarter of the random texts repeat a character (repeated_text)."""
@@ -118,7 +119,7 @@ def ocr_crop(rng: random.Random, backgrounds: list[np.ndarray] | None = None,
         y0 += rng.randint(0, int(ph * 0.06) + 1)
         y1 -= rng.randint(0, int(ph * 0.06) + 1)
     crop = canvas[y0:y1, x0:x1]
-    target_h = int(np.clip(rng.lognormvariate(np.log(44), 0.4), 18, 110))
+    target_h = int(np.clip(rng.lognormvariate(np.log(median_h), 0.4), 18, max_h))
     factor = target_h / crop.shape[0]
     if factor < 1:
         crop = cv2.resize(crop, (max(8, int(crop.shape[1] * factor)), target_h),

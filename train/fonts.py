@@ -131,6 +131,27 @@ HEADER_FONT_GLOBS = (
     "/usr/share/fonts/opentype/urw-base35/NimbusRoman-BoldItalic.otf",
 )
 
+# The state's name on rich OCR plates (train/states.py): the header faces and more, script
+# (Z003), italic serif and gothic faces as real plates print names, and the fetched faces
+STATE_FONT_GLOBS = HEADER_FONT_GLOBS + (
+    "/usr/share/fonts/opentype/urw-base35/Z003-MediumItalic.otf",
+    "/usr/share/fonts/opentype/urw-base35/C059-BdIta.otf",
+    "/usr/share/fonts/opentype/urw-base35/P052-BoldItalic.otf",
+    "/usr/share/fonts/opentype/urw-base35/URWBookman-DemiItalic.otf",
+    "/usr/share/fonts/opentype/urw-base35/URWBookman-Demi.otf",
+    "/usr/share/fonts/opentype/urw-base35/URWGothic-Demi.otf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusSans-BoldItalic.otf",
+    "/usr/share/fonts/truetype/liberation*/LiberationSerif-BoldItalic.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSerifCondensed-BoldItalic.ttf",
+    "/usr/share/fonts/truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
+)
+
+
+def state_faces() -> list[str]:
+    """The faces a rich plate's state name and slogan are set in."""
+    return _existing(STATE_FONT_GLOBS) + installed()
+
 
 def _existing(globs):
     out = []

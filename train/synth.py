@@ -15,30 +15,12 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from train import fonts, pictures
+from train import fonts, pictures, states
+from train.states import STATES
 from train.pictures import INK_COLOURS, Blank
 
 PLATE_W, PLATE_H = 360, 180  # a 12 x 6 inch US plate at 30 px per inch
 
-STATES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
-    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "FL": "Florida", "GA": "Georgia",
-    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa",
-    "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland",
-    "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi",
-    "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire",
-    "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York", "NC": "North Carolina",
-    "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania",
-    "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota", "TN": "Tennessee",
-    "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
-    "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming", "DC": "District of Columbia",
-}
-SLOGANS = (
-    "", "", "Sunshine State", "Land of Lincoln", "Live Free or Die", "Empire State",
-    "The Lone Star State", "Great Lakes State", "DMV.CA.GOV", "Grand Canyon State",
-    "First in Flight", "Garden State", "Wild, Wonderful", "Famous Potatoes", "Vacationland",
-    "America's Dairyland", "Keystone State", "Peach State", "Centennial", "10,000 Lakes",
-)
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
 # L = letter, D = digit, X = either; common US serial formats plus vanity lengths.
@@ -54,6 +36,11 @@ def plate_fonts() -> list[str]:
     """The condensed plate-like fonts fetched by `python -m train.fonts` (none before); the
     OCR crops (rich plates) are set in one of them a little over half the time."""
     return fonts.installed()
+
+
+@functools.lru_cache(maxsize=1)
+def state_faces() -> list[str]:
+    return fonts.state_faces()
 
 
 def random_text(rng: random.Random) -> str:
@@ -81,6 +68,9 @@ class Plate:
     image: np.ndarray  # RGB uint8, PLATE_H x PLATE_W
     text: str
     state: str
+    name: str = ""  # the state's name as printed
+    slogan: str = ""  # the words on the other band ("" for none)
+    name_at_top: bool = True
 
 
 def _graphic_backdrop(rng: random.Random, bg: tuple, backdrops: list[np.ndarray] | None
@@ -298,18 +288,26 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         y = rng.randint(40, 150)
         draw.rectangle([0, y, PLATE_W, y + rng.randint(10, 40)], fill=band)
     header_ink = rng.choice(INK_COLOURS) if not dark else ink
-    name = STATES[state]
-    if rng.random() < 0.5:
-        name = name.upper()
-    hf = fonts.fit(rng.choice(header_fonts), name, rng.randint(160, 300), rng.randint(18, 32))
+    if rich:  # the state's name at the top (or the foot) and its own slogan
+        name, slogan = states.header(rng, state), states.slogan(rng, state)
+        name_y, slogan_y = rng.randint(4, 12), PLATE_H - rng.randint(24, 30)
+        if rng.random() < 0.25:
+            name_y, slogan_y = PLATE_H - rng.randint(30, 40), rng.randint(4, 10)
+    else:
+        name = STATES[state]
+        if rng.random() < 0.5:
+            name = name.upper()
+        name_y = rng.randint(4, 12)
+    faces = state_faces() if rich else header_fonts
+    hf = fonts.fit(rng.choice(faces), name, rng.randint(160, 300), rng.randint(18, 32))
     hw = hf.getbbox(name)[2]
-    draw.text(((PLATE_W - hw) // 2, rng.randint(4, 12)), name, font=hf, fill=header_ink)
-    slogan = rng.choice(SLOGANS)
+    draw.text(((PLATE_W - hw) // 2, name_y), name, font=hf, fill=header_ink)
+    if not rich:
+        slogan, slogan_y = rng.choice(states.ANY_SLOGAN), PLATE_H - rng.randint(24, 30)
     if slogan:
-        sf = fonts.fit(rng.choice(header_fonts), slogan, 240, rng.randint(12, 20))
+        sf = fonts.fit(rng.choice(faces), slogan, 240, rng.randint(12, 20))
         sw = sf.getbbox(slogan)[2]
-        draw.text(((PLATE_W - sw) // 2, PLATE_H - rng.randint(24, 30)), slogan, font=sf,
-                  fill=header_ink)
+        draw.text(((PLATE_W - sw) // 2, slogan_y), slogan, font=sf, fill=header_ink)
     extra = plate_fonts() if rich else []
     font_path = rng.choice(extra) if extra and rng.random() < 0.55 else rng.choice(body_fonts)
     left = _left_art(img, draw, rng, backdrops, ink) if rich and rng.random() < 0.3 else 0
@@ -401,4 +399,4 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         emb = np.roll(grey, 2, axis=0) - grey
         arr = np.clip(arr.astype(np.float32) + emb[..., None] * rng.uniform(0.1, 0.35), 0, 255)
         arr = arr.astype(np.uint8)
-    return Plate(arr, text, state)
+    return Plate(arr, text, state, name, slogan, name_y < PLATE_H // 2)

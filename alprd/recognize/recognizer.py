@@ -13,6 +13,7 @@ from alprd.recognize.detector import Detection, Detector
 from alprd.recognize.ocr import OcrResult, PlateOcr
 from alprd.recognize.rectify import level, region, skew_angle
 from alprd.recognize.second import GlobalReader, combine
+from alprd.recognize.state import StateReader
 from alprd.types import PlateRead
 
 MARGIN_X, MARGIN_Y = 0.10, 0.18
@@ -73,11 +74,17 @@ class Recognizer:
                  deskew_min_deg: float = _DEFAULTS.deskew_min_deg,
                  second_reader: bool = _DEFAULTS.second_reader,
                  second_below: float = _DEFAULTS.second_below,
-                 second_weight: float = _DEFAULTS.second_weight) -> None:
+                 second_weight: float = _DEFAULTS.second_weight,
+                 state_min_confidence: float = _DEFAULTS.state_min_confidence,
+                 second_model: Path | None = None) -> None:
         self.detector = Detector(detector or recognize.DETECTOR, threads, detect_threshold)
         self.ocr = PlateOcr(ocr or recognize.OCR, ocr_config or recognize.OCR_CONFIG, threads)
-        self.second = GlobalReader(recognize.GLOBAL_OCR, threads) if second_reader else None
+        global_reader = GlobalReader(second_model or recognize.GLOBAL_OCR, threads)
+        self.second = global_reader if second_reader else None
         self.second_below, self.second_weight = second_below, second_weight
+        # both readers read the state's words, whether or not the second reads the text
+        self.state = StateReader([self.ocr, global_reader], state_min_confidence)
+        self.second_asked = 0  # plates whose reading was combined with the second reader's
         self.min_confidence = min_confidence
         self.min_chars = min_chars
         self.deskew_min_deg = deskew_min_deg
@@ -89,7 +96,8 @@ class Recognizer:
                    Path(cfg.ocr) if cfg.ocr else None,
                    Path(cfg.ocr_config) if cfg.ocr_config else None,
                    cfg.threads, cfg.detect_threshold, cfg.min_confidence, cfg.min_chars,
-                   cfg.deskew_min_deg, cfg.second_reader, cfg.second_below, cfg.second_weight)
+                   cfg.deskew_min_deg, cfg.second_reader, cfg.second_below, cfg.second_weight,
+                   cfg.state_min_confidence)
 
     def __call__(self, image: np.ndarray, detect_image: np.ndarray | None = None
                  ) -> list[tuple[PlateRead, np.ndarray]]:
@@ -104,7 +112,8 @@ class Recognizer:
     def read(self, image: np.ndarray, dets: list[Detection], sx: float = 1.0, sy: float = 1.0
              ) -> list[tuple[PlateRead, np.ndarray]]:
         """Read the plates of detections (in pixels of image, scaled by sx, sy), best first,
-        dropping reads under min_chars or min_confidence."""
+        dropping reads under min_chars or min_confidence; each kept plate's state is read
+        from the words on its box (state.py)."""
         out = []
         for d in dets:
             x1, y1, x2, y2 = d.bbox
@@ -119,9 +128,10 @@ class Recognizer:
             res, crop = self.read_box(image, box, first)
             if len(res.text) < self.min_chars or res.confidence < self.min_confidence:
                 continue
+            state, state_conf = self.state(crop_plate(image, box, 0.0, 0.0))
             out.append((PlateRead(res.text, round(res.confidence, 4),
                                   tuple(round(c, 4) for c in res.char_confidences), box,
-                                  round(d.score, 4)), crop))
+                                  round(d.score, 4), state, state_conf), crop))
         out.sort(key=lambda pc: -(pc[0].confidence * pc[0].detector_score))
         return out
 
@@ -146,6 +156,7 @@ class Recognizer:
         reads = self.ocr([crop_plate(src, src_box, mx, my) for mx, my in views])
         res = vote(reads if first is None else [first] + reads)
         if self.second is not None and res.confidence < self.second_below:
+            self.second_asked += 1
             theirs = self.second([crop_plate(src, src_box, *SECOND_VIEW)])[0]
             res = combine(res, theirs, self.second_weight)
         return res, stored
@@ -158,5 +169,6 @@ class Recognizer:
         plates = self(img)
         ms = (time.monotonic() - t0) * 1000
         return {"image": str(path), "ms": round(ms, 1), "plates": [
-            {"text": p.text, "confidence": p.confidence, "bbox": list(p.bbox), "state": p.state}
+            {"text": p.text, "confidence": p.confidence, "bbox": list(p.bbox), "state": p.state,
+             "state_confidence": p.state_confidence}
             for p, _ in plates]}

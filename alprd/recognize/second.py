@@ -42,12 +42,18 @@ class GlobalReader:
         self.input = self.session.get_inputs()[0].name
 
     def __call__(self, crops: list[np.ndarray]) -> list[OcrResult]:
-        if not crops:
-            return []
-        x = np.stack([cv2.resize(cv2.cvtColor(c, cv2.COLOR_BGR2RGB), SIZE,
-                                 interpolation=cv2.INTER_LINEAR) for c in crops])
-        probs = self.session.run(None, {self.input: x})[0]
-        return [decode(p) for p in probs]
+        return self.read(model_input(crops)) if crops else []
+
+    def read(self, inputs: np.ndarray) -> list[OcrResult]:
+        """The readings of model_input()'s array."""
+        return [decode(p) for p in self.session.run(None, {self.input: inputs})[0]]
+
+
+def model_input(crops: list[np.ndarray]) -> np.ndarray:
+    """BGR crops as the model takes them: uint8 [N, 64, 128, 3] RGB, each resized without
+    keeping its aspect ratio."""
+    return np.stack([cv2.resize(cv2.cvtColor(c, cv2.COLOR_BGR2RGB), SIZE,
+                                interpolation=cv2.INTER_LINEAR) for c in crops])
 
 
 def decode(probs: np.ndarray) -> OcrResult:

@@ -70,6 +70,12 @@ class Pass:
             confs.append(v[ch] / voters)
         return "".join(chars), tuple(round(c, 4) for c in confs)
 
+    def state(self) -> str | None:
+        """The state named by the sighting whose words matched best (the nearest, sharpest
+        view of them); None where no sighting named one."""
+        named = [s.plate for s in self.sightings if s.plate.state]
+        return max(named, key=lambda p: p.state_confidence).state if named else None
+
     def best(self) -> Observation:
         return max(self.sightings, key=lambda s: s.plate.confidence * (1 + min(s.sharpness, 500)
                                                                        / 500))

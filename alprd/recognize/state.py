@@ -1,0 +1,131 @@
+"""The plate's state (jurisdiction), read from the words plates print above and below the
+registration: the state's name and its slogans.
+
+Both plate readers (ours and the second reader) read the box's top and bottom bands (bands());
+each reading is matched against every state's words (WORDS, match()). A state is named only
+where the best match scores min_confidence or more and no other state comes within MARGIN of
+it (RecognizeConfig.state_min_confidence, chosen on the even half of us_plate_crops and
+confirmed on the odd half; MODEL_CARD.md); otherwise the state is None, and the hotlist's
+state rule says so ("read-state-unknown"). Neither reader was trained on such words (a reader
+fine-tuned on synthetic ones read real plates worse: train/state_model.py), so few states are
+named (about 9 % of real crops, under 1 % wrongly). A plate under MIN_HEIGHT pixels is not
+read for its state: its words are a few pixels high.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Callable
+
+import numpy as np
+
+from alprd.recognize.ocr import OcrResult
+
+STATES = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "FL": "Florida", "GA": "Georgia",
+    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa",
+    "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland",
+    "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi",
+    "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire",
+    "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York", "NC": "North Carolina",
+    "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania",
+    "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota", "TN": "Tennessee",
+    "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
+    "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming", "DC": "District of Columbia",
+}
+# Slogans and web addresses on each state's plates (public knowledge, as on the DMV sites)
+SLOGANS = {
+    "AL": ("Heart of Dixie", "Sweet Home Alabama"), "AK": ("The Last Frontier",),
+    "AZ": ("Grand Canyon State",), "AR": ("The Natural State",), "CA": ("dmv.ca.gov",),
+    "CO": ("Colorful Colorado",), "CT": ("Constitution State",), "DE": ("The First State",),
+    "FL": ("Sunshine State", "myflorida.com"), "GA": ("Peach State",),
+    "HI": ("Aloha State",), "ID": ("Famous Potatoes", "Scenic Idaho"),
+    "IL": ("Land of Lincoln",), "IN": ("Crossroads of America",),
+    "IA": ("Fields of Opportunities",), "KS": ("The Sunflower State",),
+    "KY": ("Unbridled Spirit", "Bluegrass State"), "LA": ("Sportsman's Paradise",),
+    "ME": ("Vacationland",), "MD": ("Our Farms, Our Future",), "MA": ("The Spirit of America",),
+    "MI": ("Pure Michigan", "Great Lakes"), "MN": ("10,000 Lakes", "Explore Minnesota"),
+    "MS": ("Birthplace of America's Music",), "MO": ("Show-Me State",),
+    "MT": ("Big Sky", "Treasure State"), "NE": ("The Good Life",),
+    "NV": ("The Silver State", "Home Means Nevada"), "NH": ("Live Free or Die",),
+    "NJ": ("Garden State",), "NM": ("Land of Enchantment",), "NY": ("Empire State",),
+    "NC": ("First in Flight",), "ND": ("Discover the Spirit", "Legendary"),
+    "OH": ("Birthplace of Aviation",), "OK": ("Native America", "Explore Oklahoma"),
+    "OR": ("Pacific Wonderland",), "PA": ("visitPA.com", "Keystone State"),
+    "RI": ("Ocean State",), "SC": ("Travel2SC.com", "Smiling Faces Beautiful Places"),
+    "SD": ("Great Faces. Great Places.",), "TN": ("Volunteer State", "tnvacation.com"),
+    "TX": ("The Lone Star State",), "UT": ("Life Elevated", "Greatest Snow on Earth"),
+    "VT": ("Green Mountain State",), "VA": ("Virginia is for Lovers",),
+    "WA": ("Evergreen State",), "WV": ("Wild, Wonderful",), "WI": ("America's Dairyland",),
+    "WY": ("Like No Place on Earth",), "DC": ("Taxation Without Representation", "Washington, DC"),
+}
+CODES = tuple(sorted(STATES))
+TOP, BOTTOM = 0.30, 0.30  # the bands, as fractions of the box's height
+MIN_HEIGHT = 60  # px: a smaller plate's words are too small to read
+MIN_LETTERS = 4  # a shorter reading names nothing
+MARGIN = 0.1  # the best state's score over the next state's
+
+
+def words_of(text: str) -> str:
+    """Letters and digits, upper case: 'Land of Lincoln' -> 'LANDOFLINCOLN'."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+# per state, its name and slogans as the reader spells them (a long word: its first 9 too)
+WORDS = {code: tuple(words_of(w) for w in (STATES[code],) + SLOGANS[code]) for code in CODES}
+WORDS["DC"] += ("WASHINGTONDC",)
+
+
+def score(reading: str, word: str) -> float:
+    """How well a reading (up to 9 letters) matches a state's word: the best similarity
+    (difflib's ratio, 0-1) with the word or any stretch of it as long as the reading."""
+    n = len(reading)
+    best = difflib.SequenceMatcher(None, reading, word).ratio()
+    for i in range(max(1, len(word) - n + 1)):
+        best = max(best, difflib.SequenceMatcher(None, reading, word[i:i + n]).ratio())
+    return best
+
+
+def match(readings: list[str]) -> tuple[str | None, float, float]:
+    """(the state whose words the readings match best, that score, the next state's best)."""
+    best: dict[str, float] = {}
+    for reading in readings:
+        if len(reading) < MIN_LETTERS:
+            continue
+        for code, words in WORDS.items():
+            best[code] = max([best.get(code, 0.0)] + [score(reading, w) for w in words])
+    if not best:
+        return None, 0.0, 0.0
+    ranked = sorted(best.items(), key=lambda kv: -kv[1])
+    return ranked[0][0], ranked[0][1], (ranked[1][1] if len(ranked) > 1 else 0.0)
+
+
+def bands(crop: np.ndarray) -> list[np.ndarray]:
+    """A crop's top and bottom bands (TOP and BOTTOM of its height), as they are."""
+    h = crop.shape[0]
+    return [crop[: max(1, round(h * TOP))], crop[min(h - 1, round(h * (1 - BOTTOM))):]]
+
+
+Reader = Callable[[list[np.ndarray]], list[OcrResult]]
+
+
+class StateReader:
+    """The state of a plate from its box's crop, read by the given plate readers."""
+
+    def __init__(self, readers: list[Reader], min_confidence: float = 0.8) -> None:
+        self.readers = readers
+        self.min_confidence = min_confidence
+
+    def readings(self, crop: np.ndarray) -> list[str]:
+        """What the readers read on a BGR crop's two bands; [] where it is too small."""
+        if crop.shape[0] < MIN_HEIGHT:
+            return []
+        two = bands(crop)
+        return [r.text for read in self.readers for r in read(two)]
+
+    def __call__(self, crop: np.ndarray) -> tuple[str | None, float]:
+        """(state or None, its match score: 0 where nothing was read)."""
+        code, best, runner_up = match(self.readings(crop))
+        if code is None or best < self.min_confidence or best - runner_up < MARGIN:
+            return None, round(best, 4)
+        return code, round(best, 4)
