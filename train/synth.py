@@ -297,16 +297,18 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         name = STATES[state]
         if rng.random() < 0.5:
             name = name.upper()
-        name_y = rng.randint(4, 12)
+        name_y = None  # drawn after the font, as before: the demo clip rebuilds the same
     faces = state_faces() if rich else header_fonts
     hf = fonts.fit(rng.choice(faces), name, rng.randint(160, 300), rng.randint(18, 32))
     hw = hf.getbbox(name)[2]
+    name_y = rng.randint(4, 12) if name_y is None else name_y
     draw.text(((PLATE_W - hw) // 2, name_y), name, font=hf, fill=header_ink)
     if not rich:
-        slogan, slogan_y = rng.choice(states.ANY_SLOGAN), PLATE_H - rng.randint(24, 30)
+        slogan, slogan_y = rng.choice(states.ANY_SLOGAN), None
     if slogan:
         sf = fonts.fit(rng.choice(faces), slogan, 240, rng.randint(12, 20))
         sw = sf.getbbox(slogan)[2]
+        slogan_y = PLATE_H - rng.randint(24, 30) if slogan_y is None else slogan_y
         draw.text(((PLATE_W - sw) // 2, slogan_y), slogan, font=sf, fill=header_ink)
     extra = plate_fonts() if rich else []
     font_path = rng.choice(extra) if extra and rng.random() < 0.55 else rng.choice(body_fonts)
