@@ -20,7 +20,8 @@ def test_the_pi_gets_numpy_1_opencv_4_11_and_litert():
     assert found["numpy"].startswith("1."), found["numpy"]
     assert found["opencv-python-headless"].startswith("4.11."), found["opencv-python-headless"]
     for name in ("ai-edge-litert", "onnxruntime", "cryptography", "argon2-cffi-bindings",
-                 "pydantic-core", "paho-mqtt", "pyserial", "sqlite-utils", "jsonschema"):
+                 "pydantic-core", "paho-mqtt", "pyserial", "sqlite-utils", "jsonschema",
+                 "rapidfuzz"):
         assert name in found, f"{name} does not resolve for the Pi"
 
 
