@@ -46,25 +46,34 @@ def rgb_input(crop_bgr: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_LINEAR)
 
 
-def _synth(args):
-    start, count, seed = args
+def _ocr_sample(rng: random.Random, backgrounds: list) -> tuple[list, list]:
+    """One synthetic OCR crop as the model takes it, and its label (none if too long)."""
+    crop, text, _state = camera.ocr_crop(rng, backgrounds)
+    if not 1 <= len(text) <= SLOTS:
+        return [], []
+    return [cv2.resize(crop, SIZE, interpolation=cv2.INTER_LINEAR)], [encode(text)]  # RGB
+
+
+def _chunk(args):
+    start, count, seed, sample = args
     rng = random.Random(seed + start)
     backgrounds = make_ocr_data.load_backgrounds(40, seed + start)
     xs, ys = [], []
     for _ in range(count):
-        crop, text, _state = camera.ocr_crop(rng, backgrounds)
-        if 1 <= len(text) <= SLOTS:
-            xs.append(cv2.resize(crop, SIZE, interpolation=cv2.INTER_LINEAR))  # crop is RGB
-            ys.append(encode(text))
+        x, y = sample(rng, backgrounds)
+        xs += x
+        ys += y
     return xs, ys
 
 
-def synthetic(n: int, seed: int, workers: int) -> tuple[np.ndarray, np.ndarray]:
-    chunk = 500
-    jobs = [(s, min(chunk, n - s), seed) for s in range(0, n, chunk)]
+def synthetic(n: int, seed: int, workers: int, sample=_ocr_sample
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and labels of n synthetic plates, made by sample(rng, backgrounds) -> (inputs,
+    labels) in chunks of 500 by `workers` processes (sample: a module-level function)."""
+    jobs = [(s, min(500, n - s), seed, sample) for s in range(0, n, 500)]
     xs, ys = [], []
     with mp.Pool(workers) as pool:
-        for x, y in pool.imap(_synth, jobs):
+        for x, y in pool.imap(_chunk, jobs):
             xs += x
             ys += y
     return np.stack(xs), np.array(ys, np.int64)

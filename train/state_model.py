@@ -23,7 +23,6 @@ frozen encoder tokens of the crop (chance on held-out synthetic), then of the tw
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import random
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ import numpy as np
 from alprd.recognize.second import model_input
 from alprd.recognize.state import bands, words_of
 from train import camera, make_ocr_data, synth
-from train.finetune_global import encode, exact, load_model, write_back
+from train.finetune_global import encode, exact, load_model, synthetic, write_back
 
 MODEL = make_ocr_data.shared_data().parent / "models/fast-plate-ocr/cct_xs_v1_global.onnx"
 
@@ -57,28 +56,13 @@ def state_crop(rng: random.Random, backgrounds: list):
     return camera.degrade(canvas, rng, strength=rng.uniform(0.2, 0.8)), plate
 
 
-def _synth(args):
-    start, count, seed = args
-    rng = random.Random(seed + start)
-    backgrounds = make_ocr_data.load_backgrounds(40, seed + start)
-    xs, ys = [], []
-    for _ in range(count):
-        crop, plate = state_crop(rng, backgrounds)
-        name, slogan = words_of(plate.name)[:9], words_of(plate.slogan)[:9]
-        top, bottom = (name, slogan) if plate.name_at_top else (slogan, name)
-        xs.extend(model_input(bands(np.ascontiguousarray(crop[..., ::-1]))))  # crop is RGB
-        ys.extend([encode(top), encode(bottom)])
-    return xs, ys
-
-
-def synthetic(n: int, seed: int, workers: int) -> tuple[np.ndarray, np.ndarray]:
-    jobs = [(s, min(500, n - s), seed) for s in range(0, n, 500)]
-    xs, ys = [], []
-    with mp.Pool(workers) as pool:
-        for x, y in pool.imap(_synth, jobs):
-            xs += x
-            ys += y
-    return np.stack(xs), np.array(ys, np.int64)
+def _band_sample(rng: random.Random, backgrounds: list) -> tuple[list, list]:
+    """A synthetic plate's two bands as the model takes them, labelled with their words."""
+    crop, plate = state_crop(rng, backgrounds)
+    name, slogan = words_of(plate.name)[:9], words_of(plate.slogan)[:9]
+    top, bottom = (name, slogan) if plate.name_at_top else (slogan, name)
+    return (list(model_input(bands(np.ascontiguousarray(crop[..., ::-1])))),  # crop is RGB
+            [encode(top), encode(bottom)])
 
 
 def main() -> int:
@@ -103,7 +87,7 @@ def main() -> int:
         data = np.load(cache)
         xs, ys = data["xs"], data["ys"]
     else:
-        xs, ys = synthetic(a.synthetic, a.seed, a.workers)
+        xs, ys = synthetic(a.synthetic, a.seed, a.workers, _band_sample)
         np.savez(cache, xs=xs, ys=ys)
     n_val = len(xs) // 10
     vx, vy, xs, ys = xs[:n_val], ys[:n_val], xs[n_val:], ys[n_val:]
