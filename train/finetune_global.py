@@ -162,6 +162,21 @@ def selection(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(xs), np.array(ys, np.int64)
 
 
+def train_step(model, opt, sched, x: np.ndarray, y: np.ndarray):
+    """One step on inputs x and slot labels y: the mean negative log-likelihood of the
+    model's own softmax output, gradients clipped at 1; returns the loss."""
+    import torch
+    model.train()
+    probs = model(torch.from_numpy(x))
+    loss = -torch.log(probs.clamp_min(1e-7)).gather(2, torch.from_numpy(y)[..., None]).mean()
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    return loss
+
+
 def exact(model, xs: np.ndarray, ys: np.ndarray) -> float:
     import torch
     model.eval()
@@ -226,20 +241,13 @@ def main() -> int:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=a.steps, pct_start=0.1)
     n_real = int(a.batch * a.real_share)
     for step in range(1, a.steps + 1):
-        model.train()
         i = rng.integers(0, len(rx), n_real)
         j = rng.integers(0, len(sx), a.batch - n_real)
         x = np.concatenate([rx[i], sx[j]])
         y = np.concatenate([ry[i], sy[j]])
         if rng.random() < 0.5:  # brightness and contrast jitter
             x = np.clip(x * rng.uniform(0.7, 1.3) + rng.uniform(-30, 30), 0, 255).astype(np.uint8)
-        probs = model(torch.from_numpy(x))
-        loss = -torch.log(probs.clamp_min(1e-7)).gather(2, torch.from_numpy(y)[..., None]).mean()
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
+        loss = train_step(model, opt, sched, x, y)
         if step % 100 == 0 or step == a.steps:
             sel, vr, vs = score()
             print(f"step {step}: loss {loss.item():.3f} select {sel:.1f} % val_real {vr:.1f} % "

@@ -33,7 +33,8 @@ import numpy as np
 from alprd.recognize.second import model_input
 from alprd.recognize.state import bands, words_of
 from train import camera, make_ocr_data, synth
-from train.finetune_global import encode, exact, load_model, synthetic, write_back
+from train.finetune_global import (encode, exact, load_model, synthetic, train_step,
+                                   write_back)
 
 MODEL = make_ocr_data.shared_data().parent / "models/fast-plate-ocr/cct_xs_v1_global.onnx"
 
@@ -100,16 +101,8 @@ def main() -> int:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=a.steps, pct_start=0.1)
     rng = np.random.default_rng(a.seed)
     for step in range(1, a.steps + 1):
-        model.train()
         i = rng.integers(0, len(xs), a.batch)
-        probs = model(torch.from_numpy(xs[i]))
-        loss = -torch.log(probs.clamp_min(1e-7)).gather(
-            2, torch.from_numpy(ys[i])[..., None]).mean()
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
+        loss = train_step(model, opt, sched, xs[i], ys[i])
         if step % 250 == 0 or step == a.steps:
             print(f"step {step}: loss {loss.item():.3f} held_out {exact(model, vx, vy):.1f} % "
                   f"({time.monotonic() - t0:.0f} s)", flush=True)
