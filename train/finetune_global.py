@@ -3,10 +3,12 @@
     python -m train.relabel --out build/relabel             # the agreed Open Images labels
     python -m train.finetune_global --out build/global_ft   # then this (torch, onnx2torch)
 
-The published ONNX graph converts to PyTorch with onnx2torch (bit-for-bit within 2e-6); it is
-trained with its own softmax output (negative log-likelihood per slot), then exported back to
-ONNX with the same interface (uint8 [N, 64, 128, 3] RGB in, [N, 9, 37] probabilities out), so
-alprd's second reader runs it unchanged. Data: synthetic crops from train/camera.py (as a
+An experiment, not shipped: three runs read worse than the published weights on every set
+but the one they were chosen on (MODEL_CARD.md, "Fine-tuning the second reader").
+The published ONNX graph converts to PyTorch with onnx2torch (within 2e-6); it is trained on
+its own softmax output (negative log-likelihood per slot), then the tuned weights are written
+back into the published graph (write_back), so the interface stays (uint8 [N, 64, 128, 3] RGB
+in, [N, 9, 37] probabilities out) and alprd's second reader runs it unchanged. Data: synthetic crops from train/camera.py (as a
 detector box gives them) and the Open Images crops whose label two or three readers agreed on
 (build/relabel/labels.jsonl), each at the margins alprd reads plates at. Nothing from the AGPL
 sets is trained on. The checkpoint kept is the one that reads best on the selection set
@@ -38,7 +40,8 @@ MARGINS = ((0.05, 0.10), (0.15, 0.30), (-0.06, 0.0), (0.0, 0.20), (0.10, 0.0), (
 
 
 def encode(text: str) -> list[int]:
-    return [ALPHABET.index(c) for c in text[:SLOTS]] + [ALPHABET.index("_")] * (SLOTS - len(text[:SLOTS]))
+    text = text[:SLOTS]
+    return [ALPHABET.index(c) for c in text] + [ALPHABET.index("_")] * (SLOTS - len(text))
 
 
 def rgb_input(crop_bgr: np.ndarray) -> np.ndarray:

@@ -3,14 +3,14 @@ registration: the state's name and its slogans.
 
 Both plate readers (ours and the second reader) read the box's top and bottom bands (bands());
 each reading is matched against every state's words (WORDS, match(): an edit-distance
-similarity with the best-aligned stretch of each word). A state is named only
-where the best match scores min_confidence or more and no other state comes within MARGIN of
-it (RecognizeConfig.state_min_confidence, chosen on the even half of us_plate_crops and
+similarity with the best-aligned stretch of each word). A state is named only where the
+best match scores min_confidence or more and no other state comes within MARGIN of it
+(RecognizeConfig.state_min_confidence, chosen on the even half of us_plate_crops and
 confirmed on the odd half; MODEL_CARD.md); otherwise the state is None, and the hotlist's
 state rule says so ("read-state-unknown"). Neither reader was trained on such words (a reader
 fine-tuned on synthetic ones read real plates worse: train/state_model.py), so few states are
-named (about 9 % of real crops, under 1 % wrongly). A plate under MIN_HEIGHT pixels is not
-read for its state: its words are a few pixels high.
+named (about 11 % of real crops, 3 % wrongly). A plate under MIN_HEIGHT pixels is not read
+for its state: its words are a few pixels high.
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def words_of(text: str) -> str:
     return "".join(ch for ch in text.upper() if ch.isalnum())
 
 
-# per state, its name and slogans as the reader spells them (a long word: its first 9 too)
+# per state, its name and slogans as the readers spell them (letters and digits only)
 WORDS = {code: tuple(words_of(w) for w in (STATES[code],) + SLOGANS[code]) for code in CODES}
 WORDS["DC"] += ("WASHINGTONDC",)
 
@@ -80,7 +80,7 @@ WORDS["DC"] += ("WASHINGTONDC",)
 def score(reading: str, word: str) -> float:
     """How well a reading (up to 9 letters) matches a state's word, 0-1: the best similarity
     of the reading with any stretch of the word as long as it (rapidfuzz's partial_ratio,
-    an edit-distance ratio; difflib did the same 60 times slower, 12 ms a plate)."""
+    an edit-distance ratio; difflib took 12-40 ms a plate for the same)."""
     return fuzz.partial_ratio(reading, word) / 100.0
 
 
@@ -108,7 +108,7 @@ Reader = Callable[[list[np.ndarray]], list[OcrResult]]
 class StateReader:
     """The state of a plate from its box's crop, read by the given plate readers."""
 
-    def __init__(self, readers: list[Reader], min_confidence: float = 0.8) -> None:
+    def __init__(self, readers: list[Reader], min_confidence: float = 0.7) -> None:
         self.readers = readers
         self.min_confidence = min_confidence
 
