@@ -2,14 +2,14 @@
 registration: the state's name and its slogans.
 
 Both plate readers (ours and the second reader) read the box's top and bottom bands (bands());
-each reading is matched against every state's words (WORDS, match(): an edit-distance
-similarity with the best-aligned stretch of each word). A state is named only where the
-best match scores min_confidence or more and no other state comes within MARGIN of it
+each reading the reader was at least MIN_READ_CONFIDENCE sure of is matched against every
+state's words (WORDS, match(): an edit-distance similarity with the best-aligned stretch of
+each word). A state is named only where the best match scores min_confidence or more and no other state comes within MARGIN of it
 (RecognizeConfig.state_min_confidence, chosen on the even half of us_plate_crops and
 confirmed on the odd half; MODEL_CARD.md); otherwise the state is None, and the hotlist's
 state rule says so ("read-state-unknown"). Neither reader was trained on such words (a reader
 fine-tuned on synthetic ones read real plates worse: train/state_model.py), so few states are
-named (about 11 % of real crops, 3 % wrongly). A plate under MIN_HEIGHT pixels is not read
+named (about 11 % of real crops, 2 % wrongly). A plate under MIN_HEIGHT pixels is not read
 for its state: its words are a few pixels high.
 """
 from __future__ import annotations
@@ -64,6 +64,7 @@ CODES = tuple(sorted(STATES))
 TOP, BOTTOM = 0.30, 0.30  # the bands, as fractions of the box's height
 MIN_HEIGHT = 60  # px: a smaller plate's words are too small to read
 MIN_LETTERS = 4  # a shorter reading names nothing
+MIN_READ_CONFIDENCE = 0.3  # a reading less sure than this (mean per character) names nothing
 MARGIN = 0.1  # the best state's score over the next state's
 
 
@@ -113,11 +114,13 @@ class StateReader:
         self.min_confidence = min_confidence
 
     def readings(self, crop: np.ndarray) -> list[str]:
-        """What the readers read on a BGR crop's two bands; [] where it is too small."""
+        """What the readers read on a BGR crop's two bands, where they were at least
+        MIN_READ_CONFIDENCE sure; [] where the crop is too small."""
         if crop.shape[0] < MIN_HEIGHT:
             return []
         two = bands(crop)
-        return [r.text for read in self.readers for r in read(two)]
+        return [r.text for read in self.readers for r in read(two)
+                if r.confidence >= MIN_READ_CONFIDENCE]
 
     def __call__(self, crop: np.ndarray) -> tuple[str | None, float]:
         """(state or None, its match score: 0 where nothing was read)."""
