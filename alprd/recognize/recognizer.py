@@ -84,7 +84,6 @@ class Recognizer:
         self.second_below, self.second_weight = second_below, second_weight
         # both readers read the state's words, whether or not the second reads the text
         self.state = StateReader([self.ocr, global_reader], state_min_confidence)
-        self.second_asked = 0  # plates whose reading was combined with the second reader's
         self.min_confidence = min_confidence
         self.min_chars = min_chars
         self.deskew_min_deg = deskew_min_deg
@@ -156,7 +155,6 @@ class Recognizer:
         reads = self.ocr([crop_plate(src, src_box, mx, my) for mx, my in views])
         res = vote(reads if first is None else [first] + reads)
         if self.second is not None and res.confidence < self.second_below:
-            self.second_asked += 1
             theirs = self.second([crop_plate(src, src_box, *SECOND_VIEW)])[0]
             res = combine(res, theirs, self.second_weight)
         return res, stored
