@@ -64,12 +64,15 @@ def _agreeing(items: list[tuple[str, object]], model: Path | None = None) -> lis
 
 
 def real_crops(out_dir: Path, min_conf: float, agree_conf: float, repeat: int,
-               seed: int, agree_model: Path | None = None) -> list[list[tuple[str, str]]]:
+               seed: int, agree_model: Path | None = None,
+               labels: Path | None = None) -> list[list[tuple[str, str]]]:
     """Real Open Images crops with the teacher's text, each written `repeat` times with a
     different margin around the labelled box (tight to loose, as detector boxes vary).
 
     Kept: the teacher was confident (>= min_conf), or fairly confident (>= agree_conf) and
-    our shipped model reads the same text; the text must fit a plate pattern.
+    our shipped model reads the same text; the text must fit a plate pattern. With labels
+    (train.relabel's labels.jsonl: image, bbox, text agreed by the readers), exactly the
+    crops and texts it lists instead.
     Returns one list of rows per plate (its versions), so a plate never sits in both the
     training and the validation split."""
     folder = shared_data() / "openimages_plate_crops"
@@ -78,7 +81,12 @@ def real_crops(out_dir: Path, min_conf: float, agree_conf: float, repeat: int,
         print(f"skipping real crops: {manifest} not found (set ALPRD_SHARED_DATA)")
         return []
     candidates = []
-    for line in manifest.read_text().splitlines():
+    for line in (labels.read_text().splitlines() if labels else []):
+        item = json.loads(line)
+        img = cv2.imread(str(folder / item["image"]))
+        if img is not None and PLATE_RE.match(item["text"]):
+            candidates.append((item, 0, {"bbox": item["bbox"]}, item["text"], 1.0, img))
+    for line in ([] if labels else manifest.read_text().splitlines()):
         item = json.loads(line)
         for k, plate in enumerate(item["plates"]):
             text = (plate.get("teacher_text") or "").upper()
@@ -95,7 +103,8 @@ def real_crops(out_dir: Path, min_conf: float, agree_conf: float, repeat: int,
         x1, y1, x2, y2 = plate["bbox"]
         mx, my = int((x2 - x1) * 0.10), int((y2 - y1) * 0.18)
         views.append((text, img[max(0, y1 - my):y2 + my, max(0, x1 - mx):x2 + mx]))
-    ours = _agreeing(views, agree_model) if agree_conf < min_conf else [None] * len(views)
+    ours = (_agreeing(views, agree_model) if agree_conf < min_conf and not labels
+            else [None] * len(views))
     rng = random.Random(seed)
     plates = []
     for (item, k, plate, text, conf, img), mine in zip(candidates, ours):
@@ -135,6 +144,9 @@ def main() -> None:
     ap.add_argument("--agree-model", type=Path,
                     help="OCR .tflite whose reading must agree (default: the shipped one; "
                          "name the previous round's to rebuild a round)")
+    ap.add_argument("--labels", type=Path,
+                    help="train.relabel's labels.jsonl: take its agreed crops and texts "
+                         "instead of the teacher's confident ones")
     ap.add_argument("--real-repeat", type=int, default=3,
                     help="versions of each real crop, each with another margin")
     ap.add_argument("--two-line", type=float, default=0.05,
@@ -149,7 +161,7 @@ def main() -> None:
     with mp.Pool(a.workers) as pool:
         syn = [r for rows in pool.map(_work, jobs) for r in rows]
     real = real_crops(a.out, a.real_min_conf, a.agree_conf, a.real_repeat, a.seed,
-                      a.agree_model)
+                      a.agree_model, a.labels)
     rng = random.Random(a.seed)
     rng.shuffle(syn)
     rng.shuffle(real)
