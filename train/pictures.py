@@ -1,7 +1,8 @@
 """Pictures on a plate that are never characters: symbols in the characters' ink set in a
 character's slot (a wheelchair, a cactus), and state pictures in the gap between character
 groups (Florida's oranges, Oregon's fir, Wyoming's horse and rider). train/synth.py sets the
-characters and says where these go; the OCR must learn to skip them.
+characters and says where these go; the OCR must learn to skip them. And the printed
+background art behind them (backdrop_art).
 """
 from __future__ import annotations
 
@@ -201,3 +202,33 @@ def gap_emblem(img: Image.Image, draw, rng: random.Random, blank: Blank, backdro
         y, x = rng.randint(0, src.shape[0] - ph), rng.randint(0, src.shape[1] - pw)
         patch = cv2.resize(src[y:y + ph, x:x + pw], (max(1, x1 - x0), max(1, y1 - y0)))
         img.paste(Image.fromarray(patch), (x0, y0))  # backdrops are RGB
+
+
+def backdrop_art(rng: random.Random, bg: tuple, backdrops: list[np.ndarray] | None,
+                 plate_w: int, plate_h: int) -> Image.Image:
+    """A plate's printed background art, plate_w x plate_h: a colour gradient, and often a
+    faded photo patch (mountains, flags, skylines on real plates), kept light so the
+    characters stay dark."""
+    top = np.array([rng.randint(150, 255) for _ in range(3)], np.float32)
+    bottom = np.array(bg, np.float32)
+    t = np.linspace(0, 1, plate_h, dtype=np.float32)[:, None, None]
+    if rng.random() < 0.5:
+        t = np.clip((t - rng.uniform(0.0, 0.5)) * rng.uniform(1.5, 4.0), 0, 1)
+    art = top * (1 - t) + bottom * t * np.ones((plate_h, plate_w, 1), np.float32)
+    if backdrops and rng.random() < 0.7:
+        src = rng.choice(backdrops)
+        sh, sw = src.shape[:2]
+        ph, pw = min(sh, rng.randint(60, 400)), min(sw, rng.randint(120, 800))
+        y, x = rng.randint(0, sh - ph), rng.randint(0, sw - pw)
+        patch = cv2.resize(src[y:y + ph, x:x + pw], (plate_w, plate_h)).astype(np.float32)
+        patch = 255 - (255 - patch) * rng.uniform(0.25, 0.6)  # faded print
+        mask = np.ones((plate_h, plate_w, 1), np.float32) * rng.uniform(0.4, 1.0)
+        if rng.random() < 0.5:  # art in one region only (a left emblem, a lower band)
+            region = np.zeros((plate_h, plate_w), np.float32)
+            if rng.random() < 0.5:
+                region[:, : rng.randint(60, 160)] = 1
+            else:
+                region[rng.randint(70, 130):, :] = 1
+            mask = mask * cv2.GaussianBlur(region, (0, 0), 6)[..., None]
+        art = art * (1 - mask) + patch * mask
+    return Image.fromarray(np.clip(art, 0, 255).astype(np.uint8))

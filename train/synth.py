@@ -73,35 +73,6 @@ class Plate:
     name_at_top: bool = True
 
 
-def _graphic_backdrop(rng: random.Random, bg: tuple, backdrops: list[np.ndarray] | None
-                      ) -> Image.Image:
-    """A plate's printed background art: a colour gradient, and often a faded photo patch
-    (mountains, flags, skylines on real plates), kept light so the characters stay dark."""
-    top = np.array([rng.randint(150, 255) for _ in range(3)], np.float32)
-    bottom = np.array(bg, np.float32)
-    t = np.linspace(0, 1, PLATE_H, dtype=np.float32)[:, None, None]
-    if rng.random() < 0.5:
-        t = np.clip((t - rng.uniform(0.0, 0.5)) * rng.uniform(1.5, 4.0), 0, 1)
-    art = top * (1 - t) + bottom * t * np.ones((PLATE_H, PLATE_W, 1), np.float32)
-    if backdrops and rng.random() < 0.7:
-        src = rng.choice(backdrops)
-        sh, sw = src.shape[:2]
-        ph, pw = min(sh, rng.randint(60, 400)), min(sw, rng.randint(120, 800))
-        y, x = rng.randint(0, sh - ph), rng.randint(0, sw - pw)
-        patch = cv2.resize(src[y:y + ph, x:x + pw], (PLATE_W, PLATE_H)).astype(np.float32)
-        patch = 255 - (255 - patch) * rng.uniform(0.25, 0.6)  # faded print
-        mask = np.ones((PLATE_H, PLATE_W, 1), np.float32) * rng.uniform(0.4, 1.0)
-        if rng.random() < 0.5:  # art in one region only (a left emblem, a lower band)
-            region = np.zeros((PLATE_H, PLATE_W), np.float32)
-            if rng.random() < 0.5:
-                region[:, : rng.randint(60, 160)] = 1
-            else:
-                region[rng.randint(70, 130):, :] = 1
-            mask = mask * cv2.GaussianBlur(region, (0, 0), 6)[..., None]
-        art = art * (1 - mask) + patch * mask
-    return Image.fromarray(np.clip(art, 0, 255).astype(np.uint8))
-
-
 STACKED, PICTOGRAM = "\x01", "\x02"  # marks _draw_tracked sets in a character's slot
 
 
@@ -279,7 +250,7 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
             else (base, base, base)
         ink = rng.choice(INK_COLOURS)
     if rich and not dark and rng.random() < 0.5:
-        img = _graphic_backdrop(rng, bg, backdrops)
+        img = pictures.backdrop_art(rng, bg, backdrops, PLATE_W, PLATE_H)
     else:
         img = Image.new("RGB", (PLATE_W, PLATE_H), bg)
     draw = ImageDraw.Draw(img)
