@@ -31,22 +31,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from alprd.recognize.recognizer import SECOND_VIEW, VIEWS, crop_plate
+from alprd.recognize.second import ALPHABET, PAD, SIZE, model_input
 from train import camera, make_ocr_data
 
-ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
-SLOTS, SIZE = 9, (128, 64)
-# the margins alprd's readers crop a box at (recognizer.VIEWS and SECOND_VIEW)
-MARGINS = ((0.05, 0.10), (0.15, 0.30), (-0.06, 0.0), (0.0, 0.20), (0.10, 0.0), (0.20, 0.30))
+SLOTS = 9  # the model's output slots
 
 
 def encode(text: str) -> list[int]:
     text = text[:SLOTS]
-    return [ALPHABET.index(c) for c in text] + [ALPHABET.index("_")] * (SLOTS - len(text))
-
-
-def rgb_input(crop_bgr: np.ndarray) -> np.ndarray:
-    return cv2.resize(cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2RGB), SIZE,
-                      interpolation=cv2.INTER_LINEAR)
+    return [ALPHABET.index(c) for c in text] + [ALPHABET.index(PAD)] * (SLOTS - len(text))
 
 
 def _ocr_sample(rng: random.Random, backgrounds: list) -> tuple[list, list]:
@@ -85,7 +79,6 @@ def synthetic(n: int, seed: int, workers: int, sample=_ocr_sample
 def real(labels: Path, folder: Path) -> dict[str, list[tuple[np.ndarray, list[int]]]]:
     """Agreed Open Images crops, each at every margin, grouped by photo (so that a photo's
     plates fall on one side of the train/validation split)."""
-    from alprd.recognize.recognizer import crop_plate
     groups: dict[str, list] = {}
     for line in labels.read_text().splitlines():
         item = json.loads(line)
@@ -94,8 +87,8 @@ def real(labels: Path, folder: Path) -> dict[str, list[tuple[np.ndarray, list[in
             continue
         key = Path(item["image"]).name.rsplit("_", 1)[0]
         groups.setdefault(key, []).append(
-            [(rgb_input(crop_plate(img, item["bbox"], mx, my)), encode(item["text"]))
-             for mx, my in MARGINS])
+            [(model_input([crop_plate(img, item["bbox"], mx, my)])[0], encode(item["text"]))
+             for mx, my in VIEWS])
     return groups
 
 
@@ -150,7 +143,6 @@ def write_back(onnx_path: Path, before: dict, model, out: Path) -> int:
 
 def selection(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """The even half of a labelled crop folder, at the second reader's margin."""
-    from alprd.recognize.recognizer import crop_plate
     lines = (folder / "manifest.jsonl").read_text().splitlines()[::2]
     xs, ys = [], []
     for line in lines:
@@ -160,7 +152,7 @@ def selection(folder: Path) -> tuple[np.ndarray, np.ndarray]:
         img = cv2.imread(str(folder / item["image"]))
         if img is None or not 1 <= len(text) <= SLOTS:
             continue
-        xs.append(rgb_input(crop_plate(img, plate["bbox"], *MARGINS[0])))
+        xs.append(model_input([crop_plate(img, plate["bbox"], *SECOND_VIEW)])[0])
         ys.append(encode(text))
     return np.stack(xs), np.array(ys, np.int64)
 
@@ -221,7 +213,7 @@ def main() -> int:
     def stack(ks, views):
         pairs = [p for k in ks for plate in groups[k] for p in plate[:views]]
         return np.stack([x for x, _ in pairs]), np.array([y for _, y in pairs], np.int64)
-    rx, ry = stack([k for k in keys if k not in held], len(MARGINS))
+    rx, ry = stack([k for k in keys if k not in held], len(VIEWS))
     vx, vy = stack(sorted(held), 1)  # validation: one view (SECOND_VIEW's margin) a plate
     sx, sy = synthetic(a.synthetic, a.seed, workers=2)
     n_val_syn = len(sx) // 10
