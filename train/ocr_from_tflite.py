@@ -18,10 +18,11 @@ The weights come back as the int8 values times their scales. Exported again (tra
 the same int8 per-channel scheme), they give the same int8 weights: `--check` reads crops
 with the original and the re-export and refuses to keep the model unless they read alike
 (measured on interim-7: 1,116 crops, every slot alike, largest probability difference 0).
-The Keras model itself reads about 4 % of crops differently from either TFLite file, as
-every round's checkpoint did: the TFLite kernels also quantise activations on the fly.
-Only fast-plate-ocr's CCT layout (conv stem, patch MLP, transformer blocks with DyT, token
-reducer, plate head) is understood; anything else stops with the op it did not expect.
+The Keras model itself reads 3.7 % of those crops differently from the TFLite file: the
+TFLite kernels also quantise activations on the fly (fast-plate-ocr's exporter warns that
+its export deviates from the Keras model, for any model). Only fast-plate-ocr's CCT layout
+(conv stem, patch MLP, transformer blocks with DyT, token reducer, plate head) is
+understood; another layout stops with the count or name that did not match.
 """
 from __future__ import annotations
 
@@ -164,7 +165,9 @@ def recover(tflite: Path, model_config: Path = MODEL_CONFIG,
     for n in range(mlp_layers):
         kernel, bias = _fc(g, fcs[pos])
         pos += 1
-        dense = sorted(p for p in paths if p.startswith("mlp/") and p.endswith("kernel"))[n]
+        dense = sorted((p for p in paths if p.startswith("mlp/") and p.endswith("kernel")),
+                       key=lambda p: int(p.split("/")[1].rpartition("_")[2] or -1)
+                       if "_" in p.split("/")[1] else -1)[n]
         weights[dense], weights[dense[:-6] + "bias"] = kernel, bias
 
     heads = cfg.transformer_encoder.heads
