@@ -15,30 +15,24 @@ pytest.importorskip("tensorflow", reason="the [train] extra is not installed (./
 pytest.importorskip("fast_plate_ocr.train.model.model_builders",
                     reason="the [train] extra is not installed (./run train)")
 
-from fast_plate_ocr.train.model.config import load_plate_config_from_yaml  # noqa: E402
-from fast_plate_ocr.train.model.model_builders import build_model  # noqa: E402
-from fast_plate_ocr.train.model.model_schema import load_model_config_from_yaml  # noqa: E402
-
-from train import grow  # noqa: E402
+from alprd import recognize  # noqa: E402
+from train import grow, ocr_from_tflite  # noqa: E402
 
 CONFIGS = Path(grow.__file__).parent / "configs"
-
 
 def _plate(out):
     return out["plate"] if isinstance(out, dict) else out
 
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A model of the shipped shape with its own (random) weights, as a training run saves
-    it: the .keras file with model_config.yaml beside it."""
+    """The shipped OCR as a training run saves it: the .keras file (its weights recovered
+    from ocr.tflite) with model_config.yaml beside it. Trained weights, not random ones:
+    a random model's slots are near ties, and a thousandth of noise flips them."""
     run = tmp_path_factory.mktemp("run")
     (run / "model_config.yaml").write_text((CONFIGS / "ocr_cct_xs.yaml").read_text())
-    model = build_model(load_model_config_from_yaml(run / "model_config.yaml"),
-                        load_plate_config_from_yaml(grow.PLATE_CONFIG))
+    model = ocr_from_tflite.recover(recognize.OCR, run / "model_config.yaml")
     model.save(run / "last.keras")
     return model, run / "last.keras"
-
 
 def test_grown_model_reads_as_the_trained_one(trained, tmp_path):
     model, path = trained
@@ -54,7 +48,6 @@ def test_grown_model_reads_as_the_trained_one(trained, tmp_path):
     block = grown.get_layer("transformer_block_6")
     kernel = block.mlp.dense_layers[-1].get_weights()[0]
     assert 0 < np.abs(kernel).max() < 0.01
-
 
 def test_a_config_that_is_not_the_trained_model_grown_is_refused(trained, tmp_path):
     _, path = trained
