@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from alprd.config import RecognizeConfig  # noqa: E402
 from alprd.geometry import iou  # noqa: E402
 from alprd.recognize.recognizer import Recognizer, crop_plate  # noqa: E402
-from alprd.recognize.state import MARGIN, match  # noqa: E402
+from alprd.recognize.state import match, named  # noqa: E402
 
 FOLD = str.maketrans({"O": "0", "I": "1"})
 
@@ -101,11 +101,9 @@ def main() -> int:
         if crops:
             got_text = rec.read_box(img, label["bbox"])[0].text
             hit_box = True
-            if label.get("state"):  # the best-matching state, whatever the threshold
-                code, best, runner_up = match(rec.state.readings(
-                    crop_plate(img, label["bbox"], 0.0, 0.0)))
-                states.append((label["state"], code if best - runner_up >= MARGIN else None,
-                               best))
+            if label.get("state"):  # the match, named below at each threshold
+                states.append((label["state"], match(rec.state.readings(
+                    crop_plate(img, label["bbox"], 0.0, 0.0)))))
         else:
             dets = rec.detector(img)
             plates = rec.read(img, dets)  # what rec(img) does, keeping the detections
@@ -145,10 +143,10 @@ def main() -> int:
     if states:
         sweep = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0) if a.state_sweep else ()
         for t, tag in [(t, f"_at_{t:g}") for t in sweep] + [(a.state_min_confidence, "")]:
-            named = [(want, got) for want, got, conf in states if got and conf >= t]
-            right = sum(want == got for want, got in named)
+            said = [(want, got) for want, m in states if (got := named(*m, t))]
+            right = sum(want == got for want, got in said)
             print(f"state_correct{tag}: {100 * right / len(states):.1f} %")
-            print(f"state_wrong{tag}: {100 * (len(named) - right) / len(states):.1f} %")
+            print(f"state_wrong{tag}: {100 * (len(said) - right) / len(states):.1f} %")
     if a.confusions:
         for (w, g), c in confusions.most_common(25):
             print(f"confusion {w}->{g}: {c}")

@@ -4,8 +4,8 @@ registration: the state's name and its slogans.
 Both plate readers (ours and the second reader) read the box's top and bottom bands (bands());
 each reading the reader was at least MIN_READ_CONFIDENCE sure of is matched against every
 state's words (WORDS, match(): an edit-distance similarity with the best-aligned stretch of
-each word). A state is named only where the best match scores min_confidence or more and no other state comes within MARGIN of it
-(RecognizeConfig.state_min_confidence, chosen on the even half of us_plate_crops and
+each word). A state is named only where the best match scores min_confidence or more and
+no other state comes within MARGIN of it (named(); RecognizeConfig.state_min_confidence, chosen on the even half of us_plate_crops and
 confirmed on the odd half; MODEL_CARD.md); otherwise the state is None, and the hotlist's
 state rule says so ("read-state-unknown"). Neither reader was trained on such words (a reader
 fine-tuned on synthetic ones read real plates worse: train/state_model.py), so few states are
@@ -97,6 +97,15 @@ def match(readings: list[str]) -> tuple[str | None, float, float]:
     return ranked[0][0], ranked[0][1], (ranked[1][1] if len(ranked) > 1 else 0.0)
 
 
+def named(code: str | None, best: float, runner_up: float,
+          min_confidence: float) -> str | None:
+    """match()'s state where it is sure enough: its score at least min_confidence and no
+    other state within MARGIN of it; else None."""
+    if code is None or best < min_confidence or best - runner_up < MARGIN:
+        return None
+    return code
+
+
 def bands(crop: np.ndarray) -> list[np.ndarray]:
     """A crop's top and bottom bands (TOP and BOTTOM of its height), as they are."""
     h = crop.shape[0]
@@ -125,6 +134,4 @@ class StateReader:
     def __call__(self, crop: np.ndarray) -> tuple[str | None, float]:
         """(state or None, its match score: 0 where nothing was read)."""
         code, best, runner_up = match(self.readings(crop))
-        if code is None or best < self.min_confidence or best - runner_up < MARGIN:
-            return None, round(best, 4)
-        return code, round(best, 4)
+        return named(code, best, runner_up, self.min_confidence), round(best, 4)
