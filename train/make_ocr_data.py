@@ -81,30 +81,33 @@ def real_crops(out_dir: Path, min_conf: float, agree_conf: float, repeat: int,
         print(f"skipping real crops: {manifest} not found (set ALPRD_SHARED_DATA)")
         return []
     candidates = []
-    for line in (labels.read_text().splitlines() if labels else []):
-        item = json.loads(line)
-        img = cv2.imread(str(folder / item["image"]))
-        if img is not None and PLATE_RE.match(item["text"]):
-            candidates.append((item, 0, {"bbox": item["bbox"]}, item["text"], 1.0, img))
-    for line in ([] if labels else manifest.read_text().splitlines()):
-        item = json.loads(line)
-        for k, plate in enumerate(item["plates"]):
-            text = (plate.get("teacher_text") or "").upper()
-            conf = plate.get("teacher_conf", 0)
-            if conf < min(min_conf, agree_conf) or not PLATE_RE.match(text):
-                continue
+    if labels:
+        for line in labels.read_text().splitlines():
+            item = json.loads(line)
             img = cv2.imread(str(folder / item["image"]))
-            if img is None:
-                continue
-            candidates.append((item, k, plate, text, conf, img))
-    # agreement is judged on a crop with the recognizer's own margin
-    views = []
-    for item, k, plate, text, conf, img in candidates:
-        x1, y1, x2, y2 = plate["bbox"]
-        mx, my = int((x2 - x1) * 0.10), int((y2 - y1) * 0.18)
-        views.append((text, img[max(0, y1 - my):y2 + my, max(0, x1 - mx):x2 + mx]))
-    ours = (_agreeing(views, agree_model) if agree_conf < min_conf and not labels
-            else [None] * len(views))
+            if img is not None and PLATE_RE.match(item["text"]):
+                candidates.append((item, 0, {"bbox": item["bbox"]}, item["text"], 1.0, img))
+    else:
+        for line in manifest.read_text().splitlines():
+            item = json.loads(line)
+            for k, plate in enumerate(item["plates"]):
+                text = (plate.get("teacher_text") or "").upper()
+                conf = plate.get("teacher_conf", 0)
+                if conf < min(min_conf, agree_conf) or not PLATE_RE.match(text):
+                    continue
+                img = cv2.imread(str(folder / item["image"]))
+                if img is None:
+                    continue
+                candidates.append((item, k, plate, text, conf, img))
+    ours = [None] * len(candidates)
+    if agree_conf < min_conf and not labels:
+        # agreement is judged on a crop with the recognizer's own margin
+        views = []
+        for item, k, plate, text, conf, img in candidates:
+            x1, y1, x2, y2 = plate["bbox"]
+            mx, my = int((x2 - x1) * 0.10), int((y2 - y1) * 0.18)
+            views.append((text, img[max(0, y1 - my):y2 + my, max(0, x1 - mx):x2 + mx]))
+        ours = _agreeing(views, agree_model)
     rng = random.Random(seed)
     plates = []
     for (item, k, plate, text, conf, img), mine in zip(candidates, ours):
