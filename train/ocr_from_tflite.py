@@ -253,17 +253,11 @@ def recover(tflite: Path, model_config: Path = MODEL_CONFIG,
 
 
 def read(tflite: Path, images: list[np.ndarray]) -> np.ndarray:
-    """The TFLite model's slot probabilities for each crop (64x128 grey, uint8)."""
-    from ai_edge_litert.interpreter import Interpreter
-    it = Interpreter(str(tflite))
-    it.allocate_tensors()
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    probs = []
-    for img in images:
-        it.set_tensor(inp["index"], img.reshape(1, *img.shape[:2], 1).astype(np.float32))
-        it.invoke()
-        probs.append(it.get_tensor(out["index"])[0])
-    return np.array(probs)
+    """The TFLite model's slot probabilities for each crop (BGR or grey), prepared and run
+    as alprd's OCR does (PlateOcr.preprocess, its TFLiteModel)."""
+    from alprd.recognize.ocr import PlateOcr
+    ocr = PlateOcr(tflite, PLATE_CONFIG)
+    return np.array([ocr.model(ocr.preprocess(img)[None])[0][0] for img in images])
 
 
 def reexport_check(keras_path: Path, tflite: Path,
@@ -279,15 +273,12 @@ def reexport_check(keras_path: Path, tflite: Path,
     return share, float(np.abs(before - after).max())
 
 
-def crops(csv_path: Path, n: int, size: tuple[int, int]) -> list[np.ndarray]:
+def crops(csv_path: Path, n: int) -> list[np.ndarray]:
+    """The first n crops of a fast-plate-ocr annotation CSV, as read from disk (BGR)."""
     import cv2
     rows = list(csv.DictReader(csv_path.open()))[:n]
-    out = []
-    for row in rows:
-        img = cv2.imread(str(csv_path.parent / row["image_path"]), cv2.IMREAD_GRAYSCALE)
-        if img is not None:
-            out.append(cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_LINEAR))
-    return out
+    images = [cv2.imread(str(csv_path.parent / row["image_path"])) for row in rows]
+    return [img for img in images if img is not None]
 
 
 def main() -> None:
@@ -303,8 +294,7 @@ def main() -> None:
     model = recover(a.tflite, a.model_config, a.plate_config)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(a.out)
-    share, diff = reexport_check(a.out, a.tflite,
-                                 crops(a.check, a.check_count, model.input_shape[1:3]))
+    share, diff = reexport_check(a.out, a.tflite, crops(a.check, a.check_count))
     print(f"reexport_agreement: {100 * share:.1f} %\nreexport_max_prob_diff: {diff:.2g}")
     if share < MIN_AGREEMENT:
         a.out.unlink()
