@@ -10,6 +10,12 @@ Otherwise GPS time (its last sentence plus the monotonic time since) is used, wi
 "gps"; with neither, the system time is kept and marked "system-unset". A GPS-confirmed clock
 may move the floor back (the floor was set by a clock that ran ahead); an unconfirmed one never
 does. time.monotonic() measures intervals; UTC is data, recorded with its source.
+
+GPS time is trusted only when it is plausible (#32 item 3): not before SANE_AFTER (a receiver
+with the week-number rollover bug reports 1024 weeks back, 2007 for 2026), and not more than
+GPS_LEAD_MAX ahead of the best time the car otherwise has (a sane system clock, the floor): a
+spoofer or a broken receiver's 2099 would otherwise become every read's time and the floor.
+An implausible GPS time is ignored, said once in the log, as if the receiver gave none.
 """
 from __future__ import annotations
 
@@ -25,6 +31,9 @@ log = logging.getLogger(__name__)
 
 SANE_AFTER = datetime(2025, 1, 1, tzinfo=timezone.utc)
 FLOOR_SLACK_S = 2.0  # the floor is saved a little late; this much earlier is still fine
+# how far GPS time may run ahead of the system clock or the floor: a Pi with fake-hwclock
+# starts at the time it was switched off, so a car parked for months is that far behind
+GPS_LEAD_MAX = timedelta(days=366)
 
 
 def iso(dt: datetime) -> str:
@@ -53,6 +62,7 @@ class UtcClock:
         self.floor = self._load()
         self._saved_floor, self._saved_mono = self.floor, mono()
         self.distrusted: str | None = None  # why the system clock is not used, for the log
+        self.gps_refused: str | None = None  # why GPS time is not used, for the log
 
     def stamp(self, mono: float, gps_utc: str | None = None,
               gps_utc_mono: float | None = None) -> tuple[str, str]:
@@ -61,6 +71,7 @@ class UtcClock:
         system = self.now() - timedelta(seconds=now_mono - mono)
         base = parse(gps_utc) if gps_utc_mono is not None else None
         gps = base + timedelta(seconds=mono - gps_utc_mono) if base is not None else None
+        gps = self._plausible(gps, system)
         why = None
         if system < SANE_AFTER:
             why = f"system clock {iso(system)} is unset"
@@ -78,6 +89,23 @@ class UtcClock:
             self._record(gps, confirmed=True)
             return iso(gps), "gps"
         return iso(system), "system-unset"
+
+    def _plausible(self, gps: datetime | None, system: datetime) -> datetime | None:
+        """GPS time, or None when it cannot be true (see the module's docstring)."""
+        why = None
+        if gps is not None:
+            known = [t for t in (system if system >= SANE_AFTER else None, self.floor) if t]
+            if gps < SANE_AFTER:
+                why = (f"GPS time {iso(gps)} is before {SANE_AFTER.year} (a receiver with the "
+                       "week-number rollover bug?)")
+            elif known and gps > max(known) + GPS_LEAD_MAX:
+                why = (f"GPS time {iso(gps)} is more than {GPS_LEAD_MAX.days} days ahead of "
+                       f"{iso(max(known))} (spoofed, or a broken receiver?)")
+        if why != self.gps_refused:
+            (log.warning if why else log.info)("clock: %s", (why + "; ignored") if why
+                                               else "GPS time plausible again")
+            self.gps_refused = why
+        return None if why else gps
 
     def _record(self, t: datetime, confirmed: bool) -> None:
         with self._lock:

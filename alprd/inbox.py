@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from alprd.files import replace_atomically
-from alprd.protocol import UpdateRefused, check, verify
+from alprd.protocol import UpdateRefused, check, strictjson, verify
 from alprd.store import StoreError
 from alprd.worker import DropOldestQueue, Worker
 
@@ -121,9 +121,10 @@ class Inbox(Worker):
     def _commands_seen(self) -> list[str]:
         """Ids of the commands already run (the last COMMANDS_KEPT), kept across restarts."""
         try:
-            return json.loads(self.commands_path.read_text())
+            seen = strictjson.loads(self.commands_path.read_bytes(), str(self.commands_path))
         except (OSError, ValueError):
             return []
+        return [c for c in seen if isinstance(c, str)] if isinstance(seen, list) else []
 
     def _command_seen(self, command_id: str) -> None:
         seen = (self._commands_seen() + [command_id])[-COMMANDS_KEPT:]

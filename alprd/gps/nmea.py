@@ -1,13 +1,23 @@
 """NMEA 0183 parsing: RMC, GGA, VTG and GSA from any talker, checksums verified.
 
 Proprietary sentences ($P...: Trimble's $PTNL, Septentrio's $PSSN, Furuno's $PFEC) parse as
-talker "P"; nobody here reads them. Positions outside the globe and non-finite numbers are
-refused, so a NaN never reaches a fix."""
+talker "P"; nobody here reads them. Every number has the range NMEA 0183 gives it, and a
+value outside it refuses the sentence: positions outside the globe, non-finite numbers, a fix
+quality of 99999999999999999999 (which once stopped the car: SQLite's INTEGER is 64 bits),
+so nothing out of range ever reaches a fix, the database or HQ. Times and dates must name a
+real instant."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+
+
+# the ranges NMEA 0183 (4.11) gives each field we read
+MAX_QUALITY = 8  # GGA fix quality: 0 none ... 6 estimated, 7 manual, 8 simulator
+MAX_SATELLITES = 99  # GGA: two digits (a multi-constellation receiver may pass 12)
+MAX_DOP = 99.99  # dilution of precision: 99.99 means no geometry
+MAX_KNOTS = 1000.0  # far above any road; a receiver's own limit is about 1,000 knots (COCOM)
 
 
 class NmeaError(ValueError):
@@ -79,16 +89,46 @@ def _coord(value: str, hemi: str, deg_digits: int, what: str, kind: str) -> floa
     return v
 
 
-def _float(value: str, what: str, kind: str) -> float | None:
+def _float(value: str, what: str, kind: str, hi: float) -> float | None:
+    """An optional decimal in [0, hi]."""
     if not value:
         return None
     try:
-        v = float(value)
+        v = float(value) if len(value) <= 16 and value.isascii() else math.nan
     except ValueError as exc:
         raise NmeaError(f"{kind}: bad {what} {value!r}") from exc
-    if not math.isfinite(v):
-        raise NmeaError(f"{kind}: bad {what} {value!r}")
+    if not (math.isfinite(v) and 0 <= v <= hi):
+        raise NmeaError(f"{kind}: {what} {value[:20]!r} is out of range (0-{hi:g})")
     return v
+
+
+def _int(value: str, what: str, kind: str, hi: int) -> int | None:
+    """An optional whole number in [0, hi] (ASCII digits only: '²'.isdigit() is true)."""
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= 4 and int(value) <= hi):
+        raise NmeaError(f"{kind}: {what} {value[:20]!r} is out of range (0-{hi})")
+    return int(value)
+
+
+def _utc(t: str, date: str) -> str | None:
+    """ISO UTC from RMC's hhmmss[.ss] and ddmmyy; None when either is absent; NmeaError when
+    they do not name a real instant (hour 99, 31 February)."""
+    if not t or not date:
+        return None
+    frac = t[6:]
+    ok = (len(t) >= 6 and t.isascii() and t[:6].isdigit() and len(date) == 6
+          and date.isascii() and date.isdigit()
+          and (not frac or (frac[0] == "." and 1 < len(frac) <= 4 and frac[1:].isdigit())))
+    try:
+        if ok:
+            datetime(2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]), int(t[0:2]),
+                     int(t[2:4]), int(t[4:6]))
+    except ValueError:
+        ok = False
+    if not ok:
+        raise NmeaError(f"RMC: time {t[:12]!r} and date {date[:8]!r} are not an instant")
+    return f"20{date[4:6]}-{date[2:4]}-{date[0:2]}T{t[0:2]}:{t[2:4]}:{t[4:6]}{frac}Z"
 
 
 def _field(s: Sentence, i: int) -> str:
@@ -103,39 +143,35 @@ def rmc(s: Sentence) -> dict:
     out = {"valid": status == "A",
            "lat": _coord(_field(s, 2), _field(s, 3), 2, "latitude", "RMC"),
            "lon": _coord(_field(s, 4), _field(s, 5), 3, "longitude", "RMC")}
-    knots = _float(_field(s, 6), "speed", "RMC")
+    knots = _float(_field(s, 6), "speed", "RMC", MAX_KNOTS)
     out["speed_kmh"] = knots * 1.852 if knots is not None else None
-    out["course"] = _float(_field(s, 7), "course", "RMC")
+    out["course"] = _float(_field(s, 7), "course", "RMC", 360)
     out["time"] = t
-    if len(t) >= 6 and len(date) == 6 and t[:6].isdigit() and date.isdigit():
-        frac = t[6:] if len(t) > 6 else ""
-        out["utc"] = (f"20{date[4:6]}-{date[2:4]}-{date[0:2]}T{t[0:2]}:{t[2:4]}:{t[4:6]}"
-                      f"{frac}Z")
+    utc = _utc(t, date)
+    if utc:
+        out["utc"] = utc
     return out
 
 
 def gga(s: Sentence) -> dict:
     if len(s.fields) < 8:
         raise NmeaError(f"GGA: {len(s.fields)} fields, need 8")
-    quality = _field(s, 5)
-    sats = _field(s, 6)
     return {"time": _field(s, 0),
             "lat": _coord(_field(s, 1), _field(s, 2), 2, "latitude", "GGA"),
             "lon": _coord(_field(s, 3), _field(s, 4), 3, "longitude", "GGA"),
-            "quality": int(quality) if quality.isdigit() else 0,
-            "satellites": int(sats) if sats.isdigit() else None,
-            "hdop": _float(_field(s, 7), "HDOP", "GGA")}
+            "quality": _int(_field(s, 5), "fix quality", "GGA", MAX_QUALITY) or 0,
+            "satellites": _int(_field(s, 6), "satellite count", "GGA", MAX_SATELLITES),
+            "hdop": _float(_field(s, 7), "HDOP", "GGA", MAX_DOP)}
 
 
 def vtg(s: Sentence) -> dict:
-    return {"course": _float(_field(s, 0), "course", "VTG"),
-            "speed_kmh": _float(_field(s, 6), "speed", "VTG")}
+    return {"course": _float(_field(s, 0), "course", "VTG", 360),
+            "speed_kmh": _float(_field(s, 6), "speed", "VTG", MAX_KNOTS * 1.852)}
 
 
 def gsa(s: Sentence) -> dict:
-    mode = _field(s, 1)
-    return {"fix_type": int(mode) if mode.isdigit() else 1,
-            "hdop": _float(_field(s, 15), "HDOP", "GSA")}
+    return {"fix_type": _int(_field(s, 1), "fix type", "GSA", 3) or 1,
+            "hdop": _float(_field(s, 15), "HDOP", "GSA", MAX_DOP)}
 
 
 PARSERS = {"RMC": rmc, "GGA": gga, "VTG": vtg, "GSA": gsa}

@@ -91,24 +91,28 @@ class FixBuilder:
         self.gga_seen = False
         self.rmc_only = False  # an epoch ended without GGA, and no GGA ever came
 
-    def feed(self, line: str, mono: float) -> None:
+    def feed(self, line: str, mono: float) -> bool:
+        """Take one line; True when it was a valid RMC or GGA: a fix, or the receiver saying
+        it has none. That, not any line, is the receiver's proof of life (#32 item 5)."""
         try:
             s = parse_sentence(line)
             parser = PARSERS.get(s.kind) if s.talker != "P" else None
             if parser is None:
-                return
+                return False
             data = parser(s)
         except NmeaError as exc:
             addr = address(line)
             if addr is None or is_parsed(addr):
                 self.track.errors += 1
                 log.debug("gps: %s", exc)
-            return
+            return False
         if s.kind in ("RMC", "GGA"):
             self._timed(s.kind.lower(), data, mono)
-        elif self.current in self.epochs:
+            return True
+        if self.current in self.epochs:
             extra = self.epochs[self.current]["extra"]
             extra.update({k: v for k, v in data.items() if v is not None and k not in extra})
+        return False
 
     def flush(self) -> None:
         """Emit every epoch still waiting (end of a log, or the port closed)."""
@@ -190,8 +194,8 @@ class GpsReader(Worker):
             return
         now = time.monotonic()
         self.lines += 1
-        self.progress_mono = now  # heartbeat: sentences arrive (a receiver talks every second)
-        self.builder.feed(line, now)
+        if self.builder.feed(line, now):  # heartbeat: a valid RMC or GGA, every second
+            self.progress_mono = now
 
     def _replay(self) -> None:
         """Replay a log: one epoch (starting with RMC) per second."""

@@ -179,7 +179,8 @@ def main(a) -> int:
     if role == "ingest":
         print(f"alprd hq: ingest worker {a.client_id} on {a.broker} "
               f"($share/{SHARE_GROUP}), storing in {hq.store.backend}", flush=True)
-        stop.wait()
+        while not stop.wait(0.25):
+            hq.supervise()
         hq.stop()
         return 0
     workers = {i: _spawn_worker(a, i) for i in range(a.workers)}
@@ -196,6 +197,7 @@ def main(a) -> int:
     next_retention = time.monotonic()
     next_snapshot = time.monotonic() + SNAPSHOT_EVERY_S
     while not stop.wait(0.25):
+        hq.supervise()
         for i, proc in list(workers.items()):
             if proc.poll() is not None and time.monotonic() >= respawn_at.get(i, 0.0):
                 log.error("hq: ingest worker %d ended (%s); starting it again", i,

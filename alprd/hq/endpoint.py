@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from alprd.hq.hotlists import hotlist_delta
 from alprd.hq.records import open_store
+from alprd.mqttkeep import NetworkKeeper
 from alprd.protocol import (ack_message, command_body, entry_to_json, hotlist_snapshot,
                             parse_up_message, roster_body, sign)
 
@@ -58,13 +59,21 @@ class HqEndpoint:
             self.client.tls_set_context(tls.context())
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.suppress_exceptions = True  # a callback's bug is logged, not the thread's end
         self.connected = threading.Event()
         # up messages wait here for the store thread: paho's network thread never waits on
         # the database, and what queues up during one commit is stored in the next
         self._inbox: queue.Queue = queue.Queue(maxsize=256)  # full: the broker holds the rest
         self._stop = threading.Event()
-        self._storer = threading.Thread(target=self._store_loop, name="hq-store",
-                                        daemon=True)
+        self._storer = self._store_thread()
+        self.network = NetworkKeeper(self.client, self._connect_async, "hq", self._stop.is_set)
+        self.store_restarts = 0
+
+    def _store_thread(self) -> threading.Thread:
+        return threading.Thread(target=self._store_loop, name="hq-store", daemon=True)
+
+    def _connect_async(self) -> None:
+        self.client.connect_async(self.host, self.port, keepalive=30)
 
     @property
     def up_filter(self) -> str:
@@ -73,8 +82,20 @@ class HqEndpoint:
 
     def start(self) -> None:
         self._storer.start()
-        self.client.connect_async(self.host, self.port, keepalive=30)
+        self._connect_async()
         self.client.loop_start()
+
+    def supervise(self) -> None:
+        """Start again whichever of HQ's own threads has ended: paho's network thread (which
+        receives every car's uploads) and the store thread. The service's loop calls this
+        every turn, on the leader and on each ingest worker, so no thread's end leaves a
+        process that looks alive but stores nothing (#32 item 1)."""
+        self.network.keep()
+        if not self._storer.is_alive() and not self._stop.is_set():
+            log.error("hq: the store thread had ended; starting it again")
+            self._storer = self._store_thread()
+            self._storer.start()
+            self.store_restarts += 1
 
     # -- publishing (the leader) ----------------------------------------------------------
     def publish_hotlist(self, entries, signing_key, version: int | None = None,
@@ -152,6 +173,7 @@ class HqEndpoint:
         if reason_code.is_failure:
             log.warning("hq: broker refused: %s", reason_code)
             return
+        self.network.connected()
         if self.ingest:
             client.subscribe(self.up_filter, qos=1)
         self.connected.set()
@@ -164,6 +186,11 @@ class HqEndpoint:
         except ValueError as exc:
             self.rejected += 1
             log.warning("hq: rejected message on %s: %s", msg.topic, exc)
+            return
+        except Exception as exc:  # noqa: BLE001  nothing a car sends may end paho's thread
+            self.rejected += 1
+            log.error("hq: rejected message on %s: %s: %s", msg.topic, type(exc).__name__,
+                      exc)
             return
         self._inbox.put((unit, records, status))
 
@@ -178,7 +205,11 @@ class HqEndpoint:
                     group.append(self._inbox.get_nowait())
                 except queue.Empty:
                     break
-            self._store(group)
+            try:
+                self._store(group)
+            except Exception as exc:  # noqa: BLE001  not acknowledged: the cars send it again
+                log.error("hq: %d message(s) not stored: %s: %s", len(group),
+                          type(exc).__name__, exc)
 
     def _store(self, group: list) -> None:
         """Store the group in one transaction and acknowledge each batch after the commit.

@@ -152,7 +152,7 @@ class PgStore(IndexKeyed):
             good, bad = check_batch(unit, records)
             for r in good:
                 text = r["body"].get("text") if r["kind"] == "read" else None
-                rows.append((unit, r["id"], r["kind"], json.dumps(r["body"]), captured(r),
+                rows.append((unit, r["id"], r["kind"], json.dumps(r["body"]), captured(r, now),
                              plate_index(self.key, text) if isinstance(text, str) else None))
             bad_rows += [(unit, r["id"], r["kind"], refused_body(r), reason, now)
                          for r, reason in bad]

@@ -12,8 +12,8 @@ from pathlib import Path
 from alprd import retention
 from alprd.hq.access import AccessRefused, access_row, refusal
 from alprd.hq.keys import load_index_key
-from alprd.hq.schema import (IndexKeyed, batch_health, check_batch, clean_status,
-                             plate_index, refused_body)
+from alprd.hq.schema import (IndexKeyed, batch_health, captured, check_batch,
+                             clean_status, plate_index, refused_body)
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,8 @@ class HqStore(IndexKeyed):
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO records (unit_id, id, kind, body, received_utc, "
                 "captured_utc, plate_index) VALUES (?,?,?,?,?,?,?)",
-                (unit, r["id"], r["kind"], json.dumps(r["body"]), now, r["body"]["utc"],
+                (unit, r["id"], r["kind"], json.dumps(r["body"]), now,
+                 r["body"]["utc"] if captured(r, now_t) != now_t else now,
                  plate_index(self.key, r["body"]["text"]) if r["kind"] == "read" else None))
             self.duplicates += cur.rowcount == 0
         self._seen(unit, now, len(good), batch_health(good, now_t), clean_status(status))

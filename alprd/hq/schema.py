@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from alprd import retention
 from alprd.protocol import check_record
@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 STATUS_FIELDS = ("hotlist_version", "hotlist_age_s", "outbox_depth")
 HOTLIST_STALE_S = 86400.0  # a car's hotlist.max_age_s default: older lists may miss wants
 LAG_FLAG_S = 900.0  # records arriving more than 15 minutes after capture
+# a car purges what it holds after store.local_cap_days (730 at most), and its clock is
+# within a day of HQ's: a record's time outside these bounds is not its capture time
+CAR_HOLDS_AT_MOST = timedelta(days=731)
+FUTURE_SKEW = timedelta(days=1)
 
 
 class IndexKeyed:
@@ -62,14 +66,28 @@ def refused_body(r: dict) -> str:
     return json.dumps(r["body"])[:65536]
 
 
-def captured(r: dict) -> datetime:
-    return retention.parse_utc(r["body"]["utc"])
+def captured(r: dict, received: datetime | None = None, say: bool = True) -> datetime:
+    """When the record was made, for retention and searches: the car's own time, unless
+    that cannot be true of a record HQ receives now (received given): older than a car can
+    keep one, or in the future. Then retention counts from receipt, so a car whose GPS had the
+    week-number rollover (2007) or a spoofed time cannot have its evidence deleted at the
+    next run (#32 item 3); the body keeps what the car said."""
+    t = retention.parse_utc(r["body"]["utc"])
+    if received is not None and not (received - CAR_HOLDS_AT_MOST <= t
+                                      <= received + FUTURE_SKEW):
+        (log.warning if say else log.debug)(
+            "hq: record %s says it was made at %s, which cannot be true of a record received "
+            "at %s: retention counts from receipt", r["id"][:64], r["body"]["utc"][:40],
+            received.isoformat(timespec="seconds"))
+        return received
+    return t
 
 
 def batch_health(records: list[dict], now: datetime) -> dict:
     """What a batch says of its car: uplink lag (now less the oldest capture in it), its last
     self-test and how many trouble tickets it carries."""
-    lag = max(((now - captured(r)).total_seconds() for r in records), default=None)
+    lag = max(((now - captured(r, now, say=False)).total_seconds() for r in records),
+              default=None)
     selftests = [r["body"]["utc"] for r in records if r["kind"] == "selftest"]
     return {"lag_s": lag, "last_selftest_utc": max(selftests) if selftests else None,
             "tickets": sum(1 for r in records if r["kind"] == "ticket")}

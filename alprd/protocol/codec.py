@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+from alprd.protocol import strictjson
 from alprd.protocol.version import PROTOCOL_VERSION
 
 MAX_UP_BYTES = 16 * 1024 * 1024
@@ -24,12 +25,7 @@ def topics(prefix: str, unit_id: str) -> tuple[str, str]:
 
 def decode(payload: bytes, max_bytes: int, what: str) -> dict:
     """A protocol message as a dict; ValueError naming the reason when it is not one."""
-    if len(payload) > max_bytes:
-        raise ValueError(f"{what} of {len(payload)} bytes exceeds {max_bytes}")
-    try:
-        msg = json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{what} is not JSON: {exc}") from exc
+    msg = strictjson.loads(payload, what, max_bytes)
     if not isinstance(msg, dict) or msg.get("v") != PROTOCOL_VERSION:
         raise ValueError(f"{what} has no 'v': {PROTOCOL_VERSION}")
     return msg
@@ -43,7 +39,7 @@ def up_message(unit_id: str, records: list[dict], status: dict | None = None) ->
            "records": records}
     if status:
         msg["status"] = status
-    return json.dumps(msg)
+    return json.dumps(msg, allow_nan=False)
 
 
 def parse_up(payload: bytes) -> tuple[str, list[dict]]:
@@ -70,7 +66,7 @@ def parse_up_message(payload: bytes) -> tuple[str, list[dict], dict | None]:
 
 def ack_message(ids: list[str]) -> str:
     """ack.v1: the record ids HQ has stored."""
-    return json.dumps({"v": PROTOCOL_VERSION, "ids": ids})
+    return json.dumps({"v": PROTOCOL_VERSION, "ids": ids}, allow_nan=False)
 
 
 def parse_ack(payload: bytes) -> list[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from alprd.protocol import strictjson
 from alprd.protocol.version import PROTOCOL_VERSION
 
 SIG_BYTES = 64
@@ -42,7 +43,8 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 def sign(body: dict, key: Ed25519PrivateKey) -> bytes:
     """HQ side: the wire form of a signed message."""
-    payload = gzip.compress(json.dumps(body, separators=(",", ":")).encode(), 6)
+    text = json.dumps(body, separators=(",", ":"), allow_nan=False)  # no NaN: cars refuse it
+    payload = gzip.compress(text.encode(), 6)
     return key.sign(payload) + payload
 
 
@@ -63,8 +65,8 @@ def verify(message: bytes, public_key: Ed25519PublicKey) -> dict:
             raw = f.read(MAX_JSON + 1)
         if len(raw) > MAX_JSON:
             raise UpdateRefused("update expands beyond the size limit")
-        body = json.loads(raw)
-    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        body = strictjson.loads(raw, "update")
+    except (OSError, EOFError, ValueError) as exc:
         raise UpdateRefused(f"signed but unreadable: {exc}") from exc
     if not isinstance(body, dict) or body.get("v") != PROTOCOL_VERSION:
         raise UpdateRefused(f"update has no 'v': {PROTOCOL_VERSION}")

@@ -27,6 +27,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from alprd.protocol import strictjson
 from alprd.files import replace_atomically
 from alprd.roster.roles import ROLE_NAMES, ROLES
 from alprd.roster.roster import Roster, User
@@ -211,7 +212,8 @@ class Auth:
             return {}
         now, out = self.mono(), {}
         try:
-            for badge, d in json.loads(self.failures_path.read_text()).items():
+            for badge, d in strictjson.loads(self.failures_path.read_bytes(),
+                                             str(self.failures_path)).items():
                 ages = sorted((min(float(a), FAILURE_WINDOW_S) for a in d["failure_ages_s"]),
                               reverse=True)
                 out[str(badge)] = _Failures(deque(now - a for a in ages),

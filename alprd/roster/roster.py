@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from alprd.files import read_sealed, write_sealed
-from alprd.protocol import UpdateRefused, check, verify
+from alprd.protocol import UpdateRefused, check, strictjson, verify
 from alprd.roster.roles import ROLES
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class Roster:
     def load_saved(self) -> bool:
         try:
             data, sealed = read_sealed(self.last_use_path, self.sealer)
-            self.local_last_use = json.loads(data)
+            self.local_last_use = strictjson.loads(data, str(self.last_use_path))
             if not sealed:
                 write_sealed(self.last_use_path, data, self.sealer)
         except FileNotFoundError:

@@ -21,6 +21,8 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from alprd.protocol import strictjson
+
 log = logging.getLogger(__name__)
 
 MAX_REQUEST = 4096
@@ -72,7 +74,7 @@ class ControlSocket:
             def handle(self):
                 self.connection.settimeout(10)
                 try:
-                    req = json.loads(self.rfile.readline(MAX_REQUEST) or b"{}")
+                    req = strictjson.loads(self.rfile.readline(MAX_REQUEST) or b"{}", "request")
                     if not isinstance(req, dict) or req.get("cmd") != "selftest":
                         raise ValueError("unknown request: expected {\"cmd\": \"selftest\"}")
                     out = outer.run_selftest(

@@ -32,7 +32,7 @@ class ReadsMixin:
             with self.transaction():
                 for read, hits in items:
                     self._insert(read, hits)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OverflowError, ValueError) as exc:  # a number beyond 64 bits
             first = items[0][0].id if items else "-"
             raise StoreError(f"cannot store read {first}"
                              f"{f' and {len(items) - 1} more' if len(items) > 1 else ''}: "

@@ -16,7 +16,7 @@ import ssl
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from alprd.protocol import PURPOSES
+from alprd.protocol import PURPOSES, strictjson
 from alprd.roster import Refused
 from alprd.store import StoreError
 from alprd.ui.alerts import DISPOSITIONS, STEPS, AlertError
@@ -101,8 +101,8 @@ class Handler(BaseHTTPRequestHandler):
         if not (self.headers.get("Content-Type") or "").startswith("application/json"):
             raise HttpError(415, "send JSON")
         try:
-            body = json.loads(self.rfile.read(n) or b"{}")
-        except (ValueError, UnicodeDecodeError) as exc:
+            body = strictjson.loads(self.rfile.read(n) or b"{}", "body")
+        except ValueError as exc:
             raise HttpError(400, f"malformed JSON: {exc}") from exc
         if not isinstance(body, dict):
             raise HttpError(400, "send a JSON object")

@@ -17,6 +17,7 @@ import time
 from typing import Callable
 from urllib.parse import urlparse
 
+from alprd.mqttkeep import NetworkKeeper
 from alprd.protocol import parse_ack, topics, up_message
 from alprd.store import Store
 
@@ -96,9 +97,9 @@ class Uplink:
         self.handlers: dict[str, Callable[[bytes], None]] = {}
         self.max_bytes_per_s = max_bytes_per_s  # 0 = no cap
         self.loop_mono: float | None = None  # heartbeat of the sender loop
-        self._net_alive_mono: float | None = None  # paho's network thread last seen running
-        self._net_restart_mono = 0.0  # when paho's thread may be started again
-        self._net_backoff_s = 1.0
+        self._stop = threading.Event()
+        self.network = NetworkKeeper(self.client, self._connect_async, "uplink",
+                                     self._stop.is_set)
         self._budget_mono = time.monotonic()  # when the bandwidth already used is paid off
         self.connected = threading.Event()
         self.pin_failures = 0
@@ -110,7 +111,6 @@ class Uplink:
         self.status: Callable[[], dict] | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -127,7 +127,7 @@ class Uplink:
     def start(self) -> None:
         self._connect_async()
         self.client.loop_start()
-        self._net_alive_mono = self.loop_mono = time.monotonic()
+        self.network.alive_mono = self.loop_mono = time.monotonic()
         self._thread.start()
 
     def _connect_async(self) -> None:
@@ -156,27 +156,7 @@ class Uplink:
     def network_heartbeat(self) -> float | None:
         """Now while paho's network thread runs; the moment it was last seen alive after it
         ended (the sender loop starts it again; if that fails, the watchdog sees it)."""
-        t = getattr(self.client, "_thread", None)  # paho sets it to None when its loop ends
-        if (t is not None and t.is_alive()) or self._stop.is_set():
-            self._net_alive_mono = time.monotonic()
-        return self._net_alive_mono
-
-    def _keep_network(self) -> None:
-        """Start paho's network thread again if it ended (a disconnect, a bug in paho)."""
-        t = getattr(self.client, "_thread", None)
-        now = time.monotonic()
-        if (t is not None and t.is_alive()) or self._stop.is_set():
-            return
-        if now < self._net_restart_mono:
-            return
-        log.error("uplink: paho's network thread had ended; starting it again")
-        self._net_restart_mono = now + self._net_backoff_s
-        self._net_backoff_s = min(self._net_backoff_s * 2, 10.0)
-        try:
-            self._connect_async()  # after a disconnect() paho's loop would not connect again
-            self.client.loop_start()
-        except Exception as exc:  # noqa: BLE001  tried again after the backoff
-            log.error("uplink: cannot start paho's network thread (%s)", exc)
+        return self.network.heartbeat()
 
     # -- paho callbacks (paho's thread) --------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties=None):
@@ -217,7 +197,7 @@ class Uplink:
             self._in_flight = {i: (now + random.uniform(0, self.retry_s), n)
                                for i, (_, n) in self._in_flight.items()}
         self.connected.set()
-        self._net_backoff_s = 1.0
+        self.network.connected()
         self._wake.set()
         log.info("uplink: connected to %s:%d", self.host, self.port)
 
@@ -268,7 +248,7 @@ class Uplink:
             self.loop_mono = time.monotonic()  # heartbeat: the sender loop is turning
             self._wake.wait(0.5)
             self._wake.clear()
-            self._keep_network()
+            self.network.keep()
             if not self.connected.is_set():
                 continue
             try:

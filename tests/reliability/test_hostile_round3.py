@@ -1,0 +1,234 @@
+"""#32, hostile input and faults, round 3: each test is one row of the issue, tried as the
+attacker did it (a real broker, a real pseudo-terminal, real files), and asserts what the car
+or HQ answers now. Each failed on main at 2e64aba."""
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+
+import paho.mqtt.client as mqtt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from alprd.clock import UtcClock
+from alprd.gps import FixBuilder, GpsTrack
+from alprd.hq import HqEndpoint
+from alprd.hq import endpoint as endpoint_mod
+from alprd.hotlist import Hotlist
+from alprd.hotlist.sync import HotlistSync
+from alprd.protocol import UpdateRefused, read_body, sign, strictjson, up_message
+from alprd.types import Fix
+from tests.helpers import make_read, wait_for
+from tests.nmea_logs import epoch, sentence
+from tests.test_daemon import a_pass, make_daemon
+
+pytestmark = pytest.mark.reliability
+
+
+class Killed(BaseException):
+    """What ends a thread whatever it catches (as a bug in paho, or MemoryError, could)."""
+
+
+def _car(broker, unit="CAR-1"):
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"car-{unit}",
+                    protocol=mqtt.MQTTv5)
+    c.connect("127.0.0.1", broker.port)
+    c.loop_start()
+    return c
+
+
+def _upload(car, unit: str, text: str) -> None:
+    record = {"id": f"r-{text}", "kind": "read", "body": read_body(make_read(text, unit=unit))}
+    car.publish(f"alprd/v1/{unit}/up", up_message(unit, [record]), qos=1).wait_for_publish(5)
+
+
+@pytest.fixture
+def hq(broker, tmp_path, monkeypatch):
+    ended = []  # threads HQ lets die: seen here, so the suite's thread hook stays for others
+    monkeypatch.setattr(threading, "excepthook", lambda args: ended.append(args.thread.name))
+    h = HqEndpoint(broker.url, tmp_path / "hq.db", client_id="hq-r3")
+    h.start()
+    assert h.connected.wait(5)
+    h.ended = ended
+    yield h
+    h.stop()
+
+
+# -- row 1: one car stops HQ for the whole fleet ------------------------------------------------
+def test_row1_a_deeply_nested_upload_is_refused_and_hq_goes_on_storing(broker, hq):
+    car = _car(broker)
+    try:
+        deep = b"[" * 100_000 + b"]" * 100_000  # 200 KB, as the attack sent it
+        car.publish("alprd/v1/CAR-1/up", deep, qos=1).wait_for_publish(5)
+        assert wait_for(lambda: hq.rejected == 1, 10)
+        _upload(car, "CAR-1", "AFTER01")
+        assert wait_for(lambda: hq.store.count("read") == 1, 10)
+        assert hq.network.running() and not hq.ended
+    finally:
+        car.loop_stop()
+
+
+def test_row1_hq_threads_killed_every_way_are_started_again(broker, hq, monkeypatch):
+    """paho's network thread and the store thread, each ended by what no `except Exception`
+    catches; supervise() (the service's loop calls it every turn) starts each again."""
+    car = _car(broker)
+    try:
+        real_parse = endpoint_mod.parse_up_message
+
+        def parse_once_fatal(payload):
+            monkeypatch.setattr(endpoint_mod, "parse_up_message", real_parse)
+            raise Killed()
+        monkeypatch.setattr(endpoint_mod, "parse_up_message", parse_once_fatal)
+        _upload(car, "CAR-1", "KILL001")
+        assert wait_for(lambda: not hq.network.running(), 10), "paho's thread did not end"
+        assert wait_for(lambda: (hq.supervise(), hq.network.running())[1], 10)
+        assert hq.connected.wait(5) and wait_for(lambda: hq.network.restarts == 1)
+        _upload(car, "CAR-1", "AFTER01")
+        assert wait_for(lambda: hq.store.count("read") == 1, 10)
+
+        real_add = hq.store.add_many
+
+        def add_once_fatal(group):
+            hq.store.add_many = real_add
+            raise Killed()
+        hq.store.add_many = add_once_fatal
+        _upload(car, "CAR-1", "KILL002")  # not acknowledged: a car sends it again
+        assert wait_for(lambda: not hq._storer.is_alive(), 10), "the store thread did not end"
+        hq.supervise()
+        assert hq.store_restarts == 1
+        _upload(car, "CAR-1", "AFTER02")
+        assert wait_for(lambda: hq.store.count("read") == 2, 10)
+        assert sorted(hq.ended) == ["hq-store", "paho-mqtt-client-hq-r3"]
+    finally:
+        car.loop_stop()
+
+
+@pytest.mark.parametrize("payload, reason", [
+    (b"[" * 100_000, "nested deeper than 32"),
+    (b'{"v": 1, "a": ' * 40 + b"1" + b"}" * 40, "nested deeper than 32"),
+    (b'{"v": 1, "n": NaN}', "NaN is not a number"),
+    (b'{"v": 1, "n": -Infinity}', "-Infinity is not a number"),
+    (b'{"v": 1, "n": 1e999}', "out of range"),
+    (b'{"v": 1, "n": 99999999999999999999}', "out of range"),
+    (b'{"v": 1, "n": ' + b"9" * 5000 + b"}", "out of range"),
+])
+def test_row1_7_the_one_decoder_refuses_depth_nan_and_huge_numbers(payload, reason):
+    with pytest.raises(strictjson.JsonRefused, match=reason):
+        strictjson.loads(payload, "message")
+
+
+# -- row 2: one NMEA field crashes the car ------------------------------------------------------
+@pytest.mark.parametrize("field", ["quality", "satellites"])
+def test_row2_a_huge_gga_number_refuses_the_sentence_and_the_car_records(tmp_path, field):
+    d = make_daemon(tmp_path)
+    builder = FixBuilder(d.gps_track)
+    huge = "99999999999999999999"
+    gga = (f"GNGGA,183000.00,3403.00000,N,11814.40000,W,{huge if field == 'quality' else 1},"
+           f"{huge if field == 'satellites' else '08'},1.1,70.0,M,-32.0,M,,")
+    for raw in (sentence("GNRMC,183000.00,A,3403.00000,N,11814.40000,W,20.0,90.0,281126,,,A"),
+                sentence(gga)):
+        builder.feed(raw.decode(), 100.0)
+    builder.flush()
+    assert d.gps_track.errors == 1  # the GGA, refused and counted
+    fix = d.gps_track.latest()
+    assert fix is not None and fix.quality == 1 and fix.satellites is None  # from RMC alone
+    d.pipeline.finish(a_pass("NMEA001", 100.0))
+    assert [(r["text"], r["fix_quality"]) for r in d.store.reads()] == [("NMEA001", 1)]
+    d.shutdown()  # saves the clock floor and closes the store; nothing raised again here
+    assert (tmp_path / "car.db").exists()
+
+
+def test_row2_the_store_refuses_a_number_beyond_64_bits_with_its_own_error(tmp_path):
+    from alprd.store import StoreError
+    d = make_daemon(tmp_path)
+    d.gps_track.add(Fix(lat=34.0, lon=-118.0, mono=100.0, quality=10 ** 20))  # no parser did
+    d.pipeline.finish(a_pass("BIG0001", 100.0))  # said in one line and counted, not raised
+    assert d.pipeline.dropped_reads == 1
+    with pytest.raises(StoreError):
+        d.store.add_read(make_read("BIG0002", fix_quality=2 ** 63))
+    d.store.close()
+
+
+# -- row 3: GPS time trusted with no sanity check -----------------------------------------------
+def _clock(tmp_path, system: datetime) -> UtcClock:
+    return UtcClock(tmp_path / "clock-floor", margin_s=60, now=lambda: system,
+                    mono=lambda: 1000.0)
+
+
+def _gps(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.00Z")
+
+
+def test_row3_a_week_rollover_gps_time_is_ignored_and_the_system_clock_stamps(tmp_path):
+    system = datetime.now(timezone.utc)
+    rolled = system - timedelta(weeks=1024)  # the bug: 19.6 years back
+    clock = _clock(tmp_path, system)
+    utc, source = clock.stamp(1000.0, _gps(rolled), 1000.0)
+    assert source == "system" and utc[:10] == system.strftime("%Y-%m-%d")
+    assert "rollover" in clock.gps_refused
+
+
+def test_row3_a_far_future_gps_time_moves_neither_the_stamp_nor_the_floor(tmp_path):
+    system = datetime.now(timezone.utc)
+    clock = _clock(tmp_path, system)
+    spoofed = system.replace(year=2099)
+    utc, source = clock.stamp(1000.0, _gps(spoofed), 1000.0)
+    assert source == "system" and utc.startswith(str(system.year))
+    clock.save()
+    again = _clock(tmp_path, system + timedelta(seconds=5))
+    assert again.floor is not None and again.floor.year == system.year
+    assert again.stamp(1000.0)[1] == "system"  # not "system-unset", as after a 2099 floor
+
+
+def test_row3_a_car_parked_for_months_still_takes_gps_time(tmp_path):
+    """fake-hwclock: the system clock starts where it stopped, months behind GPS."""
+    gps = datetime.now(timezone.utc)
+    clock = _clock(tmp_path, gps - timedelta(days=150))
+    assert clock.stamp(1000.0, _gps(gps), 1000.0) == (_gps(gps).replace(".00Z", ".000Z"),
+                                                      "gps")
+
+
+def test_row3_hq_keeps_a_record_with_an_impossible_time_for_the_full_period(tmp_path):
+    from alprd.hq.records import HqStore
+    store = HqStore(tmp_path / "hq.db")
+    now = datetime.now(timezone.utc)
+    body = read_body(make_read("ROLL001", unit="CAR-1"))
+    body["utc"] = _gps(now - timedelta(weeks=1024))
+    store.add("CAR-1", [{"id": "rolled", "kind": "read", "body": body}])
+    logical, permanent = store.apply_retention(now + timedelta(hours=1))
+    assert (logical, permanent) == (0, 0) and store.count("read") == 1
+    store.close()
+
+
+# -- row 5: the GPS heartbeat fed by garbage -----------------------------------------------------
+def test_row5_garbage_lines_are_no_proof_of_life(tmp_path):
+    from alprd.gps import GpsReader
+    log = tmp_path / "garbage.nmea"
+    log.write_bytes(b"".join([b"$GPRMC,garbage*00\r\n", b"\x00\xff noise\r\n",
+                              b"$GPGGA,1,2,3*7F\r\n"] * 10))
+    reader = GpsReader(str(log), GpsTrack())
+    reader.progress_mono = None
+    for raw in log.read_bytes().splitlines():
+        reader._handle(raw)
+    assert reader.lines == 30 and reader.progress_mono is None  # 30 lines, no progress
+    reader._handle(epoch(0, None, None).splitlines()[0])  # a valid RMC saying "no fix"
+    assert reader.progress_mono is not None
+
+
+# -- row 7: a signed entry with expires: NaN -----------------------------------------------------
+def test_row7_a_signed_entry_that_expires_at_nan_is_refused(tmp_path):
+    key = Ed25519PrivateKey.generate()
+    sync = HotlistSync(Hotlist(), key.public_key(), tmp_path)
+    entry = {"plate": "NAN0001", "state": "CA", "list_type": "stolen_vehicle",
+             "reason": "test", "priority": 1, "case_number": None, "expires": float("nan")}
+    body = {"v": 1, "kind": "hotlist.snapshot", "list_version": 5,
+            "created_utc": "2026-11-28T00:00:00Z", "entries": [entry]}
+    raw = gzip.compress(json.dumps(body).encode())  # json writes NaN; a forger's HQ would too
+    assert b"NaN" in gzip.decompress(raw)
+    with pytest.raises(UpdateRefused, match="NaN"):
+        sync.apply(key.sign(raw) + raw)
+    assert sync.version == 0
+    with pytest.raises(ValueError):  # and our own HQ can no longer write one
+        sign(body, key)
