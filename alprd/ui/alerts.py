@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from alprd.clock import iso
+from alprd.store import StoreError
 from alprd.ui.events import event
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class Alert:
     steps: dict = field(default_factory=dict)  # step -> utc
     escalated_utc: str | None = None
     closed: str | None = None  # disposition or "cancelled_by_hq"
+    # acknowledgements the store could not take (full disk): (session, utc), stored by tick()
+    unrecorded: list = field(default_factory=list)
 
     @property
     def verified(self) -> bool:
@@ -62,7 +65,7 @@ class Alert:
         return {**self.event, "type": "alert", "hit_id": self.hit_id,
                 "acknowledged_utc": self.acknowledged_utc, "steps": dict(self.steps),
                 "verified": self.verified, "escalated_utc": self.escalated_utc,
-                "closed": self.closed}
+                "closed": self.closed, "ack_not_recorded": bool(self.unrecorded)}
 
 
 class Alerts:
@@ -73,6 +76,7 @@ class Alerts:
         self.mono = mono  # intervals (escalation)
         self.utc = utc  # wall-clock time is data: step stamps and the restore window
         self.open_alerts: dict[str, Alert] = {}
+        self._late: list[Alert] = []  # alerts with an acknowledgement still to store
         self._lock = threading.Lock()
 
     def open(self, event: dict) -> Alert | None:
@@ -133,11 +137,36 @@ class Alerts:
 
     # -- the officer's actions -----------------------------------------------------------
     def acknowledge(self, hit_id: str, session) -> dict:
+        """Silence the alarm. On a full disk it is silenced all the same (an alarm that cannot
+        be stopped is a danger in itself, #32 item 6): the acknowledgement and its audit
+        record are kept in memory, said in one line, and stored by tick() once they fit."""
         with self._lock:
             a = self._get(hit_id)
             if a.acknowledged_utc is None:
-                a.acknowledged_utc = self._record(a, session, "acknowledged")
+                try:
+                    a.acknowledged_utc = self._record(a, session, "acknowledged")
+                except StoreError as exc:
+                    a.acknowledged_utc = iso(self.utc())
+                    a.unrecorded.append((session, a.acknowledged_utc))
+                    self._late.append(a)
+                    log.error("alerts: %s; the alarm of hit %s is silenced, and its "
+                              "acknowledgement will be recorded once the store takes it",
+                              exc, hit_id)
         return self._push(a)
+
+    def _record_late(self) -> None:
+        """Store the acknowledgements a full disk refused (tick's turn, under the lock),
+        those of alerts closed since included."""
+        while self._late:
+            a = self._late[0]
+            session, utc = a.unrecorded[0]
+            try:
+                self._record(a, session, "acknowledged", utc=utc)
+            except StoreError:
+                return  # still full: the next tick tries again
+            a.unrecorded.pop(0)
+            self._late.pop(0)
+            log.info("alerts: the acknowledgement of hit %s is recorded now", a.hit_id)
 
     def step(self, hit_id: str, step: str, session) -> dict:
         if step not in STEPS:
@@ -180,6 +209,7 @@ class Alerts:
         now = self.mono()
         late = []
         with self._lock:
+            self._record_late()
             for a in self.open_alerts.values():
                 if (a.acknowledged_utc is None and a.escalated_utc is None
                         and now - a.opened_mono >= self.escalate_after_s):
@@ -219,8 +249,8 @@ class Alerts:
 
     # -- records -------------------------------------------------------------------------
     def _record(self, a: Alert, session, action: str, note: str = "",
-                report: dict | None = None) -> str:
-        utc = iso(self.utc())
+                report: dict | None = None, utc: str | None = None) -> str:
+        utc = utc or iso(self.utc())
         user = session.badge if session else "system"
         role = session.role if session else "system"
         # the step and its audit record: one transaction, so a power cut keeps both or neither

@@ -232,3 +232,60 @@ def test_row7_a_signed_entry_that_expires_at_nan_is_refused(tmp_path):
     assert sync.version == 0
     with pytest.raises(ValueError):  # and our own HQ can no longer write one
         sign(body, key)
+
+
+# -- row 6: the alarm cannot be silenced on a full disk ------------------------------------------
+def test_row6_the_alarm_is_silenced_on_a_full_disk_and_recorded_once_there_is_room(tmp_path):
+    from alprd.roster import Session
+    from alprd.types import HotlistEntry
+    officer = Session("tok", "csrf", "1001", "Ofc. Able", "patrol_officer", 0.0, 0.0)
+    d = make_daemon(tmp_path)
+    d.pipeline.hotlist = Hotlist([HotlistEntry("8XYZ442", "CA", "stolen_vehicle", "test")])
+    d.gps_track.add(Fix(lat=34.0, lon=-118.0, mono=99.0, quality=1))
+    d.pipeline.finish(a_pass("7ABC123", 99.5))
+    conn = d.store.db.conn
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count={pages}")  # the disk is now full
+    for i in range(30):
+        d.pipeline.finish(a_pass("8XYZ442", 100.0 + i))
+        if d.pipeline.dropped_reads:
+            break
+    (alert,) = [a for a in d.alerts.current() if a.get("not_stored")]
+    # a small disposition still fits in a page's free bytes where a read with its crop did
+    # not; so the card refuses every write now, as a failing SD card remounted read-only does
+    conn.execute("PRAGMA query_only=1")
+    done = d.alerts.acknowledge(alert["hit_id"], officer)  # was StoreError: the page's 503
+    assert done["acknowledged_utc"] and done["ack_not_recorded"] is True
+    assert d.store.dispositions(alert["hit_id"]) == []
+    d.alerts.tick()  # still full: kept for later
+    assert d.store.dispositions(alert["hit_id"]) == []
+    conn.execute("PRAGMA query_only=0")
+    conn.execute(f"PRAGMA max_page_count={pages * 4}")  # room again
+    d.alerts.tick()
+    (row,) = d.store.dispositions(alert["hit_id"])
+    assert (row["action"], row["utc"]) == ("acknowledged", done["acknowledged_utc"])
+    assert d.alerts.current()[0]["ack_not_recorded"] is False
+    d.store.close()
+
+
+# -- row 9: 64 KB of nested JSON posted to the page ----------------------------------------------
+def test_row9_nested_json_posted_to_the_page_gets_a_400(tmp_path):
+    import http.client
+
+    from alprd.demo.broker import free_port
+    from alprd.ui import EventBus, PageServer
+    server = PageServer(f"127.0.0.1:{free_port()}", EventBus())
+    errors = []
+    server.httpd.handle_error = lambda request, address: errors.append(address)
+    server.start()
+    try:
+        host, port = server.httpd.server_address[:2]
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        conn.request("POST", "/api/signin", body=b"[" * 65536,
+                     headers={"Content-Type": "application/json", "Host": f"{host}:{port}"})
+        resp = conn.getresponse()
+        answer = json.loads(resp.read())
+        assert resp.status == 400 and "nested deeper than" in answer["error"]
+        assert errors == []
+    finally:
+        server.stop()

@@ -189,6 +189,8 @@ function renderAlert() {
   for (const b of document.querySelectorAll("#alert .needs-verified")) b.disabled = !a.verified;
   $("alert-ack").hidden = !!a.acknowledged_utc;
   if (!a.acknowledged_utc) startBeep(); else stopBeep();
+  if (a.ack_not_recorded) $("alert-error").textContent =
+    "Acknowledged, but the car's storage is failing: not recorded yet. Tell the fleet technician.";
 }
 async function alertAction(path, body) {
   $("alert-error").textContent = "";
