@@ -51,13 +51,26 @@ class Pipeline:
         self.hotlist, self.gps_track, self.alerts, self.bus = hotlist, gps_track, alerts, bus
         self.wake_uplink, self.on_read = wake_uplink, on_read
         self.tracker = PassTracker(cfg.track.pass_gap_s, cfg.track.max_pass_s)
-        self.frames = self.reads = self.hits = self.dropped_reads = 0
+        self.frames = self.reads = self.hits = self.dropped_reads = self.frames_refused = 0
+        self._refused_why: dict[str, str] = {}  # the last reason said, per camera
         self._read_times: list[float] = []
 
     def frame(self, cam_id: str, frame) -> None:
-        """Recognise one frame; its plates join their passes (an early alert may open)."""
+        """Recognise one frame; its plates join their passes (an early alert may open). A
+        frame the recognizer cannot take (an odd format from a new backend, a bug) is
+        counted and said once per camera and reason; the next frame is tried as usual."""
         self.frames += 1
-        for plate, crop in self.recognizer(frame.image, frame.detect_image):
+        try:
+            plates = self.recognizer(frame.image, frame.detect_image)
+        except Exception as exc:  # noqa: BLE001  one bad frame never stops the car
+            self.frames_refused += 1
+            why = f"{type(exc).__name__}: {exc}"
+            if self._refused_why.get(cam_id) != why:
+                self._refused_why[cam_id] = why
+                log.error("camera %s: frame %s not recognised (%s); %d so far", cam_id,
+                          getattr(frame, "seq", "?"), why, self.frames_refused)
+            return
+        for plate, crop in plates:
             p = self.tracker.add(Observation(plate, cam_id, frame.mono, crop, sharpness(crop)))
             self.maybe_alert_early(p)
 

@@ -12,6 +12,7 @@ from alprd.config import RecognizeConfig
 from alprd.recognize.detector import Detection, Detector
 from alprd.recognize.ocr import OcrResult, PlateOcr
 from alprd.recognize.rectify import level, region, skew_angle
+from alprd.recognize.frameform import as_bgr8
 from alprd.recognize.second import GlobalReader, combine
 from alprd.recognize.state import StateReader
 from alprd.types import PlateRead
@@ -104,7 +105,8 @@ class Recognizer:
 
         detect_image, where given, is a low-resolution copy of the same frame to detect on.
         """
-        src = image if detect_image is None else detect_image
+        image = as_bgr8(image)  # FrameRefused (a ValueError) for what is no picture
+        src = image if detect_image is None else as_bgr8(detect_image)
         return self.read(image, self.detector(src), image.shape[1] / src.shape[1],
                          image.shape[0] / src.shape[0])
 

@@ -8,6 +8,7 @@ import json
 import threading
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -23,6 +24,7 @@ from alprd.types import Fix
 from tests.helpers import make_read, wait_for
 from tests.nmea_logs import epoch, sentence
 from tests.test_daemon import a_pass, make_daemon
+from tests.test_recognize import PASSES, clip_frame
 
 pytestmark = pytest.mark.reliability
 
@@ -289,3 +291,27 @@ def test_row9_nested_json_posted_to_the_page_gets_a_400(tmp_path):
         assert errors == []
     finally:
         server.stop()
+
+
+# -- row 8: odd frames ---------------------------------------------------------------------------
+@pytest.mark.parametrize("image, refused", [
+    (np.zeros((0, 0, 3), np.uint8), "0x0 pixels is too small"),
+    (np.zeros((480, 640, 2), np.uint8), "shape (480, 640, 2)"),
+    (np.zeros((480, 640, 3), np.float32), "type float32"),
+    (np.zeros((480, 640, 3), np.uint16), None),
+    (np.zeros((480, 640), np.bool_), None),
+    (np.zeros((480, 640, 4), np.uint8), None),
+    (np.zeros((480, 640, 1), np.uint8), None),
+])
+def test_row8_odd_frames_are_read_or_refused_in_one_line_and_the_car_goes_on(
+        tmp_path, image, refused, caplog):
+    from alprd.types import Frame
+    d = make_daemon(tmp_path)
+    d.pipeline.frame("rear", Frame("rear", image, 100.0, 1))
+    assert d.pipeline.frames_refused == (1 if refused else 0)
+    if refused:
+        assert refused in caplog.text and "camera rear: frame 1 not recognised" in caplog.text
+    good = clip_frame(PASSES[0]["last_frame"])
+    d.pipeline.frame("rear", Frame("rear", good, 101.0, 2))  # the next frame reads as usual
+    assert [p.text()[0] for p in d.pipeline.tracker.open] == [PASSES[0]["text"]]
+    d.store.close()
