@@ -18,9 +18,11 @@ import os
 import socket
 import socketserver
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
+from alprd.conncap import ConnectionCap
 from alprd.protocol import strictjson
 
 log = logging.getLogger(__name__)
@@ -32,8 +34,10 @@ def socket_path(cfg) -> Path:
     return Path(cfg.store.path).parent / "control.sock"
 
 
-class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class _Server(ConnectionCap, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    max_connections = 8  # a technician's `alprd selftest` and the timer's: one at a time
+    request_queue_size = 64
 
 
 class ControlSocket:
@@ -74,7 +78,9 @@ class ControlSocket:
             def handle(self):
                 self.connection.settimeout(10)
                 try:
-                    req = strictjson.loads(self.rfile.readline(MAX_REQUEST) or b"{}", "request")
+                    line = self.rfile.readline(MAX_REQUEST)
+                    self.server.busy(self.connection, True)
+                    req = strictjson.loads(line or b"{}", "request")
                     if not isinstance(req, dict) or req.get("cmd") != "selftest":
                         raise ValueError("unknown request: expected {\"cmd\": \"selftest\"}")
                     out = outer.run_selftest(
@@ -97,10 +103,17 @@ def ask_daemon(path: Path, requested_by: str, always_ticket: bool = False,
     """The running daemon's self-test result; None when no daemon listens there."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout_s)
-        try:
-            s.connect(str(path))
-        except (FileNotFoundError, ConnectionRefusedError):
-            return None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                s.connect(str(path))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                return None
+            except BlockingIOError:  # its backlog is full for now (a flood): wait our turn
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{path}: the daemon accepts no connection") from None
+                time.sleep(0.05)
         s.sendall(json.dumps({"cmd": "selftest", "requested_by": requested_by,
                               "ticket": "always" if always_ticket else "on_failure"})
                   .encode() + b"\n")

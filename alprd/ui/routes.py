@@ -48,6 +48,16 @@ class Handler(BaseHTTPRequestHandler):
     """One request to the in-car page; self.server.page is the PageServer it belongs to."""
     timeout = 30  # a client that stops sending mid-request is dropped, not waited on
 
+    def handle_one_request(self):
+        self.server.busy(self.connection, False)  # waiting: it may give way to a newcomer
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        whole = super().parse_request()  # the request line and headers have arrived
+        if whole:
+            self.server.busy(self.connection, True)
+        return whole
+
     @property
     def page(self):
         return self.server.page

@@ -17,10 +17,15 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 
+from alprd.conncap import ConnectionCap
 from alprd.ui.bus import EventBus
 from alprd.ui.routes import Handler
 
 log = logging.getLogger(__name__)
+
+# an MDC's browser opens a handful (the event stream, a few requests at once); HTTP/1.0
+# connections close after each answer
+MAX_CONNECTIONS = 64
 
 
 @dataclass
@@ -35,14 +40,18 @@ class App:
     unit_id: str = ""
 
 
-class _Server(ThreadingHTTPServer):
-    """Threads per connection; with TLS, the handshake happens in the connection's own thread
-    (with a timeout), so a client that stalls mid-handshake cannot hold up the others."""
+class _Server(ConnectionCap, ThreadingHTTPServer):
+    """Threads per connection, MAX_CONNECTIONS at most (alprd.conncap: idle ones give way to
+    new ones); with TLS, the handshake happens in the connection's own thread (with a
+    timeout), so a client that stalls mid-handshake cannot hold up the others."""
     daemon_threads = True
+    max_connections = MAX_CONNECTIONS
+    request_queue_size = 128  # the listen backlog: a burst of connections waits, not fails
     tls_context: ssl.SSLContext | None = None
 
     def finish_request(self, request, client_address):
         if self.tls_context is not None:
+            raw = request
             request.settimeout(10)
             try:
                 request = self.tls_context.wrap_socket(request, server_side=True)
@@ -50,6 +59,7 @@ class _Server(ThreadingHTTPServer):
                 log.info("ui: TLS handshake with %s failed: %s", client_address[0], exc)
                 return
             request.settimeout(None)
+            self.track(raw, request)
         super().finish_request(request, client_address)
 
 

@@ -315,3 +315,55 @@ def test_row8_odd_frames_are_read_or_refused_in_one_line_and_the_car_goes_on(
     d.pipeline.frame("rear", Frame("rear", good, 101.0, 2))  # the next frame reads as usual
     assert [p.text()[0] for p in d.pipeline.tracker.open] == [PASSES[0]["text"]]
     d.store.close()
+
+
+# -- row 4: connection exhaustion ---------------------------------------------------------------
+def test_row4_2000_idle_connections_and_an_officer_still_signs_in(tmp_path):
+    import socket
+    import urllib.request
+
+    from tests.reliability.test_security import page as page_fixture
+    from tests.reliability.test_security import post
+    gen = page_fixture.__wrapped__(tmp_path, lambda: 1000.0)
+    url = next(gen)
+    host, port = url.split("//")[1].split(":")
+    threads_before = threading.active_count()
+    idle = []
+    try:
+        for _ in range(2000):  # connect and say nothing, as slowloris does
+            s = socket.create_connection((host, int(port)), timeout=10)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: " + host.encode())  # an unfinished request
+            idle.append(s)
+        status, _, body = post(url + "/api/signin", {"badge": "2002", "pin": "2345"},
+                               {"Host": f"{host}:{port}"})
+        assert status == 200 and body["role"] == "data_user"
+        with urllib.request.urlopen(url + "/health", timeout=10) as r:
+            assert json.loads(r.read()) == {"up": True}
+        # the server held 64 at most: not a thread for each of the 2,000
+        assert threading.active_count() - threads_before <= 64 + 2
+    finally:
+        for s in idle:
+            s.close()
+        next(gen, None)
+
+
+def test_row4_the_control_socket_is_capped_too(tmp_path):
+    import socket
+
+    from alprd.selftest.control import ControlSocket, ask_daemon
+    path = tmp_path / "control.sock"
+    control = ControlSocket(path, lambda **kw: {"status": "ok", **kw})
+    control.start()
+    idle = []
+    try:
+        for _ in range(200):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(str(path))
+            idle.append(s)
+        out = ask_daemon(path, "tech 4004", timeout_s=10)
+        assert out["status"] == "ok" and out["requested_by"] == "tech 4004"
+        assert control._server.connections() <= 8
+    finally:
+        for s in idle:
+            s.close()
+        control.stop()
