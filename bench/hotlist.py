@@ -6,7 +6,10 @@ Prints the build time (from entries), the load time (from the saved index, what 
 costs), the index's memory (arrays and texts) and the process's resident memory growth, the
 median and p99 match time per read (exact plus look-alike, N=1; half the reads are hotlisted
 plates with one OCR confusion, half random), and the time to apply a 10,000-entry delta in a
-thread while the main thread keeps matching, with the longest gap between two matches.
+thread while the main thread keeps matching, with the longest gap between two matches; and,
+as a car receives it, a signed cancellation (a one-entry delta) against a list of up to 100,000:
+the time from its arrival until no match of the cancelled plate is possible (the car's target:
+2 s; tests/test_hotlist_sync.py proves the order, this measures the time).
 """
 from __future__ import annotations
 
@@ -109,6 +112,32 @@ def main() -> None:
     print(f"longest_match_gap_during_delta: {max(gaps) * 1000:.1f} ms")
     assert m.index.version == index.version + 1
     assert m.match(delta_add[0].plate), "an added entry does not match"
+    cancellation(items[:100_000])
+
+
+def cancellation(items: list[Entry]) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from alprd.hotlist import Hotlist
+    from alprd.hotlist.sync import HotlistSync
+    from alprd.protocol import entry_to_json, sign
+    key = Ed25519PrivateKey.generate()
+    with tempfile.TemporaryDirectory() as folder:
+        sync = HotlistSync(Hotlist(), key.public_key(), Path(folder))
+        sync.apply(sign({"v": 1, "kind": "hotlist.snapshot", "list_version": 1,
+                         "created_utc": "2026-11-28T00:00:00Z",
+                         "entries": [entry_to_json(e) for e in items]}, key))
+        gone = items[len(items) // 2]
+        message = sign({"v": 1, "kind": "hotlist.delta", "from_version": 1, "list_version": 2,
+                        "add": [], "remove": [[gone.plate, gone.state]],
+                        "cancellation": True}, key)
+        assert sync.hotlist.match(gone.plate)
+        t0 = time.perf_counter()
+        sync.apply(message)
+        took = time.perf_counter() - t0
+        assert not any(m.entry.state == gone.state for m in sync.hotlist.match(gone.plate))
+    print(f"cancellation_list_entries: {len(items)} entries")
+    print(f"cancellation_apply: {took * 1000:.0f} ms")
 
 
 if __name__ == "__main__":
