@@ -13,7 +13,9 @@ import json
 import os
 import sys
 import tomllib
+from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
@@ -50,8 +52,29 @@ def report_counts():
         print(f"\nfuzz_cases_{name}: {n} cases", end="")
 
 
+def forged(body: dict, key=None) -> bytes:
+    """Signed as HQ's key would sign it, but written as a forger (or a broken HQ) might:
+    NaN and infinity included, which alprd's own sign() now refuses to write."""
+    raw = gzip.compress(json.dumps(body).encode())
+    return (key or KEY).sign(raw) + raw
+
+
+# #32: the generators that would have found items 1, 2, 3 and 7 -------------------------------
+def nested(depth: int, kind: str) -> bytes:
+    if kind == "list":
+        return b"[" * depth + b"]" * depth
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+DEEP = st.builds(nested, st.integers(30, 120_000), st.sampled_from(["list", "dict"]))
+HUGE = st.one_of(st.integers(2**63 - 2, 2**200), st.integers(-2**200, -2**63 - 1),
+                 st.from_regex(r"-?[0-9]{19,60}", fullmatch=True).map(int))
+NAN_INF = st.sampled_from([float("nan"), float("inf"), float("-inf")])
+
 # -- NMEA --------------------------------------------------------------------------------------
-FIELD = st.text(alphabet="0123456789.-+NSEWAVMTK,ABCDEFGHIJ ", max_size=12)
+FIELD = st.one_of(st.text(alphabet="0123456789.-+NSEWAVMTK,ABCDEFGHIJ ", max_size=12),
+                  st.from_regex(r"[0-9]{3,30}", fullmatch=True),  # 99999999999999999999
+                  st.sampled_from(["nan", "inf", "-1", "1e400", "\u00b2", "99.99"]))
 SENTENCE = st.one_of(
     st.binary(max_size=120).map(lambda b: b.decode("latin-1")),
     st.builds(lambda t, fs: checksummed(t + "," + ",".join(fs)),
@@ -71,9 +94,33 @@ def test_nmea_parser(line):
     FixBuilder(GpsTrack(5.0)).feed(line, 100.0)  # the reader's path: counts, never raises
 
 
+RMC = checksummed("GPRMC,183000.00,A,3403.00000,N,11814.40000,W,20.0,90.0,281126,,,A")
+
+
+@FUZZ
+@given(st.lists(FIELD, min_size=3, max_size=3))
+def test_every_number_of_a_fix_is_within_its_range(fields):
+    """#32 item 2: a GGA's fix quality of 99999999999999999999 reached the database and
+    stopped the car. Whatever GGA joins a valid RMC, the fix's numbers stay in range."""
+    counted("nmea_ranges")
+    track = GpsTrack(5.0)
+    builder = FixBuilder(track)
+    builder.feed(RMC, 100.0)
+    builder.feed(checksummed("GPGGA,183000.00,3403.00000,N,11814.40000,W," + ",".join(fields)
+                             + ",70.0,M,-32.0,M,,"), 100.0)
+    builder.flush()
+    fix = track.latest()
+    if fix is None:  # only a GGA that says "no fix" (quality 0 or empty) drops the RMC's
+        assert fields[0].strip("0") == ""
+        return
+    assert 0 <= fix.quality <= 8
+    assert fix.satellites is None or 0 <= fix.satellites <= 99
+    assert fix.hdop is None or 0 <= fix.hdop <= 99.99
+
+
 # -- hotlist updates -------------------------------------------------------------------------
 JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False)
+    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats() | HUGE | NAN_INF
     | st.text(max_size=12),
     lambda kids: st.lists(kids, max_size=5) | st.dictionaries(st.text(max_size=10), kids,
                                                               max_size=6),
@@ -98,7 +145,8 @@ def sync(tmp_path_factory):
 
 
 @FUZZ
-@given(st.one_of(UPDATE.map(lambda b: sign(b, KEY)), st.binary(max_size=300),
+@given(st.one_of(UPDATE.map(forged), st.binary(max_size=300),
+                 DEEP.map(lambda b: KEY.sign(gzip.compress(b)) + gzip.compress(b)),
                  st.binary(max_size=200).map(lambda b: KEY.sign(b) + b),
                  st.binary(max_size=200).map(lambda b: KEY.sign(gzip.compress(b))
                                              + gzip.compress(b))))
@@ -114,11 +162,13 @@ def test_hotlist_update_decoding(sync, message):
 RECORD = st.fixed_dictionaries({}, optional={"id": JSONISH, "kind": st.sampled_from(
     ["read", "hit", "audit", "nope"]), "body": JSONISH})
 MESSAGE = st.one_of(
-    st.binary(max_size=200),
+    st.binary(max_size=200), DEEP,
     st.fixed_dictionaries({"v": st.sampled_from([1, 2])}, optional={
         "unit_id": JSONISH, "records": st.one_of(st.lists(RECORD, max_size=4), JSONISH),
         "ids": st.one_of(st.lists(st.text(max_size=70), max_size=4), JSONISH)}
-    ).map(lambda d: json.dumps(d).encode()))
+    ).map(lambda d: json.dumps(d).encode()),
+    st.builds(lambda n: b'{"v": 1, "unit_id": "C", "records": [], "x": ' + str(n).encode()
+              + b"}", st.one_of(HUGE, NAN_INF)))
 
 
 @FUZZ
@@ -146,7 +196,7 @@ ROSTER = st.fixed_dictionaries({"v": st.just(1), "kind": st.sampled_from(["roste
 
 
 @FUZZ
-@given(ROSTER.map(lambda b: sign(b, KEY)))
+@given(ROSTER.map(forged))
 def test_roster_decoding(tmp_path_factory, message):
     counted("roster")
     roster = Roster(KEY.public_key(), tmp_path_factory.getbasetemp())
@@ -319,11 +369,13 @@ def test_signed_hostile_hotlists(hostile_car, entries, as_delta, probe):
              "created_utc": "2026-11-28T00:00:00Z", "entries": entries})
     before = sync.version
     try:
-        sync.apply(sign(body, KEY))
+        sync.apply(forged(body))
     except UpdateRefused:
         assert sync.version == before  # refused: nothing changed
+    expires = sync.hotlist.matcher.index.meta["expires"]
+    assert np.isfinite(expires).all() and (expires >= 0).all()  # #32 item 7: never NaN
     sync.hotlist.match(probe)  # the list in force still answers
-    inbox.hotlist(sign(body, KEY))  # the inbox's path: never raises (a replay now)
+    inbox.hotlist(forged(body))  # the inbox's path: never raises (a replay now)
 
 
 GOOD_USER = roster_user("7", "Ofc. Fuzz", "patrol_officer", "1234", "2026-01-01")
@@ -345,7 +397,7 @@ def test_signed_hostile_rosters(hostile_car, users):
             "created_utc": "2026-11-28T00:00:00Z", "users": users}
     before = roster.version
     try:
-        roster.apply(sign(body, KEY), save=False)
+        roster.apply(forged(body), save=False)
     except UpdateRefused:
         assert roster.version == before
 
@@ -358,7 +410,7 @@ def test_signed_hostile_commands(hostile_car, fields, values):
     counted("signed_hostile_command")
     _, _, inbox = hostile_car
     body = _spoil(command_body("FUZZ-1", "selftest"), fields, values)
-    inbox.command(sign(body, KEY))  # refused with one log line, or run once; never raises
+    inbox.command(forged(body))  # refused with one log line, or run once; never raises
 
 
 @pytest.fixture(scope="module")
@@ -388,3 +440,54 @@ def test_hostile_records_reach_hq(hq_store, fields, values, kind):
     refused = hq_store.add("FUZZ-1", [good, bad])  # never raises: refused or stored
     assert rid + "-good" not in refused
     assert hq_store.count() == before + 1 + (rid not in refused)
+
+
+# -- #32 items 1, 3 and 9: deep nesting everywhere, GPS times across rollover and far future ----
+@FUZZ
+@given(st.one_of(DEEP, MESSAGE))
+def test_every_outside_decoder_answers_deep_or_odd_json_with_its_error(payload):
+    """The one decoder, at each door: up and ack messages, signed updates, the page's body
+    and the control socket's request all use alprd.protocol.strictjson."""
+    from alprd.protocol import strictjson
+    counted("deep_json")
+    for parse in (parse_up, parse_ack, lambda b: strictjson.loads(b, "body", 64 * 1024)):
+        try:
+            parse(payload)
+        except ValueError:
+            pass
+
+
+GPS_TIME = st.one_of(
+    st.integers(-1100, 1100).map(lambda w: timedelta(weeks=w)),  # the 1024-week rollover
+    st.integers(-40 * 365, 80 * 365).map(lambda d: timedelta(days=d)),  # 2099 and such
+    st.floats(-400, 400, allow_nan=False).map(lambda s: timedelta(seconds=s)))
+
+
+@FUZZ
+@given(system_off=st.one_of(st.just(timedelta(0)), GPS_TIME), gps_off=GPS_TIME,
+       floor_off=st.one_of(st.none(), GPS_TIME))
+def test_the_clock_never_takes_an_implausible_gps_time(tmp_path_factory, system_off, gps_off,
+                                                       floor_off):
+    """Whatever the receiver says, a read's time is never before 2025 or far ahead of the
+    car's other clocks unless the system clock says so, and the floor never leaps ahead."""
+    from alprd.clock import GPS_LEAD_MAX, SANE_AFTER, UtcClock, iso, parse
+    counted("gps_time")
+    real = datetime.now(timezone.utc)
+    system, gps = real + system_off, real + gps_off
+    if gps.year < 1900 or gps.year > 9000 or system.year < 1971 or system.year > 9000:
+        return
+    folder = tmp_path_factory.mktemp("clock")
+    if floor_off is not None and 1971 < (real + floor_off).year < 9000:
+        (folder / "clock-floor").write_text(iso(real + floor_off) + "\n")
+    clock = UtcClock(folder / "clock-floor", now=lambda: system, mono=lambda: 50.0)
+    floor0 = clock.floor
+    utc, source = clock.stamp(50.0, iso(gps), 50.0)
+    t = parse(utc)
+    known = [x for x in (system if system >= SANE_AFTER else None, floor0) if x]
+    if source == "gps":
+        assert t >= SANE_AFTER
+        assert not known or t <= max(known) + GPS_LEAD_MAX
+    else:
+        assert t == system.replace(microsecond=t.microsecond)
+    if clock.floor is not None and system >= SANE_AFTER:
+        assert clock.floor <= max(known) + GPS_LEAD_MAX
