@@ -1,10 +1,9 @@
 """The daemon: wires capture, GPS, recognition, passes, hotlist, store, uplink and the page.
 
 Wiring and lifecycle only; the work lives in the parts. Threads: one per camera (capture never
-blocks on recognition), GPS, uplink (with paho's), the inbox for HQ's messages, the page
-server; the calling thread runs the pass pipeline. Signal handlers only set an event; shutdown
-closes open passes into the store first, so nothing seen is lost, then stops the rest.
-"""
+blocks on recognition), GPS, uplink (with paho's), the inbox for HQ's messages, the page server;
+the calling thread runs the pass pipeline. Signal handlers only set an event; shutdown closes
+open passes into the store first, so nothing seen is lost, then stops the rest."""
 from __future__ import annotations
 
 import logging
@@ -88,7 +87,8 @@ class Daemon:
             self.uplink.handlers.update(self.inbox.handlers(self.uplink.prefix))
         if self.uplink:
             self.uplink.status = supervise.fleet_figures(self.store, self.sync)
-        self.purge = VehiclePurge(self.store, self.audit, cfg.store.local_cap_days)
+        self.purge = VehiclePurge(self.store, self.audit, cfg.store.local_cap_days,
+                                  utc=self.pipeline.trusted_utc)
         self.loop_mono = time.monotonic()
         self.watchdog = supervise.Watchdog(supervise.Notifier(), supervise.heartbeats(
             lambda: self.loop_mono, self.cameras, self.gps, self.uplink, self.inbox),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -107,7 +108,7 @@ class Pipeline:
                     fix_quality=fix.quality if fix else 0, crop_jpeg=jpeg.tobytes(),
                     bbox=best.plate.bbox, frames=len(p.sightings))
         try:
-            matches = self.hotlist.match(read.text, read.state)
+            matches = self.hotlist.match(read.text, read.state, clock.parse(utc).timestamp())
         except Exception as exc:  # noqa: BLE001  the read is kept; the pipeline goes on
             log.error("hotlist: matching %s failed (%s: %s); stored without hits", read.text,
                       type(exc).__name__, exc)
@@ -115,6 +116,14 @@ class Pipeline:
         hits = [Hit(id=hit_id(read.id, m.entry), read_id=read.id, entry=m.entry, rule=m.rule,
                     utc=utc, differs=m.differs, state_rule=m.state_rule) for m in matches]
         return read, hits
+
+    def trusted_utc(self) -> datetime | None:
+        """Now, by the time reads are stamped with (GPS when the system clock cannot be
+        trusted); None when neither can be trusted. For decisions on stored data (the purge):
+        a system clock 400 days ahead of GPS purged every read at once (#32 item 13)."""
+        utc, source = self.utc_clock.stamp(time.monotonic(), self.gps_track.last_utc,
+                                           self.gps_track.last_utc_mono)
+        return None if source == "system-unset" else clock.parse(utc)
 
     def _in_no_capture_zone(self, fix) -> bool:
         return any(inside((fix.lat, fix.lon), z.polygon)

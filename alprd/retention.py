@@ -86,7 +86,12 @@ class VehiclePurge:
         if self._last_mono is not None and now_mono - self._last_mono < self.every_s:
             return 0
         self._last_mono = now_mono
-        before = iso(vehicle_purge_before(self.utc(), self.local_cap_days))
+        now = self.utc()
+        if now is None:  # no time to trust: purging by a wrong one would lose evidence
+            log.warning("retention: no trusted time (system clock unset, no GPS time); "
+                        "nothing purged")
+            return 0
+        before = iso(vehicle_purge_before(now, self.local_cap_days))
         try:
             n = self.store.purge_acknowledged(before)
             self.audit.purge_acknowledged(before)

@@ -47,6 +47,9 @@ class Hotlist:
     def __len__(self) -> int:
         return len(self.matcher.index)
 
-    def match(self, text: str, state: str | None = None) -> list[Match]:
-        """Entries this read hits, best first, each saying which rule matched."""
-        return self.matcher.match(text, state)
+    def match(self, text: str, state: str | None = None, now: float | None = None
+              ) -> list[Match]:
+        """Entries this read hits, best first, each saying which rule matched. now: the
+        read's time (UTC epoch seconds) against which entries expire; the car passes its
+        trusted time, not the system clock, which may run far ahead of GPS (#32 item 13)."""
+        return self.matcher.match(text, state, now)

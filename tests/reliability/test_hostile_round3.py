@@ -367,3 +367,29 @@ def test_row4_the_control_socket_is_capped_too(tmp_path):
         for s in idle:
             s.close()
         control.stop()
+
+
+# -- row 13: a car whose clock is far ahead of GPS ----------------------------------------------
+def test_row13_a_clock_400_days_ahead_still_alerts_and_keeps_its_reads(tmp_path):
+    """`./run clock-ahead` made no reads in the soak: the car stamped its reads by GPS, as it
+    should, but purged them by the system clock (400 days on: past the 30-day cap) the moment
+    HQ acknowledged them. And a want that expires in 30 days, by GPS, was already expired by
+    the system clock: no alert. Both now go by the time the car trusts."""
+    from alprd.types import HotlistEntry
+    gps_now = datetime.now(timezone.utc) - timedelta(days=400)  # the system clock: 400 ahead
+    d = make_daemon(tmp_path)
+    d.gps_track.last_utc, d.gps_track.last_utc_mono = _gps(gps_now), 100.0
+    d.gps_track.add(Fix(lat=34.0, lon=-118.0, mono=100.0, quality=1))
+    d.pipeline.hotlist = Hotlist([HotlistEntry(
+        "8XYZ442", "CA", "stolen_vehicle", "test",
+        expires=(gps_now + timedelta(days=30)).timestamp())])
+    d.pipeline.finish(a_pass("8XYZ442", 100.0))
+    (read,) = d.store.reads()
+    assert read["time_source"] == "gps" and read["utc"][:10] == gps_now.strftime("%Y-%m-%d")
+    assert d.pipeline.hits == 1, "the want expires in 30 days by GPS: it must alert"
+    for item in d.store.pending(100):  # HQ acknowledges everything
+        d.store.acknowledge([item.id])
+    d.purge = type(d.purge)(d.store, d.audit, 30, utc=d.pipeline.trusted_utc)
+    d.purge.tick(now_mono=0.0)
+    assert [r["id"] for r in d.store.reads()] == [read["id"]]  # 0 days old by GPS: kept
+    d.store.close()
