@@ -88,7 +88,7 @@ class Daemon:
         if self.uplink:
             self.uplink.status = supervise.fleet_figures(self.store, self.sync)
         self.purge = VehiclePurge(self.store, self.audit, cfg.store.local_cap_days,
-                                  utc=self.pipeline.trusted_utc)
+                                  utc=lambda: self.pipeline.trusted_utc(bool(self.gps)))
         self.loop_mono = time.monotonic()
         self.watchdog = supervise.Watchdog(supervise.Notifier(), supervise.heartbeats(
             lambda: self.loop_mono, self.cameras, self.gps, self.uplink, self.inbox),

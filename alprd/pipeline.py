@@ -117,10 +117,13 @@ class Pipeline:
                     utc=utc, differs=m.differs, state_rule=m.state_rule) for m in matches]
         return read, hits
 
-    def trusted_utc(self) -> datetime | None:
+    def trusted_utc(self, need_gps: bool = False) -> datetime | None:
         """Now, by the time reads are stamped with (GPS when the system clock cannot be
-        trusted); None when neither can be trusted. For decisions on stored data (the purge):
-        a system clock 400 days ahead of GPS purged every read at once (#32 item 13)."""
+        trusted); None when neither can be trusted, or (need_gps: the car has a receiver)
+        before GPS has said the time. For decisions on stored data (the purge): a system clock
+        400 days ahead of GPS purged every read at once (#32 item 13)."""
+        if need_gps and self.gps_track.last_utc is None:
+            return None
         utc, source = self.utc_clock.stamp(time.monotonic(), self.gps_track.last_utc,
                                            self.gps_track.last_utc_mono)
         return None if source == "system-unset" else clock.parse(utc)

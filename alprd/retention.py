@@ -87,9 +87,9 @@ class VehiclePurge:
             return 0
         self._last_mono = now_mono
         now = self.utc()
-        if now is None:  # no time to trust: purging by a wrong one would lose evidence
-            log.warning("retention: no trusted time (system clock unset, no GPS time); "
-                        "nothing purged")
+        if now is None:  # no time to trust (yet): purging by a wrong one would lose evidence
+            log.info("retention: no trusted time yet (GPS has not said it, or the system "
+                     "clock is unset); nothing purged until the next turn")
             return 0
         before = iso(vehicle_purge_before(now, self.local_cap_days))
         try:

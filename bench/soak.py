@@ -184,7 +184,8 @@ def run(hours: float, speed: float, fps: float, folder: Path, log=print) -> dict
         car.close()
         nxt = folder / "next-start.toml"
         nxt.write_text(cfg.read_text().split("[[capture.cameras]]")[0]
-                       + f'[store]\npath = "{folder / "car.db"}"\nkey_file = "{key}"\n'
+                       + f'[gps]\nport = "{gps.path}"\n'  # the same car, its receiver on
+                       f'[store]\npath = "{folder / "car.db"}"\nkey_file = "{key}"\n'
                        f'[uplink]\nbroker = "{broker.url}"\n'
                        f'[ui]\nlisten = "127.0.0.1:{free_port()}"\n')
         subprocess.run([sys.executable, "-m", "alprd", "run", "-c", str(nxt),

@@ -258,21 +258,36 @@ def test_fleet_health_in_hq_status_and_on_the_page(hq_db, capsys):
 
 def test_broker_config_writes_the_fleet_listener_and_acl(pki, tmp_path, capsys):
     """`alprd hq broker-config`: mosquitto's listener for the fleet, as the demo's broker
-    runs it (the same lines): mutual TLS, identity from the certificate, ACL, CRL, cap."""
+    runs it (the same lines): mutual TLS, identity from the certificate, the access rules
+    (the dynamic-security plugin, a role per car), CRL, cap."""
     from alprd.cli import main
-    from alprd.protocol.acl import MAX_PACKET_BYTES
+    from alprd.protocol.acl import MAX_PACKET_BYTES, dynsec_plugin
     revoke(pki, "NOBODY")
     out = tmp_path / "conf.d"
+    cars = tmp_path / "cars.txt"
+    cars.write_text("# the fleet\nCAR-A\nCAR-B\n")
     assert main(["hq", "broker-config", "--out", str(out), "--listen", "0.0.0.0:8883",
                  "--tls-ca", str(pki / "ca.crt"), "--tls-cert", str(pki / "hq.crt"),
-                 "--tls-key", str(pki / "hq.key"), "--crl", str(pki / "ca.crl")]) == 0
+                 "--tls-key", str(pki / "hq.key"), "--crl", str(pki / "ca.crl"),
+                 "--cars", str(cars)]) == 0
     conf = (out / "alprd-fleet.conf").read_text().splitlines()
     for line in ("listener 8883 0.0.0.0", "require_certificate true",
                  "use_identity_as_username true", "allow_anonymous false",
                  f"max_packet_size {MAX_PACKET_BYTES}", f"crlfile {pki / 'ca.crl'}",
-                 f"acl_file {out / 'alprd-fleet.acl'}"):
+                 f"plugin {dynsec_plugin()}",
+                 f"plugin_opt_config_file {out / 'alprd-fleet-dynsec.json'}"):
         assert line in conf, line
-    acl = (out / "alprd-fleet.acl").read_text()
-    assert "pattern write alprd/v1/%u/up" in acl and "user 127.0.0.1" in acl
+    rules = json.loads((out / "alprd-fleet-dynsec.json").read_text())
+    assert [c["username"] for c in rules["clients"]] == ["CAR-A", "CAR-B", "127.0.0.1"]
+    assert rules["defaultACLAccess"]["subscribe"] is False
     assert main(["hq", "broker-config", "--out", str(out)]) == 2  # no certificates: refused
     assert "needs --tls-ca" in capsys.readouterr().err
+    cars.write_text("CAR-A\n#\n")  # a name no ACL can hold
+    assert main(["hq", "broker-config", "--out", str(out), "--tls-ca", str(pki / "ca.crt"),
+                 "--tls-cert", str(pki / "hq.crt"), "--tls-key", str(pki / "hq.key"),
+                 "--cars", str(cars)]) == 0  # '#' is a comment line here
+    cars.write_text("CAR-A\n+\n")
+    assert main(["hq", "broker-config", "--out", str(out), "--tls-ca", str(pki / "ca.crt"),
+                 "--tls-cert", str(pki / "hq.crt"), "--tls-key", str(pki / "hq.key"),
+                 "--cars", str(cars)]) == 2
+    assert "cannot be used" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """Start Debian's mosquitto on a free loopback port, for the demo and the tests."""
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -8,7 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from alprd.protocol.acl import broker_acl, certificate_cn, mosquitto_tls_conf
+from alprd.protocol.acl import (broker_acl, certificate_cn, dynsec_config,
+                                mosquitto_tls_conf)
 
 
 class BrokerError(Exception):
@@ -34,16 +36,19 @@ class Mosquitto:
 
     def __init__(self, port: int | None = None, extra_conf: str = "",
                  tls: tuple[Path, Path, Path] | None = None, prefix: str = "alprd/v1",
-                 acl: bool = True, crl: Path | None = None) -> None:
+                 acl: bool = True, crl: Path | None = None,
+                 cars: list[str] | None = None) -> None:
         """tls = (ca.crt, hq.crt, hq.key): a mutual-TLS listener (TLS 1.2+, client
         certificates from that CA required) instead of plain MQTT; with acl, each client
         is its certificate's CN and may use only its own topics (alprd.protocol.acl), HQ
         being the holder of hq.crt's CN. crl: the CA's revocation list (`alprd provision
-        --revoke`), read when the broker starts (restart() after a revocation)."""
+        --revoke`), read when the broker starts (restart() after a revocation). cars: the
+        fleet's unit ids: the rules are then enforced by the dynamic-security plugin, which
+        also refuses a subscription outside a car's own topics (as broker-config makes it)."""
         self.port = port or free_port()
         self.extra_conf = extra_conf
         self.tls = tls
-        self.prefix, self.acl, self.crl = prefix, acl, crl
+        self.prefix, self.acl, self.crl, self.cars = prefix, acl, crl, cars
         self.proc: subprocess.Popen | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="alprd-mosquitto-")
 
@@ -63,17 +68,22 @@ class Mosquitto:
             dst.chmod(0o644)
             names.append(dst)
         ca, crt, key = names
-        crl = acl = None
+        crl = acl = dynsec = None
         if self.crl:
             crl = Path(self._dir.name) / "ca.crl"
             shutil.copyfile(self.crl, crl)
             crl.chmod(0o644)
-        if self.acl:
+        hq_cn = certificate_cn(Path(crt).read_bytes())
+        if self.cars is not None:
+            dynsec = Path(self._dir.name) / "dynamic-security.json"
+            dynsec.write_text(json.dumps(dynsec_config(self.prefix, hq_cn, self.cars)))
+            dynsec.chmod(0o666)  # the plugin saves its state there, as the 'mosquitto' user
+        elif self.acl:
             acl = Path(self._dir.name) / "acl"
-            acl.write_text(broker_acl(self.prefix, certificate_cn(Path(crt).read_bytes())))
+            acl.write_text(broker_acl(self.prefix, hq_cn))
             acl.chmod(0o644)
         conf = mosquitto_tls_conf(str(ca), str(crt), str(key), acl and str(acl),
-                                  crl and str(crl))
+                                  crl and str(crl), dynsec and str(dynsec))
         return conf
 
     def start(self, timeout: float = 10.0) -> "Mosquitto":

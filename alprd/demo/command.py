@@ -35,7 +35,8 @@ def main(a) -> int:
     hq = None
     if not cfg.uplink.broker:
         try:
-            broker = Mosquitto(tls=(keys / "ca.crt", keys / "hq.crt", keys / "hq.key")).start()
+            broker = Mosquitto(tls=(keys / "ca.crt", keys / "hq.crt", keys / "hq.key"),
+                               cars=[cfg.vehicle.unit_id]).start()  # as broker-config makes it
         except BrokerError as exc:
             print(f"demo: {exc}", file=sys.stderr)
             return 2

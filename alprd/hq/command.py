@@ -123,25 +123,38 @@ def _spawn_worker(a, i: int) -> subprocess.Popen:
 
 def broker_config(a) -> int:
     """Write OUT/alprd-fleet.conf (a mosquitto listener: mutual TLS, identity from the
-    certificate, the ACL, the packet cap, the CRL) and OUT/alprd-fleet.acl."""
-    from alprd.protocol.acl import broker_acl, certificate_cn, mosquitto_tls_conf
-    if not (a.tls_ca and a.tls_cert and a.tls_key):
+    certificate, the packet cap, the CRL) and OUT/alprd-fleet-dynsec.json (the access rules,
+    for the dynamic-security plugin: a role per car of --cars, HQ's role, nothing else)."""
+    import json
+
+    from alprd.protocol.acl import certificate_cn, dynsec_config, mosquitto_tls_conf
+    if not (a.tls_ca and a.tls_cert and a.tls_key and a.cars):
         print("hq broker-config: needs --tls-ca, --tls-cert (the broker's and HQ's "
-              "certificate) and --tls-key", file=sys.stderr)
+              "certificate), --tls-key and --cars (the fleet's unit ids, one a line)",
+              file=sys.stderr)
+        return 2
+    try:
+        cars = [u.strip() for u in Path(a.cars).read_text().splitlines()
+                if u.strip() and not u.startswith("#")]
+        rules = dynsec_config(a.topic_prefix, certificate_cn(Path(a.tls_cert).read_bytes()),
+                              cars)
+        conf_text = mosquitto_tls_conf(
+            str(Path(a.tls_ca).resolve()), str(Path(a.tls_cert).resolve()),
+            str(Path(a.tls_key).resolve()), None, str(Path(a.crl).resolve()) if a.crl else None,
+            str((Path(a.out) / "alprd-fleet-dynsec.json").resolve()))
+    except (OSError, ValueError) as exc:
+        print(f"hq broker-config: {exc}", file=sys.stderr)
         return 2
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    acl = out / "alprd-fleet.acl"
-    acl.write_text(broker_acl(a.topic_prefix, certificate_cn(Path(a.tls_cert).read_bytes())))
+    rules_file = out / "alprd-fleet-dynsec.json"
+    rules_file.write_text(json.dumps(rules, indent=1) + "\n")
     host, _, port = a.listen.rpartition(":")
     conf = out / "alprd-fleet.conf"
     conf.write_text("# made by `alprd hq broker-config` (docs/hq-operations.md)\n"
-                    "per_listener_settings false\n"
-                    f"listener {port} {host}\n" + mosquitto_tls_conf(
-                        str(Path(a.tls_ca).resolve()), str(Path(a.tls_cert).resolve()),
-                        str(Path(a.tls_key).resolve()), str(acl.resolve()),
-                        str(Path(a.crl).resolve()) if a.crl else None))
-    print(f"wrote {conf} and {acl}")
+                    "per_listener_settings false\n" f"listener {port} {host}\n" + conf_text)
+    print(f"wrote {conf} and {rules_file} ({len(cars)} cars): the broker must be able to "
+          "write the rules file (the plugin keeps its state there); restart it to apply")
     return 0
 
 
@@ -264,6 +277,9 @@ def add_arguments(sp) -> None:
     sp.add_argument("--out", default=".", help="broker-config: where to write the files")
     sp.add_argument("--listen", default="0.0.0.0:8883",
                     help="broker-config: the listener's address and port")
+    sp.add_argument("--cars", metavar="FILE", help=(
+        "broker-config: the fleet's unit ids (certificate CNs), one a line; a car added "
+        "later needs broker-config again and a broker restart"))
     sp.add_argument("--crl", metavar="FILE",
                     help="broker-config: the CA's revocation list (alprd provision --revoke)")
     sp.add_argument("--hotlist", metavar="FILE", help=(

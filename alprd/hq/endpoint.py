@@ -59,6 +59,8 @@ class HqEndpoint:
             self.client.tls_set_context(tls.context())
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self.subscribed = 0  # SUBACKs for the up filter: one per connection, for tests and logs
         self.client.suppress_exceptions = True  # a callback's bug is logged, not the thread's end
         self.connected = threading.Event()
         # up messages wait here for the store thread: paho's network thread never waits on
@@ -177,6 +179,13 @@ class HqEndpoint:
         if self.ingest:
             client.subscribe(self.up_filter, qos=1)
         self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties=None):
+        if any(code.is_failure for code in reason_codes):
+            log.error("hq: the broker refused the subscription %s: %s", self.up_filter,
+                      reason_codes)
+            return
+        self.subscribed += 1
 
     def _on_message(self, client, userdata, msg):
         try:

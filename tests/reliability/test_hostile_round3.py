@@ -52,7 +52,7 @@ def hq(broker, tmp_path, monkeypatch):
     monkeypatch.setattr(threading, "excepthook", lambda args: ended.append(args.thread.name))
     h = HqEndpoint(broker.url, tmp_path / "hq.db", client_id="hq-r3")
     h.start()
-    assert h.connected.wait(5)
+    assert h.connected.wait(5) and wait_for(lambda: h.subscribed == 1)
     h.ended = ended
     yield h
     h.stop()
@@ -86,7 +86,8 @@ def test_row1_hq_threads_killed_every_way_are_started_again(broker, hq, monkeypa
         _upload(car, "CAR-1", "KILL001")
         assert wait_for(lambda: not hq.network.running(), 10), "paho's thread did not end"
         assert wait_for(lambda: (hq.supervise(), hq.network.running())[1], 10)
-        assert hq.connected.wait(5) and wait_for(lambda: hq.network.restarts == 1)
+        assert hq.network.restarts == 1
+        assert wait_for(lambda: hq.subscribed == 2, 20)  # connected and subscribed again
         _upload(car, "CAR-1", "AFTER01")
         assert wait_for(lambda: hq.store.count("read") == 1, 10)
 
@@ -393,3 +394,58 @@ def test_row13_a_clock_400_days_ahead_still_alerts_and_keeps_its_reads(tmp_path)
     d.purge.tick(now_mono=0.0)
     assert [r["id"] for r in d.store.reads()] == [read["id"]]  # 0 days old by GPS: kept
     d.store.close()
+
+
+# -- row 10: a car certificate joins HQ's shared subscription ------------------------------------
+def test_row10_a_car_certificate_cannot_take_a_share_of_other_cars_uploads(tmp_path):
+    """As the attack did it: CAR-B's certificate subscribes to HQ's shared subscription while
+    CAR-A uploads 30 records. With the dynamic-security plugin (broker-config's rules) the
+    broker refuses the subscription, and HQ's ingest worker gets all 30."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from alprd.demo.broker import Mosquitto
+    from alprd.hq.command import SHARE_GROUP
+    from alprd.provision import issue, provision
+    from alprd.uplink import TlsFiles
+    pki = tmp_path / "pki"
+    provision(pki, "CAR-A")
+    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
+    ca = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+    issue(pki, "car-b", "CAR-B", ca_key, ca, server=False)
+    broker = Mosquitto(tls=(pki / "ca.crt", pki / "hq.crt", pki / "hq.key"),
+                       cars=["CAR-A", "CAR-B"]).start()
+
+    def client(name: str, cid: str):
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+        c.tls_set_context(TlsFiles(str(pki / "ca.crt"), str(pki / f"{name}.crt"),
+                                   str(pki / f"{name}.key")).context())
+        c.got, c.granted = [], []
+        c.on_message = lambda cl, u, m: c.got.append(m.topic)
+        c.on_subscribe = lambda cl, u, mid, codes, props: c.granted.extend(
+            not code.is_failure for code in codes)
+        c.connect("127.0.0.1", broker.port)
+        c.loop_start()
+        assert wait_for(c.is_connected, 5)
+        return c
+    clients = []
+    try:
+        shared = f"$share/{SHARE_GROUP}/alprd/v1/+/up"
+        hq, thief, car = (client("hq", "hq-ingest"), client("car-b", "thief"),
+                          client("device", "car-a"))
+        clients = [hq, thief, car]
+        hq.subscribe(shared, qos=1)
+        thief.subscribe(shared, qos=1)
+        thief.subscribe("alprd/v1/CAR-A/ack", qos=1)  # another car's acks: refused too
+        thief.subscribe("alprd/v1/CAR-B/ack", qos=1)  # its own: granted
+        assert wait_for(lambda: len(hq.granted) == 1 and len(thief.granted) == 3)
+        assert hq.granted == [True] and thief.granted == [False, False, True]
+        for i in range(30):
+            car.publish("alprd/v1/CAR-A/up", b"{}", qos=1).wait_for_publish(5)
+        assert wait_for(lambda: len(hq.got) == 30, 10), len(hq.got)
+        assert thief.got == []
+    finally:
+        for c in clients:
+            c.loop_stop()
+            c.disconnect()
+        broker.stop()
