@@ -156,7 +156,8 @@ def search_bench(pg: Postgres, rows: int, key: bytes) -> list[float]:
 
     from alprd.hq.pgrecords import PgStore
     url = pg.create_database("alprd_search")
-    store = PgStore(url, key)  # the schema, by the real migrations
+    from alprd.hq.sealing import BodySealer
+    store = PgStore(url, key, BodySealer({"k1": os.urandom(32)}, "k1"))  # the real migrations
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
         start = datetime(2025, 1, 1, tzinfo=timezone.utc)

@@ -77,10 +77,7 @@ class Car:
         return hit
 
     def hq_records(self, kind: str) -> list[dict]:
-        with self.hq.store.lock:
-            rows = self.hq.store.conn.execute("SELECT body FROM records WHERE kind=?",
-                                              (kind,)).fetchall()
-        return [json.loads(b) for (b,) in rows]
+        return self.hq.store.bodies(kind)  # opened: HQ seals them at rest
 
     def stop(self):
         self.daemon.stop_event.set()

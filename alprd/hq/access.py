@@ -48,7 +48,9 @@ def refusal(role: str, purpose: str, include_deleted: bool, ground: str | None,
 
 def access_row(utc, username: str, role: str, purpose: str, plate: str, include_deleted: bool,
                ground: str | None, request_ref: str | None, found: int,
-               why: str | None) -> tuple:
-    """The access log's row for a search, allowed or refused (both back ends)."""
+               why: str | None, seal=lambda text: text) -> tuple:
+    """The access log's row for a search, allowed or refused (both back ends); seal: seals
+    the query (the plate searched for) at rest, as the store's bodies."""
     return (utc, username, role, "search_deleted" if include_deleted else "search", purpose,
-            json.dumps({"plate": plate}), ground, request_ref, None if why else found, why)
+            seal(json.dumps({"plate": plate})), ground, request_ref, None if why else found,
+            why)

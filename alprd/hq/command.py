@@ -8,6 +8,7 @@
   alprd hq --role ingest      one ingest worker (shared subscription), for systemd units
   alprd hq status [--json]    each car's health, from the database
   alprd hq broker-config      mosquitto's listener, ACL and revocation list for the fleet
+  alprd hq rotate-body-key    a new key seals every record body; the old keys are dropped
 """
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ def _spawn_worker(a, i: int) -> subprocess.Popen:
     argv = [sys.executable, "-m", "alprd", "hq", "--role", "ingest", "--broker", a.broker,
             "--db", a.db, "--topic-prefix", a.topic_prefix, "--client-id",
             f"{a.client_id}-ingest-{i}"]
-    for opt in ("index_key", "tls_ca", "tls_cert", "tls_key"):
+    for opt in ("index_key", "body_keys", "tls_ca", "tls_cert", "tls_key"):
         if getattr(a, opt):
             argv += [f"--{opt.replace('_', '-')}", getattr(a, opt)]
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL)
@@ -158,7 +159,33 @@ def broker_config(a) -> int:
     return 0
 
 
+def rotate_body_key(a) -> int:
+    """A new body key, every body sealed again under it, the old keys dropped (docs/
+    hq-operations.md): run with HQ stopped, so no process writes under an old key meanwhile
+    (the cars keep their records until HQ is back). Cut short, it is run again."""
+    from alprd.hq import open_store
+    from alprd.hq.sealing import add_key, drop_old_keys
+    setup_logging("INFO")
+    pg = a.db.startswith(("postgresql://", "postgres://"))
+    ring = Path(a.body_keys or ("hq-body.keys" if pg else a.db + ".body-keys"))
+    try:
+        new = add_key(ring)
+        store = open_store(a.db, Path(a.index_key) if a.index_key else None, ring)
+        n = store.reseal()
+        store.close()
+        drop_old_keys(ring)
+    except (OSError, ValueError) as exc:
+        print(f"hq rotate-body-key: {exc}; the ring keeps every key: run it again",
+              file=sys.stderr)
+        return 1
+    print(f"hq: {n} bodies sealed under the new key {new.current}; old keys dropped from "
+          f"{ring}")
+    return 0
+
+
 def main(a) -> int:
+    if getattr(a, "action", "serve") == "rotate-body-key":
+        return rotate_body_key(a)
     if getattr(a, "action", "serve") == "status":
         from alprd.hq.fleet import status_main
         return status_main(a)
@@ -182,7 +209,8 @@ def main(a) -> int:
         key = signing_key(Path(a.signing_key))
     hq = HqEndpoint(a.broker, a.db, a.topic_prefix, client_id=a.client_id, tls=_tls(a),
                     ingest=ingest, share=SHARE_GROUP if role == "ingest" else None,
-                    index_key=Path(a.index_key) if a.index_key else None)
+                    index_key=Path(a.index_key) if a.index_key else None,
+                    body_keys=Path(a.body_keys) if a.body_keys else None)
     hq.on_records = lambda unit, recs: log.info("hq: stored %d record(s) from %s",
                                                 len(recs), unit)
     hq.start()
@@ -251,12 +279,18 @@ def main(a) -> int:
 
 
 def add_arguments(sp) -> None:
-    sp.add_argument("action", nargs="?", choices=("serve", "status", "broker-config"),
+    sp.add_argument("action", nargs="?",
+                    choices=("serve", "status", "broker-config", "rotate-body-key"),
                     default="serve", help="serve (default): run HQ; status: each car's "
-                    "health; broker-config: write mosquitto's fleet listener and ACL")
+                    "health; broker-config: write mosquitto's fleet listener and ACL; "
+                    "rotate-body-key: seal every record body under a new key")
     sp.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
     sp.add_argument("--db", default="hq.db",
                     help="HQ's database: a SQLite file, or postgresql://USER@HOST/DB")
+    sp.add_argument("--body-keys", metavar="FILE", help=(
+        "the key ring that seals record bodies at rest (made on first use; default "
+        "DB.body-keys for SQLite, hq-body.keys for PostgreSQL): keep it apart from the "
+        "database's backups; rotate-body-key replaces its key"))
     sp.add_argument("--index-key", metavar="FILE", help=(
         "the plate index key (32 bytes, made on first use; default DB.index-key for SQLite, "
         "hq-index.key for PostgreSQL): keep it with the backups"))

@@ -34,7 +34,7 @@ class HqEndpoint:
     def __init__(self, broker: str, db, prefix: str = "alprd/v1",
                  client_id: str = "alprd-hq", tls=None, *, ingest: bool = True,
                  share: str | None = None, index_key: Path | None = None,
-                 store=None) -> None:
+                 store=None, body_keys: Path | None = None) -> None:
         """db: a SQLite path or a postgresql:// URL (alprd.hq.records.open_store).
         tls: an object whose context() gives the ssl.SSLContext (HQ's client certificate,
         alprd.hq.command.BrokerTls), for mqtts://.
@@ -45,7 +45,7 @@ class HqEndpoint:
         url = urlparse(broker)
         self.host, self.port = url.hostname or "127.0.0.1", url.port or 1883
         self.prefix = prefix.rstrip("/")
-        self.store = store or open_store(db, index_key)
+        self.store = store or open_store(db, index_key, body_keys)
         self.ingest, self.share = ingest, share
         self.received = 0
         self.rejected = 0  # messages refused whole (not an up message, wrong topic)

@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from datetime import datetime, timedelta, timezone
@@ -75,13 +74,15 @@ class PgStore(IndexKeyed):
     """HQ on PostgreSQL. One connection per store (an ingest worker has its own)."""
 
     backend = "postgresql"
+    SEALED_TABLES = ("records", "held_records", "refused")
 
-    def __init__(self, url: str, index_key) -> None:
-        """index_key: the plate index key, or a () -> key that loads it when first needed."""
+    def __init__(self, url: str, index_key, body_keys) -> None:
+        """index_key: the plate index key, or a () -> key that loads it when first needed;
+        body_keys: the body key ring (alprd.hq.sealing), or a () -> one, likewise."""
         import psycopg
         self.psycopg = psycopg
         self.url = url
-        self._key = index_key
+        self._key, self._sealer = index_key, body_keys
         self.conn = psycopg.connect(url, autocommit=True)
         self.lock = threading.Lock()
         self.duplicates = 0
@@ -152,9 +153,11 @@ class PgStore(IndexKeyed):
             good, bad = check_batch(unit, records)
             for r in good:
                 text = r["body"].get("text") if r["kind"] == "read" else None
-                rows.append((unit, r["id"], r["kind"], json.dumps(r["body"]), captured(r, now),
+                rows.append((unit, r["id"], r["kind"], self.seal_body(unit, r["id"], r["body"]),
+                             captured(r, now),
                              plate_index(self.key, text) if isinstance(text, str) else None))
-            bad_rows += [(unit, r["id"], r["kind"], refused_body(r), reason, now)
+            bad_rows += [(unit, r["id"], r["kind"],
+                          self.seal_body(unit, r["id"], refused_body(r)), reason, now)
                          for r, reason in bad]
             seen.append(_seen_row(unit, now, len(good), batch_health(good, now),
                                   clean_status(status)))
@@ -188,14 +191,16 @@ class PgStore(IndexKeyed):
         with self.lock:
             row = self.conn.execute("SELECT version, entries, snapshot FROM hotlist_published"
                                     ).fetchone()
-        return (int(row[0]), row[1], bool(row[2])) if row else None
+        return (int(row[0]), self.sealer.open(row[1], "hotlist_published"), bool(row[2])) \
+            if row else None
 
     def save_hotlist(self, version: int, entries: list[dict], snapshot: bool) -> None:
         with self.lock:
             self.conn.execute("INSERT INTO hotlist_published VALUES (1, %s, %s, %s) ON "
                               "CONFLICT (one) DO UPDATE SET version=excluded.version, "
                               "entries=excluded.entries, snapshot=excluded.snapshot",
-                              (version, json.dumps(entries), snapshot))
+                              (version, self.sealer.seal_text(entries, "hotlist_published"),
+                               snapshot))
 
     def units(self) -> list[dict]:
         with self.lock:
@@ -208,7 +213,8 @@ class PgStore(IndexKeyed):
             cur = self.conn.execute("SELECT id, unit_id, kind, reason, received_utc, body "
                                     "FROM refused ORDER BY received_utc, unit_id, id")
             cols = [c.name for c in cur.description]
-            return [{k: _iso(v) for k, v in zip(cols, r)} for r in cur.fetchall()]
+            rows = [{k: _iso(v) for k, v in zip(cols, r)} for r in cur.fetchall()]
+        return [{**r, "body": self.open_body(r["unit_id"], r["id"], r["body"])} for r in rows]
 
     def next_version(self, kind: str, candidate: int) -> int:
         """As HqStore.next_version: never below the last one published, kept in the database
@@ -337,18 +343,37 @@ class PgStore(IndexKeyed):
                 "INSERT INTO access_log (utc, username, role, action, purpose, query, ground, "
                 "request_ref, result_count, refused) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                 access_row(now or datetime.now(timezone.utc), username, role, purpose, plate,
-                           include_deleted, ground, request_ref, len(rows), why))
+                           include_deleted, ground, request_ref, len(rows), why,
+                           self.seal_query))
         if why:
             log.warning("hq: search by %s refused: %s", username, why)
             raise AccessRefused(why)
-        return [{"id": i, "unit_id": u, **b, "logically_deleted_utc": _iso(d)}
-                for i, u, b, d, _ in rows]
+        return [{"id": i, "unit_id": u, **self.open_body(u, i, b),
+                 "logically_deleted_utc": _iso(d)} for i, u, b, d, _ in rows]
+
+    def bodies(self, kind: str) -> list[dict]:
+        """As HqStore.bodies: every stored body of a kind, opened (HQ's tools, tests)."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT unit_id, id, body, captured_utc FROM records WHERE kind=%(k)s UNION ALL "
+                "SELECT unit_id, id, body, captured_utc FROM held_records WHERE kind=%(k)s "
+                "ORDER BY captured_utc", {"k": kind}).fetchall()
+        return [self.open_body(u, i, b) for u, i, b, _ in rows]
+
+    def _select(self, sql: str) -> list:
+        with self.lock:
+            return self.conn.execute(sql).fetchall()
+
+    def _update(self, sql: str, rows: list) -> None:
+        with self.lock, self.conn.transaction():
+            self.conn.cursor().executemany(sql, rows)
 
     def access_log(self) -> list[dict]:
         with self.lock:
             cur = self.conn.execute("SELECT * FROM access_log ORDER BY seq")
             cols = [c.name for c in cur.description]
-            return [{k: _iso(v) for k, v in zip(cols, r)} for r in cur.fetchall()]
+            return self.opened_log([{k: _iso(v) for k, v in zip(cols, r)}
+                                    for r in cur.fetchall()])
 
     def count(self, kind: str | None = None) -> int:
         where, args = (" WHERE kind=%s", (kind, kind)) if kind else ("", ())

@@ -12,6 +12,7 @@ from pathlib import Path
 from alprd import retention
 from alprd.hq.access import AccessRefused, access_row, refusal
 from alprd.hq.keys import load_index_key
+from alprd.hq.sealing import load_body_keys
 from alprd.hq.schema import (IndexKeyed, batch_health, captured, check_batch,
                              clean_status, plate_index, refused_body)
 
@@ -95,14 +96,18 @@ class HqStore(IndexKeyed):
 
     backend = "sqlite"
 
-    def __init__(self, path: Path, index_key: bytes | None = None) -> None:
+    def __init__(self, path: Path, index_key: bytes | None = None, body_keys=None) -> None:
         """index_key: the plate index key (bytes, or a () -> bytes); by default the file
-        PATH.index-key beside the database, made on first use."""
+        PATH.index-key beside the database, made on first use. body_keys: the key ring that
+        seals the bodies (alprd.hq.sealing; a BodySealer or a () -> one); by default the
+        file PATH.body-keys, made on first use."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._key = index_key or (lambda: load_index_key(Path(str(path) + ".index-key")))
+        self._sealer = body_keys or (lambda: load_body_keys(Path(str(path) + ".body-keys")))
         self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA busy_timeout=30000")  # ingest workers share the file
+        self.conn.execute("PRAGMA secure_delete=ON")  # a resealed body leaves no old copy
         self.lock = threading.Lock()
         self.duplicates = 0
         self._migrate()
@@ -156,12 +161,13 @@ class HqStore(IndexKeyed):
             self.conn.execute(
                 "INSERT OR IGNORE INTO refused (unit_id, id, kind, body, reason, "
                 "received_utc) VALUES (?,?,?,?,?,?)",
-                (unit, r["id"], r["kind"], refused_body(r), reason, now))
+                (unit, r["id"], r["kind"], self.seal_body(unit, r["id"], refused_body(r)),
+                 reason, now))
         for r in good:
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO records (unit_id, id, kind, body, received_utc, "
                 "captured_utc, plate_index) VALUES (?,?,?,?,?,?,?)",
-                (unit, r["id"], r["kind"], json.dumps(r["body"]), now,
+                (unit, r["id"], r["kind"], self.seal_body(unit, r["id"], r["body"]), now,
                  r["body"]["utc"] if captured(r, now_t) != now_t else now,
                  plate_index(self.key, r["body"]["text"]) if r["kind"] == "read" else None))
             self.duplicates += cur.rowcount == 0
@@ -192,14 +198,16 @@ class HqStore(IndexKeyed):
         with self.lock:
             row = self.conn.execute("SELECT version, entries, snapshot FROM hotlist_published"
                                     ).fetchone()
-        return (row[0], json.loads(row[1]), bool(row[2])) if row else None
+        return (row[0], self.sealer.open(row[1], "hotlist_published"), bool(row[2])) \
+            if row else None
 
     def save_hotlist(self, version: int, entries: list[dict], snapshot: bool) -> None:
         with self.lock:
             self.conn.execute("INSERT INTO hotlist_published VALUES (1, ?, ?, ?) ON CONFLICT "
                               "(one) DO UPDATE SET version=excluded.version, entries="
                               "excluded.entries, snapshot=excluded.snapshot",
-                              (version, json.dumps(entries), int(snapshot)))
+                              (version, self.sealer.seal_text(entries, "hotlist_published"),
+                               int(snapshot)))
 
     def units(self) -> list[dict]:
         """Each car as HQ last heard of it (alprd.hq.fleet adds the flags)."""
@@ -214,7 +222,8 @@ class HqStore(IndexKeyed):
             cur = self.conn.execute("SELECT id, unit_id, kind, reason, received_utc, body "
                                     "FROM refused ORDER BY received_utc, unit_id, id")
             cols = [c[0] for c in cur.description]
-            return [dict(zip(cols, r)) for r in cur.fetchall()]
+            rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+        return [{**r, "body": self.open_body(r["unit_id"], r["id"], r["body"])} for r in rows]
 
     def next_version(self, kind: str, candidate: int) -> int:
         """The version to publish a hotlist or roster under: candidate (from HQ's clock), or
@@ -322,18 +331,36 @@ class HqStore(IndexKeyed):
                 "request_ref, result_count, refused) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 access_row((now or datetime.now(timezone.utc)).isoformat(), username, role,
                            purpose, plate, include_deleted, ground, request_ref, len(rows),
-                           why))
+                           why, self.seal_query))
         if why:
             log.warning("hq: search by %s refused: %s", username, why)
             raise AccessRefused(why)
-        return [{"id": i, "unit_id": u, **json.loads(b), "logically_deleted_utc": d}
+        return [{"id": i, "unit_id": u, **self.open_body(u, i, b), "logically_deleted_utc": d}
                 for i, u, b, d in rows]
+
+    def bodies(self, kind: str) -> list[dict]:
+        """Every stored body of a kind, opened (for HQ's own tools and tests; searches by
+        people go through search(), which the access log records)."""
+        with self.lock:
+            rows = self.conn.execute("SELECT unit_id, id, body FROM records WHERE kind=? "
+                                     "ORDER BY captured_utc", (kind,)).fetchall()
+        return [self.open_body(u, i, b) for u, i, b in rows]
+
+    def _select(self, sql: str) -> list:
+        with self.lock:
+            return self.conn.execute(sql).fetchall()
+
+    def _update(self, sql: str, rows: list) -> None:
+        with self.lock:
+            self.conn.execute("BEGIN")
+            self.conn.executemany(sql.replace("%s", "?"), rows)
+            self.conn.execute("COMMIT")
 
     def access_log(self) -> list[dict]:
         with self.lock:
             cur = self.conn.execute("SELECT * FROM access_log ORDER BY seq")
             cols = [c[0] for c in cur.description]
-            return [dict(zip(cols, r)) for r in cur.fetchall()]
+            return self.opened_log([dict(zip(cols, r)) for r in cur.fetchall()])
 
     def count(self, kind: str | None = None) -> int:
         with self.lock:
@@ -347,13 +374,16 @@ class HqStore(IndexKeyed):
             self.conn.close()
 
 
-def open_store(target, index_key: Path | None = None):
+def open_store(target, index_key: Path | None = None, body_keys: Path | None = None):
     """HQ's store: a postgresql:// URL (PostgreSQL, psycopg 3) or a SQLite file path.
     index_key: the plate index key file (default: TARGET.index-key for SQLite, else
-    hq-index.key in the working folder), made on first use."""
+    hq-index.key in the working folder); body_keys: the body key ring (default:
+    TARGET.body-keys for SQLite, else hq-body.keys in the working folder); made on first use."""
     text = str(target)
+    ring = (lambda: load_body_keys(Path(body_keys))) if body_keys else None
     if text.startswith(("postgresql://", "postgres://")):
         from alprd.hq.pgrecords import PgStore
-        return PgStore(text, lambda: load_index_key(Path(index_key or "hq-index.key")))
+        return PgStore(text, lambda: load_index_key(Path(index_key or "hq-index.key")),
+                       ring or (lambda: load_body_keys(Path("hq-body.keys"))))
     return HqStore(Path(text), (lambda: load_index_key(Path(index_key))) if index_key
-                   else None)
+                   else None, ring)

@@ -26,16 +26,58 @@ FUTURE_SKEW = timedelta(days=1)
 
 
 class IndexKeyed:
-    """A store's plate index key: bytes, or a () -> bytes that loads it when first needed
-    (`alprd hq status` opens a store without it)."""
+    """A store's keys, each loaded when first needed (`alprd hq status` opens a store without
+    them): the plate index key (bytes, or a () -> bytes) and the body key ring (a
+    BodySealer, or a () -> BodySealer: alprd.hq.sealing)."""
 
     _key = None
+    _sealer = None
 
     @property
     def key(self) -> bytes:
         if callable(self._key):
             self._key = self._key()
         return self._key
+
+    @property
+    def sealer(self):
+        if callable(self._sealer):
+            self._sealer = self._sealer()
+        return self._sealer
+
+    def open_body(self, unit: str, rid: str, stored):
+        return self.sealer.open(stored, f"record/{unit}/{rid}")
+
+    def seal_body(self, unit: str, rid: str, body) -> str:
+        return self.sealer.seal_text(body, f"record/{unit}/{rid}")
+
+    def seal_query(self, text: str) -> str:
+        return self.sealer.seal_text(text, "access_log")
+
+    def opened_log(self, rows: list[dict]) -> list[dict]:
+        return [{**r, "query": self.sealer.open(r["query"], "access_log")} for r in rows]
+
+    SEALED_TABLES = ("records", "refused")  # PgStore adds held_records
+
+    def reseal(self) -> int:
+        """Seal again, under the ring's current key, whatever is not (a rotation, or bodies
+        an older HQ stored in clear): bodies, the access log's queries, the last hotlist;
+        one transaction per table (the store's _select and _update). Returns the bodies."""
+        n = 0
+        for table in self.SEALED_TABLES:
+            stale = [(self.seal_body(u, i, self.open_body(u, i, b)), u, i) for u, i, b in
+                     self._select(f"SELECT unit_id, id, body FROM {table}")
+                     if not self.sealer.is_current(b)]
+            self._update(f"UPDATE {table} SET body=%s WHERE unit_id=%s AND id=%s", stale)
+            n += len(stale)
+        self._update("UPDATE access_log SET query=%s WHERE seq=%s", [
+            (self.seal_query(self.sealer.open(q, "access_log")), seq)
+            for seq, q in self._select("SELECT seq, query FROM access_log")
+            if not self.sealer.is_current(q)])
+        last = self.last_hotlist()
+        if last:
+            self.save_hotlist(*last)
+        return n
 
 
 def plate_index(key: bytes, plate: str) -> bytes:

@@ -8,7 +8,6 @@ would, correctly, refuse every certificate until the clock is right.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -23,7 +22,7 @@ import pytest
 from alprd import demo
 from alprd.demo.broker import free_port
 from alprd.gps.nmea import retimed
-from alprd.hq import HqEndpoint
+from alprd.hq import HqEndpoint, HqStore
 from tests.helpers import LIBFAKETIME, key_file
 from tests.test_systemd import NotifySocket
 
@@ -111,8 +110,9 @@ def test_clock_jumps_keep_reads_acks_and_the_watchdog_going(broker, tmp_path):
     assert car.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
     assert car.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     car.close()
-    at_hq = {r[0]: json.loads(r[1]) for r in sqlite3.connect(tmp_path / "hq.db").execute(
-        "SELECT id, body FROM records WHERE kind='read'")}
+    hq_store = HqStore(tmp_path / "hq.db")  # bodies sealed at rest: opened with its ring
+    at_hq = {b["id"]: b for b in hq_store.bodies("read")}
+    hq_store.close()
     # no read lost to the jumps: every read captured is at HQ (a +30 d jump past the 1-day
     # local cap may purge reads on the car, but only ones HQ has acknowledged)
     sources = Counter(r[2] for r in reads)

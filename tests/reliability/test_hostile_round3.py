@@ -7,6 +7,7 @@ import gzip
 import json
 import threading
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -449,3 +450,65 @@ def test_row10_a_car_certificate_cannot_take_a_share_of_other_cars_uploads(tmp_p
             c.loop_stop()
             c.disconnect()
         broker.stop()
+
+
+# -- row 11: HQ bodies at rest --------------------------------------------------------------------
+def _hq_bytes(store, db) -> bytes:
+    """Everything the database holds, as bytes: the SQLite file (and its WAL), or a dump of
+    every table of the PostgreSQL database."""
+    if not str(db).startswith("postgresql"):
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*")
+                        if not p.name.endswith(("-keys", "-key")))
+    out = []
+    with store.lock:
+        tables = [r[0] for r in store.conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        for t in tables:
+            out += [repr(r) for r in store.conn.execute(f"SELECT * FROM {t}")]
+    return "\n".join(out).encode()
+
+
+def test_row11_hq_seals_plates_positions_and_reasons_at_rest_and_rotates_its_key(hq_db,
+                                                                                 tmp_path):
+    from alprd.hq import open_store
+    from alprd.hq.command import rotate_body_key
+    from alprd.protocol import hit_body
+    from alprd.types import Hit, HotlistEntry
+    read = make_read("SEAL042", unit="CAR-1", lat=34.123456, lon=-118.654321)
+    hit = Hit(id="h-seal", read_id=read.id, entry=HotlistEntry(
+        "SEAL042", "CA", "stolen_vehicle", "grey sedan taken at gunpoint", 1, "CASE-77"),
+        rule="exact", utc=read.utc)
+    store = open_store(hq_db)
+    refused_body = {**read_body(make_read("SEAL043", unit="CAR-1")), "confidence": "x"}
+    assert store.add("CAR-1", [{"id": read.id, "kind": "read", "body": read_body(read)},
+                               {"id": hit.id, "kind": "hit", "body": hit_body(hit, "CAR-1")},
+                               {"id": "bad", "kind": "read", "body": refused_body}]) == ["bad"]
+    store.save_hotlist(3, [{"plate": "SEAL042", "reason": "grey sedan taken at gunpoint"}],
+                       True)
+    at_rest = _hq_bytes(store, hq_db)
+    for clear in (b"SEAL042", b"SEAL043", b"34.123456", b"118.654321", b"gunpoint",
+                  b"CASE-77"):  # the capture time stays clear: retention and searches use it
+        assert clear not in at_rest, clear
+    found = store.search("det", "data_user", "criminal", "SEAL042")
+    assert [(r["text"], r["lat"]) for r in found] == [("SEAL042", 34.123456)]
+    assert store.refused()[0]["body"].startswith('{"id"')  # opened for an administrator
+    assert store.last_hotlist()[1][0]["plate"] == "SEAL042"
+    store.close()
+
+    class Args:
+        db, index_key, body_keys = str(hq_db), None, None
+    pg = str(hq_db).startswith("postgresql")
+    ring = Path("hq-body.keys") if pg else Path(str(hq_db) + ".body-keys")
+    before = json.loads(ring.read_text())["current"]
+    assert rotate_body_key(Args) == 0
+    after = json.loads(ring.read_text())
+    assert list(after["keys"]) == [after["current"]] and after["current"] != before
+    store = open_store(hq_db)
+    assert [r["text"] for r in store.search("det", "data_user", "criminal",
+                                            "SEAL042")] == ["SEAL042"]
+    assert before.encode() not in _hq_bytes(store, hq_db)  # nothing left under the old key
+    assert store.bodies("hit")[0]["case_number"] == "CASE-77"
+    assert b"SEAL042" not in _hq_bytes(store, hq_db)  # the access log's searches included
+    assert [json.loads(r["query"])["plate"] for r in store.access_log()] == ["SEAL042"] * 2
+    store.close()

@@ -1,0 +1,124 @@
+"""HQ's record bodies sealed at rest (CJIS SC-28 at HQ too, #32 item 11).
+
+The cars seal every read on the SD card; at HQ the bodies (plates, positions, times, hit
+reasons and case numbers, notes) sat in clear JSON in the database, readable by anyone with a
+backup or a database login. Now each body is stored as {"sealed": "KID:BASE64"}: AES-256-GCM,
+the nonce first, the row (table, unit, id) as associated data so a body moved to another row
+does not open. What HQ searches by stays outside the seal: the plate's blind index (HMAC),
+the unit, the kind, the capture time.
+
+The keys live outside the database, in a key ring file beside it (DB.body-keys for SQLite,
+hq-body.keys for PostgreSQL; mode 0600, made on first use): {"current": KID, "keys": {KID:
+hex}}. Rotation (`alprd hq rotate-body-key`): a new key becomes current, every body is sealed
+again under it, then the old keys are dropped from the ring; a rotation cut short leaves
+every key still in the ring, so everything still opens, and running it again finishes it.
+Bodies stored in clear by an older HQ open as they are, and the rotation seals them.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+NONCE = 12
+
+
+class SealError(ValueError):
+    """A body that does not open: altered, moved to another row, or its key is not in the
+    ring; the message says which."""
+
+
+class BodySealer:
+    def __init__(self, keys: dict[str, bytes], current: str) -> None:
+        if current not in keys or any(len(k) != 32 for k in keys.values()):
+            raise ValueError("a body key ring needs its current key and 32-byte keys")
+        self.keys, self.current = dict(keys), current
+        self._aead = {kid: AESGCM(k) for kid, k in keys.items()}
+
+    def seal(self, body, aad: str) -> dict:
+        nonce = os.urandom(NONCE)
+        ct = self._aead[self.current].encrypt(nonce, json.dumps(body).encode(), aad.encode())
+        return {"sealed": f"{self.current}:{base64.b64encode(nonce + ct).decode()}"}
+
+    def seal_text(self, body, aad: str) -> str:
+        return json.dumps(self.seal(body, aad))
+
+    def open(self, stored, aad: str):
+        """The body, from its stored form (JSON text or the decoded object); a body an older
+        HQ stored in clear is returned as it is."""
+        value = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
+        if not (isinstance(value, dict) and set(value) == {"sealed"}):
+            return value
+        kid, _, blob = str(value["sealed"]).partition(":")
+        if kid not in self._aead:
+            raise SealError(f"{aad}: sealed with key {kid!r}, which is not in the key ring")
+        raw = base64.b64decode(blob)
+        try:
+            return json.loads(self._aead[kid].decrypt(raw[:NONCE], raw[NONCE:], aad.encode()))
+        except InvalidTag as exc:
+            raise SealError(f"{aad}: failed authentication (altered, or moved from another "
+                            "row)") from exc
+
+    def is_current(self, stored) -> bool:
+        value = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
+        return (isinstance(value, dict) and isinstance(value.get("sealed"), str)
+                and value["sealed"].startswith(self.current + ":"))
+
+
+def _write(path: Path, current: str, keys: dict[str, bytes]) -> None:
+    data = json.dumps({"current": current, "keys": {k: v.hex() for k, v in keys.items()}})
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(data + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return tmp
+
+
+def _new_kid(keys) -> str:
+    return f"k{len(keys) + 1}-{secrets.token_hex(3)}"
+
+
+def load_body_keys(path: Path) -> BodySealer:
+    """The key ring at path, made (one key, mode 0600) on first use; another worker making it
+    at the same moment wins and both use its key."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kid = _new_kid({})
+        tmp = _write(path, kid, {kid: os.urandom(32)})
+        try:
+            os.link(tmp, path)  # whole or not at all
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    try:
+        ring = json.loads(path.read_text())
+        keys = {str(k): bytes.fromhex(v) for k, v in ring["keys"].items()}
+        return BodySealer(keys, str(ring["current"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: not a body key ring ({exc})") from exc
+
+
+def add_key(path: Path) -> BodySealer:
+    """A new key, current from now on; the old ones stay to open what they sealed."""
+    old = load_body_keys(path)
+    kid = _new_kid(old.keys)
+    keys = {**old.keys, kid: os.urandom(32)}
+    os.replace(_write(Path(path), kid, keys), path)
+    return BodySealer(keys, kid)
+
+
+def drop_old_keys(path: Path) -> BodySealer:
+    """Keep the current key alone (once every body is sealed under it)."""
+    ring = load_body_keys(path)
+    keys = {ring.current: ring.keys[ring.current]}
+    os.replace(_write(Path(path), ring.current, keys), path)
+    return BodySealer(keys, ring.current)
