@@ -92,5 +92,5 @@ def test_hq_command_publishes_a_signed_retained_hotlist(broker, tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
-    assert proc.returncode == 0
+    assert proc.returncode == 0, err[-3000:]
     assert "skipped line 6" in "".join(said) + err  # malformed rows reported

@@ -164,3 +164,26 @@ def test_the_compiled_schemas_judge_as_jsonschema_does(tmp_path):
             checked += 1
     assert checked > 800
     assert schemas._fast("hotlist-delta") is None  # prefixItems: jsonschema alone
+
+
+def test_every_number_in_every_schema_has_a_range():
+    """#32: a number with no range let an `expires: NaN` or a fix quality of 10^20 through;
+    every number a schema allows is bounded on both sides."""
+    unbounded = []
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            types = node.get("type")  # (a property named "type" is a schema, not a type)
+            types = types if isinstance(types, list) else [types] if isinstance(types, str) else []
+            if {"number", "integer"} & set(types) and not (
+                    {"minimum", "exclusiveMinimum"} & set(node)
+                    and {"maximum", "exclusiveMaximum"} & set(node)):
+                unbounded.append(where)
+            for k, v in node.items():
+                walk(v, f"{where}/{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{where}[{i}]")
+    for p in sorted(SCHEMAS.glob("*.schema.json")):
+        walk(json.loads(p.read_text()), p.name)
+    assert unbounded == []
