@@ -23,6 +23,7 @@ class ConnectionCap:
     wait for the next; a server that wraps connections (TLS) calls track(raw, wrapped)."""
 
     max_connections = 64
+    cap_name = "server"  # for the log: "in-car page", "control socket"
 
     def _cap(self) -> tuple[threading.Lock, dict]:
         if "_cap_open" not in self.__dict__:
@@ -34,7 +35,7 @@ class ConnectionCap:
 
     def _say(self, what: str, n: int) -> None:
         if n == 1 or n % 1000 == 0:
-            log.warning("%s: %d connections held; %s (%d so far)", type(self).__name__,
+            log.warning("%s: %d connections held; %s (%d so far)", self.cap_name,
                         self.max_connections, what, n)
 
     def process_request(self, request, client_address):

@@ -38,6 +38,7 @@ class _Server(ConnectionCap, socketserver.ThreadingMixIn, socketserver.UnixStrea
     daemon_threads = True
     max_connections = 8  # a technician's `alprd selftest` and the timer's: one at a time
     request_queue_size = 64
+    cap_name = "control socket"
 
 
 class ControlSocket:

@@ -46,6 +46,7 @@ class _Server(ConnectionCap, ThreadingHTTPServer):
     timeout), so a client that stalls mid-handshake cannot hold up the others."""
     daemon_threads = True
     max_connections = MAX_CONNECTIONS
+    cap_name = "in-car page"
     request_queue_size = 128  # the listen backlog: a burst of connections waits, not fails
     tls_context: ssl.SSLContext | None = None
 
