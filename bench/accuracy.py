@@ -70,6 +70,9 @@ def main() -> int:
                     help="another second reader .onnx (default: the shipped one)")
     ap.add_argument("--state-min-confidence", type=float,
                     default=defaults.state_min_confidence)
+    ap.add_argument("--state-reader", choices=("words", "ppocr"), default="words",
+                    help="words: the plate readers (what the daemon runs today); ppocr: "
+                    "PaddleOCR's PP-OCRv6 recogniser from the rapidocr wheel (#33)")
     ap.add_argument("--state-sweep", action="store_true",
                     help="print state_correct/state_wrong at several thresholds")
     ap.add_argument("--half", choices=("even", "odd"), help="every other image only")
@@ -90,7 +93,12 @@ def main() -> int:
                      second_weight=1e9 if alone else a.second_weight,
                      state_min_confidence=a.state_min_confidence,
                      second_model=a.second_model)
+    if a.state_reader == "ppocr":
+        from alprd.recognize.state import StateReader
+        from alprd.recognize.state_ocr import STRIPS, PpOcrReader
+        rec.state = StateReader([PpOcrReader(threads=a.threads)], a.state_min_confidence, STRIPS)
     crops = is_crop_set(items)
+    state_ms = []
     exact = folded = found = false_reads = 0
     times, ious, confusions, states = [], [], Counter(), []
     for it in items:
@@ -102,8 +110,10 @@ def main() -> int:
             got_text = rec.read_box(img, label["bbox"])[0].text
             hit_box = True
             if label.get("state"):  # the match, named below at each threshold
+                t1 = time.monotonic()
                 states.append((label["state"], match(rec.state.readings(
                     crop_plate(img, label["bbox"], 0.0, 0.0)))))
+                state_ms.append((time.monotonic() - t1) * 1000)
         else:
             dets = rec.detector(img)
             plates = rec.read(img, dets)  # what rec(img) does, keeping the detections
@@ -141,6 +151,7 @@ def main() -> int:
     print(f"read_rate_folded: {100 * folded / n:.1f} %")
     print(f"median_ms: {statistics.median(times):.1f} ms")
     if states:
+        print(f"state_ms_median: {statistics.median(state_ms):.1f} ms")
         sweep = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0) if a.state_sweep else ()
         for t, tag in [(t, f"_at_{t:g}") for t in sweep] + [(a.state_min_confidence, "")]:
             said = [(want, got) for want, m in states if (got := named(*m, t))]

@@ -66,34 +66,56 @@ MIN_HEIGHT = 60  # px: a smaller plate's words are too small to read
 MIN_LETTERS = 4  # a shorter reading names nothing
 MIN_READ_CONFIDENCE = 0.3  # a reading less sure than this (mean per character) names nothing
 MARGIN = 0.1  # the best state's score over the next state's
+CONTAINED_SLACK = 0.05  # a longer word read this much less well still takes its part
 
 
 def words_of(text: str) -> str:
-    """Letters and digits, upper case: 'Land of Lincoln' -> 'LANDOFLINCOLN'."""
-    return "".join(ch for ch in text.upper() if ch.isalnum())
+    """Letters alone, upper case: 'Land of Lincoln' -> 'LANDOFLINCOLN' (digits are a sticker's
+    year or month, or the registration, far more often than a slogan's)."""
+    return "".join(ch for ch in text.upper() if "A" <= ch <= "Z")
 
 
-# per state, its name and slogans as the readers spell them (letters and digits only)
+def pieces(text: str) -> list[str]:
+    """What a reading is matched by: its letters, and each of its words alone ('DET
+    Washington' -> 'DETWASHINGTON', 'WASHINGTON'), MIN_LETTERS or longer."""
+    words = "".join(ch if "A" <= ch <= "Z" else " " for ch in text.upper()).split()
+    return [p for p in dict.fromkeys([words_of(text), *words]) if len(p) >= MIN_LETTERS]
+
+
+# per state, its name and slogans as the readers spell them (letters only)
 WORDS = {code: tuple(words_of(w) for w in (STATES[code],) + SLOGANS[code]) for code in CODES}
 WORDS["DC"] += ("WASHINGTONDC",)
 
 
 def score(reading: str, word: str) -> float:
-    """How well a reading (up to 9 letters) matches a state's word, 0-1: the best similarity
-    of the reading with any stretch of the word as long as it (rapidfuzz's partial_ratio,
-    an edit-distance ratio; difflib took 12-40 ms a plate for the same)."""
-    return fuzz.partial_ratio(reading, word) / 100.0
+    """How well a reading matches a state's word, 0-1: the best similarity of the reading
+    with any stretch of the word (rapidfuzz's partial_ratio, an edit-distance ratio; difflib
+    took 12-40 ms a plate), scaled down where the reading is shorter than the word (a few
+    letters read of a long slogan say little). A reading longer than the word (a month
+    sticker's JAN run into the name) costs nothing."""
+    return fuzz.partial_ratio(reading, word) / 100.0 * min(1.0, len(reading) / len(word))
 
 
 def match(readings: list[str]) -> tuple[str | None, float, float]:
-    """(the state whose words the readings match best, that score, the next state's best)."""
-    best: dict[str, float] = {}
-    for reading in dict.fromkeys(r for r in readings if len(r) >= MIN_LETTERS):
+    """(the state whose words the readings match best, that score, the next state's best).
+    Where one state's word stands inside another's (VIRGINIA in WEST VIRGINIA, KANSAS in
+    ARKANSAS, WASHINGTON in WASHINGTON DC) and both matched, one reading explains both: the
+    longer word wins if it matched about as well, else the shorter one; the loser scores 0."""
+    best: dict[str, tuple[float, str]] = {}
+    for reading in dict.fromkeys(p for r in readings for p in pieces(r)):
         for code, words in WORDS.items():
-            best[code] = max([best.get(code, 0.0)] + [score(reading, w) for w in words])
+            for w in words:
+                s = score(reading, w)
+                if s > best.get(code, (0.0, ""))[0]:
+                    best[code] = (s, w)
+    for code, (s, w) in list(best.items()):
+        for other, (os_, ow) in list(best.items()):
+            if other != code and w != ow and w in ow:  # w inside ow, both read
+                loser = code if os_ >= s - CONTAINED_SLACK else other
+                best[loser] = (0.0, best[loser][1])
     if not best:
         return None, 0.0, 0.0
-    ranked = sorted(best.items(), key=lambda kv: -kv[1])
+    ranked = sorted(((c, sw[0]) for c, sw in best.items()), key=lambda kv: -kv[1])
     return ranked[0][0], ranked[0][1], (ranked[1][1] if len(ranked) > 1 else 0.0)
 
 
@@ -106,10 +128,10 @@ def named(code: str | None, best: float, runner_up: float,
     return code
 
 
-def bands(crop: np.ndarray) -> list[np.ndarray]:
-    """A crop's top and bottom bands (TOP and BOTTOM of its height), as they are."""
+def bands(crop: np.ndarray, top: float = TOP, bottom: float = BOTTOM) -> list[np.ndarray]:
+    """A crop's top and bottom bands (top and bottom of its height), as they are."""
     h = crop.shape[0]
-    return [crop[: max(1, round(h * TOP))], crop[min(h - 1, round(h * (1 - BOTTOM))):]]
+    return [crop[: max(1, round(h * top))], crop[min(h - 1, round(h * (1 - bottom))):]]
 
 
 Reader = Callable[[list[np.ndarray]], list[OcrResult]]
@@ -118,16 +140,18 @@ Reader = Callable[[list[np.ndarray]], list[OcrResult]]
 class StateReader:
     """The state of a plate from its box's crop, read by the given plate readers."""
 
-    def __init__(self, readers: list[Reader], min_confidence: float = 0.7) -> None:
+    def __init__(self, readers: list[Reader], min_confidence: float = 0.7,
+                 strips: tuple[float, float] = (TOP, BOTTOM)) -> None:
         self.readers = readers
         self.min_confidence = min_confidence
+        self.strips = strips  # the header's and footer's share of the plate's height
 
     def readings(self, crop: np.ndarray) -> list[str]:
         """What the readers read on a BGR crop's two bands, where they were at least
         MIN_READ_CONFIDENCE sure; [] where the crop is too small."""
         if crop.shape[0] < MIN_HEIGHT:
             return []
-        two = bands(crop)
+        two = bands(crop, *self.strips)
         return [r.text for read in self.readers for r in read(two)
                 if r.confidence >= MIN_READ_CONFIDENCE]
 
