@@ -117,17 +117,16 @@ def _utc(t: str, date: str) -> str | None:
     if not t or not date:
         return None
     frac = t[6:]
-    ok = (len(t) >= 6 and t.isascii() and t[:6].isdigit() and len(date) == 6
-          and date.isascii() and date.isdigit()
-          and (not frac or (frac[0] == "." and 1 < len(frac) <= 4 and frac[1:].isdigit())))
+    digits = t[:6] + date + frac[1:]
     try:
-        if ok:
-            datetime(2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]), int(t[0:2]),
-                     int(t[2:4]), int(t[4:6]))
+        if not (len(t) >= 6 and len(date) == 6 and digits.isascii() and digits.isdigit()
+                and (not frac or (frac[0] == "." and 1 < len(frac) <= 4))):
+            raise ValueError
+        datetime(2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]), int(t[0:2]),
+                 int(t[2:4]), int(t[4:6]))
     except ValueError:
-        ok = False
-    if not ok:
-        raise NmeaError(f"RMC: time {t[:12]!r} and date {date[:8]!r} are not an instant")
+        raise NmeaError(f"RMC: time {t[:12]!r} and date {date[:8]!r} are not an instant") \
+            from None
     return f"20{date[4:6]}-{date[2:4]}-{date[0:2]}T{t[0:2]}:{t[2:4]}:{t[4:6]}{frac}Z"
 
 

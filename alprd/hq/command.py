@@ -164,10 +164,9 @@ def rotate_body_key(a) -> int:
     hq-operations.md): run with HQ stopped, so no process writes under an old key meanwhile
     (the cars keep their records until HQ is back). Cut short, it is run again."""
     from alprd.hq import open_store
-    from alprd.hq.sealing import add_key, drop_old_keys
+    from alprd.hq.sealing import add_key, body_keys_path, drop_old_keys
     setup_logging("INFO")
-    pg = a.db.startswith(("postgresql://", "postgres://"))
-    ring = Path(a.body_keys or ("hq-body.keys" if pg else a.db + ".body-keys"))
+    ring = body_keys_path(a.db, a.body_keys)
     try:
         new = add_key(ring)
         store = open_store(a.db, Path(a.index_key) if a.index_key else None, ring)

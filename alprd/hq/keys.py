@@ -31,6 +31,25 @@ def signing_key(path: Path):
     return key
 
 
+def create_once(path: Path, data: bytes) -> None:
+    """Write a key file (mode 0600) unless it exists: whole or not at all, and where two HQ
+    processes make it at the same moment, the first one's wins and both use it."""
+    import os
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+
+
 def load_index_key(path: Path) -> bytes:
     """HQ's plate index key (32 random bytes, mode 0600), made on first use. It keys the
     blind index by which HQ finds a plate's reads; keep it with the database's backups."""
@@ -39,19 +58,7 @@ def load_index_key(path: Path) -> bytes:
     try:
         key = path.read_bytes()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(os.urandom(32))
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)  # whole or not at all; another worker's key wins a race
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+        create_once(path, os.urandom(32))
         key = path.read_bytes()
     if len(key) != 32:
         raise ValueError(f"{path}: a plate index key is 32 bytes, not {len(key)}")

@@ -12,7 +12,7 @@ from pathlib import Path
 from alprd import retention
 from alprd.hq.access import AccessRefused, access_row, refusal
 from alprd.hq.keys import load_index_key
-from alprd.hq.sealing import load_body_keys
+from alprd.hq.sealing import body_keys_path, load_body_keys
 from alprd.hq.schema import (IndexKeyed, batch_health, captured, check_batch,
                              clean_status, plate_index, refused_body)
 
@@ -103,7 +103,7 @@ class HqStore(IndexKeyed):
         file PATH.body-keys, made on first use."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._key = index_key or (lambda: load_index_key(Path(str(path) + ".index-key")))
-        self._sealer = body_keys or (lambda: load_body_keys(Path(str(path) + ".body-keys")))
+        self._sealer = body_keys or (lambda: load_body_keys(body_keys_path(path)))
         self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA busy_timeout=30000")  # ingest workers share the file
@@ -168,7 +168,8 @@ class HqStore(IndexKeyed):
                 "INSERT OR IGNORE INTO records (unit_id, id, kind, body, received_utc, "
                 "captured_utc, plate_index) VALUES (?,?,?,?,?,?,?)",
                 (unit, r["id"], r["kind"], self.seal_body(unit, r["id"], r["body"]), now,
-                 r["body"]["utc"] if captured(r, now_t) != now_t else now,
+                 # the car's own text, or receipt's where that time cannot be true
+                 r["body"]["utc"] if captured(r, now_t) is not now_t else now,
                  plate_index(self.key, r["body"]["text"]) if r["kind"] == "read" else None))
             self.duplicates += cur.rowcount == 0
         self._seen(unit, now, len(good), batch_health(good, now_t), clean_status(status))
@@ -380,10 +381,10 @@ def open_store(target, index_key: Path | None = None, body_keys: Path | None = N
     hq-index.key in the working folder); body_keys: the body key ring (default:
     TARGET.body-keys for SQLite, else hq-body.keys in the working folder); made on first use."""
     text = str(target)
-    ring = (lambda: load_body_keys(Path(body_keys))) if body_keys else None
+    ring = lambda: load_body_keys(body_keys_path(target, body_keys))  # noqa: E731
     if text.startswith(("postgresql://", "postgres://")):
         from alprd.hq.pgrecords import PgStore
-        return PgStore(text, lambda: load_index_key(Path(index_key or "hq-index.key")),
-                       ring or (lambda: load_body_keys(Path("hq-body.keys"))))
+        return PgStore(text, lambda: load_index_key(Path(index_key or "hq-index.key")), ring)
     return HqStore(Path(text), (lambda: load_index_key(Path(index_key))) if index_key
                    else None, ring)
+

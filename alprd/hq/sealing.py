@@ -25,6 +25,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from alprd.files import replace_atomically
+from alprd.hq.keys import create_once
+
 NONCE = 12
 
 
@@ -70,19 +73,23 @@ class BodySealer:
                 and value["sealed"].startswith(self.current + ":"))
 
 
-def _write(path: Path, current: str, keys: dict[str, bytes]) -> None:
-    data = json.dumps({"current": current, "keys": {k: v.hex() for k, v in keys.items()}})
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(data + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    return tmp
+def _ring(current: str, keys: dict[str, bytes]) -> bytes:
+    return (json.dumps({"current": current, "keys": {k: v.hex() for k, v in keys.items()}})
+            + "\n").encode()
 
 
 def _new_kid(keys) -> str:
     return f"k{len(keys) + 1}-{secrets.token_hex(3)}"
+
+
+def body_keys_path(target, body_keys: Path | None = None) -> Path:
+    """The body key ring's file: body_keys if given, else TARGET.body-keys for SQLite and
+    hq-body.keys in the working folder for PostgreSQL."""
+    if body_keys:
+        return Path(body_keys)
+    text = str(target)
+    return (Path("hq-body.keys") if text.startswith(("postgresql://", "postgres://"))
+            else Path(text + ".body-keys"))
 
 
 def load_body_keys(path: Path) -> BodySealer:
@@ -90,15 +97,8 @@ def load_body_keys(path: Path) -> BodySealer:
     at the same moment wins and both use its key."""
     path = Path(path)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         kid = _new_kid({})
-        tmp = _write(path, kid, {kid: os.urandom(32)})
-        try:
-            os.link(tmp, path)  # whole or not at all
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+        create_once(path, _ring(kid, {kid: os.urandom(32)}))
     try:
         ring = json.loads(path.read_text())
         keys = {str(k): bytes.fromhex(v) for k, v in ring["keys"].items()}
@@ -112,7 +112,7 @@ def add_key(path: Path) -> BodySealer:
     old = load_body_keys(path)
     kid = _new_kid(old.keys)
     keys = {**old.keys, kid: os.urandom(32)}
-    os.replace(_write(Path(path), kid, keys), path)
+    replace_atomically(Path(path), _ring(kid, keys), mode=0o600)
     return BodySealer(keys, kid)
 
 
@@ -120,5 +120,5 @@ def drop_old_keys(path: Path) -> BodySealer:
     """Keep the current key alone (once every body is sealed under it)."""
     ring = load_body_keys(path)
     keys = {ring.current: ring.keys[ring.current]}
-    os.replace(_write(Path(path), ring.current, keys), path)
+    replace_atomically(Path(path), _ring(ring.current, keys), mode=0o600)
     return BodySealer(keys, ring.current)
