@@ -40,7 +40,7 @@ def run(fps: float, seconds: float, tmp: Path) -> dict:
     processed = d.pipeline.frames
     d.shutdown()
     return {"fps": processed / elapsed, "captured": captured, "dropped": dropped,
-            "reads": d.reads}
+            "reads": d.pipeline.reads}
 
 
 def main() -> None:

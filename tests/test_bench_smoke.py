@@ -1,0 +1,51 @@
+"""Every benchmark in its smoke size, so none can rot unnoticed (bench/pipeline.py had: it read
+a counter the daemon no longer has). Each must exit 0 and print its figures as
+`name: value unit`; the figures themselves are the bench's business, not a test's. The long
+soak has its own test (tests/reliability/test_soak.py); bench/accuracy.py's figures are
+checked by tests/test_recognize.py and tests/test_state.py."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("ALPRD_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+# bench, its smoke arguments, figures it must print
+BENCHES = [
+    ("hotlist.py", ["--entries", "5000", "--reads", "200"],
+     # #32 item 12: the cancellation's time is measured here, not asserted by a test
+     ["build_time", "match_median", "delta_10k_apply", "cancellation_apply"]),
+    ("layouts.py", ["--plates", "8"], ["one_line_7_read", "two_line_read"]),
+    ("passes.py", [], ["passes_truth", "passes_read", "pass_read_rate"]),
+    ("pipeline.py", ["--seconds", "2"], ["pipeline_fps_2cams_recorded", "drop_rate_2cams_max",
+                                         "reads_2cams_max"]),
+    ("uplink.py", ["--backlog", "300"], ["drain_rate_crops", "lost_crops"]),
+    ("fleet.py", ["--cars", "5", "--seconds", "4", "--workers", "1", "--search-rows", "500"],
+     ["reads_per_s_sustained", "lost", "duplicated", "plate_search_p50_ms"]),
+    ("speed.py", ["--frames", "3"], ["median_ms_720p_1thread", "p90_ms_1080p_1thread",
+                                     "fps_720p_all_cores"]),
+]
+
+
+@pytest.mark.parametrize("bench, args, names", BENCHES, ids=[b[0] for b in BENCHES])
+def test_the_bench_runs_and_prints_its_figures(bench, args, names):
+    if bench == "speed.py" and (SHARED / "us_e2e_dev").is_dir():  # and real frames, where
+        names = [*names, "median_ms_real_1thread", "p90_ms_real_1thread"]  # they are here
+    run = subprocess.run([sys.executable, f"bench/{bench}", *args], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "ALPRD_SHARED_DATA": str(SHARED)})
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    figures = dict(re.findall(r"^(\w+): (-?[\d.]+)\b", run.stdout, re.M))
+    missing = [n for n in names if n not in figures]
+    assert not missing, run.stdout[-3000:]
+    if bench == "hotlist.py":
+        assert figures["cancellation_list_entries"] == "5000"
+    if bench in ("uplink.py", "fleet.py"):  # a lost read is a bug, whatever the speed
+        assert all(v == "0" for k, v in figures.items() if k.startswith(("lost", "duplicat"))), \
+            run.stdout[-2000:]
