@@ -84,11 +84,13 @@ def cmd_run(a) -> int:
 def cmd_recognize(a) -> int:
     from alprd.recognize.recognizer import Recognizer
     from alprd.recognize.runtime import ModelError
+    from alprd.recognize.state_ocr import StateOcrMissing
     setup_logging("WARNING")
     try:
         from alprd.config import RecognizeConfig
         rec = Recognizer.from_config(RecognizeConfig(threads=a.threads))  # the daemon's defaults
-    except ModelError as exc:
+        rec.state  # noqa: B018  the state reader is loaded now: a missing model says so once
+    except (ModelError, StateOcrMissing) as exc:
         print(f"recognize: {exc}", file=sys.stderr)
         return 2
     status = 0
@@ -102,10 +104,17 @@ def cmd_recognize(a) -> int:
         if a.json:
             print(json.dumps(result), flush=True)
         else:
-            texts = ", ".join(f"{p['text']} ({p['confidence']:.2f}, state {p['state'] or '?'})"
+            texts = ", ".join(f"{p['text']} ({p['confidence']:.2f}, state {_state(p)})"
                               for p in result["plates"])
             print(f"{path}: {texts or 'no plate'}  [{result['ms']:.0f} ms]", flush=True)
     return status
+
+
+def _state(plate: dict) -> str:
+    """'NV 99%', or '?' where the state was not read sure enough."""
+    if plate["state"] is None:
+        return "?"
+    return f"{plate['state']} {plate['state_confidence']:.0%}"
 
 
 def cmd_selftest(a) -> int:
@@ -269,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("recognize", help="read plates in images", description=(
         "Read the plates in each image and print them, best first; with --json one JSON "
-        "line per image: {image, plates: [{text, confidence, bbox, state}], ms}."))
+        "line per image: {image, plates: [{text, confidence, bbox, state, "
+        "state_confidence}], ms, state_ms}. state is null where it was not read sure "
+        "enough; state_confidence is how often a state so read was right."))
     sp.add_argument("images", nargs="+", metavar="IMAGE")
     sp.add_argument("--json", action="store_true", help="JSON lines output")
     sp.add_argument("--threads", type=int, default=1, help="inference threads (default 1)")

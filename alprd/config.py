@@ -121,8 +121,9 @@ class RecognizeConfig(_Section):
     second_weight: float = Field(1.15, ge=0.1, le=10, description=(
         "How much the second reader's confidence counts against ours when combining"))
     state_min_confidence: float = Field(0.7, ge=0.5, le=1.01, description=(
-        "How well the words read on a plate must match a state's name or slogan (0-1) "
-        "for the read to name that state; under it the state is unknown (1.01 = never)"))
+        "How well the words PaddleOCR's reader reads on a plate's header and footer must "
+        "match a state's name or slogan (0-1) for the read to name that state; under it "
+        "the state is unknown (1.01 = never)"))
 
 
 class TrackConfig(_Section):

@@ -1,9 +1,9 @@
 """The daemon: wires capture, GPS, recognition, passes, hotlist, store, uplink and the page.
 
 Wiring and lifecycle only; the work lives in the parts. Threads: one per camera (capture never
-blocks on recognition), GPS, uplink (with paho's), the inbox for HQ's messages, the page server;
-the calling thread runs the pass pipeline. Signal handlers only set an event; shutdown closes
-open passes into the store first, so nothing seen is lost, then stops the rest."""
+blocks on recognition), the state reader, GPS, uplink (with paho's), HQ's inbox, the page
+server; the calling thread runs the pass pipeline. Signal handlers only set an event; shutdown
+closes open passes into the store first, so nothing seen is lost, then stops the rest."""
 from __future__ import annotations
 
 import logging
@@ -26,6 +26,7 @@ from alprd.pipeline import Pipeline
 from alprd.protocol import load_public_key
 from alprd.recognize import model_version
 from alprd.recognize.recognizer import Recognizer
+from alprd.recognize.state_worker import StateWorker
 from alprd.retention import VehiclePurge
 from alprd.roster import Auth, Roster
 from alprd.selftest.control import ControlSocket, socket_path
@@ -43,8 +44,7 @@ log = logging.getLogger(__name__)
 class Daemon:
     def __init__(self, cfg: Config, on_read: Callable[[Read, list[Hit]], None] | None = None,
                  ui: bool = True) -> None:
-        self.cfg, unit = cfg, cfg.vehicle.unit_id
-        self.stop_event = threading.Event()
+        self.cfg, unit, self.stop_event = cfg, cfg.vehicle.unit_id, threading.Event()
         state_dir = Path(cfg.store.path).parent
         self.store = Store(Path(cfg.store.path), load_key(data_key_path(cfg.store.key_file)))
         self.audit = AuditLog(self.store, unit)
@@ -75,9 +75,10 @@ class Daemon:
             self.alerts.restore()
         except (sqlite3.Error, TamperError, ValueError) as exc:
             log.error("alerts: open alerts not restored (%s); the hits are stored", exc)
+        self.states = StateWorker(lambda: self.pipeline.recognizer.state)  # loaded on its thread
         self.pipeline = Pipeline(cfg, Recognizer.from_config(cfg.recognize), self.store,
                                  self.hotlist, self.gps_track, self.alerts, self.bus, wake,
-                                 on_read)
+                                 on_read, states=self.states)
         self.run_selftest = LiveSelftest(cfg, self.cameras, self.gps_track, self.gps,
                                          self.store, self.audit, state_dir / "tickets", wake)
         self.control = ControlSocket(socket_path(cfg), self.run_selftest)  # `alprd selftest`
@@ -111,15 +112,15 @@ class Daemon:
     def start(self) -> None:
         log.info("alprd: unit %s, models %s, %d camera(s), hotlist %d entries",
                  self.cfg.vehicle.unit_id, model_version(), len(self.cameras), len(self.hotlist))
-        for worker in [self.gps, self.inbox, *self.cameras, self.uplink, self.page, self.control]:
-            if worker:
-                worker.start()
+        for worker in filter(None, [self.states, self.gps, self.inbox, *self.cameras, self.uplink,
+                                    self.page, self.control]):
+            worker.start()
         if self.page:
             log.info("in-car page: %s", self.page.url)
         if self.store.outbox_depth():
             log.info("outbox: %d records from earlier wait for HQ", self.store.outbox_depth())
 
-    def _status(self) -> str:
+    def _status(self) -> str:  # systemd's STATUS=
         return f"{self.pipeline.reads_per_min()} reads/min, outbox {self.store.outbox_depth()}"
 
     def _wait_ready(self) -> None:
@@ -177,7 +178,7 @@ class Daemon:
         for cam in self.cameras:
             cam.stop()
         self.pipeline.expire(time.monotonic(), force=True)
-        for worker in filter(None, (self.gps, self.inbox, self.control)):
+        for worker in filter(None, (self.states, self.gps, self.inbox, self.control)):
             worker.stop()
         if self.uplink:
             deadline = time.monotonic() + self.drain_s
@@ -187,9 +188,8 @@ class Daemon:
             self.uplink.stop(timeout=1.5)
         if self.page:
             self.page.stop()
-        for worker in [*self.cameras, self.inbox]:
-            if worker:
-                worker.join(1.0)
+        for worker in filter(None, [*self.cameras, self.inbox, self.states]):
+            worker.join(1.0)
         self.pipeline.utc_clock.save()
         self.store.close()
         log.info("stopped in %.1f s: %d frames, %d reads, %d hits", time.monotonic() - t0,

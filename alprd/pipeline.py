@@ -4,6 +4,13 @@ Each frame is recognised and its plates tracked into passes (alprd.track). A pas
 is already confident alerts early; a finished pass becomes a read stamped with its time
 (clock) and place (GPS), dropped in a no-capture zone (POL-03), matched against the hotlist,
 stored, then shown on the page, opened as an alert and handed to the uplink and the caller.
+
+The state is read once a pass, on the pass's best crop, by a worker beside the frame loop
+(alprd.recognize.state_worker): asked when the pass ends, or when it first alerts early (the
+alert is shown at once and updated when the state comes; where the hotlist ignores state
+mismatches, an early hit whose state is still unread waits for it, so a hit the state rules
+out is never shown). A finished pass waits for its state at most STATE_WAIT_S, then is stored
+without it.
 """
 from __future__ import annotations
 
@@ -18,6 +25,8 @@ import cv2
 
 from alprd import clock
 from alprd.geometry import inside
+from alprd.recognize.recognizer import plate_box
+from alprd.recognize.state import BOX_MARGIN
 from alprd.store import StoreError
 from alprd.track import Pass, PassTracker
 from alprd.types import Hit, Observation, Read
@@ -27,6 +36,7 @@ log = logging.getLogger(__name__)
 
 EARLY_MIN_SIGHTINGS = 3  # an early alert needs this many sightings of the pass ...
 EARLY_MIN_CONFIDENCE = 0.8  # ... and every character of the vote at least this sure
+STATE_WAIT_S = 3.0  # a finished pass waits this long for its state (a Pi reads it in ~0.25 s)
 
 
 def sharpness(crop) -> float:
@@ -45,7 +55,7 @@ class Pipeline:
     def __init__(self, cfg, recognizer, store, hotlist, gps_track, alerts, bus,
                  wake_uplink: Callable[[], None] = lambda: None,
                  on_read: Callable[[Read, list[Hit]], None] | None = None,
-                 utc_clock: clock.UtcClock | None = None) -> None:
+                 utc_clock: clock.UtcClock | None = None, states=None) -> None:
         self.cfg, self.recognizer, self.store = cfg, recognizer, store
         self.utc_clock = utc_clock or clock.UtcClock(  # the last recorded time, across restarts
             Path(cfg.store.path).parent / "clock-floor", cfg.gps.clock_margin_s)
@@ -55,6 +65,10 @@ class Pipeline:
         self.frames = self.reads = self.hits = self.dropped_reads = self.frames_refused = 0
         self._refused_why: dict[str, str] = {}  # the last reason said, per camera
         self._read_times: list[float] = []
+        self.states = states  # a StateWorker; None: reads carry no state
+        self._asked: dict[str, Pass] = {}  # passes whose state is being read, by id
+        self._waiting: dict[str, float] = {}  # finished passes waiting for it: id -> deadline
+        self.unstated = 0  # passes stored without their state: no answer came in time
 
     def frame(self, cam_id: str, frame) -> None:
         """Recognise one frame; its plates join their passes (an early alert may open). A
@@ -76,9 +90,55 @@ class Pipeline:
             self.maybe_alert_early(p)
 
     def expire(self, now: float, force: bool = False) -> None:
-        """Finish the passes that ended (every open pass, with force)."""
+        """Finish the passes that ended (every open pass, with force: then the states being
+        read are waited for, up to STATE_WAIT_S in all)."""
         for p in self.tracker.expire(now, force=force):
-            self.finish(p)
+            if self.states is None or p.state_read is not None:
+                self.finish(p)
+            else:
+                self._ask_state(p)
+                self._waiting[p.id] = now + STATE_WAIT_S
+        self._take_states()
+        if force:
+            end = time.monotonic() + STATE_WAIT_S
+            while self._waiting and time.monotonic() < end:
+                self.states.wait(0.05)
+                self._take_states()
+        for pid, deadline in list(self._waiting.items()):
+            if force or now >= deadline:
+                self.unstated += 1
+                log.warning("state reader: no answer for a pass within %.0f s; its read is "
+                            "stored with no state (%d so far)", STATE_WAIT_S, self.unstated)
+                del self._waiting[pid]
+                self.finish(self._asked.pop(pid))
+
+    def _ask_state(self, p: Pass) -> None:
+        """Ask for the pass's state, once, on its best crop for it: the largest so far (the
+        header's words are a few pixels high; state.MIN_HEIGHT), the sharper of equals."""
+        if not p.state_asked:
+            p.state_asked = True
+            self._asked[p.id] = p
+            s = max(p.sightings, key=lambda s: (s.plate.bbox[3] - s.plate.bbox[1], s.sharpness))
+            self.states.ask(p.id, plate_box(s.crop, s.plate.bbox, BOX_MARGIN))
+
+    def _take_states(self) -> None:
+        """The states read since the last turn: a finished pass is stored; an open pass
+        that alerted early has its alert updated (or, held back for its state, shown)."""
+        if self.states is None:
+            return
+        for pid, answer in self.states.answers():
+            p = self._asked.pop(pid, None)
+            if p is None:
+                continue
+            p.state_read = answer
+            if self._waiting.pop(pid, None) is not None:
+                self.finish(p)
+            elif p.alerted:
+                built = self.build_read(p)
+                if built and built[1]:
+                    self.alerts.open(read_event(*built))
+            else:
+                self.maybe_alert_early(p)
 
     def reads_per_min(self) -> int:
         now = time.monotonic()
@@ -100,9 +160,11 @@ class Pipeline:
         if not ok:
             log.error("could not encode the crop of %s; pass dropped", text)
             return None
+        state, state_conf = p.state_read or (None, None)
         read = Read(id=p.id, text=text,
                     confidence=round(sum(confs) / len(confs), 4) if confs else 0.0,
-                    char_confidences=confs, state=p.state(), utc=utc, time_source=source,
+                    char_confidences=confs, state=state, state_confidence=state_conf,
+                    utc=utc, time_source=source,
                     camera_id=p.camera_id, unit_id=self.cfg.vehicle.unit_id,
                     lat=fix.lat if fix else None, lon=fix.lon if fix else None,
                     fix_quality=fix.quality if fix else 0, crop_jpeg=jpeg.tobytes(),
@@ -114,7 +176,8 @@ class Pipeline:
                       type(exc).__name__, exc)
             matches = []
         hits = [Hit(id=hit_id(read.id, m.entry), read_id=read.id, entry=m.entry, rule=m.rule,
-                    utc=utc, differs=m.differs, state_rule=m.state_rule) for m in matches]
+                    utc=utc, differs=m.differs, state_rule=m.state_rule, read_state=state,
+                    read_state_confidence=state_conf) for m in matches]
         return read, hits
 
     def trusted_utc(self, need_gps: bool = False) -> datetime | None:
@@ -140,9 +203,16 @@ class Pipeline:
         if min(confs, default=0.0) < EARLY_MIN_CONFIDENCE:
             return
         built = self.build_read(p)
-        if built and built[1]:
-            p.alerted = True
-            self.alerts.open(read_event(*built))
+        if not (built and built[1]):
+            return
+        if self.states is not None and p.state_read is None:
+            self._ask_state(p)
+            if (self.cfg.hotlist.state_mismatch == "ignore"
+                    and any(h.state_rule == "read-state-unknown" for h in built[1])):
+                return  # shown once the state is read (_take_states), or when the pass ends
+        p.alerted = True
+        pending = self.states is not None and p.state_read is None
+        self.alerts.open({**read_event(*built), **({"state_pending": True} if pending else {})})
 
     def finish(self, p: Pass) -> None:
         built = self.build_read(p)
@@ -176,15 +246,22 @@ class Pipeline:
             self.on_read(read, hits)
 
 
+STATE_SAYS = {"state-mismatch": " -- STATE DIFFERS (want {0}, read {1})",
+              "read-state-unknown": " -- state not read (want {0}): check it"}
+
+
 def format_read(read: Read, hits: list[Hit]) -> str:
     """A read and its hits as the console prints them (alprd run --print-reads, the demo)."""
     where = f"{read.lat:.5f},{read.lon:.5f}" if read.lat is not None else "no-fix"
-    line = (f"READ {read.text:<8} conf={read.confidence:.2f} state={read.state or '?'} "
+    state = (f"{read.state}({read.state_confidence:.0%})" if read.state
+             and read.state_confidence is not None else read.state or "?")
+    line = (f"READ {read.text:<8} conf={read.confidence:.2f} state={state} "
             f"cam={read.camera_id} "
             f"frames={read.frames} {read.utc} {where}")
     for h in hits:
         e = h.entry
         line += (f"\nHIT  {read.text:<8} {e.list_type} ({h.rule}) {e.reason}"
-                 f"{' case ' + e.case_number if e.case_number else ''} -- UNVERIFIED, "
+                 f"{' case ' + e.case_number if e.case_number else ''}"
+                 f"{STATE_SAYS.get(h.state_rule, '').format(e.state, state)} -- UNVERIFIED, "
                  "verify before any stop")
     return line

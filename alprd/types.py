@@ -41,8 +41,6 @@ class PlateRead:
     char_confidences: tuple[float, ...]
     bbox: tuple[int, int, int, int]  # x1, y1, x2, y2 in full-frame pixels
     detector_score: float
-    state: str | None = None  # None: not sure enough (recognize.state_min_confidence)
-    state_confidence: float = 0.0  # how well its words matched that state (0-1; 0: not read)
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ class Read:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
-    state: str | None
+    state: str | None  # None: not read, or not sure enough (recognize.state_min_confidence)
     utc: str  # ISO 8601 with Z
     time_source: str  # "system" or "gps"
     camera_id: str
@@ -75,6 +73,7 @@ class Read:
     crop_jpeg: bytes = field(repr=False)
     bbox: tuple[int, int, int, int]
     frames: int  # how many frames of the pass voted
+    state_confidence: float | None = None  # how often a state so read is right; None: no state
 
 
 # The kinds of hotlist record (NCIC wants, stolen vehicles and plates, AMBER/BOLO, agency lists)
@@ -104,3 +103,5 @@ class Hit:
     utc: str
     differs: tuple[int, ...] = ()  # positions in the read that differ from the entry
     state_rule: str = "same"  # "same", "entry-any-state", "read-state-unknown", "state-mismatch"
+    read_state: str | None = None  # the read's state and its confidence, as the officer sees
+    read_state_confidence: float | None = None  # them beside the entry's

@@ -48,7 +48,8 @@ class Worker:
         self._stop.set()
 
     def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # a stage never started has nothing to wait for
+            self._thread.join(timeout)
 
 
 class DropOldestQueue:

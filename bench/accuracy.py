@@ -11,8 +11,11 @@ image) are read by the OCR alone, through the same crop step as a detector box (
 margins; beyond the image edge, the edge repeated). The detector threshold and confidence
 filter are the daemon's defaults unless given. Where the labels give the state (us_plate_crops),
 state_correct and state_wrong say how often the read's state was right and wrong (the rest
-abstained: unknown). --half even|odd reads every other image only: choices are made on the
-even half and confirmed on the odd one. Prints figures, one per line, the last being
+abstained: unknown), state_confidence_mean the mean confidence the named states were given
+against state_named_right, the share of them that were right (calibration); the state is
+read on the labelled box, or with --state-box detector on the detector's box (as the daemon
+reads it: the detected box best overlapping the label). --half even|odd reads every other
+image only: choices are made on the even half and confirmed on the odd one. Prints figures, one per line, the last being
 read_rate; --confusions adds a per-character confusion table.
 """
 from __future__ import annotations
@@ -26,13 +29,15 @@ from collections import Counter
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alprd.config import RecognizeConfig  # noqa: E402
 from alprd.geometry import iou  # noqa: E402
 from alprd.recognize.recognizer import Recognizer, crop_plate  # noqa: E402
-from alprd.recognize.state import match, named  # noqa: E402
+from alprd.recognize.state import (BOTTOM, BOX_MARGIN, TOP, StateReader,  # noqa: E402
+                                   calibrated, match, named)
 
 FOLD = str.maketrans({"O": "0", "I": "1"})
 
@@ -45,6 +50,20 @@ def is_crop_set(items: list[dict]) -> bool:
     it = items[0]
     x1, y1, x2, y2 = it["plates"][0]["bbox"]
     return (x2 - x1) * (y2 - y1) > 0.5 * it["width"] * it["height"]
+
+
+def in_frame(img, box, height: int):
+    """The image scaled so its box is `height` px high, in the middle of a 1280x720 grey
+    frame (with a little noise, as a sensor's), and the box there."""
+    scale = height / (box[3] - box[1])
+    small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    h, w = small.shape[:2]
+    frame = np.random.default_rng(0).normal(110, 8, (720, 1280, 3)).clip(0, 255)
+    frame = frame.astype(np.uint8)
+    y, x = (720 - h) // 2, (1280 - w) // 2
+    frame[y:y + h, x:x + w] = small[:720, :1280]
+    return frame, [round(x + v * scale) if i % 2 == 0 else round(y + v * scale)
+                   for i, v in enumerate(box)]
 
 
 def main() -> int:
@@ -70,9 +89,16 @@ def main() -> int:
                     help="another second reader .onnx (default: the shipped one)")
     ap.add_argument("--state-min-confidence", type=float,
                     default=defaults.state_min_confidence)
-    ap.add_argument("--state-reader", choices=("words", "ppocr"), default="words",
-                    help="words: the plate readers (what the daemon runs today); ppocr: "
-                    "PaddleOCR's PP-OCRv6 recogniser from the rapidocr wheel (#33)")
+    ap.add_argument("--state-reader", choices=("words", "ppocr"), default="ppocr",
+                    help="ppocr: PaddleOCR's PP-OCRv6 recogniser from the rapidocr wheel (the "
+                    "daemon's, default); words: the two plate readers (before #33)")
+    ap.add_argument("--state-box", choices=("label", "detector"), default="label",
+                    help="read the state on the labelled box (default) or the detector's")
+    ap.add_argument("--state-height", type=int, default=0, metavar="PX",
+                    help="scale each crop so its plate is PX high, in a 1280x720 grey frame, "
+                    "before the state is read (as a camera sees a plate at a distance)")
+    ap.add_argument("--state-min-height", type=int, help="read no state under this plate "
+                    "height (default: the daemon's, state.MIN_HEIGHT)")
     ap.add_argument("--state-sweep", action="store_true",
                     help="print state_correct/state_wrong at several thresholds")
     ap.add_argument("--half", choices=("even", "odd"), help="every other image only")
@@ -93,14 +119,18 @@ def main() -> int:
                      second_weight=1e9 if alone else a.second_weight,
                      state_min_confidence=a.state_min_confidence,
                      second_model=a.second_model)
-    if a.state_reader == "ppocr":
-        from alprd.recognize.state import StateReader
-        from alprd.recognize.state_ocr import STRIPS, PpOcrReader
-        rec.state = StateReader([PpOcrReader(threads=a.threads)], a.state_min_confidence, STRIPS)
+    if a.state_reader == "words":
+        from alprd.recognize import GLOBAL_OCR
+        from alprd.recognize.second import GlobalReader
+        states = StateReader([rec.ocr, rec.second or GlobalReader(GLOBAL_OCR, a.threads)],
+                             a.state_min_confidence, (TOP, BOTTOM))
+    else:
+        states = StateReader(None, a.state_min_confidence, threads=a.threads,
+                             min_height=a.state_min_height)
     crops = is_crop_set(items)
     state_ms = []
     exact = folded = found = false_reads = 0
-    times, ious, confusions, states = [], [], Counter(), []
+    times, ious, confusions, seen = [], [], Counter(), []
     for it in items:
         img = cv2.imread(str(a.folder / it["image"]))
         label = next(p for p in it["plates"] if p.get("text"))
@@ -110,9 +140,16 @@ def main() -> int:
             got_text = rec.read_box(img, label["bbox"])[0].text
             hit_box = True
             if label.get("state"):  # the match, named below at each threshold
+                box = label["bbox"]
+                if a.state_height:
+                    img, box = in_frame(img, box, a.state_height)
+                if a.state_box == "detector":
+                    dets = sorted(rec.detector(img), key=lambda d: -iou(d.bbox, box))
+                    box = [round(v) for v in dets[0].bbox] if dets else None
+                keep = BOX_MARGIN if a.state_box == "detector" else (0.0, 0.0)
                 t1 = time.monotonic()
-                states.append((label["state"], match(rec.state.readings(
-                    crop_plate(img, label["bbox"], 0.0, 0.0)))))
+                seen.append((label["state"], match(states.readings(
+                    crop_plate(img, box, *keep))) if box else (None, 0.0, 0.0)))
                 state_ms.append((time.monotonic() - t1) * 1000)
         else:
             dets = rec.detector(img)
@@ -150,14 +187,18 @@ def main() -> int:
             print(f"box_iou_median: {statistics.median(ious):.2f} IoU")
     print(f"read_rate_folded: {100 * folded / n:.1f} %")
     print(f"median_ms: {statistics.median(times):.1f} ms")
-    if states:
+    if seen:
         print(f"state_ms_median: {statistics.median(state_ms):.1f} ms")
         sweep = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0) if a.state_sweep else ()
         for t, tag in [(t, f"_at_{t:g}") for t in sweep] + [(a.state_min_confidence, "")]:
-            said = [(want, got) for want, m in states if (got := named(*m, t))]
-            right = sum(want == got for want, got in said)
-            print(f"state_correct{tag}: {100 * right / len(states):.1f} %")
-            print(f"state_wrong{tag}: {100 * (len(said) - right) / len(states):.1f} %")
+            said = [(want, got, m[1]) for want, m in seen if (got := named(*m, t))]
+            right = sum(want == got for want, got, _ in said)
+            print(f"state_correct{tag}: {100 * right / len(seen):.1f} %")
+            print(f"state_wrong{tag}: {100 * (len(said) - right) / len(seen):.1f} %")
+        if said:
+            mean = statistics.fmean(calibrated(score) for _, _, score in said)
+            print(f"state_confidence_mean: {100 * mean:.1f} %")
+            print(f"state_named_right: {100 * right / len(said):.1f} %")
     if a.confusions:
         for (w, g), c in confusions.most_common(25):
             print(f"confusion {w}->{g}: {c}")

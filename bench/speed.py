@@ -6,6 +6,10 @@ Frames come from the demo clip (1280x720, plates present), and a 1920x1080 upsca
 and, where ../shared/data is present (ALPRD_SHARED_DATA), the real frames of us_e2e_dev.
 Prints median and p90 ms per frame with one thread and the shipped defaults (both readers),
 and frames/s with all cores (one recognizer per thread, each with its own interpreters).
+The real frames are timed twice: alone, then with the daemon's state reader (PaddleOCR's,
+alprd/recognize/state_worker.py) reading the first plate of every frame beside the frame
+loop (the daemon reads one a pass: this is many times its load); state_ms_median is its time
+per plate there.
 """
 from __future__ import annotations
 
@@ -24,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alprd import demo  # noqa: E402
 from alprd.config import RecognizeConfig  # noqa: E402
-from alprd.recognize.recognizer import Recognizer  # noqa: E402
+from alprd.recognize.recognizer import Recognizer, plate_box  # noqa: E402
+from alprd.recognize.state_worker import StateWorker  # noqa: E402
 
 
 def frames(n: int):
@@ -49,13 +54,33 @@ def real_frames(folder: Path):
             if img is not None]
 
 
-def timed(rec, imgs):
+def timed(rec, imgs, states=None):
+    """ms per frame; with states (a running StateWorker), each frame's first plate is handed
+    to it after the frame, as the pipeline hands over a finished pass."""
     ms = []
-    for img in imgs:
+    for i, img in enumerate(imgs):
         t0 = time.perf_counter()
-        rec(img)
+        plates = rec(img)
         ms.append((time.perf_counter() - t0) * 1000)
+        if states is not None and plates:
+            plate, crop = plates[0]
+            states.ask(str(i), plate_box(crop, plate.bbox))
     return ms
+
+
+def with_state_reader(rec, imgs) -> tuple[list[float], list[float]]:
+    """(frame ms, state ms) with the state reader running beside the frames."""
+    states = StateWorker(lambda: rec.state)
+    states.start()
+    rec.state(imgs[0][:80, :160])  # loaded and run once before the clock starts
+    try:
+        ms = timed(rec, imgs, states)
+        end = time.monotonic() + 60
+        while len(states.questions) and time.monotonic() < end:
+            time.sleep(0.05)
+        return ms, list(states.ms)
+    finally:
+        states.stop()
 
 
 def main() -> None:
@@ -80,6 +105,13 @@ def main() -> None:
         ms = sorted(timed(rec, imgs))
         print(f"median_ms_{name}_1thread: {statistics.median(ms):.1f} ms")
         print(f"p90_ms_{name}_1thread: {ms[int(0.9 * (len(ms) - 1))]:.1f} ms")
+    if real:
+        ms, state_ms = with_state_reader(rec, real)
+        ms.sort()
+        print(f"median_ms_real_1thread_with_state_reader: {statistics.median(ms):.1f} ms")
+        print(f"p90_ms_real_1thread_with_state_reader: {ms[int(0.9 * (len(ms) - 1))]:.1f} ms")
+        if state_ms:
+            print(f"state_ms_median: {statistics.median(state_ms):.1f} ms")
     cores = os.cpu_count() or 1
     recs = [Recognizer.from_config(cfg) for _ in range(cores)]
     done = [0]

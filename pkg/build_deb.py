@@ -149,6 +149,25 @@ def foreign_elf(root: Path, arch: str) -> list[str]:
     return bad
 
 
+STATE_MODEL = "rapidocr/models/PP-OCRv6_rec_small.onnx"  # alprd.recognize.state_ocr.MODEL
+
+
+def state_model_notice(root: Path, doc: Path) -> Path:
+    """The state reader's model (PaddleOCR's, in the rapidocr wheel) must be in the package,
+    and its licence notice beside alprd's documents: the wheel's MODEL_LICENSES.md (the
+    weights' licence, Apache-2.0, with their sha256) and its LICENSE, as
+    /usr/share/doc/alprd/rapidocr-MODEL_LICENSES.md and rapidocr-LICENSE."""
+    site = root / "opt" / "alprd" / "venv" / "lib" / PY / "site-packages"
+    if not (site / STATE_MODEL).is_file():
+        raise SystemExit(f"the state reader's model {STATE_MODEL} is not in the package")
+    licences = next(site.glob("rapidocr-*.dist-info/licenses"), None)
+    if licences is None or not (licences / "MODEL_LICENSES.md").is_file():
+        raise SystemExit("rapidocr's MODEL_LICENSES.md is not in the package")
+    for name in ("MODEL_LICENSES.md", "LICENSE"):
+        shutil.copy(licences / name, doc / f"rapidocr-{name}")
+    return doc / "rapidocr-MODEL_LICENSES.md"
+
+
 def control(arch: str, installed_kb: int) -> str:
     recommends = "python3-picamera2, chrony" if arch == "arm64" else "chrony"
     return (f"Package: alprd\nVersion: {version()}\nArchitecture: {DEB_ARCH[arch]}\n"
@@ -181,6 +200,7 @@ def build(arch: str, out: Path, work: Path, alprd_wheel: Path, level: int = 6) -
     doc.mkdir(parents=True)
     for name in ("README.md", "SECURITY.md", "firmware-notes.md"):
         shutil.copy(REPO / name, doc / name)
+    state_model_notice(root, doc)
     bad = foreign_elf(root, arch)
     if bad:
         raise SystemExit(f"{arch}: {len(bad)} ELF file(s) for another machine, e.g. {bad[:3]}")

@@ -1,8 +1,8 @@
 """Every benchmark in its smoke size, so none can rot unnoticed (bench/pipeline.py had: it read
 a counter the daemon no longer has). Each must exit 0 and print its figures as
 `name: value unit`; the figures themselves are the bench's business, not a test's. The long
-soak has its own test (tests/reliability/test_soak.py); bench/accuracy.py's figures are
-checked by tests/test_recognize.py and tests/test_state.py."""
+soak has its own test (tests/reliability/test_soak.py); what bench/accuracy.py measures is
+also checked by tests/test_recognize.py and tests/test_state.py."""
 from __future__ import annotations
 
 import os
@@ -30,13 +30,24 @@ BENCHES = [
      ["reads_per_s_sustained", "lost", "duplicated", "plate_search_p50_ms"]),
     ("speed.py", ["--frames", "3"], ["median_ms_720p_1thread", "p90_ms_1080p_1thread",
                                      "fps_720p_all_cores"]),
+    # labelled folders of ../shared/data (skipped, saying so, where they are absent)
+    ("accuracy.py", ["us_e2e_dev", "--limit", "4"],
+     ["detection_recall", "false_reads_per_image", "median_ms", "read_rate"]),
+    ("accuracy.py", ["us_plate_crops", "--limit", "8", "--state-box", "detector"],
+     ["read_rate_folded", "state_ms_median", "state_correct", "state_wrong", "read_rate"]),
 ]
 
 
-@pytest.mark.parametrize("bench, args, names", BENCHES, ids=[b[0] for b in BENCHES])
+@pytest.mark.parametrize("bench, args, names", BENCHES,
+                         ids=[" ".join([b[0], *b[1][:1]]) for b in BENCHES])
 def test_the_bench_runs_and_prints_its_figures(bench, args, names):
+    if bench == "accuracy.py":
+        if not (SHARED / args[0] / "manifest.jsonl").exists():
+            pytest.skip(f"{SHARED / args[0]} is absent (set ALPRD_SHARED_DATA)")
+        args = [str(SHARED / args[0]), *args[1:]]
     if bench == "speed.py" and (SHARED / "us_e2e_dev").is_dir():  # and real frames, where
-        names = [*names, "median_ms_real_1thread", "p90_ms_real_1thread"]  # they are here
+        names = [*names, "median_ms_real_1thread", "p90_ms_real_1thread",  # they are here
+                 "median_ms_real_1thread_with_state_reader", "state_ms_median"]
     run = subprocess.run([sys.executable, f"bench/{bench}", *args], cwd=ROOT,
                          capture_output=True, text=True, timeout=600,
                          env={**os.environ, "ALPRD_SHARED_DATA": str(SHARED)})

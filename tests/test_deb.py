@@ -52,6 +52,24 @@ def test_the_arm64_check_finds_an_x86_binary(tmp_path):
     assert build_deb.foreign_elf(tmp_path, "amd64") == ["lib/a.so"]
 
 
+def test_a_package_without_the_state_model_or_its_licence_is_not_built(tmp_path):
+    site = tmp_path / "opt" / "alprd" / "venv" / "lib" / "python3.11" / "site-packages"
+    doc = tmp_path / "doc"
+    doc.mkdir()
+    with pytest.raises(SystemExit, match="state reader's model"):
+        build_deb.state_model_notice(tmp_path, doc)
+    (site / build_deb.STATE_MODEL).parent.mkdir(parents=True)
+    (site / build_deb.STATE_MODEL).write_bytes(b"onnx")
+    with pytest.raises(SystemExit, match="MODEL_LICENSES.md"):
+        build_deb.state_model_notice(tmp_path, doc)
+    licences = site / "rapidocr-3.10.0.dist-info" / "licenses"
+    licences.mkdir(parents=True)
+    (licences / "MODEL_LICENSES.md").write_text("PP-OCRv6_rec_small: Apache-2.0")
+    (licences / "LICENSE").write_text("Apache License 2.0")
+    assert build_deb.state_model_notice(tmp_path, doc).read_text().endswith("Apache-2.0")
+    assert (doc / "rapidocr-LICENSE").is_file()
+
+
 @pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))
 def test_the_package_installs_runs_and_purges_clean(tmp_path):
     try:
@@ -73,6 +91,10 @@ def test_the_package_installs_runs_and_purges_clean(tmp_path):
             v = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True,
                                text=True)
             assert v.returncode == 0, v.stderr
+        # the state reader's model (PaddleOCR's, from the rapidocr wheel) and its licence
+        notice = Path("/usr/share/doc/alprd/rapidocr-MODEL_LICENSES.md")
+        assert "Apache" in notice.read_text() and "PP-OCRv6_rec_small" in notice.read_text()
+        assert next(INSTALLED.glob(f"lib/python3.11/site-packages/{build_deb.STATE_MODEL}"))
         opt_before = {str(p) for p in Path("/opt/alprd").rglob("*")}
         # the self-test from the installed tree, on this machine's files only
         assets = next(INSTALLED.glob("lib/python3.11/site-packages/alprd/demo/assets"))

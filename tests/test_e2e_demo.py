@@ -128,6 +128,12 @@ def test_demo_clip_end_to_end(broker, tmp_path):
         img = cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_COLOR)
         # a plate crop, never the scene (POL-01): far smaller than the 1280x720 frame
         assert img is not None and img.shape[1] < 400 and img.shape[0] < 250
+    # #33: the state, read off each pass's plate: never a wrong one, most of them named
+    want = {p["text"]: p["state"] for p in PASSES["passes"]}
+    named = [(r["text"], r["state"], r["state_confidence"]) for r in store.reads()
+             if r["state"] is not None]
+    assert all(want.get(t) == st and 0.5 <= c <= 1 for t, st, c in named), named
+    assert len(named) >= 3, named
     hits = store.hit_plates()
     assert set(hits) & HOT, f"no hotlist hit; reads were {texts}"
     assert store.outbox_depth() == 0  # all acknowledged
@@ -150,7 +156,8 @@ def test_demo_clip_end_to_end(broker, tmp_path):
                                       "utc", "time_source", "camera_id", "unit_id", "lat", "lon",
                                       "fix_quality", "bbox", "frames", "crop_jpeg_b64", "read_id",
                                       "plate", "list_type", "reason", "priority", "case_number",
-                                      "rule", "differs", "state_rule"}
+                                      "rule", "differs", "state_rule", "state_confidence",
+                                      "read_state", "read_state_confidence"}  # read off the plate
     assert "HIT " in out and "UNVERIFIED" in out
 
 

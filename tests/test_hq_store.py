@@ -49,6 +49,25 @@ def test_plates_are_found_by_their_blind_index_newest_first(hq_db):
     hq.close()
 
 
+def test_a_search_by_plate_and_state_leaves_out_reads_of_another_state(hq_db):
+    """#33: reads of one plate in Nevada, in California, and with no state read: a search for
+    the Nevada plate finds the Nevada read and the one whose state was not read (it may be
+    that car), never the Californian; the access log records the state asked for."""
+    hq = open_store(hq_db)
+    states = {"nv": ("NV", 0.99), "ca": ("CA", 0.91), "unread": (None, None)}
+    hq.add("CAR-1", [{**r, "body": {**r["body"], "state": st, "state_confidence": c}}
+                     for (rid, (st, c)), i in zip(states.items(), range(3))
+                     for r in [rec(rid, T0 + timedelta(hours=i))]])
+    found = hq.search("d1", "data_user", "criminal", "7ABC123", state="NV")
+    assert [(r["id"], r["state"], r["state_confidence"]) for r in found] == [
+        ("unread", None, None), ("nv", "NV", 0.99)]
+    assert {r["id"] for r in hq.search("d1", "data_user", "criminal", "7ABC123")} == set(states)
+    logged = hq.access_log()[-2]
+    assert json.loads(logged["query"]) == {"plate": "7ABC123", "state": "NV"}
+    assert logged["result_count"] == 2
+    hq.close()
+
+
 @pytest.mark.policy("POL-09")
 def test_whole_months_are_dropped_and_held_records_kept(hq_db):
     """Records across four months; one under a legal hold. When every record of a month is

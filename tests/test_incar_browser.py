@@ -67,12 +67,12 @@ class Car:
             "no roster and hotlist at the car"
         self.url = self.daemon.page.url
 
-    def hit(self, text="8XYZ442") -> Hit:
+    def hit(self, text="8XYZ442", state="CA", state_confidence=0.99) -> Hit:
         """A look-alike hit (8 read for B) recorded as the pipeline records one."""
-        read = make_read(text, unit=UNIT, state="CA")
+        read = make_read(text, unit=UNIT, state=state, state_confidence=state_confidence)
         match = self.daemon.hotlist.match(read.text, read.state)[0]
         hit = Hit(str(uuid.uuid4()), read.id, match.entry, match.rule, read.utc,
-                  match.differs, match.state_rule)
+                  match.differs, match.state_rule, state, state_confidence)
         self.daemon.pipeline.record(read, [hit])
         return hit
 
@@ -202,6 +202,31 @@ def test_a_hit_arrives_and_is_verified_step_by_step(car, page):
     assert wait_for(lambda: len(car.hq_records("disposition")) == 5, 15), "dispositions at HQ"
     stamps = [d["utc"] for d in car.hq_records("disposition")]
     assert all(s.endswith("Z") for s in stamps) and stamps == sorted(stamps)
+
+
+@pytest.mark.policy("POL-11")
+def test_the_card_says_the_state_read_and_how_sure_and_flags_another_states_want(car, page):
+    """#33: the state read off the plate, with its confidence, beside the record's; a want of
+    another state is flagged on the card and in the state step's hint; a state not read says
+    so. The officer still confirms the state by eye (the step stays)."""
+    sign_in(page, car, "1001", "1234")
+    page.wait_for_selector("#status.ok")
+    car.hit(state="NV", state_confidence=0.94)  # the want is for CA
+    page.wait_for_selector("#alert:not([hidden])", timeout=5000)
+    assert page.inner_text("#alert-read-state") == "State read: NV, 94 %"
+    assert "mismatch" in page.get_attribute("#alert-read-state", "class")
+    assert page.inner_text("#alert-entry-state") == "State: CA"
+    hint = page.inner_text("#alert-state-hint")
+    assert "STATE DIFFERS" in hint and "reads NV" in hint and "want is for CA" in hint
+    assert page.is_visible("[data-dispo=misread]")  # the hint leaves room for the buttons
+    page.wait_for_timeout(1200)
+    shot(page, "alert-state-differs-800x480")
+    page.click("[data-dispo=misread]")
+    page.wait_for_selector("#alert", state="hidden")
+    car.hit(state=None, state_confidence=None)
+    page.wait_for_selector("#alert:not([hidden])", timeout=5000)
+    assert page.inner_text("#alert-read-state") == "State read: not sure"
+    assert page.inner_text("#alert-state-hint") == "State not read: look for CA on the plate."
 
 
 @pytest.mark.policy("POL-12")

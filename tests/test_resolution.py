@@ -21,8 +21,10 @@ def test_the_pi_gets_numpy_1_opencv_4_11_and_litert():
     assert found["opencv-python-headless"].startswith("4.11."), found["opencv-python-headless"]
     for name in ("ai-edge-litert", "onnxruntime", "cryptography", "argon2-cffi-bindings",
                  "pydantic-core", "paho-mqtt", "pyserial", "sqlite-utils", "jsonschema",
-                 "rapidfuzz"):
+                 "rapidfuzz", "rapidocr"):
         assert name in found, f"{name} does not resolve for the Pi"
+    # the state reader's model is named by its path in this release of the wheel
+    assert found["rapidocr"] == "3.10.0", found["rapidocr"]
 
 
 def test_debian_amd64_resolves_every_runtime_dependency():

@@ -6,8 +6,8 @@ from alprd.types import Observation, PlateRead
 CROP = np.zeros((20, 40, 3), np.uint8)
 
 
-def obs(text, box, t, conf=0.9, cam="rear", state=None, state_conf=0.0):
-    p = PlateRead(text, conf, tuple([conf] * len(text)), box, 0.9, state, state_conf)
+def obs(text, box, t, conf=0.9, cam="rear"):
+    p = PlateRead(text, conf, tuple([conf] * len(text)), box, 0.9)
     return Observation(p, cam, t, CROP)
 
 
@@ -63,14 +63,3 @@ def test_vote_confidence_reflects_both_certainty_and_agreement():
     text, confs = tr.expire(20.0)[0].text()
     assert text == "AB1"
     assert confs == (0.8, 0.6, 0.8)
-
-
-def test_a_pass_takes_the_state_its_surest_sighting_named():
-    tr = PassTracker(gap_s=1.0)
-    named = [(None, 0.4), ("NV", 0.93), ("CA", 0.97), (None, 0.6), ("NV", 0.91)]
-    for i, (state, conf) in enumerate(named):
-        tr.add(obs("7ABC123", (100 + i, 200, 180 + i, 240), 10 + i * 0.1, state=state,
-                   state_conf=conf))
-    assert tr.expire(20.0)[0].state() == "CA"
-    tr.add(obs("5XYZ999", (100, 200, 180, 240), 30.0, state=None, state_conf=0.7))
-    assert tr.expire(40.0)[0].state() is None  # no sighting sure enough: unknown

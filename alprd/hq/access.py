@@ -48,9 +48,17 @@ def refusal(role: str, purpose: str, include_deleted: bool, ground: str | None,
 
 def access_row(utc, username: str, role: str, purpose: str, plate: str, include_deleted: bool,
                ground: str | None, request_ref: str | None, found: int,
-               why: str | None, seal=lambda text: text) -> tuple:
+               why: str | None, seal=lambda text: text, state: str | None = None) -> tuple:
     """The access log's row for a search, allowed or refused (both back ends); seal: seals
-    the query (the plate searched for) at rest, as the store's bodies."""
+    the query (the plate searched for, and the state where one was given) at rest, as the
+    store's bodies."""
+    query = {"plate": plate, **({"state": state} if state else {})}
     return (utc, username, role, "search_deleted" if include_deleted else "search", purpose,
-            seal(json.dumps({"plate": plate})), ground, request_ref, None if why else found,
-            why)
+            seal(json.dumps(query)), ground, request_ref, None if why else found, why)
+
+
+def in_state(body: dict, state: str | None) -> bool:
+    """Whether a read answers a search for a plate of `state` (None: any): read as that
+    state, or its state not read (it may be that state); a read named as another state is
+    another car."""
+    return state is None or body.get("state") in (None, state)

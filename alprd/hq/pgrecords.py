@@ -17,7 +17,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 from alprd import retention
-from alprd.hq.access import AccessRefused, access_row, refusal
+from alprd.hq.access import AccessRefused, access_row, in_state, refusal
 from alprd.hq.pgschema import MIGRATIONS, SCHEMA_VERSION
 from alprd.hq.schema import (IndexKeyed, batch_health, captured, check_batch,
                              clean_status, plate_index, refused_body)
@@ -325,8 +325,10 @@ class PgStore(IndexKeyed):
 
     def search(self, username: str, role: str, purpose: str, plate: str,
                include_deleted: bool = False, ground: str | None = None,
-               request_ref: str | None = None, now: datetime | None = None) -> list[dict]:
-        """As HqStore.search (POL-02, POL-10): by the plate's blind index, newest first."""
+               request_ref: str | None = None, now: datetime | None = None,
+               state: str | None = None) -> list[dict]:
+        """As HqStore.search (POL-02, POL-10): by the plate's blind index (and state),
+        newest first."""
         why = refusal(role, purpose, include_deleted, ground, request_ref)
         cond = "kind='read' AND plate_index = %(p)s"
         if not include_deleted:
@@ -339,17 +341,19 @@ class PgStore(IndexKeyed):
         with self.lock, self.conn.transaction():
             rows = [] if why else self.conn.execute(
                 sql, {"p": plate_index(self.key, plate)}).fetchall()
+            found = [r for r in ({"id": i, "unit_id": u, **self.open_body(u, i, b),
+                                  "logically_deleted_utc": _iso(d)} for i, u, b, d, _ in rows)
+                     if in_state(r, state)]
             self.conn.execute(
                 "INSERT INTO access_log (utc, username, role, action, purpose, query, ground, "
                 "request_ref, result_count, refused) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                 access_row(now or datetime.now(timezone.utc), username, role, purpose, plate,
-                           include_deleted, ground, request_ref, len(rows), why,
-                           self.seal_query))
+                           include_deleted, ground, request_ref, len(found), why,
+                           self.seal_query, state))
         if why:
             log.warning("hq: search by %s refused: %s", username, why)
             raise AccessRefused(why)
-        return [{"id": i, "unit_id": u, **self.open_body(u, i, b),
-                 "logically_deleted_utc": _iso(d)} for i, u, b, d, _ in rows]
+        return found
 
     def bodies(self, kind: str) -> list[dict]:
         """As HqStore.bodies: every stored body of a kind, opened (HQ's tools, tests)."""

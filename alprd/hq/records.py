@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from alprd import retention
-from alprd.hq.access import AccessRefused, access_row, refusal
+from alprd.hq.access import AccessRefused, access_row, in_state, refusal
 from alprd.hq.keys import load_index_key
 from alprd.hq.sealing import body_keys_path, load_body_keys
 from alprd.hq.schema import (IndexKeyed, batch_health, captured, check_batch,
@@ -315,10 +315,12 @@ class HqStore(IndexKeyed):
 
     def search(self, username: str, role: str, purpose: str, plate: str,
                include_deleted: bool = False, ground: str | None = None,
-               request_ref: str | None = None, now: datetime | None = None) -> list[dict]:
-        """Reads of a plate, for data users and administrators, with one of the six purposes
-        (POL-02). Logically deleted reads only for an administrator, with a listed ground and
-        the Form 15.02.00 reference (POL-10). Every search, allowed or refused, is logged."""
+               request_ref: str | None = None, now: datetime | None = None,
+               state: str | None = None) -> list[dict]:
+        """Reads of a plate (and state: access.in_state), for data users and administrators,
+        with one of the six purposes (POL-02). Logically deleted reads only for an
+        administrator, with a listed ground and the Form 15.02.00 reference (POL-10). Every
+        search, allowed or refused, is logged."""
         why = refusal(role, purpose, include_deleted, ground, request_ref)
         sql = ("SELECT id, unit_id, body, logical_deleted_utc FROM records WHERE kind='read' "
                "AND plate_index = ?")
@@ -327,17 +329,19 @@ class HqStore(IndexKeyed):
         with self.lock:
             rows = [] if why else self.conn.execute(
                 sql + " ORDER BY captured_utc DESC", (plate_index(self.key, plate),)).fetchall()
+            found = [r for r in ({"id": i, "unit_id": u, **self.open_body(u, i, b),
+                                  "logically_deleted_utc": d} for i, u, b, d in rows)
+                     if in_state(r, state)]
             self.conn.execute(
                 "INSERT INTO access_log (utc, username, role, action, purpose, query, ground, "
                 "request_ref, result_count, refused) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 access_row((now or datetime.now(timezone.utc)).isoformat(), username, role,
-                           purpose, plate, include_deleted, ground, request_ref, len(rows),
-                           why, self.seal_query))
+                           purpose, plate, include_deleted, ground, request_ref, len(found),
+                           why, self.seal_query, state))
         if why:
             log.warning("hq: search by %s refused: %s", username, why)
             raise AccessRefused(why)
-        return [{"id": i, "unit_id": u, **self.open_body(u, i, b), "logically_deleted_utc": d}
-                for i, u, b, d in rows]
+        return found
 
     def bodies(self, kind: str) -> list[dict]:
         """Every stored body of a kind, opened (for HQ's own tools and tests; searches by

@@ -26,7 +26,8 @@ PURPOSES = {
 def read_body(r: Read) -> dict:
     """The uplinked form of a read (read.v1)."""
     return {"id": r.id, "text": r.text, "confidence": r.confidence,
-            "char_confidences": list(r.char_confidences), "state": r.state, "utc": r.utc,
+            "char_confidences": list(r.char_confidences), "state": r.state,
+            "state_confidence": r.state_confidence, "utc": r.utc,
             "time_source": r.time_source, "camera_id": r.camera_id, "unit_id": r.unit_id,
             "lat": r.lat, "lon": r.lon, "fix_quality": r.fix_quality, "bbox": list(r.bbox),
             "frames": r.frames, "crop_jpeg_b64": base64.b64encode(r.crop_jpeg).decode()}
@@ -36,8 +37,9 @@ def hit_body(h: Hit, unit_id: str) -> dict:
     """The uplinked form of a hit (hit.v1)."""
     e = h.entry
     return {"id": h.id, "read_id": h.read_id, "unit_id": unit_id, "utc": h.utc, "rule": h.rule,
-            "differs": list(h.differs), "state_rule": h.state_rule,
-            "plate": e.plate, "state": e.state, "list_type": e.list_type, "reason": e.reason,
+            "differs": list(h.differs), "state_rule": h.state_rule, "read_state": h.read_state,
+            "read_state_confidence": h.read_state_confidence, "plate": e.plate,
+            "state": e.state, "list_type": e.list_type, "reason": e.reason,
             "priority": e.priority, "case_number": e.case_number}
 
 

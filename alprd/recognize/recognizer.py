@@ -14,7 +14,7 @@ from alprd.recognize.ocr import OcrResult, PlateOcr
 from alprd.recognize.rectify import level, region, skew_angle
 from alprd.recognize.frameform import as_bgr8
 from alprd.recognize.second import GlobalReader, combine
-from alprd.recognize.state import StateReader
+from alprd.recognize.state import BOX_MARGIN, StateReader
 from alprd.types import PlateRead
 
 MARGIN_X, MARGIN_Y = 0.10, 0.18
@@ -52,6 +52,19 @@ def crop_plate(image: np.ndarray, bbox, mx: float = MARGIN_X, my: float = MARGIN
     return region(image, round(x1 - dx), round(y1 - dy), round(x2 + dx), round(y2 + dy))
 
 
+def plate_box(crop: np.ndarray, bbox, keep: tuple[float, float] = (0.0, 0.0),
+              mx: float = MARGIN_X, my: float = MARGIN_Y) -> np.ndarray:
+    """The box with margins `keep` (no larger than mx, my), cut from a crop that crop_plate()
+    made with margins mx, my: what crop_plate(image, bbox, *keep) would have cut from the
+    frame, which is gone by then (the state is read on it: state.BOX_MARGIN)."""
+    x1, y1, x2, y2 = bbox
+    w, h = x2 - x1, y2 - y1
+    left, top = round(x1 - w * mx), round(y1 - h * my)
+    kx, ky = w * keep[0], h * keep[1]
+    return crop[max(0, round(y1 - ky) - top): max(1, round(y2 + ky) - top),
+                max(0, round(x1 - kx) - left): max(1, round(x2 + kx) - left)]
+
+
 def vote(reads: list[OcrResult]) -> OcrResult:
     """The text whose readings sum to the most confidence (ties: the earlier view), as its
     most confident reading. Three views that agree at 0.6 outvote one at 0.9."""
@@ -80,15 +93,24 @@ class Recognizer:
                  second_model: Path | None = None) -> None:
         self.detector = Detector(detector or recognize.DETECTOR, threads, detect_threshold)
         self.ocr = PlateOcr(ocr or recognize.OCR, ocr_config or recognize.OCR_CONFIG, threads)
-        global_reader = GlobalReader(second_model or recognize.GLOBAL_OCR, threads)
-        self.second = global_reader if second_reader else None
+        self.second = (GlobalReader(second_model or recognize.GLOBAL_OCR, threads)
+                       if second_reader else None)
         self.second_below, self.second_weight = second_below, second_weight
-        # both readers read the state's words, whether or not the second reads the text
-        self.state = StateReader([self.ocr, global_reader], state_min_confidence)
+        self.state_min_confidence = state_min_confidence
+        self._state: StateReader | None = None
         self.min_confidence = min_confidence
         self.min_chars = min_chars
         self.deskew_min_deg = deskew_min_deg
         self.views = VIEWS
+
+    @property
+    def state(self) -> StateReader:
+        """The state reader (PaddleOCR's recogniser: state.py), loaded on first use. The
+        frame loop never reads the state: the daemon reads it once a pass, on a thread of its
+        own (state_worker.py); `alprd recognize` reads it for each plate."""
+        if self._state is None:
+            self._state = StateReader(None, self.state_min_confidence)
+        return self._state
 
     @classmethod
     def from_config(cls, cfg) -> "Recognizer":
@@ -113,8 +135,8 @@ class Recognizer:
     def read(self, image: np.ndarray, dets: list[Detection], sx: float = 1.0, sy: float = 1.0
              ) -> list[tuple[PlateRead, np.ndarray]]:
         """Read the plates of detections (in pixels of image, scaled by sx, sy), best first,
-        dropping reads under min_chars or min_confidence; each kept plate's state is read
-        from the words on its box (state.py)."""
+        dropping reads under min_chars or min_confidence. The state is not read here
+        (state())."""
         out = []
         for d in dets:
             x1, y1, x2, y2 = d.bbox
@@ -129,10 +151,9 @@ class Recognizer:
             res, crop = self.read_box(image, box, first)
             if len(res.text) < self.min_chars or res.confidence < self.min_confidence:
                 continue
-            state, state_conf = self.state(crop_plate(image, box, 0.0, 0.0))
             out.append((PlateRead(res.text, round(res.confidence, 4),
                                   tuple(round(c, 4) for c in res.char_confidences), box,
-                                  round(d.score, 4), state, state_conf), crop))
+                                  round(d.score, 4)), crop))
         out.sort(key=lambda pc: -(pc[0].confidence * pc[0].detector_score))
         return out
 
@@ -168,7 +189,10 @@ class Recognizer:
         t0 = time.monotonic()
         plates = self(img)
         ms = (time.monotonic() - t0) * 1000
-        return {"image": str(path), "ms": round(ms, 1), "plates": [
-            {"text": p.text, "confidence": p.confidence, "bbox": list(p.bbox), "state": p.state,
-             "state_confidence": p.state_confidence}
-            for p, _ in plates]}
+        out, t0 = [], time.monotonic()
+        for p, crop in plates:  # the daemon reads it once a pass, beside the frame loop
+            state, state_conf = self.state(plate_box(crop, p.bbox, BOX_MARGIN))
+            out.append({"text": p.text, "confidence": p.confidence, "bbox": list(p.bbox),
+                        "state": state, "state_confidence": state_conf})
+        return {"image": str(path), "ms": round(ms, 1),
+                "state_ms": round((time.monotonic() - t0) * 1000, 1), "plates": out}

@@ -1,16 +1,19 @@
 """The plate's state (jurisdiction), read from the words plates print above and below the
 registration: the state's name and its slogans.
 
-Both plate readers (ours and the second reader) read the box's top and bottom bands (bands());
-each reading the reader was at least MIN_READ_CONFIDENCE sure of is matched against every
-state's words (WORDS, match(): an edit-distance similarity with the best-aligned stretch of
-each word). A state is named only where the best match scores min_confidence or more and
-no other state comes within MARGIN of it (named(); RecognizeConfig.state_min_confidence, chosen on the even half of us_plate_crops and
-confirmed on the odd half; MODEL_CARD.md); otherwise the state is None, and the hotlist's
-state rule says so ("read-state-unknown"). Neither reader was trained on such words (a reader
-fine-tuned on synthetic ones read real plates worse: train/state_model.py), so few states are
-named (about 11 % of real crops, 2 % wrongly). A plate under MIN_HEIGHT pixels is not read
-for its state: its words are a few pixels high.
+PaddleOCR's PP-OCRv6 recogniser (state_ocr.py, from the rapidocr wheel: not trained here)
+reads the plate's header and footer (STRIPS of the box's height) as lines of text; each
+reading it was at least MIN_READ_CONFIDENCE sure of is matched against every state's words
+(WORDS, match(): an edit-distance similarity with the best-aligned stretch of each word). A
+state is named only where the best match scores min_confidence or more and no other state
+comes within MARGIN of it (named(); RecognizeConfig.state_min_confidence, chosen on the even
+half of us_plate_crops and confirmed on the odd half; train/MODEL_CARD.md); otherwise the
+state is None, and the hotlist's state rule says so ("read-state-unknown"). A named state's
+confidence is calibrated (calibrated(): how often a state named at that score was right);
+an unnamed one has none. A plate under MIN_HEIGHT pixels is not read for its state: its
+words are a few pixels high; the box is read with BOX_MARGIN around it. The daemon reads
+it once per pass, off the frame loop (state_worker.py); the plate readers never read it
+(they named 11 % of real plates).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from alprd.recognize.ocr import OcrResult
+from alprd.recognize.state_ocr import STRIPS
 
 STATES = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
@@ -61,11 +65,26 @@ SLOGANS = {
     "WY": ("Like No Place on Earth",), "DC": ("Taxation Without Representation", "Washington, DC"),
 }
 CODES = tuple(sorted(STATES))
-TOP, BOTTOM = 0.30, 0.30  # the bands, as fractions of the box's height
-MIN_HEIGHT = 60  # px: a smaller plate's words are too small to read
+TOP, BOTTOM = 0.30, 0.30  # the bands train/state_model.py cut (the daemon reads STRIPS)
+# The state is read on the detector's box with this margin (x, y: shares of its width and
+# height): the box's top and bottom edges wander by about a tenth of its height, and the
+# header is where the top one falls. us_plate_crops' even half, each plate 80 px high in a
+# 1280x720 frame, the detector's box (bench/accuracy.py --state-box detector --state-height
+# 80): margin 0 / 0.05 / 0.10 / 0.18 named 78.8 / 81.5 / 82.7 / 76.2 % right, 1.5 / 1.2 /
+# 0.8 / 2.3 % wrong; strips wider or narrower than STRIPS named fewer.
+BOX_MARGIN = (0.0, 0.10)
+# px, the box's height: a smaller plate's words are too small to read. The same, by height:
+# 30 / 35 / 40 / 50 / 60 / 120 px named 24.2 / 45.0 / 55.4 / 68.1 / 75.8 / 80.4 % right,
+# 3.8 / 3.8 / 1.9 / 1.5 / 2.7 / 1.9 % wrong (chosen: the least height with at most 2 % wrong).
+MIN_HEIGHT = 40
 MIN_LETTERS = 4  # a shorter reading names nothing
 MIN_READ_CONFIDENCE = 0.3  # a reading less sure than this (mean per character) names nothing
 MARGIN = 0.1  # the best state's score over the next state's
+# How often a state named at a match score was right: (lowest score, share right), from the
+# even half of us_plate_crops read by PP-OCR (named at a 0.1 margin; Laplace's rule, (right +
+# 1) / (named + 2)): 0.9 or more 223 of 223 -> 0.99; 0.7-0.9 10 of 10 -> 0.91; under 0.7
+# 0 of 2 -> 0.25. The odd half: 233 of 233 and 13 of 13 right, none named under 0.7.
+CALIBRATION = ((0.9, 0.99), (0.7, 0.91), (0.0, 0.25))
 CONTAINED_SLACK = 0.05  # a longer word read this much less well still takes its part
 
 
@@ -134,28 +153,41 @@ def bands(crop: np.ndarray, top: float = TOP, bottom: float = BOTTOM) -> list[np
     return [crop[: max(1, round(h * top))], crop[min(h - 1, round(h * (1 - bottom))):]]
 
 
+def calibrated(score: float) -> float:
+    """The share of states named at this match score that were right (CALIBRATION)."""
+    return next(share for lowest, share in CALIBRATION if score >= lowest)
+
+
 Reader = Callable[[list[np.ndarray]], list[OcrResult]]
 
 
 class StateReader:
-    """The state of a plate from its box's crop, read by the given plate readers."""
+    """The state of a plate from its box's crop, read by the given text readers (by default
+    PaddleOCR's recogniser, state_ocr.PpOcrReader)."""
 
-    def __init__(self, readers: list[Reader], min_confidence: float = 0.7,
-                 strips: tuple[float, float] = (TOP, BOTTOM)) -> None:
+    def __init__(self, readers: list[Reader] | None = None, min_confidence: float = 0.7,
+                 strips: tuple[float, float] = STRIPS, threads: int = 1,
+                 min_height: int | None = None) -> None:
+        if readers is None:
+            from alprd.recognize.state_ocr import PpOcrReader
+            readers = [PpOcrReader(threads=threads)]
         self.readers = readers
         self.min_confidence = min_confidence
         self.strips = strips  # the header's and footer's share of the plate's height
+        self.min_height = MIN_HEIGHT if min_height is None else min_height
 
     def readings(self, crop: np.ndarray) -> list[str]:
-        """What the readers read on a BGR crop's two bands, where they were at least
+        """What the readers read on a BGR crop's two strips, where they were at least
         MIN_READ_CONFIDENCE sure; [] where the crop is too small."""
-        if crop.shape[0] < MIN_HEIGHT:
+        if crop.shape[0] < self.min_height:
             return []
         two = bands(crop, *self.strips)
         return [r.text for read in self.readers for r in read(two)
                 if r.confidence >= MIN_READ_CONFIDENCE]
 
-    def __call__(self, crop: np.ndarray) -> tuple[str | None, float]:
-        """(state or None, its match score: 0 where nothing was read)."""
+    def __call__(self, crop: np.ndarray) -> tuple[str | None, float | None]:
+        """(state, its calibrated confidence), or (None, None) where unsure."""
         code, best, runner_up = match(self.readings(crop))
-        return named(code, best, runner_up, self.min_confidence), round(best, 4)
+        if named(code, best, runner_up, self.min_confidence) is None:
+            return None, None
+        return code, calibrated(best)

@@ -53,8 +53,8 @@ class PpOcrReader:
         import onnxruntime as ort
         opts = ort.SessionOptions()
         opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-        self.session = ort.InferenceSession(str(path or model_path()), opts,
-                                            providers=["CPUExecutionProvider"])
+        self.path = str(path or model_path())
+        self.session = ort.InferenceSession(self.path, opts, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
         listed = self.session.get_modelmeta().custom_metadata_map["character"].split("\n")
         self.chars = ["", *listed, " "]  # CTC blank first; PaddleOCR appends the space

@@ -155,6 +155,11 @@ def check_models(cfg: Config) -> Result:
     if known["text"] not in got:
         return _fail("models", "the reference image does not read correctly: model files "
                      "damaged or wrong", **details)
+    try:  # the state reader (PaddleOCR's model, from the rapidocr wheel)
+        details["state_model"] = rec.state.readers[0].path
+    except Exception as exc:  # noqa: BLE001  a missing or damaged file, said in one line
+        return _fail("models", f"the state reader's model will not load ({exc}): reads "
+                     "carry no state; reinstall the alprd package", **details)
     return _ok("models", **details)
 
 

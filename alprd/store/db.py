@@ -71,7 +71,8 @@ MIGRATIONS = [
 
 
 def seal_meta(sealer, table: str, row_id: str, meta: dict) -> bytes:
-    """The sealed fields of a read (utc, lat, lon) or a hit (reason, case_number, utc)."""
+    """The sealed fields of a read (utc, lat, lon, state_confidence) or a hit (reason,
+    case_number, utc)."""
     return sealer.seal(json.dumps(meta).encode(), f"{table}/{row_id}/meta")
 
 

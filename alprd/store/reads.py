@@ -51,7 +51,8 @@ class ReadsMixin:
              seal(read.crop_jpeg, f"reads/{read.id}/crop"), json.dumps(read.bbox),
              read.frames, self.sealer.plate_index(read.text),
              seal_meta(self.sealer, "reads", read.id,
-                       {"utc": read.utc, "lat": read.lat, "lon": read.lon})))
+                       {"utc": read.utc, "lat": read.lat, "lon": read.lon,
+                        "state_confidence": read.state_confidence})))
         self.enqueue(read.id, "read", read_body(read))
         for h in hits:
             e = h.entry
@@ -125,7 +126,8 @@ class ReadsMixin:
         r.pop("rowid", None)
         r["text"] = self.sealer.open(r["text"], f"reads/{rid}/text").decode()
         r["crop"] = self.sealer.open(r["crop"], f"reads/{rid}/crop")
-        r.update(open_meta(self.sealer, "reads", rid, r.pop("meta")))
+        r.update({"state_confidence": None,  # reads stored before #33 have none
+                  **open_meta(self.sealer, "reads", rid, r.pop("meta"))})
         r["bbox"] = json.loads(r["bbox"])
         return r
 

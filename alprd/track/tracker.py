@@ -41,6 +41,10 @@ class Pass:
     last_mono: float
     sightings: list[Observation] = field(default_factory=list)
     alerted: bool = False  # an early hotlist alert fired for this pass
+    # the state, read once a pass (alprd.recognize.state_worker): (state or None, its
+    # confidence or None) once read; None before
+    state_read: tuple[str | None, float | None] | None = None
+    state_asked: bool = False
     id: str = field(default_factory=lambda: str(uuid.uuid4()))  # becomes the read's id
 
     @property
@@ -69,12 +73,6 @@ class Pass:
             chars.append(ch)
             confs.append(v[ch] / voters)
         return "".join(chars), tuple(round(c, 4) for c in confs)
-
-    def state(self) -> str | None:
-        """The state named by the sighting whose words matched best (the nearest, sharpest
-        view of them); None where no sighting named one."""
-        named = [s.plate for s in self.sightings if s.plate.state]
-        return max(named, key=lambda p: p.state_confidence).state if named else None
 
     def best(self) -> Observation:
         return max(self.sightings, key=lambda s: s.plate.confidence * (1 + min(s.sharpness, 500)

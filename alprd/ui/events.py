@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 
-READ_FIELDS = ("id", "text", "confidence", "state", "utc", "camera_id", "lat", "lon")
+READ_FIELDS = ("id", "text", "confidence", "state", "state_confidence", "utc", "camera_id",
+               "lat", "lon")
 
 
 def event(read: dict, crop_jpeg: bytes, hits: list[dict]) -> dict:

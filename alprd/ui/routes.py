@@ -40,8 +40,8 @@ class HttpError(Exception):
 
 
 def _read_summary(r: dict) -> dict:
-    return {k: r[k] for k in ("id", "text", "confidence", "state", "utc", "camera_id",
-                              "unit_id", "lat", "lon", "fix_quality", "frames")}
+    return {k: r[k] for k in ("id", "text", "confidence", "state", "state_confidence", "utc",
+                              "camera_id", "unit_id", "lat", "lon", "fix_quality", "frames")}
 
 
 class Handler(BaseHTTPRequestHandler):

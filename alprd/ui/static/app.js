@@ -153,6 +153,23 @@ const RULE = {exact: "EXACT MATCH", "look-alike": "LOOK-ALIKE MATCH — highligh
 const STATE_RULE = {same: "", "entry-any-state": "the record has no state",
   "read-state-unknown": "state not read — check it", "state-mismatch": "STATE DIFFERS — check it"};
 
+// The state as read off the plate (PaddleOCR's reader, once a pass), with how often a state so
+// read is right; the verify step's hint says what the officer must look at.
+function stateRead(a) {
+  if (a.state_pending) return "State read: reading…";
+  if (!a.state) return "State read: not sure";
+  const conf = a.state_confidence == null ? "" : `, ${Math.round(a.state_confidence * 100)} %`;
+  return `State read: ${a.state}${conf}`;
+}
+function stateHint(a, h) {  // one line: it must leave room for the steps at 800x480
+  if (h.state_rule === "state-mismatch")
+    return `STATE DIFFERS: plate reads ${a.state}, want is for ${h.state}. Another car unless you see ${h.state}.`;
+  if (h.state_rule === "entry-any-state") return "";
+  if (h.state_rule === "read-state-unknown")
+    return a.state_pending ? "Reading the state…" : `State not read: look for ${h.state} on the plate.`;
+  return "";
+}
+
 function renderAlert() {
   if (!alerts.size) { $("alert").hidden = true; stopBeep(); shown = null; return; }
   if (!alerts.has(shown)) shown = alerts.keys().next().value;
@@ -168,13 +185,16 @@ function renderAlert() {
   $("alert-read").replaceChildren(...plateSpans(a.text, h.differs));
   $("alert-entry").replaceChildren(...plateSpans(h.plate, h.rule === "look-alike" ? h.differs : []));
   const mismatch = h.state_rule !== "same" && h.state_rule !== "entry-any-state";
-  $("alert-read-state").textContent = `State read: ${a.state || "unknown"}`;
+  $("alert-read-state").textContent = stateRead(a);
   $("alert-read-state").className = "st" + (mismatch ? " mismatch" : "");
+  $("alert-state-hint").textContent = stateHint(a, h);
+  $("alert-state-hint").hidden = !stateHint(a, h);
+  $("alert-state-hint").className = "hint" + (h.state_rule === "state-mismatch" ? " mismatch" : "");
   $("alert-entry-state").textContent = `State: ${h.state || "any"}`;
   $("alert-reason").textContent = h.reason;
   $("alert-case").textContent = h.case_number ? `NCIC / case: ${h.case_number}` : "no NCIC / case number";
   const rule = $("alert-rule");
-  rule.textContent = (RULE[h.rule] || h.rule) + (STATE_RULE[h.state_rule] ? " · " + STATE_RULE[h.state_rule] : "");
+  rule.textContent = (RULE[h.rule] || h.rule) + (h.state_rule === "entry-any-state" ? " · " + STATE_RULE[h.state_rule] : "");
   rule.className = "rule" + (h.rule === "exact" ? "" : " lookalike");
   $("alert-where").textContent = `Camera ${a.camera_id} · ${localTime(a.utc)} · ${place(a)}`;
   let next = true;
