@@ -113,7 +113,12 @@ def health(daemon, models: str) -> dict:
                         "stale": sync.is_stale() if sync else None},
             "uplink": {"connected": bool(uplink and uplink.connected.is_set()),
                        "sent": uplink.sent if uplink else 0,
-                       "acked": uplink.acked if uplink else 0}}
+                       "acked": uplink.acked if uplink else 0},
+            "state_reader": {"state": d.states.state, "read": d.states.read,
+                             "failed": d.states.failed, "dropped": d.states.dropped,
+                             "stored_without": pipeline.unstated,
+                             "ms_median": round(sorted(d.states.ms)[len(d.states.ms) // 2], 1)
+                             if d.states.ms else None}}
 
 
 class PageStatus:

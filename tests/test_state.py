@@ -57,10 +57,10 @@ def test_a_state_is_named_only_when_its_words_match_well_and_no_other_state_come
     sure = RecognizeConfig().state_min_confidence
     # named, with how often a state named at that match score was right (CALIBRATION)
     assert StateReader([Says("NEVADA", "")], sure)(plate) == ("NV", CALIBRATION[0][1])
-    # VIRGNIA is VA's name with a letter lost, and as near West Virginia's: not named, and
-    # no confidence (null), not a low one
-    assert StateReader([Says("VIRGNIA", "")], sure)(plate) == (None, None)
-    assert named(*match(["VIRGNIA"]), 0.0) is None and match(["VIRGNIA"])[1] > sure
+    # DAKOTA is as much North Dakota's as South Dakota's: not named, and no confidence
+    # (null), not a low one
+    assert StateReader([Says("DAKOTA", "")], sure)(plate) == (None, None)
+    assert named(*match(["DAKOTA"]), 0.0) is None and match(["DAKOTA"])[1] >= sure
     assert StateReader([Says("ARIZOAA", "")], 1.01)(plate) == (None, None)  # never sure enough
     unsure = Says("NEVADA", "")
     unsure.confidence = 0.2  # the reader itself was unsure of what it read
@@ -126,3 +126,11 @@ def test_ctc_decoding_drops_blanks_and_repeats_but_keeps_a_letter_doubled_across
     result = reader.decode(probs)
     assert result.text == "LOO " and len(result.char_confidences) == 4
     assert result.confidence == pytest.approx(0.85)
+
+
+def test_a_name_read_with_letters_lost_still_names_its_state():
+    """#33: the reader drops a doubled letter now and then (MISSSPPI, MISSISSIPI on real
+    Mississippi plates); a slogan word shared by two states names neither by itself."""
+    assert named(*match(["MISSISSIPI", "MAR.RANKIN .[01"]), 0.7) == "MS"
+    assert named(*match(["°MICHIGAN", " Great Lakes Splendor"]), 0.7) == "MI"
+    assert named(*match(["LAKES"]), 0.7) is None

@@ -93,6 +93,8 @@ def test_a_read_carries_the_state_read_once_off_its_best_crop(tmp_path, frame):
         assert read["text"] == TEXT and read["state"] == "NV"
         assert 0.9 <= read["state_confidence"] <= 1.0
         assert d.states.read == 1  # once a pass, not once a frame
+        seen = d.health()["state_reader"]  # what the technician sees on /health
+        assert seen["state"] == "running" and seen["read"] == 1 and seen["ms_median"] > 0
         (body,) = outbox(d, "read")
         validate("read", body)
         assert (body["state"], body["state_confidence"]) == ("NV", read["state_confidence"])
