@@ -85,6 +85,8 @@ class Pipeline:
                 log.error("camera %s: frame %s not recognised (%s); %d so far", cam_id,
                           getattr(frame, "seq", "?"), why, self.frames_refused)
             return
+        if plates and self.states is not None:
+            self.states.warm()  # the state reader loads while the pass goes on
         for plate, crop in plates:
             p = self.tracker.add(Observation(plate, cam_id, frame.mono, crop, sharpness(crop)))
             self.maybe_alert_early(p)

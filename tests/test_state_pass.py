@@ -239,3 +239,21 @@ def test_the_state_crop_cut_from_the_stored_crop_is_what_the_frame_would_have_gi
         for keep in [(0.0, 0.0), BOX_MARGIN, (0.1, 0.18)]:
             assert np.array_equal(plate_box(crop_plate(img, box), box, keep),
                                   crop_plate(img, box, *keep)), (box, keep)
+
+
+def test_the_reader_is_loaded_when_a_plate_is_first_seen_not_at_start(tmp_path):
+    """A daemon start (and every test that starts one) does not pay for the model's load; the
+    first plate in sight loads it while its pass goes on."""
+    d = make_daemon(tmp_path)
+    d.states.start()
+    try:
+        d.states.wait(0.5)
+        assert d.states.state == "waiting for a first plate"
+        d.states.warm()
+        end = time.monotonic() + 30
+        while d.states.state != "running" and time.monotonic() < end:
+            d.states.wait(0.05)
+        assert d.states.state == "running" and d.states.read == 0
+    finally:
+        d.states.stop()
+        d.store.close()

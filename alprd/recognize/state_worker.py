@@ -24,13 +24,15 @@ log = logging.getLogger(__name__)
 
 QUEUE = 32  # questions waiting at most (a pass a question)
 UNKNOWN: tuple[None, None] = (None, None)
+_WARM = object()  # a question that only loads the reader
 
 
 class StateWorker(Worker):
     """Answers (state, confidence) for each crop it is asked about, on its own thread.
 
-    make_reader builds the reader (a StateReader) on the thread, so a slow model load does
-    not hold up the daemon's start."""
+    make_reader builds the reader (a StateReader) on the thread, when the first plate is
+    seen (warm()) or the first question comes: a slow model load never holds up the
+    daemon's start, and a car that sees no plate never loads it."""
 
     def __init__(self, make_reader: Callable[[], Callable[[np.ndarray],
                                                           tuple[str | None, float | None]]]
@@ -43,6 +45,13 @@ class StateWorker(Worker):
         self._done = threading.Condition(self._lock)
         self.read = self.failed = 0
         self.ms: list[float] = []  # the last 100 reads' times (the self-test's figure)
+        self._warmed = False
+
+    def warm(self) -> None:
+        """Load the reader now (a plate is in sight: its pass will ask soon)."""
+        if not self._warmed:
+            self._warmed = True
+            self.questions.put(_WARM)
 
     def ask(self, key: str, crop: np.ndarray) -> None:
         """Read the state of crop (a plate's box, BGR); its answer comes back under key."""
@@ -69,7 +78,7 @@ class StateWorker(Worker):
             self._answers.append((key, answer))
             self._done.notify_all()
 
-    def _run(self) -> None:
+    def _load(self):
         try:
             reader = self.make_reader()
         except Exception as exc:  # noqa: BLE001  no state; the reads go on without it
@@ -77,10 +86,18 @@ class StateWorker(Worker):
                       type(exc).__name__, exc)
             reader = None
         self.state = "running" if reader else "failed"
+        return reader
+
+    def _run(self) -> None:
+        self.state, reader, loaded = "waiting for a first plate", None, False
         while not self._stop.is_set():
             self.progress_mono = time.monotonic()
             item = self.questions.get(timeout=0.5)
             if item is None:
+                continue
+            if not loaded:
+                reader, loaded = self._load(), True
+            if item is _WARM:
                 continue
             key, crop = item
             if reader is None:
