@@ -255,14 +255,15 @@ $("search-form").addEventListener("submit", async (e) => {
     const t = $("results");
     t.replaceChildren();
     const head = el("tr");
-    for (const c of ["Plate", "Time", "Camera", "Place", ""]) head.append(el("th", "", c));
+    for (const c of ["Plate", "State", "Time", "Camera", "Place", ""]) head.append(el("th", "", c));
     t.append(head);
     for (const x of r.results) {
       const tr = el("tr");
       const v = el("button", "", "View");
       v.addEventListener("click", () => view(x.id));
       const td = el("td"); td.append(v);
-      tr.append(el("td", "", x.text), el("td", "", localTime(x.utc)), el("td", "", x.camera_id), el("td", "", place(x)), td);
+      const st = x.state ? `${x.state}${x.state_confidence == null ? "" : ` ${Math.round(x.state_confidence * 100)} %`}` : "?";
+      tr.append(el("td", "", x.text), el("td", "", st), el("td", "", localTime(x.utc)), el("td", "", x.camera_id), el("td", "", place(x)), td);
       t.append(tr);
     }
     $("search-msg").textContent = `${r.results.length} read(s). This search is recorded in the audit trail.`;
