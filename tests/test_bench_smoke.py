@@ -35,13 +35,18 @@ BENCHES = [
      ["detection_recall", "false_reads_per_image", "median_ms", "read_rate"]),
     ("accuracy.py", ["us_plate_crops", "--limit", "8", "--state-box", "detector"],
      ["read_rate_folded", "state_ms_median", "state_correct", "state_wrong", "read_rate"]),
+    ("alerts.py", ["us_e2e_dev", "--limit", "3", "--decoys", "5000", "--pass-frames", "2"],
+     ["alert_recall", "false_alerts_per_1000_reads", "innocent_neighbour_alert_rate",
+      "alert_recall_pass", "match_ms_p99"]),
+    ("alerts.py", ["us_plate_crops", "--limit", "3", "--decoys", "5000", "--pass-frames", "2"],
+     ["alert_recall", "alert_recall_pass"]),
 ]
 
 
 @pytest.mark.parametrize("bench, args, names", BENCHES,
                          ids=[" ".join([b[0], *b[1][:1]]) for b in BENCHES])
 def test_the_bench_runs_and_prints_its_figures(bench, args, names):
-    if bench == "accuracy.py":
+    if bench in ("accuracy.py", "alerts.py"):
         if not (SHARED / args[0] / "manifest.jsonl").exists():
             pytest.skip(f"{SHARED / args[0]} is absent (set ALPRD_SHARED_DATA)")
         args = [str(SHARED / args[0]), *args[1:]]
