@@ -156,6 +156,8 @@ def main() -> int:
                     help="frames of each simulated pass (0: no passes)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--one-off", choices=("on", "off"),
+                    help="the one-off rule (a lost or extra character), default as shipped")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     items = [json.loads(line) for line in (a.folder / "manifest.jsonl").read_text().splitlines()]
@@ -165,9 +167,14 @@ def main() -> int:
     if a.limit:
         items = items[: a.limit]
     crops = is_crop_set(items)
-    cfg = HotlistConfig()
+    cfg = HotlistConfig(**({"one_off": a.one_off == "on"} if a.one_off else {}))
+    # a hotlist takes 2-8 characters (the CSV, the protocol's schema, the index): a longer
+    # label (a vanity message on a frame) cannot be wanted and is left out, and counted
+    too_long = sum(len(clean(p.get("text"))) > 8 for it in items for p in it["plates"])
+    items = [it for it in items if any(2 <= len(clean(p.get("text"))) <= 8
+                                       for p in it["plates"])]
     labelled = [[(clean(p["text"]), p.get("state") or None, p["bbox"]) for p in it["plates"]
-                 if clean(p.get("text"))] for it in items]
+                 if 2 <= len(clean(p.get("text"))) <= 8] for it in items]
     own = {(t, st) for plates in labelled for t, st, _ in plates}
     decoys = decoy_plates(a.decoys, rng)
     t0 = time.monotonic()
@@ -207,8 +214,9 @@ def main() -> int:
             pass_alerted += plates[0][0] in hits
             pass_false += len(hits - mine)
     print(f"images: {len(items)}")
+    print(f"labels_left_out: {too_long} plates (over 8 characters: no hotlist holds them)")
     print(f"mode: {'crops (the readers on the labelled box)' if crops else 'full frames'}")
-    print(f"hotlist_entries: {len(wanted)} entries")
+    print(f"hotlist_entries: {len(wanted)} entries (one-off rule {'on' if cfg.one_off else 'off'})")
     print(f"alert_recall: {100 * alerted / plates_n:.1f} %")
     print(f"false_alerts_per_1000_reads: {1000 * false_alerts / max(1, reads_n):.2f} alerts")
     print(f"innocent_neighbour_alert_rate: {100 * neighbour_alerts / plates_n:.1f} %")
