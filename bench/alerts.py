@@ -159,7 +159,8 @@ def main() -> int:
     ap.add_argument("--one-off", choices=("on", "off"),
                     help="the one-off rule (a lost or extra character), default as shipped")
     a = ap.parse_args()
-    rng = random.Random(a.seed)
+    rng = random.Random(a.seed)  # the lists
+    sim = random.Random(a.seed + 1)  # the passes' motion: the same whatever the list's size
     items = [json.loads(line) for line in (a.folder / "manifest.jsonl").read_text().splitlines()]
     items = [it for it in items if any(clean(p.get("text")) for p in it["plates"])]
     if a.half:
@@ -207,7 +208,7 @@ def main() -> int:
         plates_n += len(plates)
         alerted += sum(t in hit_entries for t in mine)
         if a.pass_frames:
-            views = approach(img, plates[0][2], a.pass_frames, rng)
+            views = approach(img, plates[0][2], a.pass_frames, sim)
             voted = read_pass(rec, views, crops)
             passes_n += 1
             hits = {m.entry.plate for v in voted for m in wanted.match(v)}
