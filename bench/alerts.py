@@ -181,7 +181,7 @@ def main() -> int:
     t0 = time.monotonic()
     wanted = Hotlist(entries(sorted(own, key=str) + decoys), max_substitutions=cfg.max_substitutions,
                      one_off=cfg.one_off, confusions=cfg.confusions, skip=tuple(cfg.skip))
-    near = {t: neighbour(t, cfg.confusions, rng) for t, _ in own}
+    near = {t: neighbour(t, cfg.confusions, rng) for t, _ in sorted(own, key=str)}
     innocent = Hotlist(entries([(near[t], st) for t, st in sorted(own, key=str)] + decoys),
                        max_substitutions=cfg.max_substitutions, one_off=cfg.one_off,
                        confusions=cfg.confusions, skip=tuple(cfg.skip))
