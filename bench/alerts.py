@@ -41,6 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alprd.config import HotlistConfig  # noqa: E402
+from bench.accuracy import clean, is_crop_set  # noqa: E402  the same labels, read alike
 from alprd.geometry import iou  # noqa: E402
 from alprd.hotlist import Hotlist  # noqa: E402
 from alprd.recognize.recognizer import Recognizer  # noqa: E402
@@ -83,16 +84,6 @@ def neighbour(plate: str, confusions, rng: random.Random) -> str:
     pool = alike if alike and rng.random() < 0.5 else \
         [c for c in LETTERS + DIGITS + "IOQ" if c != plate[i]]
     return plate[:i] + rng.choice(pool) + plate[i + 1:]
-
-
-def clean(text: str | None) -> str:
-    return "".join(ch for ch in (text or "").upper() if ch.isalnum())
-
-
-def is_crop_set(items: list[dict]) -> bool:
-    it = items[0]
-    x1, y1, x2, y2 = it["plates"][0]["bbox"]
-    return (x2 - x1) * (y2 - y1) > 0.5 * it["width"] * it["height"]
 
 
 def read_image(rec: Recognizer, img, label_box, crops: bool) -> list[str]:
