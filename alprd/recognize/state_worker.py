@@ -44,7 +44,7 @@ class StateWorker(Worker):
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
         self.read = self.failed = 0
-        self.ms: list[float] = []  # the last 100 reads' times (the self-test's figure)
+        self.ms: list[float] = []  # the last 100 reads' times (/health's figure)
         self._warmed = False
 
     def warm(self) -> None:
