@@ -86,6 +86,8 @@ def with_state_reader(rec, imgs) -> tuple[list[float], list[float]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--real-frames", type=int, default=0,
+                    help="the first N real frames only (default: all of us_e2e_dev)")
     ap.add_argument("--reader", choices=("both", "ours"), default="both",
                     help="both: the shipped defaults; ours: without the second reader")
     a = ap.parse_args()
@@ -96,7 +98,7 @@ def main() -> None:
     timed(rec, imgs720[:5])
     shared = Path(os.environ.get("ALPRD_SHARED_DATA",
                                  Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
-    real = real_frames(shared / "us_e2e_dev")
+    real = real_frames(shared / "us_e2e_dev")[: a.real_frames or None]
     if not real:
         print(f"(no real frames: {shared / 'us_e2e_dev'} is absent)", file=sys.stderr)
     for name, imgs in (("720p", imgs720), ("1080p", imgs1080), ("real", real)):
