@@ -97,9 +97,9 @@ def test_a_word_inside_another_states_longer_word_goes_to_that_state():
 
 def test_the_pp_ocr_reader_names_the_state_of_real_crops():
     """PaddleOCR's PP-OCRv6 recogniser (from the rapidocr wheel, #33) on the header and footer
-    strips of 40 crops of us_plate_crops' odd half: bench/accuracy.py --state-reader ppocr
-    measured 92.3 % right and 0.0 % wrong on the whole half (89.6 / 0.0 on the even half,
-    where the strips, the rule and the calibration were chosen). A named state's confidence
+    strips of 40 crops of us_plate_crops' odd half: bench/accuracy.py measured 95.0 % right
+    and 0.0 % wrong on the whole half (94.6 / 0.4 on the even half, where the strips, the
+    rule and the calibration were chosen). A named state's confidence
     is within 10 points of the share named rightly; an unnamed one has none."""
     folder = SHARED / "us_plate_crops"
     if not (folder / "manifest.jsonl").exists():
