@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import statistics
 import time
 from typing import Callable
 
@@ -117,7 +118,7 @@ def health(daemon, models: str) -> dict:
             "state_reader": {"state": d.states.state, "read": d.states.read,
                              "failed": d.states.failed, "dropped": d.states.dropped,
                              "stored_without": pipeline.unstated,
-                             "ms_median": round(sorted(d.states.ms)[len(d.states.ms) // 2], 1)
+                             "ms_median": round(statistics.median(d.states.ms), 1)
                              if d.states.ms else None}}
 
 

@@ -46,7 +46,7 @@ from alprd.geometry import iou  # noqa: E402
 from alprd.hotlist import Hotlist  # noqa: E402
 from alprd.recognize.recognizer import Recognizer  # noqa: E402
 from alprd.track import PassTracker  # noqa: E402
-from alprd.types import HotlistEntry, Observation  # noqa: E402
+from alprd.types import HotlistEntry, Observation, PlateRead  # noqa: E402
 
 LETTERS, DIGITS = "ABCDEFGHJKLMNPRSTUVWXYZ", "0123456789"  # I, O, Q: not issued in most states
 # (state, serial format, share of the list): L letter, D digit, X either. California leads a
@@ -127,7 +127,6 @@ def read_pass(rec: Recognizer, views, crops: bool) -> list[str]:
             res, crop = rec.read_box(view, box)
             if len(res.text) < rec.min_chars or res.confidence < rec.min_confidence:
                 continue
-            from alprd.types import PlateRead
             plates = [(PlateRead(res.text, res.confidence, res.char_confidences, tuple(box),
                                  1.0), crop)]
         else:
@@ -187,6 +186,7 @@ def main() -> int:
         texts = read_image(rec, img, plates[0][2], crops)
         reads_n += len(texts)
         mine = {t for t, _, _ in plates}
+        neighbours = {near[t] for t in mine}
         hit_entries = set()
         for text in texts:
             t1 = time.perf_counter()
@@ -194,7 +194,6 @@ def main() -> int:
             match_ms.append((time.perf_counter() - t1) * 1000)
             hit_entries |= {m.entry.plate for m in matches}
             false_alerts += sum(m.entry.plate not in mine for m in matches)
-            neighbours = {near[t] for t in mine}
             neighbour_alerts += any(m.entry.plate in neighbours for m in innocent.match(text))
         plates_n += len(plates)
         alerted += sum(t in hit_entries for t in mine)
