@@ -209,7 +209,7 @@ class Pipeline:
             return
         if self.states is not None and p.state_read is None:
             self._ask_state(p)
-            if (self.cfg.hotlist.state_mismatch == "ignore"
+            if (self.hotlist.matcher.state_mismatch == "ignore"  # the list's own rule
                     and any(h.state_rule == "read-state-unknown" for h in built[1])):
                 return  # shown once the state is read (_take_states), or when the pass ends
         p.alerted = True
