@@ -41,6 +41,9 @@ class PlateRead:
     char_confidences: tuple[float, ...]
     bbox: tuple[int, int, int, int]  # x1, y1, x2, y2 in full-frame pixels
     detector_score: float
+    # the most probable texts with their probabilities (recognize/nbest.py), text first where
+    # the readers agree; () where unknown (the text alone is then matched)
+    candidates: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,3 +108,5 @@ class Hit:
     state_rule: str = "same"  # "same", "entry-any-state", "read-state-unknown", "state-mismatch"
     read_state: str | None = None  # the read's state and its confidence, as the officer sees
     read_state_confidence: float | None = None  # them beside the entry's
+    candidate: str | None = None  # the text that hit: the read's, or (rule "n-best") one the
+    candidate_probability: float | None = None  # readers found this probable

@@ -312,3 +312,19 @@ def test_two_readers_read_more_real_crops_than_ours_alone():
         right["both"] += both.read_box(img, label["bbox"])[0].text == want
         right["ours"] += ours.read_box(img, label["bbox"])[0].text == want
     assert right["both"] >= right["ours"] + 5, right
+
+
+def test_each_read_carries_its_most_probable_texts(rec):
+    """#34: a read lists the texts the readers found probable (every view's and, where asked,
+    the second reader's), its own first on a clear plate, probabilities that sum to 1 at
+    most; the second reader's reading joins them only where it was asked."""
+    frame = clip_frame(PASSES[0]["last_frame"])
+    plate, _ = rec(frame)[0]
+    texts = [t for t, _ in plate.candidates]
+    assert texts and texts[0] == plate.text == PASSES[0]["text"]
+    assert plate.candidates[0][1] > 0.5 and sum(p for _, p in plate.candidates) <= 1.0001
+    sure = Recognizer(second_below=0.0)
+    unsure = Recognizer(second_below=1.01)
+    box = plate.bbox
+    alone, both = sure.read_box(frame, box)[0], unsure.read_box(frame, box)[0]
+    assert alone.candidates != both.candidates  # the second reader's reading weighs in

@@ -5,7 +5,7 @@ plate config (YAML) and the exported .tflite, so the few steps are done here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -47,6 +47,10 @@ class PlateConfig:
 class OcrResult:
     text: str
     char_confidences: tuple[float, ...]
+    # the reading's per-slot probabilities [slots, alphabet] (nbest.strings reads them)
+    probs: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # the plate's most probable texts with their probabilities (nbest.py), where known
+    candidates: tuple[tuple[str, float], ...] = ()
 
     @property
     def confidence(self) -> float:
@@ -106,4 +110,4 @@ class PlateOcr:
                 continue
             chars.append(ch)
             confs.append(float(c))
-        return OcrResult("".join(chars), tuple(confs))
+        return OcrResult("".join(chars), tuple(confs), probs)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,7 @@ from alprd.config import RecognizeConfig
 from alprd.recognize.detector import Detection, Detector
 from alprd.recognize.ocr import OcrResult, PlateOcr
 from alprd.recognize.rectify import level, region, skew_angle
+from alprd.recognize import nbest, second
 from alprd.recognize.frameform import as_bgr8
 from alprd.recognize.second import GlobalReader, combine
 from alprd.recognize.state import BOX_MARGIN, StateReader
@@ -153,7 +155,7 @@ class Recognizer:
                 continue
             out.append((PlateRead(res.text, round(res.confidence, 4),
                                   tuple(round(c, 4) for c in res.char_confidences), box,
-                                  round(d.score, 4)), crop))
+                                  round(d.score, 4), res.candidates), crop))
         out.sort(key=lambda pc: -(pc[0].confidence * pc[0].detector_score))
         return out
 
@@ -162,7 +164,9 @@ class Recognizer:
         """Read the plate in box (image pixels) at each of VIEWS and let them vote; the
         winning text's most confident reading, with the crop to store (as the camera saw it).
         Where that reading's confidence is under second_below, the second reader's reading
-        of the plate is combined with it (second.combine).
+        of the plate is combined with it (second.combine). The result's `candidates` are
+        the plate's most probable texts over every reading, the second reader's included
+        (nbest.mixture): the hotlist matches them too.
 
         A plate tilted by deskew_min_deg or more is levelled first (rectify.py). first, where
         given, is the reading of the first view of the image as it is (the faint-box screen
@@ -176,11 +180,17 @@ class Recognizer:
                 first = None
         views = self.views if first is None else self.views[1:]
         reads = self.ocr([crop_plate(src, src_box, mx, my) for mx, my in views])
-        res = vote(reads if first is None else [first] + reads)
+        reads = reads if first is None else [first] + reads
+        res = vote(reads)
+        cfg = self.ocr.cfg
+        readings = [nbest.strings(r.probs, cfg.alphabet, cfg.pad_char) for r in reads
+                    if r.probs is not None]
         if self.second is not None and res.confidence < self.second_below:
             theirs = self.second([crop_plate(src, src_box, *SECOND_VIEW)])[0]
             res = combine(res, theirs, self.second_weight)
-        return res, stored
+            if theirs.probs is not None:
+                readings.append(nbest.strings(theirs.probs, second.ALPHABET, second.PAD))
+        return replace(res, candidates=nbest.mixture(readings)), stored
 
     def recognize_file(self, path: Path) -> dict:
         img = cv2.imread(str(path))

@@ -62,7 +62,7 @@ def decode(probs: np.ndarray) -> OcrResult:
         if ALPHABET[i] != PAD:
             chars.append(ALPHABET[i])
             confs.append(float(c))
-    return OcrResult("".join(chars), tuple(confs))
+    return OcrResult("".join(chars), tuple(confs), probs)
 
 
 def combine(ours: OcrResult, theirs: OcrResult, weight: float) -> OcrResult:

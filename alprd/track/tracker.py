@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from alprd.geometry import iou
+from alprd.recognize.nbest import mixture
 from alprd.types import Observation
 
 
@@ -73,6 +74,13 @@ class Pass:
             chars.append(ch)
             confs.append(v[ch] / voters)
         return "".join(chars), tuple(round(c, 4) for c in confs)
+
+    def candidates(self) -> tuple[tuple[str, float], ...]:
+        """The pass's most probable texts: the mean of its sightings' (each sighting's
+        readings already averaged over views and readers: recognize/nbest.py), so a text
+        several frames were unsure about gathers what one frame alone gives too little. A
+        sighting without candidates counts its text as certain."""
+        return mixture([s.plate.candidates or ((s.plate.text, 1.0),) for s in self.sightings])
 
     def best(self) -> Observation:
         return max(self.sightings, key=lambda s: s.plate.confidence * (1 + min(s.sharpness, 500)
