@@ -172,14 +172,16 @@ class Pipeline:
                     fix_quality=fix.quality if fix else 0, crop_jpeg=jpeg.tobytes(),
                     bbox=best.plate.bbox, frames=len(p.sightings))
         try:
-            matches = self.hotlist.match(read.text, read.state, clock.parse(utc).timestamp())
+            matches = self.hotlist.match(read.text, read.state, clock.parse(utc).timestamp(),
+                                         p.candidates())
         except Exception as exc:  # noqa: BLE001  the read is kept; the pipeline goes on
             log.error("hotlist: matching %s failed (%s: %s); stored without hits", read.text,
                       type(exc).__name__, exc)
             matches = []
         hits = [Hit(id=hit_id(read.id, m.entry), read_id=read.id, entry=m.entry, rule=m.rule,
                     utc=utc, differs=m.differs, state_rule=m.state_rule, read_state=state,
-                    read_state_confidence=state_conf) for m in matches]
+                    read_state_confidence=state_conf, candidate=m.candidate or None,
+                    candidate_probability=m.probability) for m in matches]
         return read, hits
 
     def trusted_utc(self, need_gps: bool = False) -> datetime | None:

@@ -157,7 +157,8 @@ def test_demo_clip_end_to_end(broker, tmp_path):
                                       "fix_quality", "bbox", "frames", "crop_jpeg_b64", "read_id",
                                       "plate", "list_type", "reason", "priority", "case_number",
                                       "rule", "differs", "state_rule", "state_confidence",
-                                      "read_state", "read_state_confidence"}  # read off the plate
+                                      "read_state", "read_state_confidence",  # read off the plate
+                                      "candidate", "candidate_probability"}  # #34
     assert "HIT " in out and "UNVERIFIED" in out
 
 

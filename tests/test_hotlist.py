@@ -5,7 +5,8 @@ import time
 import pytest
 
 from alprd.hotlist import Hotlist, HotlistError, read_csv
-from alprd.hotlist.index import Index, Matcher, fold_table, pack, unpack
+from alprd.hotlist.index import (DEFAULT_CONFUSIONS, WIDE_CONFUSIONS, Index, Matcher,
+                                 fold_table, pack, unpack)
 from alprd.types import HotlistEntry as E
 
 LIST = [E("8XYZ442", "CA", "stolen_vehicle", "stolen"), E("ABC1230", None, "bolo", "bolo"),
@@ -42,14 +43,14 @@ def test_exact_on_plate_and_state():
     ("UV4IL", "UV4IT", 4),        # T/L (I/1/L/T)
 ])
 def test_each_look_alike_rule_names_the_differing_character(read, entry, pos):
-    got = rules(Hotlist(LIST), read)
+    got = rules(Hotlist(LIST, confusions=WIDE_CONFUSIONS), read)
     assert got == [(entry, "look-alike", (pos,))]
 
 
 def test_two_substitutions_do_not_hit_when_n_is_1():
-    m = Hotlist(LIST, max_substitutions=1)
+    m = Hotlist(LIST, max_substitutions=1, confusions=WIDE_CONFUSIONS)
     assert rules(m, "BXY2442") == []
-    assert rules(Hotlist(LIST, max_substitutions=2), "BXY2442") == [
+    assert rules(Hotlist(LIST, max_substitutions=2, confusions=WIDE_CONFUSIONS), "BXY2442") == [
         ("8XYZ442", "look-alike", (0, 3))]
 
 
@@ -149,3 +150,51 @@ def test_control_characters_in_a_reason_cannot_break_matching():
     m = Matcher(idx).match("10000000", "CA")
     assert len(m) == 1 and m[0].entry.reason == "stolen then sold again"
     assert m[0].entry.source == "NCIC " and m[0].entry.entered_utc == "2026 "
+
+
+# -- #34: the shipped look-alike classes and the readers' candidates (n-best) ------------------
+
+def test_shipped_classes_are_o0_and_i1_only():
+    """B/8, S/5, M/N ... cost false alerts against a realistic list and are left to the
+    readers' doubts (n-best); O/0 and I/1 stay (no state issues O or I in most serials)."""
+    assert DEFAULT_CONFUSIONS == ("O0", "I1")
+    m = Hotlist(LIST)
+    assert rules(m, "ABC123O") == [("ABC1230", "look-alike", (6,))]
+    assert rules(m, "ABCI230") == [("ABC1230", "look-alike", (3,))]
+    assert rules(m, "BXYZ442") == []  # no longer a look-alike by itself
+
+
+def test_a_candidate_the_readers_found_probable_hits_as_n_best():
+    m = Hotlist(LIST)  # min_probability 0.1
+    cands = (("BXYZ442", 0.62), ("8XYZ442", 0.31), ("BXYZ44Z", 0.04))
+    got = m.match("BXYZ442", "CA", candidates=cands)
+    assert [(x.entry.plate, x.rule, x.differs, x.candidate, x.probability) for x in got] == [
+        ("8XYZ442", "n-best", (0,), "8XYZ442", 0.31)]
+    # under the threshold: no hit
+    assert m.match("BXYZ442", "CA", candidates=(("8XYZ442", 0.09),)) == []
+    assert Hotlist(LIST, min_probability=0.05).match(
+        "BXYZ442", candidates=(("8XYZ442", 0.09),))[0].rule == "n-best"
+
+
+def test_a_candidate_of_another_length_hits_with_the_first_differing_position():
+    got = Hotlist(LIST).match("7SGZ1055", candidates=(("7SGZ105", 0.2),))
+    assert [(x.entry.plate, x.rule, x.differs) for x in got] == [("7SGZ105", "n-best", (7,))]
+
+
+def test_the_reads_own_match_comes_first_and_is_not_repeated_by_a_candidate():
+    got = Hotlist(LIST).match("8XYZ442", "CA", candidates=(("8XYZ442", 0.7),
+                                                          ("8XYZ4A2", 0.2)))
+    assert [(x.rule, x.candidate, x.probability) for x in got] == [("exact", "8XYZ442", 0.7)]
+
+
+def test_candidates_never_use_the_one_off_rule_and_skip_degenerate_texts():
+    m = Hotlist(LIST, one_off=True)
+    assert m.match("QQQQ", candidates=(("8XYZ44", 0.5), ("888", 0.5))) == []
+    assert Hotlist(LIST, skip=("8XYZ442",)).match(
+        "BXYZ442", candidates=(("8XYZ442", 0.9),)) == []
+
+
+def test_the_state_rule_holds_for_candidates():
+    m = Hotlist(LIST, state_mismatch="ignore")
+    assert m.match("BXYZ442", "NV", candidates=(("8XYZ442", 0.5),)) == []
+    assert m.match("BXYZ442", "CA", candidates=(("8XYZ442", 0.5),))[0].state_rule == "same"

@@ -19,10 +19,11 @@ class Hotlist:
 
     def __init__(self, entries: list[HotlistEntry] | None = None, *, max_substitutions: int = 1,
                  one_off: bool = False, confusions=DEFAULT_CONFUSIONS,
-                 state_mismatch: str = "alert", skip: tuple[str, ...] = ()) -> None:
+                 state_mismatch: str = "alert", skip: tuple[str, ...] = (),
+                 min_probability: float = 0.1) -> None:
         self.confusions = tuple(confusions)
         self.matcher = Matcher(Index.build([], self.confusions), max_substitutions, one_off,
-                               state_mismatch, tuple(skip))
+                               state_mismatch, tuple(skip), min_probability=min_probability)
         if entries:
             self.replace(entries)
 
@@ -32,7 +33,7 @@ class Hotlist:
         that cannot be used leaves the list empty and says why."""
         hotlist = cls(max_substitutions=cfg.max_substitutions, one_off=cfg.one_off,
                       confusions=cfg.confusions, state_mismatch=cfg.state_mismatch,
-                      skip=tuple(cfg.skip))
+                      skip=tuple(cfg.skip), min_probability=cfg.nbest_min_probability)
         if getattr(cfg, "path", None):
             try:
                 hotlist.replace(read_csv(Path(cfg.path)))
@@ -47,9 +48,10 @@ class Hotlist:
     def __len__(self) -> int:
         return len(self.matcher.index)
 
-    def match(self, text: str, state: str | None = None, now: float | None = None
-              ) -> list[Match]:
+    def match(self, text: str, state: str | None = None, now: float | None = None,
+              candidates: tuple[tuple[str, float], ...] = ()) -> list[Match]:
         """Entries this read hits, best first, each saying which rule matched. now: the
         read's time (UTC epoch seconds) against which entries expire; the car passes its
-        trusted time, not the system clock, which may run far ahead of GPS (#32 item 13)."""
-        return self.matcher.match(text, state, now)
+        trusted time, not the system clock, which may run far ahead of GPS (#32 item 13).
+        candidates: the read's most probable texts (Matcher.match)."""
+        return self.matcher.match(text, state, now, candidates)

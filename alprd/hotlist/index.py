@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,14 @@ from alprd.types import LIST_TYPES, HotlistEntry  # noqa: F401  (LIST_TYPES re-e
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CODE = {ch: i + 1 for i, ch in enumerate(ALPHABET)}  # 0 = no character
 MAX_LEN = 9  # 8-character plates plus one inserted character; 58 bits in all
-DEFAULT_CONFUSIONS = ("O0DQ", "B8", "I1LT", "S5", "Z2", "G6", "UV", "A4", "E3", "KX", "MN")
+# The look-alike classes matched by default: O/0 and I/1 only. States do not issue O or I in
+# most serials, so these cost almost no false alerts; every other class below raised alert
+# recall by at most one plate of us_e2e_dev or us_plate_crops and cost up to 1.2 false
+# alerts per 1,000 reads each against a realistic 2 M list (all eleven: 4-5 per 1,000). The
+# readers' own doubts (n-best candidates, recognize/nbest.py) cover those characters where
+# they are unsure instead (#34; bench/alerts.py; docs/accuracy.md).
+DEFAULT_CONFUSIONS = ("O0", "I1")
+WIDE_CONFUSIONS = ("O0DQ", "B8", "I1LT", "S5", "Z2", "G6", "UV", "A4", "E3", "KX", "MN")
 SEP = "\x1f"
 
 
@@ -67,9 +74,11 @@ Entry = HotlistEntry
 @dataclass(frozen=True)
 class Match:
     entry: Entry
-    rule: str  # "exact", "look-alike", "extra-character", "missing-character"
+    rule: str  # "exact", "look-alike", "extra-character", "missing-character", "n-best"
     differs: tuple[int, ...]  # positions in the read that differ from the entry
     state_rule: str  # "same", "entry-any-state", "read-state-unknown", "state-mismatch"
+    candidate: str = ""  # the text that matched: the read's, or one of its candidates
+    probability: float | None = None  # the candidate's probability, where known
 
 
 META = [("list_type", "u1"), ("priority", "u1"), ("expires", "f8")]
@@ -299,8 +308,10 @@ class Matcher:
 
     def __init__(self, index: Index | None = None, max_substitutions: int = 1,
                  one_off: bool = False, state_mismatch: str = "alert",
-                 skip: tuple[str, ...] = (), min_length: int = 3) -> None:
+                 skip: tuple[str, ...] = (), min_length: int = 3,
+                 min_probability: float = 0.1) -> None:
         self.index = index or Index.build([])
+        self.min_probability = min_probability  # a candidate's, to be matched (n-best)
         self.max_substitutions = max_substitutions
         self.one_off = one_off
         self.state_mismatch = state_mismatch  # "alert" (flagged in the rule) or "ignore"
@@ -314,24 +325,43 @@ class Matcher:
         return (len(text) < self.min_length or len(text) >= MAX_LEN or text in self.skip
                 or len(set(text)) == 1)
 
-    def match(self, text: str, state: str | None = None, now: float | None = None
-              ) -> list[Match]:
+    def match(self, text: str, state: str | None = None, now: float | None = None,
+              candidates: tuple[tuple[str, float], ...] = ()) -> list[Match]:
+        """Entries the read hits, best first. candidates: the read's most probable texts
+        with their probabilities (recognize/nbest.py); each at min_probability or more is
+        matched too (exactly or by look-alikes, never one-off), as rule "n-best"."""
         text = "".join(ch for ch in text.upper() if ch in CODE)
-        if self.degenerate(text):
-            return []
         idx = self.index  # one snapshot for the whole match
         now = time.time() if now is None else now
+        probability = dict(candidates)
         out, seen = [], set()
-        for i, variant in idx.candidates(text, self.one_off):
-            if i in seen:
+        if not self.degenerate(text):
+            out = [replace(m, candidate=text, probability=probability.get(text))
+                   for m in self._match(idx, text, self.one_off, state, now, seen)]
+        for cand, p in candidates:
+            cand = "".join(ch for ch in cand.upper() if ch in CODE)
+            if p < self.min_probability or cand == text or self.degenerate(cand):
                 continue
-            seen.add(i)
+            out += [replace(m, rule="n-best", differs=_differs(text, m.entry.plate),
+                            candidate=cand, probability=p)
+                    for m in self._match(idx, cand, False, state, now, seen)]
+        order = {"exact": 0, "look-alike": 1, "extra-character": 2, "missing-character": 2,
+                 "n-best": 3}
+        out.sort(key=lambda m: (order[m.rule], len(m.differs), -(m.probability or 0),
+                                m.entry.priority))
+        return out
+
+    def _match(self, idx: Index, text: str, one_off: bool, state: str | None, now: float,
+               seen: set[int]) -> list[Match]:
+        out, tried = [], set()
+        for i, variant in idx.candidates(text, one_off):
+            if i in seen or i in tried:
+                continue
+            tried.add(i)
             plate = unpack(int(idx.plate[i]))
             if len(variant) != len(text):
                 rule = "extra-character" if len(variant) < len(text) else "missing-character"
-                first = next((k for k in range(min(len(text), len(plate)))
-                              if text[k] != plate[k]), min(len(text), len(plate)))
-                differs = (first,)
+                differs = _differs(text, plate)
                 if sum(a != b for a, b in zip(variant, plate)) > self.max_substitutions:
                     continue
             else:
@@ -353,7 +383,15 @@ class Matcher:
                 if self.state_mismatch == "ignore":
                     continue
                 state_rule = "state-mismatch"
+            seen.add(i)
             out.append(Match(idx.entry(i), rule, differs, state_rule))
-        order = {"exact": 0, "look-alike": 1, "extra-character": 2, "missing-character": 2}
-        out.sort(key=lambda m: (order[m.rule], len(m.differs), m.entry.priority))
         return out
+
+
+def _differs(read: str, plate: str) -> tuple[int, ...]:
+    """Positions in the read that differ from the entry: every one where the two are as
+    long, else the first (a character lost or added there)."""
+    if len(read) == len(plate):
+        return tuple(k for k, (a, b) in enumerate(zip(read, plate)) if a != b)
+    return (next((k for k in range(min(len(read), len(plate))) if read[k] != plate[k]),
+                 min(len(read), len(plate))),)

@@ -38,7 +38,8 @@ def hit_body(h: Hit, unit_id: str) -> dict:
     e = h.entry
     return {"id": h.id, "read_id": h.read_id, "unit_id": unit_id, "utc": h.utc, "rule": h.rule,
             "differs": list(h.differs), "state_rule": h.state_rule, "read_state": h.read_state,
-            "read_state_confidence": h.read_state_confidence, "plate": e.plate,
+            "read_state_confidence": h.read_state_confidence, "candidate": h.candidate,
+            "candidate_probability": h.candidate_probability, "plate": e.plate,
             "state": e.state, "list_type": e.list_type, "reason": e.reason,
             "priority": e.priority, "case_number": e.case_number}
 

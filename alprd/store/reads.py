@@ -62,9 +62,10 @@ class ReadsMixin:
                 "VALUES (?,?,?,?,?,'',?,NULL,?,'',?,?,?)",
                 (h.id, h.read_id, seal(e.plate.encode(), f"hits/{h.id}/plate"), e.state,
                  e.list_type, e.priority, h.rule, json.dumps(h.differs), h.state_rule,
-                 seal_meta(self.sealer, "hits", h.id, {"reason": e.reason,
-                                                       "case_number": e.case_number,
-                                                       "utc": h.utc})))
+                 seal_meta(self.sealer, "hits", h.id, {
+                     "reason": e.reason, "case_number": e.case_number, "utc": h.utc,
+                     "candidate": h.candidate,
+                     "candidate_probability": h.candidate_probability})))
             self.enqueue(h.id, "hit", hit_body(h, read.unit_id))
 
     def reads(self, limit: int = 100) -> list[dict]:

@@ -21,4 +21,6 @@ def read_event(read, hits) -> dict:
                  [{"id": h.id, "plate": h.entry.plate, "state": h.entry.state,
                    "list_type": h.entry.list_type, "reason": h.entry.reason,
                    "case_number": h.entry.case_number, "rule": h.rule,
-                   "differs": list(h.differs), "state_rule": h.state_rule} for h in hits])
+                   "differs": list(h.differs), "state_rule": h.state_rule,
+                   "candidate": h.candidate, "candidate_probability": h.candidate_probability}
+                  for h in hits])

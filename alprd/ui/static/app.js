@@ -149,7 +149,8 @@ const LIST = {stolen_vehicle: "Stolen vehicle", stolen_plate: "Stolen plate", wa
   amber: "AMBER alert", bolo: "BOLO", missing_person: "Missing person", agency: "Agency list"};
 const RULE = {exact: "EXACT MATCH", "look-alike": "LOOK-ALIKE MATCH — highlighted characters differ",
   "extra-character": "NEAR MATCH — the read has an extra character",
-  "missing-character": "NEAR MATCH — the read misses a character"};
+  "missing-character": "NEAR MATCH — the read misses a character",
+  "n-best": "POSSIBLE MATCH — the reader was unsure: highlighted characters differ"};
 const STATE_RULE = {same: "", "entry-any-state": "the record has no state",
   "read-state-unknown": "state not read — check it", "state-mismatch": "STATE DIFFERS — check it"};
 
@@ -183,7 +184,7 @@ function renderAlert() {
   $("alert-escalated").hidden = !a.escalated_utc;
   $("alert-crop").src = a.crop;
   $("alert-read").replaceChildren(...plateSpans(a.text, h.differs));
-  $("alert-entry").replaceChildren(...plateSpans(h.plate, h.rule === "look-alike" ? h.differs : []));
+  $("alert-entry").replaceChildren(...plateSpans(h.plate, ["look-alike", "n-best"].includes(h.rule) ? h.differs : []));
   const mismatch = h.state_rule !== "same" && h.state_rule !== "entry-any-state";
   $("alert-read-state").textContent = stateRead(a);
   $("alert-read-state").className = "st" + (mismatch ? " mismatch" : "");
@@ -194,7 +195,9 @@ function renderAlert() {
   $("alert-reason").textContent = h.reason;
   $("alert-case").textContent = h.case_number ? `NCIC / case: ${h.case_number}` : "no NCIC / case number";
   const rule = $("alert-rule");
-  rule.textContent = (RULE[h.rule] || h.rule) + (h.state_rule === "entry-any-state" ? " · " + STATE_RULE[h.state_rule] : "");
+  const likely = h.rule === "n-best" && h.candidate_probability != null
+    ? ` · read ${h.candidate} ${Math.round(h.candidate_probability * 100)} % likely` : "";
+  rule.textContent = (RULE[h.rule] || h.rule) + likely + (h.state_rule === "entry-any-state" ? " · " + STATE_RULE[h.state_rule] : "");
   rule.className = "rule" + (h.rule === "exact" ? "" : " lookalike");
   $("alert-where").textContent = `Camera ${a.camera_id} · ${localTime(a.utc)} · ${place(a)}`;
   let next = true;
