@@ -142,7 +142,7 @@ class HotlistConfig(_Section):
     confusions: list[str] = Field(
         default_factory=lambda: list(DEFAULT_CONFUSIONS), max_length=40,
         description="Sets of characters a read may differ by and still hit, e.g. 'O0', "
-                    "'B8'. Each set beyond O0 and I1 costs false alerts (docs/accuracy.md)")
+                    "'B8'. Each set beyond O0 and I1 costs false alerts (README, Alerts)")
     nbest_min_probability: float = Field(0.1, ge=0.01, le=1.01, description=(
         "A text the readers found at least this probable (besides the one they read) is "
         "matched too, as a possible read; 1.01 = the read's text alone"))

@@ -264,7 +264,9 @@ def format_read(read: Read, hits: list[Hit]) -> str:
             f"frames={read.frames} {read.utc} {where}")
     for h in hits:
         e = h.entry
-        line += (f"\nHIT  {read.text:<8} {e.list_type} ({h.rule}) {e.reason}"
+        rule = (f"n-best: {h.candidate} {h.candidate_probability:.0%} likely"
+                if h.rule == "n-best" and h.candidate_probability is not None else h.rule)
+        line += (f"\nHIT  {read.text:<8} {e.list_type} ({rule}) {e.reason}"
                  f"{' case ' + e.case_number if e.case_number else ''}"
                  f"{STATE_SAYS.get(h.state_rule, '').format(e.state, state)} -- UNVERIFIED, "
                  "verify before any stop")

@@ -23,7 +23,16 @@ hotlist rules (HotlistConfig's defaults: look-alike classes, one substitution). 
   blur, JPEG at quality 70-90), read through the daemon's own pass tracker; the pass's voted
   text is matched once. The pixels are real, the motion is synthetic. And
   false_alerts_per_1000_passes;
-- match_ms_p99: one read matched against the whole list (2 M entries by default).
+- false_alerts_expected_per_1000_reads: the same, as the chance that a list drawn from
+  FORMATS holds each text a read would alert on (the read's, its look-alikes, its n-best
+  candidates), summed: the counted figure rests on a few hundred reads and a handful of
+  alerts, this one on every text the rules reach;
+- match_ms_p99: one read (with its candidates) matched against the whole list (2 M entries
+  by default).
+
+Every read is matched as the daemon matches it: its text by the hotlist's rules and its
+candidates (the texts the readers found probable: alprd/recognize/nbest.py) at
+hotlist.nbest_min_probability or more (--min-probability to try another).
 """
 from __future__ import annotations
 
@@ -86,13 +95,54 @@ def neighbour(plate: str, confusions, rng: random.Random) -> str:
     return plate[:i] + rng.choice(pool) + plate[i + 1:]
 
 
-def read_image(rec: Recognizer, img, label_box, crops: bool) -> list[str]:
-    """The texts the daemon would read on this image (one per plate read)."""
+def density(text: str, n: int) -> float:
+    """The chance that a list of n plates drawn from FORMATS holds text."""
+    q = 0.0
+    for _, fmt, share in FORMATS:
+        if len(fmt) != len(text):
+            continue
+        size = 1
+        for ch, f in zip(text, fmt):
+            pool = LETTERS if f == "L" else DIGITS if f == "D" else LETTERS + DIGITS
+            if ch not in pool:
+                break
+            size *= len(pool)
+        else:
+            q += share / size
+    return 1 - (1 - q) ** n
+
+
+def reachable(text: str, cands, cfg: HotlistConfig) -> set[str]:
+    """Every plate an entry could hold and alert on this read: the text and the candidates
+    at the threshold, each with its look-alikes (up to max_substitutions), the text's
+    one-off variants where that rule is on."""
+    classes = [set(g) for g in cfg.confusions]
+
+    def alike(t: str, n: int) -> set[str]:
+        out = {t}
+        for _ in range(n):
+            out |= {v[:i] + o + v[i + 1:] for v in out for i, c in enumerate(v)
+                    for g in classes if c in g for o in g - {c}}
+        return out
+
+    out = alike(text, cfg.max_substitutions)
+    if cfg.one_off:
+        out |= {text[:i] + text[i + 1:] for i in range(len(text))}
+        out |= {text[:i] + c + text[i:] for i in range(len(text) + 1) for c in LETTERS + DIGITS}
+    for t, p in cands:
+        if p >= cfg.nbest_min_probability:
+            out |= alike(t, cfg.max_substitutions)
+    return {t for t in out if 3 <= len(t) <= 8}
+
+
+def read_image(rec: Recognizer, img, label_box, crops: bool) -> list[PlateRead]:
+    """What the daemon would read on this image (one per plate read)."""
     if crops:
         res, _ = rec.read_box(img, label_box)
         ok = len(res.text) >= rec.min_chars and res.confidence >= rec.min_confidence
-        return [res.text] if ok else []
-    return [p.text for p, _ in rec(img)]
+        return [PlateRead(res.text, res.confidence, res.char_confidences, tuple(label_box),
+                          1.0, res.candidates)] if ok else []
+    return [p for p, _ in rec(img)]
 
 
 def approach(img, box, frames: int, rng: random.Random):
@@ -119,8 +169,9 @@ def approach(img, box, frames: int, rng: random.Random):
     return out
 
 
-def read_pass(rec: Recognizer, views, crops: bool) -> list[str]:
-    """The passes' voted texts after the views went through the daemon's tracker."""
+def read_pass(rec: Recognizer, views, crops: bool) -> list[tuple[str, tuple]]:
+    """The passes after the views went through the daemon's tracker: each pass's voted text
+    and its candidates (the mean of its sightings', as the daemon matches them)."""
     tracker = PassTracker(gap_s=1.5, max_pass_s=30.0)
     for t, (view, box) in enumerate(views):
         if crops:
@@ -128,12 +179,12 @@ def read_pass(rec: Recognizer, views, crops: bool) -> list[str]:
             if len(res.text) < rec.min_chars or res.confidence < rec.min_confidence:
                 continue
             plates = [(PlateRead(res.text, res.confidence, res.char_confidences, tuple(box),
-                                 1.0), crop)]
+                                 1.0, res.candidates), crop)]
         else:
             plates = rec(view)
         for p, crop in plates:
             tracker.add(Observation(p, "sim", t * 0.1, crop, 0.0))
-    return [p.text()[0] for p in tracker.expire(1e9, force=True)]
+    return [(p.text()[0], p.candidates()) for p in tracker.expire(1e9, force=True)]
 
 
 def main() -> int:
@@ -148,6 +199,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--one-off", choices=("on", "off"),
                     help="the one-off rule (a lost or extra character), default as shipped")
+    ap.add_argument("--min-probability", type=float,
+                    help="hotlist.nbest_min_probability (1.01: the read's text alone)")
+    ap.add_argument("--confusions", help="look-alike classes, comma-separated (O0,I1,B8)")
     a = ap.parse_args()
     rng = random.Random(a.seed)  # the lists
     sim = random.Random(a.seed + 1)  # the passes' motion: the same whatever the list's size
@@ -158,7 +212,10 @@ def main() -> int:
     if a.limit:
         items = items[: a.limit]
     crops = is_crop_set(items)
-    cfg = HotlistConfig(**({"one_off": a.one_off == "on"} if a.one_off else {}))
+    cfg = HotlistConfig(**({"one_off": a.one_off == "on"} if a.one_off else {}),
+                        **({"nbest_min_probability": a.min_probability}
+                           if a.min_probability is not None else {}),
+                        **({"confusions": a.confusions.split(",")} if a.confusions else {}))
     # a hotlist takes 2-8 characters (the CSV, the protocol's schema, the index): a longer
     # label (a vanity message on a frame) cannot be wanted and is left out, and counted
     too_long = sum(len(clean(p.get("text"))) > 8 for it in items for p in it["plates"])
@@ -169,51 +226,65 @@ def main() -> int:
     own = {(t, st) for plates in labelled for t, st, _ in plates}
     decoys = decoy_plates(a.decoys, rng)
     t0 = time.monotonic()
-    wanted = Hotlist(entries(sorted(own, key=str) + decoys), max_substitutions=cfg.max_substitutions,
-                     one_off=cfg.one_off, confusions=cfg.confusions, skip=tuple(cfg.skip))
+    rules = dict(max_substitutions=cfg.max_substitutions, one_off=cfg.one_off,
+                 confusions=cfg.confusions, skip=tuple(cfg.skip),
+                 min_probability=cfg.nbest_min_probability)
+    wanted = Hotlist(entries(sorted(own, key=str) + decoys), **rules)
     near = {t: neighbour(t, cfg.confusions, rng) for t, _ in sorted(own, key=str)}
     innocent = Hotlist(entries([(near[t], st) for t, st in sorted(own, key=str)] + decoys),
-                       max_substitutions=cfg.max_substitutions, one_off=cfg.one_off,
-                       confusions=cfg.confusions, skip=tuple(cfg.skip))
+                       **rules)
     print(f"(lists built in {time.monotonic() - t0:.0f} s: {len(wanted)} entries)",
           file=sys.stderr)
     rec = Recognizer(threads=a.threads)
     plates_n = reads_n = alerted = false_alerts = neighbour_alerts = 0
+    expected = 0.0
     pass_alerted = passes_n = pass_false = 0
+    pass_expected = 0.0
     match_ms = []
     for it, plates in zip(items, labelled):
         img = cv2.imread(str(a.folder / it["image"]))
-        texts = read_image(rec, img, plates[0][2], crops)
-        reads_n += len(texts)
+        reads = read_image(rec, img, plates[0][2], crops)
+        reads_n += len(reads)
         mine = {t for t, _, _ in plates}
         neighbours = {near[t] for t in mine}
         hit_entries = set()
-        for text in texts:
+        for r in reads:
             t1 = time.perf_counter()
-            matches = wanted.match(text)
+            matches = wanted.match(r.text, candidates=r.candidates)
             match_ms.append((time.perf_counter() - t1) * 1000)
             hit_entries |= {m.entry.plate for m in matches}
             false_alerts += sum(m.entry.plate not in mine for m in matches)
-            neighbour_alerts += any(m.entry.plate in neighbours for m in innocent.match(text))
+            expected += sum(density(t, a.decoys) for t in reachable(r.text, r.candidates, cfg)
+                            if t not in mine)
+            neighbour_alerts += any(m.entry.plate in neighbours
+                                    for m in innocent.match(r.text, candidates=r.candidates))
         plates_n += len(plates)
         alerted += sum(t in hit_entries for t in mine)
         if a.pass_frames:
             views = approach(img, plates[0][2], a.pass_frames, sim)
             voted = read_pass(rec, views, crops)
             passes_n += 1
-            hits = {m.entry.plate for v in voted for m in wanted.match(v)}
+            hits = {m.entry.plate for v, cands in voted
+                    for m in wanted.match(v, candidates=cands)}
             pass_alerted += plates[0][0] in hits
             pass_false += len(hits - mine)
+            pass_expected += sum(density(t, a.decoys) for v, cands in voted
+                                 for t in reachable(v, cands, cfg) if t not in mine)
     print(f"images: {len(items)}")
     print(f"labels_left_out: {too_long} plates (over 8 characters: no hotlist holds them)")
     print(f"mode: {'crops (the readers on the labelled box)' if crops else 'full frames'}")
-    print(f"hotlist_entries: {len(wanted)} entries (one-off rule {'on' if cfg.one_off else 'off'})")
+    print(f"hotlist_entries: {len(wanted)} entries (one-off rule {'on' if cfg.one_off else 'off'}, "
+          f"look-alikes {','.join(cfg.confusions) or 'none'}, candidates from "
+          f"{cfg.nbest_min_probability:g})")
     print(f"alert_recall: {100 * alerted / plates_n:.1f} %")
     print(f"false_alerts_per_1000_reads: {1000 * false_alerts / max(1, reads_n):.2f} alerts")
+    print(f"false_alerts_expected_per_1000_reads: {1000 * expected / max(1, reads_n):.2f} alerts")
     print(f"innocent_neighbour_alert_rate: {100 * neighbour_alerts / plates_n:.1f} %")
     if passes_n:
         print(f"alert_recall_pass: {100 * pass_alerted / passes_n:.1f} %")
         print(f"false_alerts_per_1000_passes: {1000 * pass_false / passes_n:.2f} alerts")
+        print(f"false_alerts_expected_per_1000_passes: {1000 * pass_expected / passes_n:.2f} "
+              "alerts")
     match_ms.sort()
     if match_ms:
         print(f"match_ms_median: {statistics.median(match_ms):.3f} ms")

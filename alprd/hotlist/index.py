@@ -26,7 +26,7 @@ MAX_LEN = 9  # 8-character plates plus one inserted character; 58 bits in all
 # recall by at most one plate of us_e2e_dev or us_plate_crops and cost up to 1.2 false
 # alerts per 1,000 reads each against a realistic 2 M list (all eleven: 4-5 per 1,000). The
 # readers' own doubts (n-best candidates, recognize/nbest.py) cover those characters where
-# they are unsure instead (#34; bench/alerts.py; docs/accuracy.md).
+# they are unsure instead (#34; bench/alerts.py; README.md, "Alerts").
 DEFAULT_CONFUSIONS = ("O0", "I1")
 WIDE_CONFUSIONS = ("O0DQ", "B8", "I1LT", "S5", "Z2", "G6", "UV", "A4", "E3", "KX", "MN")
 SEP = "\x1f"

@@ -17,24 +17,34 @@ import numpy as np
 
 K = 8  # texts kept per reading and per mixture
 FLOOR = 0.005  # texts less probable than this are dropped
-SLOT_FLOOR = 0.002  # a character under this in its slot is never a candidate
+# a text is never more probable than its least probable character, so characters under
+# FLOOR / 2 (and beams under it: pad variants of one text are summed) are never followed
+SLOT_FLOOR = FLOOR / 2
 
 Candidates = tuple[tuple[str, float], ...]
 
 
 def strings(probs: np.ndarray, alphabet: str, pad: str, k: int = K) -> Candidates:
     """The k most probable texts of one reading, probs [slots, len(alphabet)]."""
+    rows, cols = np.nonzero(probs >= SLOT_FLOOR)
+    logs = np.log(np.maximum(probs[rows, cols], 1e-12)).tolist()
+    picks: list[list[tuple[float, str]]] = [[] for _ in range(len(probs))]
+    for r, c, lp in zip(rows.tolist(), cols.tolist(), logs):
+        picks[r].append((lp, "" if alphabet[c] == pad else alphabet[c]))
+    floor = math.log(SLOT_FLOOR)
     beams: list[tuple[float, str]] = [(0.0, "")]
-    for row in probs:
-        picks = np.flatnonzero(row >= SLOT_FLOOR)
-        if not len(picks):
-            picks = [int(row.argmax())]
-        grown = [(lp + math.log(max(float(row[i]), 1e-12)),
-                  text + ("" if alphabet[i] == pad else alphabet[i]))
-                 for lp, text in beams for i in picks]
-        grown.sort(key=lambda b: -b[0])
-        floor = math.log(FLOOR / 10)
-        beams = [b for b in grown[: 4 * k] if b[0] >= floor] or grown[:1]
+    for r, row in enumerate(picks):
+        if not row:  # nothing as likely as SLOT_FLOOR: the slot's best guess
+            c = int(probs[r].argmax())
+            row = [(math.log(max(float(probs[r, c]), 1e-12)),
+                    "" if alphabet[c] == pad else alphabet[c])]
+        if len(row) == 1:  # most slots: one character, certain
+            lp1, ch = row[0]
+            beams = [(lp + lp1, text + ch) for lp, text in beams]
+            continue
+        grown = sorted(((lp + lp1, text + ch) for lp, text in beams for lp1, ch in row),
+                       key=lambda b: -b[0])
+        beams = [b for b in grown[: 2 * k] if b[0] >= floor] or grown[:1]
     merged: dict[str, float] = {}
     for lp, text in beams:
         merged[text] = merged.get(text, 0.0) + math.exp(lp)
