@@ -183,14 +183,18 @@ class Recognizer:
         reads = reads if first is None else [first] + reads
         res = vote(reads)
         cfg = self.ocr.cfg
-        readings = [nbest.strings(r.probs, cfg.alphabet, cfg.pad_char) for r in reads
-                    if r.probs is not None]
+        readings = [(r.probs, cfg.alphabet, cfg.pad_char, r.confidence) for r in reads]
         if self.second is not None and res.confidence < self.second_below:
             theirs = self.second([crop_plate(src, src_box, *SECOND_VIEW)])[0]
             res = combine(res, theirs, self.second_weight)
-            if theirs.probs is not None:
-                readings.append(nbest.strings(theirs.probs, second.ALPHABET, second.PAD))
-        return replace(res, candidates=nbest.mixture(readings)), stored
+            readings.append((theirs.probs, second.ALPHABET, second.PAD, theirs.confidence))
+        if len(res.text) < self.min_chars or res.confidence < self.min_confidence:
+            return res, stored  # dropped by read(): its candidates are never asked for
+        readings = [(nbest.strings(p, al, pad), c) for p, al, pad, c in readings
+                    if p is not None]
+        cands = nbest.mixture([r for r, _ in readings],
+                              [c ** nbest.WEIGHT_POWER for _, c in readings])
+        return replace(res, candidates=cands), stored
 
     def recognize_file(self, path: Path) -> dict:
         img = cv2.imread(str(path))
