@@ -208,10 +208,10 @@ def test_deskew_is_off_by_default_and_reads_the_same_on_a_level_plate(rec):
     assert on.read_box(frame, box)[0].text == rec.read_box(frame, box)[0].text
 
 
-def test_a_faint_box_that_one_view_cannot_read_costs_one_ocr_run(rec):
-    """Detections under FAINT_SCORE are screened with one view; road with no plate on it is
-    dropped after that one run instead of six. A faint box on a real plate is read in full,
-    every view in all."""
+def test_a_box_that_one_view_cannot_read_costs_one_ocr_run(rec):
+    """Detections are screened with one view (under FAINT_SCORE at min_confidence, others at
+    SCREEN_CONFIDENCE); road with no plate on it is dropped after that one run instead of
+    six. A box on a real plate is read in full, every view in all."""
     from alprd.recognize.detector import Detection
     from alprd.recognize.recognizer import FAINT_SCORE
 
@@ -237,8 +237,29 @@ def test_a_faint_box_that_one_view_cannot_read_costs_one_ocr_run(rec):
         reads = rec.read(frame, [Detection(box, FAINT_SCORE / 2)])
         assert calls == [1, len(rec.views) - 1]  # the screened view is not read again
         assert reads and reads[0][0].text == p["text"]
+        # #34: a box the detector is sure of is screened too, at SCREEN_CONFIDENCE
+        calls.clear()
+        assert rec.read(road, [Detection((100, 500, 260, 560), 0.9)]) == []
+        assert calls == [1]
+        calls.clear()
+        reads = rec.read(frame, [Detection(box, 0.9)])
+        assert calls == [1, len(rec.views) - 1] and reads[0][0].text == p["text"]
     finally:
         rec.ocr = real_ocr
+
+
+def test_the_second_reader_is_not_asked_about_a_box_no_reader_reads(rec):
+    """Under SECOND_FLOOR our vote is a grille or a badge: the second reader is not asked
+    (combine() would keep it under the confidence filter anyway)."""
+    from alprd.recognize.recognizer import SECOND_FLOOR
+    counting = Recognizer(second_below=1.01)
+    counting.second = CountingReader(counting.second)
+    road = clip_frame(2)
+    res, _ = counting.read_box(road, (100, 500, 260, 560))
+    assert res.confidence < SECOND_FLOOR and counting.second.crops == 0
+    frame = clip_frame(PASSES[0]["last_frame"])
+    counting.read_box(frame, rec(frame)[0][0].bbox)
+    assert counting.second.crops == 1
 
 
 # -- the second reader (fast-plate-ocr's global OCR, MIT) -------------------------------------
