@@ -182,7 +182,7 @@ def test_a_hit_arrives_and_is_verified_step_by_step(car, page):
     assert page.inner_text("#alert-read .diff") == "8"  # the differing character stands out
     assert page.inner_text("#alert-entry .diff") == "B"
     assert "POSSIBLE MATCH" in page.inner_text("#alert-rule")  # #34: the readers' doubt
-    assert "read BXYZ442 25 % likely" in page.inner_text("#alert-rule")
+    assert "BXYZ442 25 % likely" in page.inner_text("#alert-rule")
     assert "V123456789" in page.inner_text("#alert-case")
     assert "STOLEN VEHICLE" in page.inner_text("#alert-list")
     assert "rear" in page.inner_text("#alert-where")

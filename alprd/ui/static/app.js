@@ -150,7 +150,7 @@ const LIST = {stolen_vehicle: "Stolen vehicle", stolen_plate: "Stolen plate", wa
 const RULE = {exact: "EXACT MATCH", "look-alike": "LOOK-ALIKE MATCH — highlighted characters differ",
   "extra-character": "NEAR MATCH — the read has an extra character",
   "missing-character": "NEAR MATCH — the read misses a character",
-  "n-best": "POSSIBLE MATCH — the reader was unsure: highlighted characters differ"};
+  "n-best": "POSSIBLE MATCH — the reader was unsure"};
 const STATE_RULE = {same: "", "entry-any-state": "the record has no state",
   "read-state-unknown": "state not read — check it", "state-mismatch": "STATE DIFFERS — check it"};
 
@@ -196,7 +196,7 @@ function renderAlert() {
   $("alert-case").textContent = h.case_number ? `NCIC / case: ${h.case_number}` : "no NCIC / case number";
   const rule = $("alert-rule");
   const likely = h.rule === "n-best" && h.candidate_probability != null
-    ? ` · read ${h.candidate} ${Math.round(h.candidate_probability * 100)} % likely` : "";
+    ? ` · ${h.candidate} ${Math.round(h.candidate_probability * 100)} % likely` : "";
   rule.textContent = (RULE[h.rule] || h.rule) + likely + (h.state_rule === "entry-any-state" ? " · " + STATE_RULE[h.state_rule] : "");
   rule.className = "rule" + (h.rule === "exact" ? "" : " lookalike");
   $("alert-where").textContent = `Camera ${a.camera_id} · ${localTime(a.utc)} · ${place(a)}`;
