@@ -246,3 +246,13 @@ def test_every_jurisdiction_has_its_own_words_in_the_order_the_state_head_reads(
             assert slogan == "" or slogan in states.SLOGANS[code]
     # no slogan is shared by two states (it would teach the head a coin toss)
     assert len(others) == sum(len(v) for v in states.SLOGANS.values())
+
+
+def test_wide_text_puts_one_or_two_wide_letters_in_a_registration():
+    """#34 item 5: training plates rich in W (then M, N, H), the letters read wrong most."""
+    rng = random.Random(5)
+    texts = [synth.wide_text(rng) for _ in range(300)]
+    assert all(any(c in synth.WIDE for c in t) for t in texts)
+    assert all(2 <= len(t) <= 8 and t.isalnum() and t == t.upper() for t in texts)
+    share_w = sum(t.count("W") for t in texts) / sum(len(t) for t in texts)
+    assert share_w > 3 / 36  # against 1 in 36 in random_text

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import cv2
 
-from train import camera
+from train import camera, synth
 
 PLATE_RE = re.compile(r"^[A-Z0-9]{4,8}$")
 
@@ -42,12 +42,13 @@ def load_backgrounds(n: int, seed: int) -> list:
 
 
 def _work(args):
-    start, count, out_dir, seed, p_two_line = args
+    start, count, out_dir, seed, p_two_line, p_wide = args
     rng = random.Random(seed + start)
     backgrounds = load_backgrounds(40, seed + start)
     rows = []
     for i in range(start, start + count):
-        crop, text, state = camera.ocr_crop(rng, backgrounds, p_two_line=p_two_line)
+        text = synth.wide_text(rng) if rng.random() < p_wide else None
+        crop, text, state = camera.ocr_crop(rng, backgrounds, text=text, p_two_line=p_two_line)
         name = f"syn_{i:06d}.png"
         cv2.imwrite(str(out_dir / "images" / name), crop[..., ::-1])
         rows.append((f"images/{name}", text))
@@ -154,12 +155,14 @@ def main() -> None:
                     help="versions of each real crop, each with another margin")
     ap.add_argument("--two-line", type=float, default=0.05,
                     help="share of synthetic plates (of 6+ characters) set on two lines")
+    ap.add_argument("--wide-letters", type=float, default=0.0,
+                    help="share of synthetic plates with one or two wide letters (W, M, N, H)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     (a.out / "images").mkdir(parents=True, exist_ok=True)
     chunk = 500
-    jobs = [(s, min(chunk, a.synthetic - s), a.out, a.seed, a.two_line)
+    jobs = [(s, min(chunk, a.synthetic - s), a.out, a.seed, a.two_line, a.wide_letters)
             for s in range(0, a.synthetic, chunk)]
     with mp.Pool(a.workers) as pool:
         syn = [r for rows in pool.map(_work, jobs) for r in rows]

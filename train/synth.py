@@ -52,6 +52,18 @@ def random_text(rng: random.Random) -> str:
     return "".join(chars)
 
 
+WIDE = "WWWMMNH"  # the letters most misread on real plates (#34 item 5), W the most
+
+
+def wide_text(rng: random.Random) -> str:
+    """A registration with one or two of its characters a wide letter (WIDE): W is 1 letter
+    in 26 of random_text's and the letter our OCR misreads most often (as H, M, N, K)."""
+    chars = list(random_text(rng))
+    for i in rng.sample(range(len(chars)), min(len(chars), rng.choice((1, 1, 2)))):
+        chars[i] = rng.choice(WIDE)
+    return "".join(chars)
+
+
 def repeated_text(rng: random.Random) -> str:
     """A registration with a character stamped twice or three times in a row (HF44Y3B, 777),
     so the OCR learns to count a run of equal characters instead of doubling a single one."""
