@@ -250,7 +250,7 @@ def test_a_box_that_one_view_cannot_read_costs_one_ocr_run(rec):
 
 def test_the_second_reader_is_not_asked_about_a_box_no_reader_reads(rec):
     """Under SECOND_FLOOR our vote is a grille or a badge: the second reader is not asked
-    (combine() would keep it under the confidence filter anyway)."""
+    (on the real sets it never lifted such a reading over the confidence filter)."""
     from alprd.recognize.recognizer import SECOND_FLOOR
     counting = Recognizer(second_below=1.01)
     counting.second = CountingReader(counting.second)

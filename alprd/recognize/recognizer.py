@@ -47,10 +47,10 @@ SECOND_VIEW = (0.05, 0.10)
 FAINT_SCORE = 0.2
 SCREEN_CONFIDENCE = 0.2
 # The second reader is asked where our vote is unsure (second_below) but not hopeless: under
-# SECOND_FLOOR it is a box no reader reads, and combine() keeps such a reading under the
-# confidence filter anyway. No read of us_e2e_dev, us_plate_crops or eu_e2e changed from 0.0
-# to 0.7; at 0.5 the second reader ran 46 times on us_e2e_dev instead of 171 (eu_e2e 27
-# instead of 152).
+# SECOND_FLOOR it is a box no reader reads (a grille, a badge), which combine() left under
+# the confidence filter in every case measured: no read of us_e2e_dev, us_plate_crops or
+# eu_e2e changed with the floor anywhere from 0.0 to 0.7; at 0.5 the second reader ran 46
+# times on us_e2e_dev instead of 171 (eu_e2e 27 instead of 152).
 SECOND_FLOOR = 0.5
 
 
@@ -175,9 +175,10 @@ class Recognizer:
         """Read the plate in box (image pixels) at each of VIEWS and let them vote; the
         winning text's most confident reading, with the crop to store (as the camera saw it).
         Where that reading's confidence is under second_below (and not under SECOND_FLOOR),
-        the second reader's reading of the plate is combined with it (second.combine). The result's `candidates` are
-        the plate's most probable texts over every reading, the second reader's included
-        (nbest.mixture): the hotlist matches them too.
+        the second reader's reading of the plate is combined with it (second.combine). The
+        result's `candidates` are the plate's most probable texts over every reading, the
+        second reader's included (nbest.mixture): the hotlist matches them too. A reading
+        under min_chars or min_confidence gets none (read() drops it).
 
         A plate tilted by deskew_min_deg or more is levelled first (rectify.py). first, where
         given, is the reading of the first view of the image as it is (the screen
