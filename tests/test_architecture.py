@@ -2,7 +2,8 @@
 
 The layering (pyproject.toml, [tool.importlinter]): stages import none of the store, uplink,
 page or daemon; HQ imports no car-only module; the shared contract (alprd.protocol) imports
-neither side; nothing under alprd/ imports train/ or bench/. And the sizes: a package's
+neither side; the runtime never imports the demo (the self-test's reference frame is its own,
+#35 item 6); nothing under alprd/ imports train/ or bench/. And the sizes: a package's
 __init__.py only re-exports, no module needs a scroll bar, the daemon only wires.
 """
 from __future__ import annotations
@@ -22,7 +23,20 @@ def test_the_import_contracts_hold():
     run = subprocess.run([exe, "--no-cache"], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "0 broken" in run.stdout and "4 kept" in run.stdout, run.stdout[-2000:]
+    assert "0 broken" in run.stdout and "5 kept" in run.stdout, run.stdout[-2000:]
+
+
+def test_every_runtime_module_is_held_to_the_no_demo_contract():
+    """A module added under alprd/ is in the contract's list, or the contract misses it:
+    only the command line (`alprd demo`), its __main__ and the demo itself may import it."""
+    import tomllib
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"]
+    (demo,) = [c for c in contracts if c["forbidden_modules"] == ["alprd.demo"]]
+    runtime = {f"alprd.{p.stem if p.is_file() else p.name}" for p in PACKAGE.iterdir()
+               if (p.suffix == ".py" or (p / "__init__.py").exists())
+               and p.stem not in ("__init__", "__main__", "cli", "demo")}
+    assert set(demo["source_modules"]) == runtime
 
 
 def lines(path: Path) -> int:
