@@ -149,7 +149,8 @@ class Pipeline:
 
     # -- a pass ---------------------------------------------------------------------------
     def build_read(self, p: Pass) -> tuple[Read, list[Hit]] | None:
-        """The pass as a read with its hotlist hits; None where it must not be kept."""
+        """The pass as a read with its hotlist hits; None in a no-capture zone (POL-03);
+        CropUnencodable where its crop cannot be encoded."""
         text, confs = p.text()
         best = p.best()
         fix = self.gps_track.at(best.mono)
@@ -160,8 +161,7 @@ class Pipeline:
         ok, jpeg = cv2.imencode(".jpg", best.crop,
                                 [cv2.IMWRITE_JPEG_QUALITY, self.cfg.store.crop_quality])
         if not ok:
-            log.error("could not encode the crop of %s; pass dropped", text)
-            return None
+            raise CropUnencodable(f"could not encode the crop of {text}")
         state, state_conf = p.state_read or (None, None)
         read = Read(id=p.id, text=text,
                     confidence=round(sum(confs) / len(confs), 4) if confs else 0.0,
@@ -203,10 +203,18 @@ class Pipeline:
         """Alert before the pass ends when its vote is already confident; once per pass."""
         if p.alerted or len(p.sightings) < EARLY_MIN_SIGHTINGS:
             return
-        _, confs = p.text()
+        text, confs = p.text()
         if min(confs, default=0.0) < EARLY_MIN_CONFIDENCE:
             return
-        built = self.build_read(p)
+        try:  # no entry even without the state and expiry rules: no read to build this frame
+            if not self.hotlist.match(text, None, 0.0, p.candidates()):
+                return
+        except Exception:  # noqa: BLE001  build_read matches again and says what failed
+            pass
+        try:
+            built = self.build_read(p)
+        except CropUnencodable:
+            return  # the pass is kept open; finish() says it in one line
         if not (built and built[1]):
             return
         if self.states is not None and p.state_read is None:
@@ -219,7 +227,12 @@ class Pipeline:
         self.alerts.open({**read_event(*built), **({"state_pending": True} if pending else {})})
 
     def finish(self, p: Pass) -> None:
-        built = self.build_read(p)
+        try:
+            built = self.build_read(p)
+        except CropUnencodable as exc:  # not a POL-03 drop: counted and said on its own
+            self.store.bump("crop_unencodable")
+            log.error("%s; pass dropped (%d so far)", exc, self.store.counter("crop_unencodable"))
+            return
         if built is None:
             self.store.bump("no_capture_zone")  # POL-03: nothing but the count is kept
             log.debug("read dropped in a no-capture zone")
@@ -248,6 +261,10 @@ class Pipeline:
         self.wake_uplink()
         if self.on_read:
             self.on_read(read, hits)
+
+
+class CropUnencodable(ValueError):
+    """A pass's crop that OpenCV will not encode as JPEG (the pass cannot be kept)."""
 
 
 STATE_SAYS = {"state-mismatch": " -- STATE DIFFERS (want {0}, read {1})",

@@ -42,6 +42,43 @@ def test_reads_in_a_no_capture_zone_are_dropped_and_only_counted(tmp_path):
     d.store.close()
 
 
+def test_a_crop_that_will_not_encode_is_counted_apart_from_no_capture_zones(tmp_path,
+                                                                           monkeypatch):
+    """#35 item 3: a failed JPEG encode is no POL-03 drop; it has its own count and line."""
+    import alprd.pipeline
+    d = make_daemon(tmp_path)
+    monkeypatch.setattr(alprd.pipeline.cv2, "imencode", lambda *a, **k: (False, None))
+    d.pipeline.finish(a_pass("7ABC123"))
+    assert d.store.reads() == []
+    assert d.store.counter("crop_unencodable") == 1 and d.store.counter("no_capture_zone") == 0
+    d.store.close()
+
+
+def test_a_confident_pass_with_no_hit_builds_no_read_before_it_ends(tmp_path, monkeypatch):
+    """#35 item 3: the early alert's check matches the pass's text first; a pass that hits
+    nothing costs no JPEG encode (nor clock stamp) per frame. One that hits alerts early."""
+    import alprd.pipeline
+    from alprd.hotlist import Hotlist
+    from alprd.types import HotlistEntry
+    d = make_daemon(tmp_path)
+    d.pipeline.states = None
+    d.pipeline.hotlist = Hotlist([HotlistEntry("8XYZ442", None, "stolen_vehicle", "x")])
+    real, calls = alprd.pipeline.cv2.imencode, []
+    monkeypatch.setattr(alprd.pipeline.cv2, "imencode",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    crop = np.full((30, 60, 3), 128, np.uint8)
+    for text in ("7ABC123", "8XYZ442"):
+        for i in range(6):
+            plate = PlateRead(text, 0.95, (0.95,) * 7, (10, 10, 70, 40), 0.9)
+            p = d.pipeline.tracker.add(  # a camera each: the two passes never merge
+                Observation(plate, text, 100.0 + i * 0.1, crop, 10.0))
+            d.pipeline.maybe_alert_early(p)
+        if text == "7ABC123":
+            assert calls == [] and d.alerts.current() == []
+    assert len(calls) == 1 and len(d.alerts.current()) == 1  # one early alert, one encode
+    d.store.close()
+
+
 def test_zone_config_rejects_bad_coordinates(tmp_path):
     from alprd.config import ConfigError
     with pytest.raises(ConfigError, match="not a \\[lat, lon\\]"):
