@@ -152,7 +152,9 @@ class FixBuilder:
             return
         if gga and gga["quality"] == 0:
             return  # the receiver says this epoch has no fix, whatever RMC says
-        pick = lambda k, *srcs: next((d[k] for d in srcs if d.get(k) is not None), None)  # noqa: E731
+        def pick(k, *srcs):  # the first source that has field k
+            return next((d[k] for d in srcs if d.get(k) is not None), None)
+
         self.track.add(Fix(lat=rmc["lat"], lon=rmc["lon"], mono=ep["mono"], utc=rmc.get("utc"),
                            quality=gga.get("quality") or 1, hdop=pick("hdop", gga, extra),
                            satellites=gga.get("satellites"),
@@ -188,7 +190,8 @@ class GpsReader(Worker):
         else:
             self._serial()
 
-    def _handle(self, raw: bytes | str) -> None:
+    def handle(self, raw: bytes | str) -> None:
+        """One NMEA line, as the serial port or a log gives it (the self-test feeds a log)."""
         line = raw.decode("ascii", "replace") if isinstance(raw, bytes) else raw
         if not line.strip():
             return
@@ -216,7 +219,7 @@ class GpsReader(Worker):
                     if delay > 0 and self._stop.wait(delay):
                         return
                     next_t += 1.0
-                self._handle(raw)
+                self.handle(raw)
             self.builder.flush()
             if not self.replay_loop:
                 self.state = "finished"
@@ -235,7 +238,7 @@ class GpsReader(Worker):
                     while not self._stop.is_set():
                         raw = ser.readline()  # b"" on timeout: silence, keep reading
                         if raw:
-                            self._handle(raw)
+                            self.handle(raw)
             except (serial.SerialException, OSError) as exc:
                 if self.state != "reopening":
                     log.warning("gps: %s unavailable (%s); reopening", self.port, exc)

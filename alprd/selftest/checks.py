@@ -92,7 +92,7 @@ def check_gps(cfg: Config, listen_s: float = 3.0) -> Result:
     reader = GpsReader(cfg.gps.port, track, cfg.gps.baud)
     if Path(cfg.gps.port).is_file():  # a log: parse it whole, no pacing
         for line in Path(cfg.gps.port).read_bytes().splitlines():
-            reader._handle(line)
+            reader.handle(line)
     else:
         reader.start()
         time.sleep(listen_s)

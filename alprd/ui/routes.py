@@ -65,7 +65,8 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         log.debug("ui: " + fmt, *args)
 
-    def _send(self, code: int, body: bytes, ctype: str, headers: dict = {}) -> None:
+    def _send(self, code: int, body: bytes, ctype: str,
+              headers: dict[str, str] | None = None) -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -76,12 +77,12 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Security-Policy",
                          "default-src 'self'; img-src 'self' data:; "
                          "frame-ancestors 'none'")
-        for k, v in headers.items():
+        for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
 
-    def _json(self, code: int, obj, headers: dict = {}) -> None:
+    def _json(self, code: int, obj, headers: dict[str, str] | None = None) -> None:
         self._send(code, json.dumps(obj).encode(), "application/json", headers)
 
     def _token(self) -> str | None:

@@ -2,7 +2,8 @@
 
 paho keeps unconfirmed messages in memory only, so durability is the outbox's job: a record
 stays in SQLite until HQ's application-level acknowledgement names its id, and is sent again
-until then: after retry_s, then twice as long each time up to RETRY_CAP_S, jittered. HQ drops duplicates by id. See docs/protocol.md.
+until then: after retry_s, then twice as long each time up to RETRY_CAP_S, jittered. HQ drops
+duplicates by id. See docs/protocol.md.
 """
 from __future__ import annotations
 

@@ -216,9 +216,9 @@ def test_row5_garbage_lines_are_no_proof_of_life(tmp_path):
     reader = GpsReader(str(log), GpsTrack())
     reader.progress_mono = None
     for raw in log.read_bytes().splitlines():
-        reader._handle(raw)
+        reader.handle(raw)
     assert reader.lines == 30 and reader.progress_mono is None  # 30 lines, no progress
-    reader._handle(epoch(0, None, None).splitlines()[0])  # a valid RMC saying "no fix"
+    reader.handle(epoch(0, None, None).splitlines()[0])  # a valid RMC saying "no fix"
     assert reader.progress_mono is not None
 
 
