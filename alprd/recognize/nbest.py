@@ -10,15 +10,10 @@ text, weighted by how sure each was.
 
 The views of one plate are weighted by their mean character confidence to the power
 WEIGHT_POWER: a view that read the plate badly (a wide margin that shrinks a W to an H, a
-cut-off end) sits near 0.8 and weighs 3 % of a view near 1.0, where with equal weights its
-guesses made the readers look doubtful about plates they read right, and each doubt is a
-text the hotlist may hold. Chosen on the even half of us_plate_crops with us_e2e_dev's even
-half as the false-alert check, against a realistic 2 M list (bench/alerts.py's FORMATS);
-with hotlist.nbest_min_probability 0.1: equal weights 91.5 % of wanted plates alerting at
-0.58 expected false alerts per 1,000 reads (us_e2e_dev 1.25), powers 8 / 16 / 32: 92.3 %
-at 0.33 (1.12) / 92.3 % at 0.32 (0.92) / 91.5 % at 0.21 (0.65). Odd half with 16: 95.7 % at
-0.28 (equal weights 95.3 % at 0.35); us_e2e_dev's odd half 88.9 % at 0.67 (90.7 % at 0.95);
-eu_e2e 92.6 % at 0.04 (90.7 % at 0.07).
+cut-off end) sits near 0.8 and weighs 3 % of a view near 1.0, so its guesses no longer make
+the readers look doubtful about plates they read right (each doubt is a text the hotlist may
+hold). The power and hotlist.nbest_min_probability, and how they were chosen:
+train/MODEL_CARD.md, "The readers' doubts, matched".
 """
 from __future__ import annotations
 

@@ -22,35 +22,17 @@ from alprd.types import PlateRead
 MARGIN_X, MARGIN_Y = 0.10, 0.18
 # Each plate is read at these margins (fractions of the box's width and height; a negative
 # margin cuts inside the box) and the views vote: the text whose readings sum to the most
-# confidence wins. Detector boxes are on median 18 % wider than the plate and vary from 5 %
-# narrower to 47 % wider (us_e2e_dev), and the OCR reads best when the plate fills the crop
-# as in training. Measured on us_e2e_dev's detector boxes with the interim-2 models: one
-# view 46.3 %, the two views before 48.1 %, these five voting 56.5 %, the labelled box
-# itself 69.4 %. A sixth, loose view reads plates whose box cuts off an end character
-# (5TGN556 read TGN556): with interim-7, us_e2e_dev 77.8 -> 79.6 %, us_plate_crops 79.0 ->
-# 79.6 %, eu_e2e 63.9 -> 66.7 %, at one more OCR run per plate (the best of four loose
-# margins tried; (0.30, 0.40) lost on eu_e2e).
-# The crop stored with the read (POL-01) has the MARGIN_X/Y margin.
-# Where the vote is unsure, the second reader reads the plate at SECOND_VIEW (of four margins
-# tried, the best on half of us_plate_crops) and the two readings are combined.
+# confidence wins. The crop stored with the read (POL-01) has the MARGIN_X/Y margin. Where
+# the vote is unsure (second_below) but not hopeless (SECOND_FLOOR), the second reader reads
+# the plate at SECOND_VIEW and the two readings are combined. Every box is screened with the
+# first view first: under FAINT_SCORE it must read at min_confidence there, any other box at
+# SCREEN_CONFIDENCE (a grille, a badge, a date stamp is not worth five more runs).
+# How each figure was chosen, with what it measured: train/MODEL_CARD.md, "Views, screen and
+# the second reader's gate".
 VIEWS = ((0.05, 0.10), (0.15, 0.30), (-0.06, 0.0), (0.0, 0.20), (0.10, 0.0), (0.20, 0.30))
 SECOND_VIEW = (0.05, 0.10)
-
-# Every detection is screened with the first view alone before all views are read: one
-# scoring under FAINT_SCORE must read at min_confidence there, any other at SCREEN_CONFIDENCE.
-# The low detector threshold (0.1) finds faint plates, but most faint boxes are date stamps,
-# signs and grilles, and five views each made a frame twice as slow (us_e2e_dev median 46 ms
-# at 0.1 against 18 ms at 0.2, interim-5). Boxes over FAINT_SCORE that one view reads under
-# 0.2 were grilles and badges too: screening them at 0.2 (#34) cut the OCR runs of
-# us_e2e_dev by 30 % (1,899 -> 1,334) and eu_e2e's by 32 %, no read of any folder changed
-# (us_plate_crops: none screened out), nor at 0.3.
 FAINT_SCORE = 0.2
 SCREEN_CONFIDENCE = 0.2
-# The second reader is asked where our vote is unsure (second_below) but not hopeless: under
-# SECOND_FLOOR it is a box no reader reads (a grille, a badge), which combine() left under
-# the confidence filter in every case measured: no read of us_e2e_dev, us_plate_crops or
-# eu_e2e changed with the floor anywhere from 0.0 to 0.7; at 0.5 the second reader ran 46
-# times on us_e2e_dev instead of 171 (eu_e2e 27 instead of 152).
 SECOND_FLOOR = 0.5
 
 
