@@ -1,10 +1,6 @@
-"""Retention (POL-09), one library for the vehicle and the reference HQ.
+"""Retention (POL-09) on the vehicle. The policy's schedule (two years logical, five years
+and a day permanent, legal holds), shared with HQ, is alprd/protocol/retention.py.
 
-Policy schedule, from a record's capture time:
-- two years: logical deletion (flagged, hidden from data users, visible to administrators);
-- five years, 24 hours and one minute: permanent deletion, crops included;
-- a legal hold (by DR or case number) keeps a record from both until the hold is released;
-  each hold is due for review every two years.
 On the vehicle, acknowledged records are kept for in-car searches up to the local cap
 (store.local_cap_days, at most 730 days: never as long as the policy's two years) and then
 purged; unacknowledged records stay until HQ has them, since losing them is worse.
@@ -21,54 +17,12 @@ from alprd.clock import iso
 
 log = logging.getLogger(__name__)
 
-LOGICAL_YEARS = 2
-PERMANENT_YEARS = 5
-PERMANENT_EXTRA = timedelta(hours=24, minutes=1)
-HOLD_REVIEW_YEARS = 2
-
-
-def add_years(t: datetime, years: int) -> datetime:
-    """The same calendar date and time `years` later (29 February becomes 28 February)."""
-    try:
-        return t.replace(year=t.year + years)
-    except ValueError:
-        return t.replace(year=t.year + years, day=28)
-
-
-def logical_due(captured: datetime) -> datetime:
-    return add_years(captured, LOGICAL_YEARS)
-
-
-def permanent_due(captured: datetime) -> datetime:
-    return add_years(captured, PERMANENT_YEARS) + PERMANENT_EXTRA
-
-
-def decide(captured: datetime, now: datetime, held: bool = False) -> str:
-    """'keep', 'logical' (flag and hide) or 'permanent' (delete, crops included)."""
-    if held:
-        return "keep"
-    if now >= permanent_due(captured):
-        return "permanent"
-    if now >= logical_due(captured):
-        return "logical"
-    return "keep"
-
-
-def hold_review_due(last_review: datetime) -> datetime:
-    return add_years(last_review, HOLD_REVIEW_YEARS)
-
-
 MAX_LOCAL_CAP_DAYS = 730  # the vehicle never keeps data as long as the policy's two years
 
 
 def vehicle_purge_before(now: datetime, local_cap_days: float) -> datetime:
     """Acknowledged records captured before this time leave the vehicle."""
     return now - timedelta(days=min(local_cap_days, MAX_LOCAL_CAP_DAYS))
-
-
-def parse_utc(text: str) -> datetime:
-    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 class VehiclePurge:

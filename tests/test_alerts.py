@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from alprd.audit import AuditLog
-from alprd.retention import parse_utc
+from alprd.protocol.retention import parse_utc
 from alprd.roster import Session
 from alprd.store import Store, StoreError
 from alprd.types import Hit, HotlistEntry

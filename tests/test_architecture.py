@@ -1,7 +1,8 @@
 """The house rules that keep the code easy to change, checked rather than remembered.
 
 The layering (pyproject.toml, [tool.importlinter]): stages import none of the store, uplink,
-page or daemon; HQ imports no car-only module; the shared contract (alprd.protocol) imports
+page or daemon; HQ imports no car-only module (the retention schedule both apply lives in
+alprd.protocol, #35 item 9); the shared contract (alprd.protocol) imports
 neither side; the runtime never imports the demo (the self-test's reference frame is its own,
 #35 item 6); nothing under alprd/ imports train/ or bench/. And the sizes: a package's
 __init__.py only re-exports, no module needs a scroll bar, the daemon only wires.

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alprd import retention
+from alprd.protocol import retention
 from alprd.hq import open_store
 from alprd.hq.schema import plate_index
 from alprd.protocol import read_body

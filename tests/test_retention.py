@@ -3,7 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alprd import retention
+from alprd import retention as vehicle
+from alprd.protocol import retention
 from alprd.hq import open_store
 from alprd.protocol import read_body
 from alprd.store import Store
@@ -68,11 +69,11 @@ def test_vehicle_purges_only_acknowledged_reads_past_the_cap(tmp_path):
     for r in (old, old_unacked, new):
         s.add_read(r)
     s.acknowledge([old.id, new.id])
-    before = retention.vehicle_purge_before(datetime(2026, 11, 28, tzinfo=timezone.utc), 30)
+    before = vehicle.vehicle_purge_before(datetime(2026, 11, 28, tzinfo=timezone.utc), 30)
     assert s.purge_acknowledged(before.isoformat()) == 1
     assert sorted(r["text"] for r in s.reads()) == ["NEW0001", "OLD0002"]
     # the cap can never reach the policy's two years
-    assert retention.vehicle_purge_before(T0, 10_000) == T0 - timedelta(days=730)
+    assert vehicle.vehicle_purge_before(T0, 10_000) == T0 - timedelta(days=730)
     s.close()
 
 

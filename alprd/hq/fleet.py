@@ -11,7 +11,7 @@ import threading
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from alprd import retention
+from alprd.protocol import retention
 from alprd.hq.schema import flags
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import logging
 import threading
 from datetime import datetime, timedelta, timezone
 
-from alprd import retention
+from alprd.protocol import retention
 from alprd.hq.access import AccessRefused, access_row, in_state, refusal
 from alprd.hq.pgschema import MIGRATIONS, SCHEMA_VERSION
 from alprd.hq.schema import (IndexKeyed, batch_health, captured, check_batch,

@@ -9,7 +9,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from alprd import retention
+from alprd.protocol import retention
 from alprd.hq.access import AccessRefused, access_row, in_state, refusal
 from alprd.hq.keys import load_index_key
 from alprd.hq.sealing import body_keys_path, load_body_keys

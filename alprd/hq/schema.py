@@ -11,7 +11,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 
-from alprd import retention
+from alprd.protocol import retention
 from alprd.protocol import check_record
 
 log = logging.getLogger(__name__)
