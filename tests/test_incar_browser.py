@@ -143,7 +143,8 @@ def officer_sees_a_hit(page, car) -> Hit:
 @pytest.mark.policy("POL-07")
 def test_each_sign_in_refusal_says_why(car, page):
     page.goto(car.url)
-    assert page.is_visible("#signin") and not page.is_visible("#alert")  # no anonymous use
+    page.wait_for_selector("#signin", state="visible")  # is_visible() does not wait: a busy
+    assert not page.is_visible("#alert")  # machine had not drawn it yet; no anonymous use
     cases = [("9999", "1234", "not recognised"),
              ("5005", "5678", "Professional Standards Bureau"),
              ("6006", "6789", "No ALPR training"),
