@@ -171,13 +171,7 @@ class Pipeline:
                     lat=fix.lat if fix else None, lon=fix.lon if fix else None,
                     fix_quality=fix.quality if fix else 0, crop_jpeg=jpeg.tobytes(),
                     bbox=best.plate.bbox, frames=len(p.sightings))
-        try:
-            matches = self.hotlist.match(read.text, read.state, clock.parse(utc).timestamp(),
-                                         p.candidates())
-        except Exception as exc:  # noqa: BLE001  the read is kept; the pipeline goes on
-            log.error("hotlist: matching %s failed (%s: %s); stored without hits", read.text,
-                      type(exc).__name__, exc)
-            matches = []
+        matches = self._match(p, read.text, read.state, clock.parse(utc).timestamp())
         hits = [Hit(id=hit_id(read.id, m.entry), read_id=read.id, entry=m.entry, rule=m.rule,
                     utc=utc, differs=m.differs, state_rule=m.state_rule, read_state=state,
                     read_state_confidence=state_conf, candidate=m.candidate or None,
@@ -195,6 +189,16 @@ class Pipeline:
                                            self.gps_track.last_utc_mono)
         return None if source == "system-unset" else clock.parse(utc)
 
+    def _match(self, p: Pass, text: str, state: str | None, now: float) -> list:
+        """The hotlist's matches for a pass's text and candidates; none where matching
+        fails (said in one line: the read is kept and the pipeline goes on)."""
+        try:
+            return self.hotlist.match(text, state, now, p.candidates())
+        except Exception as exc:  # noqa: BLE001  a read is worth keeping without its hits
+            log.error("hotlist: matching %s failed (%s: %s); no hits", text,
+                      type(exc).__name__, exc)
+            return []
+
     def _in_no_capture_zone(self, fix) -> bool:
         return any(inside((fix.lat, fix.lon), z.polygon)
                    for z in self.cfg.capture.no_capture_zones)
@@ -206,11 +210,8 @@ class Pipeline:
         text, confs = p.text()
         if min(confs, default=0.0) < EARLY_MIN_CONFIDENCE:
             return
-        try:  # no entry even without the state and expiry rules: no read to build this frame
-            if not self.hotlist.match(text, None, 0.0, p.candidates()):
-                return
-        except Exception:  # noqa: BLE001  build_read matches again and says what failed
-            pass
+        if not self._match(p, text, None, 0.0):  # no entry, even without the state and
+            return  # expiry rules: no read (crop encode, clock stamp) to build this frame
         try:
             built = self.build_read(p)
         except CropUnencodable:

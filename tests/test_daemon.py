@@ -168,3 +168,25 @@ def test_a_hit_on_a_full_disk_is_still_shown_to_the_officer(tmp_path):
         events.append(q.get_nowait())
     assert any(e["type"] == "alert" and e.get("not_stored") for e in events)
     d.store.close()
+
+
+def test_a_hotlist_that_fails_to_match_costs_the_hits_not_the_read(tmp_path, caplog):
+    """The early check and the pass's end both go through Pipeline._match: a matcher that
+    raises is said in one line, the frame loop goes on, the read is stored without hits."""
+    class Broken:
+        def match(self, *a, **k):
+            raise RuntimeError("index corrupt")
+
+    d = make_daemon(tmp_path)
+    d.pipeline.states = None
+    d.pipeline.hotlist = Broken()
+    crop = np.full((30, 60, 3), 128, np.uint8)
+    for i in range(4):
+        plate = PlateRead("7ABC123", 0.95, (0.95,) * 7, (10, 10, 70, 40), 0.9)
+        p = d.pipeline.tracker.add(Observation(plate, "rear", 100.0 + i * 0.1, crop, 10.0))
+        d.pipeline.maybe_alert_early(p)  # does not raise
+    d.pipeline.expire(1e6)
+    assert [r["text"] for r in d.store.reads()] == ["7ABC123"]
+    assert d.store.outbox_depth() == 1  # the read; no hit
+    assert "matching 7ABC123 failed (RuntimeError: index corrupt)" in caplog.text
+    d.store.close()
