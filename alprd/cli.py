@@ -201,7 +201,7 @@ def cmd_audit(a) -> int:
             return 0
         try:
             rep = audit.report(a.since, a.until)
-        except Exception as exc:  # a sealed value failed: say so, do not print half a report
+        except Exception as exc:  # noqa: BLE001  a sealed value failed: no half a report
             print(f"audit: cannot read the audit trail: {exc}", file=sys.stderr)
             return 1
         print(json.dumps(rep, indent=1) if a.json else format_report(rep))

@@ -15,8 +15,8 @@ abstained: unknown), state_confidence_mean the mean confidence the named states 
 against state_named_right, the share of them that were right (calibration); the state is
 read on the labelled box, or with --state-box detector on the detector's box (as the daemon
 reads it: the detected box best overlapping the label). --half even|odd reads every other
-image only: choices are made on the even half and confirmed on the odd one. Prints figures, one per line, the last being
-read_rate; --confusions adds a per-character confusion table.
+image only: choices are made on the even half and confirmed on the odd one. Prints figures,
+one per line, the last being read_rate; --confusions adds a per-character confusion table.
 """
 from __future__ import annotations
 

@@ -51,7 +51,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alprd.config import HotlistConfig  # noqa: E402
 from bench.accuracy import clean, is_crop_set  # noqa: E402  the same labels, read alike
-from alprd.geometry import iou  # noqa: E402
 from alprd.hotlist import Hotlist  # noqa: E402
 from alprd.recognize.recognizer import Recognizer  # noqa: E402
 from alprd.track import PassTracker  # noqa: E402

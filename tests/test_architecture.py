@@ -40,6 +40,16 @@ def test_every_runtime_module_is_held_to_the_no_demo_contract():
     assert set(demo["source_modules"]) == runtime
 
 
+def test_ruff_finds_nothing():
+    """pycodestyle, pyflakes, bugbear and blind-except rules over alprd/, bench/, train/ and
+    tests/ ([tool.ruff] in pyproject.toml, each exemption with its reason; #35 item 7)."""
+    exe = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    assert exe, "ruff is not installed (./run test installs the [dev] extra)"
+    run = subprocess.run([exe, "check", "--no-cache", "."], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+
+
 def lines(path: Path) -> int:
     return len(path.read_text().splitlines())
 

@@ -103,7 +103,8 @@ def test_the_package_installs_runs_and_purges_clean(tmp_path):
                        check=True, capture_output=True)
         cfg = tmp_path / "alprd.toml"
         cfg.write_text(f'[vehicle]\nunit_id = "DEB-1"\n[[capture.cameras]]\nid = "rear"\n'
-                       f'source = "{assets / "clip.mp4"}"\n[gps]\nport = "{assets / "track.nmea"}"\n'
+                       f'source = "{assets / "clip.mp4"}"\n'
+                       f'[gps]\nport = "{assets / "track.nmea"}"\n'
                        f'[hotlist]\npath = "{assets / "hotlist.csv"}"\n'
                        f'[store]\npath = "{tmp_path / "state" / "car.db"}"\n'
                        f'key_file = "{keys / "data.key"}"\n')

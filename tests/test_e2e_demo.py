@@ -121,7 +121,7 @@ def test_demo_clip_end_to_end(broker, tmp_path):
     # the clip's plates are read, one read per pass
     assert len(CLIP_PLATES & set(texts)) >= 4, texts
     assert len(rows) <= len(CLIP_PLATES) + 2, texts
-    for text, utc, lat, lon, quality, cam, unit, conf, crop in rows:
+    for _text, utc, lat, lon, quality, cam, unit, conf, crop in rows:
         assert utc.endswith("Z") and utc.startswith("20")
         assert lat == pytest.approx(34.05, abs=0.01) and lon == pytest.approx(-118.24, abs=0.01)
         assert quality >= 1 and cam == "rear" and unit == "E2E-1" and 0 < conf <= 1
@@ -147,7 +147,8 @@ def test_demo_clip_end_to_end(broker, tmp_path):
     sent = {r["id"] for m in spy.messages for r in m["records"]}
     assert len(sent) == len(rows) + len(hits)
     hq_db = sqlite3.connect(tmp_path / "hq.db")
-    assert hq_db.execute("SELECT count(*) FROM records WHERE kind='read'").fetchone()[0] == len(rows)
+    count = "SELECT count(*) FROM records WHERE kind='read'"
+    assert hq_db.execute(count).fetchone()[0] == len(rows)
     assert hq_db.execute("SELECT count(*) FROM records WHERE kind='hit'").fetchone()[0] == len(hits)
     # no full frame anywhere in the uplink either
     for m in spy.messages:

@@ -224,7 +224,8 @@ def build_model(size: int):
     p4 = block(p4, 64, 1)
     p3 = layers.Add()([layers.UpSampling2D(2)(p4), conv(c3, 64, k=1)])
     p3 = block(p3, 64, 1)
-    heat = layers.Conv2D(1, 1, activation="sigmoid", bias_initializer=keras.initializers.Constant(-2.2))(
+    heat = layers.Conv2D(1, 1, activation="sigmoid",
+                         bias_initializer=keras.initializers.Constant(-2.2))(
         conv(p3, 48))
     reg = layers.Conv2D(4, 1)(conv(p3, 48))
     out = layers.Concatenate(name="det")([heat, reg])

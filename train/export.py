@@ -1,6 +1,7 @@
 """Export trained models into the package: alprd/recognize/models/.
 
-    python -m train.export --ocr build/ocr_runs/<run>/best.keras --detector build/det/detector.tflite
+    python -m train.export --ocr build/ocr_runs/<run>/best.keras \
+        --detector build/det/detector.tflite
 
 The OCR model goes through fast-plate-ocr's exporter (TFLite, int8 dynamic-range weights);
 the detector is already int8 TFLite (train/detector.py). Prints sizes and load times.

@@ -8,9 +8,10 @@ but the one they were chosen on (MODEL_CARD.md, "Fine-tuning the second reader")
 The published ONNX graph converts to PyTorch with onnx2torch (within 2e-6); it is trained on
 its own softmax output (negative log-likelihood per slot), then the tuned weights are written
 back into the published graph (write_back), so the interface stays (uint8 [N, 64, 128, 3] RGB
-in, [N, 9, 37] probabilities out) and alprd's second reader runs it unchanged. Data: synthetic crops from train/camera.py (as a
-detector box gives them) and the Open Images crops whose label two or three readers agreed on
-(build/relabel/labels.jsonl), each at the margins alprd reads plates at. Nothing from the AGPL
+in, [N, 9, 37] probabilities out) and alprd's second reader runs it unchanged. Data:
+synthetic crops from train/camera.py (as a detector box gives them) and the Open Images
+crops whose label two or three readers agreed on (build/relabel/labels.jsonl), each at the
+margins alprd reads plates at. Nothing from the AGPL
 sets is trained on. The checkpoint kept is the one that reads best on the selection set
 (--select: the even half of us_plate_crops, read as the second reader reads a box; it is
 measured, never trained on; the odd half, us_e2e_dev and eu_e2e confirm). Held-out Open Images

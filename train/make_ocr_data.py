@@ -104,7 +104,7 @@ def real_crops(out_dir: Path, min_conf: float, agree_conf: float, repeat: int,
     if agree_conf < min_conf and not labels:
         # agreement is judged on a crop with the recognizer's own margin
         views = []
-        for item, k, plate, text, conf, img in candidates:
+        for _item, _k, plate, text, _conf, img in candidates:
             x1, y1, x2, y2 = plate["bbox"]
             mx, my = int((x2 - x1) * 0.10), int((y2 - y1) * 0.18)
             views.append((text, img[max(0, y1 - my):y2 + my, max(0, x1 - mx):x2 + mx]))

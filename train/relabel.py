@@ -74,7 +74,7 @@ def main() -> int:
     truth = shared_data() / "us_plate_crops"
     if (truth / "manifest.jsonl").exists():  # the two-reader rule where the truth is known
         kept = right = n = 0
-        for item, plate, mine, theirs, _, _ in readings(truth, ours, glob):
+        for _item, plate, mine, theirs, _, _ in readings(truth, ours, glob):
             n += 1
             want = "".join(ch for ch in (plate.get("text") or "").upper() if ch.isalnum())
             if mine == theirs:

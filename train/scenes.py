@@ -14,7 +14,8 @@ from train import camera, synth
 
 
 def _road(rng: random.Random, h: int, w: int) -> np.ndarray:
-    sky = np.array([rng.randint(120, 220), rng.randint(140, 220), rng.randint(170, 240)], np.float32)
+    sky = np.array([rng.randint(120, 220), rng.randint(140, 220), rng.randint(170, 240)],
+                   np.float32)
     road = np.array([rng.randint(60, 110)] * 3, np.float32)
     horizon = int(h * rng.uniform(0.25, 0.4))
     img = np.zeros((h, w, 3), np.float32)

@@ -26,7 +26,7 @@ from alprd.gps import FixBuilder, GpsTrack
 from alprd.gps.nmea import NmeaError, gga, gsa, parse_sentence, rmc, vtg
 from alprd.hotlist import Hotlist
 from alprd.hotlist.sync import HotlistSync
-from alprd.protocol import UpdateRefused, parse_ack, parse_up, sign
+from alprd.protocol import UpdateRefused, parse_ack, parse_up
 from alprd.roster import Roster
 from tests.nmea_logs import checksummed
 

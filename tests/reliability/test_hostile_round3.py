@@ -442,7 +442,7 @@ def test_row10_a_car_certificate_cannot_take_a_share_of_other_cars_uploads(tmp_p
         thief.subscribe("alprd/v1/CAR-B/ack", qos=1)  # its own: granted
         assert wait_for(lambda: len(hq.granted) == 1 and len(thief.granted) == 3)
         assert hq.granted == [True] and thief.granted == [False, False, True]
-        for i in range(30):
+        for _ in range(30):
             car.publish("alprd/v1/CAR-A/up", b"{}", qos=1).wait_for_publish(5)
         assert wait_for(lambda: len(hq.got) == 30, 10), len(hq.got)
         assert thief.got == []
