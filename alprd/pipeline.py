@@ -174,7 +174,7 @@ class Pipeline:
         matches = self._match(p, read.text, read.state, clock.parse(utc).timestamp())
         hits = [Hit(id=hit_id(read.id, m.entry), read_id=read.id, entry=m.entry, rule=m.rule,
                     utc=utc, differs=m.differs, state_rule=m.state_rule, read_state=state,
-                    read_state_confidence=state_conf, candidate=m.candidate or None,
+                    read_state_confidence=state_conf, candidate=m.candidate,
                     candidate_probability=m.probability) for m in matches]
         return read, hits
 

@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from alprd.config import HotlistConfig  # noqa: E402
 from bench.accuracy import clean, is_crop_set  # noqa: E402  the same labels, read alike
 from alprd.hotlist import Hotlist  # noqa: E402
+from alprd.hotlist.index import fold_table  # noqa: E402
 from alprd.recognize.recognizer import Recognizer  # noqa: E402
 from alprd.track import PassTracker  # noqa: E402
 from alprd.types import HotlistEntry, Observation, PlateRead  # noqa: E402
@@ -115,13 +116,14 @@ def reachable(text: str, cands, cfg: HotlistConfig) -> set[str]:
     """Every plate an entry could hold and alert on this read: the text and the candidates
     at the threshold, each with its look-alikes (up to max_substitutions), the text's
     one-off variants where that rule is on."""
-    classes = [set(g) for g in cfg.confusions]
+    fold = fold_table(cfg.confusions)  # the index's classes: overlapping sets merged
+    alikes = {c: [o for o in fold if o != c and fold[o] == fold[c]] for c in fold}
 
     def alike(t: str, n: int) -> set[str]:
         out = {t}
         for _ in range(n):
             out |= {v[:i] + o + v[i + 1:] for v in out for i, c in enumerate(v)
-                    for g in classes if c in g for o in g - {c}}
+                    for o in alikes.get(c, ())}
         return out
 
     out = alike(text, cfg.max_substitutions)
@@ -134,14 +136,20 @@ def reachable(text: str, cands, cfg: HotlistConfig) -> set[str]:
     return {t for t in out if 3 <= len(t) <= 8}
 
 
+def read_crop(rec: Recognizer, img, box) -> list[tuple[PlateRead, object]]:
+    """The readers on a labelled box, as the daemon keeps a read (min_chars, min_confidence):
+    [(read, crop)], or [] where it would drop it."""
+    res, crop = rec.read_box(img, box)
+    if len(res.text) < rec.min_chars or res.confidence < rec.min_confidence:
+        return []
+    return [(PlateRead(res.text, res.confidence, res.char_confidences, tuple(box), 1.0,
+                       res.candidates), crop)]
+
+
 def read_image(rec: Recognizer, img, label_box, crops: bool) -> list[PlateRead]:
     """What the daemon would read on this image (one per plate read)."""
-    if crops:
-        res, _ = rec.read_box(img, label_box)
-        ok = len(res.text) >= rec.min_chars and res.confidence >= rec.min_confidence
-        return [PlateRead(res.text, res.confidence, res.char_confidences, tuple(label_box),
-                          1.0, res.candidates)] if ok else []
-    return [p for p, _ in rec(img)]
+    plates = read_crop(rec, img, label_box) if crops else rec(img)
+    return [p for p, _ in plates]
 
 
 def approach(img, box, frames: int, rng: random.Random):
@@ -173,15 +181,7 @@ def read_pass(rec: Recognizer, views, crops: bool) -> list[tuple[str, tuple]]:
     and its candidates (the mean of its sightings', as the daemon matches them)."""
     tracker = PassTracker(gap_s=1.5, max_pass_s=30.0)
     for t, (view, box) in enumerate(views):
-        if crops:
-            res, crop = rec.read_box(view, box)
-            if len(res.text) < rec.min_chars or res.confidence < rec.min_confidence:
-                continue
-            plates = [(PlateRead(res.text, res.confidence, res.char_confidences, tuple(box),
-                                 1.0, res.candidates), crop)]
-        else:
-            plates = rec(view)
-        for p, crop in plates:
+        for p, crop in read_crop(rec, view, box) if crops else rec(view):
             tracker.add(Observation(p, "sim", t * 0.1, crop, 0.0))
     return [(p.text()[0], p.candidates()) for p in tracker.expire(1e9, force=True)]
 
@@ -225,13 +225,10 @@ def main() -> int:
     own = {(t, st) for plates in labelled for t, st, _ in plates}
     decoys = decoy_plates(a.decoys, rng)
     t0 = time.monotonic()
-    rules = dict(max_substitutions=cfg.max_substitutions, one_off=cfg.one_off,
-                 confusions=cfg.confusions, skip=tuple(cfg.skip),
-                 min_probability=cfg.nbest_min_probability)
-    wanted = Hotlist(entries(sorted(own, key=str) + decoys), **rules)
+    wanted, innocent = Hotlist.from_config(cfg), Hotlist.from_config(cfg)  # the daemon's rules
+    wanted.replace(entries(sorted(own, key=str) + decoys))
     near = {t: neighbour(t, cfg.confusions, rng) for t, _ in sorted(own, key=str)}
-    innocent = Hotlist(entries([(near[t], st) for t, st in sorted(own, key=str)] + decoys),
-                       **rules)
+    innocent.replace(entries([(near[t], st) for t, st in sorted(own, key=str)] + decoys))
     print(f"(lists built in {time.monotonic() - t0:.0f} s: {len(wanted)} entries)",
           file=sys.stderr)
     rec = Recognizer(threads=a.threads)

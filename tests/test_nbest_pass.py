@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from alprd.config import load
-from alprd.daemon import Daemon
 from alprd.hotlist import Hotlist
 from alprd.pipeline import format_read
 from alprd.protocol.schemas import validate
 from alprd.types import HotlistEntry, Observation, PlateRead
-from tests.helpers import key_file
+from tests.test_daemon import make_daemon
 
 BOX = (100, 200, 340, 320)
 WANT = HotlistEntry("8XYZ442", "CA", "stolen_vehicle", "Stolen 11/26", 1, "V1")
@@ -19,10 +17,7 @@ CROP = np.full((40, 120, 3), 200, np.uint8)
 
 
 def daemon(tmp_path):
-    cfg = load(None, environ={}, defaults={
-        "vehicle": {"unit_id": "T-1"},
-        "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))}})
-    d = Daemon(cfg, ui=False)
+    d = make_daemon(tmp_path)
     d.pipeline.hotlist = Hotlist([WANT])  # the shipped rules: O/0, I/1, candidates from 0.1
     d.pipeline.states = None  # the state is #33's; here every pass is stored at once
     return d

@@ -77,7 +77,7 @@ class Match:
     rule: str  # "exact", "look-alike", "extra-character", "missing-character", "n-best"
     differs: tuple[int, ...]  # positions in the read that differ from the entry
     state_rule: str  # "same", "entry-any-state", "read-state-unknown", "state-mismatch"
-    candidate: str = ""  # the text that matched: the read's, or one of its candidates
+    candidate: str | None = None  # the text that matched: the read's, or a candidate
     probability: float | None = None  # the candidate's probability, where known
 
 
