@@ -1,6 +1,7 @@
 """The `alprd` command line."""
 from __future__ import annotations
 
+from typing import Any
 import argparse
 import json
 import logging
@@ -110,7 +111,7 @@ def cmd_recognize(a) -> int:
     return status
 
 
-def _state(plate: dict) -> str:
+def _state(plate: dict[str, Any]) -> str:
     """'NV 99%', or '?' where the state was not read sure enough."""
     if plate["state"] is None:
         return "?"
@@ -155,7 +156,7 @@ def cmd_selftest(a) -> int:
     return 0 if out["ok"] else 1
 
 
-def _direct_ticket(cfg, results, employee: str) -> dict:
+def _direct_ticket(cfg, results, employee: str) -> dict[str, Any]:
     """The ticket of a self-test run with no daemon: saved (0600), queued for HQ if the store
     opens (storage may be what is broken: the print view remains)."""
     from alprd.selftest import ticket

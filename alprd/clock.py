@@ -19,6 +19,7 @@ An implausible GPS time is ignored, said once in the log, as if the receiver gav
 """
 from __future__ import annotations
 
+from typing import Callable
 import logging
 import threading
 import time
@@ -54,7 +55,8 @@ class UtcClock:
     """Stamps events (given on the monotonic clock) with UTC and the source of that time."""
 
     def __init__(self, floor_path: Path | None = None, margin_s: float = 60.0,
-                 now=lambda: datetime.now(timezone.utc), mono=time.monotonic,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 mono: Callable[[], float] = time.monotonic,
                  save_every_s: float = 60.0) -> None:
         self.floor_path, self.margin_s = floor_path, margin_s
         self.now, self.mono, self.save_every_s = now, mono, save_every_s
@@ -70,7 +72,8 @@ class UtcClock:
         now_mono = self.mono()
         system = self.now() - timedelta(seconds=now_mono - mono)
         base = parse(gps_utc) if gps_utc_mono is not None else None
-        gps = base + timedelta(seconds=mono - gps_utc_mono) if base is not None else None
+        gps = (base + timedelta(seconds=mono - gps_utc_mono)
+               if base is not None and gps_utc_mono is not None else None)
         gps = self._plausible(gps, system)
         why = None
         if system < SANE_AFTER:

@@ -5,6 +5,7 @@ and prints, per row, the tests and their results. A row with no test is listed a
 """
 from __future__ import annotations
 
+from typing import Any
 import json
 import os
 import subprocess
@@ -35,7 +36,7 @@ ROWS = {
 }
 
 
-def collect(repo: Path) -> dict:
+def collect(repo: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "policy.json"
         env = dict(os.environ, ALPRD_COMPLIANCE_OUT=str(out))
@@ -45,7 +46,7 @@ def collect(repo: Path) -> dict:
         return json.loads(out.read_text()) if out.exists() else {}
 
 
-def report(results: dict) -> tuple[str, bool]:
+def report(results: dict[str, Any]) -> tuple[str, bool]:
     lines, all_ok = [], True
     for pol, title in ROWS.items():
         tests = {n: r["outcome"] for n, r in results.items() if pol in r["policy"]}

@@ -57,7 +57,7 @@ class ZoneConfig(_Section):
 
     @field_validator("polygon")
     @classmethod
-    def _coords(cls, pts):
+    def _coords(cls, pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
         for lat, lon in pts:
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
                 raise ValueError(f"[{lat}, {lon}] is not a [lat, lon] position")
@@ -227,7 +227,7 @@ class UiConfig(_Section):
         "rebinding)"))
 
     @model_validator(mode="after")
-    def _https_off_loopback(self):
+    def _https_off_loopback(self) -> UiConfig:
         host = self.listen.rpartition(":")[0].strip("[]")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("set both ui.tls_cert and ui.tls_key, or neither")
@@ -269,11 +269,11 @@ _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\s\"]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=")
 
 
-def key_lines(text: str) -> dict[tuple, int]:
+def key_lines(text: str) -> dict[tuple[Any, ...], int]:
     """Map each key path in TOML text to its 1-based line (tables, arrays of tables, keys)."""
-    lines: dict[tuple, int] = {}
-    table: tuple = ()
-    counts: dict[tuple, int] = {}
+    lines: dict[tuple[Any, ...], int] = {}
+    table: tuple[Any, ...] = ()
+    counts: dict[tuple[Any, ...], int] = {}
     for n, line in enumerate(text.splitlines(), 1):
         m = _HEADER.match(line)
         if m:
@@ -311,7 +311,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def _merge(base: dict, over: dict) -> dict:
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):
             _merge(base[k], v)
@@ -320,8 +320,8 @@ def _merge(base: dict, over: dict) -> dict:
     return base
 
 
-def _describe(err: ValidationError, source: str, lines: dict[tuple, int],
-              env_paths: set[tuple]) -> str:
+def _describe(err: ValidationError, source: str, lines: dict[tuple[Any, ...], int],
+              env_paths: set[tuple[Any, ...]]) -> str:
     msgs = []
     for e in err.errors():
         loc = tuple(e["loc"])
@@ -343,7 +343,7 @@ def _describe(err: ValidationError, source: str, lines: dict[tuple, int],
     return "; ".join(msgs)
 
 
-def _paths(d: dict, prefix: tuple = ()) -> set[tuple]:
+def _paths(d: dict[str, Any], prefix: tuple[Any, ...] = ()) -> set[tuple[Any, ...]]:
     out = set()
     for k, v in d.items():
         out.add(prefix + (k,))
@@ -353,11 +353,11 @@ def _paths(d: dict, prefix: tuple = ()) -> set[tuple]:
 
 
 def load(path: Path | None, environ: dict[str, str] | None = None,
-         defaults: dict | None = None) -> Config:
+         defaults: dict[str, Any] | None = None) -> Config:
     """Load the config file (None = defaults only), apply env overrides, validate strictly."""
     environ = dict(os.environ) if environ is None else environ
-    data: dict = _merge({}, defaults or {})
-    lines: dict[tuple, int] = {}
+    data: dict[str, Any] = _merge({}, defaults or {})
+    lines: dict[tuple[Any, ...], int] = {}
     source = "<defaults>"
     if path is not None:
         source = str(path)

@@ -10,6 +10,7 @@ place is busy answering is the newcomer closed at once.
 """
 from __future__ import annotations
 
+from typing import Any
 import logging
 import socket
 import threading
@@ -25,11 +26,11 @@ class ConnectionCap:
     max_connections = 64
     cap_name = "server"  # for the log: "in-car page", "control socket"
 
-    def _cap(self) -> tuple[threading.Lock, dict]:
+    def _cap(self) -> tuple[threading.Lock, dict[str, Any]]:
         if "_cap_open" not in self.__dict__:
             self._cap_lock = threading.Lock()
             # id(accepted socket) -> [it, the socket in use now, busy], oldest first
-            self._cap_open: dict[int, list] = {}
+            self._cap_open: dict[int, list[Any]] = {}
             self.evicted = self.refused = 0
         return self._cap_lock, self._cap_open
 

@@ -3,16 +3,21 @@ daemon before it runs (each reported as one line), whether the page's port is fr
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alprd.types import Hit, Read
 
 
-def print_read(read, hits) -> None:
+def print_read(read: Read, hits: Sequence[Hit]) -> None:
     from alprd.pipeline import format_read
     print(format_read(read, hits), flush=True)
 
 
-def startup_errors() -> tuple:
+def startup_errors() -> tuple[Any, ...]:
     """The errors that stop the daemon before it runs, each reported as one line."""
-    from alprd.hotlist.sync import UpdateRefused
+    from alprd.protocol.envelope import UpdateRefused
     from alprd.recognize.runtime import ModelError
     from alprd.store import StoreError
     from alprd.store.crypto import DataKeyError

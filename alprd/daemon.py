@@ -12,9 +12,10 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from alprd import supervise
+from alprd.alerts import Alerts
 from alprd.audit import AuditLog
 from alprd.capture import Camera, FrameQueue
 from alprd.config import Config
@@ -22,6 +23,7 @@ from alprd.gps import GpsReader, GpsTrack
 from alprd.hotlist import Hotlist
 from alprd.hotlist.sync import HotlistSync
 from alprd.inbox import Inbox
+from alprd.lifecycle import Lifecycle
 from alprd.pipeline import Pipeline
 from alprd.protocol import load_public_key
 from alprd.recognize import model_version
@@ -34,11 +36,12 @@ from alprd.selftest.live import LiveSelftest
 from alprd.store import Store, StoreError
 from alprd.store.crypto import TamperError, data_key_path, load_key
 from alprd.types import Hit, Read
-from alprd.ui import App, EventBus, PageServer
-from alprd.ui.alerts import Alerts
-from alprd.uplink import TlsFiles, Uplink
+from alprd.ui import App, EventBus, PageServer, alert_event, read_event
+from alprd.uplink import Uplink
 
 log = logging.getLogger(__name__)
+
+STOP_WITHIN_S = 8.0  # systemd's TimeoutStopSec= is 10 s
 
 
 class Daemon:
@@ -53,7 +56,7 @@ class Daemon:
         self.sync = (HotlistSync(self.hotlist, hq_key, state_dir, cfg.hotlist.max_age_s,
                                  sealer=self.store.sealer) if hq_key else None)
         self.roster = Roster(hq_key, state_dir, self.store.sealer)  # from HQ only, signed
-        if hq_key:
+        if self.sync:
             self.sync.load_saved()
             self.roster.load_saved()
         self.gps_track = GpsTrack(cfg.gps.stale_after_s)
@@ -61,50 +64,55 @@ class Daemon:
         self.queues = {c.id: FrameQueue(cfg.capture.queue_size) for c in cfg.capture.cameras}
         self.cameras = [Camera(c, self.queues[c.id], cfg.capture.reconnect_max_s)
                         for c in cfg.capture.cameras]
-        up = cfg.uplink
-        self.uplink = (Uplink(up.broker, self.store, unit, up.topic_prefix, up.batch, up.retry_s,
-                              tls=TlsFiles.from_config(up) if up.broker.startswith("mqtts")
-                              else None, max_bytes_per_s=up.max_bytes_per_s)
-                       if up.broker else None)
-        wake = self.uplink.wake if self.uplink else (lambda: None)
         self.bus = EventBus()
         self.auth = Auth(self.roster, self.audit, unit, cfg.ui.session_idle_s,
                          failures_path=state_dir / "signin-failures.json")
-        self.alerts = Alerts(self.store, self.audit, self.bus, unit, cfg.ui.escalate_after_s)
+        self.alerts = Alerts(self.store, self.audit, unit,
+                             lambda a: self.bus.publish(alert_event(a)), cfg.ui.escalate_after_s)
         try:  # a power cut mid-alert: the alert comes back with its steps
             self.alerts.restore()
         except (sqlite3.Error, TamperError, ValueError) as exc:
             log.error("alerts: open alerts not restored (%s); the hits are stored", exc)
         self.states = StateWorker(lambda: self.pipeline.recognizer.state)  # loaded on its thread
         self.pipeline = Pipeline(cfg, Recognizer.from_config(cfg.recognize), self.store,
-                                 self.hotlist, self.gps_track, self.alerts, self.bus, wake,
+                                 self.hotlist, self.gps_track, self.alerts,
+                                 lambda r, h: self.bus.publish(read_event(r, h)), self._wake,
                                  on_read, states=self.states)
         self.run_selftest = LiveSelftest(cfg, self.cameras, self.gps_track, self.gps,
-                                         self.store, self.audit, state_dir / "tickets", wake)
+                                         self.store, self.audit, state_dir / "tickets",
+                                         self._wake)
         self.control = ControlSocket(socket_path(cfg), self.run_selftest)  # `alprd selftest`
         self.inbox = (Inbox(unit, hq_key, self.sync, self.roster, self.auth, self.alerts,
                             self.bus, state_dir, self.run_selftest) if hq_key else None)
-        if self.uplink and self.inbox:
-            self.uplink.handlers.update(self.inbox.handlers(self.uplink.prefix))
-        if self.uplink:
-            self.uplink.status = supervise.fleet_figures(self.store, self.sync)
+        prefix = cfg.uplink.topic_prefix.rstrip("/")
+        self.uplink = (Uplink.from_config(
+            cfg.uplink, self.store, unit, self.inbox.handlers(prefix) if self.inbox else None,
+            supervise.fleet_figures(self.store, self.sync)) if cfg.uplink.broker else None)
         self.purge = VehiclePurge(self.store, self.audit, cfg.store.local_cap_days,
                                   utc=lambda: self.pipeline.trusted_utc(bool(self.gps)))
-        self.loop_mono = time.monotonic()
-        self.watchdog = supervise.Watchdog(supervise.Notifier(), supervise.heartbeats(
-            lambda: self.loop_mono, self.cameras, self.gps, self.uplink, self.inbox),
-            cfg.service.stall_s)
         app = App(self.auth, self.alerts, self.store, self.audit, self.run_selftest,
                   state_dir / "tickets", unit)
         self.page = (PageServer(cfg.ui.listen, self.bus, self.health, app,
                                 (cfg.ui.tls_cert, cfg.ui.tls_key) if cfg.ui.tls_cert else None,
                                 cfg.ui.host_names) if ui else None)
         self.page_status = supervise.PageStatus(self.bus, self.sync)
-        self.drain_s = 0.0
+        # every part that runs on its own, in start order (they stop in reverse, see lifecycle)
+        self.parts = Lifecycle([p for p in (self.page, self.uplink, self.control, self.inbox,
+                                            self.gps, self.states, self.pipeline) if p]
+                               + list(self.cameras))
+        self.watchdog = supervise.Watchdog(supervise.Notifier(), self.parts.heartbeats(),
+                                           cfg.service.stall_s)
+        self.health_report = supervise.car_health(
+            unit, model_version(), self.pipeline, self.store, self.cameras, self.gps_track,
+            self.gps, self.hotlist, self.sync, self.uplink, self.states)
+
+    def _wake(self) -> None:  # a record is waiting for HQ
+        if self.uplink:
+            self.uplink.wake()
 
     # -- lifecycle ----------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
-        def handler(signum, frame):
+        def handler(signum: int, frame: object) -> None:
             self.stop_event.set()  # only queue the request; the main loop does the work
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
@@ -112,9 +120,7 @@ class Daemon:
     def start(self) -> None:
         log.info("alprd: unit %s, models %s, %d camera(s), hotlist %d entries",
                  self.cfg.vehicle.unit_id, model_version(), len(self.cameras), len(self.hotlist))
-        for worker in filter(None, [self.states, self.gps, self.inbox, *self.cameras, self.uplink,
-                                    self.page, self.control]):
-            worker.start()
+        self.parts.start()
         if self.page:
             log.info("in-car page: %s", self.page.url)
         if self.store.outbox_depth():
@@ -138,7 +144,8 @@ class Daemon:
         """Recognise until stopped (or until() is true); then shut down cleanly.
 
         drain_s: at the end, wait up to this long for HQ to acknowledge the outbox."""
-        self.drain_s = drain_s
+        if self.uplink:
+            self.uplink.drain_s = drain_s
         self.start()
         self._wait_ready()
         try:
@@ -165,7 +172,6 @@ class Daemon:
             log.error("alerts: %s", exc)
         self.page_status.tick()
         self.purge.tick()
-        self.loop_mono = time.monotonic()
         self.watchdog.tick(self._status)
         return worked
 
@@ -173,27 +179,15 @@ class Daemon:
         return all(c.finished.is_set() for c in self.cameras) and not any(self.queues.values())
 
     def shutdown(self) -> None:
+        """Every part in reverse start order: the cameras, then open passes into the store,
+        the rest, the uplink draining its outbox, the page."""
         t0 = time.monotonic()
         self.watchdog.notifier.send("STOPPING=1")
-        for cam in self.cameras:
-            cam.stop()
-        self.pipeline.expire(time.monotonic(), force=True)
-        for worker in filter(None, (self.states, self.gps, self.inbox, self.control)):
-            worker.stop()
-        if self.uplink:
-            deadline = time.monotonic() + self.drain_s
-            while self.store.outbox_depth() and time.monotonic() < deadline:
-                self.uplink.wake()
-                self.stop_event.wait(0.1)
-            self.uplink.stop(timeout=1.5)
-        if self.page:
-            self.page.stop()
-        for worker in filter(None, [*self.cameras, self.inbox, self.states]):
-            worker.join(1.0)
+        self.parts.stop(STOP_WITHIN_S + (self.uplink.drain_s if self.uplink else 0.0))
         self.pipeline.utc_clock.save()
         self.store.close()
         log.info("stopped in %.1f s: %d frames, %d reads, %d hits", time.monotonic() - t0,
                  self.pipeline.frames, self.pipeline.reads, self.pipeline.hits)
 
-    def health(self) -> dict:
-        return supervise.health(self, model_version())
+    def health(self) -> dict[str, Any]:
+        return self.health_report.report()

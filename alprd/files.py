@@ -3,6 +3,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Protocol
+
+
+class Sealing(Protocol):
+    """What seals a state file: alprd.store.crypto.Sealer (the data key)."""
+
+    def seal(self, data: bytes, aad: str) -> bytes: ...
+
+    def open(self, blob: bytes, aad: str) -> bytes: ...
 
 
 def replace_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
@@ -25,7 +34,7 @@ def replace_atomically(path: Path, data: bytes, mode: int | None = None) -> None
 SEALED = b"alprd-sealed-v1\n"  # marks a state file sealed with the data key
 
 
-def write_sealed(path: Path, data: bytes, sealer) -> None:
+def write_sealed(path: Path, data: bytes, sealer: Sealing | None) -> None:
     """A state file sealed with the data key (AES-256-GCM, the file's name as associated
     data), mode 0600. sealer: alprd.store.crypto.Sealer; None writes it clear (tests only)."""
     path = Path(path)
@@ -33,7 +42,7 @@ def write_sealed(path: Path, data: bytes, sealer) -> None:
     replace_atomically(path, blob, mode=0o600)
 
 
-def read_sealed(path: Path, sealer) -> tuple[bytes, bool]:
+def read_sealed(path: Path, sealer: Sealing | None) -> tuple[bytes, bool]:
     """(contents, was it sealed): a file an older alprd wrote in clear is returned as it is,
     for the caller to seal on its next save. ValueError if it does not open (altered, or
     sealed with another car's key)."""

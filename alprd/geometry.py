@@ -1,8 +1,10 @@
 """Box arithmetic shared by the detector, the tracker and the benchmarks."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 
-def iou(a, b) -> float:
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
     """Intersection over union of two (x1, y1, x2, y2) boxes."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from alprd.files import replace_atomically
 from alprd.protocol import UpdateRefused, check, strictjson, verify
@@ -26,7 +26,7 @@ COMMANDS_KEPT = 1000
 
 class Inbox(Worker):
     def __init__(self, unit_id: str, hq_key, sync, roster, auth, alerts, bus, state_dir: Path,
-                 run_selftest: Callable[..., dict]) -> None:
+                 run_selftest: Callable[..., dict[str, Any]]) -> None:
         super().__init__("inbox")
         self.unit_id, self.hq_key = unit_id, hq_key
         self.sync, self.roster, self.auth, self.alerts, self.bus = sync, roster, auth, alerts, bus

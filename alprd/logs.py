@@ -1,11 +1,12 @@
 """Logging to the console (stderr), with per-module levels from config."""
 from __future__ import annotations
 
+from typing import Any
 import logging
 import sys
 
 
-def setup_logging(level: str = "INFO", levels: dict | None = None) -> None:
+def setup_logging(level: str = "INFO", levels: dict[str, Any] | None = None) -> None:
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(level)

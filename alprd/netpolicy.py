@@ -19,7 +19,7 @@ class PolicyError(ValueError):
 
 
 def nameservers(resolv_conf: Path) -> list[str]:
-    out = []
+    out: list[str] = []
     try:
         lines = Path(resolv_conf).read_text().splitlines()
     except OSError:
@@ -48,7 +48,7 @@ def broker_addresses(broker: str) -> list[str]:
     except OSError as exc:
         raise PolicyError(f"HQ's broker {host} does not resolve ({exc}): run this where HQ's "
                           "name resolves, or set uplink.broker to its address") from None
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})
 
 
 def dropin(cfg, resolv_conf: Path = Path("/etc/resolv.conf")) -> str:

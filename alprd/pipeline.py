@@ -19,18 +19,28 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import cv2
+import numpy as np
 
 from alprd import clock
 from alprd.geometry import inside
+from alprd.lifecycle import Heartbeat
 from alprd.recognize.recognizer import plate_box
 from alprd.recognize.state import BOX_MARGIN
 from alprd.store import StoreError
 from alprd.track import Pass, PassTracker
-from alprd.types import Hit, Observation, Read
-from alprd.ui import read_event
+from alprd.types import Fix, Frame, Hit, HotlistEntry, Observation, Read
+
+if TYPE_CHECKING:
+    from alprd.alerts import Alerts
+    from alprd.config import Config
+    from alprd.gps import GpsTrack
+    from alprd.hotlist import Hotlist
+    from alprd.recognize.recognizer import Recognizer
+    from alprd.recognize.state_worker import StateWorker
+    from alprd.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +49,12 @@ EARLY_MIN_CONFIDENCE = 0.8  # ... and every character of the vote at least this 
 STATE_WAIT_S = 3.0  # a finished pass waits this long for its state (a Pi reads it in ~0.25 s)
 
 
-def sharpness(crop) -> float:
+def sharpness(crop: np.ndarray) -> float:
     grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
     return float(cv2.Laplacian(grey, cv2.CV_32F).var())
 
 
-def hit_id(read_id: str, entry) -> str:
+def hit_id(read_id: str, entry: HotlistEntry) -> str:
     """A hit's id, derived from the pass and the entry: an early alert and the stored hit are
     the same hit, so the steps recorded on either refer to one id."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL,
@@ -52,14 +62,18 @@ def hit_id(read_id: str, entry) -> str:
 
 
 class Pipeline:
-    def __init__(self, cfg, recognizer, store, hotlist, gps_track, alerts, bus,
+    def __init__(self, cfg: Config, recognizer: Recognizer, store: Store, hotlist: Hotlist,
+                 gps_track: GpsTrack, alerts: Alerts,
+                 show: Callable[[Read, list[Hit]], None] = lambda read, hits: None,
                  wake_uplink: Callable[[], None] = lambda: None,
                  on_read: Callable[[Read, list[Hit]], None] | None = None,
-                 utc_clock: clock.UtcClock | None = None, states=None) -> None:
+                 utc_clock: clock.UtcClock | None = None,
+                 states: StateWorker | None = None) -> None:
+        """show: puts a stored read on the page (the daemon's: the page's bus)."""
         self.cfg, self.recognizer, self.store = cfg, recognizer, store
         self.utc_clock = utc_clock or clock.UtcClock(  # the last recorded time, across restarts
             Path(cfg.store.path).parent / "clock-floor", cfg.gps.clock_margin_s)
-        self.hotlist, self.gps_track, self.alerts, self.bus = hotlist, gps_track, alerts, bus
+        self.hotlist, self.gps_track, self.alerts, self.show = hotlist, gps_track, alerts, show
         self.wake_uplink, self.on_read = wake_uplink, on_read
         self.tracker = PassTracker(cfg.track.pass_gap_s, cfg.track.max_pass_s)
         self.frames = self.reads = self.hits = self.dropped_reads = self.frames_refused = 0
@@ -69,8 +83,10 @@ class Pipeline:
         self._asked: dict[str, Pass] = {}  # passes whose state is being read, by id
         self._waiting: dict[str, float] = {}  # finished passes waiting for it: id -> deadline
         self.unstated = 0  # passes stored without their state: no answer came in time
+        self.name = "recognition"
+        self.turn_mono: float | None = None
 
-    def frame(self, cam_id: str, frame) -> None:
+    def frame(self, cam_id: str, frame: Frame) -> None:
         """Recognise one frame; its plates join their passes (an early alert may open). A
         frame the recognizer cannot take (an odd format from a new backend, a bug) is
         counted and said once per camera and reason; the next frame is tried as usual."""
@@ -91,9 +107,26 @@ class Pipeline:
             p = self.tracker.add(Observation(plate, cam_id, frame.mono, crop, sharpness(crop)))
             self.maybe_alert_early(p)
 
+    # -- as a part of the daemon (alprd.lifecycle): the main loop runs it ---------------
+    def start(self) -> None:
+        self.turn_mono = time.monotonic()
+
+    def heartbeats(self) -> dict[str, Heartbeat]:
+        return {"recognition": lambda: self.turn_mono}  # the main loop's last turn
+
+    def stop(self, timeout_s: float = STATE_WAIT_S) -> bool:
+        """Every open pass becomes a read (the cameras have stopped): nothing seen is lost."""
+        self.expire(time.monotonic(), force=True)
+        return True
+
+    def health(self) -> dict[str, Any]:
+        return {"frames": self.frames, "reads": self.reads, "hits": self.hits,
+                "dropped_reads": self.dropped_reads}
+
     def expire(self, now: float, force: bool = False) -> None:
         """Finish the passes that ended (every open pass, with force: then the states being
-        read are waited for, up to STATE_WAIT_S in all)."""
+        read are waited for, up to STATE_WAIT_S in all). The main loop calls it every turn."""
+        self.turn_mono = time.monotonic()
         for p in self.tracker.expire(now, force=force):
             if self.states is None or p.state_read is not None:
                 self.finish(p)
@@ -103,7 +136,7 @@ class Pipeline:
         self._take_states()
         if force:
             end = time.monotonic() + STATE_WAIT_S
-            while self._waiting and time.monotonic() < end:
+            while self._waiting and self.states is not None and time.monotonic() < end:
                 self.states.wait(0.05)
                 self._take_states()
         for pid, deadline in list(self._waiting.items()):
@@ -117,7 +150,7 @@ class Pipeline:
     def _ask_state(self, p: Pass) -> None:
         """Ask for the pass's state, once, on its best crop for it: the largest so far (the
         header's words are a few pixels high; state.MIN_HEIGHT), the sharper of equals."""
-        if not p.state_asked:
+        if not p.state_asked and self.states is not None:
             p.state_asked = True
             self._asked[p.id] = p
             s = max(p.sightings, key=lambda s: (s.plate.bbox[3] - s.plate.bbox[1], s.sharpness))
@@ -138,7 +171,7 @@ class Pipeline:
             elif p.alerted:
                 built = self.build_read(p)
                 if built and built[1]:
-                    self.alerts.open(read_event(*built))
+                    self.alerts.open(*built)
             else:
                 self.maybe_alert_early(p)
 
@@ -171,7 +204,9 @@ class Pipeline:
                     lat=fix.lat if fix else None, lon=fix.lon if fix else None,
                     fix_quality=fix.quality if fix else 0, crop_jpeg=jpeg.tobytes(),
                     bbox=best.plate.bbox, frames=len(p.sightings))
-        matches = self._match(p, read.text, read.state, clock.parse(utc).timestamp())
+        stamped = clock.parse(utc)  # the read's own time decides what has expired
+        matches = self._match(p, read.text, read.state,
+                              stamped.timestamp() if stamped else time.time())
         hits = [Hit(id=hit_id(read.id, m.entry), read_id=read.id, entry=m.entry, rule=m.rule,
                     utc=utc, differs=m.differs, state_rule=m.state_rule, read_state=state,
                     read_state_confidence=state_conf, candidate=m.candidate,
@@ -189,7 +224,7 @@ class Pipeline:
                                            self.gps_track.last_utc_mono)
         return None if source == "system-unset" else clock.parse(utc)
 
-    def _match(self, p: Pass, text: str, state: str | None, now: float) -> list:
+    def _match(self, p: Pass, text: str, state: str | None, now: float) -> list[Any]:
         """The hotlist's matches for a pass's text and candidates; none where matching
         fails (said in one line: the read is kept and the pipeline goes on)."""
         try:
@@ -199,7 +234,7 @@ class Pipeline:
                       type(exc).__name__, exc)
             return []
 
-    def _in_no_capture_zone(self, fix) -> bool:
+    def _in_no_capture_zone(self, fix: Fix) -> bool:
         return any(inside((fix.lat, fix.lon), z.polygon)
                    for z in self.cfg.capture.no_capture_zones)
 
@@ -225,7 +260,7 @@ class Pipeline:
                 return  # shown once the state is read (_take_states), or when the pass ends
         p.alerted = True
         pending = self.states is not None and p.state_read is None
-        self.alerts.open({**read_event(*built), **({"state_pending": True} if pending else {})})
+        self.alerts.open(*built, state_pending=pending)
 
     def finish(self, p: Pass) -> None:
         try:
@@ -250,15 +285,14 @@ class Pipeline:
             log.error("%s; %d read(s) dropped so far%s", exc, self.dropped_reads,
                       "; its hit is shown to the officer all the same" if hits else "")
             if hits:
-                self.alerts.open({**read_event(read, hits), "not_stored": True})
+                self.alerts.open(read, hits, not_stored=True)
             return
         self.reads += 1
         self.hits += len(hits)
         self._read_times.append(time.monotonic())
-        event = read_event(read, hits)
-        self.bus.publish(event)
+        self.show(read, hits)
         if hits:
-            self.alerts.open(event)  # once per hit: an early alert is updated, not repeated
+            self.alerts.open(read, hits)  # once per hit: an early alert is updated, not repeated
         self.wake_uplink()
         if self.on_read:
             self.on_read(read, hits)

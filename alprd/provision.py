@@ -10,6 +10,7 @@ Private keys are written 0600; nothing is ever overwritten.
 """
 from __future__ import annotations
 
+from typing import Any
 import datetime as dt
 import ipaddress
 import os
@@ -156,7 +157,8 @@ def revoke(folder: Path, unit_id: str, now: dt.datetime | None = None) -> list[i
     return new
 
 
-def write_crl(folder: Path, listed: list[dict], ca_key, ca_cert, now: dt.datetime) -> Path:
+def write_crl(folder: Path, listed: list[dict[str, Any]], ca_key, ca_cert,
+              now: dt.datetime) -> Path:
     """folder/ca.crl with every listed serial. Its next update is the CA's own expiry: an
     expired list would make the broker refuse every car."""
     b = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)

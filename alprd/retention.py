@@ -12,8 +12,13 @@ import logging
 import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Callable
 
 from alprd.clock import iso
+
+if TYPE_CHECKING:
+    from alprd.audit import AuditLog
+    from alprd.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +34,10 @@ class VehiclePurge:
     """POL-09 on the vehicle: every `every_s` (monotonic), purge the reads and audit records
     HQ has acknowledged that are older than the local cap."""
 
-    def __init__(self, store, audit, local_cap_days: float, every_s: float = 600.0,
-                 utc=lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, store: Store, audit: AuditLog, local_cap_days: float,
+                 every_s: float = 600.0,
+                 utc: Callable[[], datetime | None] = lambda: datetime.now(timezone.utc)
+                 ) -> None:
         self.store, self.audit, self.local_cap_days = store, audit, local_cap_days
         self.every_s, self.utc = every_s, utc
         self._last_mono: float | None = None

@@ -10,15 +10,26 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import statistics
 import time
-from typing import Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from alprd.capture import Camera
+    from alprd.gps import GpsReader, GpsTrack
+    from alprd.hotlist import Hotlist
+    from alprd.hotlist.sync import HotlistSync
+    from alprd.pipeline import Pipeline
+    from alprd.recognize.state_worker import StateWorker
+    from alprd.store import Store
+    from alprd.ui import EventBus
+    from alprd.uplink import Uplink
 
 log = logging.getLogger(__name__)
 
 
 class Notifier:
-    def __init__(self, environ: dict | None = None) -> None:
+    def __init__(self, environ: dict[str, Any] | None = None) -> None:
         env = os.environ if environ is None else environ
         self.address = env.get("NOTIFY_SOCKET") or None
         usec = env.get("WATCHDOG_USEC")
@@ -77,57 +88,64 @@ class Watchdog:
             self.notifier.send(f"STATUS=stalled: {', '.join(self.stalled)}")
 
 
-def heartbeats(recognition: Callable[[], float | None], cameras=(), gps=None, uplink=None,
-               inbox=None) -> dict[str, Callable[[], float | None]]:
-    """The heartbeat of every thread the daemon runs, by name: each camera's frames (one dead
-    camera of two stalls the watchdog), the GPS's sentences, the uplink's sender loop and
-    paho's network thread, the inbox's queue; a thread that has ended has no heartbeat."""
-    beats = {"recognition": recognition}
-    for cam in cameras:
-        beats[f"capture {cam.id}"] = cam.heartbeat
-    if gps:
-        beats["gps"] = gps.heartbeat
-    if uplink:
-        beats["uplink"] = uplink.heartbeat
-        beats["mqtt"] = uplink.network_heartbeat
-    if inbox:
-        beats["inbox"] = inbox.heartbeat
-    return beats
+class Health:
+    """What /health (signed in) and the demo report about a running car. Each part reports
+    its own section (a function called at each report, with plain values); nothing here
+    reads another object's attributes, so a renamed field is mypy's error, not a 500."""
+
+    def __init__(self, unit_id: str, models: str) -> None:
+        self.unit_id, self.models = unit_id, models
+        self._top: list[Callable[[], dict[str, Any]]] = []
+        self._sections: dict[str, Callable[[], Any]] = {}
+
+    def add(self, section: str | None, report: Callable[[], Any]) -> Health:
+        """report's figures under section, or (None) at the top level."""
+        if section is None:
+            self._top.append(report)
+        else:
+            self._sections[section] = report
+        return self
+
+    def report(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"unit_id": self.unit_id, "models": self.models}
+        for top in self._top:
+            out.update(top())
+        out.update({name: report() for name, report in self._sections.items()})
+        return out
 
 
-def health(daemon, models: str) -> dict:
-    """What the page's /health (signed in) and the demo report about a running car."""
-    d = daemon
-    pipeline, store, cameras, queues, gps, gps_track, hotlist, sync, uplink = (
-        d.pipeline, d.store, d.cameras, d.queues, d.gps, d.gps_track, d.hotlist, d.sync,
-        d.uplink)
-    fix = gps_track.latest()
-    return {"unit_id": d.cfg.vehicle.unit_id, "models": models,
-            "frames": pipeline.frames, "reads": pipeline.reads, "hits": pipeline.hits,
-            "dropped_reads": pipeline.dropped_reads, "outbox": store.outbox_depth(),
-            "cameras": {c.id: {"state": c.state, "frames": c.frames,
-                               "dropped": queues[c.id].dropped} for c in cameras},
-            "gps": {"state": gps.state if gps else "none", "stale": gps_track.is_stale(),
-                    "fix": None if fix is None else {"lat": fix.lat, "lon": fix.lon,
-                                                     "quality": fix.quality}},
-            "hotlist": {"entries": len(hotlist), "version": sync.version if sync else None,
-                        "stale": sync.is_stale() if sync else None},
-            "uplink": {"connected": bool(uplink and uplink.connected.is_set()),
-                       "sent": uplink.sent if uplink else 0,
-                       "acked": uplink.acked if uplink else 0},
-            "state_reader": {"state": d.states.state, "read": d.states.read,
-                             "failed": d.states.failed, "dropped": d.states.dropped,
-                             "stored_without": pipeline.unstated,
-                             "ms_median": round(statistics.median(d.states.ms), 1)
-                             if d.states.ms else None}}
+def car_health(unit_id: str, models: str, pipeline: Pipeline, store: Store,
+               cameras: Sequence[Camera], gps_track: GpsTrack, gps: GpsReader | None,
+               hotlist: Hotlist, sync: HotlistSync | None, uplink: Uplink | None,
+               states: StateWorker) -> Health:
+    """The car's report: each part's own figures."""
+    return (Health(unit_id, models)
+            .add(None, pipeline.health)
+            .add(None, lambda: {"outbox": store.outbox_depth()})
+            .add("cameras", lambda: {c.id: c.health() for c in cameras})
+            .add("gps", lambda: gps_health(gps_track, gps))
+            .add("hotlist", lambda: {"entries": len(hotlist),
+                                     "version": sync.version if sync else None,
+                                     "stale": sync.is_stale() if sync else None})
+            .add("uplink", lambda: uplink.health() if uplink
+                 else {"connected": False, "sent": 0, "acked": 0})
+            .add("state_reader", lambda: {**states.health(),
+                                          "stored_without": pipeline.unstated}))
+
+
+def gps_health(track: GpsTrack, reader: GpsReader | None) -> dict[str, Any]:
+    fix = track.latest()
+    return {"state": reader.state if reader else "none", "stale": track.is_stale(),
+            "fix": None if fix is None else {"lat": fix.lat, "lon": fix.lon,
+                                             "quality": fix.quality}}
 
 
 class PageStatus:
     """Tells the page when something the officer must know changes (a stale hotlist)."""
 
-    def __init__(self, bus, sync) -> None:
+    def __init__(self, bus: EventBus, sync: HotlistSync | None) -> None:
         self.bus, self.sync = bus, sync
-        self._last: dict | None = None
+        self._last: dict[str, Any] | None = None
 
     def tick(self) -> None:
         status = {"type": "status", "hotlist_stale": bool(self.sync and self.sync.is_stale()),
@@ -141,11 +159,11 @@ class PageStatus:
                         "may still alert", status["hotlist_version"])
 
 
-def fleet_figures(store, sync):
+def fleet_figures(store: Store, sync: HotlistSync | None) -> Callable[[], dict[str, Any]]:
     """() -> what this car tells HQ's fleet view with each batch (up.v1 status): its outbox
     depth, hotlist version and the list's age."""
-    def figures() -> dict:
-        out = {"outbox_depth": store.outbox_depth()}
+    def figures() -> dict[str, Any]:
+        out: dict[str, Any] = {"outbox_depth": store.outbox_depth()}
         if sync:
             out["hotlist_version"] = sync.version
             if sync.received_mono is not None:

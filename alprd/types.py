@@ -1,7 +1,9 @@
 """Plain data passed between the stages. Frozen: a stage never edits what it received."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +79,26 @@ class Read:
     bbox: tuple[int, int, int, int]
     frames: int  # how many frames of the pass voted
     state_confidence: float | None = None  # how often a state so read is right; None: no state
+
+
+# A read's fields, named once (the dataclass above): the record HQ gets (protocol.read_body),
+# the store's row (store/reads.py) and the page's event (ui/events.py) derive from them.
+READ_FIELDS = tuple(f.name for f in fields(Read) if f.name != "crop_jpeg")
+
+
+def read_fields(r: Read) -> dict[str, Any]:
+    """Every field of a read but its crop, as plain JSON values (tuples as lists)."""
+    out = {name: getattr(r, name) for name in READ_FIELDS}
+    out["char_confidences"], out["bbox"] = list(r.char_confidences), list(r.bbox)
+    return out
+
+
+def read_from_fields(d: Mapping[str, Any], crop_jpeg: bytes) -> Read:
+    """The Read that read_fields() gave d (the store's opened row, a record's body)."""
+    given = {name: d[name] for name in READ_FIELDS}
+    x1, y1, x2, y2 = (int(v) for v in d["bbox"])
+    return Read(**{**given, "char_confidences": tuple(float(c) for c in d["char_confidences"]),
+                   "bbox": (x1, y1, x2, y2)}, crop_jpeg=crop_jpeg)
 
 
 # The kinds of hotlist record (NCIC wants, stolen vehicles and plates, AMBER/BOLO, agency lists)

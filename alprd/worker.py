@@ -1,10 +1,13 @@
-"""A stage that runs on its own thread and can be asked to stop."""
+"""A stage that runs on its own thread and can be asked to stop (a lifecycle.Part)."""
 from __future__ import annotations
 
 import logging
 import threading
 import time
 from collections import deque
+from typing import Any
+
+from alprd.lifecycle import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +17,10 @@ class Worker:
     progress_mono whenever they make real progress (a frame, a sentence, a turn of a queue
     consumer), which is what the watchdog watches."""
 
+    watched = True  # whether the systemd watchdog watches this stage's heartbeat
+
     def __init__(self, name: str) -> None:
+        self.name = name  # the thread's, and the heartbeat's (a camera's says "capture ID")
         self.state = "starting"
         self.progress_mono: float | None = None
         self._stop = threading.Event()
@@ -44,8 +50,16 @@ class Worker:
             return None
         return self.progress_mono
 
-    def stop(self) -> None:
+    def heartbeats(self) -> dict[str, Heartbeat]:
+        return {self.name: self.heartbeat} if self.watched else {}
+
+    def stop(self, timeout_s: float = 0.0) -> bool:
+        """Ask the thread to stop; wait at most timeout_s for it. True once it has ended (or
+        never started)."""
         self._stop.set()
+        if timeout_s > 0:
+            self.join(timeout_s)
+        return not self._thread.is_alive()
 
     def join(self, timeout: float) -> None:
         if self._thread.ident is not None:  # a stage never started has nothing to wait for
@@ -57,12 +71,12 @@ class DropOldestQueue:
     producer (a camera, paho's network thread) never waits on its consumer."""
 
     def __init__(self, size: int) -> None:
-        self._q: deque = deque()
+        self._q: deque[Any] = deque()
         self._size = size
         self._cv = threading.Condition()
         self.dropped = 0
 
-    def put(self, item) -> None:
+    def put(self, item: Any) -> None:
         with self._cv:
             if len(self._q) >= self._size:
                 self._q.popleft()
@@ -70,7 +84,7 @@ class DropOldestQueue:
             self._q.append(item)
             self._cv.notify()
 
-    def get(self, timeout: float):
+    def get(self, timeout: float) -> Any:
         """The oldest item, or None when none came within timeout seconds."""
         with self._cv:
             if not self._q:

@@ -24,7 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alprd.hotlist.index import LIST_TYPES, Entry, Index, Matcher  # noqa: E402
+from alprd.hotlist.index import Entry, Index  # noqa: E402
+from alprd.hotlist.matcher import Matcher  # noqa: E402
+from alprd.types import LIST_TYPES  # noqa: E402
 
 CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 STATES = ["CA", "NV", "AZ", "OR", "WA", "TX", None]

@@ -10,8 +10,8 @@ from alprd.protocol.retention import parse_utc
 from alprd.roster import Session
 from alprd.store import Store, StoreError
 from alprd.types import Hit, HotlistEntry
-from alprd.ui import EventBus, read_event
-from alprd.ui.alerts import RESTORE_WITHIN_H, AlertError, Alerts
+from alprd.alerts import RESTORE_WITHIN_H, AlertError, Alerts
+from alprd.ui import EventBus, alert_event
 from tests.helpers import KEY, make_hit, make_read
 
 OFFICER = Session("tok", "csrf", "1001", "Ofc. Able", "patrol_officer", 0.0, 0.0)
@@ -35,16 +35,21 @@ class Wall:
 
 
 @pytest.fixture
-def env(tmp_path):
+def bus():
+    return EventBus()
+
+
+@pytest.fixture
+def env(tmp_path, bus):
     store = Store(tmp_path / "car.db", KEY)
     clock = Clock()
-    bus = EventBus()
     read = make_read("8XYZ442")
-    alerts = Alerts(store, AuditLog(store, "CAR-1"), bus, "CAR-1", escalate_after_s=60,
+    alerts = Alerts(store, AuditLog(store, "CAR-1"), "CAR-1",
+                    lambda a: bus.publish(alert_event(a)), escalate_after_s=60,
                     mono=clock, utc=Wall(parse_utc(read.utc) + timedelta(seconds=5)))
     hit = make_hit(read)
     store.add_read(read, [hit])
-    alert = alerts.open(read_event(read, [hit]))
+    alert = alerts.open(read, [hit])
     yield alerts, store, clock, alert
     store.close()
 
@@ -56,20 +61,20 @@ def actions(store, hit_id):
 @pytest.mark.policy("POL-11")
 def test_verified_only_after_three_steps_in_order_each_recorded(env):
     alerts, store, _, alert = env
-    assert alert.public()["verified"] is False
+    assert alert.verified is False
     with pytest.raises(AlertError, match="characters"):
         alerts.step(alert.hit_id, "want", OFFICER)  # steps cannot be skipped
     with pytest.raises(AlertError, match="three verify steps"):
         alerts.dispose(alert.hit_id, "verified_stopped", OFFICER)
     ev = alerts.step(alert.hit_id, "characters", OFFICER)
-    assert ev["steps"].keys() == {"characters"} and not ev["verified"]
+    assert ev.steps.keys() == {"characters"} and not ev.verified
     alerts.step(alert.hit_id, "state", OFFICER)
     ev = alerts.step(alert.hit_id, "want", OFFICER)
-    assert ev["verified"] is True and all(v.endswith("Z") for v in ev["steps"].values())
+    assert ev.verified is True and all(v.endswith("Z") for v in ev.steps.values())
     assert actions(store, alert.hit_id) == ["acknowledged", "verify_characters",
                                             "verify_state", "verify_want"]
     ev = alerts.dispose(alert.hit_id, "verified_stopped", OFFICER)
-    assert ev["closed"] == "verified_stopped" and alerts.current() == []
+    assert ev.closed == "verified_stopped" and alerts.current() == []
     kinds = [i.kind for i in store.pending(100)]
     assert kinds.count("disposition") == 5
     audit = [r["action"] for r in AuditLog(store).records()]
@@ -99,7 +104,7 @@ def test_an_unacknowledged_hit_is_escalated_once_and_recorded(env):
     assert actions(store, alert.hit_id) == ["escalated"]
     report = store.pending(1)[0]
     assert report.kind == "report" and report.body["type"] == "hit_unacknowledged"
-    assert alerts.current()[0]["escalated_utc"]
+    assert alerts.current()[0].escalated_utc
 
 
 def test_an_acknowledged_hit_is_not_escalated(env):
@@ -110,9 +115,9 @@ def test_an_acknowledged_hit_is_not_escalated(env):
 
 
 @pytest.mark.policy("POL-12")
-def test_a_cancellation_closes_the_open_alert(env):
+def test_a_cancellation_closes_the_open_alert(env, bus):
     alerts, store, _, alert = env
-    q, _ = alerts.bus.subscribe()
+    q, _ = bus.subscribe()
     assert alerts.cancel([("8XYZ442", "NV")]) == []  # the same plate wanted in another state
     assert alerts.cancel([("8XYZ442", "CA")]) == [alert.hit_id]
     ev = q.get_nowait()
@@ -135,7 +140,7 @@ def test_a_step_and_its_audit_record_are_stored_together_or_not_at_all(env):
         alerts.step(alert.hit_id, "characters", OFFICER)
     assert actions(store, alert.hit_id) == []
     assert [i.kind for i in store.pending(100)] == before
-    assert alerts.current()[0]["steps"] == {}
+    assert alerts.current()[0].steps == {}
     store.db.conn.execute("DROP TRIGGER no_audit")
     alerts.step(alert.hit_id, "characters", OFFICER)
     assert actions(store, alert.hit_id) == ["acknowledged", "verify_characters"]
@@ -152,25 +157,27 @@ def test_an_alert_left_open_by_a_power_cut_comes_back_with_its_steps(env, tmp_pa
     closed_read = make_read("7ABC123")
     closed_hit = make_hit(closed_read)
     store.add_read(closed_read, [closed_hit])
-    closed = alerts.open(read_event(closed_read, [closed_hit]))
+    closed = alerts.open(closed_read, [closed_hit])
     alerts.dispose(closed.hit_id, "misread", OFFICER)
     # the daemon starts again on the same database: a new Alerts, nothing in memory
-    hit_time = parse_utc(alert.event["utc"])
+    hit_time = parse_utc(alert.read.utc)
     # started again more than a shift (RESTORE_WITHIN_H) after the hit: not put back
-    late = Alerts(store, AuditLog(store, "CAR-1"), EventBus(), "CAR-1", mono=Clock(),
+    late = Alerts(store, AuditLog(store, "CAR-1"), "CAR-1", mono=Clock(),
                   utc=Wall(hit_time + timedelta(hours=RESTORE_WITHIN_H, minutes=1)))
     assert late.restore() == 0 and late.current() == []
     # started again within the shift: back on the screen with its steps
-    again = Alerts(store, AuditLog(store, "CAR-1"), EventBus(), "CAR-1", mono=Clock(),
+    again = Alerts(store, AuditLog(store, "CAR-1"), "CAR-1", mono=Clock(),
                    utc=Wall(hit_time + timedelta(hours=1)))
     assert again.restore() == 1
-    (back,) = again.current()
+    (back,) = [alert_event(a) for a in again.current()]  # as the page shows it
     assert back["hit_id"] == alert.hit_id and back["hits"][0]["plate"] == "8XYZ442"
     assert list(back["steps"]) == ["characters", "state"] and back["verified"] is False
     assert back["acknowledged_utc"] and back["crop"].startswith("data:image/jpeg;base64,")
-    assert back == {**alert.public(), "hits": back["hits"]}  # the same alert as before
+    assert back == alert_event(alert)  # the same alert as before, on the page
+    (typed,) = again.current()
+    assert typed.read == alert.read and typed.hit.entry == alert.hit.entry
     ev = again.step(alert.hit_id, "want", OFFICER)
-    assert ev["verified"] is True
+    assert ev.verified is True
     assert again.restore() == 0  # already open: not added twice
 
 
@@ -184,15 +191,15 @@ def test_each_hit_of_a_read_gets_its_own_alert_and_comes_back_after_a_stop(env):
     e2 = HotlistEntry("5QQQ001", None, "wanted_person", "warrant", 1, "W-1")
     hits = [Hit(f"hit-{i}", read.id, e, "exact", read.utc) for i, e in enumerate((e1, e2))]
     store.add_read(read, hits)
-    alerts.open(read_event(read, hits))
-    mine = {a["hit_id"]: a for a in alerts.current() if a["id"] == read.id}
+    alerts.open(read, hits)
+    mine = {a.hit_id: a for a in alerts.current() if a.read_id == read.id}
     assert set(mine) == {"hit-0", "hit-1"}
-    assert [h["list_type"] for h in mine["hit-1"]["hits"]] == ["wanted_person"]
+    assert mine["hit-1"].hit.entry.list_type == "wanted_person"
     alerts.dispose("hit-0", "misread", OFFICER)  # one closed, the other still open
-    again = Alerts(store, AuditLog(store, "CAR-1"), EventBus(), "CAR-1", mono=Clock(),
+    again = Alerts(store, AuditLog(store, "CAR-1"), "CAR-1", mono=Clock(),
                    utc=Wall(parse_utc(read.utc) + timedelta(minutes=5)))
     again.restore()
-    back = {a["hit_id"] for a in again.current() if a["id"] == read.id}
+    back = {a.hit_id for a in again.current() if a.read_id == read.id}
     assert back == {"hit-1"}
     # the cancellation of one want (state None: every state) closes that alert alone
     assert again.cancel([("5QQQ001", None)]) == ["hit-1"]

@@ -46,8 +46,9 @@ def test_positions_times_and_hit_reasons_are_not_in_the_database_file(tmp_path):
     s = Store(tmp_path / "car.db", KEY)  # and it all comes back with the key
     back = s.read(read.id)
     assert (back["utc"], back["lat"], back["lon"]) == (read.utc, LAT, LON)
-    hits = s.unclosed_hits(iso(when - timedelta(hours=1)), {"cleared"})
-    assert hits[0]["hits"][0]["reason"] == REASON and hits[0]["hits"][0]["case_number"] == CASE
+    [(back_read, back_hits)] = s.unclosed_hits(iso(when - timedelta(hours=1)), {"cleared"})
+    assert back_read == read  # every field of the read, as stored (alprd.types.READ_FIELDS)
+    assert back_hits[0].entry.reason == REASON and back_hits[0].entry.case_number == CASE
     # time searches and retention still work on sealed times
     assert [r["id"] for r in s.search(since=iso(when - timedelta(minutes=1)))] == [read.id]
     assert s.search(until=iso(when - timedelta(minutes=1))) == []

@@ -7,6 +7,7 @@ from alprd.daemon import Daemon
 from alprd.track import Pass
 from alprd.types import Fix, Observation, PlateRead
 from tests.helpers import key_file
+from alprd.ui import alert_event
 
 CLINIC = [[34.0, -118.3], [34.0, -118.2], [34.1, -118.2], [34.1, -118.3]]
 
@@ -161,7 +162,7 @@ def test_a_hit_on_a_full_disk_is_still_shown_to_the_officer(tmp_path):
         if d.pipeline.dropped_reads:
             break
     assert d.pipeline.dropped_reads == 1
-    (alert,) = [a for a in d.alerts.current() if a.get("not_stored")]
+    (alert,) = [alert_event(a) for a in d.alerts.current() if a.not_stored]
     assert alert["hits"][0]["plate"] == "8XYZ442" and alert["type"] == "alert"
     events = []
     while not q.empty():

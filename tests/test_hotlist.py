@@ -5,8 +5,9 @@ import time
 import pytest
 
 from alprd.hotlist import Hotlist, HotlistError, read_csv
-from alprd.hotlist.index import (DEFAULT_CONFUSIONS, WIDE_CONFUSIONS, Index, Matcher,
-                                 fold_table, pack, unpack)
+from alprd.hotlist.index import (DEFAULT_CONFUSIONS, WIDE_CONFUSIONS, Index, fold_table,
+                                 pack, unpack)
+from alprd.hotlist.matcher import Matcher
 from alprd.types import HotlistEntry as E
 
 LIST = [E("8XYZ442", "CA", "stolen_vehicle", "stolen"), E("ABC1230", None, "bolo", "bolo"),

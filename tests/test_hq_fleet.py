@@ -25,7 +25,6 @@ from alprd.hq import HqEndpoint, open_store
 from alprd.provision import issue, provision, revoke
 from alprd.store import Store
 from alprd.uplink import TlsFiles, Uplink
-from alprd.ui import read_event
 from tests.helpers import KEY, make_hit, make_read, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -162,8 +161,8 @@ def test_an_import_that_removes_a_want_withdraws_the_open_alert(pki, tmp_path):
         seen = make_read("8XYZ442", unit="CAR-A")  # the car read it: an open alert
         hit = make_hit(seen)
         d.store.add_read(seen, [hit])
-        d.alerts.open(read_event(seen, [hit]))
-        assert [a["hit_id"] for a in d.alerts.current()] == [hit.id]
+        d.alerts.open(seen, [hit])
+        assert [a.hit_id for a in d.alerts.current()] == [hit.id]
         # the next import drops the stolen car (recovered): a delta, a cancellation
         hotlist.write_text("plate,state,list_type,reason,priority,case_number\n"
                            "5KLM901,,bolo,armed robbery suspect,2,\n")

@@ -10,6 +10,7 @@ from alprd.pipeline import format_read
 from alprd.protocol.schemas import validate
 from alprd.types import HotlistEntry, Observation, PlateRead
 from tests.test_daemon import make_daemon
+from alprd.ui import alert_event
 
 BOX = (100, 200, 340, 320)
 WANT = HotlistEntry("8XYZ442", "CA", "stolen_vehicle", "Stolen 11/26", 1, "V1")
@@ -42,7 +43,7 @@ def test_a_doubt_the_frames_share_alerts_on_the_want_it_points_at(tmp_path):
         validate("hit", hit)
         assert (hit["plate"], hit["rule"], hit["differs"]) == ("8XYZ442", "n-best", [0])
         assert hit["candidate"] == "8XYZ442" and abs(hit["candidate_probability"] - 0.3) < 1e-6
-        (alert,) = d.alerts.current()  # the card: read, entry, the differing character
+        (alert,) = map(alert_event, d.alerts.current())  # the card: read, entry, differs
         (shown,) = alert["hits"]
         assert alert["text"] == "BXYZ442" and shown["plate"] == "8XYZ442"
         assert shown["rule"] == "n-best" and shown["differs"] == [0]

@@ -59,8 +59,7 @@ def test_in_car_records_match_their_schemas(tmp_path):
     from alprd.audit import AuditLog
     from alprd.protocol import roster_user
     from alprd.roster import Auth, Refused, Roster, Session
-    from alprd.ui import EventBus, read_event
-    from alprd.ui.alerts import Alerts
+    from alprd.alerts import Alerts
 
     s = Store(tmp_path / "car.db", KEY)
     audit = AuditLog(s, "CAR-1")
@@ -74,13 +73,13 @@ def test_in_car_records_match_their_schemas(tmp_path):
     audit.append("2002", "data_user", "search", purpose="civil", query={"plate": "7ABC123"},
                  result_count=3)
     clock = iter(range(0, 10**6, 100)).__next__
-    alerts = Alerts(s, audit, EventBus(), "CAR-1", 10, mono=clock)
+    alerts = Alerts(s, audit, "CAR-1", escalate_after_s=10, mono=clock)
     officer = Session("t", "c", "1001", "Able", "patrol_officer", 0, 0)
     for text in ("8XYZ442", "8XYZ443"):
         r = make_read(text)
         h = make_hit(r)
         s.add_read(r, [h])
-        a = alerts.open(read_event(r, [h]))
+        a = alerts.open(r, [h])
     alerts.tick()  # escalates both
     alerts.step(a.hit_id, "characters", officer)
     alerts.dispose(a.hit_id, "want_not_valid", officer, note="recovered")

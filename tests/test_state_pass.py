@@ -21,6 +21,7 @@ from alprd.recognize.recognizer import crop_plate
 from alprd.recognize.state_worker import StateWorker
 from alprd.types import HotlistEntry, Observation, PlateRead
 from tests.helpers import key_file
+from alprd.ui import alert_event
 
 BOX = (100, 200, 340, 320)  # the plate's box in the frame
 TEXT = "8XYZ442"
@@ -113,7 +114,7 @@ def test_a_want_of_another_state_is_flagged_by_default(tmp_path, frame):
         validate("hit", hit)
         assert hit["state_rule"] == "state-mismatch" and hit["state"] == "CA"
         assert hit["read_state"] == "NV" and hit["read_state_confidence"] >= 0.9
-        (alert,) = d.alerts.current()
+        (alert,) = map(alert_event, d.alerts.current())
         assert alert["state"] == "NV" and alert["hits"][0]["state_rule"] == "state-mismatch"
     finally:
         d.states.stop()

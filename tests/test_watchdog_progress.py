@@ -11,7 +11,7 @@ import pytest
 
 from alprd.capture import Camera, FrameQueue
 from alprd.store import Store
-from alprd.supervise import heartbeats
+from alprd.lifecycle import Lifecycle
 from alprd.uplink import Uplink
 from alprd.worker import Worker
 from tests.helpers import KEY, make_read, wait_for
@@ -53,7 +53,7 @@ def test_one_hung_camera_of_two_stalls_the_watchdog():
     for c in (rear, front):
         c.start()
     try:
-        beats = heartbeats(lambda: time.monotonic(), [rear, front])
+        beats = Lifecycle([rear, front]).heartbeats()
         assert wait_for(lambda: rear.frames > 3 and front.frames > 3, 5)
         assert _stalled(beats, 0.5) == []
         front_live.clear()  # the front camera's driver hangs; the rear one keeps going
@@ -76,7 +76,7 @@ def test_a_worker_whose_thread_ended_is_stalled_even_with_a_fresh_heartbeat():
     gps.start()
     gps.join(2)
     gps.progress_mono = time.monotonic()  # whatever it last said, its thread is gone
-    assert _stalled(heartbeats(lambda: time.monotonic(), gps=gps), 5) == ["gps"]
+    assert _stalled(gps.heartbeats(), 5) == ["gps"]
 
 
 def test_gps_progress_is_sentences_not_loop_turns():
@@ -85,7 +85,7 @@ def test_gps_progress_is_sentences_not_loop_turns():
     gps.start()  # the port never opens: the reader loops, reopening, with nothing read
     try:
         time.sleep(1.2)
-        assert _stalled(heartbeats(lambda: time.monotonic(), gps=gps), 1.0) == ["gps"]
+        assert _stalled(gps.heartbeats(), 1.0) == ["gps"]
     finally:
         gps.stop()
 
@@ -104,7 +104,7 @@ def uplink(broker, tmp_path):
 
 def test_paho_network_thread_that_ends_is_restarted_and_watched(uplink):
     up, store = uplink
-    beats = heartbeats(lambda: time.monotonic(), uplink=up)
+    beats = up.heartbeats()
     assert _stalled(beats, 2) == []
     # paho's network thread ends (a callback exception ends it the same way)
     first = up.client._thread
@@ -122,7 +122,7 @@ def test_a_network_thread_that_cannot_be_restarted_stalls_the_watchdog(uplink):
     up, _ = uplink
     up.client.loop_start = lambda: None  # it will not come back
     up.client.disconnect()
-    beats = heartbeats(lambda: time.monotonic(), uplink=up)
+    beats = up.heartbeats()
     assert wait_for(lambda: _stalled(beats, 1) == ["mqtt"], 5), _stalled(beats, 1)
 
 

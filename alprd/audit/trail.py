@@ -10,6 +10,7 @@ in one transaction; a record is purged on the vehicle only after HQ has acknowle
 """
 from __future__ import annotations
 
+from typing import Any
 import hashlib
 import json
 import logging
@@ -43,7 +44,7 @@ class Verified:
     head_hash: str
 
 
-def _digest(prev_hash: str, rec: dict) -> str:
+def _digest(prev_hash: str, rec: dict[str, Any]) -> str:
     canon = json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256((prev_hash + canon).encode()).hexdigest()
 
@@ -61,8 +62,8 @@ class AuditLog:
 
     # -- writing -------------------------------------------------------------------------
     def append(self, username: str, role: str, action: str, *, purpose: str | None = None,
-               query: dict | None = None, result_count: int | None = None,
-               detail: dict | None = None, utc: str | None = None) -> dict:
+               query: dict[str, Any] | None = None, result_count: int | None = None,
+               detail: dict[str, Any] | None = None, utc: str | None = None) -> dict[str, Any]:
         """Append one record (and queue it for HQ) in one transaction; returns the record.
 
         Raises StoreError when it cannot be written: the caller must then refuse the access
@@ -77,9 +78,9 @@ class AuditLog:
                              f"{exc}") from exc
 
     def append_in(self, conn, username: str, role: str, action: str, *,
-                  purpose: str | None = None, query: dict | None = None,
-                  result_count: int | None = None, detail: dict | None = None,
-                  utc: str | None = None) -> dict:
+                  purpose: str | None = None, query: dict[str, Any] | None = None,
+                  result_count: int | None = None, detail: dict[str, Any] | None = None,
+                  utc: str | None = None) -> dict[str, Any]:
         """As append, inside the caller's open store transaction (the record commits or
         rolls back with what it records)."""
         if purpose is not None and purpose not in PURPOSES:
@@ -140,7 +141,7 @@ class AuditLog:
         return n
 
     # -- reading -------------------------------------------------------------------------
-    def records(self) -> list[dict]:
+    def records(self) -> list[dict[str, Any]]:
         """Every record, opened, oldest first (TamperError when a sealed field fails)."""
         with self.store.lock:
             rows = self.store.db.conn.execute(
@@ -188,7 +189,7 @@ class AuditLog:
                              f"{head[0]}: records were deleted from the end")
         return Verified(len(records), records[0]["seq"] if records else 0, seq, prev)
 
-    def report(self, since: str | None = None, until: str | None = None) -> dict:
+    def report(self, since: str | None = None, until: str | None = None) -> dict[str, Any]:
         """Accesses by user, purpose, action and plate queried in a period (POL-18)."""
         recs = [r for r in self.records()
                 if (since is None or r["utc"] >= since) and (until is None or r["utc"] < until)]
@@ -206,7 +207,7 @@ class AuditLog:
                              for r in recs if r["purpose"]]}
 
 
-def format_report(rep: dict) -> str:
+def format_report(rep: dict[str, Any]) -> str:
     p = rep["period"]
     lines = [f"Audit report: {rep['records']} record(s), "
              f"{p['since'] or p['first'] or '-'} to {p['until'] or p['last'] or '-'}"]

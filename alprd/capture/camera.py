@@ -10,14 +10,19 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 
 from alprd.types import Frame
 from alprd.worker import DropOldestQueue, Worker
 
+if TYPE_CHECKING:
+    from alprd.config import CameraConfig
+
 log = logging.getLogger(__name__)
+
+STOP_S = 0.5  # what a camera's thread is given to end at shutdown
 
 
 class CameraError(Exception):
@@ -34,7 +39,7 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-def make_source(spec) -> Source:
+def make_source(spec: CameraConfig) -> Source:
     """The backend for a CameraConfig's source string."""
     src = spec.source
     if src.startswith("picamera2"):
@@ -56,9 +61,10 @@ class FrameQueue(DropOldestQueue):
 class Camera(Worker):
     """Runs one source on its own thread; reconnects with backoff; exposes its state."""
 
-    def __init__(self, spec, out: FrameQueue, reconnect_max_s: float = 30.0,
-                 factory: Callable[[object], Source] = make_source) -> None:
+    def __init__(self, spec: CameraConfig, out: FrameQueue, reconnect_max_s: float = 30.0,
+                 factory: Callable[[CameraConfig], Source] = make_source) -> None:
         super().__init__(f"camera-{spec.id}")
+        self.name = f"capture {spec.id}"  # as the watchdog and the logs name it
         self.id = spec.id
         self.spec = spec
         self.out = out
@@ -67,6 +73,15 @@ class Camera(Worker):
         self.frames = 0
         self.last_frame_mono: float | None = None
         self.finished = threading.Event()  # a non-looping replay reached its end
+
+    def health(self) -> dict[str, Any]:
+        return {"state": self.state, "frames": self.frames, "dropped": self.out.dropped}
+
+    def stop(self, timeout_s: float = 0.0) -> bool:
+        """A driver hung in a read may never return: wait at most STOP_S for it, so the
+        passes it saw reach the store before systemd's stop timeout (the thread is a daemon
+        thread and ends with the process)."""
+        return super().stop(min(timeout_s, STOP_S))
 
     def _run(self) -> None:
         backoff = 0.5

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import cv2
+import numpy as np
 
 from alprd.capture import CameraError
 from alprd.capture.replay import downscale
@@ -11,17 +12,19 @@ class OpenCvCamera:
     def __init__(self, source: str, detect_width: int = 0) -> None:
         self.source = source
         self.detect_width = detect_width
-        self._cap = None
+        self._cap: cv2.VideoCapture | None = None
 
     def open(self) -> None:
         src = int(self.source[len("/dev/video"):]) if self.source.startswith("/dev/video") \
             and self.source[len("/dev/video"):].isdigit() else self.source
-        self._cap = cv2.VideoCapture(src)
-        if not self._cap.isOpened():
+        self._cap = cap = cv2.VideoCapture(src)
+        if not cap.isOpened():
             raise CameraError(f"cannot open camera {self.source}: check the cable, the URL and "
                               "that the service user is in the 'video' group")
 
-    def read(self):
+    def read(self) -> tuple[np.ndarray, np.ndarray | None] | None:
+        if self._cap is None:
+            raise CameraError(f"camera {self.source} is not open")
         ok, img = self._cap.read()
         if not ok or img is None:
             raise CameraError(f"camera {self.source} stopped delivering frames")

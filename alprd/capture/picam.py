@@ -2,7 +2,10 @@
 low-resolution stream to detect on. picamera2 is imported here only (see firmware-notes.md)."""
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
+import numpy as np
 
 from alprd.capture import CameraError
 
@@ -11,11 +14,11 @@ class PiCamera:
     def __init__(self, index: int = 0, detect_width: int = 640) -> None:
         self.index = index
         self.detect_width = detect_width or 640
-        self._cam = None
+        self._cam: Any = None  # a Picamera2 (no type information)
 
     def open(self) -> None:
         try:
-            from picamera2 import Picamera2  # type: ignore[import-not-found]
+            from picamera2 import Picamera2
         except ImportError as exc:
             raise CameraError("picamera2 is not installed: on Raspberry Pi OS run "
                               "'sudo apt install python3-picamera2' and use a venv made with "
@@ -33,7 +36,7 @@ class PiCamera:
                               "cable and 'rpicam-hello --list-cameras'") from exc
         self._cam = cam
 
-    def read(self):
+    def read(self) -> tuple[np.ndarray, np.ndarray | None] | None:
         try:
             with self._cam.captured_request() as req:
                 full = req.make_array("main")

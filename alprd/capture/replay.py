@@ -27,7 +27,7 @@ class ReplaySource:
         self.fps = fps  # 0 = the file's own rate (image folders: as fast as possible)
         self.loop = loop
         self.detect_width = detect_width
-        self._cap = None
+        self._cap: cv2.VideoCapture | None = None
         self._files: list[Path] = []
         self._i = 0
         self._next = 0.0
@@ -44,10 +44,10 @@ class ReplaySource:
                 raise CameraError(f"no images in {self.path}")
             self._period = 1.0 / self.fps if self.fps else 0.0
         else:
-            self._cap = cv2.VideoCapture(str(self.path))
-            if not self._cap.isOpened():
+            self._cap = cap = cv2.VideoCapture(str(self.path))
+            if not cap.isOpened():
                 raise CameraError(f"cannot open video {self.path}")
-            rate = self.fps or self._cap.get(cv2.CAP_PROP_FPS) or 10.0
+            rate = self.fps or cap.get(cv2.CAP_PROP_FPS) or 10.0
             self._period = 1.0 / rate
         self._next = time.monotonic()
 
@@ -58,7 +58,7 @@ class ReplaySource:
                 self._pause.wait(delay)
             self._next = max(self._next + self._period, time.monotonic() - self._period)
 
-    def read(self):
+    def read(self) -> tuple[np.ndarray, np.ndarray | None] | None:
         img = self._read_raw()
         if img is None and self.loop:
             self._rewind()
@@ -68,15 +68,15 @@ class ReplaySource:
         self._pace()
         return img, downscale(img, self.detect_width)
 
-    def _read_raw(self):
+    def _read_raw(self) -> np.ndarray | None:
         if self._cap is not None:
             ok, img = self._cap.read()
             return img if ok else None
         while self._i < len(self._files):
-            img = cv2.imread(str(self._files[self._i]))
+            still = cv2.imread(str(self._files[self._i]))
             self._i += 1
-            if img is not None:
-                return img
+            if still is not None:
+                return still
         return None
 
     def _rewind(self) -> None:

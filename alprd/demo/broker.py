@@ -49,7 +49,7 @@ class Mosquitto:
         self.extra_conf = extra_conf
         self.tls = tls
         self.prefix, self.acl, self.crl, self.cars = prefix, acl, crl, cars
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="alprd-mosquitto-")
 
     @property

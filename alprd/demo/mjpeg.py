@@ -2,6 +2,7 @@
 over HTTP (what OpenCV reads from an IP camera), on a fixed port, until stopped."""
 from __future__ import annotations
 
+from typing import Any
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,10 +18,10 @@ class MjpegServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-            def do_GET(self):
+            def do_GET(self) -> None:
                 server.connections += 1
                 self.send_response(200)
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")

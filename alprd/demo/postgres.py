@@ -97,7 +97,7 @@ class Postgres:
     def __enter__(self) -> "Postgres":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 

@@ -1,6 +1,7 @@
 """The demo's scenario: its assets, its embedded configuration and its user roster."""
 from __future__ import annotations
 
+from typing import Any
 import os
 from pathlib import Path
 
@@ -16,7 +17,7 @@ def default_state_dir() -> Path:
     return Path(base) / "alprd" / "demo"
 
 
-def demo_defaults(state_dir: Path, loop: bool = True) -> dict:
+def demo_defaults(state_dir: Path, loop: bool = True) -> dict[str, Any]:
     """The embedded configuration of the demo (environment overrides still apply)."""
     return {
         "vehicle": {"unit_id": "DEMO-1", "agency": "alprd demo"},
@@ -45,6 +46,6 @@ DEMO_USERS = [
 ]
 
 
-def demo_roster() -> list[dict]:
+def demo_roster() -> list[dict[str, Any]]:
     from alprd.protocol import roster_user
     return [roster_user(b, n, r, pin, t, status=st) for b, n, r, pin, t, st in DEMO_USERS]

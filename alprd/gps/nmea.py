@@ -8,6 +8,7 @@ so nothing out of range ever reaches a fix, the database or HQ. Times and dates 
 real instant."""
 from __future__ import annotations
 
+from typing import Any
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -134,12 +135,12 @@ def _field(s: Sentence, i: int) -> str:
     return s.fields[i] if i < len(s.fields) else ""
 
 
-def rmc(s: Sentence) -> dict:
+def rmc(s: Sentence) -> dict[str, Any]:
     """time, status, lat, lon, speed (km/h), course, date -> dict (utc ISO when both present)."""
     if len(s.fields) < 9:
         raise NmeaError(f"RMC: {len(s.fields)} fields, need 9")
     t, status, date = _field(s, 0), _field(s, 1), _field(s, 8)
-    out = {"valid": status == "A",
+    out: dict[str, Any] = {"valid": status == "A",
            "lat": _coord(_field(s, 2), _field(s, 3), 2, "latitude", "RMC"),
            "lon": _coord(_field(s, 4), _field(s, 5), 3, "longitude", "RMC")}
     knots = _float(_field(s, 6), "speed", "RMC", MAX_KNOTS)
@@ -152,7 +153,7 @@ def rmc(s: Sentence) -> dict:
     return out
 
 
-def gga(s: Sentence) -> dict:
+def gga(s: Sentence) -> dict[str, Any]:
     if len(s.fields) < 8:
         raise NmeaError(f"GGA: {len(s.fields)} fields, need 8")
     return {"time": _field(s, 0),
@@ -163,12 +164,12 @@ def gga(s: Sentence) -> dict:
             "hdop": _float(_field(s, 7), "HDOP", "GGA", MAX_DOP)}
 
 
-def vtg(s: Sentence) -> dict:
+def vtg(s: Sentence) -> dict[str, Any]:
     return {"course": _float(_field(s, 0), "course", "VTG", 360),
             "speed_kmh": _float(_field(s, 6), "speed", "VTG", MAX_KNOTS * 1.852)}
 
 
-def gsa(s: Sentence) -> dict:
+def gsa(s: Sentence) -> dict[str, Any]:
     return {"fix_type": _int(_field(s, 1), "fix type", "GSA", 3) or 1,
             "hdop": _float(_field(s, 15), "HDOP", "GSA", MAX_DOP)}
 
@@ -195,7 +196,7 @@ def retimed(log: bytes, start: datetime, repeat: int = 1) -> bytes:
     back to back, time running on. Other sentences are copied as they are. For replaying a
     recording as if it were live (the demo), and for tests that need GPS time near now."""
     lines = [ln.decode("ascii", "replace").strip() for ln in log.splitlines()]
-    stamps: list[tuple | None] = []  # ("RMC", datetime) or ("GGA", time of day)
+    stamps: list[tuple[Any, ...] | None] = []  # ("RMC", datetime) or ("GGA", time of day)
     for text in lines:  # the recorded time of each RMC and GGA (GGA: the nearby RMC's date)
         f = text[1:].split("*")[0].split(",") if text.startswith("$") else []
         kind = f[0][-3:] if f else ""

@@ -12,10 +12,14 @@ import time
 from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from alprd.gps.nmea import PARSERS, NmeaError, address, is_parsed, parse_sentence, retimed
 from alprd.types import Fix
 from alprd.worker import Worker
+
+if TYPE_CHECKING:
+    from alprd.config import GpsConfig
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +90,8 @@ class FixBuilder:
 
     def __init__(self, track: GpsTrack) -> None:
         self.track = track
-        self.epochs: dict[str, dict] = {}  # UTC time field -> {"rmc", "gga", "extra", ...}
+        # UTC time field -> {"rmc", "gga", "extra", ...}
+        self.epochs: dict[str, dict[str, Any]] = {}
         self.current: str | None = None
         self.gga_seen = False
         self.rmc_only = False  # an epoch ended without GGA, and no GGA ever came
@@ -120,7 +125,7 @@ class FixBuilder:
             self._emit(key)
         self.epochs.clear()
 
-    def _timed(self, kind: str, data: dict, mono: float) -> None:
+    def _timed(self, kind: str, data: dict[str, Any], mono: float) -> None:
         key = data.pop("time")
         if kind == "rmc" and data.get("utc"):
             self.track.last_utc, self.track.last_utc_mono = data["utc"], mono
@@ -152,7 +157,7 @@ class FixBuilder:
             return
         if gga and gga["quality"] == 0:
             return  # the receiver says this epoch has no fix, whatever RMC says
-        def pick(k, *srcs):  # the first source that has field k
+        def pick(k: str, *srcs: dict[str, Any]) -> Any:  # the first source that has field k
             return next((d[k] for d in srcs if d.get(k) is not None), None)
 
         self.track.add(Fix(lat=rmc["lat"], lon=rmc["lon"], mono=ep["mono"], utc=rmc.get("utc"),
@@ -177,7 +182,7 @@ class GpsReader(Worker):
         self.lines = 0
 
     @classmethod
-    def from_config(cls, gps, track: GpsTrack) -> "GpsReader":
+    def from_config(cls, gps: GpsConfig, track: GpsTrack) -> GpsReader:
         return cls(gps.port, track, gps.baud, gps.replay_loop, gps.replay_retime)
 
     def _is_log(self) -> bool:

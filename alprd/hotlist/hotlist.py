@@ -6,11 +6,17 @@ index.py.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alprd.hotlist.csvfile import HotlistError, read_csv
-from alprd.hotlist.index import DEFAULT_CONFUSIONS, Index, Match, Matcher
+from alprd.hotlist.index import DEFAULT_CONFUSIONS, Index
+from alprd.hotlist.matcher import Match, Matcher
 from alprd.types import HotlistEntry
+
+if TYPE_CHECKING:
+    from alprd.config import HotlistConfig
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +24,7 @@ class Hotlist:
     """The vehicle's list and its matching rules; replace() swaps the whole list atomically."""
 
     def __init__(self, entries: list[HotlistEntry] | None = None, *, max_substitutions: int = 1,
-                 one_off: bool = False, confusions=DEFAULT_CONFUSIONS,
+                 one_off: bool = False, confusions: Iterable[str] = DEFAULT_CONFUSIONS,
                  state_mismatch: str = "alert", skip: tuple[str, ...] = (),
                  min_probability: float = 0.1) -> None:
         self.confusions = tuple(confusions)
@@ -28,7 +34,7 @@ class Hotlist:
             self.replace(entries)
 
     @classmethod
-    def from_config(cls, cfg) -> "Hotlist":
+    def from_config(cls, cfg: HotlistConfig) -> Hotlist:
         """The matcher as configured, with the entries of cfg.path (a CSV) when set; a file
         that cannot be used leaves the list empty and says why."""
         hotlist = cls(max_substitutions=cfg.max_substitutions, one_off=cfg.one_off,

@@ -10,13 +10,12 @@ a new index beside the old one and swaps a single reference, so matching never w
 from __future__ import annotations
 
 import io
-import time
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from alprd.types import LIST_TYPES, HotlistEntry  # noqa: F401  (LIST_TYPES re-exported)
+from alprd.types import LIST_TYPES, HotlistEntry
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CODE = {ch: i + 1 for i, ch in enumerate(ALPHABET)}  # 0 = no character
@@ -32,18 +31,18 @@ WIDE_CONFUSIONS = ("O0DQ", "B8", "I1LT", "S5", "Z2", "G6", "UV", "A4", "E3", "KX
 SEP = "\x1f"
 
 
-def fold_table(confusions) -> dict[str, str]:
+def fold_table(confusions: Iterable[str]) -> dict[str, str]:
     """Each character to its class representative; overlapping sets are merged."""
     parent = {ch: ch for ch in ALPHABET}
 
-    def find(c):
+    def find(c: str) -> str:
         while parent[c] != c:
             parent[c] = parent[parent[c]]
             c = parent[c]
         return c
 
-    for group in confusions:
-        group = [c for c in group.upper() if c in parent]
+    for chars in confusions:
+        group = [c for c in chars.upper() if c in parent]
         for c in group[1:]:
             a, b = find(group[0]), find(c)
             if a != b:
@@ -71,20 +70,10 @@ def unpack(key: int) -> str:
 Entry = HotlistEntry
 
 
-@dataclass(frozen=True)
-class Match:
-    entry: Entry
-    rule: str  # "exact", "look-alike", "extra-character", "missing-character", "n-best"
-    differs: tuple[int, ...]  # positions in the read that differ from the entry
-    state_rule: str  # "same", "entry-any-state", "read-state-unknown", "state-mismatch"
-    candidate: str | None = None  # the text that matched: the read's, or a candidate
-    probability: float | None = None  # the candidate's probability, where known
-
-
 META = [("list_type", "u1"), ("priority", "u1"), ("expires", "f8")]
 
 
-def _meta(entries) -> np.ndarray:
+def _meta(entries: Sequence[HotlistEntry]) -> np.ndarray:
     meta = np.empty(len(entries), META)
     for i, e in enumerate(entries):
         meta[i] = (LIST_TYPES.index(e.list_type), e.priority, e.expires)
@@ -138,8 +127,10 @@ class Index:
     append-only table (detail). An update adds one chunk and permutes only fixed-size arrays:
     no step holds the interpreter long enough to stall matching in another thread."""
 
-    def __init__(self, fkey, plate, state, meta, toff, tlen, detail, chunks, details, states,
-                 fold, version=0):
+    def __init__(self, fkey: np.ndarray, plate: np.ndarray, state: np.ndarray,
+                 meta: np.ndarray, toff: np.ndarray, tlen: np.ndarray, detail: np.ndarray,
+                 chunks: Iterable[bytes], details: list[str], states: list[str],
+                 fold: dict[str, str], version: int = 0) -> None:
         self.fkey, self.plate, self.state, self.meta = fkey, plate, state, meta
         self.toff, self.tlen, self.detail, self.chunks = toff, tlen, detail, tuple(chunks)
         self.details = details  # append-only list shared by successive indexes
@@ -151,13 +142,14 @@ class Index:
 
     # -- building -----------------------------------------------------------------------
     @classmethod
-    def build(cls, entries, confusions=DEFAULT_CONFUSIONS, version: int = 0) -> "Index":
+    def build(cls, entries: Iterable[HotlistEntry],
+              confusions: Iterable[str] = DEFAULT_CONFUSIONS, version: int = 0) -> Index:
         empty = cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.uint16),
                     np.empty(0, META), np.empty(0, np.int64), np.empty(0, np.int32),
                     np.empty(0, np.uint32), (), [], [""], fold_table(confusions), version)
         return empty.with_changes(list(entries), [], version)
 
-    def _state_codes(self, entries) -> tuple[np.ndarray, list[str]]:
+    def _state_codes(self, entries: Sequence[HotlistEntry]) -> tuple[np.ndarray, list[str]]:
         states = list(self.states)
         code = {s: i for i, s in enumerate(states)}
         out = np.empty(len(entries), np.uint16)
@@ -217,8 +209,9 @@ class Index:
         kept = [_masked(a, keep) for a in arrays_old]
         at = np.searchsorted(kept[0], fkey[order])
         merged = [_merge(k, at, n[order]) for k, n in zip(kept, arrays_new)]
-        new = Index(*merged, self.chunks + (b"".join(texts),), details, states, self.fold,
-                    version)
+        m_fkey, m_plate, m_state, m_meta, m_toff, m_tlen, m_detail = merged
+        new = Index(m_fkey, m_plate, m_state, m_meta, m_toff, m_tlen, m_detail,
+                    self.chunks + (b"".join(texts),), details, states, self.fold, version)
         new._detail_code = code
         return new
 
@@ -226,8 +219,8 @@ class Index:
     def nbytes(self) -> int:
         arrays = (self.fkey, self.plate, self.state, self.meta, self.toff, self.tlen,
                   self.detail)
-        return (sum(a.nbytes for a in arrays) + sum(len(c) for c in self.chunks)
-                + sum(len(d) + 50 for d in self.details))
+        return int(sum(a.nbytes for a in arrays) + sum(len(c) for c in self.chunks)
+                   + sum(len(d) + 50 for d in self.details))
 
     # -- persistence --------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -258,12 +251,12 @@ class Index:
                        z["detail"], (z["blob"].tobytes(),), [str(d) for d in z["details"]],
                        [str(s) for s in z["states"]], fold, int(z["version"]))
 
-    def save(self, path) -> None:
+    def save(self, path: Path | str) -> None:
         """Written in clear (benchmarks, tests); the car seals it (hotlist.sync)."""
         Path(path).write_bytes(self.to_bytes())
 
     @classmethod
-    def load(cls, path) -> "Index":
+    def load(cls, path: Path | str) -> Index:
         return cls.from_bytes(Path(path).read_bytes())
 
     # -- matching -----------------------------------------------------------------------
@@ -295,103 +288,9 @@ class Index:
             lo, hi = self._range(pack(text, fold))
             return [(i, text) for i in range(lo, hi)]
         keys = np.array([pack(v, fold) for v in variants], np.int64)
-        lo = np.searchsorted(self.fkey, keys, "left")
-        hi = np.searchsorted(self.fkey, keys, "right")
-        out = []
-        for v, a, b in zip(variants, lo.tolist(), hi.tolist()):
+        los = np.searchsorted(self.fkey, keys, "left").tolist()
+        his = np.searchsorted(self.fkey, keys, "right").tolist()
+        out: list[tuple[int, str]] = []
+        for v, a, b in zip(variants, los, his):
             out.extend((i, v) for i in range(a, b))
         return out
-
-
-class Matcher:
-    """The matching rules around an Index; swap() installs a new index atomically."""
-
-    def __init__(self, index: Index | None = None, max_substitutions: int = 1,
-                 one_off: bool = False, state_mismatch: str = "alert",
-                 skip: tuple[str, ...] = (), min_length: int = 3,
-                 min_probability: float = 0.1) -> None:
-        self.index = index or Index.build([])
-        self.min_probability = min_probability  # a candidate's, to be matched (n-best)
-        self.max_substitutions = max_substitutions
-        self.one_off = one_off
-        self.state_mismatch = state_mismatch  # "alert" (flagged in the rule) or "ignore"
-        self.skip = set(skip)
-        self.min_length = min_length
-
-    def swap(self, index: Index) -> None:
-        self.index = index  # one reference assignment: readers see the old or the new list
-
-    def degenerate(self, text: str) -> bool:
-        return (len(text) < self.min_length or len(text) >= MAX_LEN or text in self.skip
-                or len(set(text)) == 1)
-
-    def match(self, text: str, state: str | None = None, now: float | None = None,
-              candidates: tuple[tuple[str, float], ...] = ()) -> list[Match]:
-        """Entries the read hits, best first. candidates: the read's most probable texts
-        with their probabilities (recognize/nbest.py); each at min_probability or more is
-        matched too (exactly or by look-alikes, never one-off), as rule "n-best"."""
-        text = "".join(ch for ch in text.upper() if ch in CODE)
-        idx = self.index  # one snapshot for the whole match
-        now = time.time() if now is None else now
-        probability = dict(candidates)
-        out, seen = [], set()
-        if not self.degenerate(text):
-            out = [replace(m, candidate=text, probability=probability.get(text))
-                   for m in self._match(idx, text, self.one_off, state, now, seen)]
-        for cand, p in candidates:
-            cand = "".join(ch for ch in cand.upper() if ch in CODE)
-            if p < self.min_probability or cand == text or self.degenerate(cand):
-                continue
-            out += [replace(m, rule="n-best", differs=_differs(text, m.entry.plate),
-                            candidate=cand, probability=p)
-                    for m in self._match(idx, cand, False, state, now, seen)]
-        order = {"exact": 0, "look-alike": 1, "extra-character": 2, "missing-character": 2,
-                 "n-best": 3}
-        out.sort(key=lambda m: (order[m.rule], len(m.differs), -(m.probability or 0),
-                                m.entry.priority))
-        return out
-
-    def _match(self, idx: Index, text: str, one_off: bool, state: str | None, now: float,
-               seen: set[int]) -> list[Match]:
-        out, tried = [], set()
-        for i, variant in idx.candidates(text, one_off):
-            if i in seen or i in tried:
-                continue
-            tried.add(i)
-            plate = unpack(int(idx.plate[i]))
-            if len(variant) != len(text):
-                rule = "extra-character" if len(variant) < len(text) else "missing-character"
-                differs = _differs(text, plate)
-                if sum(a != b for a, b in zip(variant, plate)) > self.max_substitutions:
-                    continue
-            else:
-                differs = tuple(k for k, (a, b) in enumerate(zip(text, plate)) if a != b)
-                if len(differs) > self.max_substitutions:
-                    continue
-                rule = "exact" if not differs else "look-alike"
-            expires = float(idx.meta[i]["expires"])
-            if expires and expires <= now:
-                continue
-            entry_state = idx.states[idx.state[i]] or None
-            if entry_state is None:
-                state_rule = "entry-any-state"
-            elif state is None:
-                state_rule = "read-state-unknown"
-            elif state == entry_state:
-                state_rule = "same"
-            else:
-                if self.state_mismatch == "ignore":
-                    continue
-                state_rule = "state-mismatch"
-            seen.add(i)
-            out.append(Match(idx.entry(i), rule, differs, state_rule))
-        return out
-
-
-def _differs(read: str, plate: str) -> tuple[int, ...]:
-    """Positions in the read that differ from the entry: every one where the two are as
-    long, else the first (a character lost or added there)."""
-    if len(read) == len(plate):
-        return tuple(k for k, (a, b) in enumerate(zip(read, plate)) if a != b)
-    return (next((k for k in range(min(len(read), len(plate))) if read[k] != plate[k]),
-                 min(len(read), len(plate))),)

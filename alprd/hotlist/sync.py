@@ -14,14 +14,15 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from alprd.files import read_sealed, replace_atomically, write_sealed
+from alprd.files import Sealing, read_sealed, replace_atomically, write_sealed
 from alprd.hotlist import Hotlist
-from alprd.hotlist.index import LIST_TYPES, Index
+from alprd.hotlist.index import Index
 from alprd.protocol.envelope import UpdateRefused, check, verify
-from alprd.types import HotlistEntry
+from alprd.types import LIST_TYPES, HotlistEntry
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class Applied:
     cancelled: bool
 
 
-def _entry(d) -> HotlistEntry:
+def _entry(d: Any) -> HotlistEntry:
     if not isinstance(d, dict):
         raise UpdateRefused("an entry is not an object")
     plate = d.get("plate")
@@ -60,8 +61,9 @@ class HotlistSync:
     """Applies verified updates to a Hotlist, keeps its version and age, persists it."""
 
     def __init__(self, hotlist: Hotlist, public_key: Ed25519PublicKey, state_dir: Path,
-                 max_age_s: float = 86400.0, utc=lambda: datetime.now(timezone.utc),
-                 sealer=None) -> None:
+                 max_age_s: float = 86400.0,
+                 utc: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 sealer: Sealing | None = None) -> None:
         self.utc = utc  # when a list arrived is data: it must survive a restart
         self.sealer = sealer  # the data key: the saved list (reasons, case numbers) is sealed
         self.hotlist = hotlist
@@ -126,7 +128,7 @@ class HotlistSync:
         self._save()
         return result
 
-    def _apply(self, body: dict) -> Applied:
+    def _apply(self, body: dict[str, Any]) -> Applied:
         kind = body.get("kind")
         version = body.get("list_version")
         if not isinstance(version, int) or version <= 0:
@@ -142,7 +144,7 @@ class HotlistSync:
                 raise UpdateRefused("snapshot has no entries list")
             parsed = [_entry(d) for d in entries]
             self.hotlist.matcher.swap(Index.build(parsed, self.hotlist.confusions, version))
-            removed: list = []
+            removed: list[Any] = []
             added = len(parsed)
         elif kind == "hotlist.delta":
             base = body.get("from_version")

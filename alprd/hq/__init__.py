@@ -12,8 +12,9 @@ from __future__ import annotations
 from alprd.hq.access import DELETED_SEARCH_GROUNDS, AccessRefused
 from alprd.hq.endpoint import HqEndpoint
 from alprd.hq.keys import signing_key
-from alprd.hq.records import HqStore, open_store
+from alprd.hq.records import HqStore
+from alprd.hq.store import RecordStore, open_store
 
 
-__all__ = ["DELETED_SEARCH_GROUNDS", "AccessRefused", "HqEndpoint", "HqStore", "open_store",
-           "signing_key"]
+__all__ = ["DELETED_SEARCH_GROUNDS", "AccessRefused", "HqEndpoint", "HqStore", "RecordStore",
+           "open_store", "signing_key"]

@@ -7,6 +7,8 @@ refused, is written to HQ's access log (alprd.hq.records).
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Any, Callable
 
 from alprd.protocol import PURPOSES
 
@@ -46,9 +48,11 @@ def refusal(role: str, purpose: str, include_deleted: bool, ground: str | None,
     return None
 
 
-def access_row(utc, username: str, role: str, purpose: str, plate: str, include_deleted: bool,
+def access_row(utc: str | datetime, username: str, role: str, purpose: str, plate: str,
+               include_deleted: bool,
                ground: str | None, request_ref: str | None, found: int,
-               why: str | None, seal=lambda text: text, state: str | None = None) -> tuple:
+               why: str | None, seal: Callable[[str], str] = lambda text: text,
+               state: str | None = None) -> tuple[Any, ...]:
     """The access log's row for a search, allowed or refused (both back ends); seal: seals
     the query (the plate searched for, and the state where one was given) at rest, as the
     store's bodies."""
@@ -57,7 +61,7 @@ def access_row(utc, username: str, role: str, purpose: str, plate: str, include_
             seal(json.dumps(query)), ground, request_ref, None if why else found, why)
 
 
-def in_state(body: dict, state: str | None) -> bool:
+def in_state(body: dict[str, Any], state: str | None) -> bool:
     """Whether a read answers a search for a plate of `state` (None: any): read as that
     state, or its state not read (it may be that state); a read named as another state is
     another car."""

@@ -112,7 +112,7 @@ class HotlistWatch:
             self.seen = None
 
 
-def _spawn_worker(a, i: int) -> subprocess.Popen:
+def _spawn_worker(a, i: int) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "alprd", "hq", "--role", "ingest", "--broker", a.broker,
             "--db", a.db, "--topic-prefix", a.topic_prefix, "--client-id",
             f"{a.client_id}-ingest-{i}"]

@@ -11,6 +11,7 @@ Publishing and retention run in one place, the leader.
 """
 from __future__ import annotations
 
+from typing import Any
 import logging
 import queue
 import threading
@@ -19,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from alprd.hq.hotlists import hotlist_delta
-from alprd.hq.records import open_store
+from alprd.hq.store import RecordStore, open_store
 from alprd.mqttkeep import NetworkKeeper
 from alprd.protocol import (ack_message, command_body, entry_to_json, hotlist_snapshot,
                             parse_up_message, roster_body, sign)
@@ -34,8 +35,8 @@ class HqEndpoint:
     def __init__(self, broker: str, db, prefix: str = "alprd/v1",
                  client_id: str = "alprd-hq", tls=None, *, ingest: bool = True,
                  share: str | None = None, index_key: Path | None = None,
-                 store=None, body_keys: Path | None = None) -> None:
-        """db: a SQLite path or a postgresql:// URL (alprd.hq.records.open_store).
+                 store: RecordStore | None = None, body_keys: Path | None = None) -> None:
+        """db: a SQLite path or a postgresql:// URL (alprd.hq.store.open_store).
         tls: an object whose context() gives the ssl.SSLContext (HQ's client certificate,
         alprd.hq.command.BrokerTls), for mqtts://.
         ingest: take the cars' up messages (False: a publisher alone).
@@ -65,7 +66,7 @@ class HqEndpoint:
         self.connected = threading.Event()
         # up messages wait here for the store thread: paho's network thread never waits on
         # the database, and what queues up during one commit is stored in the next
-        self._inbox: queue.Queue = queue.Queue(maxsize=256)  # full: the broker holds the rest
+        self._inbox: queue.Queue[Any] = queue.Queue(maxsize=256)  # full: the broker holds the rest
         self._stop = threading.Event()
         self._storer = self._store_thread()
         self.network = NetworkKeeper(self.client, self._connect_async, "hq", self._stop.is_set)
@@ -139,7 +140,7 @@ class HqEndpoint:
         self.store.save_hotlist(version, entries, True)
         return version
 
-    def publish_roster(self, users: list[dict], signing_key, version: int | None = None,
+    def publish_roster(self, users: list[dict[str, Any]], signing_key, version: int | None = None,
                        timeout: float = 10.0) -> int:
         """Publish the signed user roster (roster.v1), retained; users from roster_user().
         A user left out, or deactivated, is signed out on every car at once (POL-15)."""
@@ -154,7 +155,7 @@ class HqEndpoint:
         self._publish_signed(f"{unit}/cmd", body, signing_key, retain=False, timeout=timeout)
         return body["id"]
 
-    def _publish_signed(self, topic: str, body: dict, signing_key, retain: bool,
+    def _publish_signed(self, topic: str, body: dict[str, Any], signing_key, retain: bool,
                         timeout: float) -> None:
         if not self.connected.wait(timeout):
             raise TimeoutError(f"hq: no broker at {self.host}:{self.port}")
@@ -220,7 +221,7 @@ class HqEndpoint:
                 log.error("hq: %d message(s) not stored: %s: %s", len(group),
                           type(exc).__name__, exc)
 
-    def _store(self, group: list) -> None:
+    def _store(self, group: list[Any]) -> None:
         """Store the group in one transaction and acknowledge each batch after the commit.
         If the group fails, each batch is tried alone, so one bad batch holds back no
         other; a batch that cannot be stored is not acknowledged (the car sends it again)."""

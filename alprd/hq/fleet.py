@@ -4,6 +4,7 @@ list is stale, whose lag grows or that fell silent are flagged. Shown by `alprd 
 (a table, or --json) and on the HQ page (`alprd hq --http HOST:PORT`)."""
 from __future__ import annotations
 
+from typing import Any
 import html
 import json
 import logging
@@ -33,7 +34,7 @@ def _ago(seconds) -> str:
     return f"{s // 86400} d"
 
 
-def fleet(store, now: datetime | None = None) -> list[dict]:
+def fleet(store, now: datetime | None = None) -> list[dict[str, Any]]:
     """Each car's health as figures (JSON-ready), with its flags."""
     now = now or datetime.now(timezone.utc)
     last = store.last_hotlist()
@@ -62,7 +63,7 @@ def fleet(store, now: datetime | None = None) -> list[dict]:
     return out
 
 
-def _cells(row: dict) -> list[str]:
+def _cells(row: dict[str, Any]) -> list[str]:
     return [row["unit_id"], _ago(row["last_seen_s"]) + (" ago" if row["last_seen_s"]
                                                         is not None else ""),
             "-" if row["hotlist_version"] is None else str(row["hotlist_version"]),
@@ -72,7 +73,7 @@ def _cells(row: dict) -> list[str]:
             _ago(row["uplink_lag_s"]), ", ".join(row["flags"]) or "ok"]
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict[str, Any]]) -> str:
     head = ["UNIT", "LAST SEEN", "HOTLIST", "LIST AGE", "OUTBOX", "LAST SELF-TEST",
             "TICKETS", "LAG", "FLAGS"]
     cells = [head] + [_cells(r) for r in rows]
@@ -83,7 +84,7 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines + [f"{len(rows)} cars, {flagged} flagged"])
 
 
-def page(rows: list[dict]) -> str:
+def page(rows: list[dict[str, Any]]) -> str:
     """The HQ fleet page: one table, flagged cars first, refreshed every 30 s."""
     rows = sorted(rows, key=lambda r: (not r["flags"], r["unit_id"]))
     body = "".join(
@@ -137,7 +138,7 @@ def serve_page(store, host: str, port: int) -> ThreadingHTTPServer:
 def status_main(a) -> int:
     from pathlib import Path
 
-    from alprd.hq.records import open_store
+    from alprd.hq.store import open_store
     if "://" not in a.db and not Path(a.db).exists():
         print(f"hq status: no HQ database at {a.db} (give --db)")
         return 1

@@ -7,15 +7,17 @@ alert for it (POL-12). Versions come from HqStore.next_version and never go back
 """
 from __future__ import annotations
 
+from typing import Any
 from alprd.protocol import PROTOCOL_VERSION
 from alprd.protocol.bodies import _now
 
 
-def _key(e: dict) -> tuple[str, str | None]:
+def _key(e: dict[str, Any]) -> tuple[str, str | None]:
     return e["plate"], e.get("state") or None
 
 
-def hotlist_delta(old: list[dict], new: list[dict], from_version: int, version: int) -> dict:
+def hotlist_delta(old: list[dict[str, Any]], new: list[dict[str, Any]], from_version: int,
+                  version: int) -> dict[str, Any]:
     """hotlist.delta from the entries published at from_version to `new` (entry_to_json)."""
     before = {_key(e): e for e in old}
     after = {_key(e): e for e in new}

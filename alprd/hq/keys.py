@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
-def signing_key(path: Path):
+def signing_key(path: Path) -> Ed25519PrivateKey:
     """HQ's Ed25519 hotlist signing key, made on first use (mode 0600) with its public half
     beside it as PATH.pub (PEM), which vehicles pin as hotlist.public_key."""
     import os

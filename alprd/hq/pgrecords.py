@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+from typing import Any
 import logging
 import threading
 from datetime import datetime, timedelta, timezone
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from alprd.protocol import retention
 from alprd.hq.access import AccessRefused, access_row, in_state, refusal
 from alprd.hq.pgschema import MIGRATIONS, SCHEMA_VERSION
-from alprd.hq.schema import (IndexKeyed, batch_health, captured, check_batch,
+from alprd.hq.schema import (Batch, IndexKeyed, batch_health, captured, check_batch,
                              clean_status, plate_index, refused_body)
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ _SEEN_SQL = (
     "WHERE unit_id = %(unit)s")
 
 
-def _seen_row(unit: str, now: datetime, n: int, health: dict, status: dict) -> dict:
+def _seen_row(unit: str, now: datetime, n: int, health: dict[str, Any],
+              status: dict[str, Any]) -> dict[str, Any]:
     return {"unit": unit, "now": now, "n": n, "lag": health["lag_s"],
             "st": health["last_selftest_utc"], "tickets": health["tickets"],
             "hotlist_version": status.get("hotlist_version"),
@@ -139,11 +141,12 @@ class PgStore(IndexKeyed):
         self._months |= missing
 
     # -- ingest ---------------------------------------------------------------------------
-    def add(self, unit: str, records: list[dict], status: dict | None = None) -> list[str]:
+    def add(self, unit: str, records: list[dict[str, Any]],
+            status: dict[str, Any] | None = None) -> list[str]:
         """As HqStore.add: one transaction; ON CONFLICT DO NOTHING; refused ids returned."""
         return self.add_many([(unit, records, status)])[0]
 
-    def add_many(self, batches: list[tuple[str, list[dict], dict | None]]) -> list[list[str]]:
+    def add_many(self, batches: list[Batch]) -> list[list[str]]:
         """Several up messages in one transaction (one commit, one flush to disk: an ingest
         worker stores what has queued up while the last commit ran). Each batch's refused
         ids, in order. Any error rolls them all back: none is acknowledged."""
@@ -187,14 +190,14 @@ class PgStore(IndexKeyed):
                 cur.executemany(_SEEN_SQL, seen)
         return refused
 
-    def last_hotlist(self) -> tuple[int, list[dict], bool] | None:
+    def last_hotlist(self) -> tuple[int, list[dict[str, Any]], bool] | None:
         with self.lock:
             row = self.conn.execute("SELECT version, entries, snapshot FROM hotlist_published"
                                     ).fetchone()
         return (int(row[0]), self.sealer.open(row[1], "hotlist_published"), bool(row[2])) \
             if row else None
 
-    def save_hotlist(self, version: int, entries: list[dict], snapshot: bool) -> None:
+    def save_hotlist(self, version: int, entries: list[dict[str, Any]], snapshot: bool) -> None:
         with self.lock:
             self.conn.execute("INSERT INTO hotlist_published VALUES (1, %s, %s, %s) ON "
                               "CONFLICT (one) DO UPDATE SET version=excluded.version, "
@@ -202,13 +205,13 @@ class PgStore(IndexKeyed):
                               (version, self.sealer.seal_text(entries, "hotlist_published"),
                                snapshot))
 
-    def units(self) -> list[dict]:
+    def units(self) -> list[dict[str, Any]]:
         with self.lock:
             cur = self.conn.execute("SELECT * FROM units ORDER BY unit_id")
             cols = [c.name for c in cur.description]
             return [{k: _iso(v) for k, v in zip(cols, r)} for r in cur.fetchall()]
 
-    def refused(self) -> list[dict]:
+    def refused(self) -> list[dict[str, Any]]:
         with self.lock:
             cur = self.conn.execute("SELECT id, unit_id, kind, reason, received_utc, body "
                                     "FROM refused ORDER BY received_utc, unit_id, id")
@@ -326,7 +329,7 @@ class PgStore(IndexKeyed):
     def search(self, username: str, role: str, purpose: str, plate: str,
                include_deleted: bool = False, ground: str | None = None,
                request_ref: str | None = None, now: datetime | None = None,
-               state: str | None = None) -> list[dict]:
+               state: str | None = None) -> list[dict[str, Any]]:
         """As HqStore.search (POL-02, POL-10): by the plate's blind index (and state),
         newest first."""
         why = refusal(role, purpose, include_deleted, ground, request_ref)
@@ -355,7 +358,7 @@ class PgStore(IndexKeyed):
             raise AccessRefused(why)
         return found
 
-    def bodies(self, kind: str) -> list[dict]:
+    def bodies(self, kind: str) -> list[dict[str, Any]]:
         """As HqStore.bodies: every stored body of a kind, opened (HQ's tools, tests)."""
         with self.lock:
             rows = self.conn.execute(
@@ -364,15 +367,15 @@ class PgStore(IndexKeyed):
                 "ORDER BY captured_utc", {"k": kind}).fetchall()
         return [self.open_body(u, i, b) for u, i, b, _ in rows]
 
-    def _select(self, sql: str) -> list:
+    def _select(self, sql: str) -> list[Any]:
         with self.lock:
             return self.conn.execute(sql).fetchall()
 
-    def _update(self, sql: str, rows: list) -> None:
+    def _update(self, sql: str, rows: list[Any]) -> None:
         with self.lock, self.conn.transaction():
             self.conn.cursor().executemany(sql, rows)
 
-    def access_log(self) -> list[dict]:
+    def access_log(self) -> list[dict[str, Any]]:
         with self.lock:
             cur = self.conn.execute("SELECT * FROM access_log ORDER BY seq")
             cols = [c.name for c in cur.description]

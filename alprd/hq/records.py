@@ -2,6 +2,7 @@
 legal holds, retention (POL-09) and searches with their access log (POL-02, POL-10)."""
 from __future__ import annotations
 
+from typing import Any
 import json
 import logging
 import sqlite3
@@ -13,7 +14,7 @@ from alprd.protocol import retention
 from alprd.hq.access import AccessRefused, access_row, in_state, refusal
 from alprd.hq.keys import load_index_key
 from alprd.hq.sealing import body_keys_path, load_body_keys
-from alprd.hq.schema import (IndexKeyed, batch_health, captured, check_batch,
+from alprd.hq.schema import (Batch, IndexKeyed, batch_health, captured, check_batch,
                              clean_status, plate_index, refused_body)
 
 log = logging.getLogger(__name__)
@@ -131,14 +132,15 @@ class HqStore(IndexKeyed):
                     raise
                 log.info("hq: database migrated to schema %d", v)
 
-    def add(self, unit: str, records: list[dict], status: dict | None = None) -> list[str]:
+    def add(self, unit: str, records: list[dict[str, Any]],
+            status: dict[str, Any] | None = None) -> list[str]:
         """Store a batch in one transaction: each record whose body passes its schema, once
         per (unit, id); the others go to `refused` with the reason. Returns the refused ids.
         Any error rolls the whole batch back (nothing acknowledged, the car sends it again).
         status: the car's own figures from its up message (hotlist version and age, outbox)."""
         return self.add_many([(unit, records, status)])[0]
 
-    def add_many(self, batches: list[tuple[str, list[dict], dict | None]]) -> list[list[str]]:
+    def add_many(self, batches: list[Batch]) -> list[list[str]]:
         """Several up messages in one transaction (one commit); each one's refused ids."""
         now_t = datetime.now(timezone.utc)
         now = now_t.isoformat(timespec="seconds")
@@ -174,7 +176,8 @@ class HqStore(IndexKeyed):
             self.duplicates += cur.rowcount == 0
         self._seen(unit, now, len(good), batch_health(good, now_t), clean_status(status))
 
-    def _seen(self, unit: str, now: str, n: int, health: dict, status: dict) -> None:
+    def _seen(self, unit: str, now: str, n: int, health: dict[str, Any],
+              status: dict[str, Any]) -> None:
         self.conn.execute("INSERT INTO units (unit_id) VALUES (?) ON CONFLICT DO NOTHING",
                           (unit,))
         sets, args = ["last_seen_utc=?", "records=records+?"], [now, n]
@@ -194,7 +197,7 @@ class HqStore(IndexKeyed):
         self.conn.execute(f"UPDATE units SET {', '.join(sets)} WHERE unit_id=?",
                           (*args, unit))
 
-    def last_hotlist(self) -> tuple[int, list[dict], bool] | None:
+    def last_hotlist(self) -> tuple[int, list[dict[str, Any]], bool] | None:
         """(version, entries, published as a snapshot) of the last hotlist published."""
         with self.lock:
             row = self.conn.execute("SELECT version, entries, snapshot FROM hotlist_published"
@@ -202,7 +205,7 @@ class HqStore(IndexKeyed):
         return (row[0], self.sealer.open(row[1], "hotlist_published"), bool(row[2])) \
             if row else None
 
-    def save_hotlist(self, version: int, entries: list[dict], snapshot: bool) -> None:
+    def save_hotlist(self, version: int, entries: list[dict[str, Any]], snapshot: bool) -> None:
         with self.lock:
             self.conn.execute("INSERT INTO hotlist_published VALUES (1, ?, ?, ?) ON CONFLICT "
                               "(one) DO UPDATE SET version=excluded.version, entries="
@@ -210,14 +213,14 @@ class HqStore(IndexKeyed):
                               (version, self.sealer.seal_text(entries, "hotlist_published"),
                                int(snapshot)))
 
-    def units(self) -> list[dict]:
+    def units(self) -> list[dict[str, Any]]:
         """Each car as HQ last heard of it (alprd.hq.fleet adds the flags)."""
         with self.lock:
             cur = self.conn.execute("SELECT * FROM units ORDER BY unit_id")
             cols = [c[0] for c in cur.description]
             return [dict(zip(cols, r)) for r in cur.fetchall()]
 
-    def refused(self) -> list[dict]:
+    def refused(self) -> list[dict[str, Any]]:
         """The records refused for breaking their schema, with the reason."""
         with self.lock:
             cur = self.conn.execute("SELECT id, unit_id, kind, reason, received_utc, body "
@@ -316,7 +319,7 @@ class HqStore(IndexKeyed):
     def search(self, username: str, role: str, purpose: str, plate: str,
                include_deleted: bool = False, ground: str | None = None,
                request_ref: str | None = None, now: datetime | None = None,
-               state: str | None = None) -> list[dict]:
+               state: str | None = None) -> list[dict[str, Any]]:
         """Reads of a plate (and state: access.in_state), for data users and administrators,
         with one of the six purposes (POL-02). Logically deleted reads only for an
         administrator, with a listed ground and the Form 15.02.00 reference (POL-10). Every
@@ -343,7 +346,7 @@ class HqStore(IndexKeyed):
             raise AccessRefused(why)
         return found
 
-    def bodies(self, kind: str) -> list[dict]:
+    def bodies(self, kind: str) -> list[dict[str, Any]]:
         """Every stored body of a kind, opened (for HQ's own tools and tests; searches by
         people go through search(), which the access log records)."""
         with self.lock:
@@ -351,17 +354,17 @@ class HqStore(IndexKeyed):
                                      "ORDER BY captured_utc", (kind,)).fetchall()
         return [self.open_body(u, i, b) for u, i, b in rows]
 
-    def _select(self, sql: str) -> list:
+    def _select(self, sql: str) -> list[Any]:
         with self.lock:
             return self.conn.execute(sql).fetchall()
 
-    def _update(self, sql: str, rows: list) -> None:
+    def _update(self, sql: str, rows: list[Any]) -> None:
         with self.lock:
             self.conn.execute("BEGIN")
             self.conn.executemany(sql.replace("%s", "?"), rows)
             self.conn.execute("COMMIT")
 
-    def access_log(self) -> list[dict]:
+    def access_log(self) -> list[dict[str, Any]]:
         with self.lock:
             cur = self.conn.execute("SELECT * FROM access_log ORDER BY seq")
             cols = [c[0] for c in cur.description]
@@ -377,18 +380,3 @@ class HqStore(IndexKeyed):
     def close(self) -> None:
         with self.lock:
             self.conn.close()
-
-
-def open_store(target, index_key: Path | None = None, body_keys: Path | None = None):
-    """HQ's store: a postgresql:// URL (PostgreSQL, psycopg 3) or a SQLite file path.
-    index_key: the plate index key file (default: TARGET.index-key for SQLite, else
-    hq-index.key in the working folder); body_keys: the body key ring (default:
-    TARGET.body-keys for SQLite, else hq-body.keys in the working folder); made on first use."""
-    text = str(target)
-    ring = lambda: load_body_keys(body_keys_path(target, body_keys))  # noqa: E731
-    if text.startswith(("postgresql://", "postgres://")):
-        from alprd.hq.pgrecords import PgStore
-        return PgStore(text, lambda: load_index_key(Path(index_key or "hq-index.key")), ring)
-    return HqStore(Path(text), (lambda: load_index_key(Path(index_key))) if index_key
-                   else None, ring)
-

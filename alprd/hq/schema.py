@@ -5,6 +5,7 @@ record. A plate is searched by its keyed HMAC (a blind index), never by opening 
 """
 from __future__ import annotations
 
+from typing import Any
 import hashlib
 import hmac
 import json
@@ -23,6 +24,10 @@ LAG_FLAG_S = 900.0  # records arriving more than 15 minutes after capture
 # within a day of HQ's: a record's time outside these bounds is not its capture time
 CAR_HOLDS_AT_MOST = timedelta(days=731)
 FUTURE_SKEW = timedelta(days=1)
+
+
+# one car's upload: (unit, records, status)
+Batch = tuple[str, list[dict[str, Any]], dict[str, Any] | None]
 
 
 class IndexKeyed:
@@ -54,7 +59,7 @@ class IndexKeyed:
     def seal_query(self, text: str) -> str:
         return self.sealer.seal_text(text, "access_log")
 
-    def opened_log(self, rows: list[dict]) -> list[dict]:
+    def opened_log(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{**r, "query": self.sealer.open(r["query"], "access_log")} for r in rows]
 
     SEALED_TABLES = ("records", "refused")  # PgStore adds held_records
@@ -85,7 +90,8 @@ def plate_index(key: bytes, plate: str) -> bytes:
     return hmac.new(key, plate.strip().upper().encode(), hashlib.sha256).digest()[:16]
 
 
-def check_batch(unit: str, records: list[dict]) -> tuple[list[dict], list[tuple[dict, str]]]:
+def check_batch(unit: str, records: list[dict[str, Any]]
+                ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
     """(records to store, [(record, reason)] to refuse): each body against its schema, and
     the unit it names against the unit it came from (a car may upload only as itself)."""
     good, refused = [], []
@@ -104,11 +110,11 @@ def check_batch(unit: str, records: list[dict]) -> tuple[list[dict], list[tuple[
     return good, refused
 
 
-def refused_body(r: dict) -> str:
+def refused_body(r: dict[str, Any]) -> str:
     return json.dumps(r["body"])[:65536]
 
 
-def captured(r: dict, received: datetime | None = None, say: bool = True) -> datetime:
+def captured(r: dict[str, Any], received: datetime | None = None, say: bool = True) -> datetime:
     """When the record was made, for retention and searches: the car's own time, unless
     that cannot be true of a record HQ receives now (received given): older than a car can
     keep one, or in the future. Then retention counts from receipt, so a car whose GPS had the
@@ -125,7 +131,7 @@ def captured(r: dict, received: datetime | None = None, say: bool = True) -> dat
     return t
 
 
-def batch_health(records: list[dict], now: datetime) -> dict:
+def batch_health(records: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
     """What a batch says of its car: uplink lag (now less the oldest capture in it), its last
     self-test and how many trouble tickets it carries."""
     lag = max(((now - captured(r, now, say=False)).total_seconds() for r in records),
@@ -135,7 +141,7 @@ def batch_health(records: list[dict], now: datetime) -> dict:
             "tickets": sum(1 for r in records if r["kind"] == "ticket")}
 
 
-def clean_status(status) -> dict:
+def clean_status(status) -> dict[str, Any]:
     """The car's own figures from its up message (optional): numbers only, else dropped."""
     if not isinstance(status, dict):
         return {}
@@ -147,7 +153,7 @@ def clean_status(status) -> dict:
     return out
 
 
-def flags(unit: dict, now: datetime, hotlist_version: int | None) -> list[str]:
+def flags(unit: dict[str, Any], now: datetime, hotlist_version: int | None) -> list[str]:
     """Why a car needs attention: a stale hotlist, a lag that grows, silence."""
     out = []
     seen = retention.parse_utc(unit["last_seen_utc"]) if unit.get("last_seen_utc") else None

@@ -16,6 +16,7 @@ Bodies stored in clear by an older HQ open as they are, and the rotation seals t
 """
 from __future__ import annotations
 
+from typing import Any
 import base64
 import json
 import os
@@ -43,7 +44,7 @@ class BodySealer:
         self.keys, self.current = dict(keys), current
         self._aead = {kid: AESGCM(k) for kid, k in keys.items()}
 
-    def seal(self, body, aad: str) -> dict:
+    def seal(self, body, aad: str) -> dict[str, Any]:
         nonce = os.urandom(NONCE)
         ct = self._aead[self.current].encrypt(nonce, json.dumps(body).encode(), aad.encode())
         return {"sealed": f"{self.current}:{base64.b64encode(nonce + ct).decode()}"}

@@ -17,6 +17,7 @@ is made from the fleet's list of unit ids. `alprd hq broker-config --cars FILE` 
 """
 from __future__ import annotations
 
+from typing import Any
 import glob
 import re
 
@@ -45,7 +46,7 @@ def broker_acl(prefix: str, hq_identity: str) -> str:
             f"topic readwrite {p}/roster\n")
 
 
-def dynsec_config(prefix: str, hq_identity: str, cars: list[str]) -> dict:
+def dynsec_config(prefix: str, hq_identity: str, cars: list[str]) -> dict[str, Any]:
     """The dynamic-security plugin's file: a role per car (its own topics and the shared lists,
     to publish, receive and subscribe), HQ's role, everything else refused."""
     p = prefix.strip("/")
@@ -53,7 +54,7 @@ def dynsec_config(prefix: str, hq_identity: str, cars: list[str]) -> dict:
         if not _SAFE.match(name) or name in ("+", "#"):
             raise ValueError(f"certificate name {name!r} cannot be used in the broker's ACL")
 
-    def role(name: str, allow: list[tuple[str, str]]) -> dict:
+    def role(name: str, allow: list[tuple[str, str]]) -> dict[str, Any]:
         return {"rolename": name, "acls": [{"acltype": kind, "topic": topic, "priority": 0,
                                             "allow": True} for kind, topic in allow]}
     lists = [(kind, f"{p}/{t}") for t in ("hotlist", "roster")

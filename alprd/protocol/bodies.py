@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timezone
+from typing import Any
 
 from alprd.protocol.version import PROTOCOL_VERSION
-from alprd.types import Hit, HotlistEntry, Read
+from alprd.types import Hit, HotlistEntry, Read, read_fields
 
 # POL-02: the six purposes for which ALPR data may be searched, viewed or exported
 PURPOSES = {
@@ -23,17 +25,12 @@ PURPOSES = {
 }
 
 
-def read_body(r: Read) -> dict:
+def read_body(r: Read) -> dict[str, Any]:
     """The uplinked form of a read (read.v1)."""
-    return {"id": r.id, "text": r.text, "confidence": r.confidence,
-            "char_confidences": list(r.char_confidences), "state": r.state,
-            "state_confidence": r.state_confidence, "utc": r.utc,
-            "time_source": r.time_source, "camera_id": r.camera_id, "unit_id": r.unit_id,
-            "lat": r.lat, "lon": r.lon, "fix_quality": r.fix_quality, "bbox": list(r.bbox),
-            "frames": r.frames, "crop_jpeg_b64": base64.b64encode(r.crop_jpeg).decode()}
+    return {**read_fields(r), "crop_jpeg_b64": base64.b64encode(r.crop_jpeg).decode()}
 
 
-def hit_body(h: Hit, unit_id: str) -> dict:
+def hit_body(h: Hit, unit_id: str) -> dict[str, Any]:
     """The uplinked form of a hit (hit.v1)."""
     e = h.entry
     return {"id": h.id, "read_id": h.read_id, "unit_id": unit_id, "utc": h.utc, "rule": h.rule,
@@ -44,7 +41,7 @@ def hit_body(h: Hit, unit_id: str) -> dict:
             "priority": e.priority, "case_number": e.case_number}
 
 
-def entry_to_json(e: HotlistEntry) -> dict:
+def entry_to_json(e: HotlistEntry) -> dict[str, Any]:
     """A hotlist entry as HQ signs it in a snapshot or delta."""
     return {"plate": e.plate, "state": e.state, "list_type": e.list_type, "reason": e.reason,
             "priority": e.priority, "case_number": e.case_number, "source": e.source,
@@ -55,21 +52,21 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def hotlist_snapshot(entries, version: int) -> dict:
+def hotlist_snapshot(entries: Iterable[HotlistEntry], version: int) -> dict[str, Any]:
     """hotlist.snapshot (signed on the wire); HQ chooses the version (HqStore.next_version)."""
     return {"v": PROTOCOL_VERSION, "kind": "hotlist.snapshot",
             "list_version": version, "created_utc": _now(),
             "entries": [entry_to_json(e) for e in entries]}
 
 
-def roster_body(users: list[dict], version: int) -> dict:
+def roster_body(users: list[dict[str, Any]], version: int) -> dict[str, Any]:
     """roster.v1 (signed on the wire); HQ chooses the version (HqStore.next_version)."""
     return {"v": PROTOCOL_VERSION, "kind": "roster",
             "roster_version": version, "created_utc": _now(),
             "users": users}
 
 
-def command_body(unit: str, command: str) -> dict:
+def command_body(unit: str, command: str) -> dict[str, Any]:
     """command.v1 (signed on the wire)."""
     return {"v": PROTOCOL_VERSION, "kind": "command", "id": str(uuid.uuid4()), "unit_id": unit,
             "command": command, "issued_utc": _now()}
@@ -82,7 +79,7 @@ def hash_pin(pin: str) -> str:
 
 
 def roster_user(badge: str, name: str, role: str, pin: str, trained_utc: str | None,
-                last_use_utc: str | None = None, status: str = "active") -> dict:
+                last_use_utc: str | None = None, status: str = "active") -> dict[str, Any]:
     """One roster entry; the PIN leaves HQ only as its argon2id hash."""
     return {"badge": badge, "name": name, "role": role, "pin_hash": hash_pin(pin),
             "trained_utc": trained_utc, "last_use_utc": last_use_utc, "status": status}

@@ -5,6 +5,7 @@ message costs one log line on either side and changes nothing.
 """
 from __future__ import annotations
 
+from typing import Any
 import json
 from datetime import datetime, timezone
 
@@ -23,7 +24,7 @@ def topics(prefix: str, unit_id: str) -> tuple[str, str]:
     return f"{base}/up", f"{base}/ack"
 
 
-def decode(payload: bytes, max_bytes: int, what: str) -> dict:
+def decode(payload: bytes, max_bytes: int, what: str) -> dict[str, Any]:
     """A protocol message as a dict; ValueError naming the reason when it is not one."""
     msg = strictjson.loads(payload, what, max_bytes)
     if not isinstance(msg, dict) or msg.get("v") != PROTOCOL_VERSION:
@@ -31,7 +32,8 @@ def decode(payload: bytes, max_bytes: int, what: str) -> dict:
     return msg
 
 
-def up_message(unit_id: str, records: list[dict], status: dict | None = None) -> str:
+def up_message(unit_id: str, records: list[dict[str, Any]],
+               status: dict[str, Any] | None = None) -> str:
     """up.v1: a batch of records, each {"id", "kind", "body"}; status: the car's own figures
     for HQ's fleet view (hotlist_version, hotlist_age_s, outbox_depth)."""
     msg = {"v": PROTOCOL_VERSION, "unit_id": unit_id,
@@ -42,13 +44,13 @@ def up_message(unit_id: str, records: list[dict], status: dict | None = None) ->
     return json.dumps(msg, allow_nan=False)
 
 
-def parse_up(payload: bytes) -> tuple[str, list[dict]]:
+def parse_up(payload: bytes) -> tuple[str, list[dict[str, Any]]]:
     """(unit_id, records) from an uplink message; ValueError with the reason if malformed."""
     unit, records, _ = parse_up_message(payload)
     return unit, records
 
 
-def parse_up_message(payload: bytes) -> tuple[str, list[dict], dict | None]:
+def parse_up_message(payload: bytes) -> tuple[str, list[dict[str, Any]], dict[str, Any] | None]:
     """(unit_id, records, status or None) from an uplink message; ValueError with the reason
     if malformed (a status that is not an object is dropped, never fatal)."""
     msg = decode(payload, MAX_UP_BYTES, "message")

@@ -5,6 +5,7 @@ holds HQ's public key (pinned) and refuses anything else, with a one-line reason
 """
 from __future__ import annotations
 
+from typing import Any
 import gzip
 import io
 import json
@@ -41,14 +42,14 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     return key
 
 
-def sign(body: dict, key: Ed25519PrivateKey) -> bytes:
+def sign(body: dict[str, Any], key: Ed25519PrivateKey) -> bytes:
     """HQ side: the wire form of a signed message."""
     text = json.dumps(body, separators=(",", ":"), allow_nan=False)  # no NaN: cars refuse it
     payload = gzip.compress(text.encode(), 6)
     return key.sign(payload) + payload
 
 
-def verify(message: bytes, public_key: Ed25519PublicKey) -> dict:
+def verify(message: bytes, public_key: Ed25519PublicKey) -> dict[str, Any]:
     """The message's JSON body, or UpdateRefused (forged, truncated, malformed)."""
     if len(message) <= SIG_BYTES:
         raise UpdateRefused(f"update of {len(message)} bytes is truncated")
@@ -73,7 +74,7 @@ def verify(message: bytes, public_key: Ed25519PublicKey) -> dict:
     return body
 
 
-def check(body: dict, schema_name: str) -> dict:
+def check(body: dict[str, Any], schema_name: str) -> dict[str, Any]:
     """The body, if it fits its published schema; else UpdateRefused naming the field. Every
     signed message is checked so before use: a signature proves who sent it, not that it is
     well formed."""

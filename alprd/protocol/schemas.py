@@ -5,6 +5,7 @@ car and HQ check against the same files the documentation shows.
 """
 from __future__ import annotations
 
+from typing import Any, Callable
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -20,12 +21,13 @@ def names() -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=None)
-def schema(name: str) -> dict:
-    return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
+def schema(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
+    return loaded
 
 
 @lru_cache(maxsize=None)
-def _validator(name: str):
+def _validator(name: str) -> Any:
     import jsonschema
     return jsonschema.Draft202012Validator(schema(name))
 
@@ -36,7 +38,7 @@ _NEWER = ('"prefixItems"', '"$defs"', '"dependentRequired"', '"dependentSchemas"
 
 
 @lru_cache(maxsize=None)
-def _fast(name: str):
+def _fast(name: str) -> Callable[[Any], Any] | None:
     """The schema compiled to Python by fastjsonschema (a read in ~15 us instead of ~190 us
     with jsonschema: HQ checks thousands a second), or None when the schema uses a keyword
     of draft 2020-12 that draft 7 lacks (the two drafts agree on every other keyword used)."""
@@ -52,7 +54,7 @@ def _fast(name: str):
     return fastjsonschema.compile(draft7)
 
 
-def _annotations_only(node):
+def _annotations_only(node: Any) -> Any:
     """The schema without contentEncoding / contentMediaType, which draft 2020-12 reads as
     annotations and fastjsonschema would enforce."""
     if isinstance(node, dict):
@@ -63,10 +65,10 @@ def _annotations_only(node):
     return node
 
 
-def is_valid(name: str, body) -> bool:
+def is_valid(name: str, body: Any) -> bool:
     fast = _fast(name)
     if fast is None:
-        return _validator(name).is_valid(body)
+        return bool(_validator(name).is_valid(body))
     try:
         fast(body)
         return True
@@ -74,7 +76,7 @@ def is_valid(name: str, body) -> bool:
         return False
 
 
-def validate(name: str, body) -> None:
+def validate(name: str, body: Any) -> None:
     """ValueError naming the first field that breaks schema `name` (jsonschema's words)."""
     if is_valid(name, body):
         return
@@ -87,7 +89,7 @@ def validate(name: str, body) -> None:
 UTC_FIELDS = ("utc", "read_utc", "created_utc", "trained_utc", "last_use_utc")
 
 
-def check_record(kind: str, body) -> None:
+def check_record(kind: str, body: Any) -> None:
     """ValueError with the reason unless body is a valid record of this kind: its schema,
     and every time field a real ISO 8601 time (a schema cannot say that)."""
     if kind not in names():

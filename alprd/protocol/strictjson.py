@@ -13,7 +13,7 @@ keep their one `except ValueError`.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 MAX_DEPTH = 32  # our deepest message (an audit record's detail in an up batch) nests 6
 INT_LIMIT = 2 ** 63  # SQLite's INTEGER; no field of ours is near it
@@ -23,7 +23,7 @@ class JsonRefused(ValueError):
     """Text that is not JSON we accept; the message says why."""
 
 
-def _constant(name: str):
+def _constant(name: str) -> NoReturn:
     raise JsonRefused(f"{name} is not a number JSON allows")
 
 

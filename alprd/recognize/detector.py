@@ -74,7 +74,8 @@ class Detector:
             box = np.clip(box, 0, [img_w, img_h, img_w, img_h])
             if box[2] - box[0] < 4 or box[3] - box[1] < 2:
                 continue
-            det = Detection(tuple(float(v) for v in box), float(heat[iy, ix]))
+            x1, y1, x2, y2 = (float(v) for v in box)
+            det = Detection((x1, y1, x2, y2), float(heat[iy, ix]))
             if all(iou(det.bbox, d.bbox) < 0.3 for d in dets):
                 dets.append(det)
             if len(dets) >= self.max_plates:

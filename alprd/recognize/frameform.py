@@ -7,6 +7,7 @@ what has a meaning to BGR uint8 and refuses the rest with a FrameRefused that sa
 """
 from __future__ import annotations
 
+from typing import Any
 import numpy as np
 
 MIN_SIDE = 16  # pixels: nothing smaller holds a readable plate
@@ -16,7 +17,7 @@ class FrameRefused(ValueError):
     """A frame recognition cannot use; the message says what it was."""
 
 
-def as_bgr8(image) -> np.ndarray:
+def as_bgr8(image: Any) -> np.ndarray:
     """image as BGR uint8 (grey and BGRA converted, 16-bit scaled, booleans as 0/255)."""
     if not isinstance(image, np.ndarray):
         raise FrameRefused(f"frame is a {type(image).__name__}, not an image array")

@@ -1,5 +1,5 @@
 """The K most probable texts of a plate, with their probabilities: what the readers were
-unsure between, for the hotlist to match (hotlist.index.Matcher, `candidates`).
+unsure between, for the hotlist to match (hotlist.matcher.Matcher, `candidates`).
 
 Both readers give a probability for every character in every slot (the pad `_` included, so
 lengths are candidates too). strings() turns one reading's slots into its most probable

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -36,7 +38,8 @@ SCREEN_CONFIDENCE = 0.2
 SECOND_FLOOR = 0.5
 
 
-def crop_plate(image: np.ndarray, bbox, mx: float = MARGIN_X, my: float = MARGIN_Y) -> np.ndarray:
+def crop_plate(image: np.ndarray, bbox: Sequence[float], mx: float = MARGIN_X,
+               my: float = MARGIN_Y) -> np.ndarray:
     """The plate with a small margin (POL-01: a tight crop, never the scene).
 
     Where the margin would fall outside the image (a plate at the frame's edge, or a crop
@@ -47,7 +50,7 @@ def crop_plate(image: np.ndarray, bbox, mx: float = MARGIN_X, my: float = MARGIN
     return region(image, round(x1 - dx), round(y1 - dy), round(x2 + dx), round(y2 + dy))
 
 
-def plate_box(crop: np.ndarray, bbox, keep: tuple[float, float] = (0.0, 0.0),
+def plate_box(crop: np.ndarray, bbox: Sequence[float], keep: tuple[float, float] = (0.0, 0.0),
               mx: float = MARGIN_X, my: float = MARGIN_Y) -> np.ndarray:
     """The box with margins `keep` (no larger than mx, my), cut from a crop that crop_plate()
     made with margins mx, my: what crop_plate(image, bbox, *keep) would have cut from the
@@ -108,7 +111,7 @@ class Recognizer:
         return self._state
 
     @classmethod
-    def from_config(cls, cfg) -> "Recognizer":
+    def from_config(cls, cfg: RecognizeConfig) -> Recognizer:
         return cls(Path(cfg.detector) if cfg.detector else None,
                    Path(cfg.ocr) if cfg.ocr else None,
                    Path(cfg.ocr_config) if cfg.ocr_config else None,
@@ -152,7 +155,7 @@ class Recognizer:
         out.sort(key=lambda pc: -(pc[0].confidence * pc[0].detector_score))
         return out
 
-    def read_box(self, image: np.ndarray, box, first: OcrResult | None = None
+    def read_box(self, image: np.ndarray, box: Sequence[float], first: OcrResult | None = None
                  ) -> tuple[OcrResult, np.ndarray]:
         """Read the plate in box (image pixels) at each of VIEWS and let them vote; the
         winning text's most confident reading, with the crop to store (as the camera saw it).
@@ -184,13 +187,11 @@ class Recognizer:
             readings.append((theirs.probs, second.ALPHABET, second.PAD, theirs.confidence))
         if len(res.text) < self.min_chars or res.confidence < self.min_confidence:
             return res, stored  # dropped by read(): its candidates are never asked for
-        readings = [(nbest.strings(p, al, pad), c) for p, al, pad, c in readings
-                    if p is not None]
-        cands = nbest.mixture([r for r, _ in readings],
-                              [c ** nbest.WEIGHT_POWER for _, c in readings])
+        texts = [(nbest.strings(p, al, pad), c) for p, al, pad, c in readings if p is not None]
+        cands = nbest.mixture([t for t, _ in texts], [c ** nbest.WEIGHT_POWER for _, c in texts])
         return replace(res, candidates=cands), stored
 
-    def recognize_file(self, path: Path) -> dict:
+    def recognize_file(self, path: Path) -> dict[str, Any]:
         img = cv2.imread(str(path))
         if img is None:
             raise ValueError(f"cannot read image {path}")

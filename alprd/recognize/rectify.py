@@ -7,6 +7,7 @@ top and bottom) sharpest: the rotated edge map's row profile then has the larges
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 import cv2
 import numpy as np
 
@@ -45,7 +46,9 @@ def region(image: np.ndarray, xa: int, ya: int, xb: int, yb: int) -> np.ndarray:
     return crop
 
 
-def level(image: np.ndarray, box, angle: float, pad: tuple[float, float] = (0.5, 1.0)):
+def level(image: np.ndarray, box: Sequence[float], angle: float,
+          pad: tuple[float, float] = (0.5, 1.0)
+          ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """The neighbourhood of box rotated by angle about the box's centre, and the box's place
     in it (same size). Pixels beyond the image's edge repeat the edge."""
     x1, y1, x2, y2 = box

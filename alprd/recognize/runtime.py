@@ -1,6 +1,7 @@
 """The TFLite runtime: LiteRT (ai-edge-litert), with tflite_runtime only as a fallback import."""
 from __future__ import annotations
 
+from typing import Any
 import logging
 from pathlib import Path
 
@@ -13,7 +14,7 @@ class ModelError(Exception):
     """A model file is missing, corrupt, or has the wrong shape."""
 
 
-def _interpreter_class():
+def _interpreter_class() -> Any:
     try:
         from ai_edge_litert.interpreter import Interpreter
         return Interpreter
@@ -50,7 +51,7 @@ class TFLiteModel:
         return tuple(int(v) for v in self.input["shape"])
 
     @property
-    def input_dtype(self):
+    def input_dtype(self) -> Any:
         return self.input["dtype"]
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:

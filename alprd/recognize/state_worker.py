@@ -12,13 +12,17 @@ stored all the same, its state null, and the hotlist says read-state-unknown.
 from __future__ import annotations
 
 import logging
+import statistics
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from alprd.worker import DropOldestQueue, Worker
+
+# a state reader: the plate's crop -> (state, confidence), either None when unread
+ReadState = Callable[[np.ndarray], tuple[str | None, float | None]]
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +38,9 @@ class StateWorker(Worker):
     seen (warm()) or the first question comes: a slow model load never holds up the
     daemon's start, and a car that sees no plate never loads it."""
 
-    def __init__(self, make_reader: Callable[[], Callable[[np.ndarray],
-                                                          tuple[str | None, float | None]]]
-                 ) -> None:
+    watched = False  # reads go on without a state; its failure is said on /health
+
+    def __init__(self, make_reader: Callable[[], ReadState]) -> None:
         super().__init__("state reader")
         self.make_reader = make_reader
         self.questions = DropOldestQueue(QUEUE)
@@ -46,6 +50,11 @@ class StateWorker(Worker):
         self.read = self.failed = 0
         self.ms: list[float] = []  # the last 100 reads' times (/health's figure)
         self._warmed = False
+
+    def health(self) -> dict[str, Any]:
+        return {"state": self.state, "read": self.read, "failed": self.failed,
+                "dropped": self.dropped,
+                "ms_median": round(statistics.median(self.ms), 1) if self.ms else None}
 
     def warm(self) -> None:
         """Load the reader now (a plate is in sight: its pass will ask soon)."""
@@ -78,7 +87,7 @@ class StateWorker(Worker):
             self._answers.append((key, answer))
             self._done.notify_all()
 
-    def _load(self):
+    def _load(self) -> ReadState | None:
         try:
             reader = self.make_reader()
         except Exception as exc:  # noqa: BLE001  no state; the reads go on without it

@@ -13,6 +13,7 @@ same argon2 work as a wrong PIN (it is counted and locked the same way).
 """
 from __future__ import annotations
 
+from typing import Any
 import json
 import logging
 import secrets
@@ -56,7 +57,7 @@ class Session:
     def may(self, action: str) -> bool:
         return action in ROLES.get(self.role, ())
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         return {"badge": self.badge, "name": self.name, "role": self.role,
                 "role_name": ROLE_NAMES[self.role], "may": sorted(ROLES[self.role]),
                 "csrf": self.csrf}
@@ -74,7 +75,7 @@ class Refused(Exception):
 
 @dataclass
 class _Failures:
-    times: deque = field(default_factory=deque)
+    times: deque[Any] = field(default_factory=deque)
     locked_until: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -8,8 +8,11 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from alprd.files import read_sealed, write_sealed
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from alprd.files import Sealing, read_sealed, write_sealed
 from alprd.protocol import UpdateRefused, check, strictjson, verify
 from alprd.roster.roles import ROLES
 
@@ -27,7 +30,7 @@ class User:
     status: str  # "active" or "deactivated"
 
 
-def _user(d) -> User:
+def _user(d: Any) -> User:
     if not isinstance(d, dict):
         raise UpdateRefused("a roster user is not an object")
     badge = d.get("badge")
@@ -57,7 +60,8 @@ def _parse_day(value: str | None) -> datetime | None:
 class Roster:
     """The last good roster from HQ, verified, persisted, with local last-use times."""
 
-    def __init__(self, public_key, state_dir: Path, sealer=None) -> None:
+    def __init__(self, public_key: Ed25519PublicKey | None, state_dir: Path,
+                 sealer: Sealing | None = None) -> None:
         self.public_key = public_key
         self.sealer = sealer  # the data key: roster.bin (PIN hashes) and last use are sealed
         self.path = Path(state_dir) / "roster.bin"
@@ -91,6 +95,8 @@ class Roster:
     def apply(self, message: bytes, save: bool = True) -> tuple[set[str], set[str]]:
         """Verify and apply a roster; (removed badges, changed badges). UpdateRefused if
         forged, malformed or older than the one in force."""
+        if self.public_key is None:
+            raise UpdateRefused("no HQ key is pinned (hotlist.public_key): roster refused")
         body = verify(message, self.public_key)
         if body.get("kind") != "roster":
             raise UpdateRefused(f"not a roster: kind {body.get('kind')!r}")

@@ -16,11 +16,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
-from alprd.config import Config
+from alprd.config import CameraConfig, Config
+
+if TYPE_CHECKING:
+    from alprd.capture import Camera
+    from alprd.gps import GpsReader, GpsTrack
 
 
 @dataclass
@@ -28,27 +33,27 @@ class Result:
     component: str
     status: str  # "ok", "warn" or "fail"
     symptom: str
-    details: dict = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
-def _ok(component, symptom="working", **details):
+def _ok(component: str, symptom: str = "working", **details: Any) -> Result:
     return Result(component, "ok", symptom, details)
 
 
-def _fail(component, symptom, **details):
+def _fail(component: str, symptom: str, **details: Any) -> Result:
     return Result(component, "fail", symptom, details)
 
 
-def _warn(component, symptom, **details):
+def _warn(component: str, symptom: str, **details: Any) -> Result:
     return Result(component, "warn", symptom, details)
 
 
 # -- cameras -------------------------------------------------------------------------------
-def check_camera(spec, timeout_s: float = 5.0) -> Result:
+def check_camera(spec: CameraConfig, timeout_s: float = 5.0) -> Result:
     from alprd.capture import CameraError, make_source
     name = f"camera {spec.id}"
     src = make_source(spec)
-    frames = []
+    frames: list[np.ndarray] = []
     try:
         src.open()
         deadline = time.monotonic() + timeout_s
@@ -68,7 +73,7 @@ def check_camera(spec, timeout_s: float = 5.0) -> Result:
     grey = cv2.cvtColor(frames[-1], cv2.COLOR_BGR2GRAY)
     brightness = float(grey.mean())
     focus = float(cv2.Laplacian(grey, cv2.CV_32F).var())
-    details = {"source": spec.source, "brightness": round(brightness, 1),
+    details: dict[str, Any] = {"source": spec.source, "brightness": round(brightness, 1),
                "focus": round(focus, 1), "size": f"{grey.shape[1]}x{grey.shape[0]}"}
     if brightness < 8:
         return _fail(name, "picture is black: lens covered, IR lamp off or exposure stuck",
@@ -99,7 +104,8 @@ def check_gps(cfg: Config, listen_s: float = 3.0) -> Result:
         reader.stop()
         reader.join(2)
     fix = track.latest()
-    details = {"port": cfg.gps.port, "sentences": reader.lines, "bad_sentences": track.errors}
+    details: dict[str, Any] = {"port": cfg.gps.port, "sentences": reader.lines,
+                               "bad_sentences": track.errors}
     if reader.lines == 0:
         return _fail("gps", f"GPS silent: nothing received on {cfg.gps.port} in "
                      f"{listen_s:.0f} s; check wiring and baud rate", **details)
@@ -116,7 +122,7 @@ def check_gps(cfg: Config, listen_s: float = 3.0) -> Result:
 def check_clock(gps_utc: str | None) -> Result:
     from alprd.clock import SANE_AFTER
     now = datetime.now(timezone.utc)
-    details = {"system_utc": now.isoformat(timespec="seconds")}
+    details: dict[str, Any] = {"system_utc": now.isoformat(timespec="seconds")}
     if now < SANE_AFTER:
         return _fail("clock", "system clock is not set (no RTC, no NTP, no GPS time yet)",
                      **details)
@@ -152,12 +158,13 @@ def check_models(cfg: Config) -> Result:
     known = json.loads((REFERENCE / "plate.json").read_text())
     frame = cv2.imread(str(REFERENCE / "plate.jpg"))
     got = [p.text for p, _ in rec(frame)] if frame is not None else []
-    details = {"version": model_version(), "known_text": known["text"], "read": got[:3]}
+    details: dict[str, Any] = {"version": model_version(), "known_text": known["text"],
+                               "read": got[:3]}
     if known["text"] not in got:
         return _fail("models", "the reference image does not read correctly: model files "
                      "damaged or wrong", **details)
     try:  # the state reader (PaddleOCR's model, from the rapidocr wheel)
-        details["state_model"] = rec.state.readers[0].path
+        details["state_model"] = getattr(rec.state.readers[0], "path", None)
     except Exception as exc:  # noqa: BLE001  a missing or damaged file, said in one line
         return _fail("models", f"the state reader's model will not load ({exc}): reads "
                      "carry no state; reinstall the alprd package", **details)
@@ -173,7 +180,7 @@ def check_storage(cfg: Config, min_free_mb: float) -> Result:
         free_mb = shutil.disk_usage(folder).free / 2**20
     except OSError as exc:
         return _fail("storage", f"storage folder unusable: {exc}", folder=str(folder))
-    details = {"folder": str(folder), "free_mb": round(free_mb)}
+    details: dict[str, Any] = {"folder": str(folder), "free_mb": round(free_mb)}
     if free_mb < min_free_mb:
         return _fail("storage", f"disk full: {free_mb:.0f} MB free, {min_free_mb:.0f} MB "
                      "needed", **details)
@@ -206,7 +213,7 @@ def check_keys(cfg: Config, warn_days: int = 30) -> Result:
         load_key(data_key_path(cfg.store.key_file))
     except DataKeyError as exc:
         return _fail("keys", str(exc))
-    details: dict = {"data_key": "ok"}
+    details: dict[str, Any] = {"data_key": "ok"}
     if cfg.uplink.broker.startswith("mqtts"):
         now = datetime.now(timezone.utc)
         for what in ("ca_file", "cert_file"):
@@ -239,7 +246,7 @@ def check_uplink(cfg: Config, timeout_s: float = 5.0) -> Result:
         return _warn("uplink", "no HQ broker configured: everything stays on the vehicle")
     url = urlparse(cfg.uplink.broker)
     port = url.port or (8883 if url.scheme == "mqtts" else 1883)
-    details = {"broker": cfg.uplink.broker}
+    details: dict[str, Any] = {"broker": cfg.uplink.broker}
     try:
         sock = socket.create_connection((url.hostname, port), timeout=timeout_s)
     except OSError as exc:
@@ -273,7 +280,7 @@ def check_hotlist(cfg: Config) -> Result:
             return _fail("hotlist", f"saved hotlist cannot be opened: {exc}")
         except (OSError, ValueError, KeyError) as exc:
             return _fail("hotlist", f"saved hotlist unreadable: {exc}")
-        details = {"version": index.version, "entries": len(index),
+        details: dict[str, Any] = {"version": index.version, "entries": len(index),
                    "age_h": round(age / 3600, 1)}
         if age > cfg.hotlist.max_age_s:
             return _fail("hotlist", f"hotlist is stale: last update {age / 3600:.1f} h ago",
@@ -300,12 +307,12 @@ def run_all(cfg: Config, min_free_mb: float = 500.0) -> list[Result]:
     return results
 
 
-def check_camera_live(cam, max_age_s: float = 5.0) -> Result:
+def check_camera_live(cam: Camera, max_age_s: float = 5.0) -> Result:
     """A camera the running daemon holds: is it delivering frames now?"""
     name = f"camera {cam.id}"
     last = getattr(cam, "last_frame_mono", None)
     age = None if last is None else time.monotonic() - last
-    details = {"state": cam.state, "frames": cam.frames,
+    details: dict[str, Any] = {"state": cam.state, "frames": cam.frames,
                "last_frame_age_s": None if age is None else round(age, 1)}
     if age is None:
         return _fail(name, "no frame has arrived since start: check the cable and the "
@@ -316,12 +323,12 @@ def check_camera_live(cam, max_age_s: float = 5.0) -> Result:
     return _ok(name, **details)
 
 
-def check_gps_live(track, reader) -> Result:
+def check_gps_live(track: GpsTrack, reader: GpsReader | None) -> Result:
     """The running daemon's GPS: a current fix and its quality."""
     if reader is None:
         return _warn("gps", "no GPS configured: reads will have no position")
     fix = track.latest()
-    details = {"state": reader.state, "sentences": reader.lines}
+    details: dict[str, Any] = {"state": reader.state, "sentences": reader.lines}
     if reader.lines == 0:
         return _fail("gps", "GPS silent: nothing received; check wiring and baud rate",
                      **details)
@@ -335,8 +342,8 @@ def check_gps_live(track, reader) -> Result:
     return _ok("gps", **details)
 
 
-def run_live(cfg: Config, cameras, track, gps_reader, min_free_mb: float = 500.0
-             ) -> list[Result]:
+def run_live(cfg: Config, cameras: list[Camera], track: GpsTrack, gps_reader: GpsReader | None,
+             min_free_mb: float = 500.0) -> list[Result]:
     """The self-test inside the running daemon (the page's button, HQ's command): cameras
     and GPS as the daemon sees them, the rest as `alprd selftest` checks it."""
     results = [check_camera_live(c) for c in cameras]
@@ -356,5 +363,5 @@ def table(results: list[Result]) -> str:
     return "\n".join(f"{mark[r.status]}  {r.component:<{width}}  {r.symptom}" for r in results)
 
 
-def as_json(results: list[Result]) -> list[dict]:
+def as_json(results: list[Result]) -> list[dict[str, Any]]:
     return [asdict(r) for r in results]

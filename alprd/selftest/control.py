@@ -20,9 +20,10 @@ import socketserver
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from alprd.conncap import ConnectionCap
+from alprd.lifecycle import Heartbeat
 from alprd.protocol import strictjson
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ class _Server(ConnectionCap, socketserver.ThreadingMixIn, socketserver.UnixStrea
 class ControlSocket:
     """Serves self-test requests from `alprd selftest` on a UNIX socket."""
 
-    def __init__(self, path: Path, run_selftest: Callable[..., dict]) -> None:
+    def __init__(self, path: Path, run_selftest: Callable[..., dict[str, Any]]) -> None:
+        self.name = "control socket"
         self.path, self.run_selftest = Path(path), run_selftest
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -66,11 +68,15 @@ class ControlSocket:
                                         daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def heartbeats(self) -> dict[str, Heartbeat]:
+        return {}  # not watched: `alprd selftest` says when it cannot reach the daemon
+
+    def stop(self, timeout_s: float = 2.0) -> bool:
         if self._server:
-            self._server.shutdown()
+            self._server.shutdown()  # returns once serve_forever has
             self._server.server_close()
             self.path.unlink(missing_ok=True)
+        return True
 
     def _handler(self):
         outer = self
@@ -100,7 +106,7 @@ class ControlSocket:
 
 
 def ask_daemon(path: Path, requested_by: str, always_ticket: bool = False,
-               timeout_s: float = 60.0) -> dict | None:
+               timeout_s: float = 60.0) -> dict[str, Any] | None:
     """The running daemon's self-test result; None when no daemon listens there."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout_s)

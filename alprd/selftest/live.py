@@ -9,7 +9,7 @@ import logging
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from alprd import clock
 from alprd.selftest import checks, ticket
@@ -25,7 +25,7 @@ class LiveSelftest:
         self.wake_uplink = wake_uplink
 
     def __call__(self, session=None, command_id: str | None = None,
-                 requested_by: str | None = None, always_ticket: bool = False) -> dict:
+                 requested_by: str | None = None, always_ticket: bool = False) -> dict[str, Any]:
         """From the page (session), HQ's command (command_id) or `alprd selftest` on the car
         (requested_by: the technician or the timer, through the control socket)."""
         results = checks.run_live(self.cfg, self.cameras, self.gps_track, self.gps)

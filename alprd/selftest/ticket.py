@@ -11,13 +11,18 @@ import uuid
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from alprd.files import replace_atomically
+
+if TYPE_CHECKING:
+    from alprd.config import Config
+    from alprd.selftest.checks import Result
 
 FORM = "11.03.00"
 
 
-def make(cfg, results, employee: str) -> dict:
+def make(cfg: Config, results: list[Result], employee: str) -> dict[str, Any]:
     gps = next((r for r in results if r.component == "gps"), None)
     place = ({"lat": gps.details["lat"], "lon": gps.details["lon"]}
              if gps and "lat" in gps.details else None)
@@ -31,7 +36,7 @@ def make(cfg, results, employee: str) -> dict:
             "diagnostics": [asdict(r) for r in results]}
 
 
-def render_html(t: dict) -> str:
+def render_html(t: dict[str, Any]) -> str:
     e = html.escape
     rows = "".join(f"<tr><td>{e(d['component'])}</td><td>{e(d['status'].upper())}</td>"
                    f"<td>{e(d['symptom'])}</td><td><code>{e(json.dumps(d['details']))}</code>"
@@ -57,7 +62,7 @@ td,th{{border:1px solid #000;padding:4px;vertical-align:top}}code{{font-size:9pt
 """
 
 
-def save(t: dict, folder: Path) -> Path:
+def save(t: dict[str, Any], folder: Path) -> Path:
     """The ticket as JSON and as its print view, readable by the service's user alone (0600,
     in a 0700 folder): it holds the car's position."""
     folder = Path(folder)

@@ -7,8 +7,10 @@ import json
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -16,7 +18,8 @@ from alprd.store.crypto import Sealer
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = [
+# each step: SQL statements, or a function of the connection and the sealer
+MIGRATIONS: list[str | Callable[[sqlite3.Connection, Sealer], None]] = [
     # 1: the first schema
     """
     CREATE TABLE reads (
@@ -70,17 +73,18 @@ MIGRATIONS = [
 ]
 
 
-def seal_meta(sealer, table: str, row_id: str, meta: dict) -> bytes:
+def seal_meta(sealer: Sealer, table: str, row_id: str, meta: dict[str, Any]) -> bytes:
     """The sealed fields of a read (utc, lat, lon, state_confidence) or a hit (reason,
     case_number, utc)."""
     return sealer.seal(json.dumps(meta).encode(), f"{table}/{row_id}/meta")
 
 
-def open_meta(sealer, table: str, row_id: str, blob) -> dict:
-    return json.loads(sealer.open(blob, f"{table}/{row_id}/meta"))
+def open_meta(sealer: Sealer, table: str, row_id: str, blob: bytes) -> dict[str, Any]:
+    meta: dict[str, Any] = json.loads(sealer.open(blob, f"{table}/{row_id}/meta"))
+    return meta
 
 
-def _seal_times_and_places(conn, sealer) -> None:
+def _seal_times_and_places(conn: sqlite3.Connection, sealer: Sealer) -> None:
     """Migration 6: a stolen card must not give a movement track per plate (the blind index
     links a plate's reads): times, positions, hit reasons and case numbers leave the clear
     columns for one sealed `meta` per row."""
@@ -138,7 +142,7 @@ class Database:
                 if callable(step):
                     step(conn, self.sealer)
                 else:
-                    for stmt in filter(str.strip, step.split(";")):
+                    for stmt in (s for s in step.split(";") if s.strip()):
                         conn.execute(stmt)
                 conn.execute(f"PRAGMA user_version={n}")
             log.info("store: migrated %s to schema %d", self.path, n)
@@ -150,7 +154,7 @@ class Database:
             self.db.conn.close()
 
     @contextmanager
-    def transaction(self):
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction under the writer lock: committed, or rolled back and the
         sqlite3 error re-raised."""
         conn = self.db.conn
@@ -180,4 +184,4 @@ class Database:
         if table not in ("reads", "hits", "outbox", "dispositions", "audit"):
             raise ValueError(table)
         with self.lock:
-            return self.db.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            return int(self.db.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])

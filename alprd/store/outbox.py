@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from alprd.store.crypto import TamperError
-from alprd.store.db import StoreError
+from alprd.store.db import Database, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -24,25 +26,26 @@ class OutboxItem:
     seq: int
     id: str
     kind: str
-    body: dict
+    body: dict[str, Any]
 
 
-class OutboxMixin:
-    """The outbox part of Store (needs Database's connection, lock and sealer)."""
+class OutboxStore(Database):
+    """The store's role toward HQ: records queued (sealed) until HQ acknowledges them. The
+    uplink sees it as alprd.uplink.outbox.Outbox."""
 
-    def enqueue(self, record_id: str, kind: str, body: dict) -> None:
+    def enqueue(self, record_id: str, kind: str, body: dict[str, Any]) -> None:
         """Add a record for HQ; call inside transaction(), with what it describes."""
         self.db.conn.execute("INSERT INTO outbox (id, kind, priority, body) VALUES (?,?,?,?)",
                              (record_id, kind, PRIORITY[kind],
                               self.sealer.seal(json.dumps(body).encode(), f"outbox/{record_id}")))
 
-    def pending(self, limit: int, exclude: set[str] = frozenset()) -> list[OutboxItem]:
+    def pending(self, limit: int, exclude: Collection[str] = frozenset()) -> list[OutboxItem]:
         """Unacknowledged records, most urgent first."""
         with self.lock:
             rows = self.db.conn.execute(
                 "SELECT seq, id, kind, body FROM outbox ORDER BY priority, seq LIMIT ?",
                 (limit + len(exclude),)).fetchall()
-        out = []
+        out: list[OutboxItem] = []
         for s, i, k, b in rows:
             if i in exclude or i in self.tampered:
                 continue
@@ -63,9 +66,9 @@ class OutboxMixin:
             n = conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids).rowcount
             conn.execute(f"UPDATE reads SET uplinked=1 WHERE id IN ({marks})", ids)
             conn.execute(f"UPDATE audit SET uplinked=1 WHERE id IN ({marks})", ids)
-        return n
+        return int(n)
 
-    def queue(self, kind: str, body: dict) -> None:
+    def queue(self, kind: str, body: dict[str, Any]) -> None:
         """Queue a record other than a read (a ticket, a report) for HQ, durably."""
         try:
             with self.transaction():
@@ -73,33 +76,11 @@ class OutboxMixin:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot queue {kind} {body['id']}: {exc}") from exc
 
-    def distinct_plates(self) -> int:
-        """How many different plates the stored reads hold (POL-14), without decrypting."""
-        with self.lock:
-            return self.db.conn.execute(
-                "SELECT count(DISTINCT text_hmac) FROM reads").fetchone()[0]
-
-    def report_breach(self, reason: str) -> str:
-        """Queue a top-priority breach report for HQ (POL-14): what happened and how many
-        distinct plates are in the data at risk. Returns the report's id."""
-        import uuid
-        from datetime import datetime, timezone
-        rid = str(uuid.uuid4())
-        body = {"id": rid, "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "reason": reason, "reads_at_risk": self.count("reads"),
-                "distinct_plates_at_risk": self.distinct_plates(),
-                "tampered_records": sorted(self.tampered)}
-        try:
-            with self.transaction():
-                self.enqueue(rid, "breach", body)
-        except sqlite3.Error as exc:
-            log.error("store: cannot queue the breach report (%s): %s", reason, exc)
-            return rid
-        log.critical("breach report queued for HQ: %s; %d distinct plates at risk", reason,
-                     body["distinct_plates_at_risk"])
-        return rid
-
     def outbox_depth(self) -> int:
         with self.lock:
-            return self.db.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            return int(self.db.conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+    def report_breach(self, reason: str) -> str:
+        """Queue a breach report for HQ (POL-14); BreachReports (store/breach.py) makes it."""
+        raise NotImplementedError
 

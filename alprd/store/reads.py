@@ -9,24 +9,32 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from alprd.clock import parse
 from alprd.protocol import hit_body, read_body
 from alprd.store.crypto import TamperError
 from alprd.store.db import StoreError, open_meta, seal_meta
-from alprd.types import Hit, Read
+from alprd.store.outbox import OutboxStore
+from alprd.types import READ_FIELDS, Hit, HotlistEntry, Read, read_fields, read_from_fields
 
 PAGE = 500  # rows opened at a time when a time filter must look inside them
+# a read's fields (alprd.types.READ_FIELDS) sealed together in the row's `meta`, not in their
+# own columns (those stay empty): a stolen card gives no movement track per plate
+READ_META = ("utc", "lat", "lon", "state_confidence")
+READ_COLUMNS = ", ".join([*(f for f in READ_FIELDS if f not in READ_META), "crop", "meta"])
 
 
-class ReadsMixin:
-    """The reads part of Store (needs Database and OutboxMixin)."""
+class ReadStore(OutboxStore):
+    """The store's role for the car: reads, hits and dispositions (each with its outbox
+    record, in one transaction), searches, the retention purge."""
 
-    def add_read(self, read: Read, hits: list[Hit] = ()) -> None:
+    def add_read(self, read: Read, hits: Sequence[Hit] = ()) -> None:
         """Store a read, its hits and their outbox records in one transaction."""
         self.add_reads([(read, hits)])
 
-    def add_reads(self, items: list[tuple[Read, list[Hit]]]) -> None:
+    def add_reads(self, items: Sequence[tuple[Read, Sequence[Hit]]]) -> None:
         """Store several reads with their hits in one transaction (all or none)."""
         try:
             with self.transaction():
@@ -38,21 +46,19 @@ class ReadsMixin:
                              f"{f' and {len(items) - 1} more' if len(items) > 1 else ''}: "
                              f"{exc}") from exc
 
-    def _insert(self, read: Read, hits: list[Hit]) -> None:
+    def _insert(self, read: Read, hits: Sequence[Hit]) -> None:
         conn = self.db.conn
         seal = self.sealer.seal
-        conn.execute(
-            "INSERT INTO reads (id, text, confidence, char_confidences, state, utc, "
-            "time_source, camera_id, unit_id, lat, lon, fix_quality, crop, bbox, frames, "
-            "text_hmac, meta) VALUES (?,?,?,?,?,'',?,?,?,NULL,NULL,?,?,?,?,?,?)",
-            (read.id, seal(read.text.encode(), f"reads/{read.id}/text"), read.confidence,
-             json.dumps(read.char_confidences), read.state, read.time_source,
-             read.camera_id, read.unit_id, read.fix_quality,
-             seal(read.crop_jpeg, f"reads/{read.id}/crop"), json.dumps(read.bbox),
-             read.frames, self.sealer.plate_index(read.text),
-             seal_meta(self.sealer, "reads", read.id,
-                       {"utc": read.utc, "lat": read.lat, "lon": read.lon,
-                        "state_confidence": read.state_confidence})))
+        row = read_fields(read)  # the row: a column per field, the sealed ones in `meta`
+        meta = {k: row.pop(k) for k in READ_META}
+        row.update(text=seal(read.text.encode(), f"reads/{read.id}/text"),
+                   char_confidences=json.dumps(row["char_confidences"]),
+                   bbox=json.dumps(row["bbox"]), utc="", lat=None, lon=None,
+                   crop=seal(read.crop_jpeg, f"reads/{read.id}/crop"),
+                   text_hmac=self.sealer.plate_index(read.text),
+                   meta=seal_meta(self.sealer, "reads", read.id, meta))
+        conn.execute(f"INSERT INTO reads ({', '.join(row)}) "
+                     f"VALUES ({','.join('?' * len(row))})", tuple(row.values()))
         self.enqueue(read.id, "read", read_body(read))
         for h in hits:
             e = h.entry
@@ -68,38 +74,40 @@ class ReadsMixin:
                      "candidate_probability": h.candidate_probability})))
             self.enqueue(h.id, "hit", hit_body(h, read.unit_id))
 
-    def reads(self, limit: int = 100) -> list[dict]:
+    def reads(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest reads, opened (for the page, searches and tests)."""
         return self._reads("", (), limit)
 
-    def read(self, read_id: str) -> dict | None:
+    def read(self, read_id: str) -> dict[str, Any] | None:
         """One read, opened, with its hits; None when there is no such read."""
         found = self._reads("WHERE id = ?", (read_id,), 1)
         return found[0] if found else None
 
     def search(self, plate: str | None = None, since: str | None = None,
-               until: str | None = None, limit: int = 200) -> list[dict]:
+               until: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         """Reads by exact plate (blind index, no decryption) and capture period, newest first."""
         where, args = ("WHERE text_hmac = ?", (self.sealer.plate_index(plate),)) if plate \
             else ("", ())
         lo, hi = parse(since), parse(until)
         if (since and lo is None) or (until and hi is None):
             raise ValueError(f"not an ISO 8601 time: {since if lo is None else until!r}")
-        def in_period(r) -> bool:
+        def in_period(r: dict[str, Any]) -> bool:
             t = parse(r["utc"])
             return t is not None and (lo is None or t >= lo) and (hi is None or t < hi)
 
-        def before_period(r) -> bool:
+        def before_period(r: dict[str, Any]) -> bool:
             t = parse(r["utc"])
             return lo is not None and t is not None and t < lo
         return self._reads(where, args, limit, in_period if lo or hi else None, before_period)
 
-    def _reads(self, where: str, args: tuple, limit: int, keep=None,
-               past=lambda r: False) -> list[dict]:
+    def _reads(self, where: str, args: tuple[Any, ...], limit: int,
+               keep: Callable[[dict[str, Any]], bool] | None = None,
+               past: Callable[[dict[str, Any]], bool] = lambda r: False
+               ) -> list[dict[str, Any]]:
         """Rows newest first, opened; with keep (a filter on opened rows), pages through
         until limit rows pass it, or a whole page is past (older than) the period: rows are
         stored in capture order."""
-        out: list[dict] = []
+        out: list[dict[str, Any]] = []
         before = None
         while len(out) < limit:
             page_where = where
@@ -110,8 +118,7 @@ class ReadsMixin:
             n = limit if keep is None else PAGE
             with self.lock:
                 cur = self.db.conn.execute(
-                    "SELECT rowid, id, text, confidence, state, meta, time_source, camera_id, "
-                    f"unit_id, fix_quality, crop, bbox, frames FROM reads {page_where} "
+                    f"SELECT rowid, {READ_COLUMNS} FROM reads {page_where} "
                     "ORDER BY rowid DESC LIMIT ?", (*page_args, n))
                 cols = [c[0] for c in cur.description]
                 rows = cur.fetchall()
@@ -122,7 +129,7 @@ class ReadsMixin:
             before = rows[-1][0]
         return out[:limit]
 
-    def _open_read(self, r: dict) -> dict:
+    def _open_read(self, r: dict[str, Any]) -> dict[str, Any]:
         rid = r["id"]
         r.pop("rowid", None)
         r["text"] = self.sealer.open(r["text"], f"reads/{rid}/text").decode()
@@ -130,9 +137,11 @@ class ReadsMixin:
         r.update({"state_confidence": None,  # reads stored before #33 have none
                   **open_meta(self.sealer, "reads", rid, r.pop("meta"))})
         r["bbox"] = json.loads(r["bbox"])
+        r["char_confidences"] = json.loads(r["char_confidences"])
         return r
 
-    def add_disposition(self, body: dict, report: dict | None = None, also=None) -> None:
+    def add_disposition(self, body: dict[str, Any], report: dict[str, Any] | None = None,
+                        also: Callable[[sqlite3.Connection], object] | None = None) -> None:
         """A verify step or disposition on a hit (docs/protocol.md: disposition.v1), queued
         for HQ; with report, a priority report written in the same transaction, and with
         also (a function of the open connection, such as the audit record of the step),
@@ -154,46 +163,46 @@ class ReadsMixin:
             raise StoreError(f"cannot record {body['action']} on hit {body['hit_id']}: "
                              f"{exc}") from exc
 
-    def dispositions(self, hit_id: str) -> list[dict]:
+    def dispositions(self, hit_id: str) -> list[dict[str, Any]]:
         with self.lock:
             rows = self.db.conn.execute(
                 "SELECT id, utc, username, action FROM dispositions WHERE hit_id=? "
                 "ORDER BY utc, rowid", (hit_id,)).fetchall()
         return [dict(zip(("id", "utc", "username", "action"), r)) for r in rows]
 
-    def unclosed_hits(self, since_utc: str, closing: set[str]) -> list[dict]:
+    def unclosed_hits(self, since_utc: str, closing: set[str]
+                      ) -> list[tuple[Read, list[Hit]]]:
         """Hits since since_utc whose alert no disposition in closing has closed (what a
         restart mid-alert must put back on the screen), oldest first, grouped by read: each
-        with its read (opened) and its unclosed hits (each hit's steps: dispositions())."""
+        read with its unclosed hits (each hit's steps: dispositions())."""
         marks = ",".join("?" * len(closing))
         since = parse(since_utc)
         with self.lock:
             rows = self.db.conn.execute(
-                "SELECT id, read_id, plate, state, list_type, meta, rule, differs, state_rule "
-                "FROM hits h WHERE NOT EXISTS (SELECT 1 FROM dispositions d WHERE d.hit_id = "
-                f"h.id AND d.action IN ({marks})) ORDER BY rowid",
+                "SELECT id, read_id, plate, state, list_type, priority, meta, rule, differs, "
+                "state_rule FROM hits h WHERE NOT EXISTS (SELECT 1 FROM dispositions d WHERE "
+                f"d.hit_id = h.id AND d.action IN ({marks})) ORDER BY rowid",
                 sorted(closing)).fetchall()
         hits = []
         for r in rows:
-            hit = dict(zip(("id", "read_id", "plate", "state", "list_type", "meta", "rule",
-                            "differs", "state_rule"), r))
+            hit = dict(zip(("id", "read_id", "plate", "state", "list_type", "priority", "meta",
+                            "rule", "differs", "state_rule"), r))
             hit["plate"] = self.sealer.open(hit["plate"], f"hits/{hit['id']}/plate").decode()
             hit.update(open_meta(self.sealer, "hits", hit["id"], hit.pop("meta")))
-            hit["differs"] = json.loads(hit["differs"])
             t = parse(hit["utc"])
             if since is None or (t is not None and t >= since):
                 hits.append(hit)
         hits.sort(key=lambda h: h["utc"])  # ISO stamps of one format: text order is time order
-        by_read: dict[str, list[dict]] = {}
+        by_read: dict[str, list[dict[str, Any]]] = {}
         for hit in hits:
-            del hit["utc"]
-            by_read.setdefault(hit.pop("read_id"), []).append(hit)
+            by_read.setdefault(hit["read_id"], []).append(hit)
         out = []
-        for read_id, hits in by_read.items():
-            read = self.read(read_id)
-            if read is None:  # purged by retention
+        for read_id, found in by_read.items():
+            row = self.read(read_id)
+            if row is None:  # purged by retention
                 continue
-            out.append({"read": read, "hits": hits})
+            read = read_from_fields(row, row["crop"])
+            out.append((read, [_hit(read, h) for h in found]))
         return out
 
     def hit_plates(self) -> list[str]:
@@ -206,6 +215,8 @@ class ReadsMixin:
         with their hits. Unacknowledged reads are never purged here; a read whose sealed
         time does not open is kept (and counted as tampered)."""
         before = parse(before_utc)
+        if before is None:
+            raise ValueError(f"not an ISO 8601 time: {before_utc!r}")
         with self.lock:
             rows = self.db.conn.execute("SELECT id, meta FROM reads WHERE uplinked=1").fetchall()
         old = []
@@ -227,3 +238,12 @@ class ReadsMixin:
                 n += conn.execute(f"DELETE FROM reads WHERE id IN ({marks}) AND id NOT IN "
                                   "(SELECT read_id FROM hits)", ids).rowcount
         return n
+
+
+def _hit(read: Read, h: dict[str, Any]) -> Hit:
+    """A stored hit (its row, opened) as the Hit it was; its read's state as it stands."""
+    entry = HotlistEntry(h["plate"], h["state"], h["list_type"], h.get("reason") or "",
+                         h["priority"], h.get("case_number"))
+    return Hit(h["id"], h["read_id"], entry, h["rule"], h["utc"],
+               tuple(json.loads(h["differs"])), h["state_rule"], read.state,
+               read.state_confidence, h.get("candidate"), h.get("candidate_probability"))

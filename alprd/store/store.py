@@ -8,11 +8,11 @@ encryption cannot be turned off.
 """
 from __future__ import annotations
 
-from alprd.store.db import Database
-from alprd.store.outbox import OutboxMixin
-from alprd.store.reads import ReadsMixin
+from alprd.store.breach import BreachReports
+from alprd.store.reads import ReadStore
 
 
-class Store(ReadsMixin, OutboxMixin, Database):
-    """The one store of a vehicle: db.py (connection, migrations, transactions), reads.py
-    (reads, hits, dispositions, purge), outbox.py (records for HQ until acknowledged)."""
+class Store(ReadStore, BreachReports):
+    """The one store of a vehicle, by role: db.py (connection, migrations, transactions),
+    outbox.py (records for HQ until acknowledged), reads.py (reads, hits, dispositions,
+    searches, purge), breach.py (POL-14's reports)."""

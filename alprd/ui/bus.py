@@ -1,6 +1,7 @@
 """Events for the page: a fan-out to each open page, keeping the last few for a late one."""
 from __future__ import annotations
 
+from typing import Any
 import queue
 import threading
 from collections import deque
@@ -10,11 +11,11 @@ class EventBus:
     """Fan-out of events to page connections; keeps the last few for a page that joins late."""
 
     def __init__(self, keep: int = 50) -> None:
-        self._subs: list[queue.Queue] = []
-        self._recent: deque[dict] = deque(maxlen=keep)
+        self._subs: list[queue.Queue[Any]] = []
+        self._recent: deque[dict[str, Any]] = deque(maxlen=keep)
         self._lock = threading.Lock()
 
-    def publish(self, event: dict) -> None:
+    def publish(self, event: dict[str, Any]) -> None:
         with self._lock:
             self._recent.append(event)
             for q in self._subs:
@@ -23,13 +24,13 @@ class EventBus:
                 except queue.Full:
                     pass  # a stuck page must not hold up the pipeline
 
-    def subscribe(self) -> tuple[queue.Queue, list[dict]]:
-        q: queue.Queue = queue.Queue(maxsize=200)
+    def subscribe(self) -> tuple[queue.Queue[Any], list[dict[str, Any]]]:
+        q: queue.Queue[Any] = queue.Queue(maxsize=200)
         with self._lock:
             self._subs.append(q)
             return q, list(self._recent)
 
-    def unsubscribe(self, q: queue.Queue) -> None:
+    def unsubscribe(self, q: queue.Queue[Any]) -> None:
         with self._lock:
             if q in self._subs:
                 self._subs.remove(q)

@@ -7,6 +7,7 @@ returned (POL-02, POL-17).
 """
 from __future__ import annotations
 
+from typing import Any
 import base64
 import json
 import logging
@@ -19,7 +20,8 @@ from pathlib import Path
 from alprd.protocol import PURPOSES, strictjson
 from alprd.roster import Refused
 from alprd.store import StoreError
-from alprd.ui.alerts import DISPOSITIONS, STEPS, AlertError
+from alprd.alerts import DISPOSITIONS, STEPS, AlertError
+from alprd.ui.events import alert_event
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ class HttpError(Exception):
         self.status, self.extra = status, extra
 
 
-def _read_summary(r: dict) -> dict:
+def _read_summary(r: dict[str, Any]) -> dict[str, Any]:
     return {k: r[k] for k in ("id", "text", "confidence", "state", "state_confidence", "utc",
                               "camera_id", "unit_id", "lat", "lon", "fix_quality", "frames")}
 
@@ -102,7 +104,7 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(403, f"your role ({s.role}) may not do this")
         return s
 
-    def _body(self) -> dict:
+    def _body(self) -> dict[str, Any]:
         try:
             n = int(self.headers.get("Content-Length") or 0)
         except ValueError as exc:
@@ -133,7 +135,7 @@ class Handler(BaseHTTPRequestHandler):
         if origin and origin.split("://", 1)[-1] != host:
             raise HttpError(403, "cross-origin request refused")
 
-    def _dispatch(self, routes: dict) -> None:
+    def _dispatch(self, routes: dict[str, Any]) -> None:
         path = self.path.split("?", 1)[0]
         fn = routes.get(path)
         try:
@@ -175,7 +177,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _alerts(self):
         self._session("live")
-        self._json(200, self.page.app.alerts.current())
+        self._json(200, [alert_event(a) for a in self.page.app.alerts.current()])
 
     def _options(self):
         self._session()
@@ -283,16 +285,16 @@ class Handler(BaseHTTPRequestHandler):
                                     str(body.get("note") or ""))
         except AlertError as exc:
             raise HttpError(409, str(exc)) from exc
-        self._json(200, ev)
+        self._json(200, alert_event(ev))
 
-    def _purpose(self, body: dict) -> str:
+    def _purpose(self, body: dict[str, Any]) -> str:
         purpose = body.get("purpose")
         if purpose not in PURPOSES:
             raise HttpError(400, "choose one of the six authorised purposes (POL-02)",
                             purposes=list(PURPOSES))
         return purpose
 
-    def _query(self, body: dict) -> dict:
+    def _query(self, body: dict[str, Any]) -> dict[str, Any]:
         plate = str(body.get("plate") or "").upper().replace(" ", "")
         if plate and not PLATE_RE.match(plate):
             raise HttpError(400, "plate: letters and digits only, up to 8")

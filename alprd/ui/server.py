@@ -15,9 +15,10 @@ import threading
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from alprd.conncap import ConnectionCap
+from alprd.lifecycle import Heartbeat
 from alprd.ui.bus import EventBus
 from alprd.ui.routes import Handler
 
@@ -35,7 +36,7 @@ class App:
     alerts: object  # alprd.ui.alerts.Alerts
     store: object  # alprd.store.Store
     audit: object  # alprd.audit.AuditLog
-    selftest: Callable[[object], dict] | None = None  # session -> result (with a ticket)
+    selftest: Callable[[object], dict[str, Any]] | None = None  # session -> result (with a ticket)
     tickets_dir: Path | None = None
     unit_id: str = ""
 
@@ -68,6 +69,7 @@ class PageServer:
     def __init__(self, listen: str, bus: EventBus, health=lambda: {}, app: App | None = None,
                  tls: tuple[str, str] | None = None, host_names: list[str] = ()) -> None:
         host, _, port = listen.rpartition(":")
+        self.name = "page"
         self.bus, self.health, self.app = bus, health, app
         self.tls = tls is not None
         self.stopping = threading.Event()
@@ -101,7 +103,11 @@ class PageServer:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def heartbeats(self) -> dict[str, Heartbeat]:
+        return {}  # not watched: the officer sees a page that stopped answering
+
+    def stop(self, timeout_s: float = 2.0) -> bool:
         self.stopping.set()
-        self.httpd.shutdown()
+        self.httpd.shutdown()  # returns once serve_forever has
         self.httpd.server_close()
+        return True

@@ -15,12 +15,19 @@ import sqlite3
 import ssl
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlparse
 
+from alprd.lifecycle import Heartbeat
 from alprd.mqttkeep import NetworkKeeper
 from alprd.protocol import parse_ack, topics, up_message
-from alprd.store import Store
+from alprd.uplink.outbox import Outbox
+
+if TYPE_CHECKING:
+    from paho.mqtt.client import Client, MQTTMessage
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    from alprd.config import UplinkConfig
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +44,7 @@ def backoff_s(attempts: int, base_s: float, rng: random.Random | None = None) ->
     doubling from base_s up to RETRY_CAP_S, each wait drawn between half and all of it, so
     a fleet that lost HQ together does not resend in lockstep when HQ lags."""
     full = min(RETRY_CAP_S, base_s * 2 ** max(0, attempts - 1))
-    return full / 2 + (rng or random).uniform(0, full / 2)
+    return float(full / 2 + (rng or random).uniform(0, full / 2))
 
 
 class UplinkError(Exception):
@@ -51,7 +58,7 @@ class TlsFiles:
         self.ca_file, self.cert_file, self.key_file, self.pin = ca_file, cert_file, key_file, pin
 
     @classmethod
-    def from_config(cls, cfg) -> "TlsFiles":
+    def from_config(cls, cfg: UplinkConfig) -> TlsFiles:
         return cls(cfg.ca_file, cfg.cert_file, cfg.key_file, cfg.hq_cert_sha256)
 
     def context(self) -> ssl.SSLContext:
@@ -66,10 +73,23 @@ class TlsFiles:
 
 
 class Uplink:
-    def __init__(self, broker: str, store: Store, unit_id: str, prefix: str = "alprd/v1",
+    @classmethod
+    def from_config(cls, cfg: UplinkConfig, store: Outbox, unit_id: str,
+                    handlers: dict[str, Callable[[bytes], None]] | None = None,
+                    status: Callable[[], dict[str, Any]] | None = None) -> Uplink:
+        """The configured uplink; handlers and status as in __init__."""
+        tls = TlsFiles.from_config(cfg) if cfg.broker.startswith("mqtts") else None
+        return cls(cfg.broker, store, unit_id, cfg.topic_prefix, cfg.batch, cfg.retry_s,
+                   tls=tls, max_bytes_per_s=cfg.max_bytes_per_s, handlers=handlers,
+                   status=status)
+
+    def __init__(self, broker: str, store: Outbox, unit_id: str, prefix: str = "alprd/v1",
                  batch: int = 50, retry_s: float = 5.0, client_id: str | None = None,
-                 tls: "TlsFiles | None" = None, max_bytes_per_s: int = 0) -> None:
+                 tls: TlsFiles | None = None, max_bytes_per_s: int = 0,
+                 handlers: dict[str, Callable[[bytes], None]] | None = None,
+                 status: Callable[[], dict[str, Any]] | None = None) -> None:
         import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         url = urlparse(broker)
         if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
@@ -77,7 +97,7 @@ class Uplink:
         self.host, self.port = url.hostname, url.port or (8883 if url.scheme == "mqtts" else 1883)
         self.store, self.unit_id, self.batch, self.retry_s = store, unit_id, batch, retry_s
         self.up_topic, self.ack_topic = topics(prefix, unit_id)
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
                                   client_id=client_id or f"alprd-{unit_id}",
                                   protocol=mqtt.MQTTv5)
         self.client.reconnect_delay_set(1, 60)
@@ -95,9 +115,11 @@ class Uplink:
         # topic -> callback(bytes), subscribed at each connect: signed hotlist and roster
         # updates and commands from HQ (docs/protocol.md); the daemon sets the inbox's, which
         # only queue the message, so paho's network thread never waits on applying one
-        self.handlers: dict[str, Callable[[bytes], None]] = {}
+        self.handlers: dict[str, Callable[[bytes], None]] = dict(handlers or {})
         self.max_bytes_per_s = max_bytes_per_s  # 0 = no cap
         self.loop_mono: float | None = None  # heartbeat of the sender loop
+        self.name = "uplink"
+        self.drain_s = 0.0  # at stop, how long to wait for HQ to take the outbox
         self._stop = threading.Event()
         self.network = NetworkKeeper(self.client, self._connect_async, "uplink",
                                      self._stop.is_set)
@@ -108,14 +130,14 @@ class Uplink:
         self.acked = 0
         self._in_flight: dict[str, tuple[float, int]] = {}  # id -> (due again, times sent)
         # optional: () -> {"hotlist_version", "hotlist_age_s", "outbox_depth"}, sent with
-        # each batch for the fleet view at HQ (the daemon sets it)
-        self.status: Callable[[], dict] | None = None
+        # each batch for the fleet view at HQ (the daemon gives it)
+        self.status = status
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
 
     # -- lifecycle ----------------------------------------------------------------------
-    def _status(self) -> dict | None:
+    def _status(self) -> dict[str, Any] | None:
         """The car's figures for HQ's fleet view (docs/protocol.md, up.v1 status)."""
         if self.status is None:
             return None
@@ -134,22 +156,35 @@ class Uplink:
     def _connect_async(self) -> None:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S  # the broker keeps our subscriptions
         self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False,
                                   properties=props)
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout_s: float = 2.0) -> bool:
+        """Drain first (up to drain_s, while HQ takes the outbox), then stop the sender and
+        paho's thread, waiting at most timeout_s for the sender."""
+        end, pause = time.monotonic() + self.drain_s, threading.Event()
+        while self.drain_s and self.store.outbox_depth() and time.monotonic() < end:
+            self.wake()
+            pause.wait(0.1)
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout)
+        self._thread.join(timeout_s)
         self.client.disconnect()
         self.client.loop_stop()
+        return not self._thread.is_alive()
 
     def wake(self) -> None:
         self._wake.set()
 
     # -- liveness (the watchdog's heartbeats) -----------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return {"connected": self.connected.is_set(), "sent": self.sent, "acked": self.acked}
+
+    def heartbeats(self) -> dict[str, Heartbeat]:
+        return {"uplink": self.heartbeat, "mqtt": self.network_heartbeat}
+
     def heartbeat(self) -> float | None:
         """The sender loop's last turn; None once its thread has ended."""
         return self.loop_mono if self._thread.is_alive() or self._stop.is_set() else None
@@ -160,7 +195,8 @@ class Uplink:
         return self.network.heartbeat()
 
     # -- paho callbacks (paho's thread) --------------------------------------------------
-    def _on_connect(self, client, userdata, flags, reason_code, properties=None):
+    def _on_connect(self, client: Client, userdata: Any, flags: Any, reason_code: ReasonCode,
+                    properties: Any = None) -> None:
         try:
             self._connected(client, reason_code)
         except Exception as exc:  # noqa: BLE001  nothing may end paho's network thread
@@ -169,16 +205,18 @@ class Uplink:
             self._drop(client)
 
     @staticmethod
-    def _drop(client) -> None:
+    def _drop(client: Client) -> None:
         """Close this connection and let paho's loop reconnect (its delay: 1 s up to 60 s);
         disconnect() would end the loop for good."""
         sock = client.socket()
         try:
+            if not isinstance(sock, socket.socket):
+                raise OSError("no socket")
             sock.shutdown(socket.SHUT_RDWR)
-        except (OSError, AttributeError):
+        except OSError:
             client.disconnect()
 
-    def _connected(self, client, reason_code) -> None:
+    def _connected(self, client: Client, reason_code: ReasonCode) -> None:
         if reason_code.is_failure:
             log.warning("uplink: broker %s:%d refused: %s", self.host, self.port, reason_code)
             return
@@ -202,33 +240,38 @@ class Uplink:
         self._wake.set()
         log.info("uplink: connected to %s:%d", self.host, self.port)
 
-    def _pin_matches(self, client) -> bool:
+    def _pin_matches(self, client: Client) -> bool:
         sock = client.socket()
+        if not isinstance(sock, ssl.SSLSocket):
+            return False
         try:
             der = sock.getpeercert(binary_form=True)
-        except (AttributeError, ValueError):
+        except ValueError:
             return False
-        return hashlib.sha256(der).hexdigest() == self.pin.lower()
+        if not der:
+            return False
+        return hashlib.sha256(der).hexdigest() == (self.pin or "").lower()
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None):
+    def _on_disconnect(self, client: Client, userdata: Any, flags: Any,
+                       reason_code: ReasonCode, properties: Any = None) -> None:
         if self.connected.is_set():
             log.warning("uplink: disconnected (%s); records stay in the outbox", reason_code)
         self.connected.clear()
 
-    def _on_message(self, client, userdata, msg):
+    def _on_message(self, client: Client, userdata: Any, msg: MQTTMessage) -> None:
         try:
             self._message(msg)
         except Exception as exc:  # noqa: BLE001  nothing may end paho's network thread
             log.error("uplink: message on %s not handled (%s: %s)", msg.topic,
                       type(exc).__name__, exc)
 
-    def _message(self, msg) -> None:
+    def _message(self, msg: MQTTMessage) -> None:
         handler = self.handlers.get(msg.topic)
         if handler:
-            handler(msg.payload)
+            handler(bytes(msg.payload))
             return
         try:
-            ids = parse_ack(msg.payload)
+            ids = parse_ack(bytes(msg.payload))
         except ValueError as exc:
             log.warning("uplink: rejected message on %s: %s", msg.topic, exc)
             return

@@ -252,14 +252,14 @@ def page(tmp_path_factory):
     from alprd.roster import Auth
     from alprd.store import Store
     from alprd.ui import App, EventBus, PageServer
-    from alprd.ui.alerts import Alerts
+    from alprd.alerts import Alerts
     from tests.helpers import KEY as DATA_KEY
     folder = tmp_path_factory.mktemp("page")
     store = Store(folder / "car.db", DATA_KEY)
     audit = AuditLog(store, "FUZZ-1")
     bus = EventBus()
     roster = Roster(KEY.public_key(), folder)
-    app = App(Auth(roster, audit, "FUZZ-1"), Alerts(store, audit, bus, "FUZZ-1"), store, audit,
+    app = App(Auth(roster, audit, "FUZZ-1"), Alerts(store, audit, "FUZZ-1"), store, audit,
               None, folder, "FUZZ-1")
     server = PageServer(f"127.0.0.1:{free_port()}", bus, lambda: {}, app)
     errors = []

@@ -26,6 +26,7 @@ from tests.helpers import make_read, wait_for
 from tests.nmea_logs import epoch, sentence
 from tests.test_daemon import a_pass, make_daemon
 from tests.test_recognize import PASSES, clip_frame
+from alprd.ui import alert_event
 
 pytestmark = pytest.mark.reliability
 
@@ -255,11 +256,11 @@ def test_row6_the_alarm_is_silenced_on_a_full_disk_and_recorded_once_there_is_ro
         d.pipeline.finish(a_pass("8XYZ442", 100.0 + i))
         if d.pipeline.dropped_reads:
             break
-    (alert,) = [a for a in d.alerts.current() if a.get("not_stored")]
+    (alert,) = [alert_event(a) for a in d.alerts.current() if a.not_stored]
     # a small disposition still fits in a page's free bytes where a read with its crop did
     # not; so the card refuses every write now, as a failing SD card remounted read-only does
     conn.execute("PRAGMA query_only=1")
-    done = d.alerts.acknowledge(alert["hit_id"], officer)  # was StoreError: the page's 503
+    done = alert_event(d.alerts.acknowledge(alert["hit_id"], officer))  # was a 503
     assert done["acknowledged_utc"] and done["ack_not_recorded"] is True
     assert d.store.dispositions(alert["hit_id"]) == []
     d.alerts.tick()  # still full: kept for later
@@ -269,7 +270,7 @@ def test_row6_the_alarm_is_silenced_on_a_full_disk_and_recorded_once_there_is_ro
     d.alerts.tick()
     (row,) = d.store.dispositions(alert["hit_id"])
     assert (row["action"], row["utc"]) == ("acknowledged", done["acknowledged_utc"])
-    assert d.alerts.current()[0]["ack_not_recorded"] is False
+    assert alert_event(d.alerts.current()[0])["ack_not_recorded"] is False
     d.store.close()
 
 

@@ -70,7 +70,7 @@ def page(tmp_path, idle_clock):
     from alprd.roster import Auth, Roster
     from alprd.store import Store
     from alprd.ui import App, EventBus, PageServer
-    from alprd.ui.alerts import Alerts
+    from alprd.alerts import Alerts
     from tests.helpers import KEY
     key = Ed25519PrivateKey.generate()
     store = Store(tmp_path / "car.db", KEY)
@@ -80,7 +80,7 @@ def page(tmp_path, idle_clock):
         roster_user("2002", "Det. Baker", "data_user", "2345", "2026-01-01")]}, key))
     bus = EventBus()
     app = App(Auth(roster, audit, "SEC-1", idle_s=60, mono=idle_clock),
-              Alerts(store, audit, bus, "SEC-1"), store, audit, None, tmp_path, "SEC-1")
+              Alerts(store, audit, "SEC-1"), store, audit, None, tmp_path, "SEC-1")
     health = {"unit_id": "SEC-1", "reads": 3, "gps": {"fix": {"lat": 34.05, "lon": -118.24}}}
     server = PageServer(f"127.0.0.1:{free_port()}", bus, lambda: health, app)
     server.start()

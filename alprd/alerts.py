@@ -7,6 +7,9 @@ timestamped, recorded (dispositions table, uplinked) and audited. Only then is i
 nobody acknowledges within `ui.escalate_after_s` is escalated to dispatch, and that is recorded.
 A cancellation from HQ closes the alert with a notice. Alerts still open when the daemon stops
 (a power cut mid-alert) are put back on the screen at the next start, with the steps taken.
+
+The workflow speaks typed values (a Read and one of its Hits per alert); how an alert looks on
+the page is the page's business (alprd.ui.events.alert_event), given here as `publish`.
 """
 from __future__ import annotations
 
@@ -14,12 +17,20 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alprd.clock import iso
 from alprd.store import StoreError
-from alprd.ui.events import event
+from alprd.types import Hit, Read
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from alprd.audit import AuditLog
+    from alprd.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -44,34 +55,53 @@ class AlertError(Exception):
     """An action the alert cannot take now; the message says why (shown on the page)."""
 
 
+class Officer(Protocol):
+    """Who acted on an alert: a signed-in session (alprd.roster.auth.Session)."""
+
+    @property
+    def badge(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+
 @dataclass
 class Alert:
-    hit_id: str
-    read_id: str
-    event: dict
+    read: Read  # the pass's read (an early alert's is replaced by the final one)
+    hit: Hit  # one hit: each is verified and disposed on its own
     opened_mono: float
+    state_pending: bool = False  # an early alert whose state is still being read
+    not_stored: bool = False  # the read could not be stored (full disk): shown all the same
     acknowledged_utc: str | None = None
-    steps: dict = field(default_factory=dict)  # step -> utc
+    steps: dict[str, Any] = field(default_factory=dict)  # step -> utc
     escalated_utc: str | None = None
     closed: str | None = None  # disposition or "cancelled_by_hq"
     # acknowledgements the store could not take (full disk): (session, utc), stored by tick()
-    unrecorded: list = field(default_factory=list)
+    unrecorded: list[tuple[Officer, str]] = field(default_factory=list)
+
+    @property
+    def hit_id(self) -> str:
+        return self.hit.id
+
+    @property
+    def read_id(self) -> str:
+        return self.read.id
 
     @property
     def verified(self) -> bool:
         return all(s in self.steps for s in STEPS)
 
-    def public(self) -> dict:
-        return {**self.event, "type": "alert", "hit_id": self.hit_id,
-                "acknowledged_utc": self.acknowledged_utc, "steps": dict(self.steps),
-                "verified": self.verified, "escalated_utc": self.escalated_utc,
-                "closed": self.closed, "ack_not_recorded": bool(self.unrecorded)}
-
 
 class Alerts:
-    def __init__(self, store, audit, bus, unit_id: str, escalate_after_s: float = 60.0,
-                 mono=time.monotonic, utc=lambda: datetime.now(timezone.utc)) -> None:
-        self.store, self.audit, self.bus, self.unit_id = store, audit, bus, unit_id
+    def __init__(self, store: Store, audit: AuditLog, unit_id: str,
+                 publish: Callable[[Alert], None] = lambda a: None,
+                 escalate_after_s: float = 60.0, mono: Callable[[], float] = time.monotonic,
+                 utc: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        """publish: shows an alert that opened or changed (the daemon's: the page's bus)."""
+        self.store, self.audit, self.unit_id, self.publish = store, audit, unit_id, publish
         self.escalate_after_s = escalate_after_s
         self.mono = mono  # intervals (escalation)
         self.utc = utc  # wall-clock time is data: step stamps and the restore window
@@ -79,20 +109,20 @@ class Alerts:
         self._late: list[Alert] = []  # alerts with an acknowledgement still to store
         self._lock = threading.Lock()
 
-    def open(self, event: dict) -> Alert | None:
-        """A hit event from the pipeline: open one alert per hit (once per hit: an early
-        alert is updated, not repeated) and push them. Returns the first hit's alert."""
+    def open(self, read: Read, hits: Sequence[Hit], *, state_pending: bool = False,
+             not_stored: bool = False) -> Alert | None:
+        """A read's hits from the pipeline: open one alert per hit (once per hit: an early
+        alert is updated, not repeated) and publish them. Returns the first hit's alert."""
         alerts = []
-        for hit in event.get("hits") or ():
-            one = {**event, "hits": [hit]}  # each hit is verified and disposed on its own
+        for hit in hits:
             with self._lock:
-                a = self.open_alerts.get(hit["id"])
+                a = self.open_alerts.get(hit.id)
                 if a is None:
-                    a = self.open_alerts[hit["id"]] = Alert(hit["id"], event["id"], one,
-                                                            self.mono())
-                else:
-                    a.event = one  # the final read of a pass that alerted early
-            self.bus.publish(a.public())
+                    a = self.open_alerts[hit.id] = Alert(read, hit, self.mono())
+                else:  # the final read of a pass that alerted early
+                    a.read, a.hit = read, hit
+                a.state_pending, a.not_stored = state_pending, not_stored
+            self.publish(a)
             alerts.append(a)
         return alerts[0] if alerts else None
 
@@ -101,18 +131,17 @@ class Alerts:
         without a closing disposition), with their acknowledgement, steps and escalation."""
         since = iso(self.utc() - timedelta(hours=RESTORE_WITHIN_H))
         restored = 0
-        for item in self.store.unclosed_hits(since, CLOSING):
-            r = item["read"]
-            for hit in item["hits"]:
-                restored += self._restore_one(r, hit)
+        for read, hits in self.store.unclosed_hits(since, CLOSING):
+            for hit in hits:
+                restored += self._restore_one(read, hit)
         if restored:
             log.warning("alerts: %d hit alert(s) left open by the last stop are back on the "
                         "screen", restored)
         return restored
 
-    def _restore_one(self, r: dict, hit: dict) -> int:
-        a = Alert(hit["id"], r["id"], event(r, r["crop"], [hit]), self.mono())
-        for d in self.store.dispositions(hit["id"]):
+    def _restore_one(self, read: Read, hit: Hit) -> int:
+        a = Alert(read, hit, self.mono())
+        for d in self.store.dispositions(hit.id):
             if d["action"] == "acknowledged":
                 a.acknowledged_utc = d["utc"]
             elif d["action"] == "escalated":
@@ -125,9 +154,9 @@ class Alerts:
             self.open_alerts[a.hit_id] = a
         return 1
 
-    def current(self) -> list[dict]:
+    def current(self) -> list[Alert]:
         with self._lock:
-            return [a.public() for a in self.open_alerts.values() if not a.closed]
+            return [a for a in self.open_alerts.values() if not a.closed]
 
     def _get(self, hit_id: str) -> Alert:
         a = self.open_alerts.get(hit_id)
@@ -136,7 +165,7 @@ class Alerts:
         return a
 
     # -- the officer's actions -----------------------------------------------------------
-    def acknowledge(self, hit_id: str, session) -> dict:
+    def acknowledge(self, hit_id: str, session: Officer) -> Alert:
         """Silence the alarm. On a full disk it is silenced all the same (an alarm that cannot
         be stopped is a danger in itself, #32 item 6): the acknowledgement and its audit
         record are kept in memory, said in one line, and stored by tick() once they fit."""
@@ -168,7 +197,7 @@ class Alerts:
             self._late.pop(0)
             log.info("alerts: the acknowledgement of hit %s is recorded now", a.hit_id)
 
-    def step(self, hit_id: str, step: str, session) -> dict:
+    def step(self, hit_id: str, step: str, session: Officer) -> Alert:
         if step not in STEPS:
             raise AlertError(f"unknown step {step!r}")
         with self._lock:
@@ -184,7 +213,8 @@ class Alerts:
                 a.steps[step] = self._record(a, session, f"verify_{step}")
         return self._push(a)
 
-    def dispose(self, hit_id: str, disposition: str, session, note: str = "") -> dict:
+    def dispose(self, hit_id: str, disposition: str, session: Officer, note: str = ""
+                ) -> Alert:
         if disposition not in DISPOSITIONS:
             raise AlertError(f"unknown disposition {disposition!r}")
         with self._lock:
@@ -199,7 +229,7 @@ class Alerts:
             self.open_alerts.pop(hit_id, None)
         if report:
             log.warning("hotlist error reported for %s by %s: priority report %s queued for "
-                        "Communications Division", a.event["hits"][0]["plate"], session.badge,
+                        "Communications Division", a.hit.entry.plate, session.badge,
                         report["id"])
         return self._push(a)
 
@@ -207,7 +237,7 @@ class Alerts:
     def tick(self) -> list[str]:
         """Escalate alerts nobody acknowledged in time; returns their hit ids."""
         now = self.mono()
-        late = []
+        late: list[Alert] = []
         with self._lock:
             self._record_late()
             for a in self.open_alerts.values():
@@ -215,7 +245,6 @@ class Alerts:
                         and now - a.opened_mono >= self.escalate_after_s):
                     late.append(a)
             for a in late:
-                h = a.event["hits"][0]
                 report = self._report(a, "hit_unacknowledged", "Dispatch",
                                       {"after_s": round(now - a.opened_mono, 1)})
                 try:
@@ -224,7 +253,7 @@ class Alerts:
                     log.exception("alerts: cannot record the escalation of %s", a.hit_id)
                     continue
                 log.warning("hit %s on %s unacknowledged for %.0f s: escalated to dispatch",
-                            a.hit_id, h["plate"], now - a.opened_mono)
+                            a.hit_id, a.hit.entry.plate, now - a.opened_mono)
         for a in late:
             self._push(a)
         return [a.hit_id for a in late]
@@ -233,12 +262,11 @@ class Alerts:
         """HQ cancelled these wants, (plate, state) as its delta removed them (state None:
         every state, as the hotlist index reads it): close their open alerts (the page
         shows a notice). A want of the same plate in another state stays."""
-        closed = []
+        closed: list[Alert] = []
         with self._lock:
             for a in list(self.open_alerts.values()):
-                h = a.event["hits"][0]
-                if any(h["plate"] == p and (s is None or h.get("state") == s)
-                       for p, s in removed):
+                e = a.hit.entry
+                if any(e.plate == p and (s is None or e.state == s) for p, s in removed):
                     self._record(a, None, "cancelled_by_hq")
                     a.closed = "cancelled_by_hq"
                     self.open_alerts.pop(a.hit_id)
@@ -248,8 +276,8 @@ class Alerts:
         return [a.hit_id for a in closed]
 
     # -- records -------------------------------------------------------------------------
-    def _record(self, a: Alert, session, action: str, note: str = "",
-                report: dict | None = None, utc: str | None = None) -> str:
+    def _record(self, a: Alert, session: Officer | None, action: str, note: str = "",
+                report: dict[str, Any] | None = None, utc: str | None = None) -> str:
         utc = utc or iso(self.utc())
         user = session.badge if session else "system"
         role = session.role if session else "system"
@@ -258,27 +286,29 @@ class Alerts:
             {"id": str(uuid.uuid4()), "hit_id": a.hit_id, "read_id": a.read_id,
              "unit_id": self.unit_id, "utc": utc, "username": user, "role": role,
              "action": action, "note": note}, report,
-            also=lambda conn: self.audit.append_in(
-                conn, user, role, f"hit_{action}", utc=utc,
-                query={"plate": a.event["hits"][0]["plate"]},
-                detail={"hit_id": a.hit_id, "read_id": a.read_id}))
+            also=lambda conn: self._audit(conn, a, user, role, action, utc))
         return utc
 
-    def _report(self, a: Alert, kind: str, to: str, extra: dict) -> dict:
-        h = a.event["hits"][0]
+    def _audit(self, conn: sqlite3.Connection, a: Alert, user: str, role: str, action: str,
+               utc: str) -> None:
+        self.audit.append_in(conn, user, role, f"hit_{action}", utc=utc,
+                             query={"plate": a.hit.entry.plate},
+                             detail={"hit_id": a.hit_id, "read_id": a.read_id})
+
+    def _report(self, a: Alert, kind: str, to: str, extra: dict[str, Any]) -> dict[str, Any]:
+        r, e = a.read, a.hit.entry
         return {"id": str(uuid.uuid4()), "type": kind, "for": to, "unit_id": self.unit_id,
                 "utc": iso(self.utc()), "hit_id": a.hit_id, "read_id": a.read_id,
-                "read_text": a.event["text"], "camera_id": a.event["camera_id"],
-                "read_utc": a.event["utc"], "lat": a.event["lat"], "lon": a.event["lon"],
-                "hotlist": {k: h[k] for k in ("plate", "state", "list_type", "reason",
-                                              "case_number")}, **extra}
+                "read_text": r.text, "camera_id": r.camera_id, "read_utc": r.utc,
+                "lat": r.lat, "lon": r.lon,
+                "hotlist": {"plate": e.plate, "state": e.state, "list_type": e.list_type,
+                            "reason": e.reason, "case_number": e.case_number}, **extra}
 
-    def _hotlist_error(self, a: Alert, session, note: str) -> dict:
+    def _hotlist_error(self, a: Alert, session: Officer, note: str) -> dict[str, Any]:
         """POL-12: a verified error in a want goes to Communications Division at once."""
         return self._report(a, "hotlist_error", "Communications Division",
                             {"badge": session.badge, "name": session.name, "note": note[:500]})
 
-    def _push(self, a: Alert) -> dict:
-        ev = a.public()
-        self.bus.publish(ev)
-        return ev
+    def _push(self, a: Alert) -> Alert:
+        self.publish(a)
+        return a
