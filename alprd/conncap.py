@@ -10,15 +10,21 @@ place is busy answering is the newcomer closed at once.
 """
 from __future__ import annotations
 
-from typing import Any
 import logging
 import socket
+import socketserver
 import threading
+from typing import TYPE_CHECKING, Any
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:  # what the mixin is mixed into: its super() calls go there
+    _Server = socketserver.BaseServer
+else:
+    _Server = object
 
-class ConnectionCap:
+
+class ConnectionCap(_Server):
     """Mixin for a socketserver.ThreadingMixIn server (before it in the bases). Handlers
     call server.busy(connection, True) once a request has arrived whole, and False when they
     wait for the next; a server that wraps connections (TLS) calls track(raw, wrapped)."""
@@ -26,7 +32,7 @@ class ConnectionCap:
     max_connections = 64
     cap_name = "server"  # for the log: "in-car page", "control socket"
 
-    def _cap(self) -> tuple[threading.Lock, dict[str, Any]]:
+    def _cap(self) -> tuple[threading.Lock, dict[int, list[Any]]]:
         if "_cap_open" not in self.__dict__:
             self._cap_lock = threading.Lock()
             # id(accepted socket) -> [it, the socket in use now, busy], oldest first
@@ -39,7 +45,7 @@ class ConnectionCap:
             log.warning("%s: %d connections held; %s (%d so far)", self.cap_name,
                         self.max_connections, what, n)
 
-    def process_request(self, request, client_address):
+    def process_request(self, request: Any, client_address: Any) -> None:
         lock, open_ = self._cap()
         with lock:
             if len(open_) >= self.max_connections:
@@ -59,14 +65,14 @@ class ConnectionCap:
             open_[id(request)] = [request, request, False]
         super().process_request(request, client_address)
 
-    def track(self, raw, wrapped) -> None:
+    def track(self, raw: socket.socket, wrapped: socket.socket) -> None:
         lock, open_ = self._cap()
         with lock:
             entry = open_.get(id(raw))
             if entry is not None and entry[0] is raw:
                 entry[1] = wrapped
 
-    def busy(self, connection, busy: bool) -> None:
+    def busy(self, connection: socket.socket, busy: bool) -> None:
         lock, open_ = self._cap()
         with lock:
             for entry in open_.values():
@@ -77,7 +83,7 @@ class ConnectionCap:
     def connections(self) -> int:
         return len(self._cap()[1])
 
-    def shutdown_request(self, request):
+    def shutdown_request(self, request: Any) -> None:
         lock, open_ = self._cap()
         with lock:
             entry = open_.get(id(request))

@@ -11,12 +11,19 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from alprd.files import replace_atomically
 from alprd.protocol import UpdateRefused, check, strictjson, verify
 from alprd.store import StoreError
 from alprd.worker import DropOldestQueue, Worker
+
+if TYPE_CHECKING:
+    from alprd.alerts import Alerts
+    from alprd.hotlist.sync import HotlistSync
+    from alprd.roster import Auth, Roster
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +31,15 @@ QUEUE_SIZE = 64
 COMMANDS_KEPT = 1000
 
 
+class Page(Protocol):
+    """Where the officer is told of a cancelled want (the page's EventBus)."""
+
+    def publish(self, event: dict[str, Any]) -> None: ...
+
+
 class Inbox(Worker):
-    def __init__(self, unit_id: str, hq_key, sync, roster, auth, alerts, bus, state_dir: Path,
+    def __init__(self, unit_id: str, hq_key: Ed25519PublicKey, sync: HotlistSync,
+                 roster: Roster, auth: Auth, alerts: Alerts, bus: Page, state_dir: Path,
                  run_selftest: Callable[..., dict[str, Any]]) -> None:
         super().__init__("inbox")
         self.unit_id, self.hq_key = unit_id, hq_key

@@ -11,6 +11,10 @@ from __future__ import annotations
 import ipaddress
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from alprd.config import Config
 from urllib.parse import urlparse
 
 
@@ -51,7 +55,7 @@ def broker_addresses(broker: str) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-def dropin(cfg, resolv_conf: Path = Path("/etc/resolv.conf")) -> str:
+def dropin(cfg: Config, resolv_conf: Path = Path("/etc/resolv.conf")) -> str:
     hq = broker_addresses(cfg.uplink.broker) if cfg.uplink.broker else []
     dns = nameservers(resolv_conf)
     page = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -306,7 +307,7 @@ STATE_SAYS = {"state-mismatch": " -- STATE DIFFERS (want {0}, read {1})",
               "read-state-unknown": " -- state not read (want {0}): check it"}
 
 
-def format_read(read: Read, hits: list[Hit]) -> str:
+def format_read(read: Read, hits: Sequence[Hit]) -> str:
     """A read and its hits as the console prints them (alprd run --print-reads, the demo)."""
     where = f"{read.lat:.5f},{read.lon:.5f}" if read.lat is not None else "no-fix"
     state = (f"{read.state}({read.state_confidence:.0%})" if read.state

@@ -10,11 +10,12 @@ Private keys are written 0600; nothing is ever overwritten.
 """
 from __future__ import annotations
 
-from typing import Any
 import datetime as dt
 import ipaddress
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,9 +25,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from alprd.store.crypto import make_key
 
 VALID_DAYS = 825
+PrivateKey = ec.EllipticCurvePrivateKey  # the CA's, HQ's and each car's (P-256)
 
 
-def _write_private(path: Path, key) -> None:
+def _write_private(path: Path, key: PrivateKey) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(key.private_bytes(serialization.Encoding.PEM,
@@ -34,8 +36,11 @@ def _write_private(path: Path, key) -> None:
                                   serialization.NoEncryption()))
 
 
-def _load_private(path: Path):
-    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+def _load_private(path: Path) -> PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path} is not an EC private key (made by 'alprd provision')")
+    return key
 
 
 def _name(cn: str) -> x509.Name:
@@ -43,8 +48,10 @@ def _name(cn: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _cert(subject_key, subject: x509.Name, issuer_key, issuer: x509.Name, *, ca: bool,
-          sans=(), usage=None, days: int = VALID_DAYS, not_before=None):
+def _cert(subject_key: PrivateKey, subject: x509.Name, issuer_key: PrivateKey,
+          issuer: x509.Name, *, ca: bool, sans: Sequence[str] = (),
+          usage: Sequence[x509.ObjectIdentifier] | None = None, days: int = VALID_DAYS,
+          not_before: dt.datetime | None = None) -> x509.Certificate:
     now = not_before or dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
          .public_key(subject_key.public_key()).serial_number(x509.random_serial_number())
@@ -57,7 +64,7 @@ def _cert(subject_key, subject: x509.Name, issuer_key, issuer: x509.Name, *, ca:
                                           key_agreement=False, encipher_only=False,
                                           decipher_only=False), True)
     if sans:
-        alt = []
+        alt: list[x509.GeneralName] = []
         for s in sans:
             try:
                 alt.append(x509.IPAddress(ipaddress.ip_address(s)))
@@ -69,8 +76,9 @@ def _cert(subject_key, subject: x509.Name, issuer_key, issuer: x509.Name, *, ca:
     return b.sign(issuer_key, hashes.SHA256())
 
 
-def issue(folder: Path, name: str, cn: str, ca_key, ca_cert, *, server: bool, sans=(),
-          days: int = VALID_DAYS, not_before=None) -> bool:
+def issue(folder: Path, name: str, cn: str, ca_key: PrivateKey, ca_cert: x509.Certificate, *,
+          server: bool, sans: Sequence[str] = (), days: int = VALID_DAYS,
+          not_before: dt.datetime | None = None) -> bool:
     """name.key / name.crt signed by the CA, unless they exist; True when made."""
     key_path, crt_path = folder / f"{name}.key", folder / f"{name}.crt"
     if crt_path.exists():
@@ -88,8 +96,8 @@ def issue(folder: Path, name: str, cn: str, ca_key, ca_cert, *, server: bool, sa
     return True
 
 
-def provision(folder: Path, unit_id: str, hq_hosts=("127.0.0.1", "localhost"),
-              page_hosts=()) -> list[str]:
+def provision(folder: Path, unit_id: str, hq_hosts: Sequence[str] = ("127.0.0.1", "localhost"),
+              page_hosts: Sequence[str] = ()) -> list[str]:
     """Make what is missing; returns the names of the files made."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -157,8 +165,8 @@ def revoke(folder: Path, unit_id: str, now: dt.datetime | None = None) -> list[i
     return new
 
 
-def write_crl(folder: Path, listed: list[dict[str, Any]], ca_key, ca_cert,
-              now: dt.datetime) -> Path:
+def write_crl(folder: Path, listed: list[dict[str, Any]], ca_key: PrivateKey,
+              ca_cert: x509.Certificate, now: dt.datetime) -> Path:
     """folder/ca.crl with every listed serial. Its next update is the CA's own expiry: an
     expired list would make the broker refuse every car."""
     b = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)

@@ -4,8 +4,10 @@ The layering (pyproject.toml, [tool.importlinter]): stages import none of the st
 page or daemon; HQ imports no car-only module (the retention schedule both apply lives in
 alprd.protocol, #35 item 9); the shared contract (alprd.protocol) imports
 neither side; the runtime never imports the demo (the self-test's reference frame is its own,
-#35 item 6); nothing under alprd/ imports train/ or bench/. And the sizes: a package's
-__init__.py only re-exports, no module needs a scroll bar, the daemon only wires.
+#35 item 6); the pipeline, the inbox and the alert workflow never import the page, which
+renders them; the uplink drains an outbox interface, never the store class; nothing under
+alprd/ imports train/ or bench/. The checkers: ruff, and mypy --strict. And the sizes: a
+package's __init__.py only re-exports, no module needs a scroll bar, the daemon only wires.
 """
 from __future__ import annotations
 
@@ -48,6 +50,19 @@ def test_ruff_finds_nothing():
     run = subprocess.run([exe, "check", "--no-cache", "."], cwd=ROOT, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+
+
+def test_mypy_strict_finds_nothing():
+    """mypy --strict over alprd/ ([tool.mypy] in pyproject.toml: no module is exempt; only
+    the libraries that ship no type information are taken as they come). A renamed
+    attribute, a None where a value is needed, a wrong argument: an error here, not a 500
+    in the car (#35 item 2)."""
+    exe = shutil.which("mypy", path=str(Path(sys.executable).parent))
+    assert exe, "mypy is not installed (./run test installs the [dev] extra)"
+    run = subprocess.run([exe, "--cache-dir", str(ROOT / ".mypy_cache")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "Success: no issues found" in run.stdout
 
 
 def lines(path: Path) -> int:

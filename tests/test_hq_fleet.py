@@ -131,7 +131,7 @@ def test_an_import_that_removes_a_want_withdraws_the_open_alert(pki, tmp_path):
     removed is a cancellation, and the car closes its open alert (its time: bench/hotlist.py)."""
     from alprd.config import load
     from alprd.daemon import Daemon
-    from alprd.hq.command import HotlistWatch
+    from alprd.hq.hotlists import HotlistWatch
     from alprd.hq.keys import signing_key
     broker = Mosquitto(tls=(pki / "ca.crt", pki / "hq.crt", pki / "hq.key")).start()
     key = signing_key(pki / "hq-hotlist.key")

@@ -77,7 +77,7 @@ class AuditLog:
             raise StoreError(f"cannot write the audit record for {action} by {username}: "
                              f"{exc}") from exc
 
-    def append_in(self, conn, username: str, role: str, action: str, *,
+    def append_in(self, conn: sqlite3.Connection, username: str, role: str, action: str, *,
                   purpose: str | None = None, query: dict[str, Any] | None = None,
                   result_count: int | None = None, detail: dict[str, Any] | None = None,
                   utc: str | None = None) -> dict[str, Any]:
@@ -87,12 +87,13 @@ class AuditLog:
             raise ValueError(f"unknown purpose {purpose!r}")
         seal = self.store.sealer.seal
         seq, prev = self._head(conn)
-        rec = {"seq": seq + 1, "id": str(uuid.uuid4()), "utc": utc or now_utc(),
+        rid = str(uuid.uuid4())
+        rec: dict[str, Any] = {"seq": seq + 1, "id": rid, "utc": utc or now_utc(),
                "username": username, "role": role, "action": action,
                "purpose": purpose, "query": query or {}, "result_count": result_count,
                "detail": detail or {}, "prev_hash": prev}
-        rec["hash"] = _digest(prev, {k: v for k, v in rec.items() if k != "prev_hash"})
-        aad = f"audit/{rec['id']}"
+        digest = rec["hash"] = _digest(prev, {k: v for k, v in rec.items() if k != "prev_hash"})
+        aad = f"audit/{rid}"
         conn.execute(
             "INSERT INTO audit (seq, id, utc, username, role, action, purpose, query, "
             "result_count, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -100,23 +101,23 @@ class AuditLog:
              seal(json.dumps(rec["query"]).encode(), aad + "/query"), result_count,
              seal(json.dumps(rec["detail"]).encode(), aad + "/detail"), prev,
              rec["hash"]))
-        self._set_anchor(conn, "head", rec["seq"], rec["hash"])
-        self.store.enqueue(rec["id"], "audit", {**rec, "unit_id": self.unit_id})
+        self._set_anchor(conn, "head", seq + 1, digest)
+        self.store.enqueue(rid, "audit", {**rec, "unit_id": self.unit_id})
         return rec
 
-    def _head(self, conn) -> tuple[int, str]:
+    def _head(self, conn: sqlite3.Connection) -> tuple[int, str]:
         row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         if row:
             return row[0], row[1]
         base = self._anchor(conn, "base")
         return base if base else (0, GENESIS)
 
-    def _set_anchor(self, conn, name: str, seq: int, digest: str) -> None:
+    def _set_anchor(self, conn: sqlite3.Connection, name: str, seq: int, digest: str) -> None:
         sealed = self.store.sealer.seal(json.dumps([seq, digest]).encode(), f"anchor/{name}")
         conn.execute("INSERT INTO anchors (name, sealed) VALUES (?, ?) ON CONFLICT(name) "
                      "DO UPDATE SET sealed = excluded.sealed", (name, sealed))
 
-    def _anchor(self, conn, name: str) -> tuple[int, str] | None:
+    def _anchor(self, conn: sqlite3.Connection, name: str) -> tuple[int, str] | None:
         row = conn.execute("SELECT sealed FROM anchors WHERE name=?", (name,)).fetchone()
         if row is None:
             return None

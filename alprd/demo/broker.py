@@ -20,7 +20,7 @@ class BrokerError(Exception):
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def find_mosquitto() -> str:
@@ -82,8 +82,8 @@ class Mosquitto:
             acl = Path(self._dir.name) / "acl"
             acl.write_text(broker_acl(self.prefix, hq_cn))
             acl.chmod(0o644)
-        conf = mosquitto_tls_conf(str(ca), str(crt), str(key), acl and str(acl),
-                                  crl and str(crl), dynsec and str(dynsec))
+        conf = mosquitto_tls_conf(str(ca), str(crt), str(key), str(acl) if acl else None,
+                                  str(crl) if crl else None, str(dynsec) if dynsec else None)
         return conf
 
     def start(self, timeout: float = 10.0) -> "Mosquitto":
@@ -137,5 +137,5 @@ class Mosquitto:
     def __enter__(self) -> "Mosquitto":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

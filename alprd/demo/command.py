@@ -1,6 +1,7 @@
 """`alprd demo`: the daemon on the bundled demo, with its own broker and reference HQ."""
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from alprd.logs import setup_logging
 log = logging.getLogger("alprd")
 
 
-def main(a) -> int:
+def main(a: argparse.Namespace) -> int:
     from alprd import demo
     from alprd.daemon import Daemon
     from alprd.demo.broker import BrokerError, Mosquitto

@@ -12,8 +12,10 @@
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import os
+import ssl
 import signal
 import subprocess
 import sys
@@ -21,7 +23,9 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+from alprd.hq.hotlists import HotlistWatch, read_hotlist
 from alprd.logs import setup_logging
 
 log = logging.getLogger("alprd")
@@ -37,8 +41,7 @@ class BrokerTls:
     def __init__(self, ca_file: str, cert_file: str, key_file: str) -> None:
         self.files = (ca_file, cert_file, key_file)
 
-    def context(self):
-        import ssl
+    def context(self) -> ssl.SSLContext:
         ca, cert, key = self.files
         try:
             ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
@@ -50,7 +53,7 @@ class BrokerTls:
         return ctx
 
 
-def _tls(a):
+def _tls(a: argparse.Namespace) -> BrokerTls | None:
     if not a.broker.startswith("mqtts://"):
         return None
     missing = [n for n in ("tls_ca", "tls_cert", "tls_key") if not getattr(a, n)]
@@ -60,59 +63,7 @@ def _tls(a):
     return BrokerTls(a.tls_ca, a.tls_cert, a.tls_key)
 
 
-def read_hotlist(path: Path, fmt: str):
-    """(entries, errors) from an import file; ImportRefused when it cannot be used."""
-    from alprd.hq.importers import PARSERS, ImportRefused
-    if fmt == "csv":
-        from alprd.hotlist.csvfile import HotlistError, read_csv
-        try:
-            return read_csv(path), []
-        except HotlistError as exc:
-            raise ImportRefused(str(exc)) from exc
-    result = PARSERS[fmt](path)
-    return result.entries, result.errors
-
-
-class HotlistWatch:
-    """Publishes the hotlist file whenever it changes (its size or time): an import that
-    removes a want reaches the cars as a cancellation delta within a second or two. The first
-    publication after HQ starts is a snapshot (retained): the broker may have lost its
-    retained list, and a car that lost its own starts from it."""
-
-    def __init__(self, hq, path: Path, fmt: str, key) -> None:
-        self.hq, self.path, self.fmt, self.key = hq, Path(path), fmt, key
-        self.seen = None
-        self.first = True
-
-    def poll(self) -> None:
-        from alprd.hq.importers import ImportRefused
-        try:
-            st = self.path.stat()
-        except OSError as exc:
-            if self.seen != "missing":
-                log.error("hq: hotlist %s unreadable (%s); the last list stays", self.path, exc)
-            self.seen = "missing"
-            return
-        mark = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if mark == self.seen:
-            return
-        self.seen = mark
-        try:
-            entries, errors = read_hotlist(self.path, self.fmt)
-        except (ImportRefused, OSError) as exc:
-            log.error("hq: hotlist refused, nothing published: %s", exc)
-            return
-        for err in errors:
-            log.warning("hq: %s: skipped %s", self.path, err)
-        try:
-            self.hq.publish_hotlist(entries, self.key, snapshot=self.first)
-            self.first = False
-        except (TimeoutError, OSError) as exc:
-            log.error("hq: hotlist not published (%s); will retry", exc)
-            self.seen = None
-
-
-def _spawn_worker(a, i: int) -> subprocess.Popen[bytes]:
+def _spawn_worker(a: argparse.Namespace, i: int) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "alprd", "hq", "--role", "ingest", "--broker", a.broker,
             "--db", a.db, "--topic-prefix", a.topic_prefix, "--client-id",
             f"{a.client_id}-ingest-{i}"]
@@ -122,7 +73,7 @@ def _spawn_worker(a, i: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL)
 
 
-def broker_config(a) -> int:
+def broker_config(a: argparse.Namespace) -> int:
     """Write OUT/alprd-fleet.conf (a mosquitto listener: mutual TLS, identity from the
     certificate, the packet cap, the CRL) and OUT/alprd-fleet-dynsec.json (the access rules,
     for the dynamic-security plugin: a role per car of --cars, HQ's role, nothing else)."""
@@ -159,7 +110,7 @@ def broker_config(a) -> int:
     return 0
 
 
-def rotate_body_key(a) -> int:
+def rotate_body_key(a: argparse.Namespace) -> int:
     """A new body key, every body sealed again under it, the old keys dropped (docs/
     hq-operations.md): run with HQ stopped, so no process writes under an old key meanwhile
     (the cars keep their records until HQ is back). Cut short, it is run again."""
@@ -182,7 +133,7 @@ def rotate_body_key(a) -> int:
     return 0
 
 
-def main(a) -> int:
+def main(a: argparse.Namespace) -> int:
     if getattr(a, "action", "serve") == "rotate-body-key":
         return rotate_body_key(a)
     if getattr(a, "action", "serve") == "status":
@@ -277,7 +228,7 @@ def main(a) -> int:
     return 0
 
 
-def add_arguments(sp) -> None:
+def add_arguments(sp: Any) -> None:  # argparse's subparsers (its class is private)
     sp.add_argument("action", nargs="?",
                     choices=("serve", "status", "broker-config", "rotate-body-key"),
                     default="serve", help="serve (default): run HQ; status: each car's "

@@ -11,19 +11,36 @@ Publishing and retention run in one place, the leader.
 """
 from __future__ import annotations
 
-from typing import Any
 import logging
 import queue
+import ssl
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 from urllib.parse import urlparse
 
 from alprd.hq.hotlists import hotlist_delta
+from alprd.hq.schema import Batch
 from alprd.hq.store import RecordStore, open_store
 from alprd.mqttkeep import NetworkKeeper
 from alprd.protocol import (ack_message, command_body, entry_to_json, hotlist_snapshot,
                             parse_up_message, roster_body, sign)
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from paho.mqtt.client import Client, MQTTMessage
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    from alprd.types import HotlistEntry
+
+
+class Tls(Protocol):
+    """HQ's client certificate for mqtts:// (alprd.hq.command.BrokerTls)."""
+
+    def context(self) -> ssl.SSLContext: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +49,8 @@ GROUP_MAX = 64  # up messages stored in one transaction, at most
 
 
 class HqEndpoint:
-    def __init__(self, broker: str, db, prefix: str = "alprd/v1",
-                 client_id: str = "alprd-hq", tls=None, *, ingest: bool = True,
+    def __init__(self, broker: str, db: Path | str, prefix: str = "alprd/v1",
+                 client_id: str = "alprd-hq", tls: Tls | None = None, *, ingest: bool = True,
                  share: str | None = None, index_key: Path | None = None,
                  store: RecordStore | None = None, body_keys: Path | None = None) -> None:
         """db: a SQLite path or a postgresql:// URL (alprd.hq.store.open_store).
@@ -42,6 +59,7 @@ class HqEndpoint:
         ingest: take the cars' up messages (False: a publisher alone).
         share: the shared-subscription group of the ingest workers (None: one HQ)."""
         import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         url = urlparse(broker)
         self.host, self.port = url.hostname or "127.0.0.1", url.port or 1883
@@ -52,11 +70,15 @@ class HqEndpoint:
         self.rejected = 0  # messages refused whole (not an up message, wrong topic)
         self.refused = 0  # records refused one by one (their body breaks its schema)
         self.failed = 0  # batches not stored (database error): not acknowledged
-        self.on_records = None  # optional callback(unit, records), for the demo's console
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+        # optional callback(unit, records), for the demo's console
+        self.on_records: Callable[[str, list[dict[str, Any]]], None] | None = None
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=mqtt.MQTTv5)
         self.client.reconnect_delay_set(1, 30)
         if url.scheme == "mqtts":
+            if tls is None:
+                raise ValueError(f"hq: {broker} needs HQ's client certificate (--tls-ca, "
+                                 "--tls-cert, --tls-key)")
             self.client.tls_set_context(tls.context())
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -101,7 +123,8 @@ class HqEndpoint:
             self.store_restarts += 1
 
     # -- publishing (the leader) ----------------------------------------------------------
-    def publish_hotlist(self, entries, signing_key, version: int | None = None,
+    def publish_hotlist(self, entries: Iterable[HotlistEntry], signing_key: Ed25519PrivateKey,
+                        version: int | None = None,
                         timeout: float = 10.0, snapshot: bool = False) -> int:
         """Publish an imported list. Against the last list published, a small change goes out
         as a delta (not retained): a want removed is a cancellation, and the cars withdraw
@@ -127,7 +150,8 @@ class HqEndpoint:
                  f"-{len(body.get('remove', []))}" if "add" in body else "")
         return version
 
-    def refresh_snapshot(self, signing_key, timeout: float = 10.0) -> int | None:
+    def refresh_snapshot(self, signing_key: Ed25519PrivateKey, timeout: float = 10.0
+                         ) -> int | None:
         """Publish the current list again as a retained snapshot, at its own version, when
         deltas went out since the last snapshot: a car that connects later starts from it;
         a car that followed the deltas already holds this version and skips it."""
@@ -140,22 +164,25 @@ class HqEndpoint:
         self.store.save_hotlist(version, entries, True)
         return version
 
-    def publish_roster(self, users: list[dict[str, Any]], signing_key, version: int | None = None,
+    def publish_roster(self, users: list[dict[str, Any]], signing_key: Ed25519PrivateKey,
+                       version: int | None = None,
                        timeout: float = 10.0) -> int:
         """Publish the signed user roster (roster.v1), retained; users from roster_user().
         A user left out, or deactivated, is signed out on every car at once (POL-15)."""
         body = roster_body(users, self.store.next_version(
             "roster", version or time.time_ns() // 1000))
         self._publish_signed("roster", body, signing_key, retain=True, timeout=timeout)
-        return body["roster_version"]
+        return int(body["roster_version"])
 
-    def send_command(self, unit: str, command: str, signing_key, timeout: float = 10.0) -> str:
+    def send_command(self, unit: str, command: str, signing_key: Ed25519PrivateKey,
+                     timeout: float = 10.0) -> str:
         """A signed command (command.v1) for one car, e.g. "selftest"; returns its id."""
         body = command_body(unit, command)
         self._publish_signed(f"{unit}/cmd", body, signing_key, retain=False, timeout=timeout)
-        return body["id"]
+        return str(body["id"])
 
-    def _publish_signed(self, topic: str, body: dict[str, Any], signing_key, retain: bool,
+    def _publish_signed(self, topic: str, body: dict[str, Any], signing_key: Ed25519PrivateKey,
+                        retain: bool,
                         timeout: float) -> None:
         if not self.connected.wait(timeout):
             raise TimeoutError(f"hq: no broker at {self.host}:{self.port}")
@@ -172,7 +199,8 @@ class HqEndpoint:
         self.store.close()
 
     # -- ingest ---------------------------------------------------------------------------
-    def _on_connect(self, client, userdata, flags, reason_code, properties=None):
+    def _on_connect(self, client: Client, userdata: Any, flags: Any, reason_code: ReasonCode,
+                    properties: Any = None) -> None:
         if reason_code.is_failure:
             log.warning("hq: broker refused: %s", reason_code)
             return
@@ -181,16 +209,17 @@ class HqEndpoint:
             client.subscribe(self.up_filter, qos=1)
         self.connected.set()
 
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties=None):
+    def _on_subscribe(self, client: Client, userdata: Any, mid: int,
+                      reason_codes: list[ReasonCode], properties: Any = None) -> None:
         if any(code.is_failure for code in reason_codes):
             log.error("hq: the broker refused the subscription %s: %s", self.up_filter,
                       reason_codes)
             return
         self.subscribed += 1
 
-    def _on_message(self, client, userdata, msg):
+    def _on_message(self, client: Client, userdata: Any, msg: MQTTMessage) -> None:
         try:
-            unit, records, status = parse_up_message(msg.payload)
+            unit, records, status = parse_up_message(bytes(msg.payload))
             if msg.topic != f"{self.prefix}/{unit}/up":
                 raise ValueError(f"unit_id {unit!r} does not match topic {msg.topic!r}")
         except ValueError as exc:
@@ -245,7 +274,7 @@ class HqEndpoint:
             if self.on_records:
                 self.on_records(unit, records)
 
-    def _not_stored(self, batch, exc: Exception) -> None:
+    def _not_stored(self, batch: Batch, exc: Exception) -> None:
         unit, records, _ = batch
         self.failed += 1
         log.error("hq: cannot store %d record(s) from %s: %s: %s", len(records), unit,

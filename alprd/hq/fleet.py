@@ -4,16 +4,20 @@ list is stale, whose lag grows or that fell silent are flagged. Shown by `alprd 
 (a table, or --json) and on the HQ page (`alprd hq --http HOST:PORT`)."""
 from __future__ import annotations
 
-from typing import Any
+import argparse
 import html
 import json
 import logging
 import threading
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
 
 from alprd.protocol import retention
 from alprd.hq.schema import flags
+
+if TYPE_CHECKING:
+    from alprd.hq.store import RecordStore
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +25,7 @@ COLUMNS = ("unit_id", "last_seen", "hotlist_version", "hotlist_age", "outbox_dep
            "last_selftest", "open_tickets", "uplink_lag", "flags")
 
 
-def _ago(seconds) -> str:
+def _ago(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     s = int(seconds)
@@ -34,7 +38,7 @@ def _ago(seconds) -> str:
     return f"{s // 86400} d"
 
 
-def fleet(store, now: datetime | None = None) -> list[dict[str, Any]]:
+def fleet(store: RecordStore, now: datetime | None = None) -> list[dict[str, Any]]:
     """Each car's health as figures (JSON-ready), with its flags."""
     now = now or datetime.now(timezone.utc)
     last = store.last_hotlist()
@@ -102,11 +106,11 @@ def page(rows: list[dict[str, Any]]) -> str:
             f"<th>Flags</th></tr>{body}</table></html>")
 
 
-def serve_page(store, host: str, port: int) -> ThreadingHTTPServer:
+def serve_page(store: RecordStore, host: str, port: int) -> ThreadingHTTPServer:
     """The fleet page at / and its figures at /fleet.json, in a thread. Bind it to HQ's
     management network only: it has no sign-in of its own."""
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802  (http.server's name)
+        def do_GET(self) -> None:
             try:
                 rows = fleet(store)
             except Exception as exc:  # noqa: BLE001  the page says so; HQ goes on
@@ -127,7 +131,7 @@ def serve_page(store, host: str, port: int) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, *args):
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer((host, port), Handler)
@@ -135,7 +139,7 @@ def serve_page(store, host: str, port: int) -> ThreadingHTTPServer:
     return server
 
 
-def status_main(a) -> int:
+def status_main(a: argparse.Namespace) -> int:
     from pathlib import Path
 
     from alprd.hq.store import open_store

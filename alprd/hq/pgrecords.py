@@ -12,73 +12,34 @@
 """
 from __future__ import annotations
 
-from typing import Any
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
 
-from alprd.protocol import retention
 from alprd.hq.access import AccessRefused, access_row, in_state, refusal
-from alprd.hq.pgschema import MIGRATIONS, SCHEMA_VERSION
+from alprd.hq.pgschema import (MIGRATIONS, SCHEMA_VERSION, SEEN_SQL, dict_rows, iso_value,
+                               month_of, scalar, seen_row)
+from alprd.hq.pgretention import PgRetention
+from alprd.hq.sealing import BodySealer
 from alprd.hq.schema import (Batch, IndexKeyed, batch_health, captured, check_batch,
                              clean_status, plate_index, refused_body)
 
 log = logging.getLogger(__name__)
 
 _LOCK_MIGRATE = 0x616c7072  # advisory lock ids ("alpr")
-_LOCK_PARTITION = 0x616c7073
-_LOCK_RETENTION = 0x616c7074
 
 
 
-def _month(t: datetime) -> datetime:
-    t = t.astimezone(timezone.utc)
-    return datetime(t.year, t.month, 1, tzinfo=timezone.utc)
-
-
-def _next_month(m: datetime) -> datetime:
-    return m.replace(year=m.year + 1, month=1) if m.month == 12 else m.replace(month=m.month + 1)
-
-
-def partition_name(m: datetime) -> str:
-    return f"records_y{m.year:04d}m{m.month:02d}"
-
-
-# what a batch tells of its car (alprd.hq.fleet): one statement for every shape of batch
-_SEEN_SQL = (
-    "UPDATE units SET last_seen_utc = %(now)s, records = records + %(n)s, "
-    "prev_lag_s = CASE WHEN %(lag)s::float8 IS NULL THEN prev_lag_s ELSE uplink_lag_s END, "
-    "uplink_lag_s = coalesce(%(lag)s::float8, uplink_lag_s), "
-    "last_selftest_utc = CASE WHEN %(st)s::text IS NULL THEN last_selftest_utc "
-    "ELSE greatest(last_selftest_utc, %(st)s::text) END, "
-    "open_tickets = CASE WHEN %(st)s::text IS NULL THEN open_tickets ELSE 0 END "
-    "+ %(tickets)s, "
-    "hotlist_version = coalesce(%(hotlist_version)s::bigint, hotlist_version), "
-    "hotlist_age_s = coalesce(%(hotlist_age_s)s::float8, hotlist_age_s), "
-    "outbox_depth = coalesce(%(outbox_depth)s::bigint, outbox_depth) "
-    "WHERE unit_id = %(unit)s")
-
-
-def _seen_row(unit: str, now: datetime, n: int, health: dict[str, Any],
-              status: dict[str, Any]) -> dict[str, Any]:
-    return {"unit": unit, "now": now, "n": n, "lag": health["lag_s"],
-            "st": health["last_selftest_utc"], "tickets": health["tickets"],
-            "hotlist_version": status.get("hotlist_version"),
-            "hotlist_age_s": status.get("hotlist_age_s"),
-            "outbox_depth": status.get("outbox_depth")}
-
-
-def _iso(v) -> str | None:
-    return v.astimezone(timezone.utc).isoformat() if isinstance(v, datetime) else v
-
-
-class PgStore(IndexKeyed):
+class PgStore(PgRetention, IndexKeyed):
     """HQ on PostgreSQL. One connection per store (an ingest worker has its own)."""
 
     backend = "postgresql"
     SEALED_TABLES = ("records", "held_records", "refused")
 
-    def __init__(self, url: str, index_key, body_keys) -> None:
+    def __init__(self, url: str, index_key: bytes | Callable[[], bytes],
+                 body_keys: BodySealer | Callable[[], BodySealer]) -> None:
         """index_key: the plate index key, or a () -> key that loads it when first needed;
         body_keys: the body key ring (alprd.hq.sealing), or a () -> one, likewise."""
         import psycopg
@@ -117,28 +78,8 @@ class PgStore(IndexKeyed):
 
     def schema_version(self) -> int:
         with self.lock:
-            return self.conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
-
-    def _load_months(self) -> None:
-        with self.lock:
-            self._load_months_locked()
-
-    def partitions(self) -> list[str]:
-        self._load_months()
-        return sorted(partition_name(m) for m in self._months)
-
-    def _ensure_months(self, months: set[datetime]) -> None:
-        """Make the month partitions a batch needs (once; workers serialise on a lock)."""
-        missing = months - self._months
-        if not missing:
-            return
-        with self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_PARTITION,))
-            for m in sorted(missing):
-                self.conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {partition_name(m)} PARTITION OF records "
-                    f"FOR VALUES FROM ('{m.isoformat()}') TO ('{_next_month(m).isoformat()}')")
-        self._months |= missing
+            return int(scalar(self.conn.execute(
+                "SELECT max(version) FROM schema_migrations").fetchone()))
 
     # -- ingest ---------------------------------------------------------------------------
     def add(self, unit: str, records: list[dict[str, Any]],
@@ -162,12 +103,12 @@ class PgStore(IndexKeyed):
             bad_rows += [(unit, r["id"], r["kind"],
                           self.seal_body(unit, r["id"], refused_body(r)), reason, now)
                          for r, reason in bad]
-            seen.append(_seen_row(unit, now, len(good), batch_health(good, now),
+            seen.append(seen_row(unit, now, len(good), batch_health(good, now),
                                   clean_status(status)))
             refused.append([r["id"] for r, _ in bad])
         with self.lock:
             self._live()
-            self._ensure_months({_month(r[4]) for r in rows})
+            self._ensure_months({month_of(r[4]) for r in rows})
             with self.conn.transaction():
                 cur = self.conn.cursor()
                 if bad_rows:
@@ -187,7 +128,7 @@ class PgStore(IndexKeyed):
                     self.duplicates += len(rows) - cur.rowcount
                 cur.execute("INSERT INTO units (unit_id) SELECT unnest(%b::text[]) ON "
                             "CONFLICT DO NOTHING", (sorted({s["unit"] for s in seen}),))
-                cur.executemany(_SEEN_SQL, seen)
+                cur.executemany(SEEN_SQL, seen)
         return refused
 
     def last_hotlist(self) -> tuple[int, list[dict[str, Any]], bool] | None:
@@ -207,16 +148,13 @@ class PgStore(IndexKeyed):
 
     def units(self) -> list[dict[str, Any]]:
         with self.lock:
-            cur = self.conn.execute("SELECT * FROM units ORDER BY unit_id")
-            cols = [c.name for c in cur.description]
-            return [{k: _iso(v) for k, v in zip(cols, r)} for r in cur.fetchall()]
+            return dict_rows(self.conn.execute("SELECT * FROM units ORDER BY unit_id"))
 
     def refused(self) -> list[dict[str, Any]]:
         with self.lock:
             cur = self.conn.execute("SELECT id, unit_id, kind, reason, received_utc, body "
                                     "FROM refused ORDER BY received_utc, unit_id, id")
-            cols = [c.name for c in cur.description]
-            rows = [{k: _iso(v) for k, v in zip(cols, r)} for r in cur.fetchall()]
+            rows = dict_rows(cur)
         return [{**r, "body": self.open_body(r["unit_id"], r["id"], r["body"])} for r in rows]
 
     def next_version(self, kind: str, candidate: int) -> int:
@@ -227,99 +165,8 @@ class PgStore(IndexKeyed):
                 "INSERT INTO published (kind, version) VALUES (%s, %s) ON CONFLICT (kind) DO "
                 "UPDATE SET version = greatest(excluded.version, published.version + 1) "
                 "RETURNING version", (kind, candidate)).fetchone()
-        return int(row[0])
+        return int(scalar(row))
 
-    # -- retention (POL-09) ---------------------------------------------------------------
-    def place_hold(self, ref: str, reason: str, record_ids: list[str], now: datetime) -> None:
-        with self.lock, self.conn.transaction():
-            self.conn.execute("INSERT INTO holds (ref, reason, placed_utc, reviewed_utc) "
-                              "VALUES (%s,%s,%s,%s) ON CONFLICT DO NOTHING",
-                              (ref, reason, now, now))
-            with self.conn.cursor() as cur:
-                cur.executemany("INSERT INTO hold_records VALUES (%s,%s) ON CONFLICT DO "
-                                "NOTHING", [(ref, i) for i in record_ids])
-
-    def release_hold(self, ref: str, now: datetime) -> None:
-        with self.lock:
-            self.conn.execute("UPDATE holds SET released_utc=%s WHERE ref=%s", (now, ref))
-
-    def review_hold(self, ref: str, now: datetime) -> None:
-        with self.lock:
-            self.conn.execute("UPDATE holds SET reviewed_utc=%s WHERE ref=%s", (now, ref))
-
-    def holds_due_for_review(self, now: datetime) -> list[str]:
-        with self.lock:
-            rows = self.conn.execute("SELECT ref, reviewed_utc FROM holds "
-                                     "WHERE released_utc IS NULL ORDER BY ref").fetchall()
-        return [ref for ref, reviewed in rows if retention.hold_review_due(reviewed) <= now]
-
-    _HELD = ("EXISTS (SELECT 1 FROM hold_records h JOIN holds USING (ref) WHERE "
-             "h.record_id = {t}.id AND holds.released_utc IS NULL)")
-
-    def apply_retention(self, now: datetime) -> tuple[int, int]:
-        """As HqStore.apply_retention, by months: (logical, permanent) counts.
-
-        A month whose every record is past permanent deletion is dropped whole, after its
-        held records have moved to held_records. Inside the boundary months, records are
-        flagged or deleted one by one, each decided exactly (retention.decide)."""
-        logical = permanent = 0
-        with self.lock:
-            self._live()
-        with self.lock, self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_RETENTION,))
-            self._load_months_locked()
-            for m in sorted(self._months):
-                end = _next_month(m)
-                # the last instant of the month is due: the whole month is
-                if retention.permanent_due(end - timedelta(microseconds=1)) > now:
-                    continue
-                name = partition_name(m)
-                self.conn.execute(f"INSERT INTO held_records SELECT * FROM {name} r WHERE "
-                                  f"{self._HELD.format(t='r')} ON CONFLICT DO NOTHING")
-                gone = self.conn.execute(
-                    f"SELECT count(*) FROM {name} r WHERE NOT {self._HELD.format(t='r')}"
-                ).fetchone()[0]
-                self.conn.execute(f"ALTER TABLE records DETACH PARTITION {name}")
-                self.conn.execute(f"DROP TABLE {name}")
-                self._months.discard(m)
-                permanent += gone
-                log.info("hq: retention: month %s dropped (%d records; held ones kept)",
-                         name, gone)
-            # one by one, what is past the two-year mark (two days of margin for the
-            # calendar), each decided exactly; the time index finds them
-            log_cut = retention.add_years(now, -retention.LOGICAL_YEARS) + timedelta(days=2)
-            for table in ("records", "held_records"):
-                rows = self.conn.execute(
-                    f"SELECT unit_id, id, captured_utc, logical_deleted_utc IS NOT NULL, "
-                    f"{self._HELD.format(t='r')} FROM {table} r WHERE captured_utc < %s",
-                    (log_cut,)).fetchall()
-                kill, flag = [], []
-                for unit, rid, cap, flagged, held in rows:
-                    verdict = retention.decide(cap, now, held)
-                    if verdict == "permanent":
-                        kill.append((unit, rid))
-                    elif verdict == "logical" and not flagged:
-                        flag.append((unit, rid))
-                with self.conn.cursor() as cur:
-                    if flag:
-                        cur.executemany(f"UPDATE {table} SET logical_deleted_utc=%s WHERE "
-                                        f"unit_id=%s AND id=%s", [(now, *k) for k in flag])
-                    if kill:
-                        cur.executemany(f"DELETE FROM {table} WHERE unit_id=%s AND id=%s",
-                                        kill)
-                logical += len(flag)
-                permanent += len(kill)
-        return logical, permanent
-
-    def _load_months_locked(self) -> None:
-        """The month partitions that exist (another worker may have made some)."""
-        rows = self.conn.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'records'").fetchall()
-        self._months = {datetime(int(n[9:13]), int(n[14:16]), 1, tzinfo=timezone.utc)
-                        for (n,) in rows}
-
-    # -- searches -------------------------------------------------------------------------
     def visible_ids(self, role: str) -> set[str]:
         where = "" if role == "administrator" else " WHERE logical_deleted_utc IS NULL"
         with self.lock:
@@ -345,7 +192,7 @@ class PgStore(IndexKeyed):
             rows = [] if why else self.conn.execute(
                 sql, {"p": plate_index(self.key, plate)}).fetchall()
             found = [r for r in ({"id": i, "unit_id": u, **self.open_body(u, i, b),
-                                  "logically_deleted_utc": _iso(d)} for i, u, b, d, _ in rows)
+                                  "logically_deleted_utc": iso_value(d)} for i, u, b, d, _ in rows)
                      if in_state(r, state)]
             self.conn.execute(
                 "INSERT INTO access_log (utc, username, role, action, purpose, query, ground, "
@@ -377,17 +224,15 @@ class PgStore(IndexKeyed):
 
     def access_log(self) -> list[dict[str, Any]]:
         with self.lock:
-            cur = self.conn.execute("SELECT * FROM access_log ORDER BY seq")
-            cols = [c.name for c in cur.description]
-            return self.opened_log([{k: _iso(v) for k, v in zip(cols, r)}
-                                    for r in cur.fetchall()])
+            return self.opened_log(dict_rows(self.conn.execute(
+                "SELECT * FROM access_log ORDER BY seq")))
 
     def count(self, kind: str | None = None) -> int:
         where, args = (" WHERE kind=%s", (kind, kind)) if kind else ("", ())
         with self.lock:
-            return self.conn.execute(
+            return int(scalar(self.conn.execute(
                 f"SELECT (SELECT count(*) FROM records{where}) + "
-                f"(SELECT count(*) FROM held_records{where})", args).fetchone()[0]
+                f"(SELECT count(*) FROM held_records{where})", args).fetchone()))
 
     def close(self) -> None:
         with self.lock:

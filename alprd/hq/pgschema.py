@@ -1,6 +1,11 @@
 """HQ's PostgreSQL schema, as numbered migrations (alprd.hq.pgrecords applies them once, in
-order, under an advisory lock). Never edit a migration that has shipped: add the next one."""
+order, under an advisory lock). Never edit a migration that has shipped: add the next one.
+Also what PgStore's statements share: the monthly partitions' names, the units row a batch
+updates, and rows as SQLite's back end gives them (times as ISO text)."""
 from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
 
 _COLS = ("unit_id text NOT NULL, id text NOT NULL, kind text NOT NULL, body jsonb NOT NULL, "
          "captured_utc timestamptz NOT NULL, received_utc timestamptz NOT NULL, "
@@ -42,3 +47,57 @@ MIGRATIONS = {
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def month_of(t: datetime) -> datetime:
+    t = t.astimezone(timezone.utc)
+    return datetime(t.year, t.month, 1, tzinfo=timezone.utc)
+
+
+def next_month(m: datetime) -> datetime:
+    return m.replace(year=m.year + 1, month=1) if m.month == 12 else m.replace(month=m.month + 1)
+
+
+def partition_name(m: datetime) -> str:
+    return f"records_y{m.year:04d}m{m.month:02d}"
+
+
+# what a batch tells of its car (alprd.hq.fleet): one statement for every shape of batch
+SEEN_SQL = (
+    "UPDATE units SET last_seen_utc = %(now)s, records = records + %(n)s, "
+    "prev_lag_s = CASE WHEN %(lag)s::float8 IS NULL THEN prev_lag_s ELSE uplink_lag_s END, "
+    "uplink_lag_s = coalesce(%(lag)s::float8, uplink_lag_s), "
+    "last_selftest_utc = CASE WHEN %(st)s::text IS NULL THEN last_selftest_utc "
+    "ELSE greatest(last_selftest_utc, %(st)s::text) END, "
+    "open_tickets = CASE WHEN %(st)s::text IS NULL THEN open_tickets ELSE 0 END "
+    "+ %(tickets)s, "
+    "hotlist_version = coalesce(%(hotlist_version)s::bigint, hotlist_version), "
+    "hotlist_age_s = coalesce(%(hotlist_age_s)s::float8, hotlist_age_s), "
+    "outbox_depth = coalesce(%(outbox_depth)s::bigint, outbox_depth) "
+    "WHERE unit_id = %(unit)s")
+
+
+def seen_row(unit: str, now: datetime, n: int, health: dict[str, Any],
+              status: dict[str, Any]) -> dict[str, Any]:
+    return {"unit": unit, "now": now, "n": n, "lag": health["lag_s"],
+            "st": health["last_selftest_utc"], "tickets": health["tickets"],
+            "hotlist_version": status.get("hotlist_version"),
+            "hotlist_age_s": status.get("hotlist_age_s"),
+            "outbox_depth": status.get("outbox_depth")}
+
+
+def iso_value(v: Any) -> Any:
+    return v.astimezone(timezone.utc).isoformat() if isinstance(v, datetime) else v
+
+
+def scalar(row: tuple[Any, ...] | None) -> Any:
+    """The one value of a query that always returns one row (count, max, RETURNING)."""
+    if row is None:
+        raise RuntimeError("hq: the database returned no row where one is always returned")
+    return row[0]
+
+
+def dict_rows(cur: Any) -> list[dict[str, Any]]:
+    """A cursor's rows as dicts, times as ISO text (as SQLite stores them)."""
+    cols = [c.name for c in cur.description or ()]
+    return [{k: iso_value(v) for k, v in zip(cols, r)} for r in cur.fetchall()]

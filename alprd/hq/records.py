@@ -2,102 +2,33 @@
 legal holds, retention (POL-09) and searches with their access log (POL-02, POL-10)."""
 from __future__ import annotations
 
-from typing import Any
-import json
 import logging
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from alprd.protocol import retention
 from alprd.hq.access import AccessRefused, access_row, in_state, refusal
 from alprd.hq.keys import load_index_key
-from alprd.hq.sealing import body_keys_path, load_body_keys
+from alprd.hq.sealing import BodySealer, body_keys_path, load_body_keys
+from alprd.hq.sqlretention import SqliteRetention
+from alprd.hq.sqlschema import SCHEMA_VERSION, migrate_1, migrate_2
 from alprd.hq.schema import (Batch, IndexKeyed, batch_health, captured, check_batch,
                              clean_status, plate_index, refused_body)
 
 log = logging.getLogger(__name__)
 
 
-def _migrate_1(conn) -> None:
-    """The tables as the first reference HQ made them (kept so an old file opens)."""
-    conn.execute("CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, unit_id TEXT NOT "
-                 "NULL, kind TEXT NOT NULL, body TEXT NOT NULL, received_utc TEXT NOT NULL)")
-    cols = {c[1] for c in conn.execute("PRAGMA table_info(records)")}
-    if "captured_utc" not in cols:
-        conn.execute("ALTER TABLE records ADD COLUMN captured_utc TEXT")
-        conn.execute("ALTER TABLE records ADD COLUMN logical_deleted_utc TEXT")
-    conn.execute("CREATE TABLE IF NOT EXISTS holds (ref TEXT PRIMARY KEY, "
-                 "reason TEXT NOT NULL, placed_utc TEXT NOT NULL, "
-                 "reviewed_utc TEXT NOT NULL, released_utc TEXT)")
-    conn.execute("CREATE TABLE IF NOT EXISTS hold_records (ref TEXT NOT NULL, "
-                 "record_id TEXT NOT NULL, PRIMARY KEY (ref, record_id))")
-    conn.execute("CREATE TABLE IF NOT EXISTS access_log (seq INTEGER PRIMARY KEY, "
-                 "utc TEXT NOT NULL, username TEXT NOT NULL, role TEXT NOT NULL, "
-                 "action TEXT NOT NULL, purpose TEXT, query TEXT NOT NULL, "
-                 "ground TEXT, request_ref TEXT, result_count INTEGER, refused TEXT)")
-    conn.execute("CREATE TABLE IF NOT EXISTS published (kind TEXT PRIMARY KEY, "
-                 "version INTEGER NOT NULL)")
-    # records that break their schema: kept as received, with the reason, for an
-    # administrator to look at; acknowledged, so the car stops sending them
-    conn.execute("CREATE TABLE IF NOT EXISTS refused (id TEXT PRIMARY KEY, "
-                 "unit_id TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, "
-                 "reason TEXT NOT NULL, received_utc TEXT NOT NULL)")
-
-
-def _migrate_2(conn, key: bytes) -> None:
-    """A record is one per (unit, id): another car's id is another record. Plates are found
-    by their blind index; unit and time ranges by index. The fleet's health per car."""
-    conn.execute("ALTER TABLE records RENAME TO records_1")
-    conn.execute("CREATE TABLE records (unit_id TEXT NOT NULL, id TEXT NOT NULL, "
-                 "kind TEXT NOT NULL, body TEXT NOT NULL, received_utc TEXT NOT NULL, "
-                 "captured_utc TEXT NOT NULL, logical_deleted_utc TEXT, plate_index BLOB, "
-                 "PRIMARY KEY (unit_id, id))")
-    rows = conn.execute("SELECT unit_id, id, kind, body, received_utc, captured_utc, "
-                        "logical_deleted_utc FROM records_1").fetchall()
-    conn.executemany(
-        "INSERT INTO records VALUES (?,?,?,?,?,?,?,?)",
-        [(*r[:5], r[5] or json.loads(r[3]).get("utc") or r[4], r[6],
-          _plate_of(key, r[2], r[3])) for r in rows])
-    conn.execute("DROP TABLE records_1")
-    conn.execute("CREATE INDEX records_plate ON records (plate_index) "
-                 "WHERE plate_index IS NOT NULL")
-    conn.execute("CREATE INDEX records_unit_time ON records (unit_id, captured_utc)")
-    conn.execute("CREATE INDEX records_time ON records (captured_utc)")
-    conn.execute("ALTER TABLE refused RENAME TO refused_1")
-    conn.execute("CREATE TABLE refused (unit_id TEXT NOT NULL, id TEXT NOT NULL, "
-                 "kind TEXT NOT NULL, body TEXT NOT NULL, reason TEXT NOT NULL, "
-                 "received_utc TEXT NOT NULL, PRIMARY KEY (unit_id, id))")
-    conn.execute("INSERT INTO refused SELECT unit_id, id, kind, body, reason, received_utc "
-                 "FROM refused_1")
-    conn.execute("DROP TABLE refused_1")
-    conn.execute("CREATE TABLE units (unit_id TEXT PRIMARY KEY, last_seen_utc TEXT, "
-                 "records INTEGER NOT NULL DEFAULT 0, uplink_lag_s REAL, prev_lag_s REAL, "
-                 "last_selftest_utc TEXT, open_tickets INTEGER NOT NULL DEFAULT 0, "
-                 "hotlist_version INTEGER, hotlist_age_s REAL, outbox_depth INTEGER)")
-    # the last hotlist published, to send the next import as a delta against it
-    conn.execute("CREATE TABLE hotlist_published (one INTEGER PRIMARY KEY CHECK (one = 1), "
-                 "version INTEGER NOT NULL, entries TEXT NOT NULL, snapshot INTEGER NOT NULL)")
-
-
-def _plate_of(key: bytes, kind: str, body: str) -> bytes | None:
-    if kind != "read":
-        return None
-    text = json.loads(body).get("text")
-    return plate_index(key, text) if isinstance(text, str) else None
-
-
-SCHEMA_VERSION = 2
-
-
-class HqStore(IndexKeyed):
+class HqStore(SqliteRetention, IndexKeyed):
     """HQ on one SQLite file: the embedded default (demo, tests, a small agency).
     alprd.hq.pgrecords.PgStore is the same on PostgreSQL."""
 
     backend = "sqlite"
 
-    def __init__(self, path: Path, index_key: bytes | None = None, body_keys=None) -> None:
+    def __init__(self, path: Path, index_key: bytes | Callable[[], bytes] | None = None,
+                 body_keys: BodySealer | Callable[[], BodySealer] | None = None) -> None:
         """index_key: the plate index key (bytes, or a () -> bytes); by default the file
         PATH.index-key beside the database, made on first use. body_keys: the key ring that
         seals the bodies (alprd.hq.sealing; a BodySealer or a () -> one); by default the
@@ -120,7 +51,8 @@ class HqStore(IndexKeyed):
             if version > SCHEMA_VERSION:
                 raise RuntimeError(f"hq: database schema {version} is newer than this "
                                    f"alprd ({SCHEMA_VERSION})")
-            steps = {1: _migrate_1, 2: lambda c: _migrate_2(c, self.key)}
+            steps: dict[int, Callable[[sqlite3.Connection], None]] = {
+                1: migrate_1, 2: lambda c: migrate_2(c, self.key)}
             for v in range(version + 1, SCHEMA_VERSION + 1):
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -158,7 +90,8 @@ class HqStore(IndexKeyed):
                 raise
         return [[r["id"] for r, _ in bad] for _, _, bad, _ in checked]
 
-    def _add(self, unit, good, bad, status, now_t: datetime, now: str) -> None:
+    def _add(self, unit: str, good: list[dict[str, Any]], bad: list[tuple[dict[str, Any], str]],
+             status: dict[str, Any] | None, now_t: datetime, now: str) -> None:
         for r, reason in bad:
             self.conn.execute(
                 "INSERT OR IGNORE INTO refused (unit_id, id, kind, body, reason, "
@@ -249,65 +182,6 @@ class HqStore(IndexKeyed):
                 raise
         return version
 
-    # -- retention (POL-09) ---------------------------------------------------------------
-    def place_hold(self, ref: str, reason: str, record_ids: list[str], now: datetime) -> None:
-        """A legal hold by DR or case number on these records, until released."""
-        t = now.isoformat()
-        with self.lock:
-            self.conn.execute("BEGIN")
-            self.conn.execute("INSERT OR IGNORE INTO holds (ref, reason, placed_utc, "
-                              "reviewed_utc) VALUES (?,?,?,?)", (ref, reason, t, t))
-            self.conn.executemany("INSERT OR IGNORE INTO hold_records VALUES (?,?)",
-                                  [(ref, i) for i in record_ids])
-            self.conn.execute("COMMIT")
-
-    def release_hold(self, ref: str, now: datetime) -> None:
-        with self.lock:
-            self.conn.execute("UPDATE holds SET released_utc=? WHERE ref=?",
-                              (now.isoformat(), ref))
-
-    def review_hold(self, ref: str, now: datetime) -> None:
-        with self.lock:
-            self.conn.execute("UPDATE holds SET reviewed_utc=? WHERE ref=?",
-                              (now.isoformat(), ref))
-
-    def holds_due_for_review(self, now: datetime) -> list[str]:
-        with self.lock:
-            rows = self.conn.execute("SELECT ref, reviewed_utc FROM holds "
-                                     "WHERE released_utc IS NULL").fetchall()
-        return [ref for ref, reviewed in rows
-                if retention.hold_review_due(retention.parse_utc(reviewed)) <= now]
-
-    def apply_retention(self, now: datetime) -> tuple[int, int]:
-        """Flag records due for logical deletion, delete those due for permanent deletion
-        (crops are inside the record); held records are untouched. (logical, permanent).
-        Only records captured before the two-year mark (and two days of margin, for odd
-        time zones) are looked at, by the time index; each is then decided exactly."""
-        margin = (retention.add_years(now, -retention.LOGICAL_YEARS)
-                  + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S")
-        with self.lock:
-            rows = self.conn.execute(
-                "SELECT r.unit_id, r.id, r.captured_utc, r.logical_deleted_utc, EXISTS ("
-                "SELECT 1 FROM hold_records h JOIN holds USING (ref) WHERE h.record_id = r.id "
-                "AND holds.released_utc IS NULL) FROM records r WHERE r.captured_utc < ?",
-                (margin,)).fetchall()
-            logical, permanent = [], []
-            for unit, rid, captured, flagged, held in rows:
-                verdict = retention.decide(retention.parse_utc(captured), now, bool(held))
-                if verdict == "permanent":
-                    permanent.append((unit, rid))
-                elif verdict == "logical" and not flagged:
-                    logical.append((now.isoformat(), unit, rid))
-            self.conn.execute("BEGIN")
-            self.conn.executemany("UPDATE records SET logical_deleted_utc=? WHERE unit_id=? "
-                                  "AND id=?", logical)
-            self.conn.executemany("DELETE FROM records WHERE unit_id=? AND id=?", permanent)
-            self.conn.executemany(
-                "DELETE FROM hold_records WHERE record_id=? AND NOT EXISTS (SELECT 1 FROM "
-                "records WHERE id=?)", [(rid, rid) for _, rid in permanent])
-            self.conn.execute("COMMIT")
-        return len(logical), len(permanent)
-
     def visible_ids(self, role: str) -> set[str]:
         """Record ids a role may see: data users never see logically deleted records."""
         sql = "SELECT id FROM records"
@@ -373,9 +247,9 @@ class HqStore(IndexKeyed):
     def count(self, kind: str | None = None) -> int:
         with self.lock:
             if kind:
-                return self.conn.execute("SELECT count(*) FROM records WHERE kind=?",
-                                         (kind,)).fetchone()[0]
-            return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
+                return int(self.conn.execute("SELECT count(*) FROM records WHERE kind=?",
+                                             (kind,)).fetchone()[0])
+            return int(self.conn.execute("SELECT count(*) FROM records").fetchone()[0])
 
     def close(self) -> None:
         with self.lock:

@@ -5,12 +5,15 @@ record. A plate is searched by its keyed HMAC (a blind index), never by opening 
 """
 from __future__ import annotations
 
-from typing import Any
 import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
+
+from alprd.hq.sealing import BodySealer
 
 from alprd.protocol import retention
 from alprd.protocol import check_record
@@ -35,8 +38,8 @@ class IndexKeyed:
     them): the plate index key (bytes, or a () -> bytes) and the body key ring (a
     BodySealer, or a () -> BodySealer: alprd.hq.sealing)."""
 
-    _key = None
-    _sealer = None
+    _key: bytes | Callable[[], bytes]
+    _sealer: BodySealer | Callable[[], BodySealer]
 
     @property
     def key(self) -> bytes:
@@ -45,15 +48,28 @@ class IndexKeyed:
         return self._key
 
     @property
-    def sealer(self):
+    def sealer(self) -> BodySealer:
         if callable(self._sealer):
             self._sealer = self._sealer()
         return self._sealer
 
-    def open_body(self, unit: str, rid: str, stored):
+    # each back end's own (records.py, pgrecords.py): what reseal() reads and writes with
+    def _select(self, sql: str) -> list[Any]:
+        raise NotImplementedError
+
+    def _update(self, sql: str, rows: list[Any]) -> None:
+        raise NotImplementedError
+
+    def last_hotlist(self) -> tuple[int, list[dict[str, Any]], bool] | None:
+        raise NotImplementedError
+
+    def save_hotlist(self, version: int, entries: list[dict[str, Any]], snapshot: bool) -> None:
+        raise NotImplementedError
+
+    def open_body(self, unit: str, rid: str, stored: str | bytes | dict[str, Any]) -> Any:
         return self.sealer.open(stored, f"record/{unit}/{rid}")
 
-    def seal_body(self, unit: str, rid: str, body) -> str:
+    def seal_body(self, unit: str, rid: str, body: Any) -> str:
         return self.sealer.seal_text(body, f"record/{unit}/{rid}")
 
     def seal_query(self, text: str) -> str:
@@ -62,7 +78,7 @@ class IndexKeyed:
     def opened_log(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{**r, "query": self.sealer.open(r["query"], "access_log")} for r in rows]
 
-    SEALED_TABLES = ("records", "refused")  # PgStore adds held_records
+    SEALED_TABLES: tuple[str, ...] = ("records", "refused")  # PgStore adds held_records
 
     def reseal(self) -> int:
         """Seal again, under the ring's current key, whatever is not (a rotation, or bodies
@@ -141,7 +157,7 @@ def batch_health(records: list[dict[str, Any]], now: datetime) -> dict[str, Any]
             "tickets": sum(1 for r in records if r["kind"] == "ticket")}
 
 
-def clean_status(status) -> dict[str, Any]:
+def clean_status(status: Any) -> dict[str, Any]:
     """The car's own figures from its up message (optional): numbers only, else dropped."""
     if not isinstance(status, dict):
         return {}

@@ -44,15 +44,15 @@ class BodySealer:
         self.keys, self.current = dict(keys), current
         self._aead = {kid: AESGCM(k) for kid, k in keys.items()}
 
-    def seal(self, body, aad: str) -> dict[str, Any]:
+    def seal(self, body: Any, aad: str) -> dict[str, Any]:
         nonce = os.urandom(NONCE)
         ct = self._aead[self.current].encrypt(nonce, json.dumps(body).encode(), aad.encode())
         return {"sealed": f"{self.current}:{base64.b64encode(nonce + ct).decode()}"}
 
-    def seal_text(self, body, aad: str) -> str:
+    def seal_text(self, body: Any, aad: str) -> str:
         return json.dumps(self.seal(body, aad))
 
-    def open(self, stored, aad: str):
+    def open(self, stored: str | bytes | dict[str, Any], aad: str) -> Any:
         """The body, from its stored form (JSON text or the decoded object); a body an older
         HQ stored in clear is returned as it is."""
         value = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
@@ -68,7 +68,7 @@ class BodySealer:
             raise SealError(f"{aad}: failed authentication (altered, or moved from another "
                             "row)") from exc
 
-    def is_current(self, stored) -> bool:
+    def is_current(self, stored: str | bytes | dict[str, Any]) -> bool:
         value = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
         return (isinstance(value, dict) and isinstance(value.get("sealed"), str)
                 and value["sealed"].startswith(self.current + ":"))
@@ -79,11 +79,11 @@ def _ring(current: str, keys: dict[str, bytes]) -> bytes:
             + "\n").encode()
 
 
-def _new_kid(keys) -> str:
+def _new_kid(keys: dict[str, bytes]) -> str:
     return f"k{len(keys) + 1}-{secrets.token_hex(3)}"
 
 
-def body_keys_path(target, body_keys: Path | None = None) -> Path:
+def body_keys_path(target: Path | str, body_keys: Path | None = None) -> Path:
     """The body key ring's file: body_keys if given, else TARGET.body-keys for SQLite and
     hq-body.keys in the working folder for PostgreSQL."""
     if body_keys:

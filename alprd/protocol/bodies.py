@@ -48,28 +48,29 @@ def entry_to_json(e: HotlistEntry) -> dict[str, Any]:
             "entered_utc": e.entered_utc, "expires": e.expires}
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """Now, as the bodies stamp it (ISO 8601, seconds, UTC)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def hotlist_snapshot(entries: Iterable[HotlistEntry], version: int) -> dict[str, Any]:
     """hotlist.snapshot (signed on the wire); HQ chooses the version (HqStore.next_version)."""
     return {"v": PROTOCOL_VERSION, "kind": "hotlist.snapshot",
-            "list_version": version, "created_utc": _now(),
+            "list_version": version, "created_utc": utc_now(),
             "entries": [entry_to_json(e) for e in entries]}
 
 
 def roster_body(users: list[dict[str, Any]], version: int) -> dict[str, Any]:
     """roster.v1 (signed on the wire); HQ chooses the version (HqStore.next_version)."""
     return {"v": PROTOCOL_VERSION, "kind": "roster",
-            "roster_version": version, "created_utc": _now(),
+            "roster_version": version, "created_utc": utc_now(),
             "users": users}
 
 
 def command_body(unit: str, command: str) -> dict[str, Any]:
     """command.v1 (signed on the wire)."""
     return {"v": PROTOCOL_VERSION, "kind": "command", "id": str(uuid.uuid4()), "unit_id": unit,
-            "command": command, "issued_utc": _now()}
+            "command": command, "issued_utc": utc_now()}
 
 
 def hash_pin(pin: str) -> str:

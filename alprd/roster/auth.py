@@ -13,7 +13,6 @@ same argon2 work as a wrong PIN (it is counted and locked the same way).
 """
 from __future__ import annotations
 
-from typing import Any
 import json
 import logging
 import secrets
@@ -24,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -32,6 +32,9 @@ from alprd.protocol import strictjson
 from alprd.files import replace_atomically
 from alprd.roster.roles import ROLE_NAMES, ROLES
 from alprd.roster.roster import Roster, User
+
+if TYPE_CHECKING:
+    from alprd.audit import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +87,9 @@ class Auth:
     """Sign-in, sessions and lockout. Every outcome is audited; a deactivated user's attempt
     also queues a priority report for Professional Standards Bureau."""
 
-    def __init__(self, roster: Roster, audit, unit_id: str, idle_s: float = 1800.0,
-                 mono=time.monotonic, utc=lambda: datetime.now(timezone.utc),
+    def __init__(self, roster: Roster, audit: AuditLog, unit_id: str, idle_s: float = 1800.0,
+                 mono: Callable[[], float] = time.monotonic,
+                 utc: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  failures_path: Path | None = None) -> None:
         self.roster, self.audit, self.unit_id, self.idle_s = roster, audit, unit_id, idle_s
         self.mono, self.utc = mono, utc
@@ -139,7 +143,7 @@ class Auth:
             self._report_deactivated(user, pin_ok)
             self._refuse(badge, "deactivated", "This account is deactivated. The attempt has "
                          "been recorded and reported to Professional Standards Bureau.")
-        if not pin_ok:
+        if not pin_ok or user is None:  # (pin_ok implies a user)
             left = self._fail(badge, f, self.mono())
             self._refuse(badge, "credentials",
                          "Badge number or PIN not recognised." + (
@@ -225,7 +229,7 @@ class Auth:
             return {}
         return out
 
-    def _refuse(self, badge: str, code: str, message: str, why: str | None = None):
+    def _refuse(self, badge: str, code: str, message: str, why: str | None = None) -> NoReturn:
         user = self.roster.get(badge)
         self.audit.append(badge or "-", user.role if user else "-", "sign_in_refused",
                           detail={"reason": why or code})

@@ -16,16 +16,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cv2
 import numpy as np
 
 from alprd.config import CameraConfig, Config
 
-if TYPE_CHECKING:
-    from alprd.capture import Camera
-    from alprd.gps import GpsReader, GpsTrack
 
 
 @dataclass
@@ -36,15 +33,15 @@ class Result:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _ok(component: str, symptom: str = "working", **details: Any) -> Result:
+def ok(component: str, symptom: str = "working", **details: Any) -> Result:
     return Result(component, "ok", symptom, details)
 
 
-def _fail(component: str, symptom: str, **details: Any) -> Result:
+def fail(component: str, symptom: str, **details: Any) -> Result:
     return Result(component, "fail", symptom, details)
 
 
-def _warn(component: str, symptom: str, **details: Any) -> Result:
+def warn(component: str, symptom: str, **details: Any) -> Result:
     return Result(component, "warn", symptom, details)
 
 
@@ -63,11 +60,11 @@ def check_camera(spec: CameraConfig, timeout_s: float = 5.0) -> Result:
                 break
             frames.append(got[0])
     except CameraError as exc:
-        return _fail(name, f"no picture: {exc}", source=spec.source)
+        return fail(name, f"no picture: {exc}", source=spec.source)
     finally:
         src.close()
     if not frames:
-        return _fail(name, "no frame arrived within "
+        return fail(name, "no frame arrived within "
                      f"{timeout_s:.0f} s: check the cable and the camera's power",
                      source=spec.source)
     grey = cv2.cvtColor(frames[-1], cv2.COLOR_BGR2GRAY)
@@ -76,23 +73,23 @@ def check_camera(spec: CameraConfig, timeout_s: float = 5.0) -> Result:
     details: dict[str, Any] = {"source": spec.source, "brightness": round(brightness, 1),
                "focus": round(focus, 1), "size": f"{grey.shape[1]}x{grey.shape[0]}"}
     if brightness < 8:
-        return _fail(name, "picture is black: lens covered, IR lamp off or exposure stuck",
+        return fail(name, "picture is black: lens covered, IR lamp off or exposure stuck",
                      **details)
     live = not Path(spec.source).exists()  # a recording may repeat frames; a sensor never does
     if live and len(frames) > 1 and all(np.array_equal(frames[0], f) for f in frames[1:]):
-        return _fail(name, "picture is frozen: the camera repeats the same frame", **details)
+        return fail(name, "picture is frozen: the camera repeats the same frame", **details)
     if brightness > 245:
-        return _warn(name, "picture is washed out: check exposure", **details)
+        return warn(name, "picture is washed out: check exposure", **details)
     if focus < 20:
-        return _warn(name, "picture is blurred: clean the window or refocus", **details)
-    return _ok(name, **details)
+        return warn(name, "picture is blurred: clean the window or refocus", **details)
+    return ok(name, **details)
 
 
 # -- GPS -----------------------------------------------------------------------------------
 def check_gps(cfg: Config, listen_s: float = 3.0) -> Result:
     from alprd.gps import GpsReader, GpsTrack
     if not cfg.gps.port:
-        return _warn("gps", "no GPS configured: reads will have no position")
+        return warn("gps", "no GPS configured: reads will have no position")
     track = GpsTrack(cfg.gps.stale_after_s)
     reader = GpsReader(cfg.gps.port, track, cfg.gps.baud)
     if Path(cfg.gps.port).is_file():  # a log: parse it whole, no pacing
@@ -107,16 +104,16 @@ def check_gps(cfg: Config, listen_s: float = 3.0) -> Result:
     details: dict[str, Any] = {"port": cfg.gps.port, "sentences": reader.lines,
                                "bad_sentences": track.errors}
     if reader.lines == 0:
-        return _fail("gps", f"GPS silent: nothing received on {cfg.gps.port} in "
+        return fail("gps", f"GPS silent: nothing received on {cfg.gps.port} in "
                      f"{listen_s:.0f} s; check wiring and baud rate", **details)
     if fix is None:
-        return _fail("gps", "GPS talks but has no fix: check the antenna and its view of the "
+        return fail("gps", "GPS talks but has no fix: check the antenna and its view of the "
                      "sky", **details)
     details.update(lat=round(fix.lat, 5), lon=round(fix.lon, 5), quality=fix.quality,
                    hdop=fix.hdop, satellites=fix.satellites, utc=track.last_utc)
     if fix.hdop is not None and fix.hdop > 5:
-        return _warn("gps", f"poor fix (HDOP {fix.hdop})", **details)
-    return _ok("gps", **details)
+        return warn("gps", f"poor fix (HDOP {fix.hdop})", **details)
+    return ok("gps", **details)
 
 
 def check_clock(gps_utc: str | None) -> Result:
@@ -124,7 +121,7 @@ def check_clock(gps_utc: str | None) -> Result:
     now = datetime.now(timezone.utc)
     details: dict[str, Any] = {"system_utc": now.isoformat(timespec="seconds")}
     if now < SANE_AFTER:
-        return _fail("clock", "system clock is not set (no RTC, no NTP, no GPS time yet)",
+        return fail("clock", "system clock is not set (no RTC, no NTP, no GPS time yet)",
                      **details)
     if gps_utc:
         try:
@@ -133,11 +130,11 @@ def check_clock(gps_utc: str | None) -> Result:
             drift = abs((now - gps).total_seconds())
             details["drift_s"] = round(drift, 1)
             if drift > 2 and drift < 86400:
-                return _warn("clock", f"system clock differs from GPS by {drift:.0f} s",
+                return warn("clock", f"system clock differs from GPS by {drift:.0f} s",
                              **details)
         except ValueError:
             pass
-    return _ok("clock", **details)
+    return ok("clock", **details)
 
 
 # -- models --------------------------------------------------------------------------------
@@ -153,7 +150,7 @@ def check_models(cfg: Config) -> Result:
     try:
         rec = Recognizer.from_config(cfg.recognize)
     except ModelError as exc:
-        return _fail("models", f"model will not load: {exc}")
+        return fail("models", f"model will not load: {exc}")
     import json
     known = json.loads((REFERENCE / "plate.json").read_text())
     frame = cv2.imread(str(REFERENCE / "plate.jpg"))
@@ -161,14 +158,14 @@ def check_models(cfg: Config) -> Result:
     details: dict[str, Any] = {"version": model_version(), "known_text": known["text"],
                                "read": got[:3]}
     if known["text"] not in got:
-        return _fail("models", "the reference image does not read correctly: model files "
+        return fail("models", "the reference image does not read correctly: model files "
                      "damaged or wrong", **details)
     try:  # the state reader (PaddleOCR's model, from the rapidocr wheel)
         details["state_model"] = getattr(rec.state.readers[0], "path", None)
     except Exception as exc:  # noqa: BLE001  a missing or damaged file, said in one line
-        return _fail("models", f"the state reader's model will not load ({exc}): reads "
+        return fail("models", f"the state reader's model will not load ({exc}): reads "
                      "carry no state; reinstall the alprd package", **details)
-    return _ok("models", **details)
+    return ok("models", **details)
 
 
 # -- storage -------------------------------------------------------------------------------
@@ -179,10 +176,10 @@ def check_storage(cfg: Config, min_free_mb: float) -> Result:
         folder.mkdir(parents=True, exist_ok=True)
         free_mb = shutil.disk_usage(folder).free / 2**20
     except OSError as exc:
-        return _fail("storage", f"storage folder unusable: {exc}", folder=str(folder))
+        return fail("storage", f"storage folder unusable: {exc}", folder=str(folder))
     details: dict[str, Any] = {"folder": str(folder), "free_mb": round(free_mb)}
     if free_mb < min_free_mb:
-        return _fail("storage", f"disk full: {free_mb:.0f} MB free, {min_free_mb:.0f} MB "
+        return fail("storage", f"disk full: {free_mb:.0f} MB free, {min_free_mb:.0f} MB "
                      "needed", **details)
     try:
         with tempfile.NamedTemporaryFile(dir=folder) as f:
@@ -190,7 +187,7 @@ def check_storage(cfg: Config, min_free_mb: float) -> Result:
             f.flush()
             os.fsync(f.fileno())
     except OSError as exc:
-        return _fail("storage", f"write test failed: {exc}", **details)
+        return fail("storage", f"write test failed: {exc}", **details)
     if path.exists():
         try:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -200,8 +197,8 @@ def check_storage(cfg: Config, min_free_mb: float) -> Result:
             verdict = str(exc)
         details["integrity"] = verdict
         if verdict != "ok":
-            return _fail("storage", f"database damaged: {verdict}", **details)
-    return _ok("storage", **details)
+            return fail("storage", f"database damaged: {verdict}", **details)
+    return ok("storage", **details)
 
 
 # -- keys and certificates -----------------------------------------------------------------
@@ -212,7 +209,7 @@ def check_keys(cfg: Config, warn_days: int = 30) -> Result:
     try:
         load_key(data_key_path(cfg.store.key_file))
     except DataKeyError as exc:
-        return _fail("keys", str(exc))
+        return fail("keys", str(exc))
     details: dict[str, Any] = {"data_key": "ok"}
     if cfg.uplink.broker.startswith("mqtts"):
         now = datetime.now(timezone.utc)
@@ -221,20 +218,20 @@ def check_keys(cfg: Config, warn_days: int = 30) -> Result:
             try:
                 cert = x509.load_pem_x509_certificate(p.read_bytes())
             except (OSError, ValueError) as exc:
-                return _fail("keys", f"certificate {p} unusable: {exc}", **details)
+                return fail("keys", f"certificate {p} unusable: {exc}", **details)
             end = cert.not_valid_after_utc
             details[what] = f"valid until {end.date()}"
             if end <= now:
-                return _fail("keys", f"certificate {p} expired on {end.date()}", **details)
+                return fail("keys", f"certificate {p} expired on {end.date()}", **details)
             if (end - now).days < warn_days:
-                return _warn("keys", f"certificate {p} expires on {end.date()}", **details)
+                return warn("keys", f"certificate {p} expires on {end.date()}", **details)
         key = Path(cfg.uplink.key_file)
         if not key.exists():
-            return _fail("keys", f"client key {key} missing: run 'alprd provision'", **details)
+            return fail("keys", f"client key {key} missing: run 'alprd provision'", **details)
         if key.stat().st_mode & 0o077:
-            return _fail("keys", f"client key {key} is readable by others: chmod 600",
+            return fail("keys", f"client key {key} is readable by others: chmod 600",
                          **details)
-    return _ok("keys", **details)
+    return ok("keys", **details)
 
 
 # -- uplink --------------------------------------------------------------------------------
@@ -243,14 +240,14 @@ def check_uplink(cfg: Config, timeout_s: float = 5.0) -> Result:
 
     from alprd.uplink import TlsFiles, UplinkError
     if not cfg.uplink.broker:
-        return _warn("uplink", "no HQ broker configured: everything stays on the vehicle")
+        return warn("uplink", "no HQ broker configured: everything stays on the vehicle")
     url = urlparse(cfg.uplink.broker)
     port = url.port or (8883 if url.scheme == "mqtts" else 1883)
     details: dict[str, Any] = {"broker": cfg.uplink.broker}
     try:
         sock = socket.create_connection((url.hostname, port), timeout=timeout_s)
     except OSError as exc:
-        return _fail("uplink", f"HQ broker unreachable: {exc}", **details)
+        return fail("uplink", f"HQ broker unreachable: {exc}", **details)
     with sock:
         if url.scheme == "mqtts":
             try:
@@ -258,8 +255,8 @@ def check_uplink(cfg: Config, timeout_s: float = 5.0) -> Result:
                 with ctx.wrap_socket(sock, server_hostname=url.hostname) as tls:
                     details["tls"] = tls.version()
             except (UplinkError, ssl.SSLError, OSError) as exc:
-                return _fail("uplink", f"TLS handshake with HQ failed: {exc}", **details)
-    return _ok("uplink", **details)
+                return fail("uplink", f"TLS handshake with HQ failed: {exc}", **details)
+    return ok("uplink", **details)
 
 
 # -- hotlist -------------------------------------------------------------------------------
@@ -269,7 +266,7 @@ def check_hotlist(cfg: Config) -> Result:
     if cfg.hotlist.public_key:
         saved = Path(cfg.store.path).parent / "hotlist.npz"
         if not saved.exists():
-            return _fail("hotlist", "no hotlist received from HQ yet")
+            return fail("hotlist", "no hotlist received from HQ yet")
         age = time.time() - saved.stat().st_mtime  # wall clock: a file's age is data
         try:
             from alprd.files import read_sealed
@@ -277,83 +274,33 @@ def check_hotlist(cfg: Config) -> Result:
             sealer = Sealer(load_key(data_key_path(cfg.store.key_file)))
             index = Index.from_bytes(read_sealed(saved, sealer)[0])
         except DataKeyError as exc:
-            return _fail("hotlist", f"saved hotlist cannot be opened: {exc}")
+            return fail("hotlist", f"saved hotlist cannot be opened: {exc}")
         except (OSError, ValueError, KeyError) as exc:
-            return _fail("hotlist", f"saved hotlist unreadable: {exc}")
+            return fail("hotlist", f"saved hotlist unreadable: {exc}")
         details: dict[str, Any] = {"version": index.version, "entries": len(index),
                    "age_h": round(age / 3600, 1)}
         if age > cfg.hotlist.max_age_s:
-            return _fail("hotlist", f"hotlist is stale: last update {age / 3600:.1f} h ago",
+            return fail("hotlist", f"hotlist is stale: last update {age / 3600:.1f} h ago",
                          **details)
-        return _ok("hotlist", "signed list from HQ is current", **details)
+        return ok("hotlist", "signed list from HQ is current", **details)
     if cfg.hotlist.path:
         try:
             n = len(read_csv(Path(cfg.hotlist.path)))
         except HotlistError as exc:
-            return _fail("hotlist", str(exc))
-        return _warn("hotlist", "local file, not signed by HQ", entries=n)
-    return _fail("hotlist", "no hotlist configured: hits cannot be detected")
+            return fail("hotlist", str(exc))
+        return warn("hotlist", "local file, not signed by HQ", entries=n)
+    return fail("hotlist", "no hotlist configured: hits cannot be detected")
 
 
 def run_all(cfg: Config, min_free_mb: float = 500.0) -> list[Result]:
     results = [check_camera(c) for c in cfg.capture.cameras]
     if not cfg.capture.cameras:
-        results.append(_fail("cameras", "no camera configured"))
+        results.append(fail("cameras", "no camera configured"))
     gps = check_gps(cfg)
     live_gps = cfg.gps.port and not Path(cfg.gps.port).is_file()  # a replayed log's time is old
     results += [gps, check_clock(gps.details.get("utc") if live_gps else None), check_models(cfg),
                 check_storage(cfg, min_free_mb), check_keys(cfg), check_uplink(cfg),
                 check_hotlist(cfg)]
-    return results
-
-
-def check_camera_live(cam: Camera, max_age_s: float = 5.0) -> Result:
-    """A camera the running daemon holds: is it delivering frames now?"""
-    name = f"camera {cam.id}"
-    last = getattr(cam, "last_frame_mono", None)
-    age = None if last is None else time.monotonic() - last
-    details: dict[str, Any] = {"state": cam.state, "frames": cam.frames,
-               "last_frame_age_s": None if age is None else round(age, 1)}
-    if age is None:
-        return _fail(name, "no frame has arrived since start: check the cable and the "
-                     "camera's power", **details)
-    if age > max_age_s:
-        return _fail(name, f"no frame for {age:.0f} s (state {cam.state}): check the cable "
-                     "and the camera's power", **details)
-    return _ok(name, **details)
-
-
-def check_gps_live(track: GpsTrack, reader: GpsReader | None) -> Result:
-    """The running daemon's GPS: a current fix and its quality."""
-    if reader is None:
-        return _warn("gps", "no GPS configured: reads will have no position")
-    fix = track.latest()
-    details: dict[str, Any] = {"state": reader.state, "sentences": reader.lines}
-    if reader.lines == 0:
-        return _fail("gps", "GPS silent: nothing received; check wiring and baud rate",
-                     **details)
-    if fix is None or track.is_stale():
-        return _fail("gps", "no current fix: check the antenna and its view of the sky",
-                     **details)
-    details.update(lat=round(fix.lat, 5), lon=round(fix.lon, 5), quality=fix.quality,
-                   hdop=fix.hdop, satellites=fix.satellites, utc=track.last_utc)
-    if fix.hdop is not None and fix.hdop > 5:
-        return _warn("gps", f"poor fix (HDOP {fix.hdop})", **details)
-    return _ok("gps", **details)
-
-
-def run_live(cfg: Config, cameras: list[Camera], track: GpsTrack, gps_reader: GpsReader | None,
-             min_free_mb: float = 500.0) -> list[Result]:
-    """The self-test inside the running daemon (the page's button, HQ's command): cameras
-    and GPS as the daemon sees them, the rest as `alprd selftest` checks it."""
-    results = [check_camera_live(c) for c in cameras]
-    if not cameras:
-        results.append(_fail("cameras", "no camera configured"))
-    gps = check_gps_live(track, gps_reader)
-    live_gps = cfg.gps.port and not Path(cfg.gps.port).is_file()
-    results += [gps, check_clock(gps.details.get("utc") if live_gps else None),
-                check_models(cfg), check_storage(cfg, min_free_mb), check_keys(cfg),
-                check_uplink(cfg), check_hotlist(cfg)]
     return results
 
 

@@ -20,18 +20,21 @@ import socketserver
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from alprd.conncap import ConnectionCap
 from alprd.lifecycle import Heartbeat
 from alprd.protocol import strictjson
+
+if TYPE_CHECKING:
+    from alprd.config import Config
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST = 4096
 
 
-def socket_path(cfg) -> Path:
+def socket_path(cfg: Config) -> Path:
     return Path(cfg.store.path).parent / "control.sock"
 
 
@@ -78,11 +81,13 @@ class ControlSocket:
             self.path.unlink(missing_ok=True)
         return True
 
-    def _handler(self):
+    def _handler(self) -> type[socketserver.StreamRequestHandler]:
         outer = self
 
         class Handler(socketserver.StreamRequestHandler):
-            def handle(self):
+            server: _Server
+
+            def handle(self) -> None:
                 self.connection.settimeout(10)
                 try:
                     line = self.rfile.readline(MAX_REQUEST)
@@ -130,4 +135,5 @@ def ask_daemon(path: Path, requested_by: str, always_ticket: bool = False,
             if not chunk:
                 break
             data += chunk
-    return json.loads(data)
+    answer: dict[str, Any] = json.loads(data)
+    return answer

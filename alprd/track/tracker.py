@@ -8,6 +8,7 @@ sighting (monotonic clock).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ def edit_distance(a: str, b: str, limit: int = 3) -> int:
     return prev[-1]
 
 
-def _grown(box, factor: float):
+def _grown(box: Sequence[float], factor: float) -> tuple[float, float, float, float]:
     x1, y1, x2, y2 = box
     dx, dy = (x2 - x1) * factor, (y2 - y1) * factor
     return (x1 - dx, y1 - dy, x2 + dx, y2 + dy)
@@ -49,7 +50,7 @@ class Pass:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))  # becomes the read's id
 
     @property
-    def last_box(self):
+    def last_box(self) -> tuple[int, int, int, int]:
         return self.sightings[-1].plate.bbox
 
     def text(self) -> tuple[str, tuple[float, ...]]:
@@ -60,8 +61,8 @@ class Pass:
         by_len: dict[int, float] = defaultdict(float)
         for s in self.sightings:
             by_len[len(s.plate.text)] += s.plate.confidence
-        length = max(by_len, key=by_len.get)
-        votes = [defaultdict(float) for _ in range(length)]
+        length = max(by_len, key=lambda n: by_len[n])
+        votes: list[dict[str, float]] = [defaultdict(float) for _ in range(length)]
         for s in self.sightings:
             if len(s.plate.text) != length:
                 continue
@@ -70,7 +71,7 @@ class Pass:
         voters = sum(1 for s in self.sightings if len(s.plate.text) == length)
         chars, confs = [], []
         for v in votes:  # a character's confidence: its support over all voters, 0..1
-            ch = max(v, key=v.get)
+            ch = max(v, key=lambda c: v[c])
             chars.append(ch)
             confs.append(v[ch] / voters)
         return "".join(chars), tuple(round(c, 4) for c in confs)

@@ -6,7 +6,7 @@ alprd.alerts).
 """
 from alprd.ui.bus import EventBus
 from alprd.ui.events import alert_event, read_event
-from alprd.ui.routes import HttpError
+from alprd.ui.jsonhttp import HttpError
 from alprd.ui.server import App, PageServer
 
 __all__ = ["App", "EventBus", "HttpError", "PageServer", "alert_event", "read_event"]

@@ -7,11 +7,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from alprd.alerts import Alert
-from alprd.types import Hit, Read, read_fields
+from alprd.types import READ_FIELDS, Hit, Read, read_fields
 
 # what the page shows of a read: some of alprd.types.READ_FIELDS (a test holds them to it)
 PAGE_FIELDS = ("id", "text", "confidence", "state", "state_confidence", "utc", "camera_id",
                "lat", "lon")
+
+
+# what a search, a view and an export show of a stored read (not its characters' confidences,
+# box or time source)
+SUMMARY_FIELDS = tuple(f for f in READ_FIELDS if f not in ("char_confidences", "bbox",
+                                                           "time_source"))
 
 
 def read_event(read: Read, hits: Sequence[Hit]) -> dict[str, Any]:

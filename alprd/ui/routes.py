@@ -7,21 +7,25 @@ returned (POL-02, POL-17).
 """
 from __future__ import annotations
 
-from typing import Any
 import base64
 import json
 import logging
 import queue
 import re
 import ssl
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from alprd.protocol import PURPOSES, strictjson
+from alprd.protocol import PURPOSES
 from alprd.roster import Refused
 from alprd.store import StoreError
 from alprd.alerts import DISPOSITIONS, STEPS, AlertError
-from alprd.ui.events import alert_event
+from alprd.ui.events import SUMMARY_FIELDS, alert_event
+from alprd.ui.jsonhttp import COOKIE, HttpError, JsonHandler
+
+if TYPE_CHECKING:
+    from alprd.roster import Session
+    from alprd.ui.server import App
 
 log = logging.getLogger(__name__)
 
@@ -29,72 +33,25 @@ STATIC = Path(__file__).parent / "static"
 FILES = {"/": ("index.html", "text/html; charset=utf-8"),
          "/app.js": ("app.js", "text/javascript; charset=utf-8"),
          "/app.css": ("app.css", "text/css; charset=utf-8")}
-COOKIE = "alprd_session"
-MAX_BODY = 64 * 1024
 PLATE_EVENTS = {"read", "hit", "alert", "cancel"}  # carry plate data: "live" roles only
 PLATE_RE = re.compile(r"^[A-Z0-9]{1,8}$")
 
 
-class HttpError(Exception):
-    def __init__(self, status: int, message: str, **extra) -> None:
-        super().__init__(message)
-        self.status, self.extra = status, extra
-
-
 def _read_summary(r: dict[str, Any]) -> dict[str, Any]:
-    return {k: r[k] for k in ("id", "text", "confidence", "state", "state_confidence", "utc",
-                              "camera_id", "unit_id", "lat", "lon", "fix_quality", "frames")}
+    return {k: r[k] for k in SUMMARY_FIELDS}
 
 
-class Handler(BaseHTTPRequestHandler):
-    """One request to the in-car page; self.server.page is the PageServer it belongs to."""
-    timeout = 30  # a client that stops sending mid-request is dropped, not waited on
-
-    def handle_one_request(self):
-        self.server.busy(self.connection, False)  # waiting: it may give way to a newcomer
-        super().handle_one_request()
-
-    def parse_request(self) -> bool:
-        whole = super().parse_request()  # the request line and headers have arrived
-        if whole:
-            self.server.busy(self.connection, True)
-        return whole
+class Handler(JsonHandler):
+    """One request to the in-car page: a method per route (jsonhttp.JsonHandler: the HTTP)."""
 
     @property
-    def page(self):
-        return self.server.page
+    def app(self) -> App:
+        """What the API works with; a page served without one (a test) signs nobody in."""
+        if self.page.app is None:
+            raise HttpError(401, "sign in first")
+        return self.page.app
 
-    def log_message(self, fmt, *args):
-        log.debug("ui: " + fmt, *args)
-
-    def _send(self, code: int, body: bytes, ctype: str,
-              headers: dict[str, str] | None = None) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("X-Frame-Options", "DENY")
-        self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("Content-Security-Policy",
-                         "default-src 'self'; img-src 'self' data:; "
-                         "frame-ancestors 'none'")
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, code: int, obj, headers: dict[str, str] | None = None) -> None:
-        self._send(code, json.dumps(obj).encode(), "application/json", headers)
-
-    def _token(self) -> str | None:
-        for part in self.headers.get("Cookie", "").split(";"):  # tolerant of junk
-            name, eq, value = part.strip().partition("=")
-            if eq and name == COOKIE and value:
-                return value
-        return None
-
-    def _session(self, need: str | None = None):
+    def _session(self, need: str | None = None) -> Session:
         app = self.page.app
         s = app.auth.session(self._token()) if app else None
         if s is None:
@@ -103,37 +60,6 @@ class Handler(BaseHTTPRequestHandler):
         if need and not s.may(need):
             raise HttpError(403, f"your role ({s.role}) may not do this")
         return s
-
-    def _body(self) -> dict[str, Any]:
-        try:
-            n = int(self.headers.get("Content-Length") or 0)
-        except ValueError as exc:
-            raise HttpError(400, "bad Content-Length") from exc
-        if n < 0 or n > MAX_BODY:
-            raise HttpError(413, "request too large")
-        if not (self.headers.get("Content-Type") or "").startswith("application/json"):
-            raise HttpError(415, "send JSON")
-        try:
-            body = strictjson.loads(self.rfile.read(n) or b"{}", "body")
-        except ValueError as exc:
-            raise HttpError(400, f"malformed JSON: {exc}") from exc
-        if not isinstance(body, dict):
-            raise HttpError(400, "send a JSON object")
-        return body
-
-    def _known_host(self) -> bool:
-        """Only the configured host names are served: a page elsewhere whose name resolves
-        to this address (DNS rebinding) gets nothing, not even the static files."""
-        if (self.headers.get("Host") or "").lower() in self.page.allowed_hosts:
-            return True
-        self._json(421, {"error": "unknown host name"})
-        return False
-
-    def _same_origin(self) -> None:
-        origin = self.headers.get("Origin")
-        host = self.headers.get("Host", "")
-        if origin and origin.split("://", 1)[-1] != host:
-            raise HttpError(403, "cross-origin request refused")
 
     def _dispatch(self, routes: dict[str, Any]) -> None:
         path = self.path.split("?", 1)[0]
@@ -154,7 +80,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     # -- GET ---------------------------------------------------------------------
-    def do_GET(self):
+    def do_GET(self) -> None:
         if not self._known_host():
             return
         if self.path in FILES:
@@ -164,7 +90,7 @@ class Handler(BaseHTTPRequestHandler):
                         "/api/me": self._me, "/api/alerts": self._alerts,
                         "/api/options": self._options})
 
-    def _health(self):
+    def _health(self) -> None:
         """Whether the daemon is up, for anyone; the car's state (position, counts) only for a
         signed-in user."""
         app = self.page.app
@@ -172,19 +98,19 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, {"up": True})
         self._json(200, self.page.health())
 
-    def _me(self):
+    def _me(self) -> None:
         self._json(200, self._session().public())
 
-    def _alerts(self):
+    def _alerts(self) -> None:
         self._session("live")
-        self._json(200, [alert_event(a) for a in self.page.app.alerts.current()])
+        self._json(200, [alert_event(a) for a in self.app.alerts.current()])
 
-    def _options(self):
+    def _options(self) -> None:
         self._session()
         self._json(200, {"purposes": PURPOSES, "steps": STEPS,
-                         "dispositions": DISPOSITIONS, "unit_id": self.page.app.unit_id})
+                         "dispositions": DISPOSITIONS, "unit_id": self.app.unit_id})
 
-    def _events(self):
+    def _events(self) -> None:
         token = self._token()
         s = self._session()
         live = s.may("live")
@@ -194,17 +120,18 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
-            for ev in recent:
-                if ev["type"] == "status" or (live and ev["type"] in ("read", "hit")):
-                    self.wfile.write(f"data: {json.dumps(ev)}\n\n".encode())
+            for old in recent:
+                if old["type"] == "status" or (live and old["type"] in ("read", "hit")):
+                    self.wfile.write(f"data: {json.dumps(old)}\n\n".encode())
             self.wfile.flush()
             while not self.page.stopping.is_set():
+                ev: dict[str, Any] | None
                 try:
                     ev = q.get(timeout=1.0)
                 except queue.Empty:
                     ev = None
-                if self.page.app.auth.session(token, touch=False) is None:  # roster, idle
-                    why = self.page.app.auth.ended.get(token, "signed_out")
+                if self.app.auth.session(token, touch=False) is None:  # roster, idle
+                    why = self.app.auth.ended.get(token or "", "signed_out")
                     ev = {"type": "signed_out", "reason": why}
                     self.wfile.write(f"data: {json.dumps(ev)}\n\n".encode())
                     self.wfile.flush()
@@ -219,17 +146,17 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             self.page.bus.unsubscribe(q)
 
-    def _ticket(self, path: str):
+    def _ticket(self, path: str) -> None:
         self._session("selftest")
         name = path.rsplit("/", 1)[-1]
-        folder = self.page.app.tickets_dir
+        folder = self.app.tickets_dir
         if not (folder and re.fullmatch(r"ticket-[0-9A-Za-z.+-]+\.html", name)
                 and (folder / name).is_file()):
             raise HttpError(404, "no such ticket")
         self._send(200, (folder / name).read_bytes(), "text/html; charset=utf-8")
 
     # -- POST --------------------------------------------------------------------
-    def do_POST(self):
+    def do_POST(self) -> None:
         if not self._known_host():
             return
         self._dispatch({"/api/signin": self._signin, "/api/signout": self._signout,
@@ -239,23 +166,23 @@ class Handler(BaseHTTPRequestHandler):
                         "/api/search": self._search, "/api/view": self._view,
                         "/api/export": self._export, "/api/selftest": self._selftest})
 
-    def do_PUT(self):
+    def do_PUT(self) -> None:
         self._json(405, {"error": "ALPR data cannot be changed from the car (POL-06)"})
 
     do_DELETE = do_PATCH = do_PUT
 
-    def _post_session(self, need: str | None = None):
+    def _post_session(self, need: str | None = None) -> Session:
         self._same_origin()
         s = self._session(need)
         if self.headers.get("X-CSRF-Token") != s.csrf:
             raise HttpError(403, "missing or wrong CSRF token: reload the page")
         return s
 
-    def _signin(self):
+    def _signin(self) -> None:
         self._same_origin()
         body = self._body()
         try:
-            s = self.page.app.auth.sign_in(str(body.get("badge") or ""),
+            s = self.app.auth.sign_in(str(body.get("badge") or ""),
                                         str(body.get("pin") or ""))
         except Refused as exc:
             raise HttpError(403, str(exc), code=exc.code) from exc
@@ -263,16 +190,16 @@ class Handler(BaseHTTPRequestHandler):
                   + ("; Secure" if self.page.tls else ""))
         self._json(200, s.public(), {"Set-Cookie": cookie})
 
-    def _signout(self):
+    def _signout(self) -> None:
         s = self._post_session()
-        self.page.app.auth.sign_out(s.token)
+        self.app.auth.sign_out(s.token)
         self._json(200, {"signed_out": True},
                    {"Set-Cookie": f"{COOKIE}=; Max-Age=0; Path=/"})
 
-    def _alert_action(self):
+    def _alert_action(self) -> None:
         s = self._post_session("verify")
         body = self._body()
-        alerts = self.page.app.alerts
+        alerts = self.app.alerts
         hit_id = str(body.get("hit_id") or "")
         kind = self.path.rsplit("/", 1)[-1]
         try:
@@ -292,7 +219,7 @@ class Handler(BaseHTTPRequestHandler):
         if purpose not in PURPOSES:
             raise HttpError(400, "choose one of the six authorised purposes (POL-02)",
                             purposes=list(PURPOSES))
-        return purpose
+        return str(purpose)
 
     def _query(self, body: dict[str, Any]) -> dict[str, Any]:
         plate = str(body.get("plate") or "").upper().replace(" ", "")
@@ -306,30 +233,31 @@ class Handler(BaseHTTPRequestHandler):
                 raise HttpError(400, f"{k}: use an ISO date, e.g. 2026-11-28")
         return {k: v for k, v in q.items() if v is not None}
 
-    def _audited_search(self, action: str, limit: int):
+    def _audited_search(self, action: str, limit: int
+                        ) -> tuple[Session, str, dict[str, Any], list[dict[str, Any]]]:
         """A search for a role allowed `action`: its purpose, its query, its results,
         audited before anything is returned."""
         s = self._post_session(action)
         body = self._body()
         purpose, query = self._purpose(body), self._query(body)
         try:
-            found = self.page.app.store.search(limit=limit, **query)
+            found = self.app.store.search(limit=limit, **query)
         except ValueError as exc:
             raise HttpError(400, f"{exc}: use an ISO date, e.g. 2026-11-28") from exc
-        self.page.app.audit.append(s.badge, s.role, action, purpose=purpose,
+        self.app.audit.append(s.badge, s.role, action, purpose=purpose,
                                 query=query, result_count=len(found))
         return s, purpose, query, found
 
-    def _search(self):
+    def _search(self) -> None:
         found = self._audited_search("search", 200)[3]
         self._json(200, {"results": [_read_summary(r) for r in found]})
 
-    def _view(self):
+    def _view(self) -> None:
         s = self._post_session("view")
         body = self._body()
         purpose = self._purpose(body)
-        r = self.page.app.store.read(str(body.get("id") or ""))
-        self.page.app.audit.append(
+        r = self.app.store.read(str(body.get("id") or ""))
+        self.app.audit.append(
             s.badge, s.role, "view_read", purpose=purpose,
             query={"read_id": str(body.get("id") or "")[:64],
                    "plate": r["text"] if r else None},
@@ -340,17 +268,17 @@ class Handler(BaseHTTPRequestHandler):
                          "crop": "data:image/jpeg;base64,"
                          + base64.b64encode(r["crop"]).decode()})
 
-    def _export(self):
+    def _export(self) -> None:
         s, purpose, query, found = self._audited_search("export", 10000)
-        out = {"unit_id": self.page.app.unit_id, "exported_by": s.badge,
+        out = {"unit_id": self.app.unit_id, "exported_by": s.badge,
                "purpose": purpose, "query": query,
                "reads": [{**_read_summary(r), "crop_jpeg_b64":
                           base64.b64encode(r["crop"]).decode()} for r in found]}
         self._json(200, out, {"Content-Disposition":
                               'attachment; filename="alprd-export.json"'})
 
-    def _selftest(self):
+    def _selftest(self) -> None:
         s = self._post_session("selftest")
-        if self.page.app.selftest is None:
+        if self.app.selftest is None:
             raise HttpError(503, "self-test is not available here")
-        self._json(200, self.page.app.selftest(s))
+        self._json(200, self.app.selftest(s))

@@ -15,12 +15,19 @@ import threading
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 from alprd.conncap import ConnectionCap
 from alprd.lifecycle import Heartbeat
 from alprd.ui.bus import EventBus
 from alprd.ui.routes import Handler
+
+if TYPE_CHECKING:
+    from alprd.alerts import Alerts
+    from alprd.audit import AuditLog
+    from alprd.roster import Auth
+    from alprd.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -32,26 +39,27 @@ MAX_CONNECTIONS = 64
 @dataclass
 class App:
     """What the page's API works with; built by the daemon (or a test)."""
-    auth: object  # alprd.roster.Auth
-    alerts: object  # alprd.ui.alerts.Alerts
-    store: object  # alprd.store.Store
-    audit: object  # alprd.audit.AuditLog
-    selftest: Callable[[object], dict[str, Any]] | None = None  # session -> result (with a ticket)
+    auth: Auth
+    alerts: Alerts
+    store: Store
+    audit: AuditLog
+    selftest: Callable[..., dict[str, Any]] | None = None  # session -> result (with a ticket)
     tickets_dir: Path | None = None
     unit_id: str = ""
 
 
-class _Server(ConnectionCap, ThreadingHTTPServer):
+class PageHttpServer(ConnectionCap, ThreadingHTTPServer):
     """Threads per connection, MAX_CONNECTIONS at most (alprd.conncap: idle ones give way to
     new ones); with TLS, the handshake happens in the connection's own thread (with a
     timeout), so a client that stalls mid-handshake cannot hold up the others."""
     daemon_threads = True
     max_connections = MAX_CONNECTIONS
     cap_name = "in-car page"
+    page: PageServer  # the page it serves (routes.Handler reads it)
     request_queue_size = 128  # the listen backlog: a burst of connections waits, not fails
     tls_context: ssl.SSLContext | None = None
 
-    def finish_request(self, request, client_address):
+    def finish_request(self, request: Any, client_address: Any) -> None:
         if self.tls_context is not None:
             raw = request
             request.settimeout(10)
@@ -66,14 +74,15 @@ class _Server(ConnectionCap, ThreadingHTTPServer):
 
 
 class PageServer:
-    def __init__(self, listen: str, bus: EventBus, health=lambda: {}, app: App | None = None,
-                 tls: tuple[str, str] | None = None, host_names: list[str] = ()) -> None:
+    def __init__(self, listen: str, bus: EventBus,
+                 health: Callable[[], dict[str, Any]] = lambda: {}, app: App | None = None,
+                 tls: tuple[str, str] | None = None, host_names: Sequence[str] = ()) -> None:
         host, _, port = listen.rpartition(":")
         self.name = "page"
         self.bus, self.health, self.app = bus, health, app
         self.tls = tls is not None
         self.stopping = threading.Event()
-        self.httpd = _Server((host.strip("[]"), int(port)), Handler)
+        self.httpd = PageHttpServer((host.strip("[]"), int(port)), Handler)
         self.httpd.page = self
         self.host_names = host_names
         if tls:
@@ -88,16 +97,20 @@ class PageServer:
     def allowed_hosts(self) -> set[str]:
         """The Host headers served: the listen address, localhost names on loopback, and
         ui.host_names, each with the port (a browser sends it) or without."""
-        host, port = self.httpd.server_address[:2]
+        host, port = self._address()
         names = {host, *self.host_names}
         if host.startswith("127.") or host in ("::1", "localhost"):
             names |= {"localhost", "127.0.0.1", "[::1]"}
         names = {f"[{n}]" if ":" in n and not n.startswith("[") else n for n in names}
         return {n.lower() for n in names} | {f"{n}:{port}".lower() for n in names}
 
+    def _address(self) -> tuple[str, int]:
+        host, port = self.httpd.server_address[:2]
+        return str(host), int(port)
+
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
+        host, port = self._address()
         return f"{'https' if self.tls else 'http'}://{host}:{port}/"
 
     def start(self) -> None:
