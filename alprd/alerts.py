@@ -11,6 +11,7 @@ A cancellation from HQ closes the alert with a notice. Alerts still open when th
 The workflow speaks typed values (a Read and one of its Hits per alert); how an alert looks on
 the page is the page's business (alprd.ui.events.alert_event), given here as `publish`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -96,10 +97,16 @@ class Alert:
 
 
 class Alerts:
-    def __init__(self, store: Store, audit: AuditLog, unit_id: str,
-                 publish: Callable[[Alert], None] = lambda a: None,
-                 escalate_after_s: float = 60.0, mono: Callable[[], float] = time.monotonic,
-                 utc: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(
+        self,
+        store: Store,
+        audit: AuditLog,
+        unit_id: str,
+        publish: Callable[[Alert], None] = lambda a: None,
+        escalate_after_s: float = 60.0,
+        mono: Callable[[], float] = time.monotonic,
+        utc: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
         """publish: shows an alert that opened or changed (the daemon's: the page's bus)."""
         self.store, self.audit, self.unit_id, self.publish = store, audit, unit_id, publish
         self.escalate_after_s = escalate_after_s
@@ -109,8 +116,14 @@ class Alerts:
         self._late: list[Alert] = []  # alerts with an acknowledgement still to store
         self._lock = threading.Lock()
 
-    def open(self, read: Read, hits: Sequence[Hit], *, state_pending: bool = False,
-             not_stored: bool = False) -> Alert | None:
+    def open(
+        self,
+        read: Read,
+        hits: Sequence[Hit],
+        *,
+        state_pending: bool = False,
+        not_stored: bool = False,
+    ) -> Alert | None:
         """A read's hits from the pipeline: open one alert per hit (once per hit: an early
         alert is updated, not repeated) and publish them. Returns the first hit's alert."""
         alerts = []
@@ -135,8 +148,10 @@ class Alerts:
             for hit in hits:
                 restored += self._restore_one(read, hit)
         if restored:
-            log.warning("alerts: %d hit alert(s) left open by the last stop are back on the "
-                        "screen", restored)
+            log.warning(
+                "alerts: %d hit alert(s) left open by the last stop are back on the screen",
+                restored,
+            )
         return restored
 
     def _restore_one(self, read: Read, hit: Hit) -> int:
@@ -147,7 +162,7 @@ class Alerts:
             elif d["action"] == "escalated":
                 a.escalated_utc = d["utc"]
             elif d["action"].startswith("verify_"):
-                a.steps[d["action"][len("verify_"):]] = d["utc"]
+                a.steps[d["action"][len("verify_") :]] = d["utc"]
         with self._lock:
             if a.hit_id in self.open_alerts:
                 return 0
@@ -178,9 +193,12 @@ class Alerts:
                     a.acknowledged_utc = iso(self.utc())
                     a.unrecorded.append((session, a.acknowledged_utc))
                     self._late.append(a)
-                    log.error("alerts: %s; the alarm of hit %s is silenced, and its "
-                              "acknowledgement will be recorded once the store takes it",
-                              exc, hit_id)
+                    log.error(
+                        "alerts: %s; the alarm of hit %s is silenced, and its "
+                        "acknowledgement will be recorded once the store takes it",
+                        exc,
+                        hit_id,
+                    )
         return self._push(a)
 
     def _record_late(self) -> None:
@@ -213,8 +231,7 @@ class Alerts:
                 a.steps[step] = self._record(a, session, f"verify_{step}")
         return self._push(a)
 
-    def dispose(self, hit_id: str, disposition: str, session: Officer, note: str = ""
-                ) -> Alert:
+    def dispose(self, hit_id: str, disposition: str, session: Officer, note: str = "") -> Alert:
         if disposition not in DISPOSITIONS:
             raise AlertError(f"unknown disposition {disposition!r}")
         with self._lock:
@@ -228,9 +245,13 @@ class Alerts:
             a.closed = disposition
             self.open_alerts.pop(hit_id, None)
         if report:
-            log.warning("hotlist error reported for %s by %s: priority report %s queued for "
-                        "Communications Division", a.hit.entry.plate, session.badge,
-                        report["id"])
+            log.warning(
+                "hotlist error reported for %s by %s: priority report %s queued for "
+                "Communications Division",
+                a.hit.entry.plate,
+                session.badge,
+                report["id"],
+            )
         return self._push(a)
 
     # -- the system's actions ------------------------------------------------------------
@@ -241,19 +262,27 @@ class Alerts:
         with self._lock:
             self._record_late()
             for a in self.open_alerts.values():
-                if (a.acknowledged_utc is None and a.escalated_utc is None
-                        and now - a.opened_mono >= self.escalate_after_s):
+                if (
+                    a.acknowledged_utc is None
+                    and a.escalated_utc is None
+                    and now - a.opened_mono >= self.escalate_after_s
+                ):
                     late.append(a)
             for a in late:
-                report = self._report(a, "hit_unacknowledged", "Dispatch",
-                                      {"after_s": round(now - a.opened_mono, 1)})
+                report = self._report(
+                    a, "hit_unacknowledged", "Dispatch", {"after_s": round(now - a.opened_mono, 1)}
+                )
                 try:
                     a.escalated_utc = self._record(a, None, "escalated", report=report)
                 except Exception:
                     log.exception("alerts: cannot record the escalation of %s", a.hit_id)
                     continue
-                log.warning("hit %s on %s unacknowledged for %.0f s: escalated to dispatch",
-                            a.hit_id, a.hit.entry.plate, now - a.opened_mono)
+                log.warning(
+                    "hit %s on %s unacknowledged for %.0f s: escalated to dispatch",
+                    a.hit_id,
+                    a.hit.entry.plate,
+                    now - a.opened_mono,
+                )
         for a in late:
             self._push(a)
         return [a.hit_id for a in late]
@@ -276,38 +305,82 @@ class Alerts:
         return [a.hit_id for a in closed]
 
     # -- records -------------------------------------------------------------------------
-    def _record(self, a: Alert, session: Officer | None, action: str, note: str = "",
-                report: dict[str, Any] | None = None, utc: str | None = None) -> str:
+    def _record(
+        self,
+        a: Alert,
+        session: Officer | None,
+        action: str,
+        note: str = "",
+        report: dict[str, Any] | None = None,
+        utc: str | None = None,
+    ) -> str:
         utc = utc or iso(self.utc())
         user = session.badge if session else "system"
         role = session.role if session else "system"
         # the step and its audit record: one transaction, so a power cut keeps both or neither
         self.store.add_disposition(
-            {"id": str(uuid.uuid4()), "hit_id": a.hit_id, "read_id": a.read_id,
-             "unit_id": self.unit_id, "utc": utc, "username": user, "role": role,
-             "action": action, "note": note}, report,
-            also=lambda conn: self._audit(conn, a, user, role, action, utc))
+            {
+                "id": str(uuid.uuid4()),
+                "hit_id": a.hit_id,
+                "read_id": a.read_id,
+                "unit_id": self.unit_id,
+                "utc": utc,
+                "username": user,
+                "role": role,
+                "action": action,
+                "note": note,
+            },
+            report,
+            also=lambda conn: self._audit(conn, a, user, role, action, utc),
+        )
         return utc
 
-    def _audit(self, conn: sqlite3.Connection, a: Alert, user: str, role: str, action: str,
-               utc: str) -> None:
-        self.audit.append_in(conn, user, role, f"hit_{action}", utc=utc,
-                             query={"plate": a.hit.entry.plate},
-                             detail={"hit_id": a.hit_id, "read_id": a.read_id})
+    def _audit(
+        self, conn: sqlite3.Connection, a: Alert, user: str, role: str, action: str, utc: str
+    ) -> None:
+        self.audit.append_in(
+            conn,
+            user,
+            role,
+            f"hit_{action}",
+            utc=utc,
+            query={"plate": a.hit.entry.plate},
+            detail={"hit_id": a.hit_id, "read_id": a.read_id},
+        )
 
     def _report(self, a: Alert, kind: str, to: str, extra: dict[str, Any]) -> dict[str, Any]:
         r, e = a.read, a.hit.entry
-        return {"id": str(uuid.uuid4()), "type": kind, "for": to, "unit_id": self.unit_id,
-                "utc": iso(self.utc()), "hit_id": a.hit_id, "read_id": a.read_id,
-                "read_text": r.text, "camera_id": r.camera_id, "read_utc": r.utc,
-                "lat": r.lat, "lon": r.lon,
-                "hotlist": {"plate": e.plate, "state": e.state, "list_type": e.list_type,
-                            "reason": e.reason, "case_number": e.case_number}, **extra}
+        return {
+            "id": str(uuid.uuid4()),
+            "type": kind,
+            "for": to,
+            "unit_id": self.unit_id,
+            "utc": iso(self.utc()),
+            "hit_id": a.hit_id,
+            "read_id": a.read_id,
+            "read_text": r.text,
+            "camera_id": r.camera_id,
+            "read_utc": r.utc,
+            "lat": r.lat,
+            "lon": r.lon,
+            "hotlist": {
+                "plate": e.plate,
+                "state": e.state,
+                "list_type": e.list_type,
+                "reason": e.reason,
+                "case_number": e.case_number,
+            },
+            **extra,
+        }
 
     def _hotlist_error(self, a: Alert, session: Officer, note: str) -> dict[str, Any]:
         """POL-12: a verified error in a want goes to Communications Division at once."""
-        return self._report(a, "hotlist_error", "Communications Division",
-                            {"badge": session.badge, "name": session.name, "note": note[:500]})
+        return self._report(
+            a,
+            "hotlist_error",
+            "Communications Division",
+            {"badge": session.badge, "name": session.name, "note": note[:500]},
+        )
 
     def _push(self, a: Alert) -> Alert:
         self.publish(a)

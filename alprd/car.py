@@ -2,6 +2,7 @@
 its sync, roster and sign-in, GPS, cameras, the pass pipeline and its state reader, alerts,
 the self-test, HQ's inbox, the uplink, the page. Nothing runs here: alprd.daemon.Daemon starts
 and stops them (alprd.lifecycle) and runs the pass pipeline."""
+
 from __future__ import annotations
 
 import logging
@@ -39,16 +40,22 @@ log = logging.getLogger(__name__)
 
 
 class Car:
-    def __init__(self, cfg: Config, on_read: Callable[[Read, list[Hit]], None] | None = None,
-                 ui: bool = True) -> None:
+    def __init__(
+        self, cfg: Config, on_read: Callable[[Read, list[Hit]], None] | None = None, ui: bool = True
+    ) -> None:
         self.cfg, unit, self.stop_event = cfg, cfg.vehicle.unit_id, threading.Event()
         state_dir = Path(cfg.store.path).parent
         self.store = Store(Path(cfg.store.path), load_key(data_key_path(cfg.store.key_file)))
         self.audit = AuditLog(self.store, unit)
         self.hotlist = Hotlist.from_config(cfg.hotlist)
         hq_key = load_public_key(Path(cfg.hotlist.public_key)) if cfg.hotlist.public_key else None
-        self.sync = (HotlistSync(self.hotlist, hq_key, state_dir, cfg.hotlist.max_age_s,
-                                 sealer=self.store.sealer) if hq_key else None)
+        self.sync = (
+            HotlistSync(
+                self.hotlist, hq_key, state_dir, cfg.hotlist.max_age_s, sealer=self.store.sealer
+            )
+            if hq_key
+            else None
+        )
         self.roster = Roster(hq_key, state_dir, self.store.sealer)  # from HQ only, signed
         if self.sync:
             self.sync.load_saved()
@@ -56,55 +63,144 @@ class Car:
         self.gps_track = GpsTrack(cfg.gps.stale_after_s)
         self.gps = GpsReader.from_config(cfg.gps, self.gps_track) if cfg.gps.port else None
         self.queues = {c.id: FrameQueue(cfg.capture.queue_size) for c in cfg.capture.cameras}
-        self.cameras = [Camera(c, self.queues[c.id], cfg.capture.reconnect_max_s)
-                        for c in cfg.capture.cameras]
+        self.cameras = [
+            Camera(c, self.queues[c.id], cfg.capture.reconnect_max_s) for c in cfg.capture.cameras
+        ]
         self.bus = EventBus()
-        self.auth = Auth(self.roster, self.audit, unit, cfg.ui.session_idle_s,
-                         failures_path=state_dir / "signin-failures.json")
-        self.alerts = Alerts(self.store, self.audit, unit,
-                             lambda a: self.bus.publish(alert_event(a)), cfg.ui.escalate_after_s)
+        self.auth = Auth(
+            self.roster,
+            self.audit,
+            unit,
+            cfg.ui.session_idle_s,
+            failures_path=state_dir / "signin-failures.json",
+        )
+        self.alerts = Alerts(
+            self.store,
+            self.audit,
+            unit,
+            lambda a: self.bus.publish(alert_event(a)),
+            cfg.ui.escalate_after_s,
+        )
         try:  # a power cut mid-alert: the alert comes back with its steps
             self.alerts.restore()
         except (sqlite3.Error, TamperError, ValueError) as exc:
             log.error("alerts: open alerts not restored (%s); the hits are stored", exc)
         self.states = StateWorker(lambda: self.pipeline.recognizer.state)  # loaded on its thread
-        self.pipeline = Pipeline(cfg, Recognizer.from_config(cfg.recognize), self.store,
-                                 self.hotlist, self.gps_track, self.alerts,
-                                 lambda r, h: self.bus.publish(read_event(r, h)), self._wake,
-                                 on_read, states=self.states)
-        self.run_selftest = LiveSelftest(cfg, self.cameras, self.gps_track, self.gps,
-                                         self.store, self.audit, state_dir / "tickets",
-                                         self._wake)
+        self.pipeline = Pipeline(
+            cfg,
+            Recognizer.from_config(cfg.recognize),
+            self.store,
+            self.hotlist,
+            self.gps_track,
+            self.alerts,
+            lambda r, h: self.bus.publish(read_event(r, h)),
+            self._wake,
+            on_read,
+            states=self.states,
+        )
+        self.run_selftest = LiveSelftest(
+            cfg,
+            self.cameras,
+            self.gps_track,
+            self.gps,
+            self.store,
+            self.audit,
+            state_dir / "tickets",
+            self._wake,
+        )
         self.control = ControlSocket(socket_path(cfg), self.run_selftest)  # `alprd selftest`
-        self.inbox = (Inbox(unit, hq_key, self.sync, self.roster, self.auth, self.alerts,
-                            self.bus, state_dir, self.run_selftest)
-                      if hq_key and self.sync else None)
+        self.inbox = (
+            Inbox(
+                unit,
+                hq_key,
+                self.sync,
+                self.roster,
+                self.auth,
+                self.alerts,
+                self.bus,
+                state_dir,
+                self.run_selftest,
+            )
+            if hq_key and self.sync
+            else None
+        )
         prefix = cfg.uplink.topic_prefix.rstrip("/")
-        self.uplink = (Uplink.from_config(
-            cfg.uplink, self.store, unit, self.inbox.handlers(prefix) if self.inbox else None,
-            supervise.fleet_figures(self.store, self.sync)) if cfg.uplink.broker else None)
-        self.purge = VehiclePurge(self.store, self.audit, cfg.store.local_cap_days,
-                                  utc=lambda: self.pipeline.trusted_utc(bool(self.gps)))
-        app = App(self.auth, self.alerts, self.store, self.audit, self.run_selftest,
-                  state_dir / "tickets", unit)
-        self.page = (PageServer(cfg.ui.listen, self.bus, self.health, app,
-                                (cfg.ui.tls_cert, cfg.ui.tls_key) if cfg.ui.tls_cert else None,
-                                cfg.ui.host_names) if ui else None)
+        self.uplink = (
+            Uplink.from_config(
+                cfg.uplink,
+                self.store,
+                unit,
+                self.inbox.handlers(prefix) if self.inbox else None,
+                supervise.fleet_figures(self.store, self.sync),
+            )
+            if cfg.uplink.broker
+            else None
+        )
+        self.purge = VehiclePurge(
+            self.store,
+            self.audit,
+            cfg.store.local_cap_days,
+            utc=lambda: self.pipeline.trusted_utc(bool(self.gps)),
+        )
+        app = App(
+            self.auth,
+            self.alerts,
+            self.store,
+            self.audit,
+            self.run_selftest,
+            state_dir / "tickets",
+            unit,
+        )
+        self.page = (
+            PageServer(
+                cfg.ui.listen,
+                self.bus,
+                self.health,
+                app,
+                (cfg.ui.tls_cert, cfg.ui.tls_key) if cfg.ui.tls_cert else None,
+                cfg.ui.host_names,
+            )
+            if ui
+            else None
+        )
         self.page_status = supervise.PageStatus(self.bus, self.sync)
         # every part that runs on its own, in start order (they stop in reverse, see lifecycle)
-        self.parts = Lifecycle([p for p in (self.page, self.uplink, self.control, self.inbox,
-                                            self.gps, self.states, self.pipeline) if p]
-                               + list(self.cameras))
-        self.watchdog = supervise.Watchdog(supervise.Notifier(), self.parts.heartbeats(),
-                                           cfg.service.stall_s)
+        self.parts = Lifecycle(
+            [
+                p
+                for p in (
+                    self.page,
+                    self.uplink,
+                    self.control,
+                    self.inbox,
+                    self.gps,
+                    self.states,
+                    self.pipeline,
+                )
+                if p
+            ]
+            + list(self.cameras)
+        )
+        self.watchdog = supervise.Watchdog(
+            supervise.Notifier(), self.parts.heartbeats(), cfg.service.stall_s
+        )
         self.health_report = supervise.car_health(
-            unit, model_version(), self.pipeline, self.store, self.cameras, self.gps_track,
-            self.gps, self.hotlist, self.sync, self.uplink, self.states)
+            unit,
+            model_version(),
+            self.pipeline,
+            self.store,
+            self.cameras,
+            self.gps_track,
+            self.gps,
+            self.hotlist,
+            self.sync,
+            self.uplink,
+            self.states,
+        )
 
     def _wake(self) -> None:  # a record is waiting for HQ
         if self.uplink:
             self.uplink.wake()
-
 
     def health(self) -> dict[str, Any]:
         return self.health_report.report()

@@ -17,14 +17,15 @@ GPS_LEAD_MAX ahead of the best time the car otherwise has (a sane system clock, 
 spoofer or a broken receiver's 2099 would otherwise become every read's time and the floor.
 An implausible GPS time is ignored, said once in the log, as if the receiver gave none.
 """
+
 from __future__ import annotations
 
-from typing import Callable
 import logging
 import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable
 
 from alprd.files import replace_atomically
 
@@ -54,10 +55,14 @@ def parse(text: str | None) -> datetime | None:
 class UtcClock:
     """Stamps events (given on the monotonic clock) with UTC and the source of that time."""
 
-    def __init__(self, floor_path: Path | None = None, margin_s: float = 60.0,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 mono: Callable[[], float] = time.monotonic,
-                 save_every_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        floor_path: Path | None = None,
+        margin_s: float = 60.0,
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        mono: Callable[[], float] = time.monotonic,
+        save_every_s: float = 60.0,
+    ) -> None:
         self.floor_path, self.margin_s = floor_path, margin_s
         self.now, self.mono, self.save_every_s = now, mono, save_every_s
         self._lock = threading.Lock()
@@ -66,14 +71,18 @@ class UtcClock:
         self.distrusted: str | None = None  # why the system clock is not used, for the log
         self.gps_refused: str | None = None  # why GPS time is not used, for the log
 
-    def stamp(self, mono: float, gps_utc: str | None = None,
-              gps_utc_mono: float | None = None) -> tuple[str, str]:
+    def stamp(
+        self, mono: float, gps_utc: str | None = None, gps_utc_mono: float | None = None
+    ) -> tuple[str, str]:
         """(ISO UTC, source) for an event that happened at monotonic time mono."""
         now_mono = self.mono()
         system = self.now() - timedelta(seconds=now_mono - mono)
         base = parse(gps_utc) if gps_utc_mono is not None else None
-        gps = (base + timedelta(seconds=mono - gps_utc_mono)
-               if base is not None and gps_utc_mono is not None else None)
+        gps = (
+            base + timedelta(seconds=mono - gps_utc_mono)
+            if base is not None and gps_utc_mono is not None
+            else None
+        )
         gps = self._plausible(gps, system)
         why = None
         if system < SANE_AFTER:
@@ -99,14 +108,19 @@ class UtcClock:
         if gps is not None:
             known = [t for t in (system if system >= SANE_AFTER else None, self.floor) if t]
             if gps < SANE_AFTER:
-                why = (f"GPS time {iso(gps)} is before {SANE_AFTER.year} (a receiver with the "
-                       "week-number rollover bug?)")
+                why = (
+                    f"GPS time {iso(gps)} is before {SANE_AFTER.year} (a receiver with the "
+                    "week-number rollover bug?)"
+                )
             elif known and gps > max(known) + GPS_LEAD_MAX:
-                why = (f"GPS time {iso(gps)} is more than {GPS_LEAD_MAX.days} days ahead of "
-                       f"{iso(max(known))} (spoofed, or a broken receiver?)")
+                why = (
+                    f"GPS time {iso(gps)} is more than {GPS_LEAD_MAX.days} days ahead of "
+                    f"{iso(max(known))} (spoofed, or a broken receiver?)"
+                )
         if why != self.gps_refused:
-            (log.warning if why else log.info)("clock: %s", (why + "; ignored") if why
-                                               else "GPS time plausible again")
+            (log.warning if why else log.info)(
+                "clock: %s", (why + "; ignored") if why else "GPS time plausible again"
+            )
             self.gps_refused = why
         return None if why else gps
 
@@ -128,8 +142,7 @@ class UtcClock:
             replace_atomically(self.floor_path, (iso(floor) + "\n").encode(), mode=0o600)
             self._saved_floor = floor
         except OSError as exc:
-            log.error("clock: cannot save the last recorded time to %s (%s)",
-                      self.floor_path, exc)
+            log.error("clock: cannot save the last recorded time to %s (%s)", self.floor_path, exc)
 
     def _load(self) -> datetime | None:
         if self.floor_path is None or not self.floor_path.exists():

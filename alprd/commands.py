@@ -1,5 +1,6 @@
 """The car's commands: `alprd config check|firewall|keys`, `run`, `recognize`, `selftest`,
 `audit`, `compliance`, `provision` (alprd.cli parses their arguments)."""
+
 from __future__ import annotations
 
 import argparse
@@ -36,13 +37,16 @@ def cmd_config_check(a: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"config: {exc}", file=sys.stderr)
         return 2
-    print(f"config OK: {path or 'defaults'} ({len(cfg.capture.cameras)} camera(s), "
-          f"uplink {'offline' if not cfg.uplink.broker else cfg.uplink.broker})")
+    print(
+        f"config OK: {path or 'defaults'} ({len(cfg.capture.cameras)} camera(s), "
+        f"uplink {'offline' if not cfg.uplink.broker else cfg.uplink.broker})"
+    )
     return 0
 
 
 def cmd_config_firewall(a: argparse.Namespace) -> int:
     from alprd.netpolicy import PolicyError, dropin
+
     try:
         print(dropin(load(_config_path(a.config)), Path(a.resolv_conf)), end="")
     except (ConfigError, PolicyError) as exc:
@@ -58,6 +62,7 @@ def cmd_config_keys(a: argparse.Namespace) -> int:
 
 def cmd_run(a: argparse.Namespace) -> int:
     from alprd.daemon import Daemon
+
     try:
         cfg = load(_config_path(a.config))
     except ConfigError as exc:
@@ -70,8 +75,10 @@ def cmd_run(a: argparse.Namespace) -> int:
         print(f"alprd: {exc}", file=sys.stderr)
         return 2
     daemon.install_signal_handlers()
-    daemon.run(until=daemon.all_sources_finished if a.exit_when_done else None,
-               drain_s=a.drain_s if a.exit_when_done else 0.0)
+    daemon.run(
+        until=daemon.all_sources_finished if a.exit_when_done else None,
+        drain_s=a.drain_s if a.exit_when_done else 0.0,
+    )
     return 0
 
 
@@ -79,9 +86,11 @@ def cmd_recognize(a: argparse.Namespace) -> int:
     from alprd.recognize.recognizer import Recognizer
     from alprd.recognize.runtime import ModelError
     from alprd.recognize.state_ocr import StateOcrMissing
+
     setup_logging("WARNING")
     try:
         from alprd.config import RecognizeConfig
+
         rec = Recognizer.from_config(RecognizeConfig(threads=a.threads))  # the daemon's defaults
         rec.state  # noqa: B018  the state reader is loaded now: a missing model says so once
     except (ModelError, StateOcrMissing) as exc:
@@ -98,8 +107,9 @@ def cmd_recognize(a: argparse.Namespace) -> int:
         if a.json:
             print(json.dumps(result), flush=True)
         else:
-            texts = ", ".join(f"{p['text']} ({p['confidence']:.2f}, state {_state(p)})"
-                              for p in result["plates"])
+            texts = ", ".join(
+                f"{p['text']} ({p['confidence']:.2f}, state {_state(p)})" for p in result["plates"]
+            )
             print(f"{path}: {texts or 'no plate'}  [{result['ms']:.0f} ms]", flush=True)
     return status
 
@@ -114,6 +124,7 @@ def _state(plate: dict[str, Any]) -> str:
 def cmd_selftest(a: argparse.Namespace) -> int:
     from alprd import selftest
     from alprd.selftest.control import ask_daemon, socket_path
+
     setup_logging("ERROR")
     try:
         cfg = load(_config_path(a.config))
@@ -123,17 +134,27 @@ def cmd_selftest(a: argparse.Namespace) -> int:
     try:  # the running daemon holds the cameras and the GPS: it checks them itself
         out = None if a.direct else ask_daemon(socket_path(cfg), a.employee, a.ticket)
     except (OSError, ValueError) as exc:
-        print(f"selftest: the running daemon did not answer ({exc}); checking directly",
-              file=sys.stderr)
+        print(
+            f"selftest: the running daemon did not answer ({exc}); checking directly",
+            file=sys.stderr,
+        )
         out = None
     if out is not None and "error" not in out:
         results = [selftest.Result(**r) for r in out["results"]]
-        out = {"results": out["results"], "ok": not out["failed"], "via": "daemon",
-               "ticket": out.get("ticket")}
+        out = {
+            "results": out["results"],
+            "ok": not out["failed"],
+            "via": "daemon",
+            "ticket": out.get("ticket"),
+        }
     else:
         results = selftest.run_all(cfg, a.min_free_mb)
-        out = {"results": selftest.as_json(results), "via": "direct",
-               "ok": not any(r.status == "fail" for r in results), "ticket": None}
+        out = {
+            "results": selftest.as_json(results),
+            "via": "direct",
+            "ok": not any(r.status == "fail" for r in results),
+            "ticket": None,
+        }
         if a.ticket or (a.ticket_on_failure and not out["ok"]):
             out["ticket"] = _direct_ticket(cfg, results, a.employee)
     if a.json:
@@ -142,10 +163,13 @@ def cmd_selftest(a: argparse.Namespace) -> int:
         print(selftest.table(results))
         t = out["ticket"]
         if t:
-            print(f"\nTrouble ticket (Form 11.03.00) prepared: {t['print_view']}"
-                  f"{' (not queued: storage failed)' if t.get('queued_for_hq') is False else ''}")
-        print("\nRESULT: " + ("all checks passed" if out["ok"] else
-                              "FAIL: see the lines marked FAIL"))
+            print(
+                f"\nTrouble ticket (Form 11.03.00) prepared: {t['print_view']}"
+                f"{' (not queued: storage failed)' if t.get('queued_for_hq') is False else ''}"
+            )
+        print(
+            "\nRESULT: " + ("all checks passed" if out["ok"] else "FAIL: see the lines marked FAIL")
+        )
     return 0 if out["ok"] else 1
 
 
@@ -153,12 +177,14 @@ def _direct_ticket(cfg: Config, results: list[Result], employee: str) -> dict[st
     """The ticket of a self-test run with no daemon: saved (0600), queued for HQ if the store
     opens (storage may be what is broken: the print view remains)."""
     from alprd.selftest import ticket
+
     t = ticket.make(cfg, results, employee)
     path = ticket.save(t, Path(cfg.store.path).parent / "tickets")
     out = {"id": t["id"], "print_view": str(path)}
     try:
         from alprd.store import Store
         from alprd.store.crypto import data_key_path, load_key
+
         store = Store(Path(cfg.store.path), load_key(data_key_path(cfg.store.key_file)))
         store.queue("ticket", t)
         store.close()
@@ -173,6 +199,7 @@ def cmd_audit(a: argparse.Namespace) -> int:
     from alprd.audit import AuditError, AuditLog, format_report
     from alprd.store import Store, StoreError
     from alprd.store.crypto import DataKeyError, data_key_path, load_key
+
     setup_logging("ERROR")
     try:
         cfg = load(_config_path(a.config))
@@ -190,8 +217,10 @@ def cmd_audit(a: argparse.Namespace) -> int:
                 store.report_breach(f"audit chain broken: {exc}")  # POL-14
                 print("A breach report has been queued for HQ.")
                 return 1
-            print(f"audit chain intact: {v.records} record(s), seq {v.first_seq}..{v.last_seq}"
-                  f", head {v.head_hash[:16]}")
+            print(
+                f"audit chain intact: {v.records} record(s), seq {v.first_seq}..{v.last_seq}"
+                f", head {v.head_hash[:16]}"
+            )
             return 0
         try:
             rep = audit.report(a.since, a.until)
@@ -206,10 +235,13 @@ def cmd_audit(a: argparse.Namespace) -> int:
 
 def cmd_compliance(a: argparse.Namespace) -> int:
     from alprd import compliance
+
     repo = Path(a.repo)
     if not (repo / "tests").is_dir():
-        print(f"compliance: no tests/ in {repo}: run it from a checkout of alprd (--repo)",
-              file=sys.stderr)
+        print(
+            f"compliance: no tests/ in {repo}: run it from a checkout of alprd (--repo)",
+            file=sys.stderr,
+        )
         return 2
     text, ok = compliance.report(compliance.collect(repo))
     print(text)
@@ -218,17 +250,24 @@ def cmd_compliance(a: argparse.Namespace) -> int:
 
 def cmd_provision(a: argparse.Namespace) -> int:
     from alprd.provision import provision, revoke
+
     if a.revoke:
         try:
             new = revoke(Path(a.dir), a.revoke)
         except (OSError, ValueError) as exc:
             print(f"provision: cannot revoke {a.revoke}: {exc}", file=sys.stderr)
             return 1
-        print(f"revoked {len(new)} certificate(s) of {a.revoke}; {Path(a.dir) / 'ca.crl'} "
-              f"written: restart the broker to enforce it")
+        print(
+            f"revoked {len(new)} certificate(s) of {a.revoke}; {Path(a.dir) / 'ca.crl'} "
+            f"written: restart the broker to enforce it"
+        )
         return 0 if new else 1
-    made = provision(Path(a.dir), a.unit, tuple(a.hq_host or ("127.0.0.1", "localhost")),
-                     tuple(a.page_host or ()))
+    made = provision(
+        Path(a.dir),
+        a.unit,
+        tuple(a.hq_host or ("127.0.0.1", "localhost")),
+        tuple(a.page_host or ()),
+    )
     for name in made:
         print(f"made {Path(a.dir) / name}")
     print(f"provisioned {a.dir}: {len(made)} file(s) made, the rest already there")

@@ -3,15 +3,16 @@
 Runs the test suite's policy tests (pytest marker `policy`) from a checkout of the repository
 and prints, per row, the tests and their results. A row with no test is listed as NOT COVERED.
 """
+
 from __future__ import annotations
 
-from typing import Any
 import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROWS = {
     "POL-01": "data collected: plate crop, time, place, camera, unit; no scene",
@@ -40,9 +41,14 @@ def collect(repo: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "policy.json"
         env = dict(os.environ, ALPRD_COMPLIANCE_OUT=str(out))
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "policy", "-p",
-                        "no:cacheprovider"], cwd=repo, env=env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-m", "policy", "-p", "no:cacheprovider"],
+            cwd=repo,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         return json.loads(out.read_text()) if out.exists() else {}
 
 

@@ -8,6 +8,7 @@ connection takes the place of the oldest one that has not yet sent a whole reque
 or a slowloris one), so someone who really asks something always gets in; only when every
 place is busy answering is the newcomer closed at once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,13 @@ class ConnectionCap(_Server):
 
     def _say(self, what: str, n: int) -> None:
         if n == 1 or n % 1000 == 0:
-            log.warning("%s: %d connections held; %s (%d so far)", self.cap_name,
-                        self.max_connections, what, n)
+            log.warning(
+                "%s: %d connections held; %s (%d so far)",
+                self.cap_name,
+                self.max_connections,
+                what,
+                n,
+            )
 
     def process_request(self, request: Any, client_address: Any) -> None:
         lock, open_ = self._cap()

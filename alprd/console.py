@@ -1,5 +1,6 @@
 """What the car's commands share: a read's line on the console, the errors that stop the
 daemon before it runs (each reported as one line), whether the page's port is free."""
+
 from __future__ import annotations
 
 import socket
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
 
 def print_read(read: Read, hits: Sequence[Hit]) -> None:
     from alprd.pipeline import format_read
+
     print(format_read(read, hits), flush=True)
 
 
@@ -22,6 +24,7 @@ def startup_errors() -> tuple[Any, ...]:
     from alprd.store import StoreError
     from alprd.store.crypto import DataKeyError
     from alprd.uplink import UplinkError
+
     return (StoreError, DataKeyError, UplinkError, ModelError, UpdateRefused)
 
 

@@ -5,6 +5,7 @@ recognition), the state reader, GPS, uplink (with paho's), HQ's inbox, the page 
 calling thread runs the pass pipeline. Signal handlers only set an event; shutdown stops the
 parts in reverse order (alprd.lifecycle): the cameras, then the open passes into the store, so
 nothing seen is lost, then the rest."""
+
 from __future__ import annotations
 
 import logging
@@ -26,12 +27,18 @@ class Daemon(Car):
     def install_signal_handlers(self) -> None:
         def handler(signum: int, frame: object) -> None:
             self.stop_event.set()  # only queue the request; the main loop does the work
+
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
 
     def start(self) -> None:
-        log.info("alprd: unit %s, models %s, %d camera(s), hotlist %d entries",
-                 self.cfg.vehicle.unit_id, model_version(), len(self.cameras), len(self.hotlist))
+        log.info(
+            "alprd: unit %s, models %s, %d camera(s), hotlist %d entries",
+            self.cfg.vehicle.unit_id,
+            model_version(),
+            len(self.cameras),
+            len(self.hotlist),
+        )
         self.parts.start()
         if self.page:
             log.info("in-car page: %s", self.page.url)
@@ -45,12 +52,18 @@ class Daemon(Car):
         """READY=1 once cameras and GPS have opened (or tried to) and the store is open."""
         deadline = time.monotonic() + self.cfg.service.ready_timeout_s
         workers = list(self.cameras) + ([self.gps] if self.gps else [])
-        while (any(w.state == "starting" for w in workers) and time.monotonic() < deadline
-               and not self.stop_event.is_set()):
+        while (
+            any(w.state == "starting" for w in workers)
+            and time.monotonic() < deadline
+            and not self.stop_event.is_set()
+        ):
             self.stop_event.wait(0.05)
         self.watchdog.notifier.send("READY=1", f"STATUS={self._status()}")
-        log.info("ready: %s", ", ".join(f"{getattr(w, 'id', 'gps')} {w.state}"
-                                        for w in workers) or "no cameras, no GPS")
+        log.info(
+            "ready: %s",
+            ", ".join(f"{getattr(w, 'id', 'gps')} {w.state}" for w in workers)
+            or "no cameras, no GPS",
+        )
 
     def run(self, until: Callable[[], bool] | None = None, drain_s: float = 0.0) -> None:
         """Recognise until stopped (or until() is true); then shut down cleanly.
@@ -98,5 +111,10 @@ class Daemon(Car):
         self.parts.stop(STOP_WITHIN_S + (self.uplink.drain_s if self.uplink else 0.0))
         self.pipeline.utc_clock.save()
         self.store.close()
-        log.info("stopped in %.1f s: %d frames, %d reads, %d hits", time.monotonic() - t0,
-                 self.pipeline.frames, self.pipeline.reads, self.pipeline.hits)
+        log.info(
+            "stopped in %.1f s: %d frames, %d reads, %d hits",
+            time.monotonic() - t0,
+            self.pipeline.frames,
+            self.pipeline.reads,
+            self.pipeline.hits,
+        )

@@ -1,4 +1,5 @@
 """Small state files (roster, last use, commands run): replaced whole or not at all."""
+
 from __future__ import annotations
 
 import os
@@ -52,7 +53,7 @@ def read_sealed(path: Path, sealer: Sealing | None) -> tuple[bytes, bool]:
         if sealer is None:
             raise ValueError(f"{path} is sealed and no data key was given")
         try:
-            return sealer.open(raw[len(SEALED):], f"file/{path.name}"), True
+            return sealer.open(raw[len(SEALED) :], f"file/{path.name}"), True
         except Exception as exc:  # noqa: BLE001  the sealer's TamperError, said as a ValueError
             raise ValueError(str(exc)) from exc
     return raw, False

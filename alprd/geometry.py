@@ -1,4 +1,5 @@
 """Box arithmetic shared by the detector, the tracker and the benchmarks."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -4,6 +4,7 @@ paho's network thread only queues a message here (Inbox.put); the inbox's own th
 and applies it, so a large hotlist snapshot never holds up acknowledgements. A refused
 message costs one log line and leaves the last good state in force.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,18 @@ class Page(Protocol):
 
 
 class Inbox(Worker):
-    def __init__(self, unit_id: str, hq_key: Ed25519PublicKey, sync: HotlistSync,
-                 roster: Roster, auth: Auth, alerts: Alerts, bus: Page, state_dir: Path,
-                 run_selftest: Callable[..., dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        unit_id: str,
+        hq_key: Ed25519PublicKey,
+        sync: HotlistSync,
+        roster: Roster,
+        auth: Auth,
+        alerts: Alerts,
+        bus: Page,
+        state_dir: Path,
+        run_selftest: Callable[..., dict[str, Any]],
+    ) -> None:
         super().__init__("inbox")
         self.unit_id, self.hq_key = unit_id, hq_key
         self.sync, self.roster, self.auth, self.alerts, self.bus = sync, roster, auth, alerts, bus
@@ -51,9 +61,11 @@ class Inbox(Worker):
 
     def handlers(self, prefix: str) -> dict[str, Callable[[bytes], None]]:
         """topic -> callback, for the uplink to subscribe to and call from paho's thread."""
-        return {f"{prefix}/hotlist": lambda m: self.put(self.hotlist, m),
-                f"{prefix}/roster": lambda m: self.put(self.roster_update, m),
-                f"{prefix}/{self.unit_id}/cmd": lambda m: self.put(self.command, m)}
+        return {
+            f"{prefix}/hotlist": lambda m: self.put(self.hotlist, m),
+            f"{prefix}/roster": lambda m: self.put(self.roster_update, m),
+            f"{prefix}/{self.unit_id}/cmd": lambda m: self.put(self.command, m),
+        }
 
     def put(self, handle: Callable[[bytes], None], message: bytes) -> None:
         """Queue a message (paho's thread: never blocks; the oldest goes when full)."""
@@ -81,8 +93,11 @@ class Inbox(Worker):
                 handle(message)
             except Exception as exc:  # noqa: BLE001  no message may end this thread
                 self.failed += 1
-                log.error("inbox: a message from HQ was not applied (%s: %s); the last good "
-                          "state stays", type(exc).__name__, exc)
+                log.error(
+                    "inbox: a message from HQ was not applied (%s: %s); the last good state stays",
+                    type(exc).__name__,
+                    exc,
+                )
 
     # -- the messages ---------------------------------------------------------------------
     def hotlist(self, message: bytes) -> None:
@@ -91,8 +106,13 @@ class Inbox(Worker):
             applied = self.sync.apply(message)
         except UpdateRefused:
             return  # logged with its reason; the last good list stays
-        log.info("hotlist: %s applied, version %d (+%d, -%d)", applied.kind, applied.version,
-                 applied.added, len(applied.removed))
+        log.info(
+            "hotlist: %s applied, version %d (+%d, -%d)",
+            applied.kind,
+            applied.version,
+            applied.added,
+            len(applied.removed),
+        )
         if applied.cancelled and applied.removed:
             plates = [p for p, _ in applied.removed]
             try:
@@ -110,8 +130,9 @@ class Inbox(Worker):
             return
         ended = self.auth.roster_applied(removed, changed)
         if ended:
-            log.warning("roster: signed out %s (removed, deactivated or role changed)",
-                        ", ".join(ended))
+            log.warning(
+                "roster: signed out %s (removed, deactivated or role changed)", ", ".join(ended)
+            )
 
     def command(self, message: bytes) -> None:
         """A signed command for this unit (command.v1); each id runs once, across restarts."""
@@ -129,8 +150,12 @@ class Inbox(Worker):
             return
         self._command_seen(body["id"])
         log.info("HQ asks for a self-test (command %s)", body.get("id"))
-        threading.Thread(target=self.run_selftest, name="selftest", daemon=True,
-                         kwargs={"session": None, "command_id": body.get("id")}).start()
+        threading.Thread(
+            target=self.run_selftest,
+            name="selftest",
+            daemon=True,
+            kwargs={"session": None, "command_id": body.get("id")},
+        ).start()
 
     def _commands_seen(self) -> list[str]:
         """Ids of the commands already run (the last COMMANDS_KEPT), kept across restarts."""

@@ -8,6 +8,7 @@ the store; the uplink, which drains the outbox, after everything that writes to 
 last). A part that does not stop in time is named in one line and the rest stop all the same:
 systemd's TimeoutStopSec= is 10 s.
 """
+
 from __future__ import annotations
 
 import logging
@@ -62,6 +63,7 @@ class Lifecycle:
             timeout_s = max(0.1, min(PART_STOP_S, end - mono()))
             if not part.stop(timeout_s):
                 late.append(part.name)
-                log.warning("%s: not stopped within %.1f s; stopping the rest", part.name,
-                            timeout_s)
+                log.warning(
+                    "%s: not stopped within %.1f s; stopping the rest", part.name, timeout_s
+                )
         return late

@@ -7,6 +7,7 @@ message ended HQ's ingest for the whole fleet). So the owner's loop calls keep()
 a thread that has ended is started again, with a backoff so a thread that keeps dying does
 not spin.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,9 +22,14 @@ BACKOFF_MAX_S = 10.0
 
 
 class NetworkKeeper:
-    def __init__(self, client: mqtt.Client, connect: Callable[[], None], name: str,
-                 stopping: Callable[[], bool],
-                 mono: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: mqtt.Client,
+        connect: Callable[[], None],
+        name: str,
+        stopping: Callable[[], bool],
+        mono: Callable[[], float] = time.monotonic,
+    ) -> None:
         """connect: calls the client's connect_async with the owner's settings (after
         disconnect(), paho's loop would not connect again without it)."""
         self.client, self.connect, self.name, self.stopping = client, connect, name, stopping

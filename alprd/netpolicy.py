@@ -6,6 +6,7 @@ resolve that name again at each reconnection); with the page on the MDC's networ
 listen address's /24. Time comes from chrony or systemd-timesyncd, units of their own that
 this does not touch. Run it again when HQ's address or the DNS servers change.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -50,8 +51,10 @@ def broker_addresses(broker: str) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, url.port or 8883, proto=socket.IPPROTO_TCP)
     except OSError as exc:
-        raise PolicyError(f"HQ's broker {host} does not resolve ({exc}): run this where HQ's "
-                          "name resolves, or set uplink.broker to its address") from None
+        raise PolicyError(
+            f"HQ's broker {host} does not resolve ({exc}): run this where HQ's "
+            "name resolves, or set uplink.broker to its address"
+        ) from None
     return sorted({str(info[4][0]) for info in infos})
 
 
@@ -63,16 +66,22 @@ def dropin(cfg: Config, resolv_conf: Path = Path("/etc/resolv.conf")) -> str:
     try:
         ip = ipaddress.ip_address(host)
         if not ip.is_loopback and not ip.is_unspecified:
-            page = [str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 64}",
-                                             strict=False))]
+            page = [
+                str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 64}", strict=False))
+            ]
     except ValueError:
         pass
-    lines = ["# alprd.service.d/network.conf: made by `alprd config firewall`; install as",
-             "# /etc/systemd/system/alprd.service.d/network.conf, then",
-             "# systemctl daemon-reload && systemctl restart alprd",
-             "[Service]"]
-    for what, addrs in (("HQ's broker " + (cfg.uplink.broker or "(none: offline)"), hq),
-                        ("DNS servers", dns), ("the MDC's network (the page)", page)):
+    lines = [
+        "# alprd.service.d/network.conf: made by `alprd config firewall`; install as",
+        "# /etc/systemd/system/alprd.service.d/network.conf, then",
+        "# systemctl daemon-reload && systemctl restart alprd",
+        "[Service]",
+    ]
+    for what, addrs in (
+        ("HQ's broker " + (cfg.uplink.broker or "(none: offline)"), hq),
+        ("DNS servers", dns),
+        ("the MDC's network (the page)", page),
+    ):
         lines.append(f"# {what}")
         if addrs:
             lines.append("IPAddressAllow=" + " ".join(addrs))

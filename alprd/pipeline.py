@@ -12,6 +12,7 @@ mismatches, an early hit whose state is still unread waits for it, so a hit the 
 out is never shown). A finished pass waits for its state at most STATE_WAIT_S, then is stored
 without it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,22 +59,33 @@ def sharpness(crop: np.ndarray) -> float:
 def hit_id(read_id: str, entry: HotlistEntry) -> str:
     """A hit's id, derived from the pass and the entry: an early alert and the stored hit are
     the same hit, so the steps recorded on either refer to one id."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL,
-                          f"alprd:{read_id}:{entry.plate}:{entry.state}:{entry.list_type}"))
+    return str(
+        uuid.uuid5(
+            uuid.NAMESPACE_URL, f"alprd:{read_id}:{entry.plate}:{entry.state}:{entry.list_type}"
+        )
+    )
 
 
 class Pipeline:
-    def __init__(self, cfg: Config, recognizer: Recognizer, store: Store, hotlist: Hotlist,
-                 gps_track: GpsTrack, alerts: Alerts,
-                 show: Callable[[Read, list[Hit]], None] = lambda read, hits: None,
-                 wake_uplink: Callable[[], None] = lambda: None,
-                 on_read: Callable[[Read, list[Hit]], None] | None = None,
-                 utc_clock: clock.UtcClock | None = None,
-                 states: StateWorker | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        recognizer: Recognizer,
+        store: Store,
+        hotlist: Hotlist,
+        gps_track: GpsTrack,
+        alerts: Alerts,
+        show: Callable[[Read, list[Hit]], None] = lambda read, hits: None,
+        wake_uplink: Callable[[], None] = lambda: None,
+        on_read: Callable[[Read, list[Hit]], None] | None = None,
+        utc_clock: clock.UtcClock | None = None,
+        states: StateWorker | None = None,
+    ) -> None:
         """show: puts a stored read on the page (the daemon's: the page's bus)."""
         self.cfg, self.recognizer, self.store = cfg, recognizer, store
         self.utc_clock = utc_clock or clock.UtcClock(  # the last recorded time, across restarts
-            Path(cfg.store.path).parent / "clock-floor", cfg.gps.clock_margin_s)
+            Path(cfg.store.path).parent / "clock-floor", cfg.gps.clock_margin_s
+        )
         self.hotlist, self.gps_track, self.alerts, self.show = hotlist, gps_track, alerts, show
         self.wake_uplink, self.on_read = wake_uplink, on_read
         self.tracker = PassTracker(cfg.track.pass_gap_s, cfg.track.max_pass_s)
@@ -99,8 +111,13 @@ class Pipeline:
             why = f"{type(exc).__name__}: {exc}"
             if self._refused_why.get(cam_id) != why:
                 self._refused_why[cam_id] = why
-                log.error("camera %s: frame %s not recognised (%s); %d so far", cam_id,
-                          getattr(frame, "seq", "?"), why, self.frames_refused)
+                log.error(
+                    "camera %s: frame %s not recognised (%s); %d so far",
+                    cam_id,
+                    getattr(frame, "seq", "?"),
+                    why,
+                    self.frames_refused,
+                )
             return
         if plates and self.states is not None:
             self.states.warm()  # the state reader loads while the pass goes on
@@ -121,8 +138,12 @@ class Pipeline:
         return True
 
     def health(self) -> dict[str, Any]:
-        return {"frames": self.frames, "reads": self.reads, "hits": self.hits,
-                "dropped_reads": self.dropped_reads}
+        return {
+            "frames": self.frames,
+            "reads": self.reads,
+            "hits": self.hits,
+            "dropped_reads": self.dropped_reads,
+        }
 
     def expire(self, now: float, force: bool = False) -> None:
         """Finish the passes that ended (every open pass, with force: then the states being
@@ -143,8 +164,12 @@ class Pipeline:
         for pid, deadline in list(self._waiting.items()):
             if force or now >= deadline:
                 self.unstated += 1
-                log.warning("state reader: no answer for a pass within %.0f s; its read is "
-                            "stored with no state (%d so far)", STATE_WAIT_S, self.unstated)
+                log.warning(
+                    "state reader: no answer for a pass within %.0f s; its read is "
+                    "stored with no state (%d so far)",
+                    STATE_WAIT_S,
+                    self.unstated,
+                )
                 del self._waiting[pid]
                 self.finish(self._asked.pop(pid))
 
@@ -190,28 +215,53 @@ class Pipeline:
         fix = self.gps_track.at(best.mono)
         if fix is not None and self._in_no_capture_zone(fix):
             return None
-        utc, source = self.utc_clock.stamp(best.mono, self.gps_track.last_utc,
-                                           self.gps_track.last_utc_mono)
-        ok, jpeg = cv2.imencode(".jpg", best.crop,
-                                [cv2.IMWRITE_JPEG_QUALITY, self.cfg.store.crop_quality])
+        utc, source = self.utc_clock.stamp(
+            best.mono, self.gps_track.last_utc, self.gps_track.last_utc_mono
+        )
+        ok, jpeg = cv2.imencode(
+            ".jpg", best.crop, [cv2.IMWRITE_JPEG_QUALITY, self.cfg.store.crop_quality]
+        )
         if not ok:
             raise CropUnencodable(f"could not encode the crop of {text}")
         state, state_conf = p.state_read or (None, None)
-        read = Read(id=p.id, text=text,
-                    confidence=round(sum(confs) / len(confs), 4) if confs else 0.0,
-                    char_confidences=confs, state=state, state_confidence=state_conf,
-                    utc=utc, time_source=source,
-                    camera_id=p.camera_id, unit_id=self.cfg.vehicle.unit_id,
-                    lat=fix.lat if fix else None, lon=fix.lon if fix else None,
-                    fix_quality=fix.quality if fix else 0, crop_jpeg=jpeg.tobytes(),
-                    bbox=best.plate.bbox, frames=len(p.sightings))
+        read = Read(
+            id=p.id,
+            text=text,
+            confidence=round(sum(confs) / len(confs), 4) if confs else 0.0,
+            char_confidences=confs,
+            state=state,
+            state_confidence=state_conf,
+            utc=utc,
+            time_source=source,
+            camera_id=p.camera_id,
+            unit_id=self.cfg.vehicle.unit_id,
+            lat=fix.lat if fix else None,
+            lon=fix.lon if fix else None,
+            fix_quality=fix.quality if fix else 0,
+            crop_jpeg=jpeg.tobytes(),
+            bbox=best.plate.bbox,
+            frames=len(p.sightings),
+        )
         stamped = clock.parse(utc)  # the read's own time decides what has expired
-        matches = self._match(p, read.text, read.state,
-                              stamped.timestamp() if stamped else time.time())
-        hits = [Hit(id=hit_id(read.id, m.entry), read_id=read.id, entry=m.entry, rule=m.rule,
-                    utc=utc, differs=m.differs, state_rule=m.state_rule, read_state=state,
-                    read_state_confidence=state_conf, candidate=m.candidate,
-                    candidate_probability=m.probability) for m in matches]
+        matches = self._match(
+            p, read.text, read.state, stamped.timestamp() if stamped else time.time()
+        )
+        hits = [
+            Hit(
+                id=hit_id(read.id, m.entry),
+                read_id=read.id,
+                entry=m.entry,
+                rule=m.rule,
+                utc=utc,
+                differs=m.differs,
+                state_rule=m.state_rule,
+                read_state=state,
+                read_state_confidence=state_conf,
+                candidate=m.candidate,
+                candidate_probability=m.probability,
+            )
+            for m in matches
+        ]
         return read, hits
 
     def trusted_utc(self, need_gps: bool = False) -> datetime | None:
@@ -221,8 +271,9 @@ class Pipeline:
         400 days ahead of GPS purged every read at once (#32 item 13)."""
         if need_gps and self.gps_track.last_utc is None:
             return None
-        utc, source = self.utc_clock.stamp(time.monotonic(), self.gps_track.last_utc,
-                                           self.gps_track.last_utc_mono)
+        utc, source = self.utc_clock.stamp(
+            time.monotonic(), self.gps_track.last_utc, self.gps_track.last_utc_mono
+        )
         return None if source == "system-unset" else clock.parse(utc)
 
     def _match(self, p: Pass, text: str, state: str | None, now: float) -> list[Any]:
@@ -231,13 +282,13 @@ class Pipeline:
         try:
             return self.hotlist.match(text, state, now, p.candidates())
         except Exception as exc:  # noqa: BLE001  a read is worth keeping without its hits
-            log.error("hotlist: matching %s failed (%s: %s); no hits", text,
-                      type(exc).__name__, exc)
+            log.error(
+                "hotlist: matching %s failed (%s: %s); no hits", text, type(exc).__name__, exc
+            )
             return []
 
     def _in_no_capture_zone(self, fix: Fix) -> bool:
-        return any(inside((fix.lat, fix.lon), z.polygon)
-                   for z in self.cfg.capture.no_capture_zones)
+        return any(inside((fix.lat, fix.lon), z.polygon) for z in self.cfg.capture.no_capture_zones)
 
     def maybe_alert_early(self, p: Pass) -> None:
         """Alert before the pass ends when its vote is already confident; once per pass."""
@@ -256,8 +307,10 @@ class Pipeline:
             return
         if self.states is not None and p.state_read is None:
             self._ask_state(p)
-            if (self.hotlist.matcher.state_mismatch == "ignore"  # the list's own rule
-                    and any(h.state_rule == "read-state-unknown" for h in built[1])):
+            if (
+                self.hotlist.matcher.state_mismatch == "ignore"  # the list's own rule
+                and any(h.state_rule == "read-state-unknown" for h in built[1])
+            ):
                 return  # shown once the state is read (_take_states), or when the pass ends
         p.alerted = True
         pending = self.states is not None and p.state_read is None
@@ -283,8 +336,12 @@ class Pipeline:
             self.store.add_read(read, hits)
         except StoreError as exc:  # full disk, I/O error: say so, count it, keep running
             self.dropped_reads += 1
-            log.error("%s; %d read(s) dropped so far%s", exc, self.dropped_reads,
-                      "; its hit is shown to the officer all the same" if hits else "")
+            log.error(
+                "%s; %d read(s) dropped so far%s",
+                exc,
+                self.dropped_reads,
+                "; its hit is shown to the officer all the same" if hits else "",
+            )
             if hits:
                 self.alerts.open(read, hits, not_stored=True)
             return
@@ -303,24 +360,36 @@ class CropUnencodable(ValueError):
     """A pass's crop that OpenCV will not encode as JPEG (the pass cannot be kept)."""
 
 
-STATE_SAYS = {"state-mismatch": " -- STATE DIFFERS (want {0}, read {1})",
-              "read-state-unknown": " -- state not read (want {0}): check it"}
+STATE_SAYS = {
+    "state-mismatch": " -- STATE DIFFERS (want {0}, read {1})",
+    "read-state-unknown": " -- state not read (want {0}): check it",
+}
 
 
 def format_read(read: Read, hits: Sequence[Hit]) -> str:
     """A read and its hits as the console prints them (alprd run --print-reads, the demo)."""
     where = f"{read.lat:.5f},{read.lon:.5f}" if read.lat is not None else "no-fix"
-    state = (f"{read.state}({read.state_confidence:.0%})" if read.state
-             and read.state_confidence is not None else read.state or "?")
-    line = (f"READ {read.text:<8} conf={read.confidence:.2f} state={state} "
-            f"cam={read.camera_id} "
-            f"frames={read.frames} {read.utc} {where}")
+    state = (
+        f"{read.state}({read.state_confidence:.0%})"
+        if read.state and read.state_confidence is not None
+        else read.state or "?"
+    )
+    line = (
+        f"READ {read.text:<8} conf={read.confidence:.2f} state={state} "
+        f"cam={read.camera_id} "
+        f"frames={read.frames} {read.utc} {where}"
+    )
     for h in hits:
         e = h.entry
-        rule = (f"n-best: {h.candidate} {h.candidate_probability:.0%} likely"
-                if h.rule == "n-best" and h.candidate_probability is not None else h.rule)
-        line += (f"\nHIT  {read.text:<8} {e.list_type} ({rule}) {e.reason}"
-                 f"{' case ' + e.case_number if e.case_number else ''}"
-                 f"{STATE_SAYS.get(h.state_rule, '').format(e.state, state)} -- UNVERIFIED, "
-                 "verify before any stop")
+        rule = (
+            f"n-best: {h.candidate} {h.candidate_probability:.0%} likely"
+            if h.rule == "n-best" and h.candidate_probability is not None
+            else h.rule
+        )
+        line += (
+            f"\nHIT  {read.text:<8} {e.list_type} ({rule}) {e.reason}"
+            f"{' case ' + e.case_number if e.case_number else ''}"
+            f"{STATE_SAYS.get(h.state_rule, '').format(e.state, state)} -- UNVERIFIED, "
+            "verify before any stop"
+        )
     return line

@@ -8,6 +8,7 @@ Makes, in one folder, only what is missing (idempotent):
 - hq-hotlist.key / hq-hotlist.key.pub: HQ's hotlist signing key and the public half to pin.
 Private keys are written 0600; nothing is ever overwritten.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,9 +32,13 @@ PrivateKey = ec.EllipticCurvePrivateKey  # the CA's, HQ's and each car's (P-256)
 def _write_private(path: Path, key: PrivateKey) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM,
-                                  serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
 
 
 def _load_private(path: Path) -> PrivateKey:
@@ -44,25 +49,52 @@ def _load_private(path: Path) -> PrivateKey:
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "alprd"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "alprd"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
 
 
-def _cert(subject_key: PrivateKey, subject: x509.Name, issuer_key: PrivateKey,
-          issuer: x509.Name, *, ca: bool, sans: Sequence[str] = (),
-          usage: Sequence[x509.ObjectIdentifier] | None = None, days: int = VALID_DAYS,
-          not_before: dt.datetime | None = None) -> x509.Certificate:
+def _cert(
+    subject_key: PrivateKey,
+    subject: x509.Name,
+    issuer_key: PrivateKey,
+    issuer: x509.Name,
+    *,
+    ca: bool,
+    sans: Sequence[str] = (),
+    usage: Sequence[x509.ObjectIdentifier] | None = None,
+    days: int = VALID_DAYS,
+    not_before: dt.datetime | None = None,
+) -> x509.Certificate:
     now = not_before or dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
-    b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-         .public_key(subject_key.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(now).not_valid_after(now + dt.timedelta(days=days))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), True))
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(subject_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), True)
+    )
     if ca:
-        b = b.add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
-                                          crl_sign=True, content_commitment=False,
-                                          key_encipherment=False, data_encipherment=False,
-                                          key_agreement=False, encipher_only=False,
-                                          decipher_only=False), True)
+        b = b.add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            True,
+        )
     if sans:
         alt: list[x509.GeneralName] = []
         for s in sans:
@@ -76,28 +108,52 @@ def _cert(subject_key: PrivateKey, subject: x509.Name, issuer_key: PrivateKey,
     return b.sign(issuer_key, hashes.SHA256())
 
 
-def issue(folder: Path, name: str, cn: str, ca_key: PrivateKey, ca_cert: x509.Certificate, *,
-          server: bool, sans: Sequence[str] = (), days: int = VALID_DAYS,
-          not_before: dt.datetime | None = None) -> bool:
+def issue(
+    folder: Path,
+    name: str,
+    cn: str,
+    ca_key: PrivateKey,
+    ca_cert: x509.Certificate,
+    *,
+    server: bool,
+    sans: Sequence[str] = (),
+    days: int = VALID_DAYS,
+    not_before: dt.datetime | None = None,
+) -> bool:
     """name.key / name.crt signed by the CA, unless they exist; True when made."""
     key_path, crt_path = folder / f"{name}.key", folder / f"{name}.crt"
     if crt_path.exists():
         return False
-    key = _load_private(key_path) if key_path.exists() else ec.generate_private_key(
-        ec.SECP256R1())
+    key = _load_private(key_path) if key_path.exists() else ec.generate_private_key(ec.SECP256R1())
     if not key_path.exists():
         _write_private(key_path, key)
     # HQ's certificate serves its broker and identifies HQ's own client to it
-    usage = ([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH] if server
-             else [ExtendedKeyUsageOID.CLIENT_AUTH])
-    cert = _cert(key, _name(cn), ca_key, ca_cert.subject, ca=False, sans=sans, usage=usage,
-                 days=days, not_before=not_before)
+    usage = (
+        [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+        if server
+        else [ExtendedKeyUsageOID.CLIENT_AUTH]
+    )
+    cert = _cert(
+        key,
+        _name(cn),
+        ca_key,
+        ca_cert.subject,
+        ca=False,
+        sans=sans,
+        usage=usage,
+        days=days,
+        not_before=not_before,
+    )
     crt_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return True
 
 
-def provision(folder: Path, unit_id: str, hq_hosts: Sequence[str] = ("127.0.0.1", "localhost"),
-              page_hosts: Sequence[str] = ()) -> list[str]:
+def provision(
+    folder: Path,
+    unit_id: str,
+    hq_hosts: Sequence[str] = ("127.0.0.1", "localhost"),
+    page_hosts: Sequence[str] = (),
+) -> list[str]:
     """Make what is missing; returns the names of the files made."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -109,8 +165,9 @@ def provision(folder: Path, unit_id: str, hq_hosts: Sequence[str] = ("127.0.0.1"
     if not ca_crt_path.exists():
         ca_key = ec.generate_private_key(ec.SECP256R1())
         _write_private(ca_key_path, ca_key)
-        ca = _cert(ca_key, _name("alprd test CA"), ca_key, _name("alprd test CA"), ca=True,
-                   days=3650)
+        ca = _cert(
+            ca_key, _name("alprd test CA"), ca_key, _name("alprd test CA"), ca=True, days=3650
+        )
         ca_crt_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
         made += ["ca.key", "ca.crt"]
     ca_key = _load_private(ca_key_path)
@@ -120,10 +177,18 @@ def provision(folder: Path, unit_id: str, hq_hosts: Sequence[str] = ("127.0.0.1"
     if issue(folder, "device", unit_id, ca_key, ca_cert, server=False):
         made += ["device.key", "device.crt"]
     # the in-car page over HTTPS (ui.tls_cert/tls_key), for the MDC's address(es)
-    if issue(folder, "page", f"alprd page {unit_id}", ca_key, ca_cert, server=True,
-             sans=("127.0.0.1", "localhost", *page_hosts)):
+    if issue(
+        folder,
+        "page",
+        f"alprd page {unit_id}",
+        ca_key,
+        ca_cert,
+        server=True,
+        sans=("127.0.0.1", "localhost", *page_hosts),
+    ):
         made += ["page.key", "page.crt"]
     from alprd.hq import signing_key
+
     if not (folder / "hq-hotlist.key").exists():
         signing_key(folder / "hq-hotlist.key")
         made += ["hq-hotlist.key", "hq-hotlist.key.pub"]
@@ -137,6 +202,7 @@ def revoke(folder: Path, unit_id: str, now: dt.datetime | None = None) -> list[i
     written again. Returns the serials newly revoked. The broker reads the list when it
     starts: restart it (docs/hq-operations.md)."""
     import json
+
     folder = Path(folder)
     ca_key = _load_private(folder / "ca.key")
     ca_cert = x509.load_pem_x509_certificate((folder / "ca.crt").read_bytes())
@@ -151,13 +217,18 @@ def revoke(folder: Path, unit_id: str, now: dt.datetime | None = None) -> list[i
         except ValueError:
             continue
         cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        if (cert.issuer != ca_cert.subject or cert == ca_cert or not cns
-                or cns[0].value != unit_id):
+        if cert.issuer != ca_cert.subject or cert == ca_cert or not cns or cns[0].value != unit_id:
             continue
         serial = str(cert.serial_number)  # JSON cannot hold 159-bit integers exactly
         if serial not in known:
-            listed.append({"serial": serial, "cn": unit_id, "file": str(crt.relative_to(folder)),
-                           "revoked_utc": now.isoformat(timespec="seconds")})
+            listed.append(
+                {
+                    "serial": serial,
+                    "cn": unit_id,
+                    "file": str(crt.relative_to(folder)),
+                    "revoked_utc": now.isoformat(timespec="seconds"),
+                }
+            )
             known.add(serial)
             new.append(cert.serial_number)
     write_crl(folder, listed, ca_key, ca_cert, now)
@@ -165,17 +236,28 @@ def revoke(folder: Path, unit_id: str, now: dt.datetime | None = None) -> list[i
     return new
 
 
-def write_crl(folder: Path, listed: list[dict[str, Any]], ca_key: PrivateKey,
-              ca_cert: x509.Certificate, now: dt.datetime) -> Path:
+def write_crl(
+    folder: Path,
+    listed: list[dict[str, Any]],
+    ca_key: PrivateKey,
+    ca_cert: x509.Certificate,
+    now: dt.datetime,
+) -> Path:
     """folder/ca.crl with every listed serial. Its next update is the CA's own expiry: an
     expired list would make the broker refuse every car."""
-    b = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
-         .last_update(now - dt.timedelta(minutes=5))
-         .next_update(ca_cert.not_valid_after_utc))
+    b = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now - dt.timedelta(minutes=5))
+        .next_update(ca_cert.not_valid_after_utc)
+    )
     for e in listed:
         b = b.add_revoked_certificate(
-            x509.RevokedCertificateBuilder().serial_number(int(e["serial"]))
-            .revocation_date(dt.datetime.fromisoformat(e["revoked_utc"])).build())
+            x509.RevokedCertificateBuilder()
+            .serial_number(int(e["serial"]))
+            .revocation_date(dt.datetime.fromisoformat(e["revoked_utc"]))
+            .build()
+        )
     path = folder / "ca.crl"
     path.write_bytes(b.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
     path.chmod(0o644)

@@ -6,6 +6,7 @@ On the vehicle, acknowledged records are kept for in-car searches up to the loca
 purged; unacknowledged records stay until HQ has them, since losing them is worse.
 Times are UTC datetimes: retention is about dates (data), not intervals.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,10 +35,14 @@ class VehiclePurge:
     """POL-09 on the vehicle: every `every_s` (monotonic), purge the reads and audit records
     HQ has acknowledged that are older than the local cap."""
 
-    def __init__(self, store: Store, audit: AuditLog, local_cap_days: float,
-                 every_s: float = 600.0,
-                 utc: Callable[[], datetime | None] = lambda: datetime.now(timezone.utc)
-                 ) -> None:
+    def __init__(
+        self,
+        store: Store,
+        audit: AuditLog,
+        local_cap_days: float,
+        every_s: float = 600.0,
+        utc: Callable[[], datetime | None] = lambda: datetime.now(timezone.utc),
+    ) -> None:
         self.store, self.audit, self.local_cap_days = store, audit, local_cap_days
         self.every_s, self.utc = every_s, utc
         self._last_mono: float | None = None
@@ -49,8 +54,10 @@ class VehiclePurge:
         self._last_mono = now_mono
         now = self.utc()
         if now is None:  # no time to trust (yet): purging by a wrong one would lose evidence
-            log.info("retention: no trusted time yet (GPS has not said it, or the system "
-                     "clock is unset); nothing purged until the next turn")
+            log.info(
+                "retention: no trusted time yet (GPS has not said it, or the system "
+                "clock is unset); nothing purged until the next turn"
+            )
             return 0
         before = iso(vehicle_purge_before(now, self.local_cap_days))
         try:

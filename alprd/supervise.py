@@ -5,6 +5,7 @@ alive by a heartbeat (the monotonic time of its last progress); the watchdog is 
 all of them are fresh, so a stalled camera, recognizer, GPS or uplink gets the service
 restarted (WatchdogSec=, Restart=on-failure).
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,8 +53,12 @@ class Notifier:
 class Watchdog:
     """Feeds systemd's watchdog while every heartbeat is younger than its limit."""
 
-    def __init__(self, notifier: Notifier, heartbeats: dict[str, Callable[[], float | None]],
-                 stale_after_s: float) -> None:
+    def __init__(
+        self,
+        notifier: Notifier,
+        heartbeats: dict[str, Callable[[], float | None]],
+        stale_after_s: float,
+    ) -> None:
         self.notifier = notifier
         self.heartbeats = heartbeats  # name -> monotonic time of the last progress
         self.stale_after_s = stale_after_s
@@ -70,8 +75,10 @@ class Watchdog:
                 stalled.append(name)
         if stalled != self.stalled:
             if stalled:
-                log.error("watchdog: no progress from %s; systemd will restart the service "
-                          "if this lasts", ", ".join(stalled))
+                log.error(
+                    "watchdog: no progress from %s; systemd will restart the service if this lasts",
+                    ", ".join(stalled),
+                )
             else:
                 log.info("watchdog: every stage is making progress again")
         self.stalled = stalled
@@ -114,30 +121,49 @@ class Health:
         return out
 
 
-def car_health(unit_id: str, models: str, pipeline: Pipeline, store: Store,
-               cameras: Sequence[Camera], gps_track: GpsTrack, gps: GpsReader | None,
-               hotlist: Hotlist, sync: HotlistSync | None, uplink: Uplink | None,
-               states: StateWorker) -> Health:
+def car_health(
+    unit_id: str,
+    models: str,
+    pipeline: Pipeline,
+    store: Store,
+    cameras: Sequence[Camera],
+    gps_track: GpsTrack,
+    gps: GpsReader | None,
+    hotlist: Hotlist,
+    sync: HotlistSync | None,
+    uplink: Uplink | None,
+    states: StateWorker,
+) -> Health:
     """The car's report: each part's own figures."""
-    return (Health(unit_id, models)
-            .add(None, pipeline.health)
-            .add(None, lambda: {"outbox": store.outbox_depth()})
-            .add("cameras", lambda: {c.id: c.health() for c in cameras})
-            .add("gps", lambda: gps_health(gps_track, gps))
-            .add("hotlist", lambda: {"entries": len(hotlist),
-                                     "version": sync.version if sync else None,
-                                     "stale": sync.is_stale() if sync else None})
-            .add("uplink", lambda: uplink.health() if uplink
-                 else {"connected": False, "sent": 0, "acked": 0})
-            .add("state_reader", lambda: {**states.health(),
-                                          "stored_without": pipeline.unstated}))
+    return (
+        Health(unit_id, models)
+        .add(None, pipeline.health)
+        .add(None, lambda: {"outbox": store.outbox_depth()})
+        .add("cameras", lambda: {c.id: c.health() for c in cameras})
+        .add("gps", lambda: gps_health(gps_track, gps))
+        .add(
+            "hotlist",
+            lambda: {
+                "entries": len(hotlist),
+                "version": sync.version if sync else None,
+                "stale": sync.is_stale() if sync else None,
+            },
+        )
+        .add(
+            "uplink",
+            lambda: uplink.health() if uplink else {"connected": False, "sent": 0, "acked": 0},
+        )
+        .add("state_reader", lambda: {**states.health(), "stored_without": pipeline.unstated})
+    )
 
 
 def gps_health(track: GpsTrack, reader: GpsReader | None) -> dict[str, Any]:
     fix = track.latest()
-    return {"state": reader.state if reader else "none", "stale": track.is_stale(),
-            "fix": None if fix is None else {"lat": fix.lat, "lon": fix.lon,
-                                             "quality": fix.quality}}
+    return {
+        "state": reader.state if reader else "none",
+        "stale": track.is_stale(),
+        "fix": None if fix is None else {"lat": fix.lat, "lon": fix.lon, "quality": fix.quality},
+    }
 
 
 class PageStatus:
@@ -148,20 +174,27 @@ class PageStatus:
         self._last: dict[str, Any] | None = None
 
     def tick(self) -> None:
-        status = {"type": "status", "hotlist_stale": bool(self.sync and self.sync.is_stale()),
-                  "hotlist_version": self.sync.version if self.sync else None}
+        status = {
+            "type": "status",
+            "hotlist_stale": bool(self.sync and self.sync.is_stale()),
+            "hotlist_version": self.sync.version if self.sync else None,
+        }
         if status == self._last:
             return
         self._last = status
         self.bus.publish(status)
         if status["hotlist_stale"]:
-            log.warning("hotlist: stale (version %s): hits may be missing or cancelled wants "
-                        "may still alert", status["hotlist_version"])
+            log.warning(
+                "hotlist: stale (version %s): hits may be missing or cancelled wants "
+                "may still alert",
+                status["hotlist_version"],
+            )
 
 
 def fleet_figures(store: Store, sync: HotlistSync | None) -> Callable[[], dict[str, Any]]:
     """() -> what this car tells HQ's fleet view with each batch (up.v1 status): its outbox
     depth, hotlist version and the list's age."""
+
     def figures() -> dict[str, Any]:
         out: dict[str, Any] = {"outbox_depth": store.outbox_depth()}
         if sync:
@@ -169,4 +202,5 @@ def fleet_figures(store: Store, sync: HotlistSync | None) -> Callable[[], dict[s
             if sync.received_mono is not None:
                 out["hotlist_age_s"] = round(time.monotonic() - sync.received_mono, 1)
         return out
+
     return figures

@@ -1,4 +1,5 @@
 """Plain data passed between the stages. Frozen: a stage never edits what it received."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -97,13 +98,26 @@ def read_from_fields(d: Mapping[str, Any], crop_jpeg: bytes) -> Read:
     """The Read that read_fields() gave d (the store's opened row, a record's body)."""
     given = {name: d[name] for name in READ_FIELDS}
     x1, y1, x2, y2 = (int(v) for v in d["bbox"])
-    return Read(**{**given, "char_confidences": tuple(float(c) for c in d["char_confidences"]),
-                   "bbox": (x1, y1, x2, y2)}, crop_jpeg=crop_jpeg)
+    return Read(
+        **{
+            **given,
+            "char_confidences": tuple(float(c) for c in d["char_confidences"]),
+            "bbox": (x1, y1, x2, y2),
+        },
+        crop_jpeg=crop_jpeg,
+    )
 
 
 # The kinds of hotlist record (NCIC wants, stolen vehicles and plates, AMBER/BOLO, agency lists)
-LIST_TYPES = ("stolen_vehicle", "stolen_plate", "wanted_person", "missing_person", "amber",
-              "bolo", "agency")
+LIST_TYPES = (
+    "stolen_vehicle",
+    "stolen_plate",
+    "wanted_person",
+    "missing_person",
+    "amber",
+    "bolo",
+    "agency",
+)
 
 
 @dataclass(frozen=True)

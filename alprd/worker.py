@@ -1,4 +1,5 @@
 """A stage that runs on its own thread and can be asked to stop (a lifecycle.Part)."""
+
 from __future__ import annotations
 
 import logging

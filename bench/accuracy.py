@@ -18,6 +18,7 @@ reads it: the detected box best overlapping the label). --half even|odd reads ev
 image only: choices are made on the even half and confirmed on the odd one. Prints figures,
 one per line, the last being read_rate; --confusions adds a per-character confusion table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from alprd.config import RecognizeConfig  # noqa: E402
 from alprd.geometry import iou  # noqa: E402
 from alprd.recognize.recognizer import Recognizer, crop_plate  # noqa: E402
-from alprd.recognize.state import (BOTTOM, BOX_MARGIN, TOP, StateReader,  # noqa: E402
-                                   calibrated, match, named)
+from alprd.recognize.state import BOTTOM, BOX_MARGIN, TOP, StateReader, calibrated, match, named  # noqa: E402
 
 FOLD = str.maketrans({"O": "0", "I": "1"})
 
@@ -61,9 +61,10 @@ def in_frame(img, box, height: int):
     frame = np.random.default_rng(0).normal(110, 8, (720, 1280, 3)).clip(0, 255)
     frame = frame.astype(np.uint8)
     y, x = (720 - h) // 2, (1280 - w) // 2
-    frame[y:y + h, x:x + w] = small[:720, :1280]
-    return frame, [round(x + v * scale) if i % 2 == 0 else round(y + v * scale)
-                   for i, v in enumerate(box)]
+    frame[y : y + h, x : x + w] = small[:720, :1280]
+    return frame, [
+        round(x + v * scale) if i % 2 == 0 else round(y + v * scale) for i, v in enumerate(box)
+    ]
 
 
 def main() -> int:
@@ -74,33 +75,65 @@ def main() -> int:
     defaults = RecognizeConfig()
     ap.add_argument("--detect-threshold", type=float, default=defaults.detect_threshold)
     ap.add_argument("--min-confidence", type=float, default=defaults.min_confidence)
-    ap.add_argument("--deskew-min-deg", type=float, default=defaults.deskew_min_deg,
-                    help="level plates tilted at least this much (0: never)")
+    ap.add_argument(
+        "--deskew-min-deg",
+        type=float,
+        default=defaults.deskew_min_deg,
+        help="level plates tilted at least this much (0: never)",
+    )
     ap.add_argument("--ocr", type=Path, help="another OCR .tflite (default: the shipped one)")
-    ap.add_argument("--detector", type=Path,
-                    help="another detector .tflite (default: the shipped one)")
-    ap.add_argument("--reader", choices=("both", "ours", "global"), default="both",
-                    help="both: the shipped combination (default); ours: our OCR alone; "
-                         "global: the second reader (fast-plate-ocr's global OCR) alone")
-    ap.add_argument("--second-below", type=float, default=defaults.second_below,
-                    help="ask the second reader under this vote confidence (1.01: always)")
+    ap.add_argument(
+        "--detector", type=Path, help="another detector .tflite (default: the shipped one)"
+    )
+    ap.add_argument(
+        "--reader",
+        choices=("both", "ours", "global"),
+        default="both",
+        help="both: the shipped combination (default); ours: our OCR alone; "
+        "global: the second reader (fast-plate-ocr's global OCR) alone",
+    )
+    ap.add_argument(
+        "--second-below",
+        type=float,
+        default=defaults.second_below,
+        help="ask the second reader under this vote confidence (1.01: always)",
+    )
     ap.add_argument("--second-weight", type=float, default=defaults.second_weight)
-    ap.add_argument("--second-model", type=Path,
-                    help="another second reader .onnx (default: the shipped one)")
-    ap.add_argument("--state-min-confidence", type=float,
-                    default=defaults.state_min_confidence)
-    ap.add_argument("--state-reader", choices=("words", "ppocr"), default="ppocr",
-                    help="ppocr: PaddleOCR's PP-OCRv6 recogniser from the rapidocr wheel (the "
-                    "daemon's, default); words: the two plate readers (before #33)")
-    ap.add_argument("--state-box", choices=("label", "detector"), default="label",
-                    help="read the state on the labelled box (default) or the detector's")
-    ap.add_argument("--state-height", type=int, default=0, metavar="PX",
-                    help="scale each crop so its plate is PX high, in a 1280x720 grey frame, "
-                    "before the state is read (as a camera sees a plate at a distance)")
-    ap.add_argument("--state-min-height", type=int, help="read no state under this plate "
-                    "height (default: the daemon's, state.MIN_HEIGHT)")
-    ap.add_argument("--state-sweep", action="store_true",
-                    help="print state_correct/state_wrong at several thresholds")
+    ap.add_argument(
+        "--second-model", type=Path, help="another second reader .onnx (default: the shipped one)"
+    )
+    ap.add_argument("--state-min-confidence", type=float, default=defaults.state_min_confidence)
+    ap.add_argument(
+        "--state-reader",
+        choices=("words", "ppocr"),
+        default="ppocr",
+        help="ppocr: PaddleOCR's PP-OCRv6 recogniser from the rapidocr wheel (the "
+        "daemon's, default); words: the two plate readers (before #33)",
+    )
+    ap.add_argument(
+        "--state-box",
+        choices=("label", "detector"),
+        default="label",
+        help="read the state on the labelled box (default) or the detector's",
+    )
+    ap.add_argument(
+        "--state-height",
+        type=int,
+        default=0,
+        metavar="PX",
+        help="scale each crop so its plate is PX high, in a 1280x720 grey frame, "
+        "before the state is read (as a camera sees a plate at a distance)",
+    )
+    ap.add_argument(
+        "--state-min-height",
+        type=int,
+        help="read no state under this plate height (default: the daemon's, state.MIN_HEIGHT)",
+    )
+    ap.add_argument(
+        "--state-sweep",
+        action="store_true",
+        help="print state_correct/state_wrong at several thresholds",
+    )
     ap.add_argument("--half", choices=("even", "odd"), help="every other image only")
     ap.add_argument("--confusions", action="store_true", help="print a confusion table")
     ap.add_argument("--errors", action="store_true", help="print each miss")
@@ -108,25 +141,36 @@ def main() -> int:
     items = [json.loads(line) for line in (a.folder / "manifest.jsonl").read_text().splitlines()]
     items = [it for it in items if any(p.get("text") for p in it["plates"])]
     if a.half:
-        items = items[0 if a.half == "even" else 1::2]
+        items = items[0 if a.half == "even" else 1 :: 2]
     if a.limit:
         items = items[: a.limit]
     alone = a.reader == "global"  # always asked, and always preferred
-    rec = Recognizer(detector=a.detector, ocr=a.ocr, threads=a.threads,
-                     detect_threshold=a.detect_threshold, min_confidence=a.min_confidence,
-                     deskew_min_deg=a.deskew_min_deg, second_reader=a.reader != "ours",
-                     second_below=1.01 if alone else a.second_below,
-                     second_weight=1e9 if alone else a.second_weight,
-                     state_min_confidence=a.state_min_confidence,
-                     second_model=a.second_model)
+    rec = Recognizer(
+        detector=a.detector,
+        ocr=a.ocr,
+        threads=a.threads,
+        detect_threshold=a.detect_threshold,
+        min_confidence=a.min_confidence,
+        deskew_min_deg=a.deskew_min_deg,
+        second_reader=a.reader != "ours",
+        second_below=1.01 if alone else a.second_below,
+        second_weight=1e9 if alone else a.second_weight,
+        state_min_confidence=a.state_min_confidence,
+        second_model=a.second_model,
+    )
     if a.state_reader == "words":
         from alprd.recognize import GLOBAL_OCR
         from alprd.recognize.second import GlobalReader
-        states = StateReader([rec.ocr, rec.second or GlobalReader(GLOBAL_OCR, a.threads)],
-                             a.state_min_confidence, (TOP, BOTTOM))
+
+        states = StateReader(
+            [rec.ocr, rec.second or GlobalReader(GLOBAL_OCR, a.threads)],
+            a.state_min_confidence,
+            (TOP, BOTTOM),
+        )
     else:
-        states = StateReader(None, a.state_min_confidence, threads=a.threads,
-                             min_height=a.state_min_height)
+        states = StateReader(
+            None, a.state_min_confidence, threads=a.threads, min_height=a.state_min_height
+        )
     crops = is_crop_set(items)
     state_ms = []
     exact = folded = found = false_reads = 0
@@ -148,8 +192,14 @@ def main() -> int:
                     box = [round(v) for v in dets[0].bbox] if dets else None
                 keep = BOX_MARGIN if a.state_box == "detector" else (0.0, 0.0)
                 t1 = time.monotonic()
-                seen.append((label["state"], match(states.readings(
-                    crop_plate(img, box, *keep))) if box else (None, 0.0, 0.0)))
+                seen.append(
+                    (
+                        label["state"],
+                        match(states.readings(crop_plate(img, box, *keep)))
+                        if box
+                        else (None, 0.0, 0.0),
+                    )
+                )
                 state_ms.append((time.monotonic() - t1) * 1000)
         else:
             dets = rec.detector(img)
@@ -160,8 +210,9 @@ def main() -> int:
             hit_box = best_iou >= 0.3
             if hit_box:
                 ious.append(best_iou)
-            false_reads += sum(all(iou(p.bbox, q["bbox"]) < 0.3 for q in it["plates"])
-                               for p, _ in plates)
+            false_reads += sum(
+                all(iou(p.bbox, q["bbox"]) < 0.3 for q in it["plates"]) for p, _ in plates
+            )
             # the best plate is the one on the labelled box when we found it, else our best
             on_box = [p for p, _ in plates if iou(p.bbox, label["bbox"]) >= 0.3]
             got_text = (on_box or [p for p, _ in plates] or [None])[0]
@@ -178,8 +229,10 @@ def main() -> int:
                 confusions.update((w, g) for w, g in zip(want, got_text) if w != g)
     n = len(items)
     print(f"images: {n}")
-    print(f"mode: {'crops (OCR only)' if crops else 'full frames (detector + OCR)'}, "
-          f"reader {a.reader}")
+    print(
+        f"mode: {'crops (OCR only)' if crops else 'full frames (detector + OCR)'}, "
+        f"reader {a.reader}"
+    )
     if not crops:
         print(f"detection_recall: {100 * found / n:.1f} %")
         print(f"false_reads_per_image: {false_reads / n:.2f} reads")

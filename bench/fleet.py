@@ -24,6 +24,7 @@ exist.
 Each car here is a minimal MQTT 5 client on asyncio (bench/fleet_cars.py; one process for the
 whole fleet), not alprd's uplink: 1,000 paho clients would need 1,000 threads on 2 cores.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,13 +46,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
+from fleet_cars import Car, Stats  # noqa: E402  (bench/fleet_cars.py, beside this file)
 
 from alprd.demo.broker import Mosquitto  # noqa: E402
 from alprd.demo.postgres import Postgres  # noqa: E402
 from alprd.provision import issue, provision  # noqa: E402
-from fleet_cars import Car, Stats  # noqa: E402  (bench/fleet_cars.py, beside this file)
 
 REPO = Path(__file__).resolve().parent.parent
+
+
 # -- the run ------------------------------------------------------------------------------
 def make_pki(folder: Path, n: int) -> list[str]:
     provision(folder, "CAR-00000")
@@ -66,11 +69,32 @@ def make_pki(folder: Path, n: int) -> list[str]:
 def hq_leader(broker_url: str, pki: Path, db: str, key: Path, workers: int) -> subprocess.Popen:
     """`alprd hq --workers N`: the leader and its ingest workers (child processes)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "alprd", "hq", "--workers", str(workers), "--broker",
-         broker_url, "--db", db, "--index-key", str(key), "--client-id", "bench-hq",
-         "--tls-ca", str(pki / "ca.crt"), "--tls-cert", str(pki / "hq.crt"),
-         "--tls-key", str(pki / "hq.key")],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "alprd",
+            "hq",
+            "--workers",
+            str(workers),
+            "--broker",
+            broker_url,
+            "--db",
+            db,
+            "--index-key",
+            str(key),
+            "--client-id",
+            "bench-hq",
+            "--tls-ca",
+            str(pki / "ca.crt"),
+            "--tls-cert",
+            str(pki / "hq.crt"),
+            "--tls-key",
+            str(pki / "hq.key"),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def children(pid: int) -> list[int]:
@@ -81,8 +105,7 @@ def children(pid: int) -> list[int]:
     return [int(x) for x in text.split()]
 
 
-async def fleet(args, port: int, pki: Path, units: list[str], stats: Stats, db_count,
-                kill) -> dict:
+async def fleet(args, port: int, pki: Path, units: list[str], stats: Stats, db_count, kill) -> dict:
     cars = []
     for u in units:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(pki / "ca.crt"))
@@ -90,10 +113,10 @@ async def fleet(args, port: int, pki: Path, units: list[str], stats: Stats, db_c
         cars.append(Car(u, ctx, port, stats))
     t0 = time.monotonic()
     for k in range(0, len(cars), 50):  # connect in waves (TLS handshakes)
-        await asyncio.gather(*(c.connect() for c in cars[k:k + 50]))
+        await asyncio.gather(*(c.connect() for c in cars[k : k + 50]))
     print(f"connected: {len(cars)} cars in {time.monotonic() - t0:.1f} s", flush=True)
     away = cars[: max(1, len(cars) // 10)]
-    for c in cars[len(away):]:
+    for c in cars[len(away) :]:
         c.online.set()
     now = datetime.now(timezone.utc)
     per_car = int(1800 * args.rate)
@@ -126,8 +149,10 @@ async def fleet(args, port: int, pki: Path, units: list[str], stats: Stats, db_c
             print(f"backlog: {len(away)} cars back with {backlog} reads", flush=True)
         if now_m >= next_report:
             next_report = now_m + 10
-            print(f"progress: {now_m - start:.0f} s, {stats.acked}/{stats.made} acknowledged",
-                  flush=True)
+            print(
+                f"progress: {now_m - start:.0f} s, {stats.acked}/{stats.made} acknowledged",
+                flush=True,
+            )
         if back_at and not killed and now_m >= next_poll:
             next_poll = now_m + 1.0
             if db_count() >= acked_at_back + backlog / 3:
@@ -145,8 +170,12 @@ async def fleet(args, port: int, pki: Path, units: list[str], stats: Stats, db_c
             break
         await asyncio.sleep(0.05)
     end = done_at or time.monotonic()
-    return {"back_at": back_at, "end": end, "killed": killed,
-            "acked_in_window": (acked_at_done if done_at else stats.acked) - acked_at_back}
+    return {
+        "back_at": back_at,
+        "end": end,
+        "killed": killed,
+        "acked_in_window": (acked_at_done if done_at else stats.acked) - acked_at_back,
+    }
 
 
 def search_bench(pg: Postgres, rows: int, key: bytes) -> list[float]:
@@ -155,8 +184,10 @@ def search_bench(pg: Postgres, rows: int, key: bytes) -> list[float]:
     import psycopg
 
     from alprd.hq.pgrecords import PgStore
+
     url = pg.create_database("alprd_search")
     from alprd.hq.sealing import BodySealer
+
     store = PgStore(url, key, BodySealer({"k1": os.urandom(32)}, "k1"))  # the real migrations
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
@@ -177,7 +208,8 @@ def search_bench(pg: Postgres, rows: int, key: bytes) -> list[float]:
                 "convert_to('P' || lpad((g %% 1000000)::text, 6, '0'), 'UTF8'), %s, 'sha256') "
                 "from 1 for 16) FROM generate_series(%s, %s - 1) AS g, LATERAL (SELECT %s::"
                 "timestamptz + ((g::bigint * 7919) %% %s) * interval '1 second') AS x(t)",
-                (key, lo, hi, start, span))
+                (key, lo, hi, start, span),
+            )
             print(f"loaded: {hi} rows, {time.monotonic() - t0:.0f} s", flush=True)
         conn.execute("VACUUM ANALYZE records")
     times = []
@@ -216,6 +248,7 @@ def main() -> int:
             run_fleet(args, pg, tmp, key)
         if args.search_rows:
             from alprd.hq.keys import load_index_key
+
             times = search_bench(pg, args.search_rows, load_index_key(key))
             print(f"search_rows: {args.search_rows} rows")
             print(f"plate_search_p50_ms: {statistics.median(times) * 1000:.1f} ms")
@@ -227,6 +260,7 @@ def main() -> int:
 
 def run_fleet(args, pg: Postgres, tmp: Path, key: Path) -> None:
     import psycopg
+
     t0 = time.monotonic()
     pki = tmp / "pki"
     units = make_pki(pki, args.cars)
@@ -254,7 +288,8 @@ def run_fleet(args, pg: Postgres, tmp: Path, key: Path) -> None:
     try:
         run = asyncio.run(fleet(args, broker.port, pki, units, stats, db_count, kill))
         stored, distinct = conn.execute(
-            "SELECT count(*), count(DISTINCT (unit_id, id)) FROM records").fetchone()
+            "SELECT count(*), count(DISTINCT (unit_id, id)) FROM records"
+        ).fetchone()
         ids = {(u, i) for u, i in conn.execute("SELECT unit_id, id FROM records")}
     finally:
         conn.close()

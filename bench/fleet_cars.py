@@ -2,6 +2,7 @@
 SUBSCRIBE to the car's ack topic, PUBLISH QoS 1, PUBACK), one per car, all in one process, and
 each car's outbox, batching, in-flight window and backoff as alprd's uplink has them
 (alprd.uplink.client: IN_FLIGHT_BATCHES, backoff_s)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -56,8 +57,7 @@ class Car:
         self.writer = None
 
     async def connect(self) -> None:
-        reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port,
-                                                            ssl=self.ctx)
+        reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=self.ctx)
         # CONNECT: MQTT 5, clean start, keepalive 0 (none), no properties
         var = _str("MQTT") + bytes([5, 0x02]) + struct.pack("!H", 0) + _varint(0)
         self.writer.write(_packet(0x10, var + _str(f"bench-{self.unit}")))
@@ -92,7 +92,7 @@ class Car:
                     qos = (kind >> 1) & 3
                     pid = None
                     if qos:
-                        pid = body[pos:pos + 2]
+                        pid = body[pos : pos + 2]
                         pos += 2
                     plen, shift = 0, 0  # properties length (varint)
                     while True:
@@ -123,13 +123,27 @@ class Car:
     def add(self, utc: datetime) -> None:
         rid = str(uuid.uuid4())
         text = "".join(random.choices("ABCDEFGHJKLMNPRSTUVWXYZ0123456789", k=7))
-        self.outbox[rid] = {"id": rid, "kind": "read", "body": {
-            "id": rid, "text": text, "confidence": 0.91, "char_confidences": [0.91] * 7,
-            "state": None, "utc": utc.isoformat(timespec="milliseconds").replace("+00:00",
-                                                                                 "Z"),
-            "time_source": "gps", "camera_id": "rear", "unit_id": self.unit, "lat": 34.05,
-            "lon": -118.24, "fix_quality": 1, "bbox": [10, 20, 110, 50], "frames": 5,
-            "crop_jpeg_b64": CROP}}
+        self.outbox[rid] = {
+            "id": rid,
+            "kind": "read",
+            "body": {
+                "id": rid,
+                "text": text,
+                "confidence": 0.91,
+                "char_confidences": [0.91] * 7,
+                "state": None,
+                "utc": utc.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "time_source": "gps",
+                "camera_id": "rear",
+                "unit_id": self.unit,
+                "lat": 34.05,
+                "lon": -118.24,
+                "fix_quality": 1,
+                "bbox": [10, 20, 110, 50],
+                "frames": 5,
+                "crop_jpeg_b64": CROP,
+            },
+        }
         self.queue.append(rid)
         self.stats.made += 1
 
@@ -164,8 +178,14 @@ class Car:
         for i in ids:
             self.attempts[i] = n
             self.sent_at.setdefault(i, now)
-        payload = json.dumps({"v": 1, "unit_id": self.unit, "records": [
-            self.outbox[i] for i in ids], "status": {"outbox_depth": len(self.outbox)}})
+        payload = json.dumps(
+            {
+                "v": 1,
+                "unit_id": self.unit,
+                "records": [self.outbox[i] for i in ids],
+                "status": {"outbox_depth": len(self.outbox)},
+            }
+        )
         self.pid = self.pid % 65535 + 1
         var = _str(f"{PREFIX}/{self.unit}/up") + struct.pack("!H", self.pid) + _varint(0)
         self.writer.write(_packet(0x32, var + payload.encode()))

@@ -11,6 +11,7 @@ as a car receives it, a signed cancellation (a one-entry delta) against a list o
 the time from its arrival until no match of the cancelled plate is possible (the car's target:
 2 s; tests/test_hotlist_sync.py proves the order, this measures the time).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,10 +44,19 @@ def plate(rng: random.Random) -> str:
 
 
 def entries(n: int, rng: random.Random) -> list[Entry]:
-    return [Entry(plate=plate(rng), state=rng.choice(STATES), list_type=rng.choice(LIST_TYPES),
-                  priority=rng.randint(1, 3), reason="Stolen vehicle, reported by owner",
-                  case_number=f"NIC/V{i:09d}", source="NCIC", entered_utc="2026-11-01T00:00:00Z")
-            for i in range(n)]
+    return [
+        Entry(
+            plate=plate(rng),
+            state=rng.choice(STATES),
+            list_type=rng.choice(LIST_TYPES),
+            priority=rng.randint(1, 3),
+            reason="Stolen vehicle, reported by owner",
+            case_number=f"NIC/V{i:09d}",
+            source="NCIC",
+            entered_utc="2026-11-01T00:00:00Z",
+        )
+        for i in range(n)
+    ]
 
 
 def noisy(text: str, rng: random.Random) -> str:
@@ -54,7 +64,7 @@ def noisy(text: str, rng: random.Random) -> str:
     if not spots:
         return text
     i = rng.choice(spots)
-    return text[:i] + CONFUSE[text[i]] + text[i + 1:]
+    return text[:i] + CONFUSE[text[i]] + text[i + 1 :]
 
 
 def main() -> None:
@@ -78,8 +88,7 @@ def main() -> None:
     print(f"index_memory: {index.nbytes / 2**20:.0f} MB")
     print(f"rss_growth_on_load: {rss_mb() - base:.0f} MB")
     m = Matcher(index, max_substitutions=1)
-    reads = [noisy(rng.choice(items).plate, rng) if i % 2 else plate(rng)
-             for i in range(a.reads)]
+    reads = [noisy(rng.choice(items).plate, rng) if i % 2 else plate(rng) for i in range(a.reads)]
     times, hits = [], 0
     for r in reads:
         t0 = time.perf_counter()
@@ -123,16 +132,35 @@ def cancellation(items: list[Entry]) -> None:
     from alprd.hotlist import Hotlist
     from alprd.hotlist.sync import HotlistSync
     from alprd.protocol import entry_to_json, sign
+
     key = Ed25519PrivateKey.generate()
     with tempfile.TemporaryDirectory() as folder:
         sync = HotlistSync(Hotlist(), key.public_key(), Path(folder))
-        sync.apply(sign({"v": 1, "kind": "hotlist.snapshot", "list_version": 1,
-                         "created_utc": "2026-11-28T00:00:00Z",
-                         "entries": [entry_to_json(e) for e in items]}, key))
+        sync.apply(
+            sign(
+                {
+                    "v": 1,
+                    "kind": "hotlist.snapshot",
+                    "list_version": 1,
+                    "created_utc": "2026-11-28T00:00:00Z",
+                    "entries": [entry_to_json(e) for e in items],
+                },
+                key,
+            )
+        )
         gone = items[len(items) // 2]
-        message = sign({"v": 1, "kind": "hotlist.delta", "from_version": 1, "list_version": 2,
-                        "add": [], "remove": [[gone.plate, gone.state]],
-                        "cancellation": True}, key)
+        message = sign(
+            {
+                "v": 1,
+                "kind": "hotlist.delta",
+                "from_version": 1,
+                "list_version": 2,
+                "add": [],
+                "remove": [[gone.plate, gone.state]],
+                "cancellation": True,
+            },
+            key,
+        )
         assert sync.hotlist.match(gone.plate)
         t0 = time.perf_counter()
         sync.apply(message)

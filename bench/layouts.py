@@ -7,6 +7,7 @@ any training set's), shrinks each to 180x90 px (a plate about 90 px wide in a 72
 doubled), and reads it with the shipped OCR through the recognizer's crop step and views.
 Synthetic, so an upper bound for real plates of the same layout; prints exact read rates.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -8,6 +8,7 @@ alert_recall_pass: the passes whose text or candidates (the mean of their sighti
 candidates, alprd/recognize/nbest.py) hit the true plates on a hotlist with the daemon's
 rules, as the daemon matches a pass once; false_alerts_pass: hits on another pass's plate.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,10 @@ def main() -> None:
     correct = sum(1 for w in want if w in texts)
     wanted = Hotlist.from_config(HotlistConfig())  # the daemon's rules
     wanted.replace([HotlistEntry(w, None, "stolen_vehicle") for w in want])
-    hits = [{m.entry.plate for m in wanted.match(p.text()[0], candidates=p.candidates())}
-            for p in passes]
+    hits = [
+        {m.entry.plate for m in wanted.match(p.text()[0], candidates=p.candidates())}
+        for p in passes
+    ]
     alerted = set().union(*hits) if hits else set()
     # a pass belongs to the truth pass whose text it hit best; hits beyond one a pass are false
     false = sum(max(0, len(h) - 1) for h in hits)

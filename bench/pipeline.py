@@ -6,6 +6,7 @@ Two cameras replay the demo clip: first at its recorded rate (10 frames/s each),
 120 frames/s each (capture outruns recognition; the bounded queues drop the oldest frames).
 Store in a temporary SQLite file; no uplink, no page.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,12 +24,16 @@ from alprd.store.crypto import make_key  # noqa: E402
 
 
 def run(fps: float, seconds: float, tmp: Path) -> dict:
-    cams = [{"id": f"cam{i}", "source": str(demo.CLIP), "fps": fps, "loop": True}
-            for i in range(2)]
+    cams = [{"id": f"cam{i}", "source": str(demo.CLIP), "fps": fps, "loop": True} for i in range(2)]
     make_key(tmp / "data.key")
-    cfg = load(None, environ={}, defaults={"capture": {"cameras": cams},
-                                           "store": {"path": str(tmp / f"b{fps}.db"),
-                                                     "key_file": str(tmp / "data.key")}})
+    cfg = load(
+        None,
+        environ={},
+        defaults={
+            "capture": {"cameras": cams},
+            "store": {"path": str(tmp / f"b{fps}.db"), "key_file": str(tmp / "data.key")},
+        },
+    )
     d = Daemon(cfg, ui=False)
     d.start()
     t0 = time.monotonic()
@@ -39,8 +44,12 @@ def run(fps: float, seconds: float, tmp: Path) -> dict:
     dropped = sum(q.dropped for q in d.queues.values())
     processed = d.pipeline.frames
     d.shutdown()
-    return {"fps": processed / elapsed, "captured": captured, "dropped": dropped,
-            "reads": d.pipeline.reads}
+    return {
+        "fps": processed / elapsed,
+        "captured": captured,
+        "dropped": dropped,
+        "reads": d.pipeline.reads,
+    }
 
 
 def main() -> None:

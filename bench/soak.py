@@ -11,6 +11,7 @@ Prints figures as `name: value unit`; exit status 1 if a read was lost or duplic
 grew by more than --max-growth-mb from the second quarter to the last (or a quarter of that
 over the final stretch, after the last event).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,9 @@ class ClipCamera:
             ok, img = cap.read()
             if not ok:
                 break
-            self.frames.append(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])[1]
-                               .tobytes())
+            self.frames.append(
+                cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+            )
         cap.release()
         self.port, self.fps = port, fps
         self.server = None
@@ -121,20 +123,28 @@ def run(hours: float, speed: float, fps: float, folder: Path, log=print) -> dict
         f'[gps]\nport = "{gps.path}"\n[track]\npass_gap_s = 0.3\n'
         f'[store]\npath = "{folder / "car.db"}"\nkey_file = "{key}"\n'
         f'[uplink]\nbroker = "{broker.url}"\nretry_s = 5\n'
-        f'[ui]\nlisten = "127.0.0.1:{ui_port}"\n')
-    daemon = subprocess.Popen([sys.executable, "-m", "alprd", "run", "-c", str(cfg)],
-                              stdout=subprocess.DEVNULL, stderr=open(folder / "daemon.log", "w"))
+        f'[ui]\nlisten = "127.0.0.1:{ui_port}"\n'
+    )
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "alprd", "run", "-c", str(cfg)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(folder / "daemon.log", "w"),
+    )
     # the shift's events, as (real seconds from start, what, action)
-    events = sorted([(at(1 / 3), "broker down", lambda: broker.stop()),
-                     (at(2 / 3), "broker up", lambda: None)]
-                    + [(at(f), f"camera dropout {i + 1}", cam.stop)
-                       for i, f in enumerate((0.15, 0.45, 0.8))]
-                    + [(at(f) + max(3.0, at(0.02)), f"camera back {i + 1}", cam.start)
-                       for i, f in enumerate((0.15, 0.45, 0.8))]
-                    + [(at(f), f"gps dropout {i + 1}", gps.paused.set)
-                       for i, f in enumerate((0.25, 0.6))]
-                    + [(at(f) + max(3.0, at(0.02)), f"gps back {i + 1}", gps.paused.clear)
-                       for i, f in enumerate((0.25, 0.6))], key=lambda e: e[0])
+    events = sorted(
+        [(at(1 / 3), "broker down", lambda: broker.stop()), (at(2 / 3), "broker up", lambda: None)]
+        + [(at(f), f"camera dropout {i + 1}", cam.stop) for i, f in enumerate((0.15, 0.45, 0.8))]
+        + [
+            (at(f) + max(3.0, at(0.02)), f"camera back {i + 1}", cam.start)
+            for i, f in enumerate((0.15, 0.45, 0.8))
+        ]
+        + [(at(f), f"gps dropout {i + 1}", gps.paused.set) for i, f in enumerate((0.25, 0.6))]
+        + [
+            (at(f) + max(3.0, at(0.02)), f"gps back {i + 1}", gps.paused.clear)
+            for i, f in enumerate((0.25, 0.6))
+        ],
+        key=lambda e: e[0],
+    )
     samples = []  # (t, rss_kb, db_bytes, outbox)
     t0 = time.monotonic()
     health = f"http://127.0.0.1:{ui_port}/health"  # anonymous: says only that it is up
@@ -146,13 +156,15 @@ def run(hours: float, speed: float, fps: float, folder: Path, log=print) -> dict
                     return
             # the outbox depth from the car's database itself (WAL: a reader never blocks
             # the daemon), as /health gives it only to a signed-in user
-            with sqlite3.connect(f"file:{folder / 'car.db'}?mode=ro", uri=True,
-                                 timeout=2) as car_db:
+            with sqlite3.connect(
+                f"file:{folder / 'car.db'}?mode=ro", uri=True, timeout=2
+            ) as car_db:
                 outbox = car_db.execute("SELECT count(*) FROM outbox").fetchone()[0]
         except (OSError, sqlite3.Error):
             return
         db = sum(p.stat().st_size for p in folder.glob("car.db*"))
         samples.append((time.monotonic() - t0, rss_kb(daemon.pid), db, outbox))
+
     try:
         next_sample = 0.0
         while time.monotonic() - t0 < real_s:
@@ -183,14 +195,28 @@ def run(hours: float, speed: float, fps: float, folder: Path, log=print) -> dict
         left_at_stop = car.execute("SELECT count(*) FROM outbox").fetchone()[0]
         car.close()
         nxt = folder / "next-start.toml"
-        nxt.write_text(cfg.read_text().split("[[capture.cameras]]")[0]
-                       + f'[gps]\nport = "{gps.path}"\n'  # the same car, its receiver on
-                       f'[store]\npath = "{folder / "car.db"}"\nkey_file = "{key}"\n'
-                       f'[uplink]\nbroker = "{broker.url}"\n'
-                       f'[ui]\nlisten = "127.0.0.1:{free_port()}"\n')
-        subprocess.run([sys.executable, "-m", "alprd", "run", "-c", str(nxt),
-                        "--exit-when-done", "--drain-s", "60"], capture_output=True,
-                       timeout=120)
+        nxt.write_text(
+            cfg.read_text().split("[[capture.cameras]]")[0]
+            + f'[gps]\nport = "{gps.path}"\n'  # the same car, its receiver on
+            f'[store]\npath = "{folder / "car.db"}"\nkey_file = "{key}"\n'
+            f'[uplink]\nbroker = "{broker.url}"\n'
+            f'[ui]\nlisten = "127.0.0.1:{free_port()}"\n'
+        )
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "alprd",
+                "run",
+                "-c",
+                str(nxt),
+                "--exit-when-done",
+                "--drain-s",
+                "60",
+            ],
+            capture_output=True,
+            timeout=120,
+        )
     finally:
         if daemon.poll() is None:
             daemon.kill()
@@ -206,30 +232,42 @@ def run(hours: float, speed: float, fps: float, folder: Path, log=print) -> dict
     at_hq = [r[0] for r in hq_db.execute("SELECT id FROM records WHERE kind='read'")]
     rss = [s[1] for s in samples]
     outbox = [s[3] for s in samples]
-    quarter = [[s[1] for s in samples if q * real_s / 4 <= s[0] < (q + 1) * real_s / 4]
-               for q in range(4)]
+    quarter = [
+        [s[1] for s in samples if q * real_s / 4 <= s[0] < (q + 1) * real_s / 4] for q in range(4)
+    ]
     rss_tail = [s[1] for s in samples if s[0] >= 0.85 * real_s]
     mean = lambda xs: sum(xs) / len(xs) / 1024 if xs else 0.0  # noqa: E731 - MB
-    return {"shift_hours": hours, "speed": speed, "real_s": round(real_s),
-            "reads": len(reads), "reads_at_hq": len(set(at_hq)),
-            "reads_lost": len(reads - set(at_hq)), "reads_duplicated": len(at_hq) - len(set(at_hq)),
-            "outbox_left_at_stop": left_at_stop, "outbox_left_after_next_start": left,
-            "peak_rss_mb": round(max(rss) / 1024, 1),
-            "mean_rss_second_quarter_mb": round(mean(quarter[1]), 1),
-            "mean_rss_last_quarter_mb": round(mean(quarter[3]), 1),
-            "rss_growth_after_warmup_mb": round(mean(quarter[3]) - mean(quarter[1]), 1),
-            # after the last event (camera back at 0.82 of the shift): steady state
-            "rss_growth_final_stretch_mb": round((rss_tail[-1] - rss_tail[0]) / 1024, 1)
-            if rss_tail else None,
-            "db_mb_end": round(samples[-1][2] / 2**20, 2), "outbox_peak": max(outbox),
-            "drain_s": round(drain_s, 1), "samples": samples}
+    return {
+        "shift_hours": hours,
+        "speed": speed,
+        "real_s": round(real_s),
+        "reads": len(reads),
+        "reads_at_hq": len(set(at_hq)),
+        "reads_lost": len(reads - set(at_hq)),
+        "reads_duplicated": len(at_hq) - len(set(at_hq)),
+        "outbox_left_at_stop": left_at_stop,
+        "outbox_left_after_next_start": left,
+        "peak_rss_mb": round(max(rss) / 1024, 1),
+        "mean_rss_second_quarter_mb": round(mean(quarter[1]), 1),
+        "mean_rss_last_quarter_mb": round(mean(quarter[3]), 1),
+        "rss_growth_after_warmup_mb": round(mean(quarter[3]) - mean(quarter[1]), 1),
+        # after the last event (camera back at 0.82 of the shift): steady state
+        "rss_growth_final_stretch_mb": round((rss_tail[-1] - rss_tail[0]) / 1024, 1)
+        if rss_tail
+        else None,
+        "db_mb_end": round(samples[-1][2] / 2**20, 2),
+        "outbox_peak": max(outbox),
+        "drain_s": round(drain_s, 1),
+        "samples": samples,
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hours", type=float, default=12.0, help="shift length (default 12)")
-    ap.add_argument("--speed", type=float, default=60.0,
-                    help="shift seconds per real second (default 60)")
+    ap.add_argument(
+        "--speed", type=float, default=60.0, help="shift seconds per real second (default 60)"
+    )
     ap.add_argument("--fps", type=float, default=20.0, help="camera frame rate (default 20)")
     ap.add_argument("--dir", default=str(REPO / "build" / "soak"), help="working folder")
     ap.add_argument("--max-growth-mb", type=float, default=20.0)
@@ -244,12 +282,17 @@ def main() -> int:
         print(f"# {t:7.1f} {r / 1024:7.1f} {d / 2**20:7.2f} {o:6d}")
     units = {"shift_hours": "h", "speed": "x", "real_s": "s", "drain_s": "s"}
     for k, v in f.items():
-        unit = units.get(k) or ("MB" if "_mb" in k else "reads" if k.startswith("reads")
-                                else "records")
+        unit = units.get(k) or (
+            "MB" if "_mb" in k else "reads" if k.startswith("reads") else "records"
+        )
         print(f"{k}: {v} {unit}")
-    bad = f["reads_lost"] or f["reads_duplicated"] or f["outbox_left_after_next_start"] or (
-        f["rss_growth_after_warmup_mb"] or 0) > a.max_growth_mb or (
-        f["rss_growth_final_stretch_mb"] or 0) > a.max_growth_mb / 4
+    bad = (
+        f["reads_lost"]
+        or f["reads_duplicated"]
+        or f["outbox_left_after_next_start"]
+        or (f["rss_growth_after_warmup_mb"] or 0) > a.max_growth_mb
+        or (f["rss_growth_final_stretch_mb"] or 0) > a.max_growth_mb / 4
+    )
     return 1 if bad else 0
 
 

@@ -11,6 +11,7 @@ alprd/recognize/state_worker.py) reading the first plate of every frame beside t
 loop (the daemon reads one a pass: this is many times its load); state_ms_median is its time
 per plate there.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,9 @@ def real_frames(folder: Path):
     if not manifest.exists():
         return []
     items = [json.loads(line) for line in manifest.read_text().splitlines()]
-    return [img for img in (cv2.imread(str(folder / it["image"])) for it in items)
-            if img is not None]
+    return [
+        img for img in (cv2.imread(str(folder / it["image"])) for it in items) if img is not None
+    ]
 
 
 def timed(rec, imgs, states=None):
@@ -86,18 +88,29 @@ def with_state_reader(rec, imgs) -> tuple[list[float], list[float]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=60)
-    ap.add_argument("--real-frames", type=int, default=0,
-                    help="the first N real frames only (default: all of us_e2e_dev)")
-    ap.add_argument("--reader", choices=("both", "ours"), default="both",
-                    help="both: the shipped defaults; ours: without the second reader")
+    ap.add_argument(
+        "--real-frames",
+        type=int,
+        default=0,
+        help="the first N real frames only (default: all of us_e2e_dev)",
+    )
+    ap.add_argument(
+        "--reader",
+        choices=("both", "ours"),
+        default="both",
+        help="both: the shipped defaults; ours: without the second reader",
+    )
     a = ap.parse_args()
     cfg = RecognizeConfig(second_reader=a.reader == "both")
     imgs720 = frames(a.frames)
     imgs1080 = [cv2.resize(f, (1920, 1080)) for f in imgs720]
     rec = Recognizer.from_config(cfg)
     timed(rec, imgs720[:5])
-    shared = Path(os.environ.get("ALPRD_SHARED_DATA",
-                                 Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
+    shared = Path(
+        os.environ.get(
+            "ALPRD_SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+        )
+    )
     real = real_frames(shared / "us_e2e_dev")[: a.real_frames or None]
     if not real:
         print(f"(no real frames: {shared / 'us_e2e_dev'} is absent)", file=sys.stderr)

@@ -7,6 +7,7 @@ how long until HQ has acknowledged everything; then counts, at HQ, reads lost an
 Run once with tiny crops (about 0.3 kB: the 'without crops' figure) and once with realistic
 plate crops (about 3 kB). Mutual TLS on loopback, with certificates from `alprd provision`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alprd.demo.broker import Mosquitto  # noqa: E402
 from alprd.hq import HqEndpoint  # noqa: E402
+from alprd.provision import provision  # noqa: E402
 from alprd.store import Store  # noqa: E402
 from alprd.types import Read  # noqa: E402
-from alprd.provision import provision  # noqa: E402
 from alprd.uplink import TlsFiles, Uplink  # noqa: E402
 
 
@@ -40,27 +41,49 @@ def crop_jpeg(size: tuple[int, int]) -> bytes:
 
 def reads(n: int, crop: bytes):
     for i in range(n):
-        yield Read(id=str(uuid.uuid4()), text=f"B{i:06d}", confidence=0.9,
-                   char_confidences=(0.9,) * 7, state=None, utc="2026-11-28T01:00:00.000Z",
-                   time_source="system", camera_id="rear", unit_id="BENCH-1", lat=34.0,
-                   lon=-118.0, fix_quality=1, crop_jpeg=crop, bbox=(1, 2, 3, 4), frames=5)
+        yield Read(
+            id=str(uuid.uuid4()),
+            text=f"B{i:06d}",
+            confidence=0.9,
+            char_confidences=(0.9,) * 7,
+            state=None,
+            utc="2026-11-28T01:00:00.000Z",
+            time_source="system",
+            camera_id="rear",
+            unit_id="BENCH-1",
+            lat=34.0,
+            lon=-118.0,
+            fix_quality=1,
+            crop_jpeg=crop,
+            bbox=(1, 2, 3, 4),
+            frames=5,
+        )
 
 
 def run(n: int, crop: bytes, tmp: Path, batch: int) -> dict:
     store = Store(tmp / f"car{len(crop)}.db", os.urandom(32))
     items = list(reads(n, crop))
     for k in range(0, n, 5000):
-        store.add_reads([(r, []) for r in items[k:k + 5000]])
+        store.add_reads([(r, []) for r in items[k : k + 5000]])
     k = tmp / "keys"
     provision(k, "BENCH-1")
     with Mosquitto(tls=(k / "ca.crt", k / "hq.crt", k / "hq.key")) as broker:
-        hq = HqEndpoint(broker.url, tmp / f"hq{len(crop)}.db", client_id="hq-bench",
-                        tls=TlsFiles(str(k / "ca.crt"), str(k / "hq.crt"), str(k / "hq.key")))
+        hq = HqEndpoint(
+            broker.url,
+            tmp / f"hq{len(crop)}.db",
+            client_id="hq-bench",
+            tls=TlsFiles(str(k / "ca.crt"), str(k / "hq.crt"), str(k / "hq.key")),
+        )
         hq.start()
         hq.connected.wait(5)
-        up = Uplink(broker.url, store, "BENCH-1", batch=batch, retry_s=30,
-                    tls=TlsFiles(str(k / "ca.crt"), str(k / "device.crt"),
-                                 str(k / "device.key")))
+        up = Uplink(
+            broker.url,
+            store,
+            "BENCH-1",
+            batch=batch,
+            retry_s=30,
+            tls=TlsFiles(str(k / "ca.crt"), str(k / "device.crt"), str(k / "device.key")),
+        )
         t0 = time.monotonic()
         up.start()
         while store.outbox_depth() and time.monotonic() - t0 < 600:

@@ -12,6 +12,7 @@ the target, pkg/deps.py), so no arm64 machine is needed. Contents:
 
     python -m pkg.build_deb [amd64] [arm64] [--out DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -121,18 +122,39 @@ def venv(root: Path, arch: str, alprd_wheel: Path) -> Path:
     (venv / "pyvenv.cfg").write_text(
         "home = /usr/bin\n"
         f"include-system-site-packages = {'true' if arch == 'arm64' else 'false'}\n"
-        "version = 3.11\n")
-    run(sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-        "--no-compile", "--no-warn-script-location", "--target", str(site),
-        *pip_target_args(arch), str(alprd_wheel))
+        "version = 3.11\n"
+    )
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--no-warn-script-location",
+        "--target",
+        str(site),
+        *pip_target_args(arch),
+        str(alprd_wheel),
+    )
     shutil.rmtree(site / "bin", ignore_errors=True)  # scripts with the build machine's shebang
     launcher = venv / "bin" / "alprd"
     launcher.write_text(LAUNCHER)
     launcher.chmod(0o755)
     # bytecode now, for Debian's CPython 3.11 (the same on amd64 and the Pi): hash-checked, so
     # it stays valid whatever the files' times
-    run(f"/usr/bin/{PY}", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
-        "unchecked-hash", str(site))
+    run(
+        f"/usr/bin/{PY}",
+        "-m",
+        "compileall",
+        "-q",
+        "-j",
+        "0",
+        "--invalidation-mode",
+        "unchecked-hash",
+        str(site),
+    )
     return venv
 
 
@@ -170,14 +192,16 @@ def state_model_notice(root: Path, doc: Path) -> Path:
 
 def control(arch: str, installed_kb: int) -> str:
     recommends = "python3-picamera2, chrony" if arch == "arm64" else "chrony"
-    return (f"Package: alprd\nVersion: {version()}\nArchitecture: {DEB_ARCH[arch]}\n"
-            "Maintainer: alprd developers <alprd@localhost>\n"
-            "Depends: python3.11, libc6 (>= 2.34), systemd\n"
-            f"Recommends: {recommends}\nSection: misc\nPriority: optional\n"
-            f"Installed-Size: {installed_kb}\n"
-            "Description: automated licence plate recognition for patrol vehicles\n"
-            " The in-car daemon: cameras and GPS, on-device plate reading, hotlist hits with\n"
-            " verify-before-stop, an encrypted store and the uplink to headquarters.\n")
+    return (
+        f"Package: alprd\nVersion: {version()}\nArchitecture: {DEB_ARCH[arch]}\n"
+        "Maintainer: alprd developers <alprd@localhost>\n"
+        "Depends: python3.11, libc6 (>= 2.34), systemd\n"
+        f"Recommends: {recommends}\nSection: misc\nPriority: optional\n"
+        f"Installed-Size: {installed_kb}\n"
+        "Description: automated licence plate recognition for patrol vehicles\n"
+        " The in-car daemon: cameras and GPS, on-device plate reading, hotlist hits with\n"
+        " verify-before-stop, an encrypted store and the uplink to headquarters.\n"
+    )
 
 
 def build(arch: str, out: Path, work: Path, alprd_wheel: Path, level: int = 6) -> Path:
@@ -190,8 +214,10 @@ def build(arch: str, out: Path, work: Path, alprd_wheel: Path, level: int = 6) -
     units.mkdir(parents=True)
     for unit in sorted((REPO / "systemd").iterdir()):
         shutil.copy(unit, units / unit.name)
-    for folder, name, text in (("sysusers.d", "alprd.conf", SYSUSERS),
-                               ("tmpfiles.d", "alprd.conf", TMPFILES)):
+    for folder, name, text in (
+        ("sysusers.d", "alprd.conf", SYSUSERS),
+        ("tmpfiles.d", "alprd.conf", TMPFILES),
+    ):
         (root / "usr" / "lib" / folder).mkdir(parents=True)
         (root / "usr" / "lib" / folder / name).write_text(text)
     (root / "etc" / "alprd").mkdir(parents=True)
@@ -206,8 +232,9 @@ def build(arch: str, out: Path, work: Path, alprd_wheel: Path, level: int = 6) -
         raise SystemExit(f"{arch}: {len(bad)} ELF file(s) for another machine, e.g. {bad[:3]}")
     meta = root / "DEBIAN"
     meta.mkdir()
-    size_kb = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()
-                  and not p.is_symlink()) // 1024
+    size_kb = (
+        sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink()) // 1024
+    )
     (meta / "control").write_text(control(arch, size_kb))
     (meta / "conffiles").write_text("/etc/alprd/alprd.toml\n")
     for name, text in (("postinst", POSTINST), ("prerm", PRERM), ("postrm", POSTRM)):
@@ -218,8 +245,16 @@ def build(arch: str, out: Path, work: Path, alprd_wheel: Path, level: int = 6) -
             p.chmod(p.stat().st_mode & ~(stat.S_IWGRP | stat.S_IWOTH))
     out.mkdir(parents=True, exist_ok=True)
     deb = out / f"alprd_{version()}_{DEB_ARCH[arch]}.deb"
-    run("dpkg-deb", "--root-owner-group", "-Zgzip", f"-z{level}", "--build", str(root), str(deb),
-        stdout=subprocess.DEVNULL)
+    run(
+        "dpkg-deb",
+        "--root-owner-group",
+        "-Zgzip",
+        f"-z{level}",
+        "--build",
+        str(root),
+        str(deb),
+        stdout=subprocess.DEVNULL,
+    )
     return deb
 
 
@@ -228,8 +263,13 @@ def main(argv=None) -> int:
     ap.add_argument("arch", nargs="*", help="amd64, arm64 (default: both)")
     ap.add_argument("--out", default=str(REPO / "dist"))
     ap.add_argument("--work", default=str(REPO / "build" / "deb"))
-    ap.add_argument("--level", type=int, default=6, choices=range(1, 10),
-                    help="gzip level (1: fastest, for tests)")
+    ap.add_argument(
+        "--level",
+        type=int,
+        default=6,
+        choices=range(1, 10),
+        help="gzip level (1: fastest, for tests)",
+    )
     a = ap.parse_args(argv)
     unknown = [x for x in a.arch if x not in ELF_MACHINE]
     if unknown:

@@ -4,6 +4,7 @@ being on it: `pip install --dry-run --only-binary=:all: --platform ... --python-
 Targets: amd64 (Debian 12) and arm64 (Raspberry Pi OS bookworm, with the Pi's constraints:
 constraints/pi.txt). Used by tests/test_resolution.py and by build_deb.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 GLIBC = ["2_17", "2_27", "2_28", "2_31", "2_34", "2_35"]  # Debian 12 has glibc 2.36
 TARGETS = {
-    "amd64": {"platforms": ["manylinux2014_x86_64"] + [f"manylinux_{g}_x86_64" for g in GLIBC],
-              "constraints": []},
-    "arm64": {"platforms": ["manylinux2014_aarch64"] + [f"manylinux_{g}_aarch64" for g in GLIBC],
-              "constraints": [REPO / "constraints" / "pi.txt"]},
+    "amd64": {
+        "platforms": ["manylinux2014_x86_64"] + [f"manylinux_{g}_x86_64" for g in GLIBC],
+        "constraints": [],
+    },
+    "arm64": {
+        "platforms": ["manylinux2014_aarch64"] + [f"manylinux_{g}_aarch64" for g in GLIBC],
+        "constraints": [REPO / "constraints" / "pi.txt"],
+    },
 }
 PYTHON = "3.11"
 
@@ -35,8 +40,15 @@ def runtime_requirements() -> list[str]:
 def pip_target_args(arch: str) -> list[str]:
     """pip's options that make it choose wheels for arch, CPython 3.11."""
     t = TARGETS[arch]
-    args = ["--only-binary=:all:", "--python-version", PYTHON, "--implementation", "cp",
-            "--abi", "cp311"]
+    args = [
+        "--only-binary=:all:",
+        "--python-version",
+        PYTHON,
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp311",
+    ]
     for p in t["platforms"]:
         args += ["--platform", p]
     for c in t["constraints"]:
@@ -51,20 +63,45 @@ def resolve(arch: str, requirements: list[str] | None = None) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         res = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q",
-             "--disable-pip-version-check", "--target", str(Path(tmp) / "t"), "--report",
-             str(report), *pip_target_args(arch), *reqs],
-            capture_output=True, text=True, timeout=600)
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--dry-run",
+                "--ignore-installed",
+                "-q",
+                "--disable-pip-version-check",
+                "--target",
+                str(Path(tmp) / "t"),
+                "--report",
+                str(report),
+                *pip_target_args(arch),
+                *reqs,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if res.returncode != 0:
             err = res.stderr
-            if any(w in err for w in ("NewConnectionError", "Temporary failure in name",
-                                      "Max retries exceeded", "Network is unreachable")):
+            if any(
+                w in err
+                for w in (
+                    "NewConnectionError",
+                    "Temporary failure in name",
+                    "Max retries exceeded",
+                    "Network is unreachable",
+                )
+            ):
                 raise IndexUnreachable(err.strip().splitlines()[-1])
-            raise RuntimeError(f"{arch}: pip cannot resolve the runtime dependencies:\n"
-                               + err[-3000:])
+            raise RuntimeError(
+                f"{arch}: pip cannot resolve the runtime dependencies:\n" + err[-3000:]
+            )
         items = json.loads(report.read_text())["install"]
-    return {i["metadata"]["name"].lower().replace("_", "-"): i["metadata"]["version"]
-            for i in items}
+    return {
+        i["metadata"]["name"].lower().replace("_", "-"): i["metadata"]["version"] for i in items
+    }
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Shared fixtures: a real mosquitto, the shared data folder, and a guard that turns an
 exception swallowed in any thread (a paho callback, a camera) into a test failure."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "policy(id): proves a row of the policy requirements")
-    config.addinivalue_line("markers", "reliability: the reliability and security campaign "
-                            "(short in CI; ALPRD_LONG=1 / ALPRD_KILLS=200 for the long run)")
+    config.addinivalue_line(
+        "markers",
+        "reliability: the reliability and security campaign "
+        "(short in CI; ALPRD_LONG=1 / ALPRD_KILLS=200 for the long run)",
+    )
     config._alprd_policy = {}
 
 
@@ -43,6 +47,7 @@ def pytest_sessionfinish(session):
     out = os.environ.get("ALPRD_COMPLIANCE_OUT")
     if out:
         import json
+
         Path(out).write_text(json.dumps(_RESULTS, indent=1))
 
 
@@ -61,6 +66,7 @@ def pg_server():
         yield _GivenServer(url)
         return
     from alprd.demo.postgres import Postgres
+
     with Postgres() as pg:
         yield pg
 
@@ -70,8 +76,10 @@ class _GivenServer:
         self.base = url
 
     def create_database(self, name: str) -> str:
-        import psycopg
         from urllib.parse import urlsplit, urlunsplit
+
+        import psycopg
+
         with psycopg.connect(self.base, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -106,8 +114,10 @@ def fail_on_thread_exceptions():
     old = threading.excepthook
 
     def hook(args):
-        errors.append(f"{args.thread.name if args.thread else '?'}: {args.exc_type.__name__}: "
-                      f"{args.exc_value}")
+        errors.append(
+            f"{args.thread.name if args.thread else '?'}: {args.exc_type.__name__}: "
+            f"{args.exc_value}"
+        )
         old(args)
 
     threading.excepthook = hook

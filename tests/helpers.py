@@ -1,4 +1,5 @@
 """Small builders shared by tests."""
+
 from __future__ import annotations
 
 import os
@@ -12,13 +13,20 @@ import cv2
 import numpy as np
 
 from alprd.clock import iso
-from alprd.types import HotlistEntry, Hit, Read
+from alprd.types import Hit, HotlistEntry, Read
 
-
-LIBFAKETIME = next((p for p in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-                                "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-                                "/usr/lib/faketime/libfaketime.so.1") if Path(p).exists()),
-                   None)  # Debian's faketime package (clock tests)
+LIBFAKETIME = next(
+    (
+        p
+        for p in (
+            "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+            "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+            "/usr/lib/faketime/libfaketime.so.1",
+        )
+        if Path(p).exists()
+    ),
+    None,
+)  # Debian's faketime package (clock tests)
 KEY = bytes(range(32))  # a fixed data key for tests; real keys come from `alprd provision`
 
 
@@ -38,11 +46,23 @@ def make_read(text: str = "7ABC123", unit: str = "CAR-1", **kw) -> Read:
     crop = np.full((30, 60, 3), 200, np.uint8)
     cv2.putText(crop, text[:4], (2, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 2)
     ok, jpeg = cv2.imencode(".jpg", crop)
-    fields = dict(id=str(uuid.uuid4()), text=text, confidence=0.93,
-                  char_confidences=tuple([0.93] * len(text)), state=None,
-                  utc=iso(datetime.now(timezone.utc)), time_source="system", camera_id="rear",
-                  unit_id=unit, lat=34.05, lon=-118.24, fix_quality=1,
-                  crop_jpeg=jpeg.tobytes(), bbox=(10, 20, 70, 50), frames=5)
+    fields = dict(
+        id=str(uuid.uuid4()),
+        text=text,
+        confidence=0.93,
+        char_confidences=tuple([0.93] * len(text)),
+        state=None,
+        utc=iso(datetime.now(timezone.utc)),
+        time_source="system",
+        camera_id="rear",
+        unit_id=unit,
+        lat=34.05,
+        lon=-118.24,
+        fix_quality=1,
+        crop_jpeg=jpeg.tobytes(),
+        bbox=(10, 20, 70, 50),
+        frames=5,
+    )
     fields.update(kw)
     return Read(**fields)
 

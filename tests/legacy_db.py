@@ -1,5 +1,6 @@
 """A vehicle database as alprd wrote it before #23 item 11 (schema 5: read times, positions
 and hit reasons in clear), for the migration test."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -22,11 +23,20 @@ def make_schema5_db(path: Path, key: bytes, lat: float, lon: float, reason: str)
         "INSERT INTO reads (id, text, confidence, char_confidences, state, utc, time_source, "
         "camera_id, unit_id, lat, lon, fix_quality, crop, bbox, frames, text_hmac) VALUES "
         "('r1', ?, 0.9, '[0.9]', 'CA', ?, 'system', 'rear', 'OLD-1', ?, ?, 1, ?, '[0,0,1,1]', "
-        "3, ?)", (sealer.seal(b"7OLD001", "reads/r1/text"), UTC, lat, lon,
-                  sealer.seal(b"\xff\xd8jpeg", "reads/r1/crop"), sealer.plate_index("7OLD001")))
+        "3, ?)",
+        (
+            sealer.seal(b"7OLD001", "reads/r1/text"),
+            UTC,
+            lat,
+            lon,
+            sealer.seal(b"\xff\xd8jpeg", "reads/r1/crop"),
+            sealer.plate_index("7OLD001"),
+        ),
+    )
     conn.execute(
         "INSERT INTO hits (id, read_id, plate, state, list_type, reason, priority, case_number, "
         "rule, utc) VALUES ('h1', 'r1', ?, 'CA', 'stolen_vehicle', ?, 1, 'C-1', 'exact', ?)",
-        (sealer.seal(b"7OLD001", "hits/h1/plate"), reason, UTC))
+        (sealer.seal(b"7OLD001", "hits/h1/plate"), reason, UTC),
+    )
     conn.close()
     return path

@@ -1,4 +1,5 @@
 """train.agency_crops: an agency's labelled crops become fine-tuning CSVs and a holdout."""
+
 import csv
 import json
 import subprocess
@@ -20,12 +21,36 @@ def make_crops(folder: Path, n: int) -> None:
         img = np.full((60, 120, 3), 200, np.uint8)
         cv2.putText(img, f"AB{i:03d}", (5, 40), cv2.FONT_HERSHEY_SIMPLEX, 1, (0, 0, 0), 2)
         cv2.imwrite(str(folder / "images" / f"p{i}.png"), img)
-        lines.append(json.dumps({"image": f"images/p{i}.png", "width": 120, "height": 60,
-                                 "plates": [{"text": f"ab-{i:03d}", "bbox": [0, 0, 120, 60]}]}))
-    lines.append(json.dumps({"image": "images/none.png", "width": 1, "height": 1,
-                             "plates": [{"text": None, "bbox": [0, 0, 1, 1]}]}))
-    lines.append(json.dumps({"image": "images/p0.png", "width": 120, "height": 60,
-                             "plates": [{"text": "JUST MAUI'D", "bbox": [0, 0, 120, 60]}]}))
+        lines.append(
+            json.dumps(
+                {
+                    "image": f"images/p{i}.png",
+                    "width": 120,
+                    "height": 60,
+                    "plates": [{"text": f"ab-{i:03d}", "bbox": [0, 0, 120, 60]}],
+                }
+            )
+        )
+    lines.append(
+        json.dumps(
+            {
+                "image": "images/none.png",
+                "width": 1,
+                "height": 1,
+                "plates": [{"text": None, "bbox": [0, 0, 1, 1]}],
+            }
+        )
+    )
+    lines.append(
+        json.dumps(
+            {
+                "image": "images/p0.png",
+                "width": 120,
+                "height": 60,
+                "plates": [{"text": "JUST MAUI'D", "bbox": [0, 0, 120, 60]}],
+            }
+        )
+    )
     (folder / "manifest.jsonl").write_text("\n".join(lines) + "\n")
 
 
@@ -38,13 +63,32 @@ def test_agency_crops_split_cut_and_mix(tmp_path):
     make_crops(tmp_path / "agency", 20)
     mix = tmp_path / "synthetic" / "train.csv"
     mix.parent.mkdir()
-    mix.write_text("image_path,plate_text\n" + "".join(f"images/s{i}.png,SYN{i}\n"
-                                                       for i in range(50)))
+    mix.write_text(
+        "image_path,plate_text\n" + "".join(f"images/s{i}.png,SYN{i}\n" for i in range(50))
+    )
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-m", "train.agency_crops", str(tmp_path / "agency"),
-                           "--out", str(out), "--holdout", "0.25", "--repeat", "3",
-                           "--mix", str(mix), "--mix-rows", "10"],
-                          cwd=ROOT, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "train.agency_crops",
+            str(tmp_path / "agency"),
+            "--out",
+            str(out),
+            "--holdout",
+            "0.25",
+            "--repeat",
+            "3",
+            "--mix",
+            str(mix),
+            "--mix-rows",
+            "10",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "holdout_plates: 5" in done.stdout
     assert "left out 1 plates longer than 8 characters (e.g. JUSTMAUID)" in done.stdout
     holdout = [json.loads(x) for x in (out / "holdout" / "manifest.jsonl").read_text().splitlines()]

@@ -1,16 +1,17 @@
 """Hit alerts: verify-before-stop, dispositions, escalation, cancellation (POL-11, POL-12)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
 
+from alprd.alerts import RESTORE_WITHIN_H, AlertError, Alerts
 from alprd.audit import AuditLog
 from alprd.protocol.retention import parse_utc
 from alprd.roster import Session
 from alprd.store import Store, StoreError
 from alprd.types import Hit, HotlistEntry
-from alprd.alerts import RESTORE_WITHIN_H, AlertError, Alerts
 from alprd.ui import EventBus, alert_event
 from tests.helpers import KEY, make_hit, make_read
 
@@ -44,9 +45,15 @@ def env(tmp_path, bus):
     store = Store(tmp_path / "car.db", KEY)
     clock = Clock()
     read = make_read("8XYZ442")
-    alerts = Alerts(store, AuditLog(store, "CAR-1"), "CAR-1",
-                    lambda a: bus.publish(alert_event(a)), escalate_after_s=60,
-                    mono=clock, utc=Wall(parse_utc(read.utc) + timedelta(seconds=5)))
+    alerts = Alerts(
+        store,
+        AuditLog(store, "CAR-1"),
+        "CAR-1",
+        lambda a: bus.publish(alert_event(a)),
+        escalate_after_s=60,
+        mono=clock,
+        utc=Wall(parse_utc(read.utc) + timedelta(seconds=5)),
+    )
     hit = make_hit(read)
     store.add_read(read, [hit])
     alert = alerts.open(read, [hit])
@@ -71,8 +78,12 @@ def test_verified_only_after_three_steps_in_order_each_recorded(env):
     alerts.step(alert.hit_id, "state", OFFICER)
     ev = alerts.step(alert.hit_id, "want", OFFICER)
     assert ev.verified is True and all(v.endswith("Z") for v in ev.steps.values())
-    assert actions(store, alert.hit_id) == ["acknowledged", "verify_characters",
-                                            "verify_state", "verify_want"]
+    assert actions(store, alert.hit_id) == [
+        "acknowledged",
+        "verify_characters",
+        "verify_state",
+        "verify_want",
+    ]
     ev = alerts.dispose(alert.hit_id, "verified_stopped", OFFICER)
     assert ev.closed == "verified_stopped" and alerts.current() == []
     kinds = [i.kind for i in store.pending(100)]
@@ -134,8 +145,10 @@ def test_a_step_and_its_audit_record_are_stored_together_or_not_at_all(env):
     nothing recorded, nothing queued, the step not counted, and the officer told."""
     alerts, store, _, alert = env
     before = [i.kind for i in store.pending(100)]
-    store.db.conn.execute("CREATE TRIGGER no_audit BEFORE INSERT ON audit "
-                          "BEGIN SELECT RAISE(ABORT, 'disk refused the audit record'); END")
+    store.db.conn.execute(
+        "CREATE TRIGGER no_audit BEFORE INSERT ON audit "
+        "BEGIN SELECT RAISE(ABORT, 'disk refused the audit record'); END"
+    )
     with pytest.raises(StoreError, match="disk refused the audit record"):
         alerts.step(alert.hit_id, "characters", OFFICER)
     assert actions(store, alert.hit_id) == []
@@ -162,12 +175,22 @@ def test_an_alert_left_open_by_a_power_cut_comes_back_with_its_steps(env, tmp_pa
     # the daemon starts again on the same database: a new Alerts, nothing in memory
     hit_time = parse_utc(alert.read.utc)
     # started again more than a shift (RESTORE_WITHIN_H) after the hit: not put back
-    late = Alerts(store, AuditLog(store, "CAR-1"), "CAR-1", mono=Clock(),
-                  utc=Wall(hit_time + timedelta(hours=RESTORE_WITHIN_H, minutes=1)))
+    late = Alerts(
+        store,
+        AuditLog(store, "CAR-1"),
+        "CAR-1",
+        mono=Clock(),
+        utc=Wall(hit_time + timedelta(hours=RESTORE_WITHIN_H, minutes=1)),
+    )
     assert late.restore() == 0 and late.current() == []
     # started again within the shift: back on the screen with its steps
-    again = Alerts(store, AuditLog(store, "CAR-1"), "CAR-1", mono=Clock(),
-                   utc=Wall(hit_time + timedelta(hours=1)))
+    again = Alerts(
+        store,
+        AuditLog(store, "CAR-1"),
+        "CAR-1",
+        mono=Clock(),
+        utc=Wall(hit_time + timedelta(hours=1)),
+    )
     assert again.restore() == 1
     (back,) = [alert_event(a) for a in again.current()]  # as the page shows it
     assert back["hit_id"] == alert.hit_id and back["hits"][0]["plate"] == "8XYZ442"
@@ -196,8 +219,13 @@ def test_each_hit_of_a_read_gets_its_own_alert_and_comes_back_after_a_stop(env):
     assert set(mine) == {"hit-0", "hit-1"}
     assert mine["hit-1"].hit.entry.list_type == "wanted_person"
     alerts.dispose("hit-0", "misread", OFFICER)  # one closed, the other still open
-    again = Alerts(store, AuditLog(store, "CAR-1"), "CAR-1", mono=Clock(),
-                   utc=Wall(parse_utc(read.utc) + timedelta(minutes=5)))
+    again = Alerts(
+        store,
+        AuditLog(store, "CAR-1"),
+        "CAR-1",
+        mono=Clock(),
+        utc=Wall(parse_utc(read.utc) + timedelta(minutes=5)),
+    )
     again.restore()
     back = {a.hit_id for a in again.current() if a.read_id == read.id}
     assert back == {"hit-1"}

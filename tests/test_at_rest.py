@@ -1,6 +1,7 @@
 """#23 item 11: what a stolen SD card gives. Positions and times of reads, hit reasons and case
 numbers, the roster (PIN hashes) and the hotlist (reasons, case numbers) are sealed with the
 data key; deleted rows are overwritten (secure_delete). What stays clear is in SECURITY.md."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -37,11 +38,9 @@ def test_positions_times_and_hit_reasons_are_not_in_the_database_file(tmp_path):
     s.add_read(read, [Hit("hit-1", read.id, entry, "exact", read.utc)])
     s.close()
     raw = _files(tmp_path)  # the database, its WAL: what the card holds
-    for clear in (f"{LAT}", f"{LON}", "34.0537", "118.2428", read.utc, read.utc[:16],
-                  REASON, CASE):
+    for clear in (f"{LAT}", f"{LON}", "34.0537", "118.2428", read.utc, read.utc[:16], REASON, CASE):
         assert clear.encode() not in raw, clear
-    row = sqlite3.connect(tmp_path / "car.db").execute(
-        "SELECT utc, lat, lon FROM reads").fetchone()
+    row = sqlite3.connect(tmp_path / "car.db").execute("SELECT utc, lat, lon FROM reads").fetchone()
     assert row == ("", None, None)
     s = Store(tmp_path / "car.db", KEY)  # and it all comes back with the key
     back = s.read(read.id)
@@ -88,6 +87,7 @@ def test_files_saved_in_clear_by_an_older_alprd_are_read_and_sealed(tmp_path):
 
 def test_a_database_from_before_sealing_is_migrated(tmp_path):
     import tests.legacy_db as legacy
+
     path = legacy.make_schema5_db(tmp_path / "old.db", KEY, LAT, LON, REASON)
     s = Store(path, KEY)
     r = s.reads()[0]
@@ -99,6 +99,7 @@ def test_a_database_from_before_sealing_is_migrated(tmp_path):
 
 def test_a_period_search_pages_through_sealed_times(tmp_path, monkeypatch):
     import alprd.store.reads as reads_module
+
     monkeypatch.setattr(reads_module, "PAGE", 3)  # small pages: the paging itself is tested
     s = Store(tmp_path / "car.db", KEY)
     t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=10)
@@ -107,9 +108,7 @@ def test_a_period_search_pages_through_sealed_times(tmp_path, monkeypatch):
         s.add_read(r)
     got = s.search(since=iso(t0 + timedelta(hours=2)), until=iso(t0 + timedelta(hours=7)))
     assert [r["text"] for r in got] == ["P0006", "P0005", "P0004", "P0003", "P0002"]
-    assert [r["text"] for r in s.search(since=iso(t0 + timedelta(hours=8)))] == ["P0009",
-                                                                                 "P0008"]
-    assert [r["text"] for r in s.search(until=iso(t0 + timedelta(hours=1)), limit=5)] == [
-        "P0000"]
+    assert [r["text"] for r in s.search(since=iso(t0 + timedelta(hours=8)))] == ["P0009", "P0008"]
+    assert [r["text"] for r in s.search(until=iso(t0 + timedelta(hours=1)), limit=5)] == ["P0000"]
     assert len(s.search(since=iso(t0), limit=4)) == 4
     s.close()

@@ -1,4 +1,5 @@
 """The hash-chained audit trail (POL-17, POL-18) and `alprd audit verify/report`."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,14 @@ def filled(tmp_path, n=5) -> tuple[Store, AuditLog]:
     store = Store(tmp_path / "car.db", KEY)
     log = AuditLog(store, "CAR-1")
     for i in range(n):
-        log.append(f"u{i % 2}", "data_user", "search", purpose="criminal",
-                   query={"plate": f"7ABC12{i}"}, result_count=i)
+        log.append(
+            f"u{i % 2}",
+            "data_user",
+            "search",
+            purpose="criminal",
+            query={"plate": f"7ABC12{i}"},
+            result_count=i,
+        )
     return store, log
 
 
@@ -28,8 +35,12 @@ def test_each_record_holds_the_fields_the_policy_names_and_chains(tmp_path):
     recs = log.records()
     assert [r["seq"] for r in recs] == [1, 2, 3]
     r = recs[1]
-    assert (r["username"], r["purpose"], r["query"], r["result_count"]) == \
-        ("u1", "criminal", {"plate": "7ABC121"}, 1)
+    assert (r["username"], r["purpose"], r["query"], r["result_count"]) == (
+        "u1",
+        "criminal",
+        {"plate": "7ABC121"},
+        1,
+    )
     assert r["utc"].endswith("Z") and r["action"] == "search"
     assert r["prev_hash"] == recs[0]["hash"] and len(r["hash"]) == 64
     assert log.verify().records == 3
@@ -55,9 +66,9 @@ TAMPERS = {
     "delete the newest record": "DELETE FROM audit WHERE seq=5",
     "delete every record": "DELETE FROM audit",
     "swap two records": "UPDATE audit SET seq = CASE seq WHEN 2 THEN 3 ELSE 2 END "
-                        "WHERE seq IN (2, 3)",
+    "WHERE seq IN (2, 3)",
     "replace a sealed query": "UPDATE audit SET query=(SELECT query FROM audit WHERE seq=1) "
-                              "WHERE seq=4",
+    "WHERE seq=4",
 }
 
 
@@ -69,8 +80,10 @@ def test_verify_detects_tampering(tmp_path, how):
     store.close()
     raw = sqlite3.connect(tmp_path / "car.db")
     if how == "swap two records":  # through a free seq, as the primary key demands
-        raw.executescript("UPDATE audit SET seq=99 WHERE seq=2; UPDATE audit SET seq=2 "
-                          "WHERE seq=3; UPDATE audit SET seq=3 WHERE seq=99;")
+        raw.executescript(
+            "UPDATE audit SET seq=99 WHERE seq=2; UPDATE audit SET seq=2 "
+            "WHERE seq=3; UPDATE audit SET seq=3 WHERE seq=99;"
+        )
     else:
         raw.execute(TAMPERS[how])
     raw.commit()
@@ -96,10 +109,13 @@ def test_purge_after_acknowledgement_keeps_the_chain_verifiable(tmp_path):
 
 def run_cli(tmp_path, *args):
     cfg = tmp_path / "alprd.toml"
-    cfg.write_text(f'[store]\npath = "{tmp_path / "car.db"}"\nkey_file = '
-                   f'"{key_file(tmp_path)}"\n')
-    return subprocess.run([sys.executable, "-m", "alprd", *args, "-c", str(cfg)],
-                          capture_output=True, text=True, timeout=60)
+    cfg.write_text(f'[store]\npath = "{tmp_path / "car.db"}"\nkey_file = "{key_file(tmp_path)}"\n')
+    return subprocess.run(
+        [sys.executable, "-m", "alprd", *args, "-c", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.policy("POL-18")

@@ -1,4 +1,5 @@
 """A network camera (MJPEG over HTTP, read by OpenCV) that goes away and comes back."""
+
 import time
 
 import cv2
@@ -15,8 +16,12 @@ class MjpegCamera(MjpegServer):
 
     def __init__(self, port: int, frozen: bool = False):
         rng = np.random.default_rng(0)
-        frames = [cv2.imencode(".jpg", np.clip(rng.normal(90, 30, (120, 160, 3)), 0, 255)
-                               .astype(np.uint8))[1].tobytes() for _ in range(1 if frozen else 4)]
+        frames = [
+            cv2.imencode(
+                ".jpg", np.clip(rng.normal(90, 30, (120, 160, 3)), 0, 255).astype(np.uint8)
+            )[1].tobytes()
+            for _ in range(1 if frozen else 4)
+        ]
         super().__init__(port, frames, fps=20)
 
 
@@ -32,8 +37,11 @@ def test_network_camera_that_disappears_is_recovered():
     port = free_port()
     server = MjpegCamera(port)
     q = FrameQueue(4)
-    cam = Camera(CameraConfig(id="front", source=f"http://127.0.0.1:{port}/stream.mjpg"), q,
-                 reconnect_max_s=1)
+    cam = Camera(
+        CameraConfig(id="front", source=f"http://127.0.0.1:{port}/stream.mjpg"),
+        q,
+        reconnect_max_s=1,
+    )
     cam.start()
     try:
         assert frames_arrive(q, 5, 20), f"no frames at first; state {cam.state}"

@@ -34,6 +34,7 @@ def test_replay_of_the_demo_clip_delivers_every_frame_with_detect_stream():
         n += 1
     src.close()
     import json
+
     assert n == json.loads(demo.PASSES.read_text())["frames"]
 
 
@@ -59,6 +60,7 @@ def test_missing_source_is_a_camera_error(tmp_path):
 
 class Flaky:
     """A source that fails to open twice, then delivers frames: a camera plugged back in."""
+
     opens = 0
 
     def __init__(self, spec):

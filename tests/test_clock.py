@@ -60,20 +60,23 @@ def test_a_clock_earlier_than_the_last_recorded_time_is_distrusted_after_a_resta
 
 def test_a_system_clock_the_gps_contradicts_is_not_used():
     true = datetime.now(timezone.utc).replace(microsecond=0)
-    c = clock.UtcClock(None, margin_s=60, now=Wall(true + timedelta(minutes=10)),
-                       mono=lambda: 100.0)
+    c = clock.UtcClock(
+        None, margin_s=60, now=Wall(true + timedelta(minutes=10)), mono=lambda: 100.0
+    )
     utc, source = c.stamp(100.0, **_gps_at(true, 100.0))
     assert (utc, source) == (clock.iso(true), "gps")
-    close = clock.UtcClock(None, margin_s=60, now=Wall(true + timedelta(seconds=20)),
-                           mono=lambda: 100.0)
+    close = clock.UtcClock(
+        None, margin_s=60, now=Wall(true + timedelta(seconds=20)), mono=lambda: 100.0
+    )
     assert close.stamp(100.0, **_gps_at(true, 100.0))[1] == "system"  # within the margin
 
 
 def test_the_last_recorded_time_never_goes_back_and_a_confirmed_clock_resets_it(tmp_path):
     floor = tmp_path / "clock-floor"
     true = datetime.now(timezone.utc).replace(microsecond=0)
-    ahead = clock.UtcClock(floor, margin_s=60, now=Wall(true + timedelta(days=30)),
-                           mono=lambda: 1.0)
+    ahead = clock.UtcClock(
+        floor, margin_s=60, now=Wall(true + timedelta(days=30)), mono=lambda: 1.0
+    )
     ahead.stamp(1.0)  # a clock 30 days ahead, no GPS to say so: trusted, and recorded
     ahead.save()
     back = clock.UtcClock(floor, margin_s=60, now=Wall(true), mono=lambda: 1.0)

@@ -62,9 +62,14 @@ def test_unknown_section_is_an_error(tmp_path):
 
 
 def test_env_overrides_any_key(tmp_path):
-    cfg = load(write(tmp_path, GOOD), environ={"ALPRD_UPLINK__BROKER": "mqtts://hq.example:8883",
-                                               "ALPRD_GPS__BAUD": "4800",
-                                               "ALPRD_VEHICLE__UNIT_ID": "CAR-9"})
+    cfg = load(
+        write(tmp_path, GOOD),
+        environ={
+            "ALPRD_UPLINK__BROKER": "mqtts://hq.example:8883",
+            "ALPRD_GPS__BAUD": "4800",
+            "ALPRD_VEHICLE__UNIT_ID": "CAR-9",
+        },
+    )
     assert cfg.uplink.broker == "mqtts://hq.example:8883"
     assert cfg.gps.baud == 4800
     assert cfg.vehicle.unit_id == "CAR-9"
@@ -103,18 +108,25 @@ def test_key_lines_maps_tables_and_arrays():
 
 def test_example_config_is_valid():
     from pathlib import Path
+
     load(Path(__file__).parent.parent / "config" / "alprd.toml", environ={})
 
 
 def test_config_check_command_exit_codes(tmp_path):
     good = write(tmp_path, GOOD)
-    ok = subprocess.run([sys.executable, "-m", "alprd", "config", "check", "-c", str(good)],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "alprd", "config", "check", "-c", str(good)],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text(GOOD.replace("[uplink]\nbroker", "[uplink]\nbrokr"))
-    res = subprocess.run([sys.executable, "-m", "alprd", "config", "check", "-c", str(bad)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "alprd", "config", "check", "-c", str(bad)],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode != 0
     assert "uplink.brokr" in res.stderr and "line 14" in res.stderr
 
@@ -130,11 +142,15 @@ def test_safeguards_cannot_be_configured_away(tmp_path):
     assert load(None, environ={"ALPRD_UPLINK__BROKER": "mqtts://hq.example.org"})
     # there is no key that turns off encryption, retention or no-capture zones
     from alprd.config import describe_keys
+
     keys = " ".join(describe_keys()).lower()
     for forbidden in ("encrypt", "plaintext", "disable", "retention_off", "insecure"):
         assert forbidden not in keys.split(":")[0]
-    for attempt in ('[store]\nencrypt = false\n', '[uplink]\ninsecure = true\n',
-                    '[store]\nlocal_cap_days = 3650\n'):
+    for attempt in (
+        "[store]\nencrypt = false\n",
+        "[uplink]\ninsecure = true\n",
+        "[store]\nlocal_cap_days = 3650\n",
+    ):
         with pytest.raises(ConfigError):
             load(write(tmp_path, attempt), environ={})
 

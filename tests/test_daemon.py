@@ -1,4 +1,5 @@
 """The daemon's handling of finished passes, with the real recognizer and a real store."""
+
 import numpy as np
 import pytest
 
@@ -6,17 +7,22 @@ from alprd.config import load
 from alprd.daemon import Daemon
 from alprd.track import Pass
 from alprd.types import Fix, Observation, PlateRead
-from tests.helpers import key_file
 from alprd.ui import alert_event
+from tests.helpers import key_file
 
 CLINIC = [[34.0, -118.3], [34.0, -118.2], [34.1, -118.2], [34.1, -118.3]]
 
 
 def make_daemon(tmp_path, zones=()):
-    cfg = load(None, environ={}, defaults={
-        "vehicle": {"unit_id": "T-1"},
-        "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))},
-        "capture": {"no_capture_zones": [{"name": "clinic", "polygon": z} for z in zones]}})
+    cfg = load(
+        None,
+        environ={},
+        defaults={
+            "vehicle": {"unit_id": "T-1"},
+            "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))},
+            "capture": {"no_capture_zones": [{"name": "clinic", "polygon": z} for z in zones]},
+        },
+    )
     return Daemon(cfg, ui=False)
 
 
@@ -43,10 +49,10 @@ def test_reads_in_a_no_capture_zone_are_dropped_and_only_counted(tmp_path):
     d.store.close()
 
 
-def test_a_crop_that_will_not_encode_is_counted_apart_from_no_capture_zones(tmp_path,
-                                                                           monkeypatch):
+def test_a_crop_that_will_not_encode_is_counted_apart_from_no_capture_zones(tmp_path, monkeypatch):
     """#35 item 3: a failed JPEG encode is no POL-03 drop; it has its own count and line."""
     import alprd.pipeline
+
     d = make_daemon(tmp_path)
     monkeypatch.setattr(alprd.pipeline.cv2, "imencode", lambda *a, **k: (False, None))
     d.pipeline.finish(a_pass("7ABC123"))
@@ -61,18 +67,21 @@ def test_a_confident_pass_with_no_hit_builds_no_read_before_it_ends(tmp_path, mo
     import alprd.pipeline
     from alprd.hotlist import Hotlist
     from alprd.types import HotlistEntry
+
     d = make_daemon(tmp_path)
     d.pipeline.states = None
     d.pipeline.hotlist = Hotlist([HotlistEntry("8XYZ442", None, "stolen_vehicle", "x")])
     real, calls = alprd.pipeline.cv2.imencode, []
-    monkeypatch.setattr(alprd.pipeline.cv2, "imencode",
-                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        alprd.pipeline.cv2, "imencode", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     crop = np.full((30, 60, 3), 128, np.uint8)
     for text in ("7ABC123", "8XYZ442"):
         for i in range(6):
             plate = PlateRead(text, 0.95, (0.95,) * 7, (10, 10, 70, 40), 0.9)
             p = d.pipeline.tracker.add(  # a camera each: the two passes never merge
-                Observation(plate, text, 100.0 + i * 0.1, crop, 10.0))
+                Observation(plate, text, 100.0 + i * 0.1, crop, 10.0)
+            )
             d.pipeline.maybe_alert_early(p)
         if text == "7ABC123":
             assert calls == [] and d.alerts.current() == []
@@ -82,6 +91,7 @@ def test_a_confident_pass_with_no_hit_builds_no_read_before_it_ends(tmp_path, mo
 
 def test_zone_config_rejects_bad_coordinates(tmp_path):
     from alprd.config import ConfigError
+
     with pytest.raises(ConfigError, match="not a \\[lat, lon\\]"):
         make_daemon(tmp_path, zones=[[[134.0, -118.3], [34.0, -118.2], [34.1, -118.2]]])
 
@@ -103,6 +113,7 @@ def test_read_records_position_time_and_source(tmp_path):
 def test_confident_pass_alerts_early_and_only_once(tmp_path):
     from alprd.hotlist import Hotlist
     from alprd.types import HotlistEntry
+
     d = make_daemon(tmp_path)
     d.pipeline.hotlist = Hotlist([HotlistEntry("8XYZ442", "CA", "stolen_vehicle", "test")])
     q, _ = d.bus.subscribe()
@@ -130,6 +141,7 @@ def test_confident_pass_alerts_early_and_only_once(tmp_path):
 def test_unsure_pass_waits_for_its_end(tmp_path):
     from alprd.hotlist import Hotlist
     from alprd.types import HotlistEntry
+
     d = make_daemon(tmp_path)
     d.pipeline.hotlist = Hotlist([HotlistEntry("8XYZ442", None, "bolo", "test")])
     q, _ = d.bus.subscribe()
@@ -150,6 +162,7 @@ def test_a_hit_on_a_full_disk_is_still_shown_to_the_officer(tmp_path):
     alert: on a full disk the officer never saw the hit."""
     from alprd.hotlist import Hotlist
     from alprd.types import HotlistEntry
+
     d = make_daemon(tmp_path)
     d.pipeline.hotlist = Hotlist([HotlistEntry("8XYZ442", "CA", "stolen_vehicle", "test")])
     q, _ = d.bus.subscribe()
@@ -174,6 +187,7 @@ def test_a_hit_on_a_full_disk_is_still_shown_to_the_officer(tmp_path):
 def test_a_hotlist_that_fails_to_match_costs_the_hits_not_the_read(tmp_path, caplog):
     """The early check and the pass's end both go through Pipeline._match: a matcher that
     raises is said in one line, the frame loop goes on, the read is stored without hits."""
+
     class Broken:
         def match(self, *a, **k):
             raise RuntimeError("index corrupt")

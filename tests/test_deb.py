@@ -3,6 +3,7 @@
 but the system user (Debian keeps system users). The arm64 package's check that every ELF file
 is aarch64 runs inside `./run deb` (pkg/build_deb.py refuses to build otherwise); its checker
 is tested here."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,16 @@ import pytest
 from pkg import build_deb
 
 INSTALLED = Path("/opt/alprd/venv")
-WATCHED = ["/opt", "/etc", "/lib/systemd/system", "/usr/bin", "/usr/lib/sysusers.d",
-           "/usr/lib/tmpfiles.d", "/var/lib", "/usr/share/doc"]
+WATCHED = [
+    "/opt",
+    "/etc",
+    "/lib/systemd/system",
+    "/usr/bin",
+    "/usr/lib/sysusers.d",
+    "/usr/lib/tmpfiles.d",
+    "/var/lib",
+    "/usr/share/doc",
+]
 
 
 def _tree() -> set[str]:
@@ -73,8 +82,20 @@ def test_a_package_without_the_state_model_or_its_licence_is_not_built(tmp_path)
 @pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))
 def test_the_package_installs_runs_and_purges_clean(tmp_path):
     try:
-        assert build_deb.main(["amd64", "--out", str(tmp_path / "dist"), "--work",
-                               str(tmp_path / "work"), "--level", "1"]) == 0
+        assert (
+            build_deb.main(
+                [
+                    "amd64",
+                    "--out",
+                    str(tmp_path / "dist"),
+                    "--work",
+                    str(tmp_path / "work"),
+                    "--level",
+                    "1",
+                ]
+            )
+            == 0
+        )
     except subprocess.CalledProcessError as exc:
         if "pip" in " ".join(map(str, exc.cmd)):
             pytest.skip(f"no package index reachable for the wheels ({exc})")
@@ -86,10 +107,13 @@ def test_the_package_installs_runs_and_purges_clean(tmp_path):
         assert subprocess.run(["id", "alprd"], capture_output=True).returncode == 0
         assert oct(os.stat("/var/lib/alprd").st_mode & 0o777) == "0o700"
         if shutil.which("systemd-analyze"):
-            units = [f"/lib/systemd/system/{u}" for u in
-                     ("alprd.service", "alprd-selftest.service", "alprd-selftest.timer")]
-            v = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True,
-                               text=True)
+            units = [
+                f"/lib/systemd/system/{u}"
+                for u in ("alprd.service", "alprd-selftest.service", "alprd-selftest.timer")
+            ]
+            v = subprocess.run(
+                ["systemd-analyze", "verify", *units], capture_output=True, text=True
+            )
             assert v.returncode == 0, v.stderr
         # the state reader's model (PaddleOCR's, from the rapidocr wheel) and its licence
         notice = Path("/usr/share/doc/alprd/rapidocr-MODEL_LICENSES.md")
@@ -99,22 +123,34 @@ def test_the_package_installs_runs_and_purges_clean(tmp_path):
         # the self-test from the installed tree, on this machine's files only
         assets = next(INSTALLED.glob("lib/python3.11/site-packages/alprd/demo/assets"))
         keys = tmp_path / "keys"
-        subprocess.run(["/usr/bin/alprd", "provision", "--dir", str(keys), "--unit", "DEB-1"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["/usr/bin/alprd", "provision", "--dir", str(keys), "--unit", "DEB-1"],
+            check=True,
+            capture_output=True,
+        )
         cfg = tmp_path / "alprd.toml"
-        cfg.write_text(f'[vehicle]\nunit_id = "DEB-1"\n[[capture.cameras]]\nid = "rear"\n'
-                       f'source = "{assets / "clip.mp4"}"\n'
-                       f'[gps]\nport = "{assets / "track.nmea"}"\n'
-                       f'[hotlist]\npath = "{assets / "hotlist.csv"}"\n'
-                       f'[store]\npath = "{tmp_path / "state" / "car.db"}"\n'
-                       f'key_file = "{keys / "data.key"}"\n')
-        st = subprocess.run(["/usr/bin/alprd", "selftest", "--json", "-c", str(cfg),
-                             "--min-free-mb", "1"], capture_output=True, text=True, timeout=120)
+        cfg.write_text(
+            f'[vehicle]\nunit_id = "DEB-1"\n[[capture.cameras]]\nid = "rear"\n'
+            f'source = "{assets / "clip.mp4"}"\n'
+            f'[gps]\nport = "{assets / "track.nmea"}"\n'
+            f'[hotlist]\npath = "{assets / "hotlist.csv"}"\n'
+            f'[store]\npath = "{tmp_path / "state" / "car.db"}"\n'
+            f'key_file = "{keys / "data.key"}"\n'
+        )
+        st = subprocess.run(
+            ["/usr/bin/alprd", "selftest", "--json", "-c", str(cfg), "--min-free-mb", "1"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         results = {r["component"]: r["status"] for r in json.loads(st.stdout)["results"]}
         assert results["camera rear"] == "ok" and results["models"] == "ok", st.stdout
-        demo = subprocess.run(["/usr/bin/alprd", "demo", "--once", "--state-dir",
-                               str(tmp_path / "demo")], capture_output=True, text=True,
-                              timeout=240)
+        demo = subprocess.run(
+            ["/usr/bin/alprd", "demo", "--once", "--state-dir", str(tmp_path / "demo")],
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
         assert demo.returncode == 0, demo.stderr[-2000:]
         assert "hq: 5 reads, 2 hits stored" in demo.stdout + demo.stderr
         # nothing was written under /opt at run time (bytecode came with the package)

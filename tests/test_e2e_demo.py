@@ -1,4 +1,5 @@
 """The daemon end to end on the bundled demo: real models, real mosquitto, real SQLite."""
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,7 @@ replay_retime = true
 [hotlist]
 path = "{demo.HOTLIST}"
 [store]
-path = "{tmp_path / 'car.db'}"
+path = "{tmp_path / "car.db"}"
 key_file = "{key_file(tmp_path)}"
 [uplink]
 broker = "{broker_url}"
@@ -55,8 +56,14 @@ listen = "127.0.0.1:{ui_port}"
 
 def alprd(*args, **kw):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "alprd", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "alprd", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        **kw,
+    )
 
 
 def get(url: str, timeout: float = 2.0) -> bytes:
@@ -96,8 +103,13 @@ def test_demo_clip_end_to_end(broker, tmp_path):
     hq.start()
     spy = Spy(broker.port, "alprd/v1/E2E-1/up")
     ui_port = free_port()
-    proc = alprd("run", "-c", write_config(tmp_path, broker.url, ui_port), "--exit-when-done",
-                 "--print-reads")
+    proc = alprd(
+        "run",
+        "-c",
+        write_config(tmp_path, broker.url, ui_port),
+        "--exit-when-done",
+        "--print-reads",
+    )
     try:
         page = wait_http(f"http://127.0.0.1:{ui_port}/")
         assert b"UNVERIFIED" in page and b"/app.js" in page
@@ -115,8 +127,20 @@ def test_demo_clip_end_to_end(broker, tmp_path):
     assert proc.returncode == 0, err[-2000:]
 
     store = Store(tmp_path / "car.db", KEY)
-    rows = [(r["text"], r["utc"], r["lat"], r["lon"], r["fix_quality"], r["camera_id"],
-             r["unit_id"], r["confidence"], r["crop"]) for r in store.reads()]
+    rows = [
+        (
+            r["text"],
+            r["utc"],
+            r["lat"],
+            r["lon"],
+            r["fix_quality"],
+            r["camera_id"],
+            r["unit_id"],
+            r["confidence"],
+            r["crop"],
+        )
+        for r in store.reads()
+    ]
     texts = [r[0] for r in rows]
     # the clip's plates are read, one read per pass
     assert len(CLIP_PLATES & set(texts)) >= 4, texts
@@ -130,8 +154,11 @@ def test_demo_clip_end_to_end(broker, tmp_path):
         assert img is not None and img.shape[1] < 400 and img.shape[0] < 250
     # #33: the state, read off each pass's plate: never a wrong one, most of them named
     want = {p["text"]: p["state"] for p in PASSES["passes"]}
-    named = [(r["text"], r["state"], r["state_confidence"]) for r in store.reads()
-             if r["state"] is not None]
+    named = [
+        (r["text"], r["state"], r["state_confidence"])
+        for r in store.reads()
+        if r["state"] is not None
+    ]
     assert all(want.get(t) == st and 0.5 <= c <= 1 for t, st, c in named), named
     assert len(named) >= 3, named
     hits = store.hit_plates()
@@ -153,13 +180,37 @@ def test_demo_clip_end_to_end(broker, tmp_path):
     # no full frame anywhere in the uplink either
     for m in spy.messages:
         for r in m["records"]:
-            assert set(r["body"]) <= {"id", "text", "confidence", "char_confidences", "state",
-                                      "utc", "time_source", "camera_id", "unit_id", "lat", "lon",
-                                      "fix_quality", "bbox", "frames", "crop_jpeg_b64", "read_id",
-                                      "plate", "list_type", "reason", "priority", "case_number",
-                                      "rule", "differs", "state_rule", "state_confidence",
-                                      "read_state", "read_state_confidence",  # read off the plate
-                                      "candidate", "candidate_probability"}  # #34
+            assert set(r["body"]) <= {
+                "id",
+                "text",
+                "confidence",
+                "char_confidences",
+                "state",
+                "utc",
+                "time_source",
+                "camera_id",
+                "unit_id",
+                "lat",
+                "lon",
+                "fix_quality",
+                "bbox",
+                "frames",
+                "crop_jpeg_b64",
+                "read_id",
+                "plate",
+                "list_type",
+                "reason",
+                "priority",
+                "case_number",
+                "rule",
+                "differs",
+                "state_rule",
+                "state_confidence",
+                "read_state",
+                "read_state_confidence",  # read off the plate
+                "candidate",
+                "candidate_probability",
+            }  # #34
     assert "HIT " in out and "UNVERIFIED" in out
 
 
@@ -179,9 +230,11 @@ def test_read_stored_offline_is_uplinked_at_next_start(broker, tmp_path):
     hq.start()
     try:
         cfg2 = tmp_path / "next.toml"
-        cfg2.write_text(f'[vehicle]\nunit_id = "E2E-1"\n[store]\npath = "{tmp_path / "car.db"}"\n'
-                        f'key_file = "{key_file(tmp_path)}"\n'
-                        f'[uplink]\nbroker = "{broker.url}"\n[ui]\nlisten = "127.0.0.1:0"\n')
+        cfg2.write_text(
+            f'[vehicle]\nunit_id = "E2E-1"\n[store]\npath = "{tmp_path / "car.db"}"\n'
+            f'key_file = "{key_file(tmp_path)}"\n'
+            f'[uplink]\nbroker = "{broker.url}"\n[ui]\nlisten = "127.0.0.1:0"\n'
+        )
         second = alprd("run", "-c", str(cfg2), "--exit-when-done", "--drain-s", "20")
         out, err = second.communicate(timeout=60)
         assert second.returncode == 0, err[-2000:]
@@ -194,9 +247,13 @@ def test_read_stored_offline_is_uplinked_at_next_start(broker, tmp_path):
 
 def test_demo_stops_cleanly_on_ctrl_c_within_5_s(tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1", ALPRD_UI__LISTEN=f"127.0.0.1:{free_port()}")
-    proc = subprocess.Popen([sys.executable, "-m", "alprd", "demo", "--state-dir",
-                             str(tmp_path / "state")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alprd", "demo", "--state-dir", str(tmp_path / "state")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 90
         seen = []

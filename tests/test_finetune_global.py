@@ -1,5 +1,6 @@
 """train/finetune_global.py: the published global OCR as PyTorch, trained, and written back
 into its own graph. Needs the [train] extra (torch, onnx, onnx2torch: ./run train)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -23,8 +24,10 @@ def test_the_tuned_weights_run_in_the_published_graph(tmp_path):
     session = ort.InferenceSession(str(published))
     model = load_model(published)
     with torch.no_grad():
-        assert np.abs(model(torch.from_numpy(x)).numpy()
-                      - session.run(None, {"input": x})[0]).max() < 1e-5
+        assert (
+            np.abs(model(torch.from_numpy(x)).numpy() - session.run(None, {"input": x})[0]).max()
+            < 1e-5
+        )
     before = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)

@@ -1,5 +1,6 @@
 """train/fonts.py: plate fonts from the npm registry are pinned by sha512, and only the wanted
 files leave the tarball. Built from in-memory tarballs; no network."""
+
 from __future__ import annotations
 
 import base64
@@ -36,13 +37,15 @@ def test_a_tarball_that_does_not_match_its_pin_is_refused():
 
 
 def test_only_the_latin_weights_and_the_licence_are_unpacked(tmp_path):
-    data = _tarball({
-        "package/files/oswald-latin-700-normal.woff": b"woff700",
-        "package/files/oswald-latin-400-normal.woff": b"woff400",
-        "package/files/oswald-cyrillic-700-normal.woff": b"cyr",
-        "package/LICENSE": b"SIL Open Font License",
-        "package/../../escape.woff": b"no",
-    })
+    data = _tarball(
+        {
+            "package/files/oswald-latin-700-normal.woff": b"woff700",
+            "package/files/oswald-latin-400-normal.woff": b"woff400",
+            "package/files/oswald-cyrillic-700-normal.woff": b"cyr",
+            "package/LICENSE": b"SIL Open Font License",
+            "package/../../escape.woff": b"no",
+        }
+    )
     got = fonts.unpack(data, "oswald", (700,), tmp_path)
     assert sorted(p.name for p in got) == ["oswald-700.woff", "oswald.LICENSE"]
     assert (tmp_path / "oswald-700.woff").read_bytes() == b"woff700"

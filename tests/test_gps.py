@@ -4,7 +4,6 @@ from alprd.gps import FixBuilder, GpsTrack
 from alprd.gps.nmea import NmeaError, parse_sentence, rmc
 from tests.nmea_logs import checksummed
 
-
 nmea = checksummed
 
 
@@ -54,6 +53,7 @@ def test_void_rmc_gives_no_fix():
 
 def test_position_is_interpolated_between_fixes():
     from alprd.types import Fix
+
     t = GpsTrack(stale_after_s=5)
     t.add(Fix(lat=10.0, lon=20.0, mono=100.0, quality=1))
     t.add(Fix(lat=11.0, lon=22.0, mono=101.0, quality=1))

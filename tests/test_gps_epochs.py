@@ -4,6 +4,7 @@ positions are refused. The logs below are written here in the sentence order eac
 family sends (u-blox: RMC first; SiRF and Trimble: GGA first, Trimble with $PTNL; Septentrio
 with $PSSN; Furuno with $PFEC), every epoch with its own quality, HDOP and satellite count so
 that a value borrowed from another epoch shows."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,17 +22,24 @@ def _epoch_lines(second: int, quality: int, sats: int, hdop: float, talker: str 
     t = f"1830{second:02d}.00"
     lat, lon = _pos(second)
     rmc = sentence(f"{talker}RMC,{t},A,{lat},N,{lon},W,20.0,90.0,281126,,,A")
-    gga = sentence(f"{talker}GGA,{t},{lat},N,{lon},W,{quality},{sats:02d},{hdop:.1f},"
-                   "70.0,M,-32.0,M,,")
+    gga = sentence(
+        f"{talker}GGA,{t},{lat},N,{lon},W,{quality},{sats:02d},{hdop:.1f},70.0,M,-32.0,M,,"
+    )
     vtg = sentence(f"{talker}VTG,90.0,T,,M,20.0,N,37.0,K,A")
     gsa = sentence(f"{talker}GSA,A,3,01,02,03,04,05,06,,,,,,,{hdop + 0.8:.1f},{hdop:.1f},1.5")
-    gsv = sentence(f"{talker[:1]}PGSV,1,1,04,01,40,083,46,02,17,308,44,03,07,344,39,04,22,"
-                   "228,45")
-    return {"RMC": rmc, "GGA": gga, "VTG": vtg, "GSA": gsa, "GSV": gsv,
-            "PTNL": sentence(f"PTNL,PJK,{t},112826,+1234567.890,N,+123456.789,E,3,{sats:02d},"
-                             "1.3,EHT+70.0,M"),
-            "PSSN": sentence(f"PSSN,HRP,{t},112826,90.0,,,0.1,,,{sats},2,"),
-            "PFEC": sentence("PFEC,GPint,RMC01,VTG01,GGA01")}
+    gsv = sentence(f"{talker[:1]}PGSV,1,1,04,01,40,083,46,02,17,308,44,03,07,344,39,04,22,228,45")
+    return {
+        "RMC": rmc,
+        "GGA": gga,
+        "VTG": vtg,
+        "GSA": gsa,
+        "GSV": gsv,
+        "PTNL": sentence(
+            f"PTNL,PJK,{t},112826,+1234567.890,N,+123456.789,E,3,{sats:02d},1.3,EHT+70.0,M"
+        ),
+        "PSSN": sentence(f"PSSN,HRP,{t},112826,90.0,,,0.1,,,{sats},2,"),
+        "PFEC": sentence("PFEC,GPint,RMC01,VTG01,GGA01"),
+    }
 
 
 ORDERS = {
@@ -64,7 +72,8 @@ def test_each_fix_carries_its_own_epochs_quality(receiver):
     for second, (fix, (quality, sats, hdop)) in enumerate(zip(fixes, EPOCHS)):
         assert fix.utc == f"2026-11-28T18:30:{second:02d}.00Z"
         assert (fix.quality, fix.satellites, fix.hdop) == (quality, sats, hdop), (
-            f"{receiver}, epoch {second}: got {(fix.quality, fix.satellites, fix.hdop)}")
+            f"{receiver}, epoch {second}: got {(fix.quality, fix.satellites, fix.hdop)}"
+        )
         lat, _ = _pos(second)
         assert fix.lat == pytest.approx(34 + float(lat[2:]) / 60)
     assert track.errors == 0, f"{receiver}: proprietary or unparsed sentences counted as errors"
@@ -99,9 +108,16 @@ def test_a_void_gga_epoch_gives_no_fix_even_with_a_valid_rmc():
     assert [f.utc[-6:] for f in track._fixes] == ["01.00Z"]
 
 
-@pytest.mark.parametrize("lat,lon", [("34nan", "11814.62200"), ("9100.00000", "11814.62200"),
-                                      ("3403.13200", "18100.00000"), ("3475.00000", "11814.622"),
-                                      ("34inf", "11814.62200")])
+@pytest.mark.parametrize(
+    "lat,lon",
+    [
+        ("34nan", "11814.62200"),
+        ("9100.00000", "11814.62200"),
+        ("3403.13200", "18100.00000"),
+        ("3475.00000", "11814.622"),
+        ("34inf", "11814.62200"),
+    ],
+)
 def test_impossible_positions_are_refused(lat, lon):
     track = GpsTrack(stale_after_s=5)
     b = FixBuilder(track)
@@ -114,10 +130,13 @@ def test_impossible_positions_are_refused(lat, lon):
 def test_nan_hdop_and_speed_are_refused():
     track = GpsTrack(stale_after_s=5)
     b = FixBuilder(track)
-    b.feed(sentence("GPRMC,183000.00,A,3403.13200,N,11814.62200,W,nan,90.0,281126,,,A")
-           .decode(), 1.0)
-    b.feed(sentence("GPGGA,183000.00,3403.13200,N,11814.62200,W,1,08,inf,70.0,M,-32.0,M,,")
-           .decode(), 1.0)
+    b.feed(
+        sentence("GPRMC,183000.00,A,3403.13200,N,11814.62200,W,nan,90.0,281126,,,A").decode(), 1.0
+    )
+    b.feed(
+        sentence("GPGGA,183000.00,3403.13200,N,11814.62200,W,1,08,inf,70.0,M,-32.0,M,,").decode(),
+        1.0,
+    )
     assert track.errors == 2
 
 
@@ -126,6 +145,7 @@ def test_a_recording_retimed_runs_on_from_the_given_time():
 
     from alprd import demo
     from alprd.gps.nmea import parse_sentence, retimed, rmc
+
     start = datetime(2027, 12, 31, 23, 59, 50, tzinfo=timezone.utc)
     out = retimed(demo.TRACK.read_bytes(), start, repeat=2).decode().split()
     rmcs = [rmc(parse_sentence(line))["utc"] for line in out if "RMC" in line[:6]]
@@ -141,6 +161,7 @@ def test_the_demo_replays_its_recording_as_if_live():
     from alprd import demo
     from alprd.gps import GpsReader
     from tests.helpers import wait_for
+
     track = GpsTrack()
     reader = GpsReader(str(demo.TRACK), track, replay_retime=True)
     reader.start()

@@ -1,4 +1,5 @@
 """The GPS reader on real pseudo-terminals fed with receiver logs."""
+
 import os
 import random
 import time
@@ -60,8 +61,9 @@ def test_cold_start_then_fix_with_quality(port):
         assert track.latest() is None and track.last_utc == "2026-11-28T18:30:02.00Z"
         for e in log[3:]:
             port.write(e)
-        assert wait_for(lambda: track.latest() is not None
-                        and abs(track.latest().lat - (34.05 + 2e-4)) < 1e-6)
+        assert wait_for(
+            lambda: track.latest() is not None and abs(track.latest().lat - (34.05 + 2e-4)) < 1e-6
+        )
         f = track.latest()
         assert f.quality == 1 and f.satellites == 8 and f.hdop == 1.1
         assert f.speed_kmh == pytest.approx(37.0, abs=0.1)
@@ -90,8 +92,9 @@ def test_bad_checksums_and_random_bytes_are_skipped(port):
     try:
         rng = random.Random(7)
         good = epoch(0, 34.0, -118.0)
-        bad = b"".join(corrupt(line) + b"\n" for line in epoch(1, 35.0, -117.0).split(b"\n")
-                       if line)
+        bad = b"".join(
+            corrupt(line) + b"\n" for line in epoch(1, 35.0, -117.0).split(b"\n") if line
+        )
         port.write(bytes(rng.randrange(256) for _ in range(300)) + b"\r\n")
         port.write(bad)
         port.write(good)

@@ -2,6 +2,7 @@
 
 Needs the [train] extra (tensorflow, fast-plate-ocr's trainer): `./run train`.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,16 +13,20 @@ import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 pytest.importorskip("tensorflow", reason="the [train] extra is not installed (./run train)")
-pytest.importorskip("fast_plate_ocr.train.model.model_builders",
-                    reason="the [train] extra is not installed (./run train)")
+pytest.importorskip(
+    "fast_plate_ocr.train.model.model_builders",
+    reason="the [train] extra is not installed (./run train)",
+)
 
 from alprd import recognize  # noqa: E402
 from train import grow, ocr_from_tflite  # noqa: E402
 
 CONFIGS = Path(grow.__file__).parent / "configs"
 
+
 def _plate(out):
     return out["plate"] if isinstance(out, dict) else out
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
@@ -33,6 +38,7 @@ def trained(tmp_path_factory):
     model = ocr_from_tflite.recover(recognize.OCR, run / "model_config.yaml")
     model.save(run / "last.keras")
     return model, run / "last.keras"
+
 
 def test_grown_model_reads_as_the_trained_one(trained, tmp_path):
     model, path = trained
@@ -49,10 +55,15 @@ def test_grown_model_reads_as_the_trained_one(trained, tmp_path):
     kernel = block.mlp.dense_layers[-1].get_weights()[0]
     assert 0 < np.abs(kernel).max() < 0.01
 
+
 def test_a_config_that_is_not_the_trained_model_grown_is_refused(trained, tmp_path):
     _, path = trained
     other = tmp_path / "other.yaml"
-    other.write_text((CONFIGS / "ocr_cct_xs.yaml").read_text()
-                     .replace("filters: 96", "filters: 88").replace("layers: 4", "layers: 6"))
+    other.write_text(
+        (CONFIGS / "ocr_cct_xs.yaml")
+        .read_text()
+        .replace("filters: 96", "filters: 88")
+        .replace("layers: 4", "layers: 6")
+    )
     with pytest.raises(SystemExit, match="not .* with more blocks"):
         grow.grow(path, other, tmp_path / "grown.keras")

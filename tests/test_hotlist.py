@@ -1,17 +1,21 @@
 """Hotlist matching: exact, every look-alike rule, states, expiry, skip list, updates."""
+
 import threading
 import time
 
 import pytest
 
 from alprd.hotlist import Hotlist, HotlistError, read_csv
-from alprd.hotlist.index import (DEFAULT_CONFUSIONS, WIDE_CONFUSIONS, Index, fold_table,
-                                 pack, unpack)
+from alprd.hotlist.index import DEFAULT_CONFUSIONS, WIDE_CONFUSIONS, Index, fold_table, pack, unpack
 from alprd.hotlist.matcher import Matcher
 from alprd.types import HotlistEntry as E
 
-LIST = [E("8XYZ442", "CA", "stolen_vehicle", "stolen"), E("ABC1230", None, "bolo", "bolo"),
-        E("7SGZ105", "NV", "wanted_person", "warrant"), E("UV4IT", "TX", "amber", "amber")]
+LIST = [
+    E("8XYZ442", "CA", "stolen_vehicle", "stolen"),
+    E("ABC1230", None, "bolo", "bolo"),
+    E("7SGZ105", "NV", "wanted_person", "warrant"),
+    E("UV4IT", "TX", "amber", "amber"),
+]
 
 
 def rules(m, text, state=None):
@@ -29,20 +33,23 @@ def test_exact_on_plate_and_state():
     assert m.match("8XYZ442", "CA")[0].state_rule == "same"
 
 
-@pytest.mark.parametrize("read,entry,pos", [
-    ("BXYZ442", "8XYZ442", 0),    # B/8
-    ("ABCI230", "ABC1230", 3),    # I/1
-    ("ABC123O", "ABC1230", 6),    # O/0
-    ("ABC123D", "ABC1230", 6),    # D/0
-    ("ABC123Q", "ABC1230", 6),    # Q/0
-    ("75GZ105", "7SGZ105", 1),    # S/5
-    ("7S6Z105", "7SGZ105", 2),    # G/6
-    ("7SG2105", "7SGZ105", 3),    # Z/2
-    ("VV4IT", "UV4IT", 0),        # U/V
-    ("UV41T", "UV4IT", 3),        # I/1
-    ("UVAIT", "UV4IT", 2),        # A/4
-    ("UV4IL", "UV4IT", 4),        # T/L (I/1/L/T)
-])
+@pytest.mark.parametrize(
+    "read,entry,pos",
+    [
+        ("BXYZ442", "8XYZ442", 0),  # B/8
+        ("ABCI230", "ABC1230", 3),  # I/1
+        ("ABC123O", "ABC1230", 6),  # O/0
+        ("ABC123D", "ABC1230", 6),  # D/0
+        ("ABC123Q", "ABC1230", 6),  # Q/0
+        ("75GZ105", "7SGZ105", 1),  # S/5
+        ("7S6Z105", "7SGZ105", 2),  # G/6
+        ("7SG2105", "7SGZ105", 3),  # Z/2
+        ("VV4IT", "UV4IT", 0),  # U/V
+        ("UV41T", "UV4IT", 3),  # I/1
+        ("UVAIT", "UV4IT", 2),  # A/4
+        ("UV4IL", "UV4IT", 4),  # T/L (I/1/L/T)
+    ],
+)
 def test_each_look_alike_rule_names_the_differing_character(read, entry, pos):
     got = rules(Hotlist(LIST, confusions=WIDE_CONFUSIONS), read)
     assert got == [(entry, "look-alike", (pos,))]
@@ -52,7 +59,8 @@ def test_two_substitutions_do_not_hit_when_n_is_1():
     m = Hotlist(LIST, max_substitutions=1, confusions=WIDE_CONFUSIONS)
     assert rules(m, "BXY2442") == []
     assert rules(Hotlist(LIST, max_substitutions=2, confusions=WIDE_CONFUSIONS), "BXY2442") == [
-        ("8XYZ442", "look-alike", (0, 3))]
+        ("8XYZ442", "look-alike", (0, 3))
+    ]
 
 
 def test_unrelated_characters_never_hit():
@@ -82,16 +90,21 @@ def test_unknown_state_codes_are_kept_as_given():
 
 def test_expired_entries_do_not_hit():
     now = time.time()
-    m = Hotlist([E("OLD1234", None, "bolo", "x", expires=now - 1),
-                 E("NEW1234", None, "bolo", "x", expires=now + 3600)])
+    m = Hotlist(
+        [
+            E("OLD1234", None, "bolo", "x", expires=now - 1),
+            E("NEW1234", None, "bolo", "x", expires=now + 3600),
+        ]
+    )
     assert m.match("OLD1234") == [] and m.match("NEW1234")
 
 
 @pytest.mark.parametrize("read", ["", "AB", "1111111", "0000", "TEST"])
 def test_degenerate_reads_are_skipped(read):
-    m = Hotlist([E(read or "X", None, "bolo", "x") if len(read) > 1 else E("ZZ", None, "bolo",
-                                                                            "x")],
-                skip=("TEST",))
+    m = Hotlist(
+        [E(read or "X", None, "bolo", "x") if len(read) > 1 else E("ZZ", None, "bolo", "x")],
+        skip=("TEST",),
+    )
     assert m.match(read) == []
 
 
@@ -135,8 +148,7 @@ def test_index_survives_save_and_load(tmp_path):
 
 def test_csv_with_a_bad_row_is_refused_whole(tmp_path):
     p = tmp_path / "h.csv"
-    p.write_text("plate,state,list_type,reason\n8XYZ442,CA,stolen_vehicle,x\n"
-                 "ABC,CA,not_a_list,y\n")
+    p.write_text("plate,state,list_type,reason\n8XYZ442,CA,stolen_vehicle,x\nABC,CA,not_a_list,y\n")
     with pytest.raises(HotlistError, match="row 3: unknown list_type"):
         read_csv(p)
 
@@ -146,14 +158,26 @@ def test_control_characters_in_a_reason_cannot_break_matching():
     internal field separator (0x1f) made every match on that plate raise ValueError, which
     would have stopped the pipeline at each read of it. Control characters now become spaces."""
     from alprd.types import HotlistEntry as E
-    idx = Index.build([E("10000000", "CA", "stolen_vehicle", "stolen\x1fthen\x00sold\nagain",
-                         source="NCIC\x1f", entered_utc="2026\x1f")])
+
+    idx = Index.build(
+        [
+            E(
+                "10000000",
+                "CA",
+                "stolen_vehicle",
+                "stolen\x1fthen\x00sold\nagain",
+                source="NCIC\x1f",
+                entered_utc="2026\x1f",
+            )
+        ]
+    )
     m = Matcher(idx).match("10000000", "CA")
     assert len(m) == 1 and m[0].entry.reason == "stolen then sold again"
     assert m[0].entry.source == "NCIC " and m[0].entry.entered_utc == "2026 "
 
 
 # -- #34: the shipped look-alike classes and the readers' candidates (n-best) ------------------
+
 
 def test_shipped_classes_are_o0_and_i1_only():
     """B/8, S/5, M/N ... cost false alerts against a realistic list and are left to the
@@ -170,11 +194,16 @@ def test_a_candidate_the_readers_found_probable_hits_as_n_best():
     cands = (("BXYZ442", 0.62), ("8XYZ442", 0.31), ("BXYZ44Z", 0.04))
     got = m.match("BXYZ442", "CA", candidates=cands)
     assert [(x.entry.plate, x.rule, x.differs, x.candidate, x.probability) for x in got] == [
-        ("8XYZ442", "n-best", (0,), "8XYZ442", 0.31)]
+        ("8XYZ442", "n-best", (0,), "8XYZ442", 0.31)
+    ]
     # under the threshold: no hit
     assert m.match("BXYZ442", "CA", candidates=(("8XYZ442", 0.09),)) == []
-    assert Hotlist(LIST, min_probability=0.05).match(
-        "BXYZ442", candidates=(("8XYZ442", 0.09),))[0].rule == "n-best"
+    assert (
+        Hotlist(LIST, min_probability=0.05)
+        .match("BXYZ442", candidates=(("8XYZ442", 0.09),))[0]
+        .rule
+        == "n-best"
+    )
 
 
 def test_a_candidate_of_another_length_hits_with_the_first_differing_position():
@@ -183,16 +212,14 @@ def test_a_candidate_of_another_length_hits_with_the_first_differing_position():
 
 
 def test_the_reads_own_match_comes_first_and_is_not_repeated_by_a_candidate():
-    got = Hotlist(LIST).match("8XYZ442", "CA", candidates=(("8XYZ442", 0.7),
-                                                          ("8XYZ4A2", 0.2)))
+    got = Hotlist(LIST).match("8XYZ442", "CA", candidates=(("8XYZ442", 0.7), ("8XYZ4A2", 0.2)))
     assert [(x.rule, x.candidate, x.probability) for x in got] == [("exact", "8XYZ442", 0.7)]
 
 
 def test_candidates_never_use_the_one_off_rule_and_skip_degenerate_texts():
     m = Hotlist(LIST, one_off=True)
     assert m.match("QQQQ", candidates=(("8XYZ44", 0.5), ("888", 0.5))) == []
-    assert Hotlist(LIST, skip=("8XYZ442",)).match(
-        "BXYZ442", candidates=(("8XYZ442", 0.9),)) == []
+    assert Hotlist(LIST, skip=("8XYZ442",)).match("BXYZ442", candidates=(("8XYZ442", 0.9),)) == []
 
 
 def test_the_state_rule_holds_for_candidates():

@@ -1,4 +1,5 @@
 """Signed hotlist sync: snapshots, ordered deltas, and every way an update can be bad."""
+
 import threading
 import time
 
@@ -12,20 +13,38 @@ from alprd.types import HotlistEntry as E
 from tests.helpers import key_file, wait_for
 
 HQ = Ed25519PrivateKey.generate()
-ENTRIES = [E("8XYZ442", "CA", "stolen_vehicle", "stolen", case_number="NIC/V1"),
-           E("3JHF907", "AZ", "bolo", "robbery")]
+ENTRIES = [
+    E("8XYZ442", "CA", "stolen_vehicle", "stolen", case_number="NIC/V1"),
+    E("3JHF907", "AZ", "bolo", "robbery"),
+]
 
 
 def snapshot(version, entries=ENTRIES, key=HQ):
-    return sign({"v": 1, "kind": "hotlist.snapshot", "list_version": version,
-                 "created_utc": "2026-11-28T00:00:00Z",
-                 "entries": [entry_to_json(e) for e in entries]}, key)
+    return sign(
+        {
+            "v": 1,
+            "kind": "hotlist.snapshot",
+            "list_version": version,
+            "created_utc": "2026-11-28T00:00:00Z",
+            "entries": [entry_to_json(e) for e in entries],
+        },
+        key,
+    )
 
 
 def delta(frm, to, add=(), remove=(), cancellation=False, key=HQ):
-    return sign({"v": 1, "kind": "hotlist.delta", "from_version": frm, "list_version": to,
-                 "add": [entry_to_json(e) for e in add], "remove": [list(r) for r in remove],
-                 "cancellation": cancellation}, key)
+    return sign(
+        {
+            "v": 1,
+            "kind": "hotlist.delta",
+            "from_version": frm,
+            "list_version": to,
+            "add": [entry_to_json(e) for e in add],
+            "remove": [list(r) for r in remove],
+            "cancellation": cancellation,
+        },
+        key,
+    )
 
 
 @pytest.fixture
@@ -147,12 +166,21 @@ def test_updates_arrive_over_mqtt_and_cancel_the_open_alert(broker, tmp_path):
     from alprd.daemon import Daemon
 
     pem = tmp_path / "hq.pub"
-    pem.write_bytes(HQ.public_key().public_bytes(serialization.Encoding.PEM,
-                                                 serialization.PublicFormat.SubjectPublicKeyInfo))
-    cfg = load(None, environ={}, defaults={
-        "vehicle": {"unit_id": "SYNC-1"},
-        "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))},
-        "uplink": {"broker": broker.url}, "hotlist": {"public_key": str(pem)}})
+    pem.write_bytes(
+        HQ.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    cfg = load(
+        None,
+        environ={},
+        defaults={
+            "vehicle": {"unit_id": "SYNC-1"},
+            "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))},
+            "uplink": {"broker": broker.url},
+            "hotlist": {"public_key": str(pem)},
+        },
+    )
     d = Daemon(cfg, ui=False)
     q, _ = d.bus.subscribe()
     d.inbox.start()
@@ -167,8 +195,9 @@ def test_updates_arrive_over_mqtt_and_cancel_the_open_alert(broker, tmp_path):
         assert wait_for(lambda: d.sync.version == 1, 5)
         assert d.hotlist.match("8XYZ442")
         hq.publish("alprd/v1/hotlist", b"\x00" * 80, qos=1).wait_for_publish(5)  # garbage
-        hq.publish("alprd/v1/hotlist", delta(1, 2, remove=[("8XYZ442", None)],
-                                             cancellation=True), qos=1).wait_for_publish(5)
+        hq.publish(
+            "alprd/v1/hotlist", delta(1, 2, remove=[("8XYZ442", None)], cancellation=True), qos=1
+        ).wait_for_publish(5)
         event = q.get(timeout=30)  # its time: bench/hotlist.py's cancellation_apply
         assert event == {"type": "cancel", "plates": ["8XYZ442"], "version": 2}
         assert not d.hotlist.match("8XYZ442") and d.sync.refused == 1
@@ -179,8 +208,7 @@ def test_updates_arrive_over_mqtt_and_cancel_the_open_alert(broker, tmp_path):
         assert ev == {"type": "status", "hotlist_stale": False, "hotlist_version": 2}
         d.sync.received_mono -= d.sync.max_age_s + 1  # a day without an update
         d.page_status.tick()
-        assert q.get(timeout=1) == {"type": "status", "hotlist_stale": True,
-                                    "hotlist_version": 2}
+        assert q.get(timeout=1) == {"type": "status", "hotlist_stale": True, "hotlist_version": 2}
     finally:
         hq.loop_stop()
         d.uplink.stop()
@@ -188,8 +216,10 @@ def test_updates_arrive_over_mqtt_and_cancel_the_open_alert(broker, tmp_path):
         d.store.close()
 
 
-@pytest.mark.parametrize("field, value", [("priority", 300), ("state", ["CA", "NV"]),
-                                          ("case_number", 12345), ("expires", "soon")])
+@pytest.mark.parametrize(
+    "field, value",
+    [("priority", 300), ("state", ["CA", "NV"]), ("case_number", 12345), ("expires", "soon")],
+)
 def test_a_signed_but_hostile_entry_is_refused_by_its_schema(sync, field, value):
     """(#23, item 1) HQ's signature proves who sent an update, not that it is well formed.
     Before, priority 300 raised OverflowError, a state given as a list TypeError and a case
@@ -206,12 +236,17 @@ def test_a_saved_list_keeps_its_age_across_a_restart(tmp_path):
     """(#23, item 8) Before, load_saved() reset the age: a list saved 30 days ago was reported
     fresh after a restart, and the stale banner never showed."""
     from datetime import datetime, timedelta, timezone
+
     t0 = datetime(2026, 11, 28, 18, 30, tzinfo=timezone.utc)  # an injected clock, not today
     first = HotlistSync(Hotlist(), HQ.public_key(), tmp_path, max_age_s=86400, utc=lambda: t0)
     first.apply(snapshot(1))
-    for later, stale in ((timedelta(hours=1), False), (timedelta(days=30), True),
-                         (-timedelta(days=3), True)):  # a clock set back: age unknown
-        again = HotlistSync(Hotlist(), HQ.public_key(), tmp_path, max_age_s=86400,
-                            utc=lambda: t0 + later)
+    for later, stale in (
+        (timedelta(hours=1), False),
+        (timedelta(days=30), True),
+        (-timedelta(days=3), True),
+    ):  # a clock set back: age unknown
+        again = HotlistSync(
+            Hotlist(), HQ.public_key(), tmp_path, max_age_s=86400, utc=lambda: t0 + later
+        )
         assert again.load_saved() and again.version == 1
         assert again.is_stale() is stale, later

@@ -2,6 +2,7 @@
 project's ACL, one killed mid-stream (nothing lost, nothing twice); a revoked certificate
 refused by the broker; a hotlist import that removes a want withdraws the car's open alert
 within 2 s; each car's health at HQ (`alprd hq status`, the fleet page)."""
+
 from __future__ import annotations
 
 import json
@@ -46,19 +47,40 @@ def tls(pki: Path, name: str) -> TlsFiles:
 
 def worker(broker, pki: Path, db: str, key: Path, n: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "alprd", "hq", "--role", "ingest", "--broker", broker.url,
-         "--db", db, "--index-key", str(key), "--client-id", f"ingest-{n}",
-         "--tls-ca", str(pki / "ca.crt"), "--tls-cert", str(pki / "hq.crt"),
-         "--tls-key", str(pki / "hq.key")],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "alprd",
+            "hq",
+            "--role",
+            "ingest",
+            "--broker",
+            broker.url,
+            "--db",
+            db,
+            "--index-key",
+            str(key),
+            "--client-id",
+            f"ingest-{n}",
+            "--tls-ca",
+            str(pki / "ca.crt"),
+            "--tls-cert",
+            str(pki / "hq.crt"),
+            "--tls-key",
+            str(pki / "hq.key"),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
     assert wait_for(lambda: any("ingest worker" in x for x in lines), 20), lines
     return proc
 
 
-def test_ingest_workers_share_the_load_and_a_killed_one_loses_nothing(pki, pg_server,
-                                                                       tmp_path):
+def test_ingest_workers_share_the_load_and_a_killed_one_loses_nothing(pki, pg_server, tmp_path):
     db = pg_server.create_database(f"hq_workers_{os.getpid()}")
     key = tmp_path / "hq-index.key"
     broker = Mosquitto(tls=(pki / "ca.crt", pki / "hq.crt", pki / "hq.key")).start()
@@ -90,8 +112,9 @@ def test_ingest_workers_share_the_load_and_a_killed_one_loses_nothing(pki, pg_se
 
 
 def _connects(broker, pki: Path, name: str) -> bool:
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{name}",
-                    protocol=mqtt.MQTTv5)
+    c = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{name}", protocol=mqtt.MQTTv5
+    )
     c.tls_set_context(tls(pki, name).context())
     try:
         c.connect("127.0.0.1", broker.port)
@@ -108,9 +131,11 @@ def test_a_revoked_certificate_is_refused_by_the_broker(pki, capsys):
     """`alprd provision --revoke CAR-B` (a stolen car): the broker, restarted on the new
     revocation list, refuses CAR-B's certificate; CAR-A and HQ still connect."""
     from alprd.cli import main
+
     revoke(pki, "NOBODY")  # an empty list, as an agency starts with
-    broker = Mosquitto(tls=(pki / "ca.crt", pki / "hq.crt", pki / "hq.key"),
-                       crl=pki / "ca.crl").start()
+    broker = Mosquitto(
+        tls=(pki / "ca.crt", pki / "hq.crt", pki / "hq.key"), crl=pki / "ca.crl"
+    ).start()
     try:
         assert _connects(broker, pki, "car-b") and _connects(broker, pki, "device")
         assert main(["provision", "--dir", str(pki), "--revoke", "CAR-B"]) == 0
@@ -133,22 +158,35 @@ def test_an_import_that_removes_a_want_withdraws_the_open_alert(pki, tmp_path):
     from alprd.daemon import Daemon
     from alprd.hq.hotlists import HotlistWatch
     from alprd.hq.keys import signing_key
+
     broker = Mosquitto(tls=(pki / "ca.crt", pki / "hq.crt", pki / "hq.key")).start()
     key = signing_key(pki / "hq-hotlist.key")
-    hq = HqEndpoint(broker.url, tmp_path / "hq.db", client_id="hq-leader", ingest=False,
-                    tls=tls(pki, "hq"))
+    hq = HqEndpoint(
+        broker.url, tmp_path / "hq.db", client_id="hq-leader", ingest=False, tls=tls(pki, "hq")
+    )
     hq.start()
     hotlist = tmp_path / "wants.csv"
-    hotlist.write_text("plate,state,list_type,reason,priority,case_number\n"
-                       "8XYZ442,CA,stolen_vehicle,stolen 2026-11-02,1,SV-1\n"
-                       "5KLM901,,bolo,armed robbery suspect,2,\n")
+    hotlist.write_text(
+        "plate,state,list_type,reason,priority,case_number\n"
+        "8XYZ442,CA,stolen_vehicle,stolen 2026-11-02,1,SV-1\n"
+        "5KLM901,,bolo,armed robbery suspect,2,\n"
+    )
     watch = HotlistWatch(hq, hotlist, "csv", key)
-    cfg = load(None, environ={}, defaults={
-        "vehicle": {"unit_id": "CAR-A"},
-        "store": {"path": str(tmp_path / "car.db"), "key_file": str(pki / "data.key")},
-        "uplink": {"broker": broker.url, "ca_file": str(pki / "ca.crt"),
-                   "cert_file": str(pki / "device.crt"), "key_file": str(pki / "device.key")},
-        "hotlist": {"public_key": str(pki / "hq-hotlist.key.pub")}})
+    cfg = load(
+        None,
+        environ={},
+        defaults={
+            "vehicle": {"unit_id": "CAR-A"},
+            "store": {"path": str(tmp_path / "car.db"), "key_file": str(pki / "data.key")},
+            "uplink": {
+                "broker": broker.url,
+                "ca_file": str(pki / "ca.crt"),
+                "cert_file": str(pki / "device.crt"),
+                "key_file": str(pki / "device.key"),
+            },
+            "hotlist": {"public_key": str(pki / "hq-hotlist.key.pub")},
+        },
+    )
     d = Daemon(cfg, ui=False)
     q, _ = d.bus.subscribe()
     d.inbox.start()
@@ -164,11 +202,13 @@ def test_an_import_that_removes_a_want_withdraws_the_open_alert(pki, tmp_path):
         d.alerts.open(seen, [hit])
         assert [a.hit_id for a in d.alerts.current()] == [hit.id]
         # the next import drops the stolen car (recovered): a delta, a cancellation
-        hotlist.write_text("plate,state,list_type,reason,priority,case_number\n"
-                           "5KLM901,,bolo,armed robbery suspect,2,\n")
+        hotlist.write_text(
+            "plate,state,list_type,reason,priority,case_number\n"
+            "5KLM901,,bolo,armed robbery suspect,2,\n"
+        )
         watch.poll()
         while (ev := q.get(timeout=30))["type"] != "cancel":  # the order; bench/hotlist.py
-            pass                                               # measures the time (#32 #12)
+            pass  # measures the time (#32 #12)
         assert ev["plates"] == ["8XYZ442"] and ev["version"] > v1
         assert not d.hotlist.match("8XYZ442") and d.hotlist.match("5KLM901")
         assert d.sync.refused == 0 and d.alerts.current() == []
@@ -186,19 +226,39 @@ def test_an_import_that_removes_a_want_withdraws_the_open_alert(pki, tmp_path):
 
 
 def _selftest(unit: str, utc: str, status: str = "ok") -> dict:
-    return {"id": f"st-{utc}", "kind": "selftest", "body": {
-        "id": f"st-{utc}", "unit_id": unit, "utc": utc, "command_id": None,
-        "results": [{"component": "camera rear", "status": status, "symptom": "",
-                     "details": {}}]}}
+    return {
+        "id": f"st-{utc}",
+        "kind": "selftest",
+        "body": {
+            "id": f"st-{utc}",
+            "unit_id": unit,
+            "utc": utc,
+            "command_id": None,
+            "results": [
+                {"component": "camera rear", "status": status, "symptom": "", "details": {}}
+            ],
+        },
+    }
 
 
 def _ticket(unit: str, utc: str) -> dict:
-    return {"id": f"tt-{utc}", "kind": "ticket", "body": {
-        "id": f"tt-{utc}", "form": "11.03.00", "utc": utc, "unit_id": unit,
-        "vehicle": "Shop 12345", "reporting_employee": "tech", "place": None,
-        "components": [{"component": "GPS", "symptom": "no fix"}],
-        "diagnostics": [{"component": "GPS", "status": "fail", "symptom": "no fix",
-                         "details": {}}]}}
+    return {
+        "id": f"tt-{utc}",
+        "kind": "ticket",
+        "body": {
+            "id": f"tt-{utc}",
+            "form": "11.03.00",
+            "utc": utc,
+            "unit_id": unit,
+            "vehicle": "Shop 12345",
+            "reporting_employee": "tech",
+            "place": None,
+            "components": [{"component": "GPS", "symptom": "no fix"}],
+            "diagnostics": [
+                {"component": "GPS", "status": "fail", "symptom": "no fix", "details": {}}
+            ],
+        },
+    }
 
 
 def test_fleet_health_in_hq_status_and_on_the_page(hq_db, capsys):
@@ -209,6 +269,7 @@ def test_fleet_health_in_hq_status_and_on_the_page(hq_db, capsys):
     from alprd.cli import main
     from alprd.hq.fleet import serve_page
     from alprd.protocol import read_body
+
     now = datetime.now(timezone.utc)
 
     def stamp(minutes_ago: float) -> str:
@@ -219,21 +280,23 @@ def test_fleet_health_in_hq_status_and_on_the_page(hq_db, capsys):
         return {"id": r.id, "kind": "read", "body": read_body(r)}
 
     hq = open_store(hq_db)
-    hq.add("CAR-A", [read("CAR-A", 0.2), _ticket("CAR-A", stamp(30))],
-           {"hotlist_version": 7, "hotlist_age_s": 120.0, "outbox_depth": 3})
+    hq.add(
+        "CAR-A",
+        [read("CAR-A", 0.2), _ticket("CAR-A", stamp(30))],
+        {"hotlist_version": 7, "hotlist_age_s": 120.0, "outbox_depth": 3},
+    )
     hq.add("CAR-A", [_selftest("CAR-A", stamp(0.1))], {"outbox_depth": 0})  # fixed
-    hq.add("CAR-B", [_ticket("CAR-B", stamp(1))], {"hotlist_version": 5,
-                                                   "hotlist_age_s": 90_000.0})
+    hq.add("CAR-B", [_ticket("CAR-B", stamp(1))], {"hotlist_version": 5, "hotlist_age_s": 90_000.0})
     hq.add("CAR-B", [read("CAR-B", 20)], {"outbox_depth": 250})  # 20 min late: a backlog
-    hq.add("CAR-B", [read("CAR-B", 30)], {"outbox_depth": 400, "nonsense": "x",
-                                          "hotlist_version": -3})  # and growing
+    hq.add(
+        "CAR-B", [read("CAR-B", 30)], {"outbox_depth": 400, "nonsense": "x", "hotlist_version": -3}
+    )  # and growing
     hq.close()
     args = ["hq", "status", "--db", str(hq_db)]  # needs no plate index key
     assert main(args + ["--json"]) == 0
     rows = {r["unit_id"]: r for r in json.loads(capsys.readouterr().out)}
     a, b = rows["CAR-A"], rows["CAR-B"]
-    assert (a["hotlist_version"], a["outbox_depth"], a["open_tickets"], a["flags"]) == (
-        7, 0, 0, [])
+    assert (a["hotlist_version"], a["outbox_depth"], a["open_tickets"], a["flags"]) == (7, 0, 0, [])
     assert a["last_selftest_utc"] and a["last_seen_s"] < 60 and a["records"] == 3
     assert (b["hotlist_version"], b["outbox_depth"], b["open_tickets"]) == (5, 400, 1)
     assert b["uplink_lag_s"] >= 1790 and b["hotlist_age_s"] >= 90_000
@@ -247,8 +310,9 @@ def test_fleet_health_in_hq_status_and_on_the_page(hq_db, capsys):
     try:
         html = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
         assert html.index("CAR-B") < html.index("CAR-A")  # flagged cars first
-        got = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/fleet.json",
-                                                timeout=5).read())
+        got = json.loads(
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/fleet.json", timeout=5).read()
+        )
         assert {r["unit_id"] for r in got} == {"CAR-A", "CAR-B"}
     finally:
         page.shutdown()
@@ -261,20 +325,45 @@ def test_broker_config_writes_the_fleet_listener_and_acl(pki, tmp_path, capsys):
     (the dynamic-security plugin, a role per car), CRL, cap."""
     from alprd.cli import main
     from alprd.protocol.acl import MAX_PACKET_BYTES, dynsec_plugin
+
     revoke(pki, "NOBODY")
     out = tmp_path / "conf.d"
     cars = tmp_path / "cars.txt"
     cars.write_text("# the fleet\nCAR-A\nCAR-B\n")
-    assert main(["hq", "broker-config", "--out", str(out), "--listen", "0.0.0.0:8883",
-                 "--tls-ca", str(pki / "ca.crt"), "--tls-cert", str(pki / "hq.crt"),
-                 "--tls-key", str(pki / "hq.key"), "--crl", str(pki / "ca.crl"),
-                 "--cars", str(cars)]) == 0
+    assert (
+        main(
+            [
+                "hq",
+                "broker-config",
+                "--out",
+                str(out),
+                "--listen",
+                "0.0.0.0:8883",
+                "--tls-ca",
+                str(pki / "ca.crt"),
+                "--tls-cert",
+                str(pki / "hq.crt"),
+                "--tls-key",
+                str(pki / "hq.key"),
+                "--crl",
+                str(pki / "ca.crl"),
+                "--cars",
+                str(cars),
+            ]
+        )
+        == 0
+    )
     conf = (out / "alprd-fleet.conf").read_text().splitlines()
-    for line in ("listener 8883 0.0.0.0", "require_certificate true",
-                 "use_identity_as_username true", "allow_anonymous false",
-                 f"max_packet_size {MAX_PACKET_BYTES}", f"crlfile {pki / 'ca.crl'}",
-                 f"plugin {dynsec_plugin()}",
-                 f"plugin_opt_config_file {out / 'alprd-fleet-dynsec.json'}"):
+    for line in (
+        "listener 8883 0.0.0.0",
+        "require_certificate true",
+        "use_identity_as_username true",
+        "allow_anonymous false",
+        f"max_packet_size {MAX_PACKET_BYTES}",
+        f"crlfile {pki / 'ca.crl'}",
+        f"plugin {dynsec_plugin()}",
+        f"plugin_opt_config_file {out / 'alprd-fleet-dynsec.json'}",
+    ):
         assert line in conf, line
     rules = json.loads((out / "alprd-fleet-dynsec.json").read_text())
     assert [c["username"] for c in rules["clients"]] == ["CAR-A", "CAR-B", "127.0.0.1"]
@@ -282,11 +371,43 @@ def test_broker_config_writes_the_fleet_listener_and_acl(pki, tmp_path, capsys):
     assert main(["hq", "broker-config", "--out", str(out)]) == 2  # no certificates: refused
     assert "needs --tls-ca" in capsys.readouterr().err
     cars.write_text("CAR-A\n#\n")  # a name no ACL can hold
-    assert main(["hq", "broker-config", "--out", str(out), "--tls-ca", str(pki / "ca.crt"),
-                 "--tls-cert", str(pki / "hq.crt"), "--tls-key", str(pki / "hq.key"),
-                 "--cars", str(cars)]) == 0  # '#' is a comment line here
+    assert (
+        main(
+            [
+                "hq",
+                "broker-config",
+                "--out",
+                str(out),
+                "--tls-ca",
+                str(pki / "ca.crt"),
+                "--tls-cert",
+                str(pki / "hq.crt"),
+                "--tls-key",
+                str(pki / "hq.key"),
+                "--cars",
+                str(cars),
+            ]
+        )
+        == 0
+    )  # '#' is a comment line here
     cars.write_text("CAR-A\n+\n")
-    assert main(["hq", "broker-config", "--out", str(out), "--tls-ca", str(pki / "ca.crt"),
-                 "--tls-cert", str(pki / "hq.crt"), "--tls-key", str(pki / "hq.key"),
-                 "--cars", str(cars)]) == 2
+    assert (
+        main(
+            [
+                "hq",
+                "broker-config",
+                "--out",
+                str(out),
+                "--tls-ca",
+                str(pki / "ca.crt"),
+                "--tls-cert",
+                str(pki / "hq.crt"),
+                "--tls-key",
+                str(pki / "hq.key"),
+                "--cars",
+                str(cars),
+            ]
+        )
+        == 2
+    )
     assert "cannot be used" in capsys.readouterr().err

@@ -59,11 +59,27 @@ def test_hq_command_publishes_a_signed_retained_hotlist(broker, tmp_path):
     from alprd.protocol import load_public_key
 
     key = tmp_path / "hq.key"
-    proc = subprocess.Popen([sys.executable, "-m", "alprd", "hq", "--broker", broker.url,
-                             "--db", str(tmp_path / "hq.db"), "--hotlist",
-                             str(SAMPLES / "clew.csv"), "--hotlist-format", "clew",
-                             "--signing-key", str(key)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "alprd",
+            "hq",
+            "--broker",
+            broker.url,
+            "--db",
+            str(tmp_path / "hq.db"),
+            "--hotlist",
+            str(SAMPLES / "clew.csv"),
+            "--hotlist-format",
+            "clew",
+            "--signing-key",
+            str(key),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         got = threading.Event()
         box = []

@@ -1,6 +1,7 @@
 """#23 item 2: HQ validates every record body against docs/schemas/v1, rolls back on any
 error, refuses (quarantines, with its reason) only the bad record, and keeps acknowledging
 and storing the rest, for every car."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,9 @@ def _records(*reads, bad: dict | None = None):
     return out
 
 
-def test_bad_bodies_are_refused_one_by_one_and_the_rest_is_stored_and_acked(broker, hq,
-                                                                           tmp_path):
+def test_bad_bodies_are_refused_one_by_one_and_the_rest_is_stored_and_acked(broker, hq, tmp_path):
     import paho.mqtt.client as mqtt
+
     acks = []
     car = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="car-a")
     car.on_message = lambda c, u, m: acks.append(json.loads(m.payload))
@@ -34,10 +35,15 @@ def test_bad_bodies_are_refused_one_by_one_and_the_rest_is_stored_and_acked(brok
     car.loop_start()
     try:
         good = [make_read(f"GOOD{i:03d}", unit="CAR-A") for i in range(3)]
-        batch = _records(*good, bad={"bad-utc-object": {"utc": {"$gt": ""}},
-                                     "bad-utc-text": {"utc": "x" * 12},
-                                     "bad-lat": {"lat": "north"},
-                                     "bad-extra": {"shell": "rm -rf /"}})
+        batch = _records(
+            *good,
+            bad={
+                "bad-utc-object": {"utc": {"$gt": ""}},
+                "bad-utc-text": {"utc": "x" * 12},
+                "bad-lat": {"lat": "north"},
+                "bad-extra": {"shell": "rm -rf /"},
+            },
+        )
         car.publish("alprd/v1/CAR-A/up", up_message("CAR-A", batch), qos=1)
         assert wait_for(lambda: acks, 10), "no ack"
         acked = set(acks[0]["ids"])
@@ -67,6 +73,7 @@ def test_bad_bodies_are_refused_one_by_one_and_the_rest_is_stored_and_acked(brok
 
 def test_a_duplicate_of_a_refused_record_is_not_stored_twice(hq_db):
     from alprd.hq import open_store
+
     store = open_store(hq_db)
     batch = _records(bad={"r1": {"utc": "not a time"}})
     assert store.add("CAR-A", batch) == ["r1"]

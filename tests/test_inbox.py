@@ -1,4 +1,5 @@
 """Messages from HQ are applied on the inbox's own thread, never on paho's network thread."""
+
 from __future__ import annotations
 
 import threading
@@ -24,8 +25,17 @@ class WatchedSync(HotlistSync):
 def make_inbox(tmp_path):
     sync = WatchedSync(Hotlist(), HQ.public_key(), tmp_path)
     sync.threads = []
-    inbox = Inbox("CAR-1", HQ.public_key(), sync, roster=None, auth=None, alerts=None,
-                  bus=EventBus(), state_dir=tmp_path, run_selftest=lambda **kw: {})
+    inbox = Inbox(
+        "CAR-1",
+        HQ.public_key(),
+        sync,
+        roster=None,
+        auth=None,
+        alerts=None,
+        bus=EventBus(),
+        state_dir=tmp_path,
+        run_selftest=lambda **kw: {},
+    )
     return inbox, sync
 
 

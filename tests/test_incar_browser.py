@@ -1,6 +1,7 @@
 """The in-car page in a real headless Chromium (Debian's), driven by Playwright, against a real
 daemon, a real mosquitto and the reference HQ endpoint. Screenshots at 800x480 go to
 build/screenshots/ (ALPRD_SCREENSHOTS overrides) for a person to look at."""
+
 from __future__ import annotations
 
 import json
@@ -21,24 +22,29 @@ from alprd.daemon import Daemon
 from alprd.demo.broker import free_port
 from alprd.hq import HqEndpoint, signing_key
 from alprd.protocol import roster_user, sign
-from alprd.types import HotlistEntry, Hit
+from alprd.types import Hit, HotlistEntry
 from tests.helpers import key_file, make_read, wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
-                                "(apt-get install chromium; ./run test installs it)")
-SHOTS = Path(os.environ.get("ALPRD_SCREENSHOTS",
-                            Path(__file__).resolve().parent.parent / "build" / "screenshots"))
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Debian's chromium is not installed (apt-get install chromium; ./run test installs it)",
+)
+SHOTS = Path(
+    os.environ.get(
+        "ALPRD_SCREENSHOTS", Path(__file__).resolve().parent.parent / "build" / "screenshots"
+    )
+)
 UNIT = "CAR-7"
-ENTRY = HotlistEntry("BXYZ442", "CA", "stolen_vehicle", "Stolen 11/26, grey Honda Civic", 1,
-                     "V123456789")
+ENTRY = HotlistEntry(
+    "BXYZ442", "CA", "stolen_vehicle", "Stolen 11/26, grey Honda Civic", 1, "V123456789"
+)
 USERS = [
     roster_user("1001", "Ofc. Able", "patrol_officer", "1234", "2026-01-01"),
     roster_user("2002", "Det. Baker", "data_user", "2345", "2026-01-01"),
     roster_user("3003", "Adm. Cole", "administrator", "3456", "2026-01-01"),
     roster_user("4004", "Tech Dunn", "fleet_technician", "4567", "2026-01-01"),
-    roster_user("5005", "Ofc. Gone", "patrol_officer", "5678", "2024-01-01",
-                status="deactivated"),
+    roster_user("5005", "Ofc. Gone", "patrol_officer", "5678", "2024-01-01", status="deactivated"),
     roster_user("6006", "Ofc. New", "patrol_officer", "6789", None),
     roster_user("7007", "Ofc. Rusty", "patrol_officer", "7890", "2020-01-01", "2024-06-01"),
 ]
@@ -54,28 +60,49 @@ class Car:
         self.hq.start()
         self.hq.publish_roster(USERS, self.key)
         self.list_version = self.hq.publish_hotlist([ENTRY], self.key)
-        cfg = load(None, environ={}, defaults={
-            "vehicle": {"unit_id": UNIT},
-            "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))},
-            "hotlist": {"public_key": str(tmp_path / "hq.key.pub")},
-            "uplink": {"broker": broker.url, "retry_s": 1},
-            "ui": {"listen": f"127.0.0.1:{free_port()}", **(ui or {})}})
+        cfg = load(
+            None,
+            environ={},
+            defaults={
+                "vehicle": {"unit_id": UNIT},
+                "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))},
+                "hotlist": {"public_key": str(tmp_path / "hq.key.pub")},
+                "uplink": {"broker": broker.url, "retry_s": 1},
+                "ui": {"listen": f"127.0.0.1:{free_port()}", **(ui or {})},
+            },
+        )
         self.daemon = Daemon(cfg)
         self.thread = threading.Thread(target=self.daemon.run, daemon=True)
         self.thread.start()
-        assert wait_for(lambda: self.daemon.roster.version and self.daemon.sync.version, 15), \
+        assert wait_for(lambda: self.daemon.roster.version and self.daemon.sync.version, 15), (
             "no roster and hotlist at the car"
+        )
         self.url = self.daemon.page.url
 
-    def hit(self, text="8XYZ442", state="CA", state_confidence=0.99,
-            candidates=(("8XYZ442", 0.7), ("BXYZ442", 0.25))) -> Hit:
+    def hit(
+        self,
+        text="8XYZ442",
+        state="CA",
+        state_confidence=0.99,
+        candidates=(("8XYZ442", 0.7), ("BXYZ442", 0.25)),
+    ) -> Hit:
         """A hit on a text the readers doubted (8 read, B 25 % likely: rule n-best), recorded
         as the pipeline records one."""
         read = make_read(text, unit=UNIT, state=state, state_confidence=state_confidence)
         match = self.daemon.hotlist.match(read.text, read.state, candidates=candidates)[0]
-        hit = Hit(str(uuid.uuid4()), read.id, match.entry, match.rule, read.utc,
-                  match.differs, match.state_rule, state, state_confidence, match.candidate,
-                  match.probability)
+        hit = Hit(
+            str(uuid.uuid4()),
+            read.id,
+            match.entry,
+            match.rule,
+            read.utc,
+            match.differs,
+            match.state_rule,
+            state,
+            state_confidence,
+            match.candidate,
+            match.probability,
+        )
         self.daemon.pipeline.record(read, [hit])
         return hit
 
@@ -98,9 +125,12 @@ def car(broker, tmp_path):
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"],
+        )
         yield b
         b.close()
 
@@ -145,10 +175,12 @@ def test_each_sign_in_refusal_says_why(car, page):
     page.goto(car.url)
     page.wait_for_selector("#signin", state="visible")  # is_visible() does not wait: a busy
     assert not page.is_visible("#alert")  # machine had not drawn it yet; no anonymous use
-    cases = [("9999", "1234", "not recognised"),
-             ("5005", "5678", "Professional Standards Bureau"),
-             ("6006", "6789", "No ALPR training"),
-             ("7007", "7890", "reorientation")]
+    cases = [
+        ("9999", "1234", "not recognised"),
+        ("5005", "5678", "Professional Standards Bureau"),
+        ("6006", "6789", "No ALPR training"),
+        ("7007", "7890", "reorientation"),
+    ]
     for badge, pin, words in cases:
         sign_in(page, car, badge, pin)
         page.wait_for_selector("#refusal:not([hidden])")
@@ -164,8 +196,9 @@ def test_each_sign_in_refusal_says_why(car, page):
     # five wrong PINs lock the account, even against the right one
     for i in range(5):
         sign_in(page, car, "1001", "0000")
-        expect(page.locator("#refusal")).to_contain_text("now locked" if i == 4 else
-                                                         f"{4 - i} attempt(s) left")
+        expect(page.locator("#refusal")).to_contain_text(
+            "now locked" if i == 4 else f"{4 - i} attempt(s) left"
+        )
     sign_in(page, car, "1001", "1234")
     expect(page.locator("#refusal")).to_contain_text("is locked")
     shot(page, "signin-locked")
@@ -202,8 +235,13 @@ def test_a_hit_arrives_and_is_verified_step_by_step(car, page):
     page.click("[data-dispo=verified_stopped]")
     page.wait_for_selector("#alert", state="hidden")
     steps = [d["action"] for d in car.daemon.store.dispositions(hit.id)]
-    assert steps == ["acknowledged", "verify_characters", "verify_state", "verify_want",
-                     "verified_stopped"]
+    assert steps == [
+        "acknowledged",
+        "verify_characters",
+        "verify_state",
+        "verify_want",
+        "verified_stopped",
+    ]
     assert wait_for(lambda: len(car.hq_records("disposition")) == 5, 15), "dispositions at HQ"
     stamps = [d["utc"] for d in car.hq_records("disposition")]
     assert all(s.endswith("Z") for s in stamps) and stamps == sorted(stamps)
@@ -239,8 +277,9 @@ def test_want_not_valid_reaches_hq_as_a_priority_report(car, page):
     officer_sees_a_hit(page, car)
     page.click("[data-dispo=want_not_valid]")
     page.wait_for_selector("#alert", state="hidden")
-    assert wait_for(lambda: any(r["type"] == "hotlist_error" for r in car.hq_records("report")),
-                    15), "no hotlist-error report at HQ"
+    assert wait_for(
+        lambda: any(r["type"] == "hotlist_error" for r in car.hq_records("report")), 15
+    ), "no hotlist-error report at HQ"
     report = next(r for r in car.hq_records("report") if r["type"] == "hotlist_error")
     assert report["for"] == "Communications Division"
     assert report["hotlist"]["plate"] == "BXYZ442" and report["badge"] == "1001"
@@ -249,9 +288,15 @@ def test_want_not_valid_reaches_hq_as_a_priority_report(car, page):
 @pytest.mark.policy("POL-12")
 def test_a_cancellation_from_hq_withdraws_the_open_alert(car, page):
     officer_sees_a_hit(page, car)
-    delta = {"v": 1, "kind": "hotlist.delta", "from_version": car.list_version,
-             "list_version": car.list_version + 1, "cancellation": True,
-             "add": [], "remove": [[ENTRY.plate, ENTRY.state]]}
+    delta = {
+        "v": 1,
+        "kind": "hotlist.delta",
+        "from_version": car.list_version,
+        "list_version": car.list_version + 1,
+        "cancellation": True,
+        "add": [],
+        "remove": [[ENTRY.plate, ENTRY.state]],
+    }
     car.hq.client.publish("alprd/v1/hotlist", sign(delta, car.key), qos=1, retain=True)
     page.wait_for_selector("#alert", state="hidden", timeout=5000)
     assert "WITHDRAWN" in page.inner_text("#notice")
@@ -308,13 +353,17 @@ def test_search_needs_a_purpose_and_every_access_is_audited(car, page):
     page.wait_for_selector("#viewer:not([hidden]) img")
     shot(page, "search-data-user")
     recs = [r for r in AuditLog(car.daemon.store).records() if r["purpose"]]
-    assert [(r["action"], r["username"], r["purpose"], r["query"].get("plate"),
-             r["result_count"]) for r in recs] == [
+    assert [
+        (r["action"], r["username"], r["purpose"], r["query"].get("plate"), r["result_count"])
+        for r in recs
+    ] == [
         ("search", "2002", "criminal", "4DEF567", 1),
-        ("view_read", "2002", "criminal", "4DEF567", 1)]
+        ("view_read", "2002", "criminal", "4DEF567", 1),
+    ]
     assert all(r["utc"].endswith("Z") for r in recs)
-    assert wait_for(lambda: len([a for a in car.hq_records("audit") if a["purpose"]]) == 2,
-                    15), "the audit records are not at HQ"
+    assert wait_for(lambda: len([a for a in car.hq_records("audit") if a["purpose"]]) == 2, 15), (
+        "the audit records are not at HQ"
+    )
 
 
 @pytest.mark.policy("POL-08")
@@ -378,15 +427,25 @@ def test_the_page_is_served_over_https_with_secure_cookies(broker, tmp_path):
     import ssl
 
     from alprd.provision import provision
+
     provision(tmp_path / "keys", UNIT)
-    car = Car(broker, tmp_path, ui={"tls_cert": str(tmp_path / "keys" / "page.crt"),
-                                     "tls_key": str(tmp_path / "keys" / "page.key")})
+    car = Car(
+        broker,
+        tmp_path,
+        ui={
+            "tls_cert": str(tmp_path / "keys" / "page.crt"),
+            "tls_key": str(tmp_path / "keys" / "page.key"),
+        },
+    )
     try:
         assert car.url.startswith("https://")
         ctx = ssl.create_default_context(cafile=str(tmp_path / "keys" / "ca.crt"))
-        req = urllib.request.Request(car.url + "api/signin", method="POST",
-                                     data=json.dumps({"badge": "1001", "pin": "1234"}).encode(),
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            car.url + "api/signin",
+            method="POST",
+            data=json.dumps({"badge": "1001", "pin": "1234"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
             cookie = r.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" in cookie
@@ -408,6 +467,7 @@ def test_a_signed_command_runs_the_self_test_a_forged_or_replayed_one_does_not(c
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from alprd.protocol import command_body
+
     forged = command_body(UNIT, "selftest")
     car.daemon.inbox.command(sign(forged, Ed25519PrivateKey.generate()))
     assert "command refused: signature" in caplog.text

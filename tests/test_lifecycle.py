@@ -1,5 +1,6 @@
 """#35 item 4: every part that runs starts in order, is watched by its heartbeats, and stops in
 the reverse order within a deadline; one that will not stop is named and the rest stop."""
+
 from __future__ import annotations
 
 import threading
@@ -27,13 +28,20 @@ class Recorded:
 
 def test_parts_stop_in_reverse_order_and_a_hung_one_does_not_hold_the_rest(caplog):
     log: list[str] = []
-    parts = Lifecycle([Recorded("page", log), Recorded("uplink", log),
-                       Recorded("camera", log, hangs=True)])
+    parts = Lifecycle(
+        [Recorded("page", log), Recorded("uplink", log), Recorded("camera", log, hangs=True)]
+    )
     parts.start()
     assert list(parts.heartbeats()) == ["page", "uplink", "camera"]
     assert parts.stop(within_s=5.0) == ["camera"]
-    assert log == ["start page", "start uplink", "start camera",
-                   "stop camera 2.0", "stop uplink 2.0", "stop page 2.0"]
+    assert log == [
+        "start page",
+        "start uplink",
+        "start camera",
+        "stop camera 2.0",
+        "stop uplink 2.0",
+        "stop page 2.0",
+    ]
     assert "camera: not stopped within 2.0 s" in caplog.text
     assert parts.stop(within_s=5.0) == []  # stopped once: nothing left to stop
 

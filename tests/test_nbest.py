@@ -1,5 +1,6 @@
 """#34 item 2-3: a plate's most probable texts from the readers' per-slot probabilities, and
 their mean over views and over a pass."""
+
 import numpy as np
 import pytest
 
@@ -50,8 +51,9 @@ def test_a_pass_gathers_what_each_frame_doubted():
     t = PassTracker()
     for i, other in enumerate(("BXYZ44Z", "BXY2442", "8XYZ442")):
         cands = (("BXYZ442", 0.6), ("8XYZ442", 0.3), (other, 0.3 if i < 2 else 0.0))
-        read = PlateRead("BXYZ442", 0.6, (0.6,) * 7, (10, 10, 60, 30), 0.9,
-                         tuple(c for c in cands if c[1]))
+        read = PlateRead(
+            "BXYZ442", 0.6, (0.6,) * 7, (10, 10, 60, 30), 0.9, tuple(c for c in cands if c[1])
+        )
         t.add(Observation(read, "cam", i * 0.1, np.zeros((4, 4, 3), np.uint8)))
     got = dict(t.expire(1e9, force=True)[0].candidates())
     assert got["8XYZ442"] == pytest.approx(0.3) and got["BXYZ442"] == pytest.approx(0.6)
@@ -60,6 +62,12 @@ def test_a_pass_gathers_what_each_frame_doubted():
 
 def test_a_sighting_without_candidates_counts_its_text_as_certain():
     t = PassTracker()
-    t.add(Observation(PlateRead("ABC123", 0.9, (0.9,) * 6, (0, 0, 50, 20), 0.9), "c", 0.0,
-                      np.zeros((4, 4, 3), np.uint8)))
+    t.add(
+        Observation(
+            PlateRead("ABC123", 0.9, (0.9,) * 6, (0, 0, 50, 20), 0.9),
+            "c",
+            0.0,
+            np.zeros((4, 4, 3), np.uint8),
+        )
+    )
     assert t.expire(1e9, force=True)[0].candidates() == (("ABC123", 1.0),)

@@ -1,6 +1,7 @@
 """#34 items 2-3 in the daemon: a pass whose frames doubted a character alerts on the want
 the doubt points at (rule n-best, with the text and how probable the pass found it), on the
 officer's card, the console and the uplinked hit; a doubt of one frame in four does not."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,8 @@ from alprd.hotlist import Hotlist
 from alprd.pipeline import format_read
 from alprd.protocol.schemas import validate
 from alprd.types import HotlistEntry, Observation, PlateRead
-from tests.test_daemon import make_daemon
 from alprd.ui import alert_event
+from tests.test_daemon import make_daemon
 
 BOX = (100, 200, 340, 320)
 WANT = HotlistEntry("8XYZ442", "CA", "stolen_vehicle", "Stolen 11/26", 1, "V1")
@@ -64,10 +65,20 @@ def test_one_frame_in_four_doubting_is_no_alert(tmp_path):
 
 
 def test_the_console_line_says_which_text_hit_and_how_likely():
-    from tests.helpers import make_read
     from alprd.types import Hit
+    from tests.helpers import make_read
+
     read = make_read("BXYZ442")
-    hit = Hit("h1", read.id, WANT, "n-best", read.utc, (0,), "read-state-unknown",
-              candidate="8XYZ442", candidate_probability=0.3)
+    hit = Hit(
+        "h1",
+        read.id,
+        WANT,
+        "n-best",
+        read.utc,
+        (0,),
+        "read-state-unknown",
+        candidate="8XYZ442",
+        candidate_probability=0.3,
+    )
     line = format_read(read, [hit])
     assert "(n-best: 8XYZ442 30% likely)" in line and "UNVERIFIED" in line

@@ -3,6 +3,7 @@ exported again, reads exactly as the shipped file, so the next round can start f
 
 Needs the [train] extra (tensorflow, fast-plate-ocr's trainer): `./run train`.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,10 @@ import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 pytest.importorskip("tensorflow", reason="the [train] extra is not installed (./run train)")
-pytest.importorskip("fast_plate_ocr.train.model.model_builders",
-                    reason="the [train] extra is not installed (./run train)")
+pytest.importorskip(
+    "fast_plate_ocr.train.model.model_builders",
+    reason="the [train] extra is not installed (./run train)",
+)
 
 import cv2  # noqa: E402
 
@@ -38,8 +41,7 @@ def test_the_recovered_model_exported_again_reads_as_the_shipped_one(plates, tmp
     model = ocr_from_tflite.recover(recognize.OCR)
     assert model.count_params() == 357101
     model.save(tmp_path / "shipped.keras")
-    share, diff = ocr_from_tflite.reexport_check(tmp_path / "shipped.keras", recognize.OCR,
-                                                 plates)
+    share, diff = ocr_from_tflite.reexport_check(tmp_path / "shipped.keras", recognize.OCR, plates)
     assert share == 1.0 and diff < 1e-4
     # the shipped model reads these crops as something, not all padding
     probs = ocr_from_tflite.read(recognize.OCR, plates)
@@ -59,5 +61,6 @@ def test_a_mapping_that_leaves_a_fold_in_is_caught(plates, tmp_path):
 
 def test_a_config_the_file_was_not_built_from_is_refused():
     with pytest.raises(SystemExit, match="dense layers"):
-        ocr_from_tflite.recover(recognize.OCR, ocr_from_tflite.TRAIN / "configs" /
-                                "ocr_cct_xs_deep.yaml")
+        ocr_from_tflite.recover(
+            recognize.OCR, ocr_from_tflite.TRAIN / "configs" / "ocr_cct_xs_deep.yaml"
+        )

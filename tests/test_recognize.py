@@ -1,4 +1,5 @@
 """Real LiteRT inference with the bundled models."""
+
 import json
 import os
 import subprocess
@@ -13,14 +14,22 @@ from alprd import demo, recognize
 from alprd.recognize import rectify
 from alprd.recognize.detector import Detector
 from alprd.recognize.ocr import OcrResult
-from alprd.recognize.recognizer import (MARGIN_X, MARGIN_Y, SECOND_VIEW, VIEWS, Recognizer,
-                                       crop_plate, vote)
+from alprd.recognize.recognizer import (
+    MARGIN_X,
+    MARGIN_Y,
+    SECOND_VIEW,
+    VIEWS,
+    Recognizer,
+    crop_plate,
+    vote,
+)
 from alprd.recognize.runtime import ModelError, TFLiteModel
 from alprd.recognize.second import combine
 
 PASSES = json.loads(demo.PASSES.read_text())["passes"]
-SHARED = Path(os.environ.get("ALPRD_SHARED_DATA",
-                             Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED = Path(
+    os.environ.get("ALPRD_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 
 def clip_frame(index: int):
@@ -60,7 +69,7 @@ def test_crop_is_the_box_and_its_margin_only():
     crop = crop_plate(frame, box)
     dx, dy = int(100 * MARGIN_X), int(50 * MARGIN_Y)
     assert crop.shape[:2] == (50 + 2 * dy, 100 + 2 * dx)
-    assert np.array_equal(crop, frame[200 - dy:250 + dy, 200 - dx:300 + dx])
+    assert np.array_equal(crop, frame[200 - dy : 250 + dy, 200 - dx : 300 + dx])
 
 
 def test_crop_at_the_frame_edge_repeats_the_edge_instead_of_shrinking():
@@ -70,9 +79,9 @@ def test_crop_at_the_frame_edge_repeats_the_edge_instead_of_shrinking():
     crop = crop_plate(frame, (0, 0, 200, 100))
     dx, dy = int(200 * MARGIN_X), int(100 * MARGIN_Y)
     assert crop.shape[:2] == (100 + 2 * dy, 200 + 2 * dx)
-    assert np.array_equal(crop[dy:dy + 100, dx:dx + 200], frame)
-    assert np.array_equal(crop[0, dx:dx + 200], frame[0])  # top margin = the top row
-    assert np.array_equal(crop[dy:dy + 100, 0], frame[:, 0])  # left margin = left column
+    assert np.array_equal(crop[dy : dy + 100, dx : dx + 200], frame)
+    assert np.array_equal(crop[0, dx : dx + 200], frame[0])  # top margin = the top row
+    assert np.array_equal(crop[dy : dy + 100, 0], frame[:, 0])  # left margin = left column
 
 
 def test_detector_scores_are_fine_grained():
@@ -107,8 +116,12 @@ def test_recognize_command_prints_json_lines(tmp_path):
     cv2.imwrite(str(img), clip_frame(p["last_frame"] - 3))
     empty = tmp_path / "empty.png"
     cv2.imwrite(str(empty), clip_frame(1))
-    res = subprocess.run([sys.executable, "-m", "alprd", "recognize", "--json", str(img),
-                          str(empty)], capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "alprd", "recognize", "--json", str(img), str(empty)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     lines = [json.loads(line) for line in res.stdout.splitlines()]
     assert [line["image"] for line in lines] == [str(img), str(empty)]
@@ -125,16 +138,24 @@ def test_recognize_command_prints_json_lines(tmp_path):
 def test_recognize_command_reports_unreadable_image(tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
-    res = subprocess.run([sys.executable, "-m", "alprd", "recognize", str(bad)],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "alprd", "recognize", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 1 and "cannot read image" in res.stderr
 
 
 def test_views_vote_agreement_beats_one_confident_view():
     """read_box reads each of VIEWS; the text whose readings sum to the most confidence wins,
     reported as its own most confident reading."""
-    reads = [OcrResult("ABC1234", (0.9,) * 7), OcrResult("ABC1Z34", (0.6,) * 7),
-             OcrResult("ABC1Z34", (0.7,) * 7), OcrResult("ABC1Z34", (0.5,) * 7)]
+    reads = [
+        OcrResult("ABC1234", (0.9,) * 7),
+        OcrResult("ABC1Z34", (0.6,) * 7),
+        OcrResult("ABC1Z34", (0.7,) * 7),
+        OcrResult("ABC1Z34", (0.5,) * 7),
+    ]
     won = vote(reads)
     assert won.text == "ABC1Z34" and won.confidence == pytest.approx(0.7)
     assert vote(reads[:2]).text == "ABC1234"
@@ -179,8 +200,9 @@ def _tilted_plate(angle: float):
         cv2.rectangle(img, (165 + k * 25, 135), (180 + k * 25, 185), (20, 20, 20), -1)
     m = cv2.getRotationMatrix2D((250, 160), angle, 1.0)
     img = cv2.warpAffine(img, m, (500, 300), borderValue=(90, 90, 90))
-    corners = cv2.transform(np.float32([[[150, 110]], [[350, 110]], [[150, 210]], [[350, 210]]]),
-                            m).reshape(-1, 2)
+    corners = cv2.transform(
+        np.float32([[[150, 110]], [[350, 110]], [[150, 210]], [[350, 210]]]), m
+    ).reshape(-1, 2)
     return img, tuple(int(v) for v in (*corners.min(0), *corners.max(0)))
 
 
@@ -201,6 +223,7 @@ def test_levelled_plate_runs_level():
 
 def test_deskew_is_off_by_default_and_reads_the_same_on_a_level_plate(rec):
     from alprd.config import RecognizeConfig
+
     assert RecognizeConfig().deskew_min_deg == 0 and rec.deskew_min_deg == 0
     frame = clip_frame(PASSES[0]["last_frame"])
     box = rec(frame)[0][0].bbox
@@ -252,6 +275,7 @@ def test_the_second_reader_is_not_asked_about_a_box_no_reader_reads(rec):
     """Under SECOND_FLOOR our vote is a grille or a badge: the second reader is not asked
     (on the real sets it never lifted such a reading over the confidence filter)."""
     from alprd.recognize.recognizer import SECOND_FLOOR
+
     counting = Recognizer(second_below=1.01)
     counting.second = CountingReader(counting.second)
     road = clip_frame(2)
@@ -307,6 +331,7 @@ def test_the_second_reader_is_asked_only_where_our_vote_is_unsure():
 
 def test_the_global_model_reads_the_demo_plates_on_its_own():
     from alprd.recognize.second import GlobalReader
+
     g = GlobalReader(recognize.GLOBAL_OCR)
     rec = Recognizer(second_reader=False)
     texts = []

@@ -1,4 +1,5 @@
 """train/relabel.py: which readers must agree for a real crop to keep a label."""
+
 from train.relabel import label_of, rule_of
 
 
@@ -26,18 +27,40 @@ def test_ocr_data_takes_the_agreed_labels_and_nothing_else(tmp_path, monkeypatch
     import numpy as np
 
     from train.make_ocr_data import real_crops
+
     folder = tmp_path / "data" / "openimages_plate_crops"
     (folder / "images").mkdir(parents=True)
     lines = []
     for name, teacher in (("a_0.jpg", "TEACHER1"), ("b_0.jpg", "TEACHER2")):
         cv2.imwrite(str(folder / "images" / name), np.full((60, 160, 3), 200, np.uint8))
-        lines.append(json.dumps({"image": f"images/{name}", "plates": [
-            {"text": None, "bbox": [20, 10, 140, 50], "teacher_text": teacher,
-             "teacher_conf": 0.99}]}))
+        lines.append(
+            json.dumps(
+                {
+                    "image": f"images/{name}",
+                    "plates": [
+                        {
+                            "text": None,
+                            "bbox": [20, 10, 140, 50],
+                            "teacher_text": teacher,
+                            "teacher_conf": 0.99,
+                        }
+                    ],
+                }
+            )
+        )
     (folder / "manifest.jsonl").write_text("\n".join(lines) + "\n")
     labels = tmp_path / "labels.jsonl"
-    labels.write_text(json.dumps({"image": "images/a_0.jpg", "bbox": [20, 10, 140, 50],
-                                  "text": "7ABC123", "rule": "ours_and_global"}) + "\n")
+    labels.write_text(
+        json.dumps(
+            {
+                "image": "images/a_0.jpg",
+                "bbox": [20, 10, 140, 50],
+                "text": "7ABC123",
+                "rule": "ours_and_global",
+            }
+        )
+        + "\n"
+    )
     monkeypatch.setenv("ALPRD_SHARED_DATA", str(tmp_path / "data"))
     out = tmp_path / "out"
     (out / "images").mkdir(parents=True)

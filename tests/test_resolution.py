@@ -1,6 +1,7 @@
 """#25: every runtime dependency resolves, as wheels, for the machines alprd runs on: Debian 12
 amd64, and a Raspberry Pi (aarch64, CPython 3.11) with the Pi's constraints (numpy 1 for apt's
 picamera2, OpenCV 4.11). pip reads the index's metadata only; nothing is downloaded."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,9 +20,19 @@ def test_the_pi_gets_numpy_1_opencv_4_11_and_litert():
     found = _resolve("arm64")
     assert found["numpy"].startswith("1."), found["numpy"]
     assert found["opencv-python-headless"].startswith("4.11."), found["opencv-python-headless"]
-    for name in ("ai-edge-litert", "onnxruntime", "cryptography", "argon2-cffi-bindings",
-                 "pydantic-core", "paho-mqtt", "pyserial", "sqlite-utils", "jsonschema",
-                 "rapidfuzz", "rapidocr"):
+    for name in (
+        "ai-edge-litert",
+        "onnxruntime",
+        "cryptography",
+        "argon2-cffi-bindings",
+        "pydantic-core",
+        "paho-mqtt",
+        "pyserial",
+        "sqlite-utils",
+        "jsonschema",
+        "rapidfuzz",
+        "rapidocr",
+    ):
         assert name in found, f"{name} does not resolve for the Pi"
     # the state reader's model is named by its path in this release of the wheel
     assert found["rapidocr"] == "3.10.0", found["rapidocr"]
@@ -29,8 +40,10 @@ def test_the_pi_gets_numpy_1_opencv_4_11_and_litert():
 
 def test_debian_amd64_resolves_every_runtime_dependency():
     found = _resolve("amd64")
-    wanted = {r.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip().lower()
-              for r in runtime_requirements()}
+    wanted = {
+        r.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip().lower()
+        for r in runtime_requirements()
+    }
     assert wanted <= set(found), wanted - set(found)
 
 

@@ -1,12 +1,12 @@
 """POL-09 retention, exact to the minute, with a test clock across two and five years."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from alprd import retention as vehicle
-from alprd.protocol import retention
 from alprd.hq import open_store
-from alprd.protocol import read_body
+from alprd.protocol import read_body, retention
 from alprd.store import Store
 from tests.helpers import KEY, make_read
 
@@ -15,8 +15,13 @@ T0 = datetime(2026, 3, 15, 10, 30, tzinfo=timezone.utc)
 
 def record(rid: str, utc: str, text: str = "7ABC123", unit: str = "CAR-1") -> dict:
     """An uplinked read as HQ receives it (a full body: HQ checks it against its schema)."""
-    return {"id": rid, "kind": "read",
-            "body": {**read_body(make_read(text, utc=utc, unit=unit)), "id": rid}}
+    return {
+        "id": rid,
+        "kind": "read",
+        "body": {**read_body(make_read(text, utc=utc, unit=unit)), "id": rid},
+    }
+
+
 MIN = timedelta(minutes=1)
 
 
@@ -53,7 +58,8 @@ def test_hq_applies_the_schedule_with_and_without_holds(hq_db):
     assert hq.visible_ids("administrator") == {"b"}
     assert hq.holds_due_for_review(T0 + timedelta(days=10) + timedelta(days=365)) == []
     assert hq.holds_due_for_review(datetime(2028, 3, 25, 10, 30, tzinfo=timezone.utc)) == [
-        "DR-2026-001"]
+        "DR-2026-001"
+    ]
     hq.release_hold("DR-2026-001", five)
     assert hq.apply_retention(five) == (0, 1)  # released: b goes too
     assert hq.count() == 0
@@ -81,36 +87,66 @@ def test_vehicle_purges_only_acknowledged_reads_past_the_cap(tmp_path):
 @pytest.mark.policy("POL-02")
 def test_logically_deleted_reads_only_for_administrators_with_ground_and_request(hq_db):
     from alprd.hq import AccessRefused
+
     hq = open_store(hq_db)
     old = T0.isoformat().replace("+00:00", "Z")
-    hq.add("CAR-1", [record("old", old),
-                     record("new", (T0 + timedelta(days=800)).isoformat())])
+    hq.add("CAR-1", [record("old", old), record("new", (T0 + timedelta(days=800)).isoformat())])
     hq.apply_retention(retention.logical_due(T0))  # "old" is now logically deleted
     found = hq.search("d1", "data_user", "criminal", "7ABC123")
     assert [r["id"] for r in found] == ["new"]  # hidden from data users
     refusals = [
-        dict(username="d1", role="data_user", purpose="criminal", include_deleted=True,
-             ground="stalking", request_ref="15.02.00-2028-17"),
-        dict(username="a1", role="administrator", purpose="criminal", include_deleted=True,
-             ground="curiosity", request_ref="15.02.00-2028-17"),
-        dict(username="a1", role="administrator", purpose="criminal", include_deleted=True,
-             ground="stalking", request_ref=" "),
+        dict(
+            username="d1",
+            role="data_user",
+            purpose="criminal",
+            include_deleted=True,
+            ground="stalking",
+            request_ref="15.02.00-2028-17",
+        ),
+        dict(
+            username="a1",
+            role="administrator",
+            purpose="criminal",
+            include_deleted=True,
+            ground="curiosity",
+            request_ref="15.02.00-2028-17",
+        ),
+        dict(
+            username="a1",
+            role="administrator",
+            purpose="criminal",
+            include_deleted=True,
+            ground="stalking",
+            request_ref=" ",
+        ),
         dict(username="a1", role="administrator", purpose="gossip"),
         dict(username="t1", role="fleet_technician", purpose="criminal"),
     ]
     for kw in refusals:
         with pytest.raises(AccessRefused):
             hq.search(plate="7ABC123", **kw)
-    found = hq.search("a1", "administrator", "criminal", "7ABC123", include_deleted=True,
-                      ground="stalking", request_ref="15.02.00-2028-17")
+    found = hq.search(
+        "a1",
+        "administrator",
+        "criminal",
+        "7ABC123",
+        include_deleted=True,
+        ground="stalking",
+        request_ref="15.02.00-2028-17",
+    )
     assert sorted(r["id"] for r in found) == ["new", "old"]
     assert next(r for r in found if r["id"] == "old")["logically_deleted_utc"]
     log = hq.access_log()
     assert len(log) == 7 and sum(1 for e in log if e["refused"]) == 5
     last = log[-1]
-    assert (last["username"], last["action"], last["purpose"], last["ground"],
-            last["request_ref"], last["result_count"]) == (
-        "a1", "search_deleted", "criminal", "stalking", "15.02.00-2028-17", 2)
+    assert (
+        last["username"],
+        last["action"],
+        last["purpose"],
+        last["ground"],
+        last["request_ref"],
+        last["result_count"],
+    ) == ("a1", "search_deleted", "criminal", "stalking", "15.02.00-2028-17", 2)
     assert '"7ABC123"' in last["query"]
     hq.close()
 

@@ -1,4 +1,5 @@
 """Sign-in against HQ's signed roster: refusals, lockout, roles, separation (POL-04..07, 15)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -18,16 +19,23 @@ USERS = [
     roster_user("1001", "Ofc. Able", "patrol_officer", "1234", "2026-01-01", "2026-11-01"),
     roster_user("2002", "Det. Baker", "data_user", "2345", "2025-01-01", "2026-10-01"),
     roster_user("4004", "Tech Dog", "fleet_technician", "4567", "2025-01-01"),
-    roster_user("5005", "Ofc. Gone", "patrol_officer", "5678", "2024-01-01",
-                status="deactivated"),
+    roster_user("5005", "Ofc. Gone", "patrol_officer", "5678", "2024-01-01", status="deactivated"),
     roster_user("6006", "Ofc. New", "patrol_officer", "6789", None),
     roster_user("7007", "Ofc. Rusty", "data_user", "7890", "2020-01-01", "2025-11-27"),
 ]
 
 
 def roster_message(users, version, key=HQ_KEY) -> bytes:
-    return sign({"v": 1, "kind": "roster", "roster_version": version,
-                 "created_utc": NOW.isoformat(), "users": users}, key)
+    return sign(
+        {
+            "v": 1,
+            "kind": "roster",
+            "roster_version": version,
+            "created_utc": NOW.isoformat(),
+            "users": users,
+        },
+        key,
+    )
 
 
 class Clock:
@@ -44,8 +52,7 @@ def env(tmp_path):
     roster = Roster(HQ_KEY.public_key(), tmp_path)
     roster.apply(roster_message(USERS, 1))
     clock = Clock()
-    auth = Auth(roster, AuditLog(store, "CAR-1"), "CAR-1", idle_s=600, mono=clock,
-                utc=lambda: NOW)
+    auth = Auth(roster, AuditLog(store, "CAR-1"), "CAR-1", idle_s=600, mono=clock, utc=lambda: NOW)
     yield auth, store, clock
     store.close()
 

@@ -1,4 +1,5 @@
 """Keys, provisioning, encryption at rest and mutual TLS (POL-08, POL-13)."""
+
 import os
 import stat
 import threading
@@ -39,8 +40,11 @@ def test_database_is_unreadable_without_the_key(tmp_path):
     s = Store(tmp_path / "car.db", KEY)
     s.add_read(make_read("SECRET1"))
     s.close()
-    raw = (tmp_path / "car.db").read_bytes() + (tmp_path / "car.db-wal").read_bytes() \
-        if (tmp_path / "car.db-wal").exists() else (tmp_path / "car.db").read_bytes()
+    raw = (
+        (tmp_path / "car.db").read_bytes() + (tmp_path / "car.db-wal").read_bytes()
+        if (tmp_path / "car.db-wal").exists()
+        else (tmp_path / "car.db").read_bytes()
+    )
     assert b"SECRET1" not in raw
     other = Store(tmp_path / "car.db", os.urandom(32))
     with pytest.raises(Exception, match="failed authentication"):
@@ -88,9 +92,12 @@ def wait(cond, timeout=10):
 @pytest.mark.policy("POL-08")
 def test_mutual_tls_uplink_delivers(pki, tmp_path):
     with tls_broker(pki) as b:
-        hq = HqEndpoint(b.url, tmp_path / "hq.db", client_id="hq-tls",
-                        tls=TlsFiles(str(pki / "ca.crt"), str(pki / "hq.crt"),
-                                     str(pki / "hq.key")))
+        hq = HqEndpoint(
+            b.url,
+            tmp_path / "hq.db",
+            client_id="hq-tls",
+            tls=TlsFiles(str(pki / "ca.crt"), str(pki / "hq.crt"), str(pki / "hq.key")),
+        )
         hq.start()
         store = Store(tmp_path / "car.db", KEY)
         store.add_read(make_read("TLS0001"))
@@ -109,6 +116,7 @@ def test_broker_refuses_a_client_without_certificate_or_from_a_foreign_ca(pki, t
     import ssl
 
     import paho.mqtt.client as mqtt
+
     foreign = tmp_path / "foreign"
     provision(foreign, "EVIL-1")
     with tls_broker(pki) as b:
@@ -166,9 +174,14 @@ def test_uplink_refuses_an_hq_certificate_from_another_ca(pki, tmp_path):
 def test_uplink_refuses_an_hq_certificate_that_is_not_the_pinned_one(pki, tmp_path):
     with tls_broker(pki) as b:
         store = Store(tmp_path / "car.db", KEY)
-        up = Uplink(b.url, store, "CAR-1", tls=TlsFiles(str(pki / "ca.crt"),
-                                                        str(pki / "device.crt"),
-                                                        str(pki / "device.key"), "ab" * 32))
+        up = Uplink(
+            b.url,
+            store,
+            "CAR-1",
+            tls=TlsFiles(
+                str(pki / "ca.crt"), str(pki / "device.crt"), str(pki / "device.key"), "ab" * 32
+            ),
+        )
         up.start()
         try:
             assert wait(lambda: up.pin_failures >= 1)
@@ -183,8 +196,12 @@ def test_mqtts_without_tls_files_is_a_clear_error(tmp_path):
     with pytest.raises(UplinkError, match="mqtts:// needs"):
         Uplink("mqtts://127.0.0.1:8883", store, "CAR-1")
     with pytest.raises(UplinkError, match="alprd provision"):
-        Uplink("mqtts://127.0.0.1:8883", store, "CAR-1",
-               tls=TlsFiles(str(tmp_path / "no.crt"), "x", "y"))
+        Uplink(
+            "mqtts://127.0.0.1:8883",
+            store,
+            "CAR-1",
+            tls=TlsFiles(str(tmp_path / "no.crt"), "x", "y"),
+        )
     store.close()
 
 
@@ -195,11 +212,21 @@ def test_uplink_refuses_an_expired_hq_certificate(pki, tmp_path):
     from cryptography.hazmat.primitives import serialization
 
     from alprd.provision import issue
+
     old = tmp_path / "old"
     old.mkdir()
     ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
     ca_cert = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
-    issue(old, "hq", "127.0.0.1", ca_key, ca_cert, server=True, sans=("127.0.0.1",), days=1,
-          not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=10))
+    issue(
+        old,
+        "hq",
+        "127.0.0.1",
+        ca_key,
+        ca_cert,
+        server=True,
+        sans=("127.0.0.1",),
+        days=1,
+        not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=10),
+    )
     with Mosquitto(tls=(pki / "ca.crt", old / "hq.crt", old / "hq.key")) as b:
         assert_car_refuses(b, pki, tmp_path, "EXPIRE1")

@@ -1,4 +1,5 @@
 """The self-test against a healthy car, then with each component broken (POL-19)."""
+
 import datetime as dt
 import json
 import os
@@ -33,8 +34,11 @@ def car(tmp_path):
     cam = MjpegCamera(port)
     broker = Mosquitto(tls=(keys / "ca.crt", keys / "hq.crt", keys / "hq.key")).start()
     pub = tmp_path / "hq.pub"
-    pub.write_bytes(HQ.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    pub.write_bytes(
+        HQ.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     state = tmp_path / "state"
     HotlistSync(Hotlist(), load_public_key(pub), state).apply(snapshot(1))
     defaults = {
@@ -42,9 +46,14 @@ def car(tmp_path):
         "capture": {"cameras": [{"id": "rear", "source": f"http://127.0.0.1:{port}/s.mjpg"}]},
         "gps": {"port": str(demo.TRACK)},
         "store": {"path": str(state / "car.db"), "key_file": str(keys / "data.key")},
-        "uplink": {"broker": broker.url, "ca_file": str(keys / "ca.crt"),
-                   "cert_file": str(keys / "device.crt"), "key_file": str(keys / "device.key")},
-        "hotlist": {"public_key": str(pub)}}
+        "uplink": {
+            "broker": broker.url,
+            "ca_file": str(keys / "ca.crt"),
+            "cert_file": str(keys / "device.crt"),
+            "key_file": str(keys / "device.key"),
+        },
+        "hotlist": {"public_key": str(pub)},
+    }
     yield {"defaults": defaults, "keys": keys, "state": state, "cam": cam, "tmp": tmp_path}
     cam.stop()
     broker.stop()
@@ -58,8 +67,15 @@ def run(defaults):
 def test_healthy_car_passes(car):
     got = run(car["defaults"])
     assert {c: r.status for c, r in got.items()} == {
-        "camera rear": "ok", "gps": "ok", "clock": "ok", "models": "ok", "storage": "ok",
-        "keys": "ok", "uplink": "ok", "hotlist": "ok"}, {c: r.symptom for c, r in got.items()}
+        "camera rear": "ok",
+        "gps": "ok",
+        "clock": "ok",
+        "models": "ok",
+        "storage": "ok",
+        "keys": "ok",
+        "uplink": "ok",
+        "hotlist": "ok",
+    }, {c: r.symptom for c, r in got.items()}
     assert got["uplink"].details["tls"] in ("TLSv1.2", "TLSv1.3")
 
 
@@ -83,8 +99,16 @@ def broken(car, component):
         ca = x509.load_pem_x509_certificate((k / "ca.crt").read_bytes())
         old = car["tmp"] / "old"
         old.mkdir()
-        issue(old, "device", "ST-1", ca_key, ca, server=False, days=1,
-              not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=5))
+        issue(
+            old,
+            "device",
+            "ST-1",
+            ca_key,
+            ca,
+            server=False,
+            days=1,
+            not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=5),
+        )
         d["uplink"]["cert_file"] = str(old / "device.crt")
         d["uplink"]["key_file"] = str(old / "device.key")
     elif component == "hotlist":
@@ -95,8 +119,9 @@ def broken(car, component):
 
 
 @pytest.mark.policy("POL-19")
-@pytest.mark.parametrize("component", ["camera rear", "gps", "models", "storage", "keys",
-                                       "hotlist"])
+@pytest.mark.parametrize(
+    "component", ["camera rear", "gps", "models", "storage", "keys", "hotlist"]
+)
 def test_each_broken_component_fails_and_gets_a_ticket(car, component):
     defaults, min_free = broken(car, component)
     cfg = load(None, environ={}, defaults=defaults)
@@ -120,10 +145,25 @@ def test_selftest_command_exits_1_and_queues_the_ticket(car):
     cfg.write_text(
         f'[vehicle]\nunit_id = "ST-1"\n[[capture.cameras]]\nid = "rear"\nsource = "{cam_port}"\n'
         f'[store]\npath = "{d["store"]["path"]}"\nkey_file = "{d["store"]["key_file"]}"\n'
-        f'[hotlist]\npublic_key = "{d["hotlist"]["public_key"]}"\n')
-    res = subprocess.run([sys.executable, "-m", "alprd", "selftest", "-c", str(cfg), "--json",
-                          "--ticket-on-failure", "--min-free-mb", "1"],
-                         capture_output=True, text=True, timeout=120)
+        f'[hotlist]\npublic_key = "{d["hotlist"]["public_key"]}"\n'
+    )
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alprd",
+            "selftest",
+            "-c",
+            str(cfg),
+            "--json",
+            "--ticket-on-failure",
+            "--min-free-mb",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 1, res.stderr
     out = json.loads(res.stdout)
     assert not out["ok"] and out["ticket"]["queued_for_hq"]
@@ -133,10 +173,15 @@ def test_selftest_command_exits_1_and_queues_the_ticket(car):
         assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
     from alprd.store import Store
     from alprd.store.crypto import load_key
+
     store = Store(d["store"]["path"], load_key(d["store"]["key_file"]))
     queued = [p for p in store.pending(10) if p.kind == "ticket"]
     assert queued and queued[0].body["components"][0]["component"] == "camera rear"
     store.close()
-    human = subprocess.run([sys.executable, "-m", "alprd", "selftest", "-c", str(cfg),
-                            "--min-free-mb", "1"], capture_output=True, text=True, timeout=120)
+    human = subprocess.run(
+        [sys.executable, "-m", "alprd", "selftest", "-c", str(cfg), "--min-free-mb", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "FAIL  camera rear" in human.stdout and "RESULT: FAIL" in human.stdout

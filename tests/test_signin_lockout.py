@@ -1,5 +1,6 @@
 """#23 item 6: the sign-in lockout holds under parallel guesses, bounds argon2's memory, survives
 a restart, and does not tell an unknown badge from a wrong PIN (POL-04, CJIS AC-7)."""
+
 from __future__ import annotations
 
 import threading
@@ -46,10 +47,16 @@ def car(tmp_path):
     roster.apply(roster_message(USERS, 1))
 
     def auth():
-        a = Auth(roster, AuditLog(store, "CAR-1"), "CAR-1", utc=lambda: NOW,
-                 failures_path=tmp_path / "signin-failures.json")
+        a = Auth(
+            roster,
+            AuditLog(store, "CAR-1"),
+            "CAR-1",
+            utc=lambda: NOW,
+            failures_path=tmp_path / "signin-failures.json",
+        )
         a.hasher = CountingHasher(a.hasher)
         return a
+
     yield auth, store
     store.close()
 
@@ -69,6 +76,7 @@ def _parallel(auth, guesses):
     def go(i, badge, pin):
         start.wait()
         out[i] = _code(auth, badge, pin)
+
     threads = [threading.Thread(target=go, args=(i, b, p)) for i, (b, p) in enumerate(guesses)]
     for t in threads:
         t.start()
@@ -112,8 +120,11 @@ def test_the_lockout_survives_a_restart(car):
     for _ in range(3):
         _code(restarted, "2002", "0000")
     again = make()
-    assert [_code(again, "2002", "0000") for _ in range(3)] == ["credentials", "credentials",
-                                                                "locked"]
+    assert [_code(again, "2002", "0000") for _ in range(3)] == [
+        "credentials",
+        "credentials",
+        "locked",
+    ]
 
 
 @pytest.mark.policy("POL-04")

@@ -1,6 +1,7 @@
 """The plate's state (alprd/recognize/state.py, #33): the words on a plate's header and
 footer, read by PaddleOCR's recogniser, matched against each state's name and slogans; named
 only when sure, with a calibrated confidence."""
+
 from __future__ import annotations
 
 import json
@@ -13,11 +14,22 @@ import pytest
 
 from alprd.config import RecognizeConfig
 from alprd.recognize.ocr import OcrResult
-from alprd.recognize.state import (CALIBRATION, CODES, MIN_HEIGHT, StateReader, WORDS, bands,
-                                   calibrated, match, named, words_of)
+from alprd.recognize.state import (
+    CALIBRATION,
+    CODES,
+    MIN_HEIGHT,
+    WORDS,
+    StateReader,
+    bands,
+    calibrated,
+    match,
+    named,
+    words_of,
+)
 
-SHARED = Path(os.environ.get("ALPRD_SHARED_DATA",
-                             Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED = Path(
+    os.environ.get("ALPRD_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 
 class Says:
@@ -30,7 +42,7 @@ class Says:
 
     def __call__(self, crops):
         self.bands += len(crops)
-        return [OcrResult(t, (self.confidence,) * len(t)) for t in self.texts[:len(crops)]]
+        return [OcrResult(t, (self.confidence,) * len(t)) for t in self.texts[: len(crops)]]
 
 
 def test_a_reading_is_matched_to_the_state_whose_words_it_spells():
@@ -106,8 +118,10 @@ def test_the_pp_ocr_reader_names_the_state_of_real_crops():
         pytest.skip(f"{folder} is absent (set ALPRD_SHARED_DATA)")
     items = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
     reader = StateReader(None, RecognizeConfig().state_min_confidence)  # the daemon's
-    said = [(it["plates"][0]["state"], *reader(cv2.imread(str(folder / it["image"]))))
-            for it in items[1::2][:40]]
+    said = [
+        (it["plates"][0]["state"], *reader(cv2.imread(str(folder / it["image"]))))
+        for it in items[1::2][:40]
+    ]
     right = sum(want == got for want, got, _ in said)
     wrong = sum(got is not None and want != got for want, got, _ in said)
     assert right >= 32 and wrong <= 1, said
@@ -118,6 +132,7 @@ def test_the_pp_ocr_reader_names_the_state_of_real_crops():
 
 def test_ctc_decoding_drops_blanks_and_repeats_but_keeps_a_letter_doubled_across_a_blank():
     from alprd.recognize.state_ocr import PpOcrReader
+
     reader = PpOcrReader.__new__(PpOcrReader)
     reader.chars = ["", "L", "O", " "]
     steps = [1, 1, 0, 2, 0, 2, 2, 3, 0]  # L L - O - O O space -

@@ -3,6 +3,7 @@ real model, on a plate drawn here: NEVADA above the registration, HOME MEANS NEV
 the read and its hits carry it with its confidence; the hotlist's state rule flags a want of
 another state or, where the agency says so, rules it out; an early alert is updated when the
 state comes, and never shown for a want the state rules out."""
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,8 @@ from alprd.protocol.schemas import validate
 from alprd.recognize.recognizer import crop_plate
 from alprd.recognize.state_worker import StateWorker
 from alprd.types import HotlistEntry, Observation, PlateRead
-from tests.helpers import key_file
 from alprd.ui import alert_event
+from tests.helpers import key_file
 
 BOX = (100, 200, 340, 320)  # the plate's box in the frame
 TEXT = "8XYZ442"
@@ -30,14 +31,22 @@ TEXT = "8XYZ442"
 def nevada_plate() -> np.ndarray:
     """A frame with a Nevada plate at BOX (black on light grey, its state in red)."""
     plate = np.full((120, 240, 3), 235, np.uint8)
-    cv2.putText(plate, "NEVADA", (62, 32), cv2.FONT_HERSHEY_DUPLEX, 1.0, (40, 40, 160), 2,
-                cv2.LINE_AA)
-    cv2.putText(plate, TEXT, (22, 82), cv2.FONT_HERSHEY_DUPLEX, 1.6, (20, 20, 20), 3,
-                cv2.LINE_AA)
-    cv2.putText(plate, "HOME MEANS NEVADA", (28, 110), cv2.FONT_HERSHEY_SIMPLEX, 0.55,
-                (40, 40, 160), 1, cv2.LINE_AA)
+    cv2.putText(
+        plate, "NEVADA", (62, 32), cv2.FONT_HERSHEY_DUPLEX, 1.0, (40, 40, 160), 2, cv2.LINE_AA
+    )
+    cv2.putText(plate, TEXT, (22, 82), cv2.FONT_HERSHEY_DUPLEX, 1.6, (20, 20, 20), 3, cv2.LINE_AA)
+    cv2.putText(
+        plate,
+        "HOME MEANS NEVADA",
+        (28, 110),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.55,
+        (40, 40, 160),
+        1,
+        cv2.LINE_AA,
+    )
     frame = np.full((480, 640, 3), 90, np.uint8)
-    frame[BOX[1]:BOX[3], BOX[0]:BOX[2]] = plate
+    frame[BOX[1] : BOX[3], BOX[0] : BOX[2]] = plate
     return frame
 
 
@@ -48,10 +57,15 @@ def frame():
 
 def make_daemon(tmp_path, mismatch="alert", entries=()):
     tmp_path.mkdir(exist_ok=True)
-    cfg = load(None, environ={}, defaults={
-        "vehicle": {"unit_id": "T-1"},
-        "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))},
-        "hotlist": {"state_mismatch": mismatch}})
+    cfg = load(
+        None,
+        environ={},
+        defaults={
+            "vehicle": {"unit_id": "T-1"},
+            "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))},
+            "hotlist": {"state_mismatch": mismatch},
+        },
+    )
     d = Daemon(cfg, ui=False)
     d.pipeline.hotlist = Hotlist(list(entries), state_mismatch=mismatch)
     return d
@@ -195,6 +209,7 @@ def test_without_an_answer_the_read_is_stored_without_its_state(tmp_path, frame,
 def test_a_reader_that_cannot_load_says_so_and_reads_go_on(tmp_path, frame, caplog):
     def missing():
         raise RuntimeError("the rapidocr wheel is not installed")
+
     d = make_daemon(tmp_path)
     d.states = d.pipeline.states = StateWorker(missing)
     with caplog.at_level(logging.ERROR):
@@ -215,6 +230,7 @@ def test_a_crop_the_reader_fails_on_is_counted_and_the_next_is_read(tmp_path, fr
         if len(calls) == 1:
             raise ValueError("odd crop")
         return "NV", 0.99
+
     w = StateWorker(lambda: reader)
     w.start()
     try:
@@ -235,11 +251,13 @@ def test_the_state_crop_cut_from_the_stored_crop_is_what_the_frame_would_have_gi
     from the stored crop (the box and its wider margins), at the frame's edges too."""
     from alprd.recognize.recognizer import plate_box
     from alprd.recognize.state import BOX_MARGIN
+
     img = np.random.default_rng(1).integers(0, 255, (480, 640, 3), np.uint8)
     for box in [(100, 200, 260, 260), (0, 0, 50, 20), (600, 460, 640, 480), (7, 3, 99, 41)]:
         for keep in [(0.0, 0.0), BOX_MARGIN, (0.1, 0.18)]:
-            assert np.array_equal(plate_box(crop_plate(img, box), box, keep),
-                                  crop_plate(img, box, *keep)), (box, keep)
+            assert np.array_equal(
+                plate_box(crop_plate(img, box), box, keep), crop_plate(img, box, *keep)
+            ), (box, keep)
 
 
 def test_the_reader_is_loaded_when_a_plate_is_first_seen_not_at_start(tmp_path):

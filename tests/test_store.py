@@ -46,13 +46,41 @@ def test_read_row_holds_exactly_the_pol01_fields(tmp_path):
     s = Store(tmp_path / "a.db", KEY)
     s.add_read(make_read())
     cols = [c[1] for c in s.db.conn.execute("PRAGMA table_info(reads)")]
-    assert set(cols) == {"id", "text", "confidence", "char_confidences", "state", "utc",
-                         "time_source", "camera_id", "unit_id", "lat", "lon", "fix_quality",
-                         "crop", "bbox", "frames", "uplinked", "text_hmac", "meta"}
+    assert set(cols) == {
+        "id",
+        "text",
+        "confidence",
+        "char_confidences",
+        "state",
+        "utc",
+        "time_source",
+        "camera_id",
+        "unit_id",
+        "lat",
+        "lon",
+        "fix_quality",
+        "crop",
+        "bbox",
+        "frames",
+        "uplinked",
+        "text_hmac",
+        "meta",
+    }
     # utc, lat and lon live sealed in meta (#23 item 11); opened, the read has every field
     r = s.reads()[0]
-    assert {"utc", "lat", "lon", "text", "crop", "state", "time_source", "camera_id",
-            "unit_id", "fix_quality", "frames"} <= set(r) and r["lat"] == 34.05
+    assert {
+        "utc",
+        "lat",
+        "lon",
+        "text",
+        "crop",
+        "state",
+        "time_source",
+        "camera_id",
+        "unit_id",
+        "fix_quality",
+        "frames",
+    } <= set(r) and r["lat"] == 34.05
     s.close()
 
 

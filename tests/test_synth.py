@@ -1,5 +1,6 @@
 """The synthetic plate generator (train/synth.py): what the OCR is taught must be true of
 the pixels. Needs only Pillow, OpenCV and a DejaVu font (fonts-dejavu-core, in ./run test)."""
+
 from __future__ import annotations
 
 import random
@@ -17,16 +18,18 @@ def _sans_font() -> str:
     for path in body + header:
         if "Sans" in path and "Mono" not in path:
             return path
-    pytest.skip("no sans-serif font among train/synth.py's fonts "
-                "(apt-get install fonts-dejavu-core)")
+    pytest.skip(
+        "no sans-serif font among train/synth.py's fonts (apt-get install fonts-dejavu-core)"
+    )
 
 
 def _tracked_ink(text: str, seed: int, **kw) -> np.ndarray:
     """Where text, set one character at a time by synth._draw_tracked in a sans face on a
     white plate, left ink (True)."""
     img = Image.new("RGB", (synth.PLATE_W, synth.PLATE_H), "white")
-    synth._draw_tracked(ImageDraw.Draw(img), _sans_font(), text, random.Random(seed),
-                        (0, 0, 0), **kw)
+    synth._draw_tracked(
+        ImageDraw.Draw(img), _sans_font(), text, random.Random(seed), (0, 0, 0), **kw
+    )
     return np.asarray(img.convert("L")) < 128
 
 
@@ -77,8 +80,7 @@ def test_left_art_stays_left_of_the_registration():
     backdrops = [np.random.default_rng(1).integers(0, 255, (300, 500, 3), dtype=np.uint8)]
     for seed in range(60):
         img = Image.new("RGB", (synth.PLATE_W, synth.PLATE_H), "white")
-        left = synth._left_art(img, ImageDraw.Draw(img), random.Random(seed), backdrops,
-                               (0, 0, 0))
+        left = synth._left_art(img, ImageDraw.Draw(img), random.Random(seed), backdrops, (0, 0, 0))
         assert 40 <= left <= synth.PLATE_W // 3
         inked = np.flatnonzero((np.asarray(img) < 250).any(axis=(0, 2)))
         assert inked.size and inked.max() < left, f"seed {seed}: art reaches x={inked.max()}"
@@ -113,6 +115,7 @@ def test_detector_distractors_never_touch_a_plate():
     """Hard negatives (date stamps, sign words, grilles) are painted clear of every labelled
     plate, so no plate pixel is taught as background."""
     from train import detector
+
     rng = random.Random(4)
     painted = 0
     for _ in range(30):
@@ -122,13 +125,14 @@ def test_detector_distractors_never_touch_a_plate():
         x1, y1, x2, y2 = (int(v) for v in boxes[0])
         before = img.copy()
         detector.paint_distractors(img, boxes, rng)
-        assert np.array_equal(img[y1:y2 + 1, x1:x2 + 1], before[y1:y2 + 1, x1:x2 + 1])
+        assert np.array_equal(img[y1 : y2 + 1, x1 : x2 + 1], before[y1 : y2 + 1, x1 : x2 + 1])
         painted += not np.array_equal(img, before)
     assert painted >= 25
 
 
 def test_dim_photos_keep_their_shape_and_lose_contrast():
     from train import detector
+
     img = np.random.default_rng(1).integers(0, 256, (60, 80, 3), dtype=np.uint8)
     out = detector.low_contrast(img, random.Random(2))
     assert out.shape == img.shape and out.dtype == np.uint8
@@ -158,7 +162,7 @@ def test_a_wide_blank_holds_a_picture_between_the_groups(kind):
         before = np.asarray(img).copy()
         pictures.gap_emblem(img, draw, rng, b, backdrops, kind)
         changed = np.argwhere((np.asarray(img) != before).any(axis=2))
-        assert len(changed) > 0.1 * b.height ** 2 * 0.3  # a picture, not a dot
+        assert len(changed) > 0.1 * b.height**2 * 0.3  # a picture, not a dot
         cols, rows = changed[:, 1], changed[:, 0]
         assert cols.min() >= b.cx - 0.7 * b.width - b.height // 2 - 2
         assert cols.max() <= b.cx + 0.7 * b.width + b.height // 2 + 2
@@ -173,10 +177,10 @@ def test_marks_before_the_registration_are_drawn_and_never_read(mark):
     plain, marked = _tracked_ink("ABC123", 4), _tracked_ink(mark + "ABC123", 4)
     first = np.flatnonzero(marked.any(axis=0))[0]
     assert np.flatnonzero(plain.any(axis=0))[0] > first  # the mark is left of the text
-    slot = marked[:, first:first + 12]
+    slot = marked[:, first : first + 12]
     rows = np.flatnonzero(slot.any(axis=1))
     if mark == synth.STACKED:  # two letters one above the other: a blank row between
-        assert not slot[rows[0]:rows[-1] + 1].any(axis=1).all()
+        assert not slot[rows[0] : rows[-1] + 1].any(axis=1).all()
     rng = random.Random(6)
     texts = [synth.render_plate(rng, rich=True).text for _ in range(60)]
     assert all(re.fullmatch(r"[A-Z0-9]{4,8}", t) for t in texts)
@@ -208,9 +212,9 @@ def test_class_letters_after_the_registration_are_drawn_and_never_read():
     plain, marked = _tracked_ink("ABC123", 4), _tracked_ink("ABC123" + synth.STACKED, 4)
     last = np.flatnonzero(marked.any(axis=0))[-1]
     assert np.flatnonzero(plain.any(axis=0))[-1] < last  # the mark is right of the text
-    slot = marked[:, last - 10:last + 1]
+    slot = marked[:, last - 10 : last + 1]
     rows = np.flatnonzero(slot.any(axis=1))
-    assert not slot[rows[0]:rows[-1] + 1].any(axis=1).all()  # two letters, a gap between
+    assert not slot[rows[0] : rows[-1] + 1].any(axis=1).all()  # two letters, a gap between
     rng = random.Random(11)
     plates = [synth.render_plate(rng, rich=True) for _ in range(80)]
     assert all(re.fullmatch(r"[A-Z0-9]{4,8}", p.text) for p in plates)
@@ -234,6 +238,7 @@ def test_every_jurisdiction_has_its_own_words_in_the_order_the_state_head_reads(
     are in alprd's order (alprd.recognize.state.CODES)."""
     from alprd.recognize.state import CODES
     from train import states
+
     assert states.CODES == CODES and len(CODES) == 51
     assert set(states.SLOGANS) == set(states.STATES)
     rng = random.Random(5)

@@ -1,4 +1,5 @@
 """Uplink against a real mosquitto and the reference HQ endpoint."""
+
 import json
 import threading
 import time
@@ -97,7 +98,9 @@ def test_resends_back_off_with_jitter_while_hq_does_not_acknowledge(broker, tmp_
 
 def test_backoff_doubles_up_to_its_cap_and_is_jittered():
     import random
+
     from alprd.uplink.client import RETRY_CAP_S, backoff_s
+
     rng = random.Random(7)
     waits = [backoff_s(n, 5.0, rng) for n in range(1, 12)]
     for n, w in enumerate(waits, 1):
@@ -143,12 +146,15 @@ def test_unacknowledged_records_are_resent_and_hq_drops_duplicates(broker, tmp_p
         store.close()
 
 
-@pytest.mark.parametrize("payload,reason", [
-    (b"not json", "not JSON"),
-    (b'{"v": 2, "ids": []}', "'v': 1"),
-    (b'{"v": 1, "ids": "abc"}', "list of record ids"),
-    (b'{"v": 1, "ids": [' + b'"x",' * 70000 + b'"y"]}', "exceeds"),
-])
+@pytest.mark.parametrize(
+    "payload,reason",
+    [
+        (b"not json", "not JSON"),
+        (b'{"v": 2, "ids": []}', "'v': 1"),
+        (b'{"v": 1, "ids": "abc"}', "list of record ids"),
+        (b'{"v": 1, "ids": [' + b'"x",' * 70000 + b'"y"]}', "exceeds"),
+    ],
+)
 def test_malformed_ack_is_rejected_with_reason(payload, reason):
     with pytest.raises(ValueError, match=reason):
         parse_ack(payload)
@@ -174,8 +180,15 @@ def test_malformed_ack_on_the_wire_loses_nothing(broker, hq, tmp_path, caplog):
         store.close()
 
 
-@pytest.mark.parametrize("payload", [b"[]", b'{"v":1}', b'{"v":1,"unit_id":"A","records":[{}]}',
-                                     b'{"v":1,"unit_id":"A","records":[{"id":"1","kind":"x","body":{}}]}'])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[]",
+        b'{"v":1}',
+        b'{"v":1,"unit_id":"A","records":[{}]}',
+        b'{"v":1,"unit_id":"A","records":[{"id":"1","kind":"x","body":{}}]}',
+    ],
+)
 def test_hq_rejects_malformed_uplink(payload):
     with pytest.raises(ValueError):
         parse_up(payload)

@@ -1,5 +1,6 @@
 """#23 items 1 and 15: the watchdog watches every camera and every stage's real progress, and
 the liveness of every thread, paho's network thread included."""
+
 from __future__ import annotations
 
 import threading
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 
 from alprd.capture import Camera, FrameQueue
-from alprd.store import Store
 from alprd.lifecycle import Lifecycle
+from alprd.store import Store
 from alprd.uplink import Uplink
 from alprd.worker import Worker
 from tests.helpers import KEY, make_read, wait_for
@@ -57,8 +58,7 @@ def test_one_hung_camera_of_two_stalls_the_watchdog():
         assert wait_for(lambda: rear.frames > 3 and front.frames > 3, 5)
         assert _stalled(beats, 0.5) == []
         front_live.clear()  # the front camera's driver hangs; the rear one keeps going
-        assert wait_for(lambda: _stalled(beats, 0.5) == ["capture front"], 5), \
-            _stalled(beats, 0.5)
+        assert wait_for(lambda: _stalled(beats, 0.5) == ["capture front"], 5), _stalled(beats, 0.5)
     finally:
         rear_live.set()
         front_live.set()
@@ -81,6 +81,7 @@ def test_a_worker_whose_thread_ended_is_stalled_even_with_a_fresh_heartbeat():
 
 def test_gps_progress_is_sentences_not_loop_turns():
     from alprd.gps import GpsReader, GpsTrack
+
     gps = GpsReader("/nonexistent/port", GpsTrack())
     gps.start()  # the port never opens: the reader loops, reopening, with nothing read
     try:
@@ -138,6 +139,7 @@ def test_a_callback_exception_does_not_end_the_network_thread(broker, tmp_path):
             failures.append(1)
             raise OSError(28, "No space left on device")
         return real(*a, **kw)
+
     up.client.subscribe = subscribe  # on_connect fails inside paho's thread, twice
     store.add_read(make_read("WDOG003"), [])
     up.start()

@@ -16,6 +16,7 @@ Writes, under --out:
 Weights fine-tuned on an agency's photos stay with that agency: they are not redistributable
 unless the photos are.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,22 +38,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("crops", type=Path, help="folder with manifest.jsonl and images/")
     ap.add_argument("--out", type=Path, default=Path("build/agency"))
-    ap.add_argument("--holdout", type=float, default=0.5,
-                    help="fraction of plates kept out of training to measure the gain")
+    ap.add_argument(
+        "--holdout",
+        type=float,
+        default=0.5,
+        help="fraction of plates kept out of training to measure the gain",
+    )
     ap.add_argument("--repeat", type=int, default=5, help="copies of each agency crop")
     ap.add_argument("--mix", type=Path, help="an existing training CSV to mix in")
     ap.add_argument("--mix-rows", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=7)
     a = ap.parse_args()
-    items = [json.loads(line) for line in (a.crops / "manifest.jsonl").read_text().splitlines()
-             if line.strip()]
+    items = [
+        json.loads(line)
+        for line in (a.crops / "manifest.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     slots = PlateConfig.from_yaml(recognize.OCR_CONFIG).max_plate_slots
     labelled = [(it, p, normalise(p.get("text") or "")) for it in items for p in it["plates"]]
     plates = [(it, p, text) for it, p, text in labelled if text]
     too_long = [text for _, _, text in plates if len(text) > slots]
     if too_long:  # the model has `slots` character slots; such plates cannot be learnt
-        print(f"left out {len(too_long)} plates longer than {slots} characters "
-              f"(e.g. {too_long[0]})")
+        print(
+            f"left out {len(too_long)} plates longer than {slots} characters (e.g. {too_long[0]})"
+        )
         plates = [(it, p, text) for it, p, text in plates if len(text) <= slots]
     if not plates:
         raise SystemExit(f"{a.crops}: no labelled plates in manifest.jsonl")
@@ -89,9 +98,12 @@ def main() -> None:
             w.writerow(["image_path", "plate_text"])
             w.writerows(data)
     (a.out / "holdout" / "manifest.jsonl").write_text(
-        "".join(json.dumps(h) + "\n" for h in holdout))
-    print(f"agency_plates: {len(plates)}\ntrain_plates: {len(rows) - n_val}\n"
-          f"val_plates: {n_val}\nholdout_plates: {len(holdout)}\ntrain_rows: {len(train)}")
+        "".join(json.dumps(h) + "\n" for h in holdout)
+    )
+    print(
+        f"agency_plates: {len(plates)}\ntrain_plates: {len(rows) - n_val}\n"
+        f"val_plates: {n_val}\nholdout_plates: {len(holdout)}\ntrain_rows: {len(train)}"
+    )
 
 
 if __name__ == "__main__":

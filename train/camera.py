@@ -1,6 +1,7 @@
 """The camera's side of a synthetic plate: perspective, pasting into a photo, blur, light,
 noise and JPEG, and the OCR training crop a detector box would give (train/synth.py renders
 the flat plate)."""
+
 from __future__ import annotations
 
 import random
@@ -38,7 +39,8 @@ def degrade(img: np.ndarray, rng: random.Random, strength: float = 1.0) -> np.nd
         grey = cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
         out = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
     out = out + np.random.default_rng(rng.randint(0, 2**31)).normal(
-        0, rng.uniform(0, 8) * strength, out.shape)
+        0, rng.uniform(0, 8) * strength, out.shape
+    )
     out = np.clip(out, 0, 255).astype(np.uint8)
     if rng.random() < 0.7:
         q = rng.randint(40, 92)
@@ -50,8 +52,9 @@ def degrade(img: np.ndarray, rng: random.Random, strength: float = 1.0) -> np.nd
 def warp_quad(rng: random.Random, w: int, h: int, tilt: float = 0.12) -> np.ndarray:
     """A perspective quadrilateral for a w x h plate: rotation, skew and foreshortening."""
     quad = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    jitter = np.float32([[rng.uniform(-tilt, tilt) * w, rng.uniform(-tilt, tilt) * h]
-                         for _ in range(4)])
+    jitter = np.float32(
+        [[rng.uniform(-tilt, tilt) * w, rng.uniform(-tilt, tilt) * h] for _ in range(4)]
+    )
     angle = np.deg2rad(rng.uniform(-10, 10))
     rot = np.float32([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     centre = np.float32([w / 2, h / 2])
@@ -80,17 +83,20 @@ def random_background(rng: random.Random, h: int, w: int) -> np.ndarray:
     return np.clip(img + noise, 0, 255).astype(np.uint8)
 
 
-def ocr_crop(rng: random.Random, backgrounds: list[np.ndarray] | None = None,
-             text: str | None = None,
-             p_two_line: float = 0.05, median_h: float = 44,
-             max_h: int = 110) -> tuple[np.ndarray, str, str]:
+def ocr_crop(
+    rng: random.Random,
+    backgrounds: list[np.ndarray] | None = None,
+    text: str | None = None,
+    p_two_line: float = 0.05,
+    median_h: float = 44,
+    max_h: int = 110,
+) -> tuple[np.ndarray, str, str]:
     """One training crop as a detector box would give it: margins from none (the plate's own
     edge, or a little inside it) to loose, tilt, low resolution or a clean close-up.
     A quarter of the random texts repeat a character (repeated_text)."""
     if text is None and rng.random() < 0.25:
         text = repeated_text(rng)
-    plate = render_plate(rng, text=text, rich=True, backdrops=backgrounds,
-                         p_two_line=p_two_line)
+    plate = render_plate(rng, text=text, rich=True, backdrops=backgrounds, p_two_line=p_two_line)
     scale = rng.uniform(0.35, 0.6)
     pw, ph = int(PLATE_W * scale), int(PLATE_H * scale)
     if rng.random() < 0.35:  # tight: the box is the plate's edge
@@ -102,7 +108,7 @@ def ocr_crop(rng: random.Random, backgrounds: list[np.ndarray] | None = None,
         bg = rng.choice(backgrounds)
         y = rng.randint(0, max(0, bg.shape[0] - ch))
         x = rng.randint(0, max(0, bg.shape[1] - cw))
-        canvas = cv2.resize(bg[y:y + ch, x:x + cw], (cw, ch))
+        canvas = cv2.resize(bg[y : y + ch, x : x + cw], (cw, ch))
     else:
         canvas = random_background(rng, ch, cw)
     small = cv2.resize(plate.image, (pw, ph), interpolation=cv2.INTER_AREA)
@@ -122,7 +128,8 @@ def ocr_crop(rng: random.Random, backgrounds: list[np.ndarray] | None = None,
     target_h = int(np.clip(rng.lognormvariate(np.log(median_h), 0.4), 18, max_h))
     factor = target_h / crop.shape[0]
     if factor < 1:
-        crop = cv2.resize(crop, (max(8, int(crop.shape[1] * factor)), target_h),
-                          interpolation=cv2.INTER_AREA)
+        crop = cv2.resize(
+            crop, (max(8, int(crop.shape[1] * factor)), target_h), interpolation=cv2.INTER_AREA
+        )
     crop = degrade(crop, rng, strength=0.3 if rng.random() < 0.25 else 1.0)
     return crop, plate.text, plate.state

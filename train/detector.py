@@ -7,6 +7,7 @@ in half of them the labelled plates are covered by synthetic US plates (the labe
 plus procedural scenes (train/scenes.py). Output: one tensor [1, S, S, 5] at stride 8 holding
 the centre heat map (sigmoid), box width and height in cells, and the centre offset.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,9 +56,30 @@ def cover_with_synthetic(img: np.ndarray, boxes: np.ndarray, rng: random.Random)
 
 
 SIGN_WORDS = (
-    "PRIVATE", "PROPERTY", "TAXI", "CAUTION", "STOP", "FREQUENT STOPS", "NO PARKING", "EXIT",
-    "CHEVROLET", "TOYOTA", "HONDA", "FORD", "TITAN", "HYBRID", "AWD", "SPORT", "LIMITED",
-    "DELIVERY", "PLUMBING", "CALL NOW", "REFERRAL", "ONE WAY", "SPEED LIMIT 35", "SCHOOL BUS",
+    "PRIVATE",
+    "PROPERTY",
+    "TAXI",
+    "CAUTION",
+    "STOP",
+    "FREQUENT STOPS",
+    "NO PARKING",
+    "EXIT",
+    "CHEVROLET",
+    "TOYOTA",
+    "HONDA",
+    "FORD",
+    "TITAN",
+    "HYBRID",
+    "AWD",
+    "SPORT",
+    "LIMITED",
+    "DELIVERY",
+    "PLUMBING",
+    "CALL NOW",
+    "REFERRAL",
+    "ONE WAY",
+    "SPEED LIMIT 35",
+    "SCHOOL BUS",
 )
 
 
@@ -65,8 +87,10 @@ def _free_spot(rng: random.Random, boxes: np.ndarray, w: int, h: int, tw: int, t
     """Top-left corner of a tw x th patch clear of every plate box (with a margin), or None."""
     for _ in range(20):
         x, y = rng.randint(0, max(0, w - tw)), rng.randint(0, max(0, h - th))
-        if all(x + tw < bx1 - 4 or x > bx2 + 4 or y + th < by1 - 4 or y > by2 + 4
-               for bx1, by1, bx2, by2 in boxes):
+        if all(
+            x + tw < bx1 - 4 or x > bx2 + 4 or y + th < by1 - 4 or y > by2 + 4
+            for bx1, by1, bx2, by2 in boxes
+        ):
             return x, y
     return None
 
@@ -77,6 +101,7 @@ def paint_distractors(img: np.ndarray, boxes: np.ndarray, rng: random.Random) ->
     us_e2e_dev these made most of the detector's false reads (date stamps read as
     14005, drain grates as 11111111, PRIVATE PROPERTY, CHEVROLET)."""
     from PIL import Image, ImageDraw, ImageFont
+
     h, w = img.shape[:2]
     body, header = fonts.debian()
     pil = Image.fromarray(img)
@@ -85,8 +110,10 @@ def paint_distractors(img: np.ndarray, boxes: np.ndarray, rng: random.Random) ->
         kind = rng.random()
         th = int(np.clip(rng.lognormvariate(np.log(max(12, h * 0.04)), 0.4), 8, h // 4))
         if kind < 0.45:  # date / time stamp, light on the picture, often two lines
-            stamp = (f"{rng.randint(2005, 2026)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-                     f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}")
+            stamp = (
+                f"{rng.randint(2005, 2026)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}",
+            )
             lines = stamp if rng.random() < 0.6 else (" ".join(stamp),)
             font = ImageFont.truetype(rng.choice(body), th)
             tw = max(int(font.getlength(t)) for t in lines) + 4
@@ -95,8 +122,14 @@ def paint_distractors(img: np.ndarray, boxes: np.ndarray, rng: random.Random) ->
                 continue
             ink = rng.choice(((255, 255, 255), (255, 255, 0), (240, 240, 240), (255, 160, 0)))
             for i, t in enumerate(lines):
-                draw.text((spot[0], spot[1] + i * (th + 3)), t, font=font, fill=ink,
-                          stroke_width=rng.choice((0, 1, 2)), stroke_fill=(0, 0, 0))
+                draw.text(
+                    (spot[0], spot[1] + i * (th + 3)),
+                    t,
+                    font=font,
+                    fill=ink,
+                    stroke_width=rng.choice((0, 1, 2)),
+                    stroke_fill=(0, 0, 0),
+                )
         elif kind < 0.8:  # a word on a sign or a badge
             word = rng.choice(SIGN_WORDS)
             font = ImageFont.truetype(rng.choice(body + header), th)
@@ -105,8 +138,11 @@ def paint_distractors(img: np.ndarray, boxes: np.ndarray, rng: random.Random) ->
             if spot is None:
                 continue
             bg = tuple(rng.randint(0, 255) for _ in range(3))
-            ink = tuple(255 - c for c in bg) if rng.random() < 0.7 else \
-                tuple(rng.randint(0, 255) for _ in range(3))
+            ink = (
+                tuple(255 - c for c in bg)
+                if rng.random() < 0.7
+                else tuple(rng.randint(0, 255) for _ in range(3))
+            )
             if rng.random() < 0.6:
                 draw.rectangle([spot[0], spot[1], spot[0] + tw, spot[1] + int(th * 1.6)], fill=bg)
             draw.text((spot[0] + th // 3, spot[1] + th // 5), word, font=font, fill=ink)
@@ -120,8 +156,9 @@ def paint_distractors(img: np.ndarray, boxes: np.ndarray, rng: random.Random) ->
             n = rng.randint(6, 16)
             for k in range(n):
                 x = x0 + int(k * tw / n)
-                draw.rectangle([x, y0, x + max(1, tw // (n * 2)), y0 + th],
-                               fill=(shade, shade, shade))
+                draw.rectangle(
+                    [x, y0, x + max(1, tw // (n * 2)), y0 + th], fill=(shade, shade, shade)
+                )
     img[:] = np.asarray(pil)
 
 
@@ -133,8 +170,13 @@ def low_contrast(img: np.ndarray, rng: random.Random) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def random_affine(img: np.ndarray, boxes: np.ndarray, size: int, rng: random.Random,
-                  scales: tuple[float, float] = (0.7, 2.5)):
+def random_affine(
+    img: np.ndarray,
+    boxes: np.ndarray,
+    size: int,
+    rng: random.Random,
+    scales: tuple[float, float] = (0.7, 2.5),
+):
     """Scale (log-uniform in scales, relative to fitting the photo), shift and flip."""
     h, w = img.shape[:2]
     fit = size / max(h, w)
@@ -142,8 +184,7 @@ def random_affine(img: np.ndarray, boxes: np.ndarray, size: int, rng: random.Ran
     tx = rng.uniform(min(0, size - w * s), max(0, size - w * s))
     ty = rng.uniform(min(0, size - h * s), max(0, size - h * s))
     m = np.float32([[s, 0, tx], [0, s, ty]])
-    out = cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR,
-                         borderValue=(114, 114, 114))
+    out = cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=(114, 114, 114))
     b = boxes * s + np.float32([tx, ty, tx, ty])
     b = np.clip(b, 0, size)
     keep = ((b[:, 2] - b[:, 0]) >= 3) & ((b[:, 3] - b[:, 1]) >= 2)
@@ -169,13 +210,20 @@ def make_target(boxes: np.ndarray, size: int) -> np.ndarray:
     return target
 
 
-def sample(items, rng: random.Random, size: int, p_scene: float,
-           scales: tuple[float, float] = (0.7, 2.5), p_distract: float = 0.0,
-           p_dim: float = 0.0):
+def sample(
+    items,
+    rng: random.Random,
+    size: int,
+    p_scene: float,
+    scales: tuple[float, float] = (0.7, 2.5),
+    p_distract: float = 0.0,
+    p_dim: float = 0.0,
+):
     if rng.random() < p_scene:
         img, plates = scenes.scene(rng, h=rng.choice((480, 720)), w=rng.choice((854, 1280)))
-        boxes = np.float32([[q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()]
-                            for q, _, _ in plates])
+        boxes = np.float32(
+            [[q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()] for q, _, _ in plates]
+        )
     else:
         img, boxes = items[rng.randrange(len(items))]
         img = img.copy()
@@ -208,15 +256,15 @@ def build_model(size: int):
 
     inp = keras.Input((size, size, 3), name="image")
     x = layers.Rescaling(1 / 127.5, offset=-1.0)(inp)
-    x = conv(x, 16, s=2)            # /2
-    x = block(x, 24, 2)             # /4
+    x = conv(x, 16, s=2)  # /2
+    x = block(x, 24, 2)  # /4
     x = block(x, 24, 1)
-    x = block(x, 40, 2)             # /8
+    x = block(x, 40, 2)  # /8
     c3 = block(x, 40, 1)
-    x = block(c3, 64, 2)            # /16
+    x = block(c3, 64, 2)  # /16
     x = block(x, 64, 1)
     c4 = block(x, 64, 1)
-    x = block(c4, 112, 2)           # /32
+    x = block(c4, 112, 2)  # /32
     x = block(x, 112, 1)
     c5 = block(x, 112, 1)
     p5 = conv(c5, 64, k=1)
@@ -224,9 +272,9 @@ def build_model(size: int):
     p4 = block(p4, 64, 1)
     p3 = layers.Add()([layers.UpSampling2D(2)(p4), conv(c3, 64, k=1)])
     p3 = block(p3, 64, 1)
-    heat = layers.Conv2D(1, 1, activation="sigmoid",
-                         bias_initializer=keras.initializers.Constant(-2.2))(
-        conv(p3, 48))
+    heat = layers.Conv2D(
+        1, 1, activation="sigmoid", bias_initializer=keras.initializers.Constant(-2.2)
+    )(conv(p3, 48))
     reg = layers.Conv2D(4, 1)(conv(p3, 48))
     out = layers.Concatenate(name="det")([heat, reg])
     return keras.Model(inp, out)
@@ -239,6 +287,7 @@ def loss_fn(y_true, y_pred, relative_wh: bool = False):
     one. In cells a small plate's loose box cost almost nothing, and boxes stayed loose
     (median IoU with the labels 0.6, even on the training photos)."""
     import tensorflow as tf
+
     heat_t, wh_t, off_t, mask = y_true[..., 0], y_true[..., 1:3], y_true[..., 3:5], y_true[..., 5]
     heat_p = tf.clip_by_value(y_pred[..., 0], 1e-4, 1 - 1e-4)
     pos = tf.cast(tf.equal(heat_t, 1.0), tf.float32)
@@ -267,8 +316,9 @@ class Batches:
         import keras
 
         class _B(keras.utils.PyDataset):
-            def __init__(self, items, size, batch, steps, p_scene, seed, scales,
-                         p_distract=0.0, p_dim=0.0):
+            def __init__(
+                self, items, size, batch, steps, p_scene, seed, scales, p_distract=0.0, p_dim=0.0
+            ):
                 super().__init__(workers=2, use_multiprocessing=False)
                 self.items, self.size, self.batch, self.steps = items, size, batch, steps
                 self.p_scene, self.seed, self.epoch = p_scene, seed, 0
@@ -279,9 +329,20 @@ class Batches:
 
             def __getitem__(self, idx):
                 rng = random.Random(self.seed * 1_000_003 + self.epoch * 10_007 + idx)
-                xs, ys = zip(*(sample(self.items, rng, self.size, self.p_scene, self.scales,
-                                      self.p_distract, self.p_dim)
-                               for _ in range(self.batch)))
+                xs, ys = zip(
+                    *(
+                        sample(
+                            self.items,
+                            rng,
+                            self.size,
+                            self.p_scene,
+                            self.scales,
+                            self.p_distract,
+                            self.p_dim,
+                        )
+                        for _ in range(self.batch)
+                    )
+                )
                 return np.stack(xs).astype(np.float32), np.stack(ys)
 
             def on_epoch_end(self):
@@ -297,6 +358,7 @@ def export_tflite(model, items, size: int, path: Path, n_calib: int = 200) -> No
     the heat map about 7 levels (0.15 apart): thresholds would then mean little."""
     import keras
     import tensorflow as tf
+
     rng = random.Random(7)
     model = keras.Model(model.input, list(model.get_layer("det").input))
 
@@ -318,27 +380,49 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("build/det"))
     ap.add_argument("--size", type=int, default=320, help="training input size")
-    ap.add_argument("--export-size", type=int, default=0,
-                    help="input size of the exported model (fully convolutional; default --size)")
-    ap.add_argument("--scales", type=float, nargs=2, default=(0.7, 2.5),
-                    help="photo scale range, relative to fitting the input (log-uniform)")
+    ap.add_argument(
+        "--export-size",
+        type=int,
+        default=0,
+        help="input size of the exported model (fully convolutional; default --size)",
+    )
+    ap.add_argument(
+        "--scales",
+        type=float,
+        nargs=2,
+        default=(0.7, 2.5),
+        help="photo scale range, relative to fitting the input (log-uniform)",
+    )
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--p-scene", type=float, default=0.25)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--resume", type=Path)
-    ap.add_argument("--wh-loss", choices=("cells", "relative"), default="cells",
-                    help="box size loss: L1 in cells (rounds 1-2) or relative to the size")
-    ap.add_argument("--distractors", type=float, default=0.0,
-                    help="share of photos with painted date stamps, sign words and grilles "
-                         "(hard negatives; round 4 on)")
-    ap.add_argument("--dim", type=float, default=0.0,
-                    help="share of photos with contrast squeezed to 1/4-1/2 (dusk; round 4 on)")
+    ap.add_argument(
+        "--wh-loss",
+        choices=("cells", "relative"),
+        default="cells",
+        help="box size loss: L1 in cells (rounds 1-2) or relative to the size",
+    )
+    ap.add_argument(
+        "--distractors",
+        type=float,
+        default=0.0,
+        help="share of photos with painted date stamps, sign words and grilles "
+        "(hard negatives; round 4 on)",
+    )
+    ap.add_argument(
+        "--dim",
+        type=float,
+        default=0.0,
+        help="share of photos with contrast squeezed to 1/4-1/2 (dusk; round 4 on)",
+    )
     ap.add_argument("--export-only", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     import keras
+
     a.out.mkdir(parents=True, exist_ok=True)
     items = load_openimages()
     print(f"openimages photos: {len(items)}", flush=True)
@@ -347,17 +431,34 @@ def main() -> None:
     else:
         model = build_model(a.size)
     if not a.export_only:
-        sched = keras.optimizers.schedules.CosineDecay(a.lr * 0.1, a.epochs * a.steps, alpha=0.02,
-                                                       warmup_target=a.lr,
-                                                       warmup_steps=a.steps)
-        model.compile(optimizer=keras.optimizers.AdamW(sched, weight_decay=1e-4),
-                      loss=loss_relative if a.wh_loss == "relative" else loss_fn)
-        data = Batches(items, a.size, a.batch, a.steps, a.p_scene, a.seed, tuple(a.scales),
-                       a.distractors, a.dim)
+        sched = keras.optimizers.schedules.CosineDecay(
+            a.lr * 0.1, a.epochs * a.steps, alpha=0.02, warmup_target=a.lr, warmup_steps=a.steps
+        )
+        model.compile(
+            optimizer=keras.optimizers.AdamW(sched, weight_decay=1e-4),
+            loss=loss_relative if a.wh_loss == "relative" else loss_fn,
+        )
+        data = Batches(
+            items,
+            a.size,
+            a.batch,
+            a.steps,
+            a.p_scene,
+            a.seed,
+            tuple(a.scales),
+            a.distractors,
+            a.dim,
+        )
         t0 = time.monotonic()
-        model.fit(data, epochs=a.epochs, verbose=2, callbacks=[
-            keras.callbacks.ModelCheckpoint(str(a.out / "last.keras")),
-            keras.callbacks.CSVLogger(str(a.out / "log.csv"))])
+        model.fit(
+            data,
+            epochs=a.epochs,
+            verbose=2,
+            callbacks=[
+                keras.callbacks.ModelCheckpoint(str(a.out / "last.keras")),
+                keras.callbacks.CSVLogger(str(a.out / "log.csv")),
+            ],
+        )
         print(f"train_time: {time.monotonic() - t0:.0f} s")
     if a.export_size and a.export_size != a.size:  # same weights, larger input
         trained, model = model, build_model(a.export_size)

@@ -6,6 +6,7 @@
 The OCR model goes through fast-plate-ocr's exporter (TFLite, int8 dynamic-range weights);
 the detector is already int8 TFLite (train/detector.py). Prints sizes and load times.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,9 +23,21 @@ PLATE_CONFIG = Path(__file__).resolve().parent / "configs" / "plate_us.yaml"
 
 def export_ocr(keras_path: Path, out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([str(Path(sys.executable).parent / "fast-plate-ocr"), "export", "-m",
-                        str(keras_path), "-f", "tflite", "--plate-config-file",
-                        str(PLATE_CONFIG), "--save-dir", tmp], check=True)
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "fast-plate-ocr"),
+                "export",
+                "-m",
+                str(keras_path),
+                "-f",
+                "tflite",
+                "--plate-config-file",
+                str(PLATE_CONFIG),
+                "--save-dir",
+                tmp,
+            ],
+            check=True,
+        )
         found = list(Path(tmp).glob("*.tflite"))
         if len(found) != 1:
             raise SystemExit(f"export produced {found}")
@@ -43,6 +56,7 @@ def main() -> None:
     if a.detector:
         shutil.copy(a.detector, MODELS / "detector.tflite")
     from alprd.recognize.recognizer import Recognizer
+
     t0 = time.monotonic()
     Recognizer()
     print(f"load_time: {(time.monotonic() - t0) * 1000:.0f} ms")

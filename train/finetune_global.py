@@ -18,6 +18,7 @@ measured, never trained on; the odd half, us_e2e_dev and eu_e2e confirm). Held-o
 crops (whose agreed labels favour the model as published: it was one of the agreeing readers)
 and held-out synthetic crops are printed beside it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,8 +65,7 @@ def _chunk(args):
     return xs, ys
 
 
-def synthetic(n: int, seed: int, workers: int, sample=_ocr_sample
-              ) -> tuple[np.ndarray, np.ndarray]:
+def synthetic(n: int, seed: int, workers: int, sample=_ocr_sample) -> tuple[np.ndarray, np.ndarray]:
     """Inputs and labels of n synthetic plates, made by sample(rng, backgrounds) -> (inputs,
     labels) in chunks of 500 by `workers` processes (sample: a module-level function)."""
     jobs = [(s, min(500, n - s), seed, sample) for s in range(0, n, 500)]
@@ -88,8 +88,11 @@ def real(labels: Path, folder: Path) -> dict[str, list[tuple[np.ndarray, list[in
             continue
         key = Path(item["image"]).name.rsplit("_", 1)[0]
         groups.setdefault(key, []).append(
-            [(model_input([crop_plate(img, item["bbox"], mx, my)])[0], encode(item["text"]))
-             for mx, my in VIEWS])
+            [
+                (model_input([crop_plate(img, item["bbox"], mx, my)])[0], encode(item["text"]))
+                for mx, my in VIEWS
+            ]
+        )
     return groups
 
 
@@ -103,6 +106,7 @@ def load_model(onnx_path: Path):
     import onnx
     import onnx2torch
     import torch
+
     model = onnx2torch.convert(onnx.load(str(onnx_path)))
     # onnx2torch keeps the weights of MatMul and Add nodes as buffers: make every float
     # constant of more than one element a parameter (scalars such as GELU's are constants)
@@ -121,6 +125,7 @@ def write_back(onnx_path: Path, before: dict, model, out: Path) -> int:
     onnx2torch turns Gemm's); returns how many were replaced."""
     import onnx
     from onnx import numpy_helper
+
     graph = onnx.load(str(onnx_path))
     tuned = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     replaced = 0
@@ -162,6 +167,7 @@ def train_step(model, opt, sched, x: np.ndarray, y: np.ndarray):
     """One step on inputs x and slot labels y: the mean negative log-likelihood of the
     model's own softmax output, gradients clipped at 1; returns the loss."""
     import torch
+
     model.train()
     probs = model(torch.from_numpy(x))
     loss = -torch.log(probs.clamp_min(1e-7)).gather(2, torch.from_numpy(y)[..., None]).mean()
@@ -175,19 +181,26 @@ def train_step(model, opt, sched, x: np.ndarray, y: np.ndarray):
 
 def exact(model, xs: np.ndarray, ys: np.ndarray) -> float:
     import torch
+
     model.eval()
     right = 0
     with torch.no_grad():
         for i in range(0, len(xs), 256):
-            pred = model(torch.from_numpy(xs[i:i + 256])).argmax(-1).numpy()
-            right += int((pred == ys[i:i + 256]).all(axis=1).sum())
+            pred = model(torch.from_numpy(xs[i : i + 256])).argmax(-1).numpy()
+            right += int((pred == ys[i : i + 256]).all(axis=1).sum())
     return 100.0 * right / max(1, len(xs))
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=Path, help="the published global OCR", default=(
-        make_ocr_data.shared_data().parent / "models/fast-plate-ocr/cct_xs_v1_global.onnx"))
+    ap.add_argument(
+        "--model",
+        type=Path,
+        help="the published global OCR",
+        default=(
+            make_ocr_data.shared_data().parent / "models/fast-plate-ocr/cct_xs_v1_global.onnx"
+        ),
+    )
     ap.add_argument("--labels", type=Path, default=Path("build/relabel/labels.jsonl"))
     ap.add_argument("--out", type=Path, default=Path("build/global_ft"))
     ap.add_argument("--synthetic", type=int, default=16000)
@@ -196,11 +209,11 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--real-share", type=float, default=0.6)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--select", type=Path,
-                    default=make_ocr_data.shared_data() / "us_plate_crops")
+    ap.add_argument("--select", type=Path, default=make_ocr_data.shared_data() / "us_plate_crops")
     ap.add_argument("--seed", type=int, default=11)
     a = ap.parse_args()
     import torch
+
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(a.seed)
@@ -211,27 +224,36 @@ def main() -> int:
     keys = sorted(groups)
     random.Random(a.seed).shuffle(keys)
     held = set(keys[: len(keys) // 6])
+
     def stack(ks, views):
         pairs = [p for k in ks for plate in groups[k] for p in plate[:views]]
         return np.stack([x for x, _ in pairs]), np.array([y for _, y in pairs], np.int64)
+
     rx, ry = stack([k for k in keys if k not in held], len(VIEWS))
     vx, vy = stack(sorted(held), 1)  # validation: one view (SECOND_VIEW's margin) a plate
     sx, sy = synthetic(a.synthetic, a.seed, workers=2)
     n_val_syn = len(sx) // 10
     svx, svy, sx, sy = sx[:n_val_syn], sy[:n_val_syn], sx[n_val_syn:], sy[n_val_syn:]
-    print(f"data: {len(rx)} real views ({len(keys) - len(held)} photos), {len(vx)} real "
-          f"validation, {len(sx)} synthetic, {len(svx)} synthetic validation, "
-          f"{time.monotonic() - t0:.0f} s", flush=True)
+    print(
+        f"data: {len(rx)} real views ({len(keys) - len(held)} photos), {len(vx)} real "
+        f"validation, {len(sx)} synthetic, {len(svx)} synthetic validation, "
+        f"{time.monotonic() - t0:.0f} s",
+        flush=True,
+    )
 
     selx, sely = selection(a.select)
     model = load_model(a.model)
     before = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+
     def score():
         return exact(model, selx, sely), exact(model, vx, vy), exact(model, svx, svy)
+
     first = score()
     best = (first[0], 0)
-    print(f"step 0: select {first[0]:.1f} % val_real {first[1]:.1f} % val_synthetic "
-          f"{first[2]:.1f} %", flush=True)
+    print(
+        f"step 0: select {first[0]:.1f} % val_real {first[1]:.1f} % val_synthetic {first[2]:.1f} %",
+        flush=True,
+    )
     torch.save(model.state_dict(), a.out / "best.pt")
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=a.steps, pct_start=0.1)
@@ -246,8 +268,11 @@ def main() -> int:
         loss = train_step(model, opt, sched, x, y)
         if step % 100 == 0 or step == a.steps:
             sel, vr, vs = score()
-            print(f"step {step}: loss {loss.item():.3f} select {sel:.1f} % val_real {vr:.1f} % "
-                  f"val_synthetic {vs:.1f} % ({time.monotonic() - t0:.0f} s)", flush=True)
+            print(
+                f"step {step}: loss {loss.item():.3f} select {sel:.1f} % val_real {vr:.1f} % "
+                f"val_synthetic {vs:.1f} % ({time.monotonic() - t0:.0f} s)",
+                flush=True,
+            )
             if sel > best[0]:
                 best = (sel, step)
                 torch.save(model.state_dict(), a.out / "best.pt")
@@ -256,12 +281,17 @@ def main() -> int:
     print(f"kept: step {best[1]}", flush=True)
     n = write_back(a.model, before, model, a.out / "global_ft.onnx")
     import onnxruntime as ort
+
     session = ort.InferenceSession(str(a.out / "global_ft.onnx"))
     with torch.no_grad():
-        diff = np.abs(session.run(None, {"input": vx[:8]})[0]
-                      - model(torch.from_numpy(vx[:8])).numpy()).max()
-    print(f"wrote {a.out / 'global_ft.onnx'} ({n} weights tuned; largest difference from "
-          f"PyTorch {diff:.1e})", flush=True)
+        diff = np.abs(
+            session.run(None, {"input": vx[:8]})[0] - model(torch.from_numpy(vx[:8])).numpy()
+        ).max()
+    print(
+        f"wrote {a.out / 'global_ft.onnx'} ({n} weights tuned; largest difference from "
+        f"PyTorch {diff:.1e})",
+        flush=True,
+    )
     return 0
 
 

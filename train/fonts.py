@@ -8,6 +8,7 @@ close. Each package is pinned by version and by the registry's sha512 integrity,
 changed or forged tarball is refused; only the Latin WOFF files of the weights below and the
 package's licence are kept. Licences: train/MODEL_CARD.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,38 +26,86 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "build" / "fonts"
 
 # (package, weights, the registry's sha512 integrity of @fontsource/<package>@5.3.0, base64)
 PACKAGES = (
-    ("oswald", (500, 700),
-     "16r2aHActe0pH+9FLdk/74/YxXM7HpGak05kAzx3RvSToiJwGvyhv6GvckPz+YuZmvL1nxWbEop2jAXRcXYPRg=="),
-    ("pathway-gothic-one", (400,),
-     "r2++lTyUa/wxgxiMcQYvhx3G5Q8eFuk6mitIw60ZJeqXVKsjxF9ZJs1Q4rFURVtwXbtEQVPbK2AOuEcF1kBahw=="),
-    ("barlow-condensed", (500, 700),
-     "RA7MmIx0v3eQ6Gcf74qLVLOwLB0GpPOzx+eU9iG/AmCnSJGcIWYeU8y6CEMGZ210MGwGg5CZhzLkkvyZdTTk1g=="),
-    ("archivo-narrow", (500, 700),
-     "fK2Y7PdIP23+t5Dp7gh9n94zxTCdHD6M955aJ8QzR6RvW+5WgmryKySEvaCUAeSLXzA113hyW0BwEHHxHADX7Q=="),
-    ("saira-condensed", (500, 700),
-     "e5ZTpIy/pE8CbB23mpm1b+dCmeapNheSrtQDXtbfDbGpm1r2oIfs5TzTpY2nzETEwei3DEFL9smm0rmFURzJtw=="),
-    ("antonio", (600,),
-     "LB0XN3BDXKLWsHaR9qouHKGs6PT7NhVmIOPv+a3Kv8UpZSZs67lLH7vX99pOXE0v0rh9bToJQWqvO6X0fiVKxA=="),
-    ("fjalla-one", (400,),
-     "KYJMzU/5Ab7cD7lMiSM8SlqYSuWIb7GOKLH408VfeTZ9JT13j6ctuIbjFYmgQlNYJRVxDf/fxo0TAH9bt/YhMw=="),
-    ("teko", (500,),
-     "Kkc63jui7yWWSX0mYEhakA6vi5sK0UlTPn+ucNacqBYQ5flFpj2I/TJ8Vo3JlR9RG9kzUxfjAo6V/do7O+Vn5Q=="),
-    ("pt-sans-narrow", (700,),
-     "MVVT3W4L5TCuzSZAhsRQRWTGBhDOarcSBQ0PuuSJ44me4gMWRzz01waS/3XebrRKEyrSobted3E4aI2uudR/Og=="),
-    ("encode-sans-condensed", (600,),
-     "Xi37pPXPWyGeMZD1d0ve/0MseqH4ue5HXX9rJFbAmUau3zBZBS0oDsgD6SbT7c2CuSc5jzYwzaCbUUCR2s3Ceg=="),
-    ("ibm-plex-sans-condensed", (500,),
-     "fQyBpwbkguP4azjq7Cw8h/J3C/d8MFAzXOiSoFxyKCUK4x0XKrWEh3tGdTxhDM0HctVRQilQo1zGoyxDHLm5jQ=="),
-    ("big-shoulders-display", (700,),
-     "d4+Tcsq/WfoKeqWfB6wFdeNDsSYYnilJbSNNpf5w53MlWrGHAc9YvkAjC6id6PgFDiGaFKsXfP0RFAQtpt0bog=="),
-    ("sofia-sans-condensed", (600,),
-     "JGT4shg12OGB5duffcyG5uCSAK/AfNHzxIYUlB6DOmTE4bwGPny6fVxq1F9pZ9usJ53hl37h0mUxxmC4RqzSXw=="),
-    ("league-gothic", (400,),
-     "gqedetX+UlaiJgLiPnOzWGB1sY3OtNhS8YMjTy2D73AcsagIqpdIizssr1MStcUYf3D/zzanECuXawIgMGZxDg=="),
-    ("bebas-neue", (400,),
-     "nCxMEb9Bg9sjNWm9TIOsvHKDMLRUfEZPWpLgYu6m9KavZZVSA/WoHzI5wROwqA+eNwEi/PNBAcB5Co7HA3S0Cw=="),
-    ("anton", (400,),
-     "OR1D5n124n2XRs66SbX7IjcOSptljEJE8FcDNnlni2y1/M6KpTx7cU2PIWzTSsBj4WFkHPw24On8qw3qkQZuTw=="),
+    (
+        "oswald",
+        (500, 700),
+        "16r2aHActe0pH+9FLdk/74/YxXM7HpGak05kAzx3RvSToiJwGvyhv6GvckPz+YuZmvL1nxWbEop2jAXRcXYPRg==",
+    ),
+    (
+        "pathway-gothic-one",
+        (400,),
+        "r2++lTyUa/wxgxiMcQYvhx3G5Q8eFuk6mitIw60ZJeqXVKsjxF9ZJs1Q4rFURVtwXbtEQVPbK2AOuEcF1kBahw==",
+    ),
+    (
+        "barlow-condensed",
+        (500, 700),
+        "RA7MmIx0v3eQ6Gcf74qLVLOwLB0GpPOzx+eU9iG/AmCnSJGcIWYeU8y6CEMGZ210MGwGg5CZhzLkkvyZdTTk1g==",
+    ),
+    (
+        "archivo-narrow",
+        (500, 700),
+        "fK2Y7PdIP23+t5Dp7gh9n94zxTCdHD6M955aJ8QzR6RvW+5WgmryKySEvaCUAeSLXzA113hyW0BwEHHxHADX7Q==",
+    ),
+    (
+        "saira-condensed",
+        (500, 700),
+        "e5ZTpIy/pE8CbB23mpm1b+dCmeapNheSrtQDXtbfDbGpm1r2oIfs5TzTpY2nzETEwei3DEFL9smm0rmFURzJtw==",
+    ),
+    (
+        "antonio",
+        (600,),
+        "LB0XN3BDXKLWsHaR9qouHKGs6PT7NhVmIOPv+a3Kv8UpZSZs67lLH7vX99pOXE0v0rh9bToJQWqvO6X0fiVKxA==",
+    ),
+    (
+        "fjalla-one",
+        (400,),
+        "KYJMzU/5Ab7cD7lMiSM8SlqYSuWIb7GOKLH408VfeTZ9JT13j6ctuIbjFYmgQlNYJRVxDf/fxo0TAH9bt/YhMw==",
+    ),
+    (
+        "teko",
+        (500,),
+        "Kkc63jui7yWWSX0mYEhakA6vi5sK0UlTPn+ucNacqBYQ5flFpj2I/TJ8Vo3JlR9RG9kzUxfjAo6V/do7O+Vn5Q==",
+    ),
+    (
+        "pt-sans-narrow",
+        (700,),
+        "MVVT3W4L5TCuzSZAhsRQRWTGBhDOarcSBQ0PuuSJ44me4gMWRzz01waS/3XebrRKEyrSobted3E4aI2uudR/Og==",
+    ),
+    (
+        "encode-sans-condensed",
+        (600,),
+        "Xi37pPXPWyGeMZD1d0ve/0MseqH4ue5HXX9rJFbAmUau3zBZBS0oDsgD6SbT7c2CuSc5jzYwzaCbUUCR2s3Ceg==",
+    ),
+    (
+        "ibm-plex-sans-condensed",
+        (500,),
+        "fQyBpwbkguP4azjq7Cw8h/J3C/d8MFAzXOiSoFxyKCUK4x0XKrWEh3tGdTxhDM0HctVRQilQo1zGoyxDHLm5jQ==",
+    ),
+    (
+        "big-shoulders-display",
+        (700,),
+        "d4+Tcsq/WfoKeqWfB6wFdeNDsSYYnilJbSNNpf5w53MlWrGHAc9YvkAjC6id6PgFDiGaFKsXfP0RFAQtpt0bog==",
+    ),
+    (
+        "sofia-sans-condensed",
+        (600,),
+        "JGT4shg12OGB5duffcyG5uCSAK/AfNHzxIYUlB6DOmTE4bwGPny6fVxq1F9pZ9usJ53hl37h0mUxxmC4RqzSXw==",
+    ),
+    (
+        "league-gothic",
+        (400,),
+        "gqedetX+UlaiJgLiPnOzWGB1sY3OtNhS8YMjTy2D73AcsagIqpdIizssr1MStcUYf3D/zzanECuXawIgMGZxDg==",
+    ),
+    (
+        "bebas-neue",
+        (400,),
+        "nCxMEb9Bg9sjNWm9TIOsvHKDMLRUfEZPWpLgYu6m9KavZZVSA/WoHzI5wROwqA+eNwEi/PNBAcB5Co7HA3S0Cw==",
+    ),
+    (
+        "anton",
+        (400,),
+        "OR1D5n124n2XRs66SbX7IjcOSptljEJE8FcDNnlni2y1/M6KpTx7cU2PIWzTSsBj4WFkHPw24On8qw3qkQZuTw==",
+    ),
 )
 
 
@@ -158,8 +207,10 @@ def _existing(globs):
     for g in globs:
         out.extend(sorted(glob.glob(g)))
     if not out:
-        raise RuntimeError("no fonts found: apt-get install fonts-dejavu-core fonts-urw-base35 "
-                           "fonts-liberation2 fonts-roboto")
+        raise RuntimeError(
+            "no fonts found: apt-get install fonts-dejavu-core fonts-urw-base35 "
+            "fonts-liberation2 fonts-roboto"
+        )
     return out
 
 

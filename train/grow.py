@@ -14,6 +14,7 @@ small one stopped.
 New pre-reducer blocks go after the trained ones (the stochastic-depth rates of the
 trained blocks shift a little with the count; that is a training-time setting only).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,12 +35,19 @@ def _quiet(block, rng: np.random.Generator) -> None:
     zero passes no gradient)."""
     for dense in (block.attn._output_dense, block.mlp.dense_layers[-1]):
         kernel, bias = dense.get_weights()
-        dense.set_weights([rng.normal(0, SCALE, kernel.shape).astype(kernel.dtype),
-                           np.zeros_like(bias)])
+        dense.set_weights(
+            [rng.normal(0, SCALE, kernel.shape).astype(kernel.dtype), np.zeros_like(bias)]
+        )
 
 
-def grow(trained: Path, config: Path, out: Path, plate_config: Path = PLATE_CONFIG,
-         trained_config: Path | None = None, seed: int = 0) -> object:
+def grow(
+    trained: Path,
+    config: Path,
+    out: Path,
+    plate_config: Path = PLATE_CONFIG,
+    trained_config: Path | None = None,
+    seed: int = 0,
+) -> object:
     """trained_config: the trained model's config (default: model_config.yaml beside it,
     where fast-plate-ocr's training run writes it)."""
     from fast_plate_ocr.train.model.config import load_plate_config_from_yaml
@@ -53,8 +61,11 @@ def grow(trained: Path, config: Path, out: Path, plate_config: Path = PLATE_CONF
     old.load_weights(trained)
     new = build_model(load_model_config_from_yaml(config), plate_cfg)
     old_names = {layer.name for layer in old.layers}
-    added = [layer for layer in new.layers
-             if layer.name.startswith(BLOCKS) and layer.name not in old_names]
+    added = [
+        layer
+        for layer in new.layers
+        if layer.name.startswith(BLOCKS) and layer.name not in old_names
+    ]
     kept = [layer for layer in new.layers if layer.weights and layer not in added]
     trained_layers = [layer for layer in old.layers if layer.weights]
 
@@ -79,8 +90,11 @@ def main() -> None:
     ap.add_argument("config", type=Path, help="the bigger model's config (.yaml)")
     ap.add_argument("out", type=Path, help="where to write the grown model (.keras)")
     ap.add_argument("--plate-config", type=Path, default=PLATE_CONFIG)
-    ap.add_argument("--trained-config", type=Path,
-                    help="the trained model's config (default: model_config.yaml beside it)")
+    ap.add_argument(
+        "--trained-config",
+        type=Path,
+        help="the trained model's config (default: model_config.yaml beside it)",
+    )
     args = ap.parse_args()
     grow(args.trained, args.config, args.out, args.plate_config, args.trained_config)
     print(f"grown: {args.out}")

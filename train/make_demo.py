@@ -5,6 +5,7 @@
 Every pixel is procedural (train/scenes.py, train/synth.py): no third-party photos. The clip's
 ground truth (one entry per pass) goes to passes.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,10 +20,17 @@ import numpy as np
 
 from train import scenes, synth
 
-PLATES = [("7ABC123", "CA"), ("8XYZ442", "CA"), ("4KTR819", "NV"), ("6MWB225", "CA"),
-          ("3JHF907", "AZ")]
-HOT = {"8XYZ442": ("stolen_vehicle", "Stolen vehicle, grey sedan", "NIC/V123456789"),
-       "3JHF907": ("bolo", "BOLO: armed robbery suspect vehicle", "CASE-2026-0412")}
+PLATES = [
+    ("7ABC123", "CA"),
+    ("8XYZ442", "CA"),
+    ("4KTR819", "NV"),
+    ("6MWB225", "CA"),
+    ("3JHF907", "AZ"),
+]
+HOT = {
+    "8XYZ442": ("stolen_vehicle", "Stolen vehicle, grey sedan", "NIC/V123456789"),
+    "3JHF907": ("bolo", "BOLO: armed robbery suspect vehicle", "CASE-2026-0412"),
+}
 FPS = 10
 W, H = 1280, 720
 
@@ -78,8 +86,7 @@ def main() -> None:
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(a.seed)
-    writer = cv2.VideoWriter(str(a.out / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), FPS,
-                             (W, H))
+    writer = cv2.VideoWriter(str(a.out / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (W, H))
     passes, n = [], 0
     for text, state in PLATES:
         empty = scenes._road(random.Random(rng.randint(0, 2**31)), H, W)
@@ -87,19 +94,25 @@ def main() -> None:
             writer.write(empty[..., ::-1])
             n += 1
         frames = render_pass(rng, text, state, a.frames_per_pass)
-        passes.append({"text": text, "state": state, "first_frame": n,
-                       "last_frame": n + len(frames) - 1})
+        passes.append(
+            {"text": text, "state": state, "first_frame": n, "last_frame": n + len(frames) - 1}
+        )
         for f in frames:
             writer.write(f[..., ::-1])
             n += 1
     writer.release()
-    (a.out / "passes.json").write_text(json.dumps({"fps": FPS, "frames": n, "passes": passes},
-                                                  indent=1) + "\n")
+    (a.out / "passes.json").write_text(
+        json.dumps({"fps": FPS, "frames": n, "passes": passes}, indent=1) + "\n"
+    )
     (a.out / "track.nmea").write_text(track(n // FPS + 5))
-    rows = [(plate, dict(PLATES)[plate], kind, reason, 1, case)
-            for plate, (kind, reason, case) in HOT.items()]
-    rows += [("5QQQ001", "CA", "stolen_plate", "Stolen plate", 2, "NIC/P000000001"),
-             ("9ZZZ999", "TX", "wanted_person", "Wanted: failure to appear", 2, "W-2026-0001")]
+    rows = [
+        (plate, dict(PLATES)[plate], kind, reason, 1, case)
+        for plate, (kind, reason, case) in HOT.items()
+    ]
+    rows += [
+        ("5QQQ001", "CA", "stolen_plate", "Stolen plate", 2, "NIC/P000000001"),
+        ("9ZZZ999", "TX", "wanted_person", "Wanted: failure to appear", 2, "W-2026-0001"),
+    ]
     buf = io.StringIO()
     buf.write("# Demo hotlist: fictitious entries for the bundled clip\n")
     w = csv.writer(buf, lineterminator="\n")

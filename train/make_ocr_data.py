@@ -6,6 +6,7 @@ Writes images and fast-plate-ocr annotation CSVs (train.csv, val.csv). Real crop
 from openimages_plate_crops (CC BY), kept where the PP-OCR teacher was confident and its
 text fits a plate pattern. AGPL evaluation sets are never read here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,13 +61,20 @@ def _agreeing(items: list[tuple[str, object]], model: Path | None = None) -> lis
     filter)."""
     from alprd import recognize
     from alprd.recognize.ocr import PlateOcr
+
     ocr = PlateOcr(model or recognize.OCR, recognize.OCR_CONFIG, os.cpu_count() or 1)
     return [r.text for r in ocr([crop for _, crop in items])]
 
 
-def real_crops(out_dir: Path, min_conf: float, agree_conf: float, repeat: int,
-               seed: int, agree_model: Path | None = None,
-               labels: Path | None = None) -> list[list[tuple[str, str]]]:
+def real_crops(
+    out_dir: Path,
+    min_conf: float,
+    agree_conf: float,
+    repeat: int,
+    seed: int,
+    agree_model: Path | None = None,
+    labels: Path | None = None,
+) -> list[list[tuple[str, str]]]:
     """Real Open Images crops with the teacher's text, each written `repeat` times with a
     different margin around the labelled box (tight to loose, as detector boxes vary).
 
@@ -107,7 +115,7 @@ def real_crops(out_dir: Path, min_conf: float, agree_conf: float, repeat: int,
         for _item, _k, plate, text, _conf, img in candidates:
             x1, y1, x2, y2 = plate["bbox"]
             mx, my = int((x2 - x1) * 0.10), int((y2 - y1) * 0.18)
-            views.append((text, img[max(0, y1 - my):y2 + my, max(0, x1 - mx):x2 + mx]))
+            views.append((text, img[max(0, y1 - my) : y2 + my, max(0, x1 - mx) : x2 + mx]))
         ours = _agreeing(views, agree_model)
     rng = random.Random(seed)
     plates = []
@@ -120,7 +128,7 @@ def real_crops(out_dir: Path, min_conf: float, agree_conf: float, repeat: int,
         for r in range(repeat):
             fx, fy = (0.08, 0.15) if r == 0 else (rng.uniform(0.0, 0.2), rng.uniform(0.0, 0.35))
             mx, my = int((x2 - x1) * fx), int((y2 - y1) * fy)
-            crop = img[max(0, y1 - my):min(h, y2 + my), max(0, x1 - mx):min(w, x2 + mx)]
+            crop = img[max(0, y1 - my) : min(h, y2 + my), max(0, x1 - mx) : min(w, x2 + mx)]
             if crop.size == 0 or crop.shape[0] < 10:
                 continue
             name = f"real_{Path(item['image']).stem}_{k}_{r}.png"
@@ -143,31 +151,56 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("build/ocr_data"))
     ap.add_argument("--synthetic", type=int, default=12000)
     ap.add_argument("--real-min-conf", type=float, default=0.9)
-    ap.add_argument("--agree-conf", type=float, default=0.5,
-                    help="also keep crops down to this teacher confidence where our model agrees")
-    ap.add_argument("--agree-model", type=Path,
-                    help="OCR .tflite whose reading must agree (default: the shipped one; "
-                         "name the previous round's to rebuild a round)")
-    ap.add_argument("--labels", type=Path,
-                    help="train.relabel's labels.jsonl: take its agreed crops and texts "
-                         "instead of the teacher's confident ones")
-    ap.add_argument("--real-repeat", type=int, default=3,
-                    help="versions of each real crop, each with another margin")
-    ap.add_argument("--two-line", type=float, default=0.05,
-                    help="share of synthetic plates (of 6+ characters) set on two lines")
-    ap.add_argument("--wide-letters", type=float, default=0.0,
-                    help="share of synthetic plates with one or two wide letters (W, M, N, H)")
+    ap.add_argument(
+        "--agree-conf",
+        type=float,
+        default=0.5,
+        help="also keep crops down to this teacher confidence where our model agrees",
+    )
+    ap.add_argument(
+        "--agree-model",
+        type=Path,
+        help="OCR .tflite whose reading must agree (default: the shipped one; "
+        "name the previous round's to rebuild a round)",
+    )
+    ap.add_argument(
+        "--labels",
+        type=Path,
+        help="train.relabel's labels.jsonl: take its agreed crops and texts "
+        "instead of the teacher's confident ones",
+    )
+    ap.add_argument(
+        "--real-repeat",
+        type=int,
+        default=3,
+        help="versions of each real crop, each with another margin",
+    )
+    ap.add_argument(
+        "--two-line",
+        type=float,
+        default=0.05,
+        help="share of synthetic plates (of 6+ characters) set on two lines",
+    )
+    ap.add_argument(
+        "--wide-letters",
+        type=float,
+        default=0.0,
+        help="share of synthetic plates with one or two wide letters (W, M, N, H)",
+    )
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     (a.out / "images").mkdir(parents=True, exist_ok=True)
     chunk = 500
-    jobs = [(s, min(chunk, a.synthetic - s), a.out, a.seed, a.two_line, a.wide_letters)
-            for s in range(0, a.synthetic, chunk)]
+    jobs = [
+        (s, min(chunk, a.synthetic - s), a.out, a.seed, a.two_line, a.wide_letters)
+        for s in range(0, a.synthetic, chunk)
+    ]
     with mp.Pool(a.workers) as pool:
         syn = [r for rows in pool.map(_work, jobs) for r in rows]
-    real = real_crops(a.out, a.real_min_conf, a.agree_conf, a.real_repeat, a.seed,
-                      a.agree_model, a.labels)
+    real = real_crops(
+        a.out, a.real_min_conf, a.agree_conf, a.real_repeat, a.seed, a.agree_model, a.labels
+    )
     rng = random.Random(a.seed)
     rng.shuffle(syn)
     rng.shuffle(real)
@@ -177,8 +210,9 @@ def main() -> None:
     rng.shuffle(train)
     write_csv(a.out / "train.csv", train)
     write_csv(a.out / "val.csv", val)
-    print(f"synthetic: {len(syn)}\nreal: {len(real)}\ntrain rows: {len(train)}\n"
-          f"val rows: {len(val)}")
+    print(
+        f"synthetic: {len(syn)}\nreal: {len(real)}\ntrain rows: {len(train)}\nval rows: {len(val)}"
+    )
 
 
 if __name__ == "__main__":

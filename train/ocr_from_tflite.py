@@ -24,6 +24,7 @@ its export deviates from the Keras model, for any model). Only fast-plate-ocr's 
 (conv stem, patch MLP, transformer blocks with DyT, token reducer, plate head) is
 understood; another layout stops with the count or name that did not match.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,6 +50,7 @@ class Graph:
 
     def __init__(self, path: Path):
         from ai_edge_litert.interpreter import Interpreter
+
         self.it = Interpreter(str(path))
         self.it.allocate_tensors()
         self.details = {t["index"]: t for t in self.it.get_tensor_details()}
@@ -75,8 +77,9 @@ class Graph:
             shape = [1] * value.ndim
             if scales.size > 1:
                 shape[q["quantized_dimension"]] = -1
-            return (value.astype(np.float32) - q["zero_points"].reshape(shape)) * \
-                scales.reshape(shape)
+            return (value.astype(np.float32) - q["zero_points"].reshape(shape)) * scales.reshape(
+                shape
+            )
         return value.astype(np.float32)
 
     def name(self, index: int) -> str:
@@ -115,14 +118,12 @@ def _role(graph: Graph, op) -> str:
     return "dense"
 
 
-def recover(tflite: Path, model_config: Path = MODEL_CONFIG,
-            plate_config: Path = PLATE_CONFIG):
+def recover(tflite: Path, model_config: Path = MODEL_CONFIG, plate_config: Path = PLATE_CONFIG):
     """Build the Keras model of `model_config` holding the TFLite file's weights."""
+    import keras
     from fast_plate_ocr.train.model.config import load_plate_config_from_yaml
     from fast_plate_ocr.train.model.model_builders import build_model
     from fast_plate_ocr.train.model.model_schema import load_model_config_from_yaml
-
-    import keras
 
     cfg = load_model_config_from_yaml(model_config)
     # the mapping goes by the layers' automatic names (mlp, dense_3, dy_t_5 ...): start
@@ -142,7 +143,7 @@ def recover(tflite: Path, model_config: Path = MODEL_CONFIG,
     for k, (op, kernel) in enumerate(zip(convs, kernels)):
         w = g.const(int(op["inputs"][1])).transpose(1, 2, 3, 0)  # [out,h,w,in] -> [h,w,in,out]
         weights[kernel.path] = w / rescale if k == 0 else w
-        weights[kernel.path[:-len("kernel")] + "bias"] = g.const(int(op["inputs"][2]))
+        weights[kernel.path[: -len("kernel")] + "bias"] = g.const(int(op["inputs"][2]))
 
     # fully connected layers in graph order: patch MLP, per block (attention, MLP),
     # token reducer, plate head
@@ -165,25 +166,33 @@ def recover(tflite: Path, model_config: Path = MODEL_CONFIG,
     for n in range(mlp_layers):
         kernel, bias = _fc(g, fcs[pos])
         pos += 1
-        dense = sorted((p for p in paths if p.startswith("mlp/") and p.endswith("kernel")),
-                       key=lambda p: int(p.split("/")[1].rpartition("_")[2] or -1)
-                       if "_" in p.split("/")[1] else -1)[n]
+        dense = sorted(
+            (p for p in paths if p.startswith("mlp/") and p.endswith("kernel")),
+            key=lambda p: (
+                int(p.split("/")[1].rpartition("_")[2] or -1) if "_" in p.split("/")[1] else -1
+            ),
+        )[n]
         weights[dense], weights[dense[:-6] + "bias"] = kernel, bias
 
     heads = cfg.transformer_encoder.heads
     dim = cfg.transformer_encoder.projection_dim
-    alphas = [int(i) for op in g.of("MUL") for i in op["inputs"]
-              if g.is_const(int(i)) and g.details[int(i)]["shape"].size == 0
-              and g.consumers[int(op["outputs"][0])][0]["op_name"] == "TANH"]
+    alphas = [
+        int(i)
+        for op in g.of("MUL")
+        for i in op["inputs"]
+        if g.is_const(int(i))
+        and g.details[int(i)]["shape"].size == 0
+        and g.consumers[int(op["outputs"][0])][0]["op_name"] == "TANH"
+    ]
     tanhs = g.of("TANH")
     if len(alphas) != 2 * blocks or len(tanhs) != 2 * blocks:
         raise SystemExit(f"{len(alphas)} DyT scales for {blocks} blocks")
     for b in range(blocks):
         block = f"transformer_block_{b + 1}/"
-        dyts = sorted({p.split("/")[1] for p in paths
-                       if p.startswith(block) and "/dy_t" in p},
-                      key=lambda s: int(s.rsplit("_", 1)[1]) if s != "dy_t" and s.count("_") > 1
-                      else -1)
+        dyts = sorted(
+            {p.split("/")[1] for p in paths if p.startswith(block) and "/dy_t" in p},
+            key=lambda s: int(s.rsplit("_", 1)[1]) if s != "dy_t" and s.count("_") > 1 else -1,
+        )
         first, second = dyts
         weights[f"{block}{first}/alpha"] = g.const(alphas[2 * b])
         weights[f"{block}{first}/weight"] = np.ones(dim, np.float32)
@@ -198,12 +207,14 @@ def recover(tflite: Path, model_config: Path = MODEL_CONFIG,
         attn = [p.split("/")[1] for p in paths if p.startswith(block + "multi_head")][0]
         mlp = [p.split("/")[1] for p in paths if p.startswith(block + "mlp")][0]
         dense_n = 0
-        for op in fcs[pos:pos + per_block]:
+        for op in fcs[pos : pos + per_block]:
             kernel, bias = _fc(g, op)
             role = _role(g, op)
             if role == "dense":
-                name = sorted({p.split("/")[2] for p in paths if p.startswith(f"{block}{mlp}/")},
-                              key=lambda s: int(s.rsplit("_", 1)[1]))[dense_n]
+                name = sorted(
+                    {p.split("/")[2] for p in paths if p.startswith(f"{block}{mlp}/")},
+                    key=lambda s: int(s.rsplit("_", 1)[1]),
+                )[dense_n]
                 dense_n += 1
                 weights[f"{block}{mlp}/{name}/kernel"] = kernel
                 weights[f"{block}{mlp}/{name}/bias"] = bias
@@ -222,10 +233,10 @@ def recover(tflite: Path, model_config: Path = MODEL_CONFIG,
     reducer_heads = cfg.transformer_encoder.token_reducer_heads
     tile = g.of("TILE")[0]
     weights[find("token_reducer/", "query_tokens")] = g.const(int(tile["inputs"][0]))
-    for op in fcs[pos:pos + 4]:
+    for op in fcs[pos : pos + 4]:
         kernel, bias = _fc(g, op)
         role = _role(g, op)
-        prefix = find("token_reducer/", f"/{role}/kernel")[:-len("kernel")]
+        prefix = find("token_reducer/", f"/{role}/kernel")[: -len("kernel")]
         if role == "attention_output":
             weights[prefix + "kernel"] = kernel.reshape(reducer_heads, -1, kernel.shape[1])
             weights[prefix + "bias"] = bias
@@ -236,8 +247,13 @@ def recover(tflite: Path, model_config: Path = MODEL_CONFIG,
     weights[find("plate/", "kernel")], weights[find("plate/", "bias")] = kernel, bias
 
     weights[find("pos_emb/", "embeddings")] = g.const(
-        [int(i) for op in g.of("BROADCAST_TO") for i in op["inputs"] if g.is_const(int(i))
-         and g.details[int(i)]["dtype"] == np.float32][0])
+        [
+            int(i)
+            for op in g.of("BROADCAST_TO")
+            for i in op["inputs"]
+            if g.is_const(int(i)) and g.details[int(i)]["dtype"] == np.float32
+        ][0]
+    )
 
     trainable = {w.path for w in model.weights if w.trainable}
     missing = trainable - set(weights)
@@ -256,12 +272,12 @@ def read(tflite: Path, images: list[np.ndarray]) -> np.ndarray:
     """The TFLite model's slot probabilities for each crop (BGR or grey), prepared and run
     as alprd's OCR does (PlateOcr.preprocess, its TFLiteModel)."""
     from alprd.recognize.ocr import PlateOcr
+
     ocr = PlateOcr(tflite, PLATE_CONFIG)
     return np.array([ocr.model(ocr.preprocess(img)[None])[0][0] for img in images])
 
 
-def reexport_check(keras_path: Path, tflite: Path,
-                   images: list[np.ndarray]) -> tuple[float, float]:
+def reexport_check(keras_path: Path, tflite: Path, images: list[np.ndarray]) -> tuple[float, float]:
     """Export the Keras model the way a round is exported and read `images` with it and
     with `tflite`: (share of crops whose every slot both read alike, largest probability
     difference)."""
@@ -276,6 +292,7 @@ def reexport_check(keras_path: Path, tflite: Path,
 def crops(csv_path: Path, n: int) -> list[np.ndarray]:
     """The first n crops of a fast-plate-ocr annotation CSV, as read from disk (BGR)."""
     import cv2
+
     rows = list(csv.DictReader(csv_path.open()))[:n]
     images = [cv2.imread(str(csv_path.parent / row["image_path"])) for row in rows]
     return [img for img in images if img is not None]
@@ -287,8 +304,12 @@ def main() -> None:
     ap.add_argument("out", type=Path, help="the Keras model to write (.keras)")
     ap.add_argument("--model-config", type=Path, default=MODEL_CONFIG)
     ap.add_argument("--plate-config", type=Path, default=PLATE_CONFIG)
-    ap.add_argument("--check", type=Path, required=True,
-                    help="a fast-plate-ocr annotation CSV whose crops both models read")
+    ap.add_argument(
+        "--check",
+        type=Path,
+        required=True,
+        help="a fast-plate-ocr annotation CSV whose crops both models read",
+    )
     ap.add_argument("--check-count", type=int, default=300)
     a = ap.parse_args()
     model = recover(a.tflite, a.model_config, a.plate_config)

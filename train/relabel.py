@@ -9,6 +9,7 @@ it keeps; and, for the rules that need no teacher, the precision the same rule h
 us_plate_crops, where the truth is known (that folder only measures; nothing from it is
 written). Writes OUT/labels.jsonl: image, bbox, text, rule, for the strictest rule that holds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,14 @@ def readings(folder: Path, ours: Recognizer, glob: GlobalReader):
             continue
         mine = ours.read_box(img, plate["bbox"])[0].text
         theirs = glob([crop_plate(img, plate["bbox"], *SECOND_VIEW)])[0].text
-        yield (item, plate, mine, theirs, (plate.get("teacher_text") or "").upper(),
-               float(plate.get("teacher_conf") or 0.0))
+        yield (
+            item,
+            plate,
+            mine,
+            theirs,
+            (plate.get("teacher_text") or "").upper(),
+            float(plate.get("teacher_conf") or 0.0),
+        )
 
 
 def rule_of(mine: str, theirs: str, teacher: str, teacher_conf: float) -> str | None:
@@ -95,8 +102,12 @@ def main() -> int:
                 continue
             text = label_of(rule, mine, teacher)
             counts[rule] += 1
-            f.write(json.dumps({"image": item["image"], "bbox": plate["bbox"], "text": text,
-                                "rule": rule}) + "\n")
+            f.write(
+                json.dumps(
+                    {"image": item["image"], "bbox": plate["bbox"], "text": text, "rule": rule}
+                )
+                + "\n"
+            )
     print(f"openimages_crops: {total} crops")
     cumulative = 0
     for rule in RULES:

@@ -20,6 +20,7 @@ wrong at 0.8, against 4.2 % and 1.2 %). Also tried and not kept: a CNN from noth
 frozen encoder tokens of the crop (chance on held-out synthetic), then of the two bands
 (12 % on held-out synthetic, near nothing on real crops at any threshold).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,7 @@ import numpy as np
 from alprd.recognize.second import model_input
 from alprd.recognize.state import bands, words_of
 from train import camera, make_ocr_data, synth
-from train.finetune_global import (encode, exact, load_model, synthetic, train_step,
-                                   write_back)
+from train.finetune_global import encode, exact, load_model, synthetic, train_step, write_back
 
 MODEL = make_ocr_data.shared_data().parent / "models/fast-plate-ocr/cct_xs_v1_global.onnx"
 
@@ -53,7 +53,7 @@ def state_crop(rng: random.Random, backgrounds: list):
     quad = camera.warp_quad(rng, pw, ph, tilt=0.05) + np.float32([max(mx, 0), my])
     camera.paste_plate(canvas, small, quad)
     if mx < 0:  # a box a little inside the plate's ends
-        canvas = canvas[:, -mx: cw + mx]
+        canvas = canvas[:, -mx : cw + mx]
     return camera.degrade(canvas, rng, strength=rng.uniform(0.2, 0.8)), plate
 
 
@@ -62,8 +62,10 @@ def _band_sample(rng: random.Random, backgrounds: list) -> tuple[list, list]:
     crop, plate = state_crop(rng, backgrounds)
     name, slogan = words_of(plate.name)[:9], words_of(plate.slogan)[:9]
     top, bottom = (name, slogan) if plate.name_at_top else (slogan, name)
-    return (list(model_input(bands(np.ascontiguousarray(crop[..., ::-1])))),  # crop is RGB
-            [encode(top), encode(bottom)])
+    return (
+        list(model_input(bands(np.ascontiguousarray(crop[..., ::-1])))),  # crop is RGB
+        [encode(top), encode(bottom)],
+    )
 
 
 def main() -> int:
@@ -79,6 +81,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=5)
     a = ap.parse_args()
     import torch
+
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     a.out.mkdir(parents=True, exist_ok=True)
@@ -92,8 +95,7 @@ def main() -> int:
         np.savez(cache, xs=xs, ys=ys)
     n_val = len(xs) // 10
     vx, vy, xs, ys = xs[:n_val], ys[:n_val], xs[n_val:], ys[n_val:]
-    print(f"data: {len(xs)} bands, {len(vx)} held out ({time.monotonic() - t0:.0f} s)",
-          flush=True)
+    print(f"data: {len(xs)} bands, {len(vx)} held out ({time.monotonic() - t0:.0f} s)", flush=True)
     model = load_model(a.model)
     before = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
     print(f"step 0: held_out {exact(model, vx, vy):.1f} %", flush=True)
@@ -104,8 +106,11 @@ def main() -> int:
         i = rng.integers(0, len(xs), a.batch)
         loss = train_step(model, opt, sched, xs[i], ys[i])
         if step % 250 == 0 or step == a.steps:
-            print(f"step {step}: loss {loss.item():.3f} held_out {exact(model, vx, vy):.1f} % "
-                  f"({time.monotonic() - t0:.0f} s)", flush=True)
+            print(
+                f"step {step}: loss {loss.item():.3f} held_out {exact(model, vx, vy):.1f} % "
+                f"({time.monotonic() - t0:.0f} s)",
+                flush=True,
+            )
     model.eval()
     n = write_back(a.model, before, model, a.out / "words.onnx")
     print(f"wrote {a.out / 'words.onnx'} ({n} weights tuned)", flush=True)

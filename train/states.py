@@ -1,6 +1,7 @@
 """The words a synthetic plate prints for its state: its name (title case or capitals) and one
 of its slogans (alprd.recognize.state.STATES, SLOGANS: the same words the appliance matches
 what it reads against), so a model can learn to read them."""
+
 from __future__ import annotations
 
 import random
@@ -13,10 +14,26 @@ __all__ = ["ANY_SLOGAN", "CODES", "SLOGANS", "STATES", "header", "slogan"]
 # The slogans of the detector's plates and the demo clip: drawn whatever the state (kept as
 # they were so that those rebuild the same; rich OCR plates use the state's own, SLOGANS)
 ANY_SLOGAN = (
-    "", "", "Sunshine State", "Land of Lincoln", "Live Free or Die", "Empire State",
-    "The Lone Star State", "Great Lakes State", "DMV.CA.GOV", "Grand Canyon State",
-    "First in Flight", "Garden State", "Wild, Wonderful", "Famous Potatoes", "Vacationland",
-    "America's Dairyland", "Keystone State", "Peach State", "Centennial", "10,000 Lakes",
+    "",
+    "",
+    "Sunshine State",
+    "Land of Lincoln",
+    "Live Free or Die",
+    "Empire State",
+    "The Lone Star State",
+    "Great Lakes State",
+    "DMV.CA.GOV",
+    "Grand Canyon State",
+    "First in Flight",
+    "Garden State",
+    "Wild, Wonderful",
+    "Famous Potatoes",
+    "Vacationland",
+    "America's Dairyland",
+    "Keystone State",
+    "Peach State",
+    "Centennial",
+    "10,000 Lakes",
 )
 
 

@@ -5,6 +5,7 @@ OFL fonts train/fonts.py fetches (licences in train/MODEL_CARD.md). One generato
 three uses: OCR training crops, plates pasted into real scenes for the detector, and the
 bundled demo clip.
 """
+
 from __future__ import annotations
 
 import functools
@@ -16,8 +17,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from train import fonts, pictures, states
-from train.states import STATES
 from train.pictures import INK_COLOURS, Blank
+from train.states import STATES
 
 PLATE_W, PLATE_H = 360, 180  # a 12 x 6 inch US plate at 30 px per inch
 
@@ -25,9 +26,26 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
 # L = letter, D = digit, X = either; common US serial formats plus vanity lengths.
 PATTERNS = (
-    "DLLLDDD", "LLLDDDD", "LLLDDD", "DDDLLL", "LLDDDDD", "DLLDDD", "LLLLDDD", "DDDDLL",
-    "LDDLLL", "DDLLLD", "LLDLDLD", "DLLLLDD", "XXXXX", "XXXXXX", "XXXXXXX", "XXXXXXXX",
-    "LLLL", "DDDDDD", "LDDDDDD", "DDDLDDD",
+    "DLLLDDD",
+    "LLLDDDD",
+    "LLLDDD",
+    "DDDLLL",
+    "LLDDDDD",
+    "DLLDDD",
+    "LLLLDDD",
+    "DDDDLL",
+    "LDDLLL",
+    "DDLLLD",
+    "LLDLDLD",
+    "DLLLLDD",
+    "XXXXX",
+    "XXXXXX",
+    "XXXXXXX",
+    "XXXXXXXX",
+    "LLLL",
+    "DDDDDD",
+    "LDDDDDD",
+    "DDDLDDD",
 )
 
 
@@ -88,8 +106,9 @@ class Plate:
 STACKED, PICTOGRAM = "\x01", "\x02"  # marks _draw_tracked sets in a character's slot
 
 
-def _stacked_pair(draw, rng: random.Random, font_path: str, x: int, top: int, w: int,
-                  cap: int, ink) -> None:
+def _stacked_pair(
+    draw, rng: random.Random, font_path: str, x: int, top: int, w: int, cap: int, ink
+) -> None:
     """Two letters, each about half the registration's height, one above the other in
     one slot (x, top, w wide, cap high), in the registration's own face and ink."""
     chars = [rng.choice(LETTERS if rng.random() < 0.85 else DIGITS) for _ in range(2)]
@@ -106,9 +125,17 @@ def _stacked_pair(draw, rng: random.Random, font_path: str, x: int, top: int, w:
         draw.text((x + (w - (x1 - x0)) // 2 - x0, y - y0), c, font=font, fill=ink)
 
 
-def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left: int = 0,
-                  plain_one: bool = False, blank: float = 1 / 3,
-                  serif_i: bool = False) -> list[Blank]:
+def _draw_tracked(
+    draw,
+    font_path: str,
+    text: str,
+    rng: random.Random,
+    ink,
+    left: int = 0,
+    plain_one: bool = False,
+    blank: float = 1 / 3,
+    serif_i: bool = False,
+) -> list[Blank]:
     """Characters set one by one at a wide, even pitch, as plate presses stamp them, right
     of `left` (where the plate has art). plain_one stamps a 1 as a bare bar (the I glyph),
     as Massachusetts, Arizona and Idaho do; serif_i stamps the letter I as an I-beam, with
@@ -128,8 +155,10 @@ def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left
     height = rng.randint(75, 100)
     font = ImageFont.truetype(font_path, height)
     special = {" ": blank, STACKED: 0.42, PICTOGRAM: 0.6}
-    widths = [int(height * special[c]) if c in special else
-              font.getbbox(c)[2] - font.getbbox(c)[0] for c in text]
+    widths = [
+        int(height * special[c]) if c in special else font.getbbox(c)[2] - font.getbbox(c)[0]
+        for c in text
+    ]
     span = rng.randint(240, 320)
     gap = max(0.0, (span - sum(widths)) / max(1, n - 1))
     total = sum(widths) + gap * (n - 1)
@@ -163,7 +192,7 @@ def _draw_tracked(draw, font_path: str, text: str, rng: random.Random, ink, left
         else:
             blanks.append(Blank(int(x + w / 2), int(w + gap), top, int(height * scale)))
         # class letters often sit close against the registration (Massachusetts' US4280)
-        x += w + (gap * tight if STACKED in text[i:i + 2] else gap)
+        x += w + (gap * tight if STACKED in text[i : i + 2] else gap)
     return blanks
 
 
@@ -198,7 +227,7 @@ def _left_art(img: Image.Image, draw, rng: random.Random, backdrops, ink) -> int
         y, x = rng.randint(0, sh - ph), rng.randint(0, sw - pw)
         h = rng.randint(70, 150)
         y0 = rng.randint(20, PLATE_H - h)
-        patch = cv2.resize(src[y:y + ph, x:x + pw], (left - 6, h))
+        patch = cv2.resize(src[y : y + ph, x : x + pw], (left - 6, h))
         img.paste(Image.fromarray(patch), (rng.randint(0, 6), y0))
     elif kind < 0.75:  # a seal or shape in a few flat colours
         for _ in range(rng.randint(1, 3)):
@@ -214,16 +243,20 @@ def _left_art(img: Image.Image, draw, rng: random.Random, backdrops, ink) -> int
         f = fonts.fit(rng.choice(fonts.debian()[1]), word, left - 14, 40)
         draw.text((8, y0 + 6), word, font=f, fill=tuple(255 - c for c in colour))
     else:  # a sponsor's word mark with no block around it (UNCG, USA, a college's LR)
-        word = (rng.choice(("USA", "UNCG", "LR", "UNC", "GO", "VT", "NRA", "4H")) if
-                rng.random() < 0.5 else
-                "".join(rng.choice(LETTERS) for _ in range(rng.randint(2, 4))))
-        f = fonts.fit(rng.choice(fonts.debian()[1] + plate_fonts()), word, left - 8,
-                      rng.randint(22, 50))
+        word = (
+            rng.choice(("USA", "UNCG", "LR", "UNC", "GO", "VT", "NRA", "4H"))
+            if rng.random() < 0.5
+            else "".join(rng.choice(LETTERS) for _ in range(rng.randint(2, 4)))
+        )
+        f = fonts.fit(
+            rng.choice(fonts.debian()[1] + plate_fonts()), word, left - 8, rng.randint(22, 50)
+        )
         colour = rng.choice(pictures.EMBLEM_COLOURS + INK_COLOURS)
         draw.text((rng.randint(2, 8), rng.randint(40, 80)), word, font=f, fill=colour)
     if rng.random() < 0.4:
-        _stacked(draw, rng, left - rng.randint(16, 22), rng.randint(40, 55),
-                 rng.randint(110, 140), ink)
+        _stacked(
+            draw, rng, left - rng.randint(16, 22), rng.randint(40, 55), rng.randint(110, 140), ink
+        )
     return left
 
 
@@ -238,10 +271,15 @@ def _sticker(draw, rng: random.Random, x: int, colour: tuple) -> None:
         draw.text((x + 2, 8), word, font=f, fill=ink)
 
 
-def render_plate(rng: random.Random, text: str | None = None, state: str | None = None,
-                 two_line: bool | None = None, rich: bool = False,
-                 backdrops: list[np.ndarray] | None = None,
-                 p_two_line: float = 0.05) -> Plate:
+def render_plate(
+    rng: random.Random,
+    text: str | None = None,
+    state: str | None = None,
+    two_line: bool | None = None,
+    rich: bool = False,
+    backdrops: list[np.ndarray] | None = None,
+    p_two_line: float = 0.05,
+) -> Plate:
     """Render one flat plate, full size, with its header, slogan, stickers and bolts.
 
     rich adds what the OCR needs and the detector does not: printed background art (from
@@ -258,8 +296,11 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         ink = (rng.randint(220, 255), rng.randint(200, 255), rng.randint(150, 255))
     else:
         base = rng.randint(200, 255)
-        bg = (base, base - rng.randint(0, 25), base - rng.randint(0, 60)) if rng.random() < 0.4 \
+        bg = (
+            (base, base - rng.randint(0, 25), base - rng.randint(0, 60))
+            if rng.random() < 0.4
             else (base, base, base)
+        )
         ink = rng.choice(INK_COLOURS)
     if rich and not dark and rng.random() < 0.5:
         img = pictures.backdrop_art(rng, bg, backdrops, PLATE_W, PLATE_H)
@@ -303,8 +344,12 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         for i, part in enumerate((text[:half], text[half:])):
             f = fonts.fit(font_path, part, min(250, PLATE_W - left - 12), 52)
             x0, y0, x1, y1 = f.getbbox(part)
-            draw.text((left + (PLATE_W - left - (x1 - x0)) // 2 - x0, 38 + i * 58 - y0), part,
-                      font=f, fill=ink)
+            draw.text(
+                (left + (PLATE_W - left - (x1 - x0)) // 2 - x0, 38 + i * 58 - y0),
+                part,
+                font=f,
+                fill=ink,
+            )
     elif rich and rng.random() < 0.5:
         shown, blank = text, 1 / 3
         if len(text) >= 5 and rng.random() < 0.6:
@@ -330,8 +375,7 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         if rng.random() < 0.15:  # class letters after it (Wyoming's BH, North Carolina's WC)
             shown = shown + STACKED
         serif_i = rng.random() < 0.3
-        blanks = _draw_tracked(draw, font_path, shown, rng, ink, left, plain_one, blank,
-                               serif_i)
+        blanks = _draw_tracked(draw, font_path, shown, rng, ink, left, plain_one, blank, serif_i)
         mark = rng.random()
         if wyoming:
             pictures.gap_emblem(img, draw, rng, blanks[0], backdrops, "rider")
@@ -339,8 +383,10 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
             pictures.gap_emblem(img, draw, rng, blanks[0], backdrops)
         elif blanks and mark < 0.5:  # a small state emblem (diamond, heart)
             cx, cy, r = blanks[0].cx, rng.randint(70, 95), rng.randint(6, 12)
-            draw.polygon([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)],
-                         fill=rng.choice(INK_COLOURS))
+            draw.polygon(
+                [(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)],
+                fill=rng.choice(INK_COLOURS),
+            )
         elif blanks and mark < 0.62:  # a dot between the groups
             cx, cy, r = blanks[0].cx, rng.randint(80, 95), rng.randint(3, 6)
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=ink)
@@ -357,24 +403,29 @@ def render_plate(rng: random.Random, text: str | None = None, state: str | None 
         f = fonts.fit(font_path, shown, max_w, rng.randint(80, 105))
         x0, y0, x1, y1 = f.getbbox(shown)
         cy = rng.randint(36, 52)
-        draw.text((left + (PLATE_W - left - (x1 - x0)) // 2 - x0,
-                   cy - y0 + (100 - (y1 - y0)) // 2), shown, font=f, fill=ink)
+        draw.text(
+            (left + (PLATE_W - left - (x1 - x0)) // 2 - x0, cy - y0 + (100 - (y1 - y0)) // 2),
+            shown,
+            font=f,
+            fill=ink,
+        )
     for _ in range(rng.choice((0, 1, 1, 2))):  # registration stickers in the top corners
         x = rng.choice((rng.randint(6, 40), rng.randint(PLATE_W - 70, PLATE_W - 36)))
         colour = tuple(rng.randint(0, 255) for _ in range(3))
         if rich:
             _sticker(draw, rng, x, colour)
         else:
-            draw.rectangle([x, 6, x + rng.randint(26, 44), 6 + rng.randint(16, 26)],
-                           fill=colour)
+            draw.rectangle([x, 6, x + rng.randint(26, 44), 6 + rng.randint(16, 26)], fill=colour)
     for bx in (rng.randint(50, 80), PLATE_W - rng.randint(50, 80)):  # bolts
         for by in (rng.randint(12, 22), PLATE_H - rng.randint(12, 22)):
             if rng.random() < 0.7:
-                draw.ellipse([bx - 6, by - 6, bx + 6, by + 6], fill=(150, 150, 140),
-                             outline=(60, 60, 60))
+                draw.ellipse(
+                    [bx - 6, by - 6, bx + 6, by + 6], fill=(150, 150, 140), outline=(60, 60, 60)
+                )
     if rng.random() < 0.8:
-        draw.rectangle([1, 1, PLATE_W - 2, PLATE_H - 2], outline=header_ink,
-                       width=rng.randint(1, 5))
+        draw.rectangle(
+            [1, 1, PLATE_W - 2, PLATE_H - 2], outline=header_ink, width=rng.randint(1, 5)
+        )
     if rng.random() < 0.25:  # a dealer frame hiding the top or bottom edge
         frame = tuple(rng.randint(0, 60) for _ in range(3))
         draw.rectangle([0, PLATE_H - rng.randint(14, 30), PLATE_W, PLATE_H], fill=frame)

@@ -2,6 +2,7 @@
 
 The trail itself is alprd.audit.trail.
 """
-from alprd.audit.trail import AuditError, AuditLog, GENESIS, Verified, format_report, now_utc
+
+from alprd.audit.trail import GENESIS, AuditError, AuditLog, Verified, format_report, now_utc
 
 __all__ = ["AuditError", "AuditLog", "GENESIS", "Verified", "format_report", "now_utc"]

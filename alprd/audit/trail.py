@@ -8,9 +8,9 @@ purged after HQ acknowledged it) and `head` (the newest record), make a deletion
 as visible as an edit or a reordering in the middle. The record and its outbox copy are written
 in one transaction; a record is purged on the vehicle only after HQ has acknowledged it.
 """
+
 from __future__ import annotations
 
-from typing import Any
 import hashlib
 import json
 import logging
@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from alprd.clock import iso
 from alprd.protocol import PURPOSES
@@ -61,26 +62,53 @@ class AuditLog:
         self.unit_id = unit_id
 
     # -- writing -------------------------------------------------------------------------
-    def append(self, username: str, role: str, action: str, *, purpose: str | None = None,
-               query: dict[str, Any] | None = None, result_count: int | None = None,
-               detail: dict[str, Any] | None = None, utc: str | None = None) -> dict[str, Any]:
+    def append(
+        self,
+        username: str,
+        role: str,
+        action: str,
+        *,
+        purpose: str | None = None,
+        query: dict[str, Any] | None = None,
+        result_count: int | None = None,
+        detail: dict[str, Any] | None = None,
+        utc: str | None = None,
+    ) -> dict[str, Any]:
         """Append one record (and queue it for HQ) in one transaction; returns the record.
 
         Raises StoreError when it cannot be written: the caller must then refuse the access
         it was about to allow (no access without its record)."""
         try:
             with self.store.transaction() as conn:
-                return self.append_in(conn, username, role, action, purpose=purpose,
-                                      query=query, result_count=result_count, detail=detail,
-                                      utc=utc)
+                return self.append_in(
+                    conn,
+                    username,
+                    role,
+                    action,
+                    purpose=purpose,
+                    query=query,
+                    result_count=result_count,
+                    detail=detail,
+                    utc=utc,
+                )
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot write the audit record for {action} by {username}: "
-                             f"{exc}") from exc
+            raise StoreError(
+                f"cannot write the audit record for {action} by {username}: {exc}"
+            ) from exc
 
-    def append_in(self, conn: sqlite3.Connection, username: str, role: str, action: str, *,
-                  purpose: str | None = None, query: dict[str, Any] | None = None,
-                  result_count: int | None = None, detail: dict[str, Any] | None = None,
-                  utc: str | None = None) -> dict[str, Any]:
+    def append_in(
+        self,
+        conn: sqlite3.Connection,
+        username: str,
+        role: str,
+        action: str,
+        *,
+        purpose: str | None = None,
+        query: dict[str, Any] | None = None,
+        result_count: int | None = None,
+        detail: dict[str, Any] | None = None,
+        utc: str | None = None,
+    ) -> dict[str, Any]:
         """As append, inside the caller's open store transaction (the record commits or
         rolls back with what it records)."""
         if purpose is not None and purpose not in PURPOSES:
@@ -88,19 +116,39 @@ class AuditLog:
         seal = self.store.sealer.seal
         seq, prev = self._head(conn)
         rid = str(uuid.uuid4())
-        rec: dict[str, Any] = {"seq": seq + 1, "id": rid, "utc": utc or now_utc(),
-               "username": username, "role": role, "action": action,
-               "purpose": purpose, "query": query or {}, "result_count": result_count,
-               "detail": detail or {}, "prev_hash": prev}
+        rec: dict[str, Any] = {
+            "seq": seq + 1,
+            "id": rid,
+            "utc": utc or now_utc(),
+            "username": username,
+            "role": role,
+            "action": action,
+            "purpose": purpose,
+            "query": query or {},
+            "result_count": result_count,
+            "detail": detail or {},
+            "prev_hash": prev,
+        }
         digest = rec["hash"] = _digest(prev, {k: v for k, v in rec.items() if k != "prev_hash"})
         aad = f"audit/{rid}"
         conn.execute(
             "INSERT INTO audit (seq, id, utc, username, role, action, purpose, query, "
             "result_count, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (rec["seq"], rec["id"], rec["utc"], username, role, action, purpose,
-             seal(json.dumps(rec["query"]).encode(), aad + "/query"), result_count,
-             seal(json.dumps(rec["detail"]).encode(), aad + "/detail"), prev,
-             rec["hash"]))
+            (
+                rec["seq"],
+                rec["id"],
+                rec["utc"],
+                username,
+                role,
+                action,
+                purpose,
+                seal(json.dumps(rec["query"]).encode(), aad + "/query"),
+                result_count,
+                seal(json.dumps(rec["detail"]).encode(), aad + "/detail"),
+                prev,
+                rec["hash"],
+            ),
+        )
         self._set_anchor(conn, "head", seq + 1, digest)
         self.store.enqueue(rid, "audit", {**rec, "unit_id": self.unit_id})
         return rec
@@ -114,8 +162,11 @@ class AuditLog:
 
     def _set_anchor(self, conn: sqlite3.Connection, name: str, seq: int, digest: str) -> None:
         sealed = self.store.sealer.seal(json.dumps([seq, digest]).encode(), f"anchor/{name}")
-        conn.execute("INSERT INTO anchors (name, sealed) VALUES (?, ?) ON CONFLICT(name) "
-                     "DO UPDATE SET sealed = excluded.sealed", (name, sealed))
+        conn.execute(
+            "INSERT INTO anchors (name, sealed) VALUES (?, ?) ON CONFLICT(name) "
+            "DO UPDATE SET sealed = excluded.sealed",
+            (name, sealed),
+        )
 
     def _anchor(self, conn: sqlite3.Connection, name: str) -> tuple[int, str] | None:
         row = conn.execute("SELECT sealed FROM anchors WHERE name=?", (name,)).fetchone()
@@ -128,8 +179,9 @@ class AuditLog:
         """Drop the oldest records HQ has acknowledged, captured before before_utc, moving the
         base anchor past them. Stops at the first unacknowledged record."""
         with self.store.transaction() as conn:
-            rows = conn.execute("SELECT seq, hash, uplinked, utc FROM audit ORDER BY seq"
-                                ).fetchall()
+            rows = conn.execute(
+                "SELECT seq, hash, uplinked, utc FROM audit ORDER BY seq"
+            ).fetchall()
             last = None
             for seq, digest, uplinked, utc in rows:
                 if not uplinked or utc >= before_utc:
@@ -147,17 +199,27 @@ class AuditLog:
         with self.store.lock:
             rows = self.store.db.conn.execute(
                 "SELECT seq, id, utc, username, role, action, purpose, query, result_count, "
-                "detail, prev_hash, hash FROM audit ORDER BY seq").fetchall()
+                "detail, prev_hash, hash FROM audit ORDER BY seq"
+            ).fetchall()
         out = []
-        for (seq, rid, utc, user, role, action, purpose, query, count, detail, prev,
-             digest) in rows:
+        for seq, rid, utc, user, role, action, purpose, query, count, detail, prev, digest in rows:
             aad = f"audit/{rid}"
-            out.append({"seq": seq, "id": rid, "utc": utc, "username": user, "role": role,
-                        "action": action, "purpose": purpose,
-                        "query": json.loads(self.store.sealer.open(query, aad + "/query")),
-                        "result_count": count,
-                        "detail": json.loads(self.store.sealer.open(detail, aad + "/detail")),
-                        "prev_hash": prev, "hash": digest})
+            out.append(
+                {
+                    "seq": seq,
+                    "id": rid,
+                    "utc": utc,
+                    "username": user,
+                    "role": role,
+                    "action": action,
+                    "purpose": purpose,
+                    "query": json.loads(self.store.sealer.open(query, aad + "/query")),
+                    "result_count": count,
+                    "detail": json.loads(self.store.sealer.open(detail, aad + "/detail")),
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
         return out
 
     def verify(self) -> Verified:
@@ -173,54 +235,90 @@ class AuditLog:
         seq, prev = base
         for rec in records:
             if rec["seq"] != seq + 1:
-                raise AuditError(f"record {seq + 1} is missing (next is {rec['seq']}): "
-                                 "deleted or reordered")
+                raise AuditError(
+                    f"record {seq + 1} is missing (next is {rec['seq']}): deleted or reordered"
+                )
             if rec["prev_hash"] != prev:
-                raise AuditError(f"record {rec['seq']} does not chain to record {seq}: "
-                                 "a record was deleted, inserted or reordered")
+                raise AuditError(
+                    f"record {rec['seq']} does not chain to record {seq}: "
+                    "a record was deleted, inserted or reordered"
+                )
             body = {k: v for k, v in rec.items() if k not in ("prev_hash", "hash")}
             if _digest(prev, body) != rec["hash"]:
-                raise AuditError(f"record {rec['seq']} ({rec['action']} by "
-                                 f"{rec['username']}) was altered: its hash does not match")
+                raise AuditError(
+                    f"record {rec['seq']} ({rec['action']} by "
+                    f"{rec['username']}) was altered: its hash does not match"
+                )
             seq, prev = rec["seq"], rec["hash"]
         if records and head is None:
             raise AuditError("the head anchor is missing")
         if head is not None and head != (seq, prev):
-            raise AuditError(f"the chain ends at record {seq} but the head anchor says "
-                             f"{head[0]}: records were deleted from the end")
+            raise AuditError(
+                f"the chain ends at record {seq} but the head anchor says "
+                f"{head[0]}: records were deleted from the end"
+            )
         return Verified(len(records), records[0]["seq"] if records else 0, seq, prev)
 
     def report(self, since: str | None = None, until: str | None = None) -> dict[str, Any]:
         """Accesses by user, purpose, action and plate queried in a period (POL-18)."""
-        recs = [r for r in self.records()
-                if (since is None or r["utc"] >= since) and (until is None or r["utc"] < until)]
+        recs = [
+            r
+            for r in self.records()
+            if (since is None or r["utc"] >= since) and (until is None or r["utc"] < until)
+        ]
         plates = Counter(r["query"].get("plate") for r in recs if r["query"].get("plate"))
-        return {"period": {"since": since, "until": until,
-                           "first": recs[0]["utc"] if recs else None,
-                           "last": recs[-1]["utc"] if recs else None},
-                "records": len(recs),
-                "by_user": dict(Counter(r["username"] for r in recs).most_common()),
-                "by_purpose": dict(Counter(r["purpose"] or "-" for r in recs).most_common()),
-                "by_action": dict(Counter(r["action"] for r in recs).most_common()),
-                "plates_queried": dict(plates.most_common()),
-                "accesses": [{k: r[k] for k in ("utc", "username", "role", "action", "purpose",
-                                                "query", "result_count")}
-                             for r in recs if r["purpose"]]}
+        return {
+            "period": {
+                "since": since,
+                "until": until,
+                "first": recs[0]["utc"] if recs else None,
+                "last": recs[-1]["utc"] if recs else None,
+            },
+            "records": len(recs),
+            "by_user": dict(Counter(r["username"] for r in recs).most_common()),
+            "by_purpose": dict(Counter(r["purpose"] or "-" for r in recs).most_common()),
+            "by_action": dict(Counter(r["action"] for r in recs).most_common()),
+            "plates_queried": dict(plates.most_common()),
+            "accesses": [
+                {
+                    k: r[k]
+                    for k in (
+                        "utc",
+                        "username",
+                        "role",
+                        "action",
+                        "purpose",
+                        "query",
+                        "result_count",
+                    )
+                }
+                for r in recs
+                if r["purpose"]
+            ],
+        }
 
 
 def format_report(rep: dict[str, Any]) -> str:
     p = rep["period"]
-    lines = [f"Audit report: {rep['records']} record(s), "
-             f"{p['since'] or p['first'] or '-'} to {p['until'] or p['last'] or '-'}"]
-    for title, key in (("By user", "by_user"), ("By purpose", "by_purpose"),
-                       ("By action", "by_action"), ("Plates queried", "plates_queried")):
+    lines = [
+        f"Audit report: {rep['records']} record(s), "
+        f"{p['since'] or p['first'] or '-'} to {p['until'] or p['last'] or '-'}"
+    ]
+    for title, key in (
+        ("By user", "by_user"),
+        ("By purpose", "by_purpose"),
+        ("By action", "by_action"),
+        ("Plates queried", "plates_queried"),
+    ):
         lines.append(f"\n{title}:")
         lines += [f"  {k:<28} {v}" for k, v in rep[key].items()] or ["  (none)"]
     lines.append("\nAccesses to stored data:")
     for a in rep["accesses"]:
         q = ", ".join(f"{k}={v}" for k, v in a["query"].items()) or "-"
-        lines.append(f"  {a['utc']}  {a['username']:<10} {a['action']:<12} "
-                     f"{a['purpose']:<22} {q}  -> {a['result_count']}")
+        lines.append(
+            f"  {a['utc']}  {a['username']:<10} {a['action']:<12} "
+            f"{a['purpose']:<22} {q}  -> {a['result_count']}"
+        )
     if not rep["accesses"]:
         lines.append("  (none)")
     return "\n".join(lines)

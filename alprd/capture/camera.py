@@ -4,6 +4,7 @@ Backends, chosen by make_source() from the source string: picamera2, OpenCV (USB
 MJPEG), and file replay (a video file or an image folder). Hardware imports happen inside the
 backend, so this package imports on any machine.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,12 +45,15 @@ def make_source(spec: CameraConfig) -> Source:
     src = spec.source
     if src.startswith("picamera2"):
         from alprd.capture.picam import PiCamera
+
         index = int(src.partition(":")[2] or 0)
         return PiCamera(index, spec.detect_width)
     if src.startswith(("rtsp://", "http://", "https://")) or src.startswith("/dev/video"):
         from alprd.capture.opencv import OpenCvCamera
+
         return OpenCvCamera(src, spec.detect_width)
     from alprd.capture.replay import ReplaySource
+
     return ReplaySource(Path(src), fps=spec.fps, loop=spec.loop, detect_width=spec.detect_width)
 
 
@@ -61,8 +65,13 @@ class FrameQueue(DropOldestQueue):
 class Camera(Worker):
     """Runs one source on its own thread; reconnects with backoff; exposes its state."""
 
-    def __init__(self, spec: CameraConfig, out: FrameQueue, reconnect_max_s: float = 30.0,
-                 factory: Callable[[CameraConfig], Source] = make_source) -> None:
+    def __init__(
+        self,
+        spec: CameraConfig,
+        out: FrameQueue,
+        reconnect_max_s: float = 30.0,
+        factory: Callable[[CameraConfig], Source] = make_source,
+    ) -> None:
         super().__init__(f"camera-{spec.id}")
         self.name = f"capture {spec.id}"  # as the watchdog and the logs name it
         self.id = spec.id

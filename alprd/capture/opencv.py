@@ -1,4 +1,5 @@
 """USB (V4L2), RTSP and MJPEG cameras through OpenCV."""
+
 from __future__ import annotations
 
 import cv2
@@ -15,12 +16,17 @@ class OpenCvCamera:
         self._cap: cv2.VideoCapture | None = None
 
     def open(self) -> None:
-        src = int(self.source[len("/dev/video"):]) if self.source.startswith("/dev/video") \
-            and self.source[len("/dev/video"):].isdigit() else self.source
+        src = (
+            int(self.source[len("/dev/video") :])
+            if self.source.startswith("/dev/video") and self.source[len("/dev/video") :].isdigit()
+            else self.source
+        )
         self._cap = cap = cv2.VideoCapture(src)
         if not cap.isOpened():
-            raise CameraError(f"cannot open camera {self.source}: check the cable, the URL and "
-                              "that the service user is in the 'video' group")
+            raise CameraError(
+                f"cannot open camera {self.source}: check the cable, the URL and "
+                "that the service user is in the 'video' group"
+            )
 
     def read(self) -> tuple[np.ndarray, np.ndarray | None] | None:
         if self._cap is None:

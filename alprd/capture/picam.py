@@ -1,5 +1,6 @@
 """Raspberry Pi cameras through picamera2: a full-resolution main stream for crops and a
 low-resolution stream to detect on. picamera2 is imported here only (see firmware-notes.md)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,20 +21,25 @@ class PiCamera:
         try:
             from picamera2 import Picamera2
         except ImportError as exc:
-            raise CameraError("picamera2 is not installed: on Raspberry Pi OS run "
-                              "'sudo apt install python3-picamera2' and use a venv made with "
-                              "--system-site-packages") from exc
+            raise CameraError(
+                "picamera2 is not installed: on Raspberry Pi OS run "
+                "'sudo apt install python3-picamera2' and use a venv made with "
+                "--system-site-packages"
+            ) from exc
         try:
             cam = Picamera2(self.index)
             lores_h = int(self.detect_width * 9 / 16) // 2 * 2
             config = cam.create_video_configuration(
                 main={"size": (1920, 1080), "format": "RGB888"},
-                lores={"size": (self.detect_width, lores_h), "format": "YUV420"})
+                lores={"size": (self.detect_width, lores_h), "format": "YUV420"},
+            )
             cam.configure(config)
             cam.start()
         except (RuntimeError, IndexError) as exc:
-            raise CameraError(f"Pi camera {self.index} did not start: {exc}; check the ribbon "
-                              "cable and 'rpicam-hello --list-cameras'") from exc
+            raise CameraError(
+                f"Pi camera {self.index} did not start: {exc}; check the ribbon "
+                "cable and 'rpicam-hello --list-cameras'"
+            ) from exc
         self._cam = cam
 
     def read(self) -> tuple[np.ndarray, np.ndarray | None] | None:

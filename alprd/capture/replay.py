@@ -1,4 +1,5 @@
 """Replay a video file or an image folder, at its recorded speed or as fast as possible."""
+
 from __future__ import annotations
 
 import threading
@@ -21,8 +22,9 @@ def downscale(img: np.ndarray, width: int) -> np.ndarray | None:
 
 
 class ReplaySource:
-    def __init__(self, path: Path, fps: float = 0, loop: bool = False,
-                 detect_width: int = 0) -> None:
+    def __init__(
+        self, path: Path, fps: float = 0, loop: bool = False, detect_width: int = 0
+    ) -> None:
         self.path = Path(path)
         self.fps = fps  # 0 = the file's own rate (image folders: as fast as possible)
         self.loop = loop
@@ -38,8 +40,9 @@ class ReplaySource:
         if not self.path.exists():
             raise CameraError(f"replay source not found: {self.path}")
         if self.path.is_dir():
-            self._files = sorted(p for p in self.path.iterdir()
-                                 if p.suffix.lower() in IMAGE_SUFFIXES)
+            self._files = sorted(
+                p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+            )
             if not self._files:
                 raise CameraError(f"no images in {self.path}")
             self._period = 1.0 / self.fps if self.fps else 0.0

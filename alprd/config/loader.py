@@ -4,6 +4,7 @@ Unknown or mistyped keys are errors that name the key path and, where the key ca
 file, its line. Any key can be overridden by ``ALPRD_<SECTION>__<KEY>`` (value in TOML syntax,
 or a bare string): ``ALPRD_UPLINK__BROKER=mqtt://127.0.0.1:1883``.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,7 +57,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
         if any(not p for p in parts):
             continue
         try:
@@ -79,8 +80,12 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return base
 
 
-def _describe(err: ValidationError, source: str, lines: dict[tuple[Any, ...], int],
-              env_paths: set[tuple[Any, ...]]) -> str:
+def _describe(
+    err: ValidationError,
+    source: str,
+    lines: dict[tuple[Any, ...], int],
+    env_paths: set[tuple[Any, ...]],
+) -> str:
     msgs = []
     for e in err.errors():
         loc = tuple(e["loc"])
@@ -111,8 +116,9 @@ def _paths(d: dict[str, Any], prefix: tuple[Any, ...] = ()) -> set[tuple[Any, ..
     return out
 
 
-def load(path: Path | None, environ: dict[str, str] | None = None,
-         defaults: dict[str, Any] | None = None) -> Config:
+def load(
+    path: Path | None, environ: dict[str, str] | None = None, defaults: dict[str, Any] | None = None
+) -> Config:
     """Load the config file (None = defaults only), apply env overrides, validate strictly."""
     environ = dict(os.environ) if environ is None else environ
     data: dict[str, Any] = _merge({}, defaults or {})
@@ -147,4 +153,3 @@ def describe_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str
         else:
             out.append(f"{prefix}{name}: {f.description or ''}")
     return out
-

@@ -4,8 +4,27 @@ the reference HQ endpoint, all started by `alprd demo`. No hardware needed.
 The assets are made by train/make_demo.py (procedural scenes with synthetic plates; nothing
 from third parties), and assets/passes.json holds the clip's ground truth.
 """
-from alprd.demo.scenario import (ASSETS, CLIP, DEMO_USERS, HOTLIST, PASSES, TRACK,
-                                 default_state_dir, demo_defaults, demo_roster)
 
-__all__ = ["ASSETS", "CLIP", "DEMO_USERS", "HOTLIST", "PASSES", "TRACK", "default_state_dir",
-           "demo_defaults", "demo_roster"]
+from alprd.demo.scenario import (
+    ASSETS,
+    CLIP,
+    DEMO_USERS,
+    HOTLIST,
+    PASSES,
+    TRACK,
+    default_state_dir,
+    demo_defaults,
+    demo_roster,
+)
+
+__all__ = [
+    "ASSETS",
+    "CLIP",
+    "DEMO_USERS",
+    "HOTLIST",
+    "PASSES",
+    "TRACK",
+    "default_state_dir",
+    "demo_defaults",
+    "demo_roster",
+]

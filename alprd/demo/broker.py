@@ -1,4 +1,5 @@
 """Start Debian's mosquitto on a free loopback port, for the demo and the tests."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from alprd.protocol.acl import (broker_acl, certificate_cn, dynsec_config,
-                                mosquitto_tls_conf)
+from alprd.protocol.acl import broker_acl, certificate_cn, dynsec_config, mosquitto_tls_conf
 
 
 class BrokerError(Exception):
@@ -25,7 +25,8 @@ def free_port() -> int:
 
 def find_mosquitto() -> str:
     path = shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).exists()), None)
+        (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).exists()), None
+    )
     if not path:
         raise BrokerError("mosquitto not found: sudo apt-get install mosquitto")
     return path
@@ -34,10 +35,16 @@ def find_mosquitto() -> str:
 class Mosquitto:
     """A private broker; extra_conf lines are appended (TLS listeners, for example)."""
 
-    def __init__(self, port: int | None = None, extra_conf: str = "",
-                 tls: tuple[Path, Path, Path] | None = None, prefix: str = "alprd/v1",
-                 acl: bool = True, crl: Path | None = None,
-                 cars: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        extra_conf: str = "",
+        tls: tuple[Path, Path, Path] | None = None,
+        prefix: str = "alprd/v1",
+        acl: bool = True,
+        crl: Path | None = None,
+        cars: list[str] | None = None,
+    ) -> None:
         """tls = (ca.crt, hq.crt, hq.key): a mutual-TLS listener (TLS 1.2+, client
         certificates from that CA required) instead of plain MQTT; with acl, each client
         is its certificate's CN and may use only its own topics (alprd.protocol.acl), HQ
@@ -82,20 +89,32 @@ class Mosquitto:
             acl = Path(self._dir.name) / "acl"
             acl.write_text(broker_acl(self.prefix, hq_cn))
             acl.chmod(0o644)
-        conf = mosquitto_tls_conf(str(ca), str(crt), str(key), str(acl) if acl else None,
-                                  str(crl) if crl else None, str(dynsec) if dynsec else None)
+        conf = mosquitto_tls_conf(
+            str(ca),
+            str(crt),
+            str(key),
+            str(acl) if acl else None,
+            str(crl) if crl else None,
+            str(dynsec) if dynsec else None,
+        )
         return conf
 
     def start(self, timeout: float = 10.0) -> "Mosquitto":
         conf = Path(self._dir.name) / "mosquitto.conf"
         Path(self._dir.name).chmod(0o755)
-        conf.write_text(f"listener {self.port} 127.0.0.1\n{self._tls_conf()}"
-                        f"persistence false\nlog_dest stderr\nlog_type error\n"
-                        f"log_type warning\n{self.extra_conf}")
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n{self._tls_conf()}"
+            f"persistence false\nlog_dest stderr\nlog_type error\n"
+            f"log_type warning\n{self.extra_conf}"
+        )
         conf.chmod(0o644)
         self.log = open(Path(self._dir.name) / "mosquitto.log", "wb")
-        self.proc = subprocess.Popen([find_mosquitto(), "-c", str(conf)], stdout=self.log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [find_mosquitto(), "-c", str(conf)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -1,4 +1,5 @@
 """`alprd demo`: the daemon on the bundled demo, with its own broker and reference HQ."""
+
 from __future__ import annotations
 
 import argparse
@@ -36,28 +37,39 @@ def main(a: argparse.Namespace) -> int:
     hq = None
     if not cfg.uplink.broker:
         try:
-            broker = Mosquitto(tls=(keys / "ca.crt", keys / "hq.crt", keys / "hq.key"),
-                               cars=[cfg.vehicle.unit_id]).start()  # as broker-config makes it
+            broker = Mosquitto(
+                tls=(keys / "ca.crt", keys / "hq.crt", keys / "hq.key"), cars=[cfg.vehicle.unit_id]
+            ).start()  # as broker-config makes it
         except BrokerError as exc:
             print(f"demo: {exc}", file=sys.stderr)
             return 2
         cfg.uplink.broker = broker.url  # mutual TLS, as in a car
-        hq = HqEndpoint(broker.url, state / "hq.db", cfg.uplink.topic_prefix,
-                        tls=TlsFiles(str(keys / "ca.crt"), str(keys / "hq.crt"),
-                                     str(keys / "hq.key")))
-        hq.on_records = lambda unit, recs: log.info("hq: received %d record(s) from %s",
-                                                    len(recs), unit)
+        hq = HqEndpoint(
+            broker.url,
+            state / "hq.db",
+            cfg.uplink.topic_prefix,
+            tls=TlsFiles(str(keys / "ca.crt"), str(keys / "hq.crt"), str(keys / "hq.key")),
+        )
+        hq.on_records = lambda unit, recs: log.info(
+            "hq: received %d record(s) from %s", len(recs), unit
+        )
         hq.start()
         # the demo hotlist reaches the car the way a real one does: signed by HQ, over MQTT
         # (a snapshot: this broker is new, and holds no retained list yet)
-        version = hq.publish_hotlist(read_csv(Path(cfg.hotlist.path)),
-                                     signing_key(keys / "hq-hotlist.key"), snapshot=True)
+        version = hq.publish_hotlist(
+            read_csv(Path(cfg.hotlist.path)), signing_key(keys / "hq-hotlist.key"), snapshot=True
+        )
         log.info("hq: published the demo hotlist, version %d", version)
         hq.publish_roster(demo.demo_roster(), signing_key(keys / "hq-hotlist.key"))
-        notes = {b: "" if st == "active" and t else f" ({st if st != 'active' else 'untrained'})"
-                 for b, _, _, _, t, st in demo.DEMO_USERS}
-        print("demo accounts (badge = PIN): " + ", ".join(
-            f"{b} {r}{notes[b]}" for b, _, r, _, _, _ in demo.DEMO_USERS), flush=True)
+        notes = {
+            b: "" if st == "active" and t else f" ({st if st != 'active' else 'untrained'})"
+            for b, _, _, _, t, st in demo.DEMO_USERS
+        }
+        print(
+            "demo accounts (badge = PIN): "
+            + ", ".join(f"{b} {r}{notes[b]}" for b, _, r, _, _, _ in demo.DEMO_USERS),
+            flush=True,
+        )
         cfg.hotlist.public_key = str(keys / "hq-hotlist.key.pub")
         cfg.hotlist.path = ""
     print(f"alprd demo: state in {state}; broker {cfg.uplink.broker}", flush=True)
@@ -73,11 +85,14 @@ def main(a: argparse.Namespace) -> int:
         daemon.install_signal_handlers()
         if daemon.page:
             print(f"in-car page: {daemon.page.url}", flush=True)
-        daemon.run(until=daemon.all_sources_finished if a.once else None,
-                   drain_s=10.0 if a.once else 0.0)
+        daemon.run(
+            until=daemon.all_sources_finished if a.once else None, drain_s=10.0 if a.once else 0.0
+        )
         if hq is not None:
-            print(f"hq: {hq.store.count('read')} reads, {hq.store.count('hit')} hits stored",
-                  flush=True)
+            print(
+                f"hq: {hq.store.count('read')} reads, {hq.store.count('hit')} hits stored",
+                flush=True,
+            )
     finally:
         if hq:
             hq.stop()

@@ -1,11 +1,12 @@
 """A network camera for tests and benchmarks: JPEG frames served as an endless MJPEG stream
 over HTTP (what OpenCV reads from an IP camera), on a fixed port, until stopped."""
+
 from __future__ import annotations
 
-from typing import Any
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 class MjpegServer:
@@ -31,9 +32,12 @@ class MjpegServer:
                     while not stop.is_set():
                         frame = frames[n % len(frames)]
                         n += 1
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
-                                         + f"Content-Length: {len(frame)}\r\n\r\n".encode()
-                                         + frame + b"\r\n")
+                        self.wfile.write(
+                            b"--frame\r\nContent-Type: image/jpeg\r\n"
+                            + f"Content-Length: {len(frame)}\r\n\r\n".encode()
+                            + frame
+                            + b"\r\n"
+                        )
                         due += period
                         stop.wait(max(0.0, due - time.monotonic()))
                 except OSError:

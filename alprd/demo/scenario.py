@@ -1,9 +1,10 @@
 """The demo's scenario: its assets, its embedded configuration and its user roster."""
+
 from __future__ import annotations
 
-from typing import Any
 import os
 from pathlib import Path
+from typing import Any
 
 ASSETS = Path(__file__).parent / "assets"
 CLIP = ASSETS / "clip.mp4"
@@ -24,11 +25,15 @@ def demo_defaults(state_dir: Path, loop: bool = True) -> dict[str, Any]:
         "capture": {"cameras": [{"id": "rear", "source": str(CLIP), "loop": loop}]},
         "gps": {"port": str(TRACK), "replay_loop": loop, "replay_retime": True},
         "hotlist": {"path": str(HOTLIST)},
-        "store": {"path": str(state_dir / "alprd.db"),
-                  "key_file": str(state_dir / "keys" / "data.key")},
-        "uplink": {"ca_file": str(state_dir / "keys" / "ca.crt"),
-                   "cert_file": str(state_dir / "keys" / "device.crt"),
-                   "key_file": str(state_dir / "keys" / "device.key")},
+        "store": {
+            "path": str(state_dir / "alprd.db"),
+            "key_file": str(state_dir / "keys" / "data.key"),
+        },
+        "uplink": {
+            "ca_file": str(state_dir / "keys" / "ca.crt"),
+            "cert_file": str(state_dir / "keys" / "device.crt"),
+            "key_file": str(state_dir / "keys" / "device.key"),
+        },
         "ui": {"listen": "127.0.0.1:8080"},
     }
 
@@ -48,4 +53,5 @@ DEMO_USERS = [
 
 def demo_roster() -> list[dict[str, Any]]:
     from alprd.protocol import roster_user
+
     return [roster_user(b, n, r, pin, t, status=st) for b, n, r, pin, t, st in DEMO_USERS]

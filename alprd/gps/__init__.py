@@ -2,6 +2,7 @@
 
 The serial reader and the track: reader.py; sentences: nmea.py.
 """
+
 from alprd.gps.reader import FixBuilder, GpsReader, GpsTrack
 
 __all__ = ["FixBuilder", "GpsReader", "GpsTrack"]

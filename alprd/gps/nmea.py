@@ -6,13 +6,13 @@ value outside it refuses the sentence: positions outside the globe, non-finite n
 quality of 99999999999999999999 (which once stopped the car: SQLite's INTEGER is 64 bits),
 so nothing out of range ever reaches a fix, the database or HQ. Times and dates must name a
 real instant."""
+
 from __future__ import annotations
 
-from typing import Any
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-
+from typing import Any
 
 # the ranges NMEA 0183 (4.11) gives each field we read
 MAX_QUALITY = 8  # GGA fix quality: 0 none ... 6 estimated, 7 manual, 8 simulator
@@ -120,14 +120,24 @@ def _utc(t: str, date: str) -> str | None:
     frac = t[6:]
     digits = t[:6] + date + frac[1:]
     try:
-        if not (len(t) >= 6 and len(date) == 6 and digits.isascii() and digits.isdigit()
-                and (not frac or (frac[0] == "." and 1 < len(frac) <= 4))):
+        if not (
+            len(t) >= 6
+            and len(date) == 6
+            and digits.isascii()
+            and digits.isdigit()
+            and (not frac or (frac[0] == "." and 1 < len(frac) <= 4))
+        ):
             raise ValueError
-        datetime(2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]), int(t[0:2]),
-                 int(t[2:4]), int(t[4:6]))
+        datetime(
+            2000 + int(date[4:6]),
+            int(date[2:4]),
+            int(date[0:2]),
+            int(t[0:2]),
+            int(t[2:4]),
+            int(t[4:6]),
+        )
     except ValueError:
-        raise NmeaError(f"RMC: time {t[:12]!r} and date {date[:8]!r} are not an instant") \
-            from None
+        raise NmeaError(f"RMC: time {t[:12]!r} and date {date[:8]!r} are not an instant") from None
     return f"20{date[4:6]}-{date[2:4]}-{date[0:2]}T{t[0:2]}:{t[2:4]}:{t[4:6]}{frac}Z"
 
 
@@ -140,9 +150,11 @@ def rmc(s: Sentence) -> dict[str, Any]:
     if len(s.fields) < 9:
         raise NmeaError(f"RMC: {len(s.fields)} fields, need 9")
     t, status, date = _field(s, 0), _field(s, 1), _field(s, 8)
-    out: dict[str, Any] = {"valid": status == "A",
-           "lat": _coord(_field(s, 2), _field(s, 3), 2, "latitude", "RMC"),
-           "lon": _coord(_field(s, 4), _field(s, 5), 3, "longitude", "RMC")}
+    out: dict[str, Any] = {
+        "valid": status == "A",
+        "lat": _coord(_field(s, 2), _field(s, 3), 2, "latitude", "RMC"),
+        "lon": _coord(_field(s, 4), _field(s, 5), 3, "longitude", "RMC"),
+    }
     knots = _float(_field(s, 6), "speed", "RMC", MAX_KNOTS)
     out["speed_kmh"] = knots * 1.852 if knots is not None else None
     out["course"] = _float(_field(s, 7), "course", "RMC", 360)
@@ -156,22 +168,28 @@ def rmc(s: Sentence) -> dict[str, Any]:
 def gga(s: Sentence) -> dict[str, Any]:
     if len(s.fields) < 8:
         raise NmeaError(f"GGA: {len(s.fields)} fields, need 8")
-    return {"time": _field(s, 0),
-            "lat": _coord(_field(s, 1), _field(s, 2), 2, "latitude", "GGA"),
-            "lon": _coord(_field(s, 3), _field(s, 4), 3, "longitude", "GGA"),
-            "quality": _int(_field(s, 5), "fix quality", "GGA", MAX_QUALITY) or 0,
-            "satellites": _int(_field(s, 6), "satellite count", "GGA", MAX_SATELLITES),
-            "hdop": _float(_field(s, 7), "HDOP", "GGA", MAX_DOP)}
+    return {
+        "time": _field(s, 0),
+        "lat": _coord(_field(s, 1), _field(s, 2), 2, "latitude", "GGA"),
+        "lon": _coord(_field(s, 3), _field(s, 4), 3, "longitude", "GGA"),
+        "quality": _int(_field(s, 5), "fix quality", "GGA", MAX_QUALITY) or 0,
+        "satellites": _int(_field(s, 6), "satellite count", "GGA", MAX_SATELLITES),
+        "hdop": _float(_field(s, 7), "HDOP", "GGA", MAX_DOP),
+    }
 
 
 def vtg(s: Sentence) -> dict[str, Any]:
-    return {"course": _float(_field(s, 0), "course", "VTG", 360),
-            "speed_kmh": _float(_field(s, 6), "speed", "VTG", MAX_KNOTS * 1.852)}
+    return {
+        "course": _float(_field(s, 0), "course", "VTG", 360),
+        "speed_kmh": _float(_field(s, 6), "speed", "VTG", MAX_KNOTS * 1.852),
+    }
 
 
 def gsa(s: Sentence) -> dict[str, Any]:
-    return {"fix_type": _int(_field(s, 1), "fix type", "GSA", 3) or 1,
-            "hdop": _float(_field(s, 15), "HDOP", "GSA", MAX_DOP)}
+    return {
+        "fix_type": _int(_field(s, 1), "fix type", "GSA", 3) or 1,
+        "hdop": _float(_field(s, 15), "HDOP", "GSA", MAX_DOP),
+    }
 
 
 PARSERS = {"RMC": rmc, "GGA": gga, "VTG": vtg, "GSA": gsa}
@@ -203,8 +221,7 @@ def retimed(log: bytes, start: datetime, repeat: int = 1) -> bytes:
         t = None
         try:
             if kind == "RMC" and len(f) > 9 and len(f[9]) == 6:
-                t = datetime.strptime(f[9] + f[1][:6], "%d%m%y%H%M%S").replace(
-                    tzinfo=timezone.utc)
+                t = datetime.strptime(f[9] + f[1][:6], "%d%m%y%H%M%S").replace(tzinfo=timezone.utc)
             elif kind == "GGA" and len(f) > 1 and len(f[1]) >= 6:
                 tod = datetime.strptime(f[1][:6], "%H%M%S").time()
                 stamps.append(("GGA", tod))  # resolved below, once an RMC gives the date

@@ -3,6 +3,7 @@
 A serial timeout is silence, not end of stream; a vanished device is reopened; a fix older
 than stale_after_s (monotonic clock) is stale.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -68,10 +69,17 @@ class GpsTrack:
         if b.mono - a.mono > self.stale_after_s:
             return a if mono - a.mono <= self.stale_after_s else None
         t = (mono - a.mono) / (b.mono - a.mono) if b.mono > a.mono else 0.0
-        return Fix(lat=a.lat + (b.lat - a.lat) * t, lon=a.lon + (b.lon - a.lon) * t,
-                   mono=mono, utc=a.utc, quality=min(a.quality, b.quality),
-                   hdop=a.hdop, satellites=a.satellites, speed_kmh=a.speed_kmh,
-                   course=a.course)
+        return Fix(
+            lat=a.lat + (b.lat - a.lat) * t,
+            lon=a.lon + (b.lon - a.lon) * t,
+            mono=mono,
+            utc=a.utc,
+            quality=min(a.quality, b.quality),
+            hdop=a.hdop,
+            satellites=a.satellites,
+            speed_kmh=a.speed_kmh,
+            course=a.course,
+        )
 
 
 class FixBuilder:
@@ -134,8 +142,9 @@ class FixBuilder:
         if key != self.current:
             for older in [k for k in self.epochs if k != key]:
                 self._emit(older)  # its GGA (or RMC) is not coming any more
-        ep = self.epochs.setdefault(key, {"rmc": None, "gga": None, "extra": {},
-                                          "mono": None, "done": False})
+        ep = self.epochs.setdefault(
+            key, {"rmc": None, "gga": None, "extra": {}, "mono": None, "done": False}
+        )
         ep[kind] = data
         if kind == "rmc":
             ep["mono"] = mono
@@ -157,21 +166,36 @@ class FixBuilder:
             return
         if gga and gga["quality"] == 0:
             return  # the receiver says this epoch has no fix, whatever RMC says
+
         def pick(k: str, *srcs: dict[str, Any]) -> Any:  # the first source that has field k
             return next((d[k] for d in srcs if d.get(k) is not None), None)
 
-        self.track.add(Fix(lat=rmc["lat"], lon=rmc["lon"], mono=ep["mono"], utc=rmc.get("utc"),
-                           quality=gga.get("quality") or 1, hdop=pick("hdop", gga, extra),
-                           satellites=gga.get("satellites"),
-                           speed_kmh=pick("speed_kmh", rmc, extra),
-                           course=pick("course", rmc, extra)))
+        self.track.add(
+            Fix(
+                lat=rmc["lat"],
+                lon=rmc["lon"],
+                mono=ep["mono"],
+                utc=rmc.get("utc"),
+                quality=gga.get("quality") or 1,
+                hdop=pick("hdop", gga, extra),
+                satellites=gga.get("satellites"),
+                speed_kmh=pick("speed_kmh", rmc, extra),
+                course=pick("course", rmc, extra),
+            )
+        )
 
 
 class GpsReader(Worker):
     """A thread reading NMEA from a serial port or replaying a log file at its recorded pace."""
 
-    def __init__(self, port: str, track: GpsTrack, baud: int = 9600,
-                 replay_loop: bool = False, replay_retime: bool = False) -> None:
+    def __init__(
+        self,
+        port: str,
+        track: GpsTrack,
+        baud: int = 9600,
+        replay_loop: bool = False,
+        replay_retime: bool = False,
+    ) -> None:
         super().__init__("gps")
         self.port = port
         self.track = track

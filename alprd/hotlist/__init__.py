@@ -2,6 +2,7 @@
 
 The list: hotlist.py; its CSV form: csvfile.py; matching: index.py; signed sync: sync.py.
 """
+
 from alprd.hotlist.csvfile import COLUMNS, HotlistError, normalise, read_csv
 from alprd.hotlist.hotlist import Hotlist
 

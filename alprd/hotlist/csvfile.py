@@ -1,5 +1,6 @@
 """The hotlist as a CSV file (a local list, or HQ's input); any malformed row rejects the whole
 file, so a list is never half-applied. HQ reads it too: it imports nothing of the matcher."""
+
 from __future__ import annotations
 
 import csv
@@ -39,8 +40,15 @@ def read_csv(path: Path) -> list[HotlistEntry]:
             priority = int(row.get("priority") or 1)
         except ValueError as exc:
             raise HotlistError(f"{path}: row {n}: bad priority {row.get('priority')!r}") from exc
-        entries.append(HotlistEntry(plate=plate, state=(row.get("state") or "").strip().upper()
-                                    or None, list_type=list_type, source=str(path),
-                                    reason=(row.get("reason") or "").strip(), priority=priority,
-                                    case_number=(row.get("case_number") or "").strip() or None))
+        entries.append(
+            HotlistEntry(
+                plate=plate,
+                state=(row.get("state") or "").strip().upper() or None,
+                list_type=list_type,
+                source=str(path),
+                reason=(row.get("reason") or "").strip(),
+                priority=priority,
+                case_number=(row.get("case_number") or "").strip() or None,
+            )
+        )
     return entries

@@ -3,6 +3,7 @@
 The list comes signed from HQ (sync.py) or from a local CSV file (csvfile.py); matching is
 index.py.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,16 +21,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 class Hotlist:
     """The vehicle's list and its matching rules; replace() swaps the whole list atomically."""
 
-    def __init__(self, entries: list[HotlistEntry] | None = None, *, max_substitutions: int = 1,
-                 one_off: bool = False, confusions: Iterable[str] = DEFAULT_CONFUSIONS,
-                 state_mismatch: str = "alert", skip: tuple[str, ...] = (),
-                 min_probability: float = 0.1) -> None:
+    def __init__(
+        self,
+        entries: list[HotlistEntry] | None = None,
+        *,
+        max_substitutions: int = 1,
+        one_off: bool = False,
+        confusions: Iterable[str] = DEFAULT_CONFUSIONS,
+        state_mismatch: str = "alert",
+        skip: tuple[str, ...] = (),
+        min_probability: float = 0.1,
+    ) -> None:
         self.confusions = tuple(confusions)
-        self.matcher = Matcher(Index.build([], self.confusions), max_substitutions, one_off,
-                               state_mismatch, tuple(skip), min_probability=min_probability)
+        self.matcher = Matcher(
+            Index.build([], self.confusions),
+            max_substitutions,
+            one_off,
+            state_mismatch,
+            tuple(skip),
+            min_probability=min_probability,
+        )
         if entries:
             self.replace(entries)
 
@@ -37,9 +52,14 @@ class Hotlist:
     def from_config(cls, cfg: HotlistConfig) -> Hotlist:
         """The matcher as configured, with the entries of cfg.path (a CSV) when set; a file
         that cannot be used leaves the list empty and says why."""
-        hotlist = cls(max_substitutions=cfg.max_substitutions, one_off=cfg.one_off,
-                      confusions=cfg.confusions, state_mismatch=cfg.state_mismatch,
-                      skip=tuple(cfg.skip), min_probability=cfg.nbest_min_probability)
+        hotlist = cls(
+            max_substitutions=cfg.max_substitutions,
+            one_off=cfg.one_off,
+            confusions=cfg.confusions,
+            state_mismatch=cfg.state_mismatch,
+            skip=tuple(cfg.skip),
+            min_probability=cfg.nbest_min_probability,
+        )
         if getattr(cfg, "path", None):
             try:
                 hotlist.replace(read_csv(Path(cfg.path)))
@@ -54,8 +74,13 @@ class Hotlist:
     def __len__(self) -> int:
         return len(self.matcher.index)
 
-    def match(self, text: str, state: str | None = None, now: float | None = None,
-              candidates: tuple[tuple[str, float], ...] = ()) -> list[Match]:
+    def match(
+        self,
+        text: str,
+        state: str | None = None,
+        now: float | None = None,
+        candidates: tuple[tuple[str, float], ...] = (),
+    ) -> list[Match]:
         """Entries this read hits, best first, each saying which rule matched. now: the
         read's time (UTC epoch seconds) against which entries expire; the car passes its
         trusted time, not the system clock, which may run far ahead of GPS (#32 item 13).

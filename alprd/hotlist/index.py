@@ -7,6 +7,7 @@ finds every candidate, and the candidates are then checked character by characte
 live in numpy arrays (about 30 bytes each) plus one blob of their text fields; an update builds
 a new index beside the old one and swaps a single reference, so matching never waits.
 """
+
 from __future__ import annotations
 
 import io
@@ -98,8 +99,9 @@ def _masked(a: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """a[keep], in slices."""
     if keep.all():
         return a
-    return np.concatenate([a[s:s + CHUNK][keep[s:s + CHUNK]] for s in range(0, len(a), CHUNK)]
-                          or [a[:0]])
+    return np.concatenate(
+        [a[s : s + CHUNK][keep[s : s + CHUNK]] for s in range(0, len(a), CHUNK)] or [a[:0]]
+    )
 
 
 def _merge(old: np.ndarray, at: np.ndarray, new: np.ndarray) -> np.ndarray:
@@ -112,9 +114,9 @@ def _merge(old: np.ndarray, at: np.ndarray, new: np.ndarray) -> np.ndarray:
     out[dest] = new
     taken = 0
     for s in range(0, total, CHUNK):
-        slot = ~is_new[s:s + CHUNK]
+        slot = ~is_new[s : s + CHUNK]
         n = int(slot.sum())
-        out[s:s + CHUNK][slot] = old[taken:taken + n]
+        out[s : s + CHUNK][slot] = old[taken : taken + n]
         taken += n
     return out
 
@@ -127,10 +129,21 @@ class Index:
     append-only table (detail). An update adds one chunk and permutes only fixed-size arrays:
     no step holds the interpreter long enough to stall matching in another thread."""
 
-    def __init__(self, fkey: np.ndarray, plate: np.ndarray, state: np.ndarray,
-                 meta: np.ndarray, toff: np.ndarray, tlen: np.ndarray, detail: np.ndarray,
-                 chunks: Iterable[bytes], details: list[str], states: list[str],
-                 fold: dict[str, str], version: int = 0) -> None:
+    def __init__(
+        self,
+        fkey: np.ndarray,
+        plate: np.ndarray,
+        state: np.ndarray,
+        meta: np.ndarray,
+        toff: np.ndarray,
+        tlen: np.ndarray,
+        detail: np.ndarray,
+        chunks: Iterable[bytes],
+        details: list[str],
+        states: list[str],
+        fold: dict[str, str],
+        version: int = 0,
+    ) -> None:
         self.fkey, self.plate, self.state, self.meta = fkey, plate, state, meta
         self.toff, self.tlen, self.detail, self.chunks = toff, tlen, detail, tuple(chunks)
         self.details = details  # append-only list shared by successive indexes
@@ -142,11 +155,26 @@ class Index:
 
     # -- building -----------------------------------------------------------------------
     @classmethod
-    def build(cls, entries: Iterable[HotlistEntry],
-              confusions: Iterable[str] = DEFAULT_CONFUSIONS, version: int = 0) -> Index:
-        empty = cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.uint16),
-                    np.empty(0, META), np.empty(0, np.int64), np.empty(0, np.int32),
-                    np.empty(0, np.uint32), (), [], [""], fold_table(confusions), version)
+    def build(
+        cls,
+        entries: Iterable[HotlistEntry],
+        confusions: Iterable[str] = DEFAULT_CONFUSIONS,
+        version: int = 0,
+    ) -> Index:
+        empty = cls(
+            np.empty(0, np.int64),
+            np.empty(0, np.int64),
+            np.empty(0, np.uint16),
+            np.empty(0, META),
+            np.empty(0, np.int64),
+            np.empty(0, np.int32),
+            np.empty(0, np.uint32),
+            (),
+            [],
+            [""],
+            fold_table(confusions),
+            version,
+        )
         return empty.with_changes(list(entries), [], version)
 
     def _state_codes(self, entries: Sequence[HotlistEntry]) -> tuple[np.ndarray, list[str]]:
@@ -161,16 +189,16 @@ class Index:
             out[i] = code[st]
         return out, states
 
-    def with_changes(self, add: list[Entry], remove: list[tuple[str, str | None]],
-                     version: int) -> "Index":
+    def with_changes(
+        self, add: list[Entry], remove: list[tuple[str, str | None]], version: int
+    ) -> "Index":
         """A new index: this one minus `remove` (plate, state; state None = every state) plus
         `add` (an added plate and state replaces the entry it had)."""
         keep = np.ones(len(self), bool)
         targets = list(remove) + [(e.plate, e.state or "") for e in add] if len(self) else []
         if targets:
             exact = np.fromiter((pack(p) for p, _ in targets), np.int64, len(targets))
-            folded = np.fromiter((pack(p, self.fold) for p, _ in targets), np.int64,
-                                 len(targets))
+            folded = np.fromiter((pack(p, self.fold) for p, _ in targets), np.int64, len(targets))
             lo = np.searchsorted(self.fkey, folded, "left")
             hi = np.searchsorted(self.fkey, folded, "right")
             state_code = {st: i for i, st in enumerate(self.states)}
@@ -203,24 +231,45 @@ class Index:
             np.cumsum(tlen[:-1], out=toff[1:])
         toff |= len(self.chunks) << 40
         order = np.argsort(fkey, kind="stable")
-        arrays_old = (self.fkey, self.plate, self.state, self.meta, self.toff, self.tlen,
-                      self.detail)
-        arrays_new = (fkey, plate, state, _meta(add), toff, tlen, detail)
+        arrays_old = (
+            self.fkey,
+            self.plate,
+            self.state,
+            self.meta,
+            self.toff,
+            self.tlen,
+            self.detail,
+        )
+        arrays_new: tuple[np.ndarray, ...] = (fkey, plate, state, _meta(add), toff, tlen, detail)
         kept = [_masked(a, keep) for a in arrays_old]
         at = np.searchsorted(kept[0], fkey[order])
         merged = [_merge(k, at, n[order]) for k, n in zip(kept, arrays_new)]
         m_fkey, m_plate, m_state, m_meta, m_toff, m_tlen, m_detail = merged
-        new = Index(m_fkey, m_plate, m_state, m_meta, m_toff, m_tlen, m_detail,
-                    self.chunks + (b"".join(texts),), details, states, self.fold, version)
+        new = Index(
+            m_fkey,
+            m_plate,
+            m_state,
+            m_meta,
+            m_toff,
+            m_tlen,
+            m_detail,
+            self.chunks + (b"".join(texts),),
+            details,
+            states,
+            self.fold,
+            version,
+        )
         new._detail_code = code
         return new
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.fkey, self.plate, self.state, self.meta, self.toff, self.tlen,
-                  self.detail)
-        return int(sum(a.nbytes for a in arrays) + sum(len(c) for c in self.chunks)
-                   + sum(len(d) + 50 for d in self.details))
+        arrays = (self.fkey, self.plate, self.state, self.meta, self.toff, self.tlen, self.detail)
+        return int(
+            sum(a.nbytes for a in arrays)
+            + sum(len(c) for c in self.chunks)
+            + sum(len(d) + 50 for d in self.details)
+        )
 
     # -- persistence --------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -228,28 +277,49 @@ class Index:
         texts, tlen = [], self.tlen
         for i in range(len(self)):
             chunk, off = divmod(int(self.toff[i]), 1 << 40)
-            texts.append(self.chunks[chunk][off:off + int(tlen[i])])
+            texts.append(self.chunks[chunk][off : off + int(tlen[i])])
         toff = np.zeros(len(self), np.int64)
         if len(self):
             np.cumsum(tlen[:-1], out=toff[1:])
         fold = "".join(self.fold[c] for c in ALPHABET)
         f = io.BytesIO()
-        np.savez(f, fkey=self.fkey, plate=self.plate, state=self.state, meta=self.meta,
-                 toff=toff, tlen=tlen, detail=self.detail,
-                 details=np.array(self.details[:int(self.detail.max()) + 1 if len(self)
-                                               else 0], dtype=str),
-                 blob=np.frombuffer(b"".join(texts), np.uint8),
-                 states=np.array(self.states), fold=np.array(fold),
-                 version=np.array(self.version))
+        np.savez(
+            f,
+            fkey=self.fkey,
+            plate=self.plate,
+            state=self.state,
+            meta=self.meta,
+            toff=toff,
+            tlen=tlen,
+            detail=self.detail,
+            details=np.array(
+                self.details[: int(self.detail.max()) + 1 if len(self) else 0], dtype=str
+            ),
+            blob=np.frombuffer(b"".join(texts), np.uint8),
+            states=np.array(self.states),
+            fold=np.array(fold),
+            version=np.array(self.version),
+        )
         return f.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Index":
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             fold = dict(zip(ALPHABET, str(z["fold"])))
-            return cls(z["fkey"], z["plate"], z["state"], z["meta"], z["toff"], z["tlen"],
-                       z["detail"], (z["blob"].tobytes(),), [str(d) for d in z["details"]],
-                       [str(s) for s in z["states"]], fold, int(z["version"]))
+            return cls(
+                z["fkey"],
+                z["plate"],
+                z["state"],
+                z["meta"],
+                z["toff"],
+                z["tlen"],
+                z["detail"],
+                (z["blob"].tobytes(),),
+                [str(d) for d in z["details"]],
+                [str(s) for s in z["states"]],
+                fold,
+                int(z["version"]),
+            )
 
     def save(self, path: Path | str) -> None:
         """Written in clear (benchmarks, tests); the car seals it (hotlist.sync)."""
@@ -261,18 +331,27 @@ class Index:
 
     # -- matching -----------------------------------------------------------------------
     def _range(self, key: int) -> tuple[int, int]:
-        return (int(np.searchsorted(self.fkey, key, "left")),
-                int(np.searchsorted(self.fkey, key, "right")))
+        return (
+            int(np.searchsorted(self.fkey, key, "left")),
+            int(np.searchsorted(self.fkey, key, "right")),
+        )
 
     def entry(self, i: int) -> Entry:
         chunk, off = divmod(int(self.toff[i]), 1 << 40)
-        case = self.chunks[chunk][off:off + int(self.tlen[i])].decode()
+        case = self.chunks[chunk][off : off + int(self.tlen[i])].decode()
         reason, source, entered = (self.details[int(self.detail[i])].split(SEP) + ["", ""])[:3]
         m = self.meta[i]
-        return Entry(plate=unpack(int(self.plate[i])), state=self.states[self.state[i]] or None,
-                     list_type=LIST_TYPES[m["list_type"]], reason=reason,
-                     priority=int(m["priority"]), case_number=case or None, source=source,
-                     entered_utc=entered, expires=float(m["expires"]))
+        return Entry(
+            plate=unpack(int(self.plate[i])),
+            state=self.states[self.state[i]] or None,
+            list_type=LIST_TYPES[m["list_type"]],
+            reason=reason,
+            priority=int(m["priority"]),
+            case_number=case or None,
+            source=source,
+            entered_utc=entered,
+            expires=float(m["expires"]),
+        )
 
     def candidates(self, text: str, one_off: bool) -> list[tuple[int, str]]:
         """(row, read-side variant) whose folded key matches the read or, with one_off, the
@@ -280,7 +359,7 @@ class Index:
         fold = self.fold
         variants = [text]
         if one_off:
-            variants += [text[:i] + text[i + 1:] for i in range(len(text))]
+            variants += [text[:i] + text[i + 1 :] for i in range(len(text))]
             if len(text) < MAX_LEN - 1:
                 reps = sorted(set(fold.values()))
                 variants += [text[:i] + c + text[i:] for i in range(len(text) + 1) for c in reps]

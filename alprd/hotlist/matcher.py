@@ -1,5 +1,6 @@
 """The matching rules around an Index: exact, look-alike, one extra or missing character, and
 the reader's n-best candidates; the state compared; the best first."""
+
 from __future__ import annotations
 
 import time
@@ -21,10 +22,16 @@ class Match:
 class Matcher:
     """The matching rules around an Index; swap() installs a new index atomically."""
 
-    def __init__(self, index: Index | None = None, max_substitutions: int = 1,
-                 one_off: bool = False, state_mismatch: str = "alert",
-                 skip: tuple[str, ...] = (), min_length: int = 3,
-                 min_probability: float = 0.1) -> None:
+    def __init__(
+        self,
+        index: Index | None = None,
+        max_substitutions: int = 1,
+        one_off: bool = False,
+        state_mismatch: str = "alert",
+        skip: tuple[str, ...] = (),
+        min_length: int = 3,
+        min_probability: float = 0.1,
+    ) -> None:
         self.index = index or Index.build([])
         self.min_probability = min_probability  # a candidate's, to be matched (n-best)
         self.max_substitutions = max_substitutions
@@ -37,11 +44,20 @@ class Matcher:
         self.index = index  # one reference assignment: readers see the old or the new list
 
     def degenerate(self, text: str) -> bool:
-        return (len(text) < self.min_length or len(text) >= MAX_LEN or text in self.skip
-                or len(set(text)) == 1)
+        return (
+            len(text) < self.min_length
+            or len(text) >= MAX_LEN
+            or text in self.skip
+            or len(set(text)) == 1
+        )
 
-    def match(self, text: str, state: str | None = None, now: float | None = None,
-              candidates: tuple[tuple[str, float], ...] = ()) -> list[Match]:
+    def match(
+        self,
+        text: str,
+        state: str | None = None,
+        now: float | None = None,
+        candidates: tuple[tuple[str, float], ...] = (),
+    ) -> list[Match]:
         """Entries the read hits, best first. candidates: the read's most probable texts
         with their probabilities (recognize/nbest.py); each at min_probability or more is
         matched too (exactly or by look-alikes, never one-off), as rule "n-best"."""
@@ -52,23 +68,39 @@ class Matcher:
         out: list[Match] = []
         seen: set[int] = set()
         if not self.degenerate(text):
-            out = [replace(m, candidate=text, probability=probability.get(text))
-                   for m in self._match(idx, text, self.one_off, state, now, seen)]
+            out = [
+                replace(m, candidate=text, probability=probability.get(text))
+                for m in self._match(idx, text, self.one_off, state, now, seen)
+            ]
         for cand, p in candidates:
             cand = "".join(ch for ch in cand.upper() if ch in CODE)
             if p < self.min_probability or cand == text or self.degenerate(cand):
                 continue
-            out += [replace(m, rule="n-best", differs=_differs(text, m.entry.plate),
-                            candidate=cand, probability=p)
-                    for m in self._match(idx, cand, False, state, now, seen)]
-        order = {"exact": 0, "look-alike": 1, "extra-character": 2, "missing-character": 2,
-                 "n-best": 3}
-        out.sort(key=lambda m: (order[m.rule], len(m.differs), -(m.probability or 0),
-                                m.entry.priority))
+            out += [
+                replace(
+                    m,
+                    rule="n-best",
+                    differs=_differs(text, m.entry.plate),
+                    candidate=cand,
+                    probability=p,
+                )
+                for m in self._match(idx, cand, False, state, now, seen)
+            ]
+        order = {
+            "exact": 0,
+            "look-alike": 1,
+            "extra-character": 2,
+            "missing-character": 2,
+            "n-best": 3,
+        }
+        out.sort(
+            key=lambda m: (order[m.rule], len(m.differs), -(m.probability or 0), m.entry.priority)
+        )
         return out
 
-    def _match(self, idx: Index, text: str, one_off: bool, state: str | None, now: float,
-               seen: set[int]) -> list[Match]:
+    def _match(
+        self, idx: Index, text: str, one_off: bool, state: str | None, now: float, seen: set[int]
+    ) -> list[Match]:
         out, tried = [], set()
         for i, variant in idx.candidates(text, one_off):
             if i in seen or i in tried:
@@ -109,5 +141,9 @@ def _differs(read: str, plate: str) -> tuple[int, ...]:
     long, else the first (a character lost or added there)."""
     if len(read) == len(plate):
         return tuple(k for k, (a, b) in enumerate(zip(read, plate)) if a != b)
-    return (next((k for k in range(min(len(read), len(plate))) if read[k] != plate[k]),
-                 min(len(read), len(plate))),)
+    return (
+        next(
+            (k for k in range(min(len(read), len(plate))) if read[k] != plate[k]),
+            min(len(read), len(plate)),
+        ),
+    )

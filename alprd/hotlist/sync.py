@@ -6,6 +6,7 @@ replayed update is refused with a one-line reason, and the last good list stays 
 good update is applied by building a new index and swapping it in (matching never waits),
 then saved, so a restart starts from it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,19 +41,27 @@ def _entry(d: Any) -> HotlistEntry:
     if not isinstance(d, dict):
         raise UpdateRefused("an entry is not an object")
     plate = d.get("plate")
-    if not (isinstance(plate, str) and 2 <= len(plate) <= 8 and plate.isalnum()
-            and plate == plate.upper()):
+    if not (
+        isinstance(plate, str)
+        and 2 <= len(plate) <= 8
+        and plate.isalnum()
+        and plate == plate.upper()
+    ):
         raise UpdateRefused(f"bad plate {plate!r}")
     if d.get("list_type") not in LIST_TYPES:
         raise UpdateRefused(f"bad list_type {d.get('list_type')!r} for {plate}")
     try:
-        return HotlistEntry(plate=plate, state=d.get("state") or None,
-                            list_type=d["list_type"], reason=str(d.get("reason") or ""),
-                            priority=int(d.get("priority") or 1),
-                            case_number=d.get("case_number") or None,
-                            source=str(d.get("source") or ""),
-                            entered_utc=str(d.get("entered_utc") or ""),
-                            expires=float(d.get("expires") or 0.0))
+        return HotlistEntry(
+            plate=plate,
+            state=d.get("state") or None,
+            list_type=d["list_type"],
+            reason=str(d.get("reason") or ""),
+            priority=int(d.get("priority") or 1),
+            case_number=d.get("case_number") or None,
+            source=str(d.get("source") or ""),
+            entered_utc=str(d.get("entered_utc") or ""),
+            expires=float(d.get("expires") or 0.0),
+        )
     except (TypeError, ValueError) as exc:
         raise UpdateRefused(f"bad field in entry {plate}: {exc}") from exc
 
@@ -60,10 +69,15 @@ def _entry(d: Any) -> HotlistEntry:
 class HotlistSync:
     """Applies verified updates to a Hotlist, keeps its version and age, persists it."""
 
-    def __init__(self, hotlist: Hotlist, public_key: Ed25519PublicKey, state_dir: Path,
-                 max_age_s: float = 86400.0,
-                 utc: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 sealer: Sealing | None = None) -> None:
+    def __init__(
+        self,
+        hotlist: Hotlist,
+        public_key: Ed25519PublicKey,
+        state_dir: Path,
+        max_age_s: float = 86400.0,
+        utc: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        sealer: Sealing | None = None,
+    ) -> None:
         self.utc = utc  # when a list arrived is data: it must survive a restart
         self.sealer = sealer  # the data key: the saved list (reasons, case numbers) is sealed
         self.hotlist = hotlist
@@ -91,8 +105,13 @@ class HotlistSync:
             self._write(data)
         self.version = index.version
         self.received_mono = self._saved_received_mono()
-        log.info("hotlist: version %d, %d entries from %s%s", self.version, len(index),
-                 self.path, " (stale)" if self.is_stale() else "")
+        log.info(
+            "hotlist: version %d, %d entries from %s%s",
+            self.version,
+            len(index),
+            self.path,
+            " (stale)" if self.is_stale() else "",
+        )
         return True
 
     def _saved_received_mono(self) -> float | None:
@@ -121,8 +140,7 @@ class HotlistSync:
                 result = self._apply(body)
         except UpdateRefused as exc:
             self.refused += 1
-            log.warning("hotlist: update refused: %s; version %d stays in force", exc,
-                        self.version)
+            log.warning("hotlist: update refused: %s; version %d stays in force", exc, self.version)
             raise
         self.received_mono = time.monotonic()
         self._save()
@@ -137,8 +155,7 @@ class HotlistSync:
             # the version held is accepted again: HQ re-publishes its list as a snapshot after
             # deltas (for cars that connect later), at the version the deltas reached
             if version < self.version:
-                raise UpdateRefused(f"snapshot {version} is older than {self.version} "
-                                    "(replayed)")
+                raise UpdateRefused(f"snapshot {version} is older than {self.version} (replayed)")
             entries = body.get("entries")
             if not isinstance(entries, list):
                 raise UpdateRefused("snapshot has no entries list")
@@ -149,11 +166,14 @@ class HotlistSync:
         elif kind == "hotlist.delta":
             base = body.get("from_version")
             if version <= self.version:
-                raise UpdateRefused(f"delta to {version} is not newer than {self.version} "
-                                    "(replayed)")
+                raise UpdateRefused(
+                    f"delta to {version} is not newer than {self.version} (replayed)"
+                )
             if base != self.version:
-                raise UpdateRefused(f"delta from {base} does not follow version "
-                                    f"{self.version} (out of order); waiting for a snapshot")
+                raise UpdateRefused(
+                    f"delta from {base} does not follow version "
+                    f"{self.version} (out of order); waiting for a snapshot"
+                )
             add = [_entry(d) for d in body.get("add") or []]
             removed = []
             for r in body.get("remove") or []:
@@ -167,8 +187,7 @@ class HotlistSync:
             raise UpdateRefused(f"unknown update kind {kind!r}")
         self.version = version
         self.created_utc = str(body.get("created_utc") or "")
-        return Applied(kind.split(".")[1], version, added, removed,
-                       bool(body.get("cancellation")))
+        return Applied(kind.split(".")[1], version, added, removed, bool(body.get("cancellation")))
 
     def _save(self) -> None:
         if self._write(self.hotlist.matcher.index.to_bytes()):
@@ -183,6 +202,5 @@ class HotlistSync:
             write_sealed(self.path, data, self.sealer)
             return True
         except OSError as exc:
-            log.error("hotlist: cannot save %s (%s); the list in memory is current", self.path,
-                      exc)
+            log.error("hotlist: cannot save %s (%s); the list in memory is current", self.path, exc)
             return False

@@ -7,6 +7,7 @@ schema: what both share; access: who may search; endpoint: MQTT ingest and publi
 keys: the signing and plate index keys; importers: NCIC and CLEW hotlist files;
 fleet: each car's health.
 """
+
 from __future__ import annotations
 
 from alprd.hq.access import DELETED_SEARCH_GROUNDS, AccessRefused
@@ -15,6 +16,12 @@ from alprd.hq.keys import signing_key
 from alprd.hq.records import HqStore
 from alprd.hq.store import RecordStore, open_store
 
-
-__all__ = ["DELETED_SEARCH_GROUNDS", "AccessRefused", "HqEndpoint", "HqStore", "RecordStore",
-           "open_store", "signing_key"]
+__all__ = [
+    "DELETED_SEARCH_GROUNDS",
+    "AccessRefused",
+    "HqEndpoint",
+    "HqStore",
+    "RecordStore",
+    "open_store",
+    "signing_key",
+]

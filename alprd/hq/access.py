@@ -4,6 +4,7 @@ A search needs one of the six purposes; logically deleted data is for an adminis
 with a listed ground and the approved Form 15.02.00 reference. Every search, allowed or
 refused, is written to HQ's access log (alprd.hq.records).
 """
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,6 @@ from datetime import datetime
 from typing import Any, Callable
 
 from alprd.protocol import PURPOSES
-
 
 # When logically deleted data may be searched (POL-10; Department Manual 3/568.53): one of these
 # grounds, approved on an Intradepartmental Correspondence, Form 15.02.00, whose reference
@@ -32,8 +32,9 @@ class AccessRefused(Exception):
     """A search the policy does not allow; the message says why (and it is logged)."""
 
 
-def refusal(role: str, purpose: str, include_deleted: bool, ground: str | None,
-            request_ref: str | None) -> str | None:
+def refusal(
+    role: str, purpose: str, include_deleted: bool, ground: str | None, request_ref: str | None
+) -> str | None:
     """Why the policy refuses this search, or None when it is allowed."""
     if role not in ("data_user", "administrator"):
         return f"role {role!r} may not search ALPR data"
@@ -48,17 +49,36 @@ def refusal(role: str, purpose: str, include_deleted: bool, ground: str | None,
     return None
 
 
-def access_row(utc: str | datetime, username: str, role: str, purpose: str, plate: str,
-               include_deleted: bool,
-               ground: str | None, request_ref: str | None, found: int,
-               why: str | None, seal: Callable[[str], str] = lambda text: text,
-               state: str | None = None) -> tuple[Any, ...]:
+def access_row(
+    utc: str | datetime,
+    username: str,
+    role: str,
+    purpose: str,
+    plate: str,
+    include_deleted: bool,
+    ground: str | None,
+    request_ref: str | None,
+    found: int,
+    why: str | None,
+    seal: Callable[[str], str] = lambda text: text,
+    state: str | None = None,
+) -> tuple[Any, ...]:
     """The access log's row for a search, allowed or refused (both back ends); seal: seals
     the query (the plate searched for, and the state where one was given) at rest, as the
     store's bodies."""
     query = {"plate": plate, **({"state": state} if state else {})}
-    return (utc, username, role, "search_deleted" if include_deleted else "search", purpose,
-            seal(json.dumps(query)), ground, request_ref, None if why else found, why)
+    return (
+        utc,
+        username,
+        role,
+        "search_deleted" if include_deleted else "search",
+        purpose,
+        seal(json.dumps(query)),
+        ground,
+        request_ref,
+        None if why else found,
+        why,
+    )
 
 
 def in_state(body: dict[str, Any], state: str | None) -> bool:

@@ -1,22 +1,23 @@
 """`alprd hq`: the reference HQ endpoint as a service (docs/hq-operations.md).
 
-  alprd hq [--workers N]      the leader: publishes the hotlist (re-imported whenever its file
-                              changes: deltas, cancellations), applies retention hourly
-                              (POL-09), refreshes the retained snapshot, serves the fleet
-                              page; with --workers, N ingest workers in child processes
-                              (restarted if one dies); without, it ingests itself
-  alprd hq --role ingest      one ingest worker (shared subscription), for systemd units
-  alprd hq status [--json]    each car's health, from the database
-  alprd hq broker-config      mosquitto's listener, ACL and revocation list for the fleet
-  alprd hq rotate-body-key    a new key seals every record body; the old keys are dropped
+alprd hq [--workers N]      the leader: publishes the hotlist (re-imported whenever its file
+                            changes: deltas, cancellations), applies retention hourly
+                            (POL-09), refreshes the retained snapshot, serves the fleet
+                            page; with --workers, N ingest workers in child processes
+                            (restarted if one dies); without, it ingests itself
+alprd hq --role ingest      one ingest worker (shared subscription), for systemd units
+alprd hq status [--json]    each car's health, from the database
+alprd hq broker-config      mosquitto's listener, ACL and revocation list for the fleet
+alprd hq rotate-body-key    a new key seals every record body; the old keys are dropped
 """
+
 from __future__ import annotations
 
 import argparse
 import logging
 import os
-import ssl
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -48,8 +49,9 @@ class BrokerTls:
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             ctx.load_cert_chain(cert, key)
         except (OSError, ssl.SSLError) as exc:
-            raise SystemExit(f"hq: TLS files unusable ({exc}): check --tls-ca, --tls-cert, "
-                             f"--tls-key") from exc
+            raise SystemExit(
+                f"hq: TLS files unusable ({exc}): check --tls-ca, --tls-cert, --tls-key"
+            ) from exc
         return ctx
 
 
@@ -58,15 +60,30 @@ def _tls(a: argparse.Namespace) -> BrokerTls | None:
         return None
     missing = [n for n in ("tls_ca", "tls_cert", "tls_key") if not getattr(a, n)]
     if missing:
-        raise SystemExit(f"hq: {a.broker} needs --tls-ca, --tls-cert and --tls-key "
-                         f"(HQ's certificate from `alprd provision`)")
+        raise SystemExit(
+            f"hq: {a.broker} needs --tls-ca, --tls-cert and --tls-key "
+            f"(HQ's certificate from `alprd provision`)"
+        )
     return BrokerTls(a.tls_ca, a.tls_cert, a.tls_key)
 
 
 def _spawn_worker(a: argparse.Namespace, i: int) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "alprd", "hq", "--role", "ingest", "--broker", a.broker,
-            "--db", a.db, "--topic-prefix", a.topic_prefix, "--client-id",
-            f"{a.client_id}-ingest-{i}"]
+    argv = [
+        sys.executable,
+        "-m",
+        "alprd",
+        "hq",
+        "--role",
+        "ingest",
+        "--broker",
+        a.broker,
+        "--db",
+        a.db,
+        "--topic-prefix",
+        a.topic_prefix,
+        "--client-id",
+        f"{a.client_id}-ingest-{i}",
+    ]
     for opt in ("index_key", "body_keys", "tls_ca", "tls_cert", "tls_key"):
         if getattr(a, opt):
             argv += [f"--{opt.replace('_', '-')}", getattr(a, opt)]
@@ -80,20 +97,29 @@ def broker_config(a: argparse.Namespace) -> int:
     import json
 
     from alprd.protocol.acl import certificate_cn, dynsec_config, mosquitto_tls_conf
+
     if not (a.tls_ca and a.tls_cert and a.tls_key and a.cars):
-        print("hq broker-config: needs --tls-ca, --tls-cert (the broker's and HQ's "
-              "certificate), --tls-key and --cars (the fleet's unit ids, one a line)",
-              file=sys.stderr)
+        print(
+            "hq broker-config: needs --tls-ca, --tls-cert (the broker's and HQ's "
+            "certificate), --tls-key and --cars (the fleet's unit ids, one a line)",
+            file=sys.stderr,
+        )
         return 2
     try:
-        cars = [u.strip() for u in Path(a.cars).read_text().splitlines()
-                if u.strip() and not u.startswith("#")]
-        rules = dynsec_config(a.topic_prefix, certificate_cn(Path(a.tls_cert).read_bytes()),
-                              cars)
+        cars = [
+            u.strip()
+            for u in Path(a.cars).read_text().splitlines()
+            if u.strip() and not u.startswith("#")
+        ]
+        rules = dynsec_config(a.topic_prefix, certificate_cn(Path(a.tls_cert).read_bytes()), cars)
         conf_text = mosquitto_tls_conf(
-            str(Path(a.tls_ca).resolve()), str(Path(a.tls_cert).resolve()),
-            str(Path(a.tls_key).resolve()), None, str(Path(a.crl).resolve()) if a.crl else None,
-            str((Path(a.out) / "alprd-fleet-dynsec.json").resolve()))
+            str(Path(a.tls_ca).resolve()),
+            str(Path(a.tls_cert).resolve()),
+            str(Path(a.tls_key).resolve()),
+            None,
+            str(Path(a.crl).resolve()) if a.crl else None,
+            str((Path(a.out) / "alprd-fleet-dynsec.json").resolve()),
+        )
     except (OSError, ValueError) as exc:
         print(f"hq broker-config: {exc}", file=sys.stderr)
         return 2
@@ -103,10 +129,15 @@ def broker_config(a: argparse.Namespace) -> int:
     rules_file.write_text(json.dumps(rules, indent=1) + "\n")
     host, _, port = a.listen.rpartition(":")
     conf = out / "alprd-fleet.conf"
-    conf.write_text("# made by `alprd hq broker-config` (docs/hq-operations.md)\n"
-                    "per_listener_settings false\n" f"listener {port} {host}\n" + conf_text)
-    print(f"wrote {conf} and {rules_file} ({len(cars)} cars): the broker must be able to "
-          "write the rules file (the plugin keeps its state there); restart it to apply")
+    conf.write_text(
+        "# made by `alprd hq broker-config` (docs/hq-operations.md)\n"
+        "per_listener_settings false\n"
+        f"listener {port} {host}\n" + conf_text
+    )
+    print(
+        f"wrote {conf} and {rules_file} ({len(cars)} cars): the broker must be able to "
+        "write the rules file (the plugin keeps its state there); restart it to apply"
+    )
     return 0
 
 
@@ -116,6 +147,7 @@ def rotate_body_key(a: argparse.Namespace) -> int:
     (the cars keep their records until HQ is back). Cut short, it is run again."""
     from alprd.hq import open_store
     from alprd.hq.sealing import add_key, body_keys_path, drop_old_keys
+
     setup_logging("INFO")
     ring = body_keys_path(a.db, a.body_keys)
     try:
@@ -125,11 +157,9 @@ def rotate_body_key(a: argparse.Namespace) -> int:
         store.close()
         drop_old_keys(ring)
     except (OSError, ValueError) as exc:
-        print(f"hq rotate-body-key: {exc}; the ring keeps every key: run it again",
-              file=sys.stderr)
+        print(f"hq rotate-body-key: {exc}; the ring keeps every key: run it again", file=sys.stderr)
         return 1
-    print(f"hq: {n} bodies sealed under the new key {new.current}; old keys dropped from "
-          f"{ring}")
+    print(f"hq: {n} bodies sealed under the new key {new.current}; old keys dropped from {ring}")
     return 0
 
 
@@ -138,11 +168,13 @@ def main(a: argparse.Namespace) -> int:
         return rotate_body_key(a)
     if getattr(a, "action", "serve") == "status":
         from alprd.hq.fleet import status_main
+
         return status_main(a)
     if getattr(a, "action", "serve") == "broker-config":
         return broker_config(a)
     from alprd.hq import HqEndpoint, signing_key
     from alprd.hq.importers import ImportRefused
+
     setup_logging("INFO")
     role = a.role
     ingest = role == "ingest" or (role == "leader" and not a.workers)
@@ -157,19 +189,28 @@ def main(a: argparse.Namespace) -> int:
             print(f"hq: hotlist refused, nothing published: {exc}", file=sys.stderr)
             return 2
         key = signing_key(Path(a.signing_key))
-    hq = HqEndpoint(a.broker, a.db, a.topic_prefix, client_id=a.client_id, tls=_tls(a),
-                    ingest=ingest, share=SHARE_GROUP if role == "ingest" else None,
-                    index_key=Path(a.index_key) if a.index_key else None,
-                    body_keys=Path(a.body_keys) if a.body_keys else None)
-    hq.on_records = lambda unit, recs: log.info("hq: stored %d record(s) from %s",
-                                                len(recs), unit)
+    hq = HqEndpoint(
+        a.broker,
+        a.db,
+        a.topic_prefix,
+        client_id=a.client_id,
+        tls=_tls(a),
+        ingest=ingest,
+        share=SHARE_GROUP if role == "ingest" else None,
+        index_key=Path(a.index_key) if a.index_key else None,
+        body_keys=Path(a.body_keys) if a.body_keys else None,
+    )
+    hq.on_records = lambda unit, recs: log.info("hq: stored %d record(s) from %s", len(recs), unit)
     hq.start()
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if role == "ingest":
-        print(f"alprd hq: ingest worker {a.client_id} on {a.broker} "
-              f"($share/{SHARE_GROUP}), storing in {hq.store.backend}", flush=True)
+        print(
+            f"alprd hq: ingest worker {a.client_id} on {a.broker} "
+            f"($share/{SHARE_GROUP}), storing in {hq.store.backend}",
+            flush=True,
+        )
         while not stop.wait(0.25):
             hq.supervise()
         hq.stop()
@@ -180,19 +221,22 @@ def main(a: argparse.Namespace) -> int:
     page = None
     if a.http:
         from alprd.hq.fleet import serve_page
+
         host, _, port = a.http.rpartition(":")
         page = serve_page(hq.store, host or "127.0.0.1", int(port))
-    print(f"alprd hq: listening on {a.broker}, storing in {hq.store.backend}"
-          f"{f', {a.workers} ingest workers' if a.workers else ''}"
-          f"{f', fleet page on http://{a.http}/' if a.http else ''}", flush=True)
+    print(
+        f"alprd hq: listening on {a.broker}, storing in {hq.store.backend}"
+        f"{f', {a.workers} ingest workers' if a.workers else ''}"
+        f"{f', fleet page on http://{a.http}/' if a.http else ''}",
+        flush=True,
+    )
     next_retention = time.monotonic()
     next_snapshot = time.monotonic() + SNAPSHOT_EVERY_S
     while not stop.wait(0.25):
         hq.supervise()
         for i, proc in list(workers.items()):
             if proc.poll() is not None and time.monotonic() >= respawn_at.get(i, 0.0):
-                log.error("hq: ingest worker %d ended (%s); starting it again", i,
-                          proc.returncode)
+                log.error("hq: ingest worker %d ended (%s); starting it again", i, proc.returncode)
                 workers[i] = _spawn_worker(a, i)
                 respawn_at[i] = time.monotonic() + WORKER_RESPAWN_S  # not in a tight loop
         if watch and hq.connected.is_set():
@@ -208,12 +252,16 @@ def main(a: argparse.Namespace) -> int:
             try:
                 logical, permanent = hq.store.apply_retention(datetime.now(timezone.utc))
                 if logical or permanent:
-                    log.info("hq: retention: %d logically deleted, %d permanently deleted",
-                             logical, permanent)
+                    log.info(
+                        "hq: retention: %d logically deleted, %d permanently deleted",
+                        logical,
+                        permanent,
+                    )
                 next_retention = time.monotonic() + 3600
             except Exception as exc:  # noqa: BLE001  HQ goes on; tried again in a minute
-                log.error("hq: retention not applied (%s: %s); again in a minute",
-                          type(exc).__name__, exc)
+                log.error(
+                    "hq: retention not applied (%s: %s); again in a minute", type(exc).__name__, exc
+                )
                 next_retention = time.monotonic() + 60
     for proc in workers.values():
         proc.terminate()
@@ -229,49 +277,100 @@ def main(a: argparse.Namespace) -> int:
 
 
 def add_arguments(sp: Any) -> None:  # argparse's subparsers (its class is private)
-    sp.add_argument("action", nargs="?",
-                    choices=("serve", "status", "broker-config", "rotate-body-key"),
-                    default="serve", help="serve (default): run HQ; status: each car's "
-                    "health; broker-config: write mosquitto's fleet listener and ACL; "
-                    "rotate-body-key: seal every record body under a new key")
+    sp.add_argument(
+        "action",
+        nargs="?",
+        choices=("serve", "status", "broker-config", "rotate-body-key"),
+        default="serve",
+        help="serve (default): run HQ; status: each car's "
+        "health; broker-config: write mosquitto's fleet listener and ACL; "
+        "rotate-body-key: seal every record body under a new key",
+    )
     sp.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
-    sp.add_argument("--db", default="hq.db",
-                    help="HQ's database: a SQLite file, or postgresql://USER@HOST/DB")
-    sp.add_argument("--body-keys", metavar="FILE", help=(
-        "the key ring that seals record bodies at rest (made on first use; default "
-        "DB.body-keys for SQLite, hq-body.keys for PostgreSQL): keep it apart from the "
-        "database's backups; rotate-body-key replaces its key"))
-    sp.add_argument("--index-key", metavar="FILE", help=(
-        "the plate index key (32 bytes, made on first use; default DB.index-key for SQLite, "
-        "hq-index.key for PostgreSQL): keep it with the backups"))
+    sp.add_argument(
+        "--db", default="hq.db", help="HQ's database: a SQLite file, or postgresql://USER@HOST/DB"
+    )
+    sp.add_argument(
+        "--body-keys",
+        metavar="FILE",
+        help=(
+            "the key ring that seals record bodies at rest (made on first use; default "
+            "DB.body-keys for SQLite, hq-body.keys for PostgreSQL): keep it apart from the "
+            "database's backups; rotate-body-key replaces its key"
+        ),
+    )
+    sp.add_argument(
+        "--index-key",
+        metavar="FILE",
+        help=(
+            "the plate index key (32 bytes, made on first use; default DB.index-key for SQLite, "
+            "hq-index.key for PostgreSQL): keep it with the backups"
+        ),
+    )
     sp.add_argument("--topic-prefix", default="alprd/v1")
-    sp.add_argument("--role", choices=("leader", "ingest"), default="leader",
-                    help="leader (default): publishing, retention, the page; ingest: one "
-                         "ingest worker on the shared subscription")
-    sp.add_argument("--workers", type=int, default=0, metavar="N",
-                    help="run N ingest workers (child processes) on a shared subscription")
-    sp.add_argument("--client-id", default=f"alprd-hq-{os.getpid()}",
-                    help="MQTT client id (unique per process)")
+    sp.add_argument(
+        "--role",
+        choices=("leader", "ingest"),
+        default="leader",
+        help="leader (default): publishing, retention, the page; ingest: one "
+        "ingest worker on the shared subscription",
+    )
+    sp.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N ingest workers (child processes) on a shared subscription",
+    )
+    sp.add_argument(
+        "--client-id", default=f"alprd-hq-{os.getpid()}", help="MQTT client id (unique per process)"
+    )
     sp.add_argument("--tls-ca", metavar="FILE", help="CA certificate (mqtts://)")
     sp.add_argument("--tls-cert", metavar="FILE", help="HQ's client certificate (mqtts://)")
     sp.add_argument("--tls-key", metavar="FILE", help="HQ's client key (mqtts://)")
-    sp.add_argument("--http", metavar="HOST:PORT",
-                    help="serve the fleet page (and /fleet.json) here, e.g. 127.0.0.1:8090")
+    sp.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="serve the fleet page (and /fleet.json) here, e.g. 127.0.0.1:8090",
+    )
     sp.add_argument("--json", action="store_true", help="status: JSON instead of a table")
     sp.add_argument("--out", default=".", help="broker-config: where to write the files")
-    sp.add_argument("--listen", default="0.0.0.0:8883",
-                    help="broker-config: the listener's address and port")
-    sp.add_argument("--cars", metavar="FILE", help=(
-        "broker-config: the fleet's unit ids (certificate CNs), one a line; a car added "
-        "later needs broker-config again and a broker restart"))
-    sp.add_argument("--crl", metavar="FILE",
-                    help="broker-config: the CA's revocation list (alprd provision --revoke)")
-    sp.add_argument("--hotlist", metavar="FILE", help=(
-        "publish this hotlist (signed), and again whenever the file changes: as a delta "
-        "against the last one, so a want removed withdraws the open alerts"))
-    sp.add_argument("--hotlist-format", choices=("csv", "ncic", "clew"), default="csv",
-                    help="csv: alprd's own (plate,state,list_type,reason,priority,case_number);"
-                         " ncic: an NCIC-style extract; clew: a CLEW-style CSV")
-    sp.add_argument("--signing-key", metavar="FILE", help=(
-        "HQ's Ed25519 signing key (PEM; made on first use, its public half written to "
-        "FILE.pub for the vehicles' hotlist.public_key)"))
+    sp.add_argument(
+        "--listen", default="0.0.0.0:8883", help="broker-config: the listener's address and port"
+    )
+    sp.add_argument(
+        "--cars",
+        metavar="FILE",
+        help=(
+            "broker-config: the fleet's unit ids (certificate CNs), one a line; a car added "
+            "later needs broker-config again and a broker restart"
+        ),
+    )
+    sp.add_argument(
+        "--crl",
+        metavar="FILE",
+        help="broker-config: the CA's revocation list (alprd provision --revoke)",
+    )
+    sp.add_argument(
+        "--hotlist",
+        metavar="FILE",
+        help=(
+            "publish this hotlist (signed), and again whenever the file changes: as a delta "
+            "against the last one, so a want removed withdraws the open alerts"
+        ),
+    )
+    sp.add_argument(
+        "--hotlist-format",
+        choices=("csv", "ncic", "clew"),
+        default="csv",
+        help="csv: alprd's own (plate,state,list_type,reason,priority,case_number);"
+        " ncic: an NCIC-style extract; clew: a CLEW-style CSV",
+    )
+    sp.add_argument(
+        "--signing-key",
+        metavar="FILE",
+        help=(
+            "HQ's Ed25519 signing key (PEM; made on first use, its public half written to "
+            "FILE.pub for the vehicles' hotlist.public_key)"
+        ),
+    )

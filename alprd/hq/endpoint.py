@@ -9,6 +9,7 @@ worker killed with batches unacknowledged loses nothing: the cars send them agai
 outbox keeps every record until its ack) and another worker stores them, once per (unit, id).
 Publishing and retention run in one place, the leader.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,15 @@ from alprd.hq.hotlists import hotlist_delta
 from alprd.hq.schema import Batch
 from alprd.hq.store import RecordStore, open_store
 from alprd.mqttkeep import NetworkKeeper
-from alprd.protocol import (ack_message, command_body, entry_to_json, hotlist_snapshot,
-                            parse_up_message, roster_body, sign)
+from alprd.protocol import (
+    ack_message,
+    command_body,
+    entry_to_json,
+    hotlist_snapshot,
+    parse_up_message,
+    roster_body,
+    sign,
+)
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -49,10 +57,20 @@ GROUP_MAX = 64  # up messages stored in one transaction, at most
 
 
 class HqEndpoint:
-    def __init__(self, broker: str, db: Path | str, prefix: str = "alprd/v1",
-                 client_id: str = "alprd-hq", tls: Tls | None = None, *, ingest: bool = True,
-                 share: str | None = None, index_key: Path | None = None,
-                 store: RecordStore | None = None, body_keys: Path | None = None) -> None:
+    def __init__(
+        self,
+        broker: str,
+        db: Path | str,
+        prefix: str = "alprd/v1",
+        client_id: str = "alprd-hq",
+        tls: Tls | None = None,
+        *,
+        ingest: bool = True,
+        share: str | None = None,
+        index_key: Path | None = None,
+        store: RecordStore | None = None,
+        body_keys: Path | None = None,
+    ) -> None:
         """db: a SQLite path or a postgresql:// URL (alprd.hq.store.open_store).
         tls: an object whose context() gives the ssl.SSLContext (HQ's client certificate,
         alprd.hq.command.BrokerTls), for mqtts://.
@@ -72,13 +90,15 @@ class HqEndpoint:
         self.failed = 0  # batches not stored (database error): not acknowledged
         # optional callback(unit, records), for the demo's console
         self.on_records: Callable[[str, list[dict[str, Any]]], None] | None = None
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
         self.client.reconnect_delay_set(1, 30)
         if url.scheme == "mqtts":
             if tls is None:
-                raise ValueError(f"hq: {broker} needs HQ's client certificate (--tls-ca, "
-                                 "--tls-cert, --tls-key)")
+                raise ValueError(
+                    f"hq: {broker} needs HQ's client certificate (--tls-ca, --tls-cert, --tls-key)"
+                )
             self.client.tls_set_context(tls.context())
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -123,9 +143,14 @@ class HqEndpoint:
             self.store_restarts += 1
 
     # -- publishing (the leader) ----------------------------------------------------------
-    def publish_hotlist(self, entries: Iterable[HotlistEntry], signing_key: Ed25519PrivateKey,
-                        version: int | None = None,
-                        timeout: float = 10.0, snapshot: bool = False) -> int:
+    def publish_hotlist(
+        self,
+        entries: Iterable[HotlistEntry],
+        signing_key: Ed25519PrivateKey,
+        version: int | None = None,
+        timeout: float = 10.0,
+        snapshot: bool = False,
+    ) -> int:
         """Publish an imported list. Against the last list published, a small change goes out
         as a delta (not retained): a want removed is a cancellation, and the cars withdraw
         its open alert (POL-12). A first list, a large change, or snapshot=True goes out as a
@@ -143,15 +168,21 @@ class HqEndpoint:
         if body is None:
             body = hotlist_snapshot(entries, version)
         self.store.save_hotlist(version, new, body["kind"] == "hotlist.snapshot")
-        self._publish_signed("hotlist", body, signing_key,
-                             retain=body["kind"] == "hotlist.snapshot", timeout=timeout)
-        log.info("hq: published hotlist version %d as a %s (%d entries%s)", version,
-                 body["kind"][8:], len(new), f", +{len(body.get('add', []))} "
-                 f"-{len(body.get('remove', []))}" if "add" in body else "")
+        self._publish_signed(
+            "hotlist", body, signing_key, retain=body["kind"] == "hotlist.snapshot", timeout=timeout
+        )
+        log.info(
+            "hq: published hotlist version %d as a %s (%d entries%s)",
+            version,
+            body["kind"][8:],
+            len(new),
+            f", +{len(body.get('add', []))} -{len(body.get('remove', []))}"
+            if "add" in body
+            else "",
+        )
         return version
 
-    def refresh_snapshot(self, signing_key: Ed25519PrivateKey, timeout: float = 10.0
-                         ) -> int | None:
+    def refresh_snapshot(self, signing_key: Ed25519PrivateKey, timeout: float = 10.0) -> int | None:
         """Publish the current list again as a retained snapshot, at its own version, when
         deltas went out since the last snapshot: a car that connects later starts from it;
         a car that followed the deltas already holds this version and skips it."""
@@ -164,30 +195,42 @@ class HqEndpoint:
         self.store.save_hotlist(version, entries, True)
         return version
 
-    def publish_roster(self, users: list[dict[str, Any]], signing_key: Ed25519PrivateKey,
-                       version: int | None = None,
-                       timeout: float = 10.0) -> int:
+    def publish_roster(
+        self,
+        users: list[dict[str, Any]],
+        signing_key: Ed25519PrivateKey,
+        version: int | None = None,
+        timeout: float = 10.0,
+    ) -> int:
         """Publish the signed user roster (roster.v1), retained; users from roster_user().
         A user left out, or deactivated, is signed out on every car at once (POL-15)."""
-        body = roster_body(users, self.store.next_version(
-            "roster", version or time.time_ns() // 1000))
+        body = roster_body(
+            users, self.store.next_version("roster", version or time.time_ns() // 1000)
+        )
         self._publish_signed("roster", body, signing_key, retain=True, timeout=timeout)
         return int(body["roster_version"])
 
-    def send_command(self, unit: str, command: str, signing_key: Ed25519PrivateKey,
-                     timeout: float = 10.0) -> str:
+    def send_command(
+        self, unit: str, command: str, signing_key: Ed25519PrivateKey, timeout: float = 10.0
+    ) -> str:
         """A signed command (command.v1) for one car, e.g. "selftest"; returns its id."""
         body = command_body(unit, command)
         self._publish_signed(f"{unit}/cmd", body, signing_key, retain=False, timeout=timeout)
         return str(body["id"])
 
-    def _publish_signed(self, topic: str, body: dict[str, Any], signing_key: Ed25519PrivateKey,
-                        retain: bool,
-                        timeout: float) -> None:
+    def _publish_signed(
+        self,
+        topic: str,
+        body: dict[str, Any],
+        signing_key: Ed25519PrivateKey,
+        retain: bool,
+        timeout: float,
+    ) -> None:
         if not self.connected.wait(timeout):
             raise TimeoutError(f"hq: no broker at {self.host}:{self.port}")
-        info = self.client.publish(f"{self.prefix}/{topic}", sign(body, signing_key), qos=1,
-                                   retain=retain)
+        info = self.client.publish(
+            f"{self.prefix}/{topic}", sign(body, signing_key), qos=1, retain=retain
+        )
         info.wait_for_publish(timeout)
 
     def stop(self) -> None:
@@ -199,8 +242,14 @@ class HqEndpoint:
         self.store.close()
 
     # -- ingest ---------------------------------------------------------------------------
-    def _on_connect(self, client: Client, userdata: Any, flags: Any, reason_code: ReasonCode,
-                    properties: Any = None) -> None:
+    def _on_connect(
+        self,
+        client: Client,
+        userdata: Any,
+        flags: Any,
+        reason_code: ReasonCode,
+        properties: Any = None,
+    ) -> None:
         if reason_code.is_failure:
             log.warning("hq: broker refused: %s", reason_code)
             return
@@ -209,11 +258,18 @@ class HqEndpoint:
             client.subscribe(self.up_filter, qos=1)
         self.connected.set()
 
-    def _on_subscribe(self, client: Client, userdata: Any, mid: int,
-                      reason_codes: list[ReasonCode], properties: Any = None) -> None:
+    def _on_subscribe(
+        self,
+        client: Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Any = None,
+    ) -> None:
         if any(code.is_failure for code in reason_codes):
-            log.error("hq: the broker refused the subscription %s: %s", self.up_filter,
-                      reason_codes)
+            log.error(
+                "hq: the broker refused the subscription %s: %s", self.up_filter, reason_codes
+            )
             return
         self.subscribed += 1
 
@@ -228,8 +284,7 @@ class HqEndpoint:
             return
         except Exception as exc:  # noqa: BLE001  nothing a car sends may end paho's thread
             self.rejected += 1
-            log.error("hq: rejected message on %s: %s: %s", msg.topic, type(exc).__name__,
-                      exc)
+            log.error("hq: rejected message on %s: %s: %s", msg.topic, type(exc).__name__, exc)
             return
         self._inbox.put((unit, records, status))
 
@@ -247,8 +302,9 @@ class HqEndpoint:
             try:
                 self._store(group)
             except Exception as exc:  # noqa: BLE001  not acknowledged: the cars send it again
-                log.error("hq: %d message(s) not stored: %s: %s", len(group),
-                          type(exc).__name__, exc)
+                log.error(
+                    "hq: %d message(s) not stored: %s: %s", len(group), type(exc).__name__, exc
+                )
 
     def _store(self, group: list[Any]) -> None:
         """Store the group in one transaction and acknowledge each batch after the commit.
@@ -269,13 +325,19 @@ class HqEndpoint:
         for (unit, records, _), refused in done:
             self.received += len(records) - len(refused)
             self.refused += len(refused)
-            self.client.publish(f"{self.prefix}/{unit}/ack",
-                                ack_message([r["id"] for r in records]), qos=1)
+            self.client.publish(
+                f"{self.prefix}/{unit}/ack", ack_message([r["id"] for r in records]), qos=1
+            )
             if self.on_records:
                 self.on_records(unit, records)
 
     def _not_stored(self, batch: Batch, exc: Exception) -> None:
         unit, records, _ = batch
         self.failed += 1
-        log.error("hq: cannot store %d record(s) from %s: %s: %s", len(records), unit,
-                  type(exc).__name__, exc)
+        log.error(
+            "hq: cannot store %d record(s) from %s: %s: %s",
+            len(records),
+            unit,
+            type(exc).__name__,
+            exc,
+        )

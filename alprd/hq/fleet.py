@@ -2,6 +2,7 @@
 outbox depth, its last self-test, its open trouble tickets and its uplink lag; cars whose
 list is stale, whose lag grows or that fell silent are flagged. Shown by `alprd hq status`
 (a table, or --json) and on the HQ page (`alprd hq --http HOST:PORT`)."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,16 +14,25 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from alprd.protocol import retention
 from alprd.hq.schema import flags
+from alprd.protocol import retention
 
 if TYPE_CHECKING:
     from alprd.hq.store import RecordStore
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("unit_id", "last_seen", "hotlist_version", "hotlist_age", "outbox_depth",
-           "last_selftest", "open_tickets", "uplink_lag", "flags")
+COLUMNS = (
+    "unit_id",
+    "last_seen",
+    "hotlist_version",
+    "hotlist_age",
+    "outbox_depth",
+    "last_selftest",
+    "open_tickets",
+    "uplink_lag",
+    "flags",
+)
 
 
 def _ago(seconds: float | None) -> str:
@@ -48,42 +58,57 @@ def fleet(store: RecordStore, now: datetime | None = None) -> list[dict[str, Any
         seen = retention.parse_utc(u["last_seen_utc"]) if u.get("last_seen_utc") else None
         since = (now - seen).total_seconds() if seen else None
         age = u.get("hotlist_age_s")
-        out.append({
-            "unit_id": u["unit_id"],
-            "last_seen_utc": u.get("last_seen_utc"),
-            "last_seen_s": None if since is None else round(since, 1),
-            "hotlist_version": u.get("hotlist_version"),
-            "hotlist_current": current,
-            # the list's age now: as the car reported it, plus the time since
-            "hotlist_age_s": None if age is None or since is None else round(age + since, 1),
-            "outbox_depth": u.get("outbox_depth"),
-            "last_selftest_utc": u.get("last_selftest_utc"),
-            "open_tickets": u.get("open_tickets") or 0,
-            "uplink_lag_s": None if u.get("uplink_lag_s") is None
-            else round(u["uplink_lag_s"], 1),
-            "records": u.get("records") or 0,
-            "flags": flags(u, now, current),
-        })
+        out.append(
+            {
+                "unit_id": u["unit_id"],
+                "last_seen_utc": u.get("last_seen_utc"),
+                "last_seen_s": None if since is None else round(since, 1),
+                "hotlist_version": u.get("hotlist_version"),
+                "hotlist_current": current,
+                # the list's age now: as the car reported it, plus the time since
+                "hotlist_age_s": None if age is None or since is None else round(age + since, 1),
+                "outbox_depth": u.get("outbox_depth"),
+                "last_selftest_utc": u.get("last_selftest_utc"),
+                "open_tickets": u.get("open_tickets") or 0,
+                "uplink_lag_s": None
+                if u.get("uplink_lag_s") is None
+                else round(u["uplink_lag_s"], 1),
+                "records": u.get("records") or 0,
+                "flags": flags(u, now, current),
+            }
+        )
     return out
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
-    return [row["unit_id"], _ago(row["last_seen_s"]) + (" ago" if row["last_seen_s"]
-                                                        is not None else ""),
-            "-" if row["hotlist_version"] is None else str(row["hotlist_version"]),
-            _ago(row["hotlist_age_s"]),
-            "-" if row["outbox_depth"] is None else str(row["outbox_depth"]),
-            (row["last_selftest_utc"] or "-")[:16], str(row["open_tickets"]),
-            _ago(row["uplink_lag_s"]), ", ".join(row["flags"]) or "ok"]
+    return [
+        row["unit_id"],
+        _ago(row["last_seen_s"]) + (" ago" if row["last_seen_s"] is not None else ""),
+        "-" if row["hotlist_version"] is None else str(row["hotlist_version"]),
+        _ago(row["hotlist_age_s"]),
+        "-" if row["outbox_depth"] is None else str(row["outbox_depth"]),
+        (row["last_selftest_utc"] or "-")[:16],
+        str(row["open_tickets"]),
+        _ago(row["uplink_lag_s"]),
+        ", ".join(row["flags"]) or "ok",
+    ]
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ["UNIT", "LAST SEEN", "HOTLIST", "LIST AGE", "OUTBOX", "LAST SELF-TEST",
-            "TICKETS", "LAG", "FLAGS"]
+    head = [
+        "UNIT",
+        "LAST SEEN",
+        "HOTLIST",
+        "LIST AGE",
+        "OUTBOX",
+        "LAST SELF-TEST",
+        "TICKETS",
+        "LAG",
+        "FLAGS",
+    ]
     cells = [head] + [_cells(r) for r in rows]
     width = [max(len(c[i]) for c in cells) for i in range(len(head))]
-    lines = ["  ".join(c[i].ljust(width[i]) for i in range(len(head))).rstrip()
-             for c in cells]
+    lines = ["  ".join(c[i].ljust(width[i]) for i in range(len(head))).rstrip() for c in cells]
     flagged = sum(1 for r in rows if r["flags"])
     return "\n".join(lines + [f"{len(rows)} cars, {flagged} flagged"])
 
@@ -92,23 +117,28 @@ def page(rows: list[dict[str, Any]]) -> str:
     """The HQ fleet page: one table, flagged cars first, refreshed every 30 s."""
     rows = sorted(rows, key=lambda r: (not r["flags"], r["unit_id"]))
     body = "".join(
-        "<tr class='{}'>{}</tr>".format("flag" if r["flags"] else "",
-                                        "".join(f"<td>{html.escape(c)}</td>"
-                                                for c in _cells(r))) for r in rows)
-    return ("<!doctype html><html lang='en'><meta charset='utf-8'>"
-            "<meta http-equiv='refresh' content='30'><title>alprd HQ: fleet</title>"
-            "<style>body{font:15px system-ui,sans-serif;margin:1.5em}table{border-collapse:"
-            "collapse}td,th{padding:.3em .8em;border-bottom:1px solid #ccc;text-align:left}"
-            "tr.flag td{background:#fde2e1}</style><h1>Fleet</h1>"
-            f"<p>{len(rows)} cars, {sum(1 for r in rows if r['flags'])} flagged</p>"
-            "<table><tr><th>Unit</th><th>Last seen</th><th>Hotlist</th><th>List age</th>"
-            "<th>Outbox</th><th>Last self-test</th><th>Tickets</th><th>Uplink lag</th>"
-            f"<th>Flags</th></tr>{body}</table></html>")
+        "<tr class='{}'>{}</tr>".format(
+            "flag" if r["flags"] else "", "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r))
+        )
+        for r in rows
+    )
+    return (
+        "<!doctype html><html lang='en'><meta charset='utf-8'>"
+        "<meta http-equiv='refresh' content='30'><title>alprd HQ: fleet</title>"
+        "<style>body{font:15px system-ui,sans-serif;margin:1.5em}table{border-collapse:"
+        "collapse}td,th{padding:.3em .8em;border-bottom:1px solid #ccc;text-align:left}"
+        "tr.flag td{background:#fde2e1}</style><h1>Fleet</h1>"
+        f"<p>{len(rows)} cars, {sum(1 for r in rows if r['flags'])} flagged</p>"
+        "<table><tr><th>Unit</th><th>Last seen</th><th>Hotlist</th><th>List age</th>"
+        "<th>Outbox</th><th>Last self-test</th><th>Tickets</th><th>Uplink lag</th>"
+        f"<th>Flags</th></tr>{body}</table></html>"
+    )
 
 
 def serve_page(store: RecordStore, host: str, port: int) -> ThreadingHTTPServer:
     """The fleet page at / and its figures at /fleet.json, in a thread. Bind it to HQ's
     management network only: it has no sign-in of its own."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             try:
@@ -143,6 +173,7 @@ def status_main(a: argparse.Namespace) -> int:
     from pathlib import Path
 
     from alprd.hq.store import open_store
+
     if "://" not in a.db and not Path(a.db).exists():
         print(f"hq status: no HQ database at {a.db} (give --db)")
         return 1

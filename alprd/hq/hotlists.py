@@ -6,6 +6,7 @@ replaces the one the cars hold); an entry gone from the new import is in `remove
 delta is then a cancellation: the want is no longer in force, so a car withdraws its open
 alert for it (POL-12). Versions come from HqStore.next_version and never go back.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,9 @@ def _key(e: dict[str, Any]) -> tuple[str, str | None]:
     return e["plate"], e.get("state") or None
 
 
-def hotlist_delta(old: list[dict[str, Any]], new: list[dict[str, Any]], from_version: int,
-                  version: int) -> dict[str, Any]:
+def hotlist_delta(
+    old: list[dict[str, Any]], new: list[dict[str, Any]], from_version: int, version: int
+) -> dict[str, Any]:
     """hotlist.delta from the entries published at from_version to `new` (entry_to_json)."""
     before = {_key(e): e for e in old}
     after = {_key(e): e for e in new}
@@ -39,16 +41,25 @@ def hotlist_delta(old: list[dict[str, Any]], new: list[dict[str, Any]], from_ver
     # still holds for that plate goes again in `add`, after it
     gone_all = {p for p, st in before if st is None and (p, None) not in after}
     add += [e for k, e in after.items() if k[0] in gone_all and e not in add]
-    return {"v": PROTOCOL_VERSION, "kind": "hotlist.delta", "from_version": from_version,
-            "list_version": version, "created_utc": utc_now(), "add": add, "remove": remove,
-            "cancellation": bool(remove)}
+    return {
+        "v": PROTOCOL_VERSION,
+        "kind": "hotlist.delta",
+        "from_version": from_version,
+        "list_version": version,
+        "created_utc": utc_now(),
+        "add": add,
+        "remove": remove,
+        "cancellation": bool(remove),
+    }
 
 
 def read_hotlist(path: Path, fmt: str) -> tuple[list[HotlistEntry], list[str]]:
     """(entries, errors) from an import file; ImportRefused when it cannot be used."""
     from alprd.hq.importers import PARSERS, ImportRefused
+
     if fmt == "csv":
         from alprd.hotlist.csvfile import HotlistError, read_csv
+
         try:
             return read_csv(path), []
         except HotlistError as exc:
@@ -70,6 +81,7 @@ class HotlistWatch:
 
     def poll(self) -> None:
         from alprd.hq.importers import ImportRefused
+
         try:
             st = self.path.stat()
         except OSError as exc:

@@ -6,6 +6,7 @@ reported with its line number and skipped; a file that cannot be read as a whole
 header, unreadable, empty) is refused and nothing is published, so a list is never
 half-applied.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,13 +18,32 @@ from pathlib import Path
 from alprd.hotlist.csvfile import normalise
 from alprd.types import HotlistEntry
 
-NCIC_MKE = {"EV": "stolen_vehicle", "EL": "stolen_plate", "EW": "wanted_person",
-            "EM": "missing_person", "EMA": "amber"}
-CLEW_TYPES = {"STOLEN VEHICLE": "stolen_vehicle", "STOLEN PLATE": "stolen_plate",
-              "WANTED PERSON": "wanted_person", "MISSING PERSON": "missing_person",
-              "AMBER ALERT": "amber", "BOLO": "bolo", "AGENCY": "agency"}
-CLEW_COLUMNS = ("PLATE", "STATE", "HIT_TYPE", "NCIC_NUMBER", "ENTRY_DATE", "EXPIRATION",
-                "AGENCY", "NOTES")
+NCIC_MKE = {
+    "EV": "stolen_vehicle",
+    "EL": "stolen_plate",
+    "EW": "wanted_person",
+    "EM": "missing_person",
+    "EMA": "amber",
+}
+CLEW_TYPES = {
+    "STOLEN VEHICLE": "stolen_vehicle",
+    "STOLEN PLATE": "stolen_plate",
+    "WANTED PERSON": "wanted_person",
+    "MISSING PERSON": "missing_person",
+    "AMBER ALERT": "amber",
+    "BOLO": "bolo",
+    "AGENCY": "agency",
+}
+CLEW_COLUMNS = (
+    "PLATE",
+    "STATE",
+    "HIT_TYPE",
+    "NCIC_NUMBER",
+    "ENTRY_DATE",
+    "EXPIRATION",
+    "AGENCY",
+    "NOTES",
+)
 
 
 class ImportRefused(Exception):
@@ -55,8 +75,9 @@ def _date(value: str, what: str) -> datetime | None:
     raise ValueError(f"bad {what} {value!r}")
 
 
-def _times(entered_text: str, entered_name: str, expires_text: str, expires_name: str
-           ) -> tuple[str, float]:
+def _times(
+    entered_text: str, entered_name: str, expires_text: str, expires_name: str
+) -> tuple[str, float]:
     """(entered_utc ISO or "", expires epoch seconds or 0) from the file's date fields."""
     entered = _date(entered_text, entered_name)
     expires = _date(expires_text, expires_name)
@@ -100,11 +121,19 @@ def parse_ncic(path: Path) -> ImportResult:
             if mke not in NCIC_MKE:
                 raise ValueError(f"unknown message key MKE/{mke}")
             entered, expires = _times(fields.get("DTE", ""), "DTE", fields.get("EXP", ""), "EXP")
-            result.entries.append(HotlistEntry(
-                plate=_plate(fields.get("LIC", "")), state=fields.get("LIS") or None,
-                list_type=NCIC_MKE[mke], reason=fields.get("MIS", "") or NCIC_MKE[mke]
-                .replace("_", " "), priority=1, case_number=fields.get("NIC") or None,
-                source="NCIC", entered_utc=entered, expires=expires))
+            result.entries.append(
+                HotlistEntry(
+                    plate=_plate(fields.get("LIC", "")),
+                    state=fields.get("LIS") or None,
+                    list_type=NCIC_MKE[mke],
+                    reason=fields.get("MIS", "") or NCIC_MKE[mke].replace("_", " "),
+                    priority=1,
+                    case_number=fields.get("NIC") or None,
+                    source="NCIC",
+                    entered_utc=entered,
+                    expires=expires,
+                )
+            )
         except ValueError as exc:
             result.errors.append(f"line {n}: {exc}")
     return _checked(result, path)
@@ -125,15 +154,22 @@ def parse_clew(path: Path) -> ImportResult:
             kind = CLEW_TYPES.get((row["HIT_TYPE"] or "").strip().upper())
             if kind is None:
                 raise ValueError(f"unknown HIT_TYPE {row['HIT_TYPE']!r}")
-            entered, expires = _times(row["ENTRY_DATE"] or "", "ENTRY_DATE",
-                                      row["EXPIRATION"] or "", "EXPIRATION")
-            result.entries.append(HotlistEntry(
-                plate=_plate(row["PLATE"] or ""), state=(row["STATE"] or "").strip().upper()
-                or None, list_type=kind, reason=(row["NOTES"] or "").strip() or row["HIT_TYPE"],
-                priority=1 if kind in ("amber", "wanted_person") else 2,
-                case_number=(row["NCIC_NUMBER"] or "").strip() or None,
-                source=f"CLEW/{(row['AGENCY'] or '').strip()}",
-                entered_utc=entered, expires=expires))
+            entered, expires = _times(
+                row["ENTRY_DATE"] or "", "ENTRY_DATE", row["EXPIRATION"] or "", "EXPIRATION"
+            )
+            result.entries.append(
+                HotlistEntry(
+                    plate=_plate(row["PLATE"] or ""),
+                    state=(row["STATE"] or "").strip().upper() or None,
+                    list_type=kind,
+                    reason=(row["NOTES"] or "").strip() or row["HIT_TYPE"],
+                    priority=1 if kind in ("amber", "wanted_person") else 2,
+                    case_number=(row["NCIC_NUMBER"] or "").strip() or None,
+                    source=f"CLEW/{(row['AGENCY'] or '').strip()}",
+                    entered_utc=entered,
+                    expires=expires,
+                )
+            )
         except ValueError as exc:
             result.errors.append(f"line {n}: {exc}")
     return _checked(result, path)

@@ -1,4 +1,5 @@
 """HQ's keys: the Ed25519 signing key (hotlist, roster, commands) and the plate index key."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +16,7 @@ def signing_key(path: Path) -> Ed25519PrivateKey:
 
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     path = Path(path)
     if path.exists():
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -25,13 +27,20 @@ def signing_key(path: Path) -> Ed25519PrivateKey:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
-            f.write(key.private_bytes(serialization.Encoding.PEM,
-                                      serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
+            f.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
     pub = path.with_name(path.name + ".pub")
     if not pub.exists():
-        pub.write_bytes(key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        pub.write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
     return key
 
 
@@ -39,6 +48,7 @@ def create_once(path: Path, data: bytes) -> None:
     """Write a key file (mode 0600) unless it exists: whole or not at all, and where two HQ
     processes make it at the same moment, the first one's wins and both use it."""
     import os
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -58,6 +68,7 @@ def load_index_key(path: Path) -> bytes:
     """HQ's plate index key (32 random bytes, mode 0600), made on first use. It keys the
     blind index by which HQ finds a plate's reads; keep it with the database's backups."""
     import os
+
     path = Path(path)
     try:
         key = path.read_bytes()

@@ -2,6 +2,7 @@
 two years and deleted for good at five, a held record untouched (alprd.protocol.retention).
 Records live in monthly partitions: a month wholly due is moved aside (its held records kept)
 and dropped whole, which frees its space at once."""
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("alprd.hq.pgrecords")
 
-LOCK_PARTITION = 0x616c7073  # advisory lock ids ("alpr")
-LOCK_RETENTION = 0x616c7074
+LOCK_PARTITION = 0x616C7073  # advisory lock ids ("alpr")
+LOCK_RETENTION = 0x616C7074
 
 
 class PgRetention:
@@ -49,17 +50,22 @@ class PgRetention:
             for m in sorted(missing):
                 self.conn.execute(
                     f"CREATE TABLE IF NOT EXISTS {partition_name(m)} PARTITION OF records "
-                    f"FOR VALUES FROM ('{m.isoformat()}') TO ('{next_month(m).isoformat()}')")
+                    f"FOR VALUES FROM ('{m.isoformat()}') TO ('{next_month(m).isoformat()}')"
+                )
         self._months |= missing
 
     def place_hold(self, ref: str, reason: str, record_ids: list[str], now: datetime) -> None:
         with self.lock, self.conn.transaction():
-            self.conn.execute("INSERT INTO holds (ref, reason, placed_utc, reviewed_utc) "
-                              "VALUES (%s,%s,%s,%s) ON CONFLICT DO NOTHING",
-                              (ref, reason, now, now))
+            self.conn.execute(
+                "INSERT INTO holds (ref, reason, placed_utc, reviewed_utc) "
+                "VALUES (%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+                (ref, reason, now, now),
+            )
             with self.conn.cursor() as cur:
-                cur.executemany("INSERT INTO hold_records VALUES (%s,%s) ON CONFLICT DO "
-                                "NOTHING", [(ref, i) for i in record_ids])
+                cur.executemany(
+                    "INSERT INTO hold_records VALUES (%s,%s) ON CONFLICT DO NOTHING",
+                    [(ref, i) for i in record_ids],
+                )
 
     def release_hold(self, ref: str, now: datetime) -> None:
         with self.lock:
@@ -71,12 +77,15 @@ class PgRetention:
 
     def holds_due_for_review(self, now: datetime) -> list[str]:
         with self.lock:
-            rows = self.conn.execute("SELECT ref, reviewed_utc FROM holds "
-                                     "WHERE released_utc IS NULL ORDER BY ref").fetchall()
+            rows = self.conn.execute(
+                "SELECT ref, reviewed_utc FROM holds WHERE released_utc IS NULL ORDER BY ref"
+            ).fetchall()
         return [ref for ref, reviewed in rows if retention.hold_review_due(reviewed) <= now]
 
-    _HELD = ("EXISTS (SELECT 1 FROM hold_records h JOIN holds USING (ref) WHERE "
-             "h.record_id = {t}.id AND holds.released_utc IS NULL)")
+    _HELD = (
+        "EXISTS (SELECT 1 FROM hold_records h JOIN holds USING (ref) WHERE "
+        "h.record_id = {t}.id AND holds.released_utc IS NULL)"
+    )
 
     def apply_retention(self, now: datetime) -> tuple[int, int]:
         """As HqStore.apply_retention, by months: (logical, permanent) counts.
@@ -96,17 +105,20 @@ class PgRetention:
                 if retention.permanent_due(end - timedelta(microseconds=1)) > now:
                     continue
                 name = partition_name(m)
-                self.conn.execute(f"INSERT INTO held_records SELECT * FROM {name} r WHERE "
-                                  f"{self._HELD.format(t='r')} ON CONFLICT DO NOTHING")
-                gone = scalar(self.conn.execute(
-                    f"SELECT count(*) FROM {name} r WHERE NOT {self._HELD.format(t='r')}"
-                ).fetchone())
+                self.conn.execute(
+                    f"INSERT INTO held_records SELECT * FROM {name} r WHERE "
+                    f"{self._HELD.format(t='r')} ON CONFLICT DO NOTHING"
+                )
+                gone = scalar(
+                    self.conn.execute(
+                        f"SELECT count(*) FROM {name} r WHERE NOT {self._HELD.format(t='r')}"
+                    ).fetchone()
+                )
                 self.conn.execute(f"ALTER TABLE records DETACH PARTITION {name}")
                 self.conn.execute(f"DROP TABLE {name}")
                 self._months.discard(m)
                 permanent += gone
-                log.info("hq: retention: month %s dropped (%d records; held ones kept)",
-                         name, gone)
+                log.info("hq: retention: month %s dropped (%d records; held ones kept)", name, gone)
             # one by one, what is past the two-year mark (two days of margin for the
             # calendar), each decided exactly; the time index finds them
             log_cut = retention.add_years(now, -retention.LOGICAL_YEARS) + timedelta(days=2)
@@ -114,7 +126,8 @@ class PgRetention:
                 rows = self.conn.execute(
                     f"SELECT unit_id, id, captured_utc, logical_deleted_utc IS NOT NULL, "
                     f"{self._HELD.format(t='r')} FROM {table} r WHERE captured_utc < %s",
-                    (log_cut,)).fetchall()
+                    (log_cut,),
+                ).fetchall()
                 kill, flag = [], []
                 for unit, rid, cap, flagged, held in rows:
                     verdict = retention.decide(cap, now, held)
@@ -124,11 +137,12 @@ class PgRetention:
                         flag.append((unit, rid))
                 with self.conn.cursor() as cur:
                     if flag:
-                        cur.executemany(f"UPDATE {table} SET logical_deleted_utc=%s WHERE "
-                                        f"unit_id=%s AND id=%s", [(now, *k) for k in flag])
+                        cur.executemany(
+                            f"UPDATE {table} SET logical_deleted_utc=%s WHERE unit_id=%s AND id=%s",
+                            [(now, *k) for k in flag],
+                        )
                     if kill:
-                        cur.executemany(f"DELETE FROM {table} WHERE unit_id=%s AND id=%s",
-                                        kill)
+                        cur.executemany(f"DELETE FROM {table} WHERE unit_id=%s AND id=%s", kill)
                 logical += len(flag)
                 permanent += len(kill)
         return logical, permanent
@@ -137,8 +151,10 @@ class PgRetention:
         """The month partitions that exist (another worker may have made some)."""
         rows = self.conn.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'records'").fetchall()
-        self._months = {datetime(int(n[9:13]), int(n[14:16]), 1, tzinfo=timezone.utc)
-                        for (n,) in rows}
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'records'"
+        ).fetchall()
+        self._months = {
+            datetime(int(n[9:13]), int(n[14:16]), 1, tzinfo=timezone.utc) for (n,) in rows
+        }
 
     # -- searches -------------------------------------------------------------------------

@@ -2,14 +2,17 @@
 order, under an advisory lock). Never edit a migration that has shipped: add the next one.
 Also what PgStore's statements share: the monthly partitions' names, the units row a batch
 updates, and rows as SQLite's back end gives them (times as ISO text)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-_COLS = ("unit_id text NOT NULL, id text NOT NULL, kind text NOT NULL, body jsonb NOT NULL, "
-         "captured_utc timestamptz NOT NULL, received_utc timestamptz NOT NULL, "
-         "plate_index bytea, logical_deleted_utc timestamptz")
+_COLS = (
+    "unit_id text NOT NULL, id text NOT NULL, kind text NOT NULL, body jsonb NOT NULL, "
+    "captured_utc timestamptz NOT NULL, received_utc timestamptz NOT NULL, "
+    "plate_index bytea, logical_deleted_utc timestamptz"
+)
 
 MIGRATIONS = {
     1: [
@@ -74,16 +77,24 @@ SEEN_SQL = (
     "hotlist_version = coalesce(%(hotlist_version)s::bigint, hotlist_version), "
     "hotlist_age_s = coalesce(%(hotlist_age_s)s::float8, hotlist_age_s), "
     "outbox_depth = coalesce(%(outbox_depth)s::bigint, outbox_depth) "
-    "WHERE unit_id = %(unit)s")
+    "WHERE unit_id = %(unit)s"
+)
 
 
-def seen_row(unit: str, now: datetime, n: int, health: dict[str, Any],
-              status: dict[str, Any]) -> dict[str, Any]:
-    return {"unit": unit, "now": now, "n": n, "lag": health["lag_s"],
-            "st": health["last_selftest_utc"], "tickets": health["tickets"],
-            "hotlist_version": status.get("hotlist_version"),
-            "hotlist_age_s": status.get("hotlist_age_s"),
-            "outbox_depth": status.get("outbox_depth")}
+def seen_row(
+    unit: str, now: datetime, n: int, health: dict[str, Any], status: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "unit": unit,
+        "now": now,
+        "n": n,
+        "lag": health["lag_s"],
+        "st": health["last_selftest_utc"],
+        "tickets": health["tickets"],
+        "hotlist_version": status.get("hotlist_version"),
+        "hotlist_age_s": status.get("hotlist_age_s"),
+        "outbox_depth": status.get("outbox_depth"),
+    }
 
 
 def iso_value(v: Any) -> Any:

@@ -1,5 +1,6 @@
 """HQ's record store (SQLite, the embedded default): records stored once per (unit, id),
 legal holds, retention (POL-09) and searches with their access log (POL-02, POL-10)."""
+
 from __future__ import annotations
 
 import logging
@@ -12,11 +13,19 @@ from typing import Any
 
 from alprd.hq.access import AccessRefused, access_row, in_state, refusal
 from alprd.hq.keys import load_index_key
+from alprd.hq.schema import (
+    Batch,
+    IndexKeyed,
+    batch_health,
+    captured,
+    check_batch,
+    clean_status,
+    plate_index,
+    refused_body,
+)
 from alprd.hq.sealing import BodySealer, body_keys_path, load_body_keys
 from alprd.hq.sqlretention import SqliteRetention
 from alprd.hq.sqlschema import SCHEMA_VERSION, migrate_1, migrate_2
-from alprd.hq.schema import (Batch, IndexKeyed, batch_health, captured, check_batch,
-                             clean_status, plate_index, refused_body)
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +36,12 @@ class HqStore(SqliteRetention, IndexKeyed):
 
     backend = "sqlite"
 
-    def __init__(self, path: Path, index_key: bytes | Callable[[], bytes] | None = None,
-                 body_keys: BodySealer | Callable[[], BodySealer] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        index_key: bytes | Callable[[], bytes] | None = None,
+        body_keys: BodySealer | Callable[[], BodySealer] | None = None,
+    ) -> None:
         """index_key: the plate index key (bytes, or a () -> bytes); by default the file
         PATH.index-key beside the database, made on first use. body_keys: the key ring that
         seals the bodies (alprd.hq.sealing; a BodySealer or a () -> one); by default the
@@ -49,10 +62,13 @@ class HqStore(SqliteRetention, IndexKeyed):
         with self.lock:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise RuntimeError(f"hq: database schema {version} is newer than this "
-                                   f"alprd ({SCHEMA_VERSION})")
+                raise RuntimeError(
+                    f"hq: database schema {version} is newer than this alprd ({SCHEMA_VERSION})"
+                )
             steps: dict[int, Callable[[sqlite3.Connection], None]] = {
-                1: migrate_1, 2: lambda c: migrate_2(c, self.key)}
+                1: migrate_1,
+                2: lambda c: migrate_2(c, self.key),
+            }
             for v in range(version + 1, SCHEMA_VERSION + 1):
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -64,8 +80,9 @@ class HqStore(SqliteRetention, IndexKeyed):
                     raise
                 log.info("hq: database migrated to schema %d", v)
 
-    def add(self, unit: str, records: list[dict[str, Any]],
-            status: dict[str, Any] | None = None) -> list[str]:
+    def add(
+        self, unit: str, records: list[dict[str, Any]], status: dict[str, Any] | None = None
+    ) -> list[str]:
         """Store a batch in one transaction: each record whose body passes its schema, once
         per (unit, id); the others go to `refused` with the reason. Returns the refused ids.
         Any error rolls the whole batch back (nothing acknowledged, the car sends it again).
@@ -76,8 +93,7 @@ class HqStore(SqliteRetention, IndexKeyed):
         """Several up messages in one transaction (one commit); each one's refused ids."""
         now_t = datetime.now(timezone.utc)
         now = now_t.isoformat(timespec="seconds")
-        checked = [(unit, *check_batch(unit, records), status)
-                   for unit, records, status in batches]
+        checked = [(unit, *check_batch(unit, records), status) for unit, records, status in batches]
         with self.lock:
             self.conn.execute("BEGIN")
             try:
@@ -90,36 +106,56 @@ class HqStore(SqliteRetention, IndexKeyed):
                 raise
         return [[r["id"] for r, _ in bad] for _, _, bad, _ in checked]
 
-    def _add(self, unit: str, good: list[dict[str, Any]], bad: list[tuple[dict[str, Any], str]],
-             status: dict[str, Any] | None, now_t: datetime, now: str) -> None:
+    def _add(
+        self,
+        unit: str,
+        good: list[dict[str, Any]],
+        bad: list[tuple[dict[str, Any], str]],
+        status: dict[str, Any] | None,
+        now_t: datetime,
+        now: str,
+    ) -> None:
         for r, reason in bad:
             self.conn.execute(
                 "INSERT OR IGNORE INTO refused (unit_id, id, kind, body, reason, "
                 "received_utc) VALUES (?,?,?,?,?,?)",
-                (unit, r["id"], r["kind"], self.seal_body(unit, r["id"], refused_body(r)),
-                 reason, now))
+                (
+                    unit,
+                    r["id"],
+                    r["kind"],
+                    self.seal_body(unit, r["id"], refused_body(r)),
+                    reason,
+                    now,
+                ),
+            )
         for r in good:
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO records (unit_id, id, kind, body, received_utc, "
                 "captured_utc, plate_index) VALUES (?,?,?,?,?,?,?)",
-                (unit, r["id"], r["kind"], self.seal_body(unit, r["id"], r["body"]), now,
-                 # the car's own text, or receipt's where that time cannot be true
-                 r["body"]["utc"] if captured(r, now_t) is not now_t else now,
-                 plate_index(self.key, r["body"]["text"]) if r["kind"] == "read" else None))
+                (
+                    unit,
+                    r["id"],
+                    r["kind"],
+                    self.seal_body(unit, r["id"], r["body"]),
+                    now,
+                    # the car's own text, or receipt's where that time cannot be true
+                    r["body"]["utc"] if captured(r, now_t) is not now_t else now,
+                    plate_index(self.key, r["body"]["text"]) if r["kind"] == "read" else None,
+                ),
+            )
             self.duplicates += cur.rowcount == 0
         self._seen(unit, now, len(good), batch_health(good, now_t), clean_status(status))
 
-    def _seen(self, unit: str, now: str, n: int, health: dict[str, Any],
-              status: dict[str, Any]) -> None:
-        self.conn.execute("INSERT INTO units (unit_id) VALUES (?) ON CONFLICT DO NOTHING",
-                          (unit,))
+    def _seen(
+        self, unit: str, now: str, n: int, health: dict[str, Any], status: dict[str, Any]
+    ) -> None:
+        self.conn.execute("INSERT INTO units (unit_id) VALUES (?) ON CONFLICT DO NOTHING", (unit,))
         sets, args = ["last_seen_utc=?", "records=records+?"], [now, n]
         if health["lag_s"] is not None:
             sets += ["prev_lag_s=uplink_lag_s", "uplink_lag_s=?"]
             args.append(health["lag_s"])
         if health["last_selftest_utc"]:  # a passing self-test closes the tickets before it
-            sets += ["last_selftest_utc=max(coalesce(last_selftest_utc, ''), ?)",
-                     "open_tickets=0"]
+            sets += ["last_selftest_utc=max(coalesce(last_selftest_utc, ''), ?)", "open_tickets=0"]
             args.append(health["last_selftest_utc"])
         if health["tickets"]:
             sets.append("open_tickets=open_tickets+?")
@@ -127,24 +163,26 @@ class HqStore(SqliteRetention, IndexKeyed):
         for k, v in status.items():
             sets.append(f"{k}=?")
             args.append(v)
-        self.conn.execute(f"UPDATE units SET {', '.join(sets)} WHERE unit_id=?",
-                          (*args, unit))
+        self.conn.execute(f"UPDATE units SET {', '.join(sets)} WHERE unit_id=?", (*args, unit))
 
     def last_hotlist(self) -> tuple[int, list[dict[str, Any]], bool] | None:
         """(version, entries, published as a snapshot) of the last hotlist published."""
         with self.lock:
-            row = self.conn.execute("SELECT version, entries, snapshot FROM hotlist_published"
-                                    ).fetchone()
-        return (row[0], self.sealer.open(row[1], "hotlist_published"), bool(row[2])) \
-            if row else None
+            row = self.conn.execute(
+                "SELECT version, entries, snapshot FROM hotlist_published"
+            ).fetchone()
+        return (
+            (row[0], self.sealer.open(row[1], "hotlist_published"), bool(row[2])) if row else None
+        )
 
     def save_hotlist(self, version: int, entries: list[dict[str, Any]], snapshot: bool) -> None:
         with self.lock:
-            self.conn.execute("INSERT INTO hotlist_published VALUES (1, ?, ?, ?) ON CONFLICT "
-                              "(one) DO UPDATE SET version=excluded.version, entries="
-                              "excluded.entries, snapshot=excluded.snapshot",
-                              (version, self.sealer.seal_text(entries, "hotlist_published"),
-                               int(snapshot)))
+            self.conn.execute(
+                "INSERT INTO hotlist_published VALUES (1, ?, ?, ?) ON CONFLICT "
+                "(one) DO UPDATE SET version=excluded.version, entries="
+                "excluded.entries, snapshot=excluded.snapshot",
+                (version, self.sealer.seal_text(entries, "hotlist_published"), int(snapshot)),
+            )
 
     def units(self) -> list[dict[str, Any]]:
         """Each car as HQ last heard of it (alprd.hq.fleet adds the flags)."""
@@ -156,8 +194,10 @@ class HqStore(SqliteRetention, IndexKeyed):
     def refused(self) -> list[dict[str, Any]]:
         """The records refused for breaking their schema, with the reason."""
         with self.lock:
-            cur = self.conn.execute("SELECT id, unit_id, kind, reason, received_utc, body "
-                                    "FROM refused ORDER BY received_utc, unit_id, id")
+            cur = self.conn.execute(
+                "SELECT id, unit_id, kind, reason, received_utc, body "
+                "FROM refused ORDER BY received_utc, unit_id, id"
+            )
             cols = [c[0] for c in cur.description]
             rows = [dict(zip(cols, r)) for r in cur.fetchall()]
         return [{**r, "body": self.open_body(r["unit_id"], r["id"], r["body"])} for r in rows]
@@ -169,12 +209,15 @@ class HqStore(SqliteRetention, IndexKeyed):
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                row = self.conn.execute("SELECT version FROM published WHERE kind=?",
-                                        (kind,)).fetchone()
+                row = self.conn.execute(
+                    "SELECT version FROM published WHERE kind=?", (kind,)
+                ).fetchone()
                 version = max(candidate, (row[0] + 1) if row else 1)
-                self.conn.execute("INSERT INTO published (kind, version) VALUES (?, ?) ON "
-                                  "CONFLICT(kind) DO UPDATE SET version=excluded.version",
-                                  (kind, version))
+                self.conn.execute(
+                    "INSERT INTO published (kind, version) VALUES (?, ?) ON "
+                    "CONFLICT(kind) DO UPDATE SET version=excluded.version",
+                    (kind, version),
+                )
                 self.conn.execute("COMMIT")
             except BaseException:
                 if self.conn.in_transaction:
@@ -190,31 +233,63 @@ class HqStore(SqliteRetention, IndexKeyed):
         with self.lock:
             return {r[0] for r in self.conn.execute(sql)}
 
-    def search(self, username: str, role: str, purpose: str, plate: str,
-               include_deleted: bool = False, ground: str | None = None,
-               request_ref: str | None = None, now: datetime | None = None,
-               state: str | None = None) -> list[dict[str, Any]]:
+    def search(
+        self,
+        username: str,
+        role: str,
+        purpose: str,
+        plate: str,
+        include_deleted: bool = False,
+        ground: str | None = None,
+        request_ref: str | None = None,
+        now: datetime | None = None,
+        state: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Reads of a plate (and state: access.in_state), for data users and administrators,
         with one of the six purposes (POL-02). Logically deleted reads only for an
         administrator, with a listed ground and the Form 15.02.00 reference (POL-10). Every
         search, allowed or refused, is logged."""
         why = refusal(role, purpose, include_deleted, ground, request_ref)
-        sql = ("SELECT id, unit_id, body, logical_deleted_utc FROM records WHERE kind='read' "
-               "AND plate_index = ?")
+        sql = (
+            "SELECT id, unit_id, body, logical_deleted_utc FROM records WHERE kind='read' "
+            "AND plate_index = ?"
+        )
         if not include_deleted:
             sql += " AND logical_deleted_utc IS NULL"
         with self.lock:
-            rows = [] if why else self.conn.execute(
-                sql + " ORDER BY captured_utc DESC", (plate_index(self.key, plate),)).fetchall()
-            found = [r for r in ({"id": i, "unit_id": u, **self.open_body(u, i, b),
-                                  "logically_deleted_utc": d} for i, u, b, d in rows)
-                     if in_state(r, state)]
+            rows = (
+                []
+                if why
+                else self.conn.execute(
+                    sql + " ORDER BY captured_utc DESC", (plate_index(self.key, plate),)
+                ).fetchall()
+            )
+            found = [
+                r
+                for r in (
+                    {"id": i, "unit_id": u, **self.open_body(u, i, b), "logically_deleted_utc": d}
+                    for i, u, b, d in rows
+                )
+                if in_state(r, state)
+            ]
             self.conn.execute(
                 "INSERT INTO access_log (utc, username, role, action, purpose, query, ground, "
                 "request_ref, result_count, refused) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                access_row((now or datetime.now(timezone.utc)).isoformat(), username, role,
-                           purpose, plate, include_deleted, ground, request_ref, len(found),
-                           why, self.seal_query, state))
+                access_row(
+                    (now or datetime.now(timezone.utc)).isoformat(),
+                    username,
+                    role,
+                    purpose,
+                    plate,
+                    include_deleted,
+                    ground,
+                    request_ref,
+                    len(found),
+                    why,
+                    self.seal_query,
+                    state,
+                ),
+            )
         if why:
             log.warning("hq: search by %s refused: %s", username, why)
             raise AccessRefused(why)
@@ -224,8 +299,9 @@ class HqStore(SqliteRetention, IndexKeyed):
         """Every stored body of a kind, opened (for HQ's own tools and tests; searches by
         people go through search(), which the access log records)."""
         with self.lock:
-            rows = self.conn.execute("SELECT unit_id, id, body FROM records WHERE kind=? "
-                                     "ORDER BY captured_utc", (kind,)).fetchall()
+            rows = self.conn.execute(
+                "SELECT unit_id, id, body FROM records WHERE kind=? ORDER BY captured_utc", (kind,)
+            ).fetchall()
         return [self.open_body(u, i, b) for u, i, b in rows]
 
     def _select(self, sql: str) -> list[Any]:
@@ -247,8 +323,11 @@ class HqStore(SqliteRetention, IndexKeyed):
     def count(self, kind: str | None = None) -> int:
         with self.lock:
             if kind:
-                return int(self.conn.execute("SELECT count(*) FROM records WHERE kind=?",
-                                             (kind,)).fetchone()[0])
+                return int(
+                    self.conn.execute(
+                        "SELECT count(*) FROM records WHERE kind=?", (kind,)
+                    ).fetchone()[0]
+                )
             return int(self.conn.execute("SELECT count(*) FROM records").fetchone()[0])
 
     def close(self) -> None:

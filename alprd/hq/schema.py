@@ -3,6 +3,7 @@
 A record is stored once per (unit, id): ids are the car's own, so another car's id is another
 record. A plate is searched by its keyed HMAC (a blind index), never by opening the bodies.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,9 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alprd.hq.sealing import BodySealer
-
-from alprd.protocol import retention
-from alprd.protocol import check_record
+from alprd.protocol import check_record, retention
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +85,21 @@ class IndexKeyed:
         one transaction per table (the store's _select and _update). Returns the bodies."""
         n = 0
         for table in self.SEALED_TABLES:
-            stale = [(self.seal_body(u, i, self.open_body(u, i, b)), u, i) for u, i, b in
-                     self._select(f"SELECT unit_id, id, body FROM {table}")
-                     if not self.sealer.is_current(b)]
+            stale = [
+                (self.seal_body(u, i, self.open_body(u, i, b)), u, i)
+                for u, i, b in self._select(f"SELECT unit_id, id, body FROM {table}")
+                if not self.sealer.is_current(b)
+            ]
             self._update(f"UPDATE {table} SET body=%s WHERE unit_id=%s AND id=%s", stale)
             n += len(stale)
-        self._update("UPDATE access_log SET query=%s WHERE seq=%s", [
-            (self.seal_query(self.sealer.open(q, "access_log")), seq)
-            for seq, q in self._select("SELECT seq, query FROM access_log")
-            if not self.sealer.is_current(q)])
+        self._update(
+            "UPDATE access_log SET query=%s WHERE seq=%s",
+            [
+                (self.seal_query(self.sealer.open(q, "access_log")), seq)
+                for seq, q in self._select("SELECT seq, query FROM access_log")
+                if not self.sealer.is_current(q)
+            ],
+        )
         last = self.last_hotlist()
         if last:
             self.save_hotlist(*last)
@@ -106,8 +111,9 @@ def plate_index(key: bytes, plate: str) -> bytes:
     return hmac.new(key, plate.strip().upper().encode(), hashlib.sha256).digest()[:16]
 
 
-def check_batch(unit: str, records: list[dict[str, Any]]
-                ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+def check_batch(
+    unit: str, records: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
     """(records to store, [(record, reason)] to refuse): each body against its schema, and
     the unit it names against the unit it came from (a car may upload only as itself)."""
     good, refused = [], []
@@ -116,8 +122,9 @@ def check_batch(unit: str, records: list[dict[str, Any]]
             check_record(r["kind"], r["body"])
             named = r["body"].get("unit_id")
             if named is not None and named != unit:
-                raise ValueError(f"{r['kind']}: names unit {str(named)[:64]!r} but came "
-                                 f"from {unit!r}")
+                raise ValueError(
+                    f"{r['kind']}: names unit {str(named)[:64]!r} but came from {unit!r}"
+                )
         except ValueError as exc:
             refused.append((r, str(exc)[:500]))
             log.warning("hq: record %s from %s refused: %s", r["id"][:64], unit, exc)
@@ -137,12 +144,14 @@ def captured(r: dict[str, Any], received: datetime | None = None, say: bool = Tr
     week-number rollover (2007) or a spoofed time cannot have its evidence deleted at the
     next run (#32 item 3); the body keeps what the car said."""
     t = retention.parse_utc(r["body"]["utc"])
-    if received is not None and not (received - CAR_HOLDS_AT_MOST <= t
-                                      <= received + FUTURE_SKEW):
+    if received is not None and not (received - CAR_HOLDS_AT_MOST <= t <= received + FUTURE_SKEW):
         (log.warning if say else log.debug)(
             "hq: record %s says it was made at %s, which cannot be true of a record received "
-            "at %s: retention counts from receipt", r["id"][:64], r["body"]["utc"][:40],
-            received.isoformat(timespec="seconds"))
+            "at %s: retention counts from receipt",
+            r["id"][:64],
+            r["body"]["utc"][:40],
+            received.isoformat(timespec="seconds"),
+        )
         return received
     return t
 
@@ -150,11 +159,13 @@ def captured(r: dict[str, Any], received: datetime | None = None, say: bool = Tr
 def batch_health(records: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
     """What a batch says of its car: uplink lag (now less the oldest capture in it), its last
     self-test and how many trouble tickets it carries."""
-    lag = max(((now - captured(r, now, say=False)).total_seconds() for r in records),
-              default=None)
+    lag = max(((now - captured(r, now, say=False)).total_seconds() for r in records), default=None)
     selftests = [r["body"]["utc"] for r in records if r["kind"] == "selftest"]
-    return {"lag_s": lag, "last_selftest_utc": max(selftests) if selftests else None,
-            "tickets": sum(1 for r in records if r["kind"] == "ticket")}
+    return {
+        "lag_s": lag,
+        "last_selftest_utc": max(selftests) if selftests else None,
+        "tickets": sum(1 for r in records if r["kind"] == "ticket"),
+    }
 
 
 def clean_status(status: Any) -> dict[str, Any]:
@@ -177,9 +188,13 @@ def flags(unit: dict[str, Any], now: datetime, hotlist_version: int | None) -> l
     age = unit.get("hotlist_age_s")
     if age is not None and since is not None and age + since > HOTLIST_STALE_S:
         out.append("hotlist stale")
-    elif (hotlist_version and unit.get("hotlist_version") is not None
-          and unit["hotlist_version"] < hotlist_version and age is not None
-          and age > 600):
+    elif (
+        hotlist_version
+        and unit.get("hotlist_version") is not None
+        and unit["hotlist_version"] < hotlist_version
+        and age is not None
+        and age > 600
+    ):
         out.append("hotlist behind")
     lag, prev = unit.get("uplink_lag_s"), unit.get("prev_lag_s")
     if lag is not None and lag > LAG_FLAG_S and (prev is None or lag >= prev):

@@ -14,14 +14,15 @@ again under it, then the old keys are dropped from the ring; a rotation cut shor
 every key still in the ring, so everything still opens, and running it again finishes it.
 Bodies stored in clear by an older HQ open as they are, and the rotation seals them.
 """
+
 from __future__ import annotations
 
-from typing import Any
 import base64
 import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -65,18 +66,23 @@ class BodySealer:
         try:
             return json.loads(self._aead[kid].decrypt(raw[:NONCE], raw[NONCE:], aad.encode()))
         except InvalidTag as exc:
-            raise SealError(f"{aad}: failed authentication (altered, or moved from another "
-                            "row)") from exc
+            raise SealError(
+                f"{aad}: failed authentication (altered, or moved from another row)"
+            ) from exc
 
     def is_current(self, stored: str | bytes | dict[str, Any]) -> bool:
         value = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
-        return (isinstance(value, dict) and isinstance(value.get("sealed"), str)
-                and value["sealed"].startswith(self.current + ":"))
+        return (
+            isinstance(value, dict)
+            and isinstance(value.get("sealed"), str)
+            and value["sealed"].startswith(self.current + ":")
+        )
 
 
 def _ring(current: str, keys: dict[str, bytes]) -> bytes:
-    return (json.dumps({"current": current, "keys": {k: v.hex() for k, v in keys.items()}})
-            + "\n").encode()
+    return (
+        json.dumps({"current": current, "keys": {k: v.hex() for k, v in keys.items()}}) + "\n"
+    ).encode()
 
 
 def _new_kid(keys: dict[str, bytes]) -> str:
@@ -89,8 +95,11 @@ def body_keys_path(target: Path | str, body_keys: Path | None = None) -> Path:
     if body_keys:
         return Path(body_keys)
     text = str(target)
-    return (Path("hq-body.keys") if text.startswith(("postgresql://", "postgres://"))
-            else Path(text + ".body-keys"))
+    return (
+        Path("hq-body.keys")
+        if text.startswith(("postgresql://", "postgres://"))
+        else Path(text + ".body-keys")
+    )
 
 
 def load_body_keys(path: Path) -> BodySealer:

@@ -2,6 +2,7 @@
 alprd/hq/records.py) and PgStore (PostgreSQL, alprd/hq/pgrecords.py) both are one; open_store()
 returns one, and mypy holds both classes to it. Records arrive as the cars send them (up.v1)
 and leave only by POL-09's schedule; every search by a person is logged (POL-17)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,8 +18,9 @@ class RecordStore(Protocol):
     backend: str  # what the store runs on, as HQ's start-up line says it
 
     # -- what the cars send (alprd.hq.endpoint) --------------------------------------------
-    def add(self, unit: str, records: list[dict[str, Any]],
-            status: dict[str, Any] | None = None) -> list[str]:
+    def add(
+        self, unit: str, records: list[dict[str, Any]], status: dict[str, Any] | None = None
+    ) -> list[str]:
         """Store one car's records; the ids refused (schema, identity)."""
         ...
 
@@ -39,10 +41,18 @@ class RecordStore(Protocol):
         ...
 
     # -- searches (POL-02, POL-17) ---------------------------------------------------------
-    def search(self, username: str, role: str, purpose: str, plate: str,
-               include_deleted: bool = False, ground: str | None = None,
-               request_ref: str | None = None, now: datetime | None = None,
-               state: str | None = None) -> list[dict[str, Any]]: ...
+    def search(
+        self,
+        username: str,
+        role: str,
+        purpose: str,
+        plate: str,
+        include_deleted: bool = False,
+        ground: str | None = None,
+        request_ref: str | None = None,
+        now: datetime | None = None,
+        state: str | None = None,
+    ) -> list[dict[str, Any]]: ...
 
     def visible_ids(self, role: str) -> set[str]: ...
 
@@ -53,8 +63,7 @@ class RecordStore(Protocol):
         """(flagged for logical deletion, deleted for good)."""
         ...
 
-    def place_hold(self, ref: str, reason: str, record_ids: list[str],
-                   now: datetime) -> None: ...
+    def place_hold(self, ref: str, reason: str, record_ids: list[str], now: datetime) -> None: ...
 
     def release_hold(self, ref: str, now: datetime) -> None: ...
 
@@ -67,8 +76,7 @@ class RecordStore(Protocol):
 
     def last_hotlist(self) -> tuple[int, list[dict[str, Any]], bool] | None: ...
 
-    def save_hotlist(self, version: int, entries: list[dict[str, Any]],
-                     snapshot: bool) -> None: ...
+    def save_hotlist(self, version: int, entries: list[dict[str, Any]], snapshot: bool) -> None: ...
 
     # -- keys -------------------------------------------------------------------------------
     def reseal(self) -> int:
@@ -78,19 +86,24 @@ class RecordStore(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(target: Path | str, index_key: Path | None = None,
-               body_keys: Path | None = None) -> RecordStore:
+def open_store(
+    target: Path | str, index_key: Path | None = None, body_keys: Path | None = None
+) -> RecordStore:
     """HQ's store: a postgresql:// URL (PostgreSQL, psycopg 3) or a SQLite file path.
     index_key: the plate index key file (default: TARGET.index-key for SQLite, else
     hq-index.key in the working folder); body_keys: the body key ring (default:
     TARGET.body-keys for SQLite, else hq-body.keys in the working folder); made on first use."""
     text = str(target)
+
     def ring() -> BodySealer:
         return load_body_keys(body_keys_path(target, body_keys))
+
     if text.startswith(("postgresql://", "postgres://")):
         from alprd.hq.pgrecords import PgStore  # psycopg: imported only for PostgreSQL
+
         return PgStore(text, lambda: load_index_key(Path(index_key or "hq-index.key")), ring)
     from alprd.hq.records import HqStore
-    return HqStore(Path(text), (lambda: load_index_key(Path(index_key))) if index_key
-                   else None, ring)
 
+    return HqStore(
+        Path(text), (lambda: load_index_key(Path(index_key))) if index_key else None, ring
+    )

@@ -3,6 +3,7 @@
 Records the car uplinks (read.v1, hit.v1), what HQ signs (hotlist entries, roster.v1,
 command.v1), and the words both sides must spell alike (the six purposes, PIN hashes).
 """
+
 from __future__ import annotations
 
 import base64
@@ -33,19 +34,40 @@ def read_body(r: Read) -> dict[str, Any]:
 def hit_body(h: Hit, unit_id: str) -> dict[str, Any]:
     """The uplinked form of a hit (hit.v1)."""
     e = h.entry
-    return {"id": h.id, "read_id": h.read_id, "unit_id": unit_id, "utc": h.utc, "rule": h.rule,
-            "differs": list(h.differs), "state_rule": h.state_rule, "read_state": h.read_state,
-            "read_state_confidence": h.read_state_confidence, "candidate": h.candidate,
-            "candidate_probability": h.candidate_probability, "plate": e.plate,
-            "state": e.state, "list_type": e.list_type, "reason": e.reason,
-            "priority": e.priority, "case_number": e.case_number}
+    return {
+        "id": h.id,
+        "read_id": h.read_id,
+        "unit_id": unit_id,
+        "utc": h.utc,
+        "rule": h.rule,
+        "differs": list(h.differs),
+        "state_rule": h.state_rule,
+        "read_state": h.read_state,
+        "read_state_confidence": h.read_state_confidence,
+        "candidate": h.candidate,
+        "candidate_probability": h.candidate_probability,
+        "plate": e.plate,
+        "state": e.state,
+        "list_type": e.list_type,
+        "reason": e.reason,
+        "priority": e.priority,
+        "case_number": e.case_number,
+    }
 
 
 def entry_to_json(e: HotlistEntry) -> dict[str, Any]:
     """A hotlist entry as HQ signs it in a snapshot or delta."""
-    return {"plate": e.plate, "state": e.state, "list_type": e.list_type, "reason": e.reason,
-            "priority": e.priority, "case_number": e.case_number, "source": e.source,
-            "entered_utc": e.entered_utc, "expires": e.expires}
+    return {
+        "plate": e.plate,
+        "state": e.state,
+        "list_type": e.list_type,
+        "reason": e.reason,
+        "priority": e.priority,
+        "case_number": e.case_number,
+        "source": e.source,
+        "entered_utc": e.entered_utc,
+        "expires": e.expires,
+    }
 
 
 def utc_now() -> str:
@@ -55,32 +77,61 @@ def utc_now() -> str:
 
 def hotlist_snapshot(entries: Iterable[HotlistEntry], version: int) -> dict[str, Any]:
     """hotlist.snapshot (signed on the wire); HQ chooses the version (HqStore.next_version)."""
-    return {"v": PROTOCOL_VERSION, "kind": "hotlist.snapshot",
-            "list_version": version, "created_utc": utc_now(),
-            "entries": [entry_to_json(e) for e in entries]}
+    return {
+        "v": PROTOCOL_VERSION,
+        "kind": "hotlist.snapshot",
+        "list_version": version,
+        "created_utc": utc_now(),
+        "entries": [entry_to_json(e) for e in entries],
+    }
 
 
 def roster_body(users: list[dict[str, Any]], version: int) -> dict[str, Any]:
     """roster.v1 (signed on the wire); HQ chooses the version (HqStore.next_version)."""
-    return {"v": PROTOCOL_VERSION, "kind": "roster",
-            "roster_version": version, "created_utc": utc_now(),
-            "users": users}
+    return {
+        "v": PROTOCOL_VERSION,
+        "kind": "roster",
+        "roster_version": version,
+        "created_utc": utc_now(),
+        "users": users,
+    }
 
 
 def command_body(unit: str, command: str) -> dict[str, Any]:
     """command.v1 (signed on the wire)."""
-    return {"v": PROTOCOL_VERSION, "kind": "command", "id": str(uuid.uuid4()), "unit_id": unit,
-            "command": command, "issued_utc": utc_now()}
+    return {
+        "v": PROTOCOL_VERSION,
+        "kind": "command",
+        "id": str(uuid.uuid4()),
+        "unit_id": unit,
+        "command": command,
+        "issued_utc": utc_now(),
+    }
 
 
 def hash_pin(pin: str) -> str:
     """HQ side: the argon2id hash of a PIN, as the roster carries it."""
     from argon2 import PasswordHasher
+
     return PasswordHasher().hash(pin)
 
 
-def roster_user(badge: str, name: str, role: str, pin: str, trained_utc: str | None,
-                last_use_utc: str | None = None, status: str = "active") -> dict[str, Any]:
+def roster_user(
+    badge: str,
+    name: str,
+    role: str,
+    pin: str,
+    trained_utc: str | None,
+    last_use_utc: str | None = None,
+    status: str = "active",
+) -> dict[str, Any]:
     """One roster entry; the PIN leaves HQ only as its argon2id hash."""
-    return {"badge": badge, "name": name, "role": role, "pin_hash": hash_pin(pin),
-            "trained_utc": trained_utc, "last_use_utc": last_use_utc, "status": status}
+    return {
+        "badge": badge,
+        "name": name,
+        "role": role,
+        "pin_hash": hash_pin(pin),
+        "trained_utc": trained_utc,
+        "last_use_utc": last_use_utc,
+        "status": status,
+    }

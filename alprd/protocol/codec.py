@@ -3,19 +3,19 @@
 decode() and the parse_* functions raise ValueError naming the reason, so a malformed
 message costs one log line on either side and changes nothing.
 """
+
 from __future__ import annotations
 
-from typing import Any
 import json
 from datetime import datetime, timezone
+from typing import Any
 
 from alprd.protocol import strictjson
 from alprd.protocol.version import PROTOCOL_VERSION
 
 MAX_UP_BYTES = 16 * 1024 * 1024
 MAX_ACK_BYTES = 256 * 1024
-KINDS = {"read", "hit", "disposition", "report", "breach", "audit", "ticket", "selftest",
-         "image"}
+KINDS = {"read", "hit", "disposition", "report", "breach", "audit", "ticket", "selftest", "image"}
 
 
 def topics(prefix: str, unit_id: str) -> tuple[str, str]:
@@ -32,13 +32,17 @@ def decode(payload: bytes, max_bytes: int, what: str) -> dict[str, Any]:
     return msg
 
 
-def up_message(unit_id: str, records: list[dict[str, Any]],
-               status: dict[str, Any] | None = None) -> str:
+def up_message(
+    unit_id: str, records: list[dict[str, Any]], status: dict[str, Any] | None = None
+) -> str:
     """up.v1: a batch of records, each {"id", "kind", "body"}; status: the car's own figures
     for HQ's fleet view (hotlist_version, hotlist_age_s, outbox_depth)."""
-    msg = {"v": PROTOCOL_VERSION, "unit_id": unit_id,
-           "sent_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "records": records}
+    msg = {
+        "v": PROTOCOL_VERSION,
+        "unit_id": unit_id,
+        "sent_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "records": records,
+    }
     if status:
         msg["status"] = status
     return json.dumps(msg, allow_nan=False)
@@ -59,8 +63,13 @@ def parse_up_message(payload: bytes) -> tuple[str, list[dict[str, Any]], dict[st
     if not isinstance(unit, str) or not unit or not isinstance(records, list):
         raise ValueError("needs unit_id (string) and records (list)")
     for r in records:
-        if not (isinstance(r, dict) and isinstance(r.get("id"), str) and 0 < len(r["id"]) <= 64
-                and r.get("kind") in KINDS and isinstance(r.get("body"), dict)):
+        if not (
+            isinstance(r, dict)
+            and isinstance(r.get("id"), str)
+            and 0 < len(r["id"]) <= 64
+            and r.get("kind") in KINDS
+            and isinstance(r.get("body"), dict)
+        ):
             raise ValueError("each record needs id (string), kind (known) and body (object)")
     status = msg.get("status")
     return unit, records, status if isinstance(status, dict) else None

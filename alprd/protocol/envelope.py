@@ -3,13 +3,14 @@
 On the wire: `signature (64 bytes) || gzip(JSON)`, signed with HQ's Ed25519 key. The vehicle
 holds HQ's public key (pinned) and refuses anything else, with a one-line reason.
 """
+
 from __future__ import annotations
 
-from typing import Any
 import gzip
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -29,6 +30,7 @@ class UpdateRefused(Exception):
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """HQ's pinned key: PEM, or 32 raw bytes."""
     from cryptography.hazmat.primitives import serialization
+
     data = Path(path).read_bytes()
     try:
         if data.startswith(b"-----"):
@@ -59,8 +61,9 @@ def verify(message: bytes, public_key: Ed25519PublicKey) -> dict[str, Any]:
     try:
         public_key.verify(sig, payload)
     except InvalidSignature as exc:
-        raise UpdateRefused("signature does not verify against the pinned HQ key "
-                            "(forged, altered or truncated)") from exc
+        raise UpdateRefused(
+            "signature does not verify against the pinned HQ key (forged, altered or truncated)"
+        ) from exc
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(payload)) as f:
             raw = f.read(MAX_JSON + 1)
@@ -79,6 +82,7 @@ def check(body: dict[str, Any], schema_name: str) -> dict[str, Any]:
     signed message is checked so before use: a signature proves who sent it, not that it is
     well formed."""
     from alprd.protocol.schemas import validate
+
     try:
         validate(schema_name, body)
     except ValueError as exc:

@@ -8,6 +8,7 @@ From a record's capture time:
 Times are UTC datetimes: retention is about dates (data), not intervals. The vehicle's own
 purge (acknowledged records past the local cap) is alprd/retention.py; HQ's is alprd/hq.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

@@ -3,12 +3,13 @@
 The schemas ship with the package (alprd/protocol/schemas/v1; docs/schemas links to them), so
 car and HQ check against the same files the documentation shows.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Callable
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "v1"
 
@@ -16,8 +17,9 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "v1"
 @lru_cache(maxsize=1)
 def names() -> tuple[str, ...]:
     """The message kinds that have a schema (read, hit, roster, hotlist-snapshot, ...)."""
-    return tuple(sorted(p.name.removesuffix(".schema.json")
-                        for p in SCHEMA_DIR.glob("*.schema.json")))
+    return tuple(
+        sorted(p.name.removesuffix(".schema.json") for p in SCHEMA_DIR.glob("*.schema.json"))
+    )
 
 
 @lru_cache(maxsize=None)
@@ -29,12 +31,21 @@ def schema(name: str) -> dict[str, Any]:
 @lru_cache(maxsize=None)
 def _validator(name: str) -> Any:
     import jsonschema
+
     return jsonschema.Draft202012Validator(schema(name))
 
 
 # keywords draft 2020-12 has and draft 7 lacks: a schema using one is never compiled
-_NEWER = ('"prefixItems"', '"$defs"', '"dependentRequired"', '"dependentSchemas"',
-          '"unevaluatedProperties"', '"unevaluatedItems"', '"$dynamicRef"', '"$anchor"')
+_NEWER = (
+    '"prefixItems"',
+    '"$defs"',
+    '"dependentRequired"',
+    '"dependentSchemas"',
+    '"unevaluatedProperties"',
+    '"unevaluatedItems"',
+    '"$dynamicRef"',
+    '"$anchor"',
+)
 
 
 @lru_cache(maxsize=None)
@@ -49,8 +60,10 @@ def _fast(name: str) -> Callable[[Any], Any] | None:
         import fastjsonschema
     except ImportError:
         return None
-    draft7 = {**_annotations_only(schema(name)),
-              "$schema": "http://json-schema.org/draft-07/schema#"}
+    draft7 = {
+        **_annotations_only(schema(name)),
+        "$schema": "http://json-schema.org/draft-07/schema#",
+    }
     return fastjsonschema.compile(draft7)
 
 
@@ -58,8 +71,11 @@ def _annotations_only(node: Any) -> Any:
     """The schema without contentEncoding / contentMediaType, which draft 2020-12 reads as
     annotations and fastjsonschema would enforce."""
     if isinstance(node, dict):
-        return {k: _annotations_only(v) for k, v in node.items()
-                if k not in ("contentEncoding", "contentMediaType")}
+        return {
+            k: _annotations_only(v)
+            for k, v in node.items()
+            if k not in ("contentEncoding", "contentMediaType")
+        }
     if isinstance(node, list):
         return [_annotations_only(v) for v in node]
     return node
@@ -96,11 +112,13 @@ def check_record(kind: str, body: Any) -> None:
         raise ValueError(f"{kind}: no schema for this kind of record")
     validate(kind, body)
     from datetime import datetime
+
     for field in UTC_FIELDS:
         value = body.get(field)
         if isinstance(value, str):
             try:
                 datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
-                raise ValueError(f"{kind}: {field}: {value[:40]!r} is not an ISO 8601 "
-                                 "time") from None
+                raise ValueError(
+                    f"{kind}: {field}: {value[:40]!r} is not an ISO 8601 time"
+                ) from None

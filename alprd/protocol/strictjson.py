@@ -10,13 +10,14 @@ Python's json module accepts what no peer of ours ever sends and some of it hurt
 So loads() refuses all three with a JsonRefused (a ValueError) that says which, and callers
 keep their one `except ValueError`.
 """
+
 from __future__ import annotations
 
 import json
 from typing import Any, NoReturn
 
 MAX_DEPTH = 32  # our deepest message (an audit record's detail in an up batch) nests 6
-INT_LIMIT = 2 ** 63  # SQLite's INTEGER; no field of ours is near it
+INT_LIMIT = 2**63  # SQLite's INTEGER; no field of ours is near it
 
 
 class JsonRefused(ValueError):
@@ -57,15 +58,18 @@ def _depth_ok(value: Any, max_depth: int) -> bool:
     return True
 
 
-def loads(data: bytes | str, what: str = "message", max_bytes: int | None = None,
-          max_depth: int = MAX_DEPTH) -> Any:
+def loads(
+    data: bytes | str,
+    what: str = "message",
+    max_bytes: int | None = None,
+    max_depth: int = MAX_DEPTH,
+) -> Any:
     """The JSON value in data, or JsonRefused naming `what` and the reason: too large, not
     JSON, not UTF-8, nested deeper than max_depth, NaN or infinity, an integer beyond 64 bits."""
     if max_bytes is not None and len(data) > max_bytes:
         raise JsonRefused(f"{what} of {len(data)} bytes exceeds {max_bytes}")
     try:
-        value = json.loads(data, parse_constant=_constant, parse_int=_int,
-                           parse_float=_float)
+        value = json.loads(data, parse_constant=_constant, parse_int=_int, parse_float=_float)
     except JsonRefused as exc:
         raise JsonRefused(f"{what}: {exc}") from None
     except RecursionError:

@@ -6,8 +6,23 @@ The bundled models: bundle.py; detector.py and ocr.py run ours (runtime.py), sec
 second reader (onnxruntime), state.py the plate's state, rectify.py levels a crop,
 recognizer.py puts them together.
 """
-from alprd.recognize.bundle import (DETECTOR, GLOBAL_OCR, MODEL_DIR, OCR, OCR_CONFIG,
-                                    VERSION_FILE, model_version)
 
-__all__ = ["DETECTOR", "GLOBAL_OCR", "MODEL_DIR", "OCR", "OCR_CONFIG", "VERSION_FILE",
-           "model_version"]
+from alprd.recognize.bundle import (
+    DETECTOR,
+    GLOBAL_OCR,
+    MODEL_DIR,
+    OCR,
+    OCR_CONFIG,
+    VERSION_FILE,
+    model_version,
+)
+
+__all__ = [
+    "DETECTOR",
+    "GLOBAL_OCR",
+    "MODEL_DIR",
+    "OCR",
+    "OCR_CONFIG",
+    "VERSION_FILE",
+    "model_version",
+]

@@ -1,4 +1,5 @@
 """The bundled models: their files and their version (alprd/recognize/models, made by train/)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ the centre offset within its cell (see train/detector.py): either as one [1, S, 
 or as two, [1, S, S, 1] heat and [1, S, S, 4] geometry. Two outputs let an int8 model keep
 the heat map at its own scale (one shared int8 scale left it 6 levels, 0.15 apart).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,9 +28,13 @@ class Detection:
 
 
 class Detector:
-    def __init__(self, path: Path, threads: int = 1,
-                 threshold: float = RecognizeConfig().detect_threshold,
-                 max_plates: int = 8) -> None:
+    def __init__(
+        self,
+        path: Path,
+        threads: int = 1,
+        threshold: float = RecognizeConfig().detect_threshold,
+        max_plates: int = 8,
+    ) -> None:
         self.model = TFLiteModel(path, threads)
         shape = self.model.input_shape
         if len(shape) != 4 or shape[3] != 3:

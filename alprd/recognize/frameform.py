@@ -5,9 +5,11 @@ or a replayed file can give grey, BGRA, 16-bit, boolean or empty images; each ra
 OpenCV or the detector, and the daemon's loop did not catch it (#32 item 8). as_bgr8 brings
 what has a meaning to BGR uint8 and refuses the rest with a FrameRefused that says why.
 """
+
 from __future__ import annotations
 
 from typing import Any
+
 import numpy as np
 
 MIN_SIDE = 16  # pixels: nothing smaller holds a readable plate

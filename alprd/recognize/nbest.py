@@ -15,6 +15,7 @@ the readers look doubtful about plates they read right (each doubt is a text the
 hold). The power and hotlist.nbest_min_probability, and how they were chosen:
 train/MODEL_CARD.md, "The readers' doubts, matched".
 """
+
 from __future__ import annotations
 
 import heapq
@@ -53,8 +54,9 @@ def strings(probs: np.ndarray, alphabet: str, pad: str, k: int = K) -> Candidate
             continue
         # a beam that cannot reach SLOT_FLOOR even with the best of every slot left is dropped
         bound = floor - rest[r + 1]
-        grown = [(lp + lp1, text + ch) for lp, text in beams for lp1, ch in row
-                 if lp + lp1 >= bound]
+        grown = [
+            (lp + lp1, text + ch) for lp, text in beams for lp1, ch in row if lp + lp1 >= bound
+        ]
         beams = heapq.nlargest(2 * k, grown, key=lambda b: b[0]) or beams[:1]
     merged: dict[str, float] = {}
     for lp, text in beams:
@@ -62,8 +64,9 @@ def strings(probs: np.ndarray, alphabet: str, pad: str, k: int = K) -> Candidate
     return _top(merged, k)
 
 
-def mixture(readings: list[Candidates], weights: list[float] | None = None,
-            k: int = K) -> Candidates:
+def mixture(
+    readings: list[Candidates], weights: list[float] | None = None, k: int = K
+) -> Candidates:
     """The weighted mean of several readings' texts (each reading's probabilities sum to at
     most 1; a text a reading does not list counts 0 there)."""
     weights = weights or [1.0] * len(readings)

@@ -3,6 +3,7 @@
 fast-plate-ocr's own recognizer imports onnxruntime eagerly; the appliance needs only the
 plate config (YAML) and the exported .tflite, so the few steps are done here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,8 +14,13 @@ import numpy as np
 
 from alprd.recognize.runtime import ModelError, TFLiteModel
 
-_INTERP = {"linear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "cubic": cv2.INTER_CUBIC,
-           "nearest": cv2.INTER_NEAREST, "lanczos4": cv2.INTER_LANCZOS4}
+_INTERP = {
+    "linear": cv2.INTER_LINEAR,
+    "area": cv2.INTER_AREA,
+    "cubic": cv2.INTER_CUBIC,
+    "nearest": cv2.INTER_NEAREST,
+    "lanczos4": cv2.INTER_LANCZOS4,
+}
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,10 @@ class PlateOcr:
         channels = 3 if self.cfg.image_color_mode == "rgb" else 1
         want = (self.cfg.img_height, self.cfg.img_width, channels)
         if self.model.input_shape[1:] != want:
-            raise ModelError(f"{model_path}: input {list(self.model.input_shape)} does not match "
-                             f"plate config {list(want)}")
+            raise ModelError(
+                f"{model_path}: input {list(self.model.input_shape)} does not match "
+                f"plate config {list(want)}"
+            )
 
     def preprocess(self, crop: np.ndarray) -> np.ndarray:
         c = self.cfg
@@ -79,11 +87,14 @@ class PlateOcr:
             s = min(c.img_width / w, c.img_height / h)
             nw, nh = max(1, round(w * s)), max(1, round(h * s))
             small = cv2.resize(img, (nw, nh), interpolation=interp)
-            pad = c.padding_color if img.ndim == 3 else (
-                c.padding_color if isinstance(c.padding_color, int) else c.padding_color[0])
+            pad = (
+                c.padding_color
+                if img.ndim == 3
+                else (c.padding_color if isinstance(c.padding_color, int) else c.padding_color[0])
+            )
             out = np.full((c.img_height, c.img_width) + img.shape[2:], pad, np.uint8)
             y0, x0 = (c.img_height - nh) // 2, (c.img_width - nw) // 2
-            out[y0:y0 + nh, x0:x0 + nw] = small
+            out[y0 : y0 + nh, x0 : x0 + nw] = small
             img = out
         else:
             img = cv2.resize(img, (c.img_width, c.img_height), interpolation=interp)

@@ -1,4 +1,5 @@
 """Frame in, plates out: detect, crop with a margin, read, filter."""
+
 from __future__ import annotations
 
 import time
@@ -12,11 +13,11 @@ import numpy as np
 
 from alprd import recognize
 from alprd.config import RecognizeConfig
+from alprd.recognize import nbest, second
 from alprd.recognize.detector import Detection, Detector
+from alprd.recognize.frameform import as_bgr8
 from alprd.recognize.ocr import OcrResult, PlateOcr
 from alprd.recognize.rectify import level, region, skew_angle
-from alprd.recognize import nbest, second
-from alprd.recognize.frameform import as_bgr8
 from alprd.recognize.second import GlobalReader, combine
 from alprd.recognize.state import BOX_MARGIN, StateReader
 from alprd.types import PlateRead
@@ -38,8 +39,9 @@ SCREEN_CONFIDENCE = 0.2
 SECOND_FLOOR = 0.5
 
 
-def crop_plate(image: np.ndarray, bbox: Sequence[float], mx: float = MARGIN_X,
-               my: float = MARGIN_Y) -> np.ndarray:
+def crop_plate(
+    image: np.ndarray, bbox: Sequence[float], mx: float = MARGIN_X, my: float = MARGIN_Y
+) -> np.ndarray:
     """The plate with a small margin (POL-01: a tight crop, never the scene).
 
     Where the margin would fall outside the image (a plate at the frame's edge, or a crop
@@ -50,8 +52,13 @@ def crop_plate(image: np.ndarray, bbox: Sequence[float], mx: float = MARGIN_X,
     return region(image, round(x1 - dx), round(y1 - dy), round(x2 + dx), round(y2 + dy))
 
 
-def plate_box(crop: np.ndarray, bbox: Sequence[float], keep: tuple[float, float] = (0.0, 0.0),
-              mx: float = MARGIN_X, my: float = MARGIN_Y) -> np.ndarray:
+def plate_box(
+    crop: np.ndarray,
+    bbox: Sequence[float],
+    keep: tuple[float, float] = (0.0, 0.0),
+    mx: float = MARGIN_X,
+    my: float = MARGIN_Y,
+) -> np.ndarray:
     """The box with margins `keep` (no larger than mx, my), cut from a crop that crop_plate()
     made with margins mx, my: what crop_plate(image, bbox, *keep) would have cut from the
     frame, which is gone by then (the state is read on it: state.BOX_MARGIN)."""
@@ -59,8 +66,10 @@ def plate_box(crop: np.ndarray, bbox: Sequence[float], keep: tuple[float, float]
     w, h = x2 - x1, y2 - y1
     left, top = round(x1 - w * mx), round(y1 - h * my)
     kx, ky = w * keep[0], h * keep[1]
-    return crop[max(0, round(y1 - ky) - top): max(1, round(y2 + ky) - top),
-                max(0, round(x1 - kx) - left): max(1, round(x2 + kx) - left)]
+    return crop[
+        max(0, round(y1 - ky) - top) : max(1, round(y2 + ky) - top),
+        max(0, round(x1 - kx) - left) : max(1, round(x2 + kx) - left),
+    ]
 
 
 def vote(reads: list[OcrResult]) -> OcrResult:
@@ -78,21 +87,27 @@ _DEFAULTS = RecognizeConfig()
 
 
 class Recognizer:
-    def __init__(self, detector: Path | None = None, ocr: Path | None = None,
-                 ocr_config: Path | None = None, threads: int = _DEFAULTS.threads,
-                 detect_threshold: float = _DEFAULTS.detect_threshold,
-                 min_confidence: float = _DEFAULTS.min_confidence,
-                 min_chars: int = _DEFAULTS.min_chars,
-                 deskew_min_deg: float = _DEFAULTS.deskew_min_deg,
-                 second_reader: bool = _DEFAULTS.second_reader,
-                 second_below: float = _DEFAULTS.second_below,
-                 second_weight: float = _DEFAULTS.second_weight,
-                 state_min_confidence: float = _DEFAULTS.state_min_confidence,
-                 second_model: Path | None = None) -> None:
+    def __init__(
+        self,
+        detector: Path | None = None,
+        ocr: Path | None = None,
+        ocr_config: Path | None = None,
+        threads: int = _DEFAULTS.threads,
+        detect_threshold: float = _DEFAULTS.detect_threshold,
+        min_confidence: float = _DEFAULTS.min_confidence,
+        min_chars: int = _DEFAULTS.min_chars,
+        deskew_min_deg: float = _DEFAULTS.deskew_min_deg,
+        second_reader: bool = _DEFAULTS.second_reader,
+        second_below: float = _DEFAULTS.second_below,
+        second_weight: float = _DEFAULTS.second_weight,
+        state_min_confidence: float = _DEFAULTS.state_min_confidence,
+        second_model: Path | None = None,
+    ) -> None:
         self.detector = Detector(detector or recognize.DETECTOR, threads, detect_threshold)
         self.ocr = PlateOcr(ocr or recognize.OCR, ocr_config or recognize.OCR_CONFIG, threads)
-        self.second = (GlobalReader(second_model or recognize.GLOBAL_OCR, threads)
-                       if second_reader else None)
+        self.second = (
+            GlobalReader(second_model or recognize.GLOBAL_OCR, threads) if second_reader else None
+        )
         self.second_below, self.second_weight = second_below, second_weight
         self.state_min_confidence = state_min_confidence
         self._state: StateReader | None = None
@@ -112,26 +127,37 @@ class Recognizer:
 
     @classmethod
     def from_config(cls, cfg: RecognizeConfig) -> Recognizer:
-        return cls(Path(cfg.detector) if cfg.detector else None,
-                   Path(cfg.ocr) if cfg.ocr else None,
-                   Path(cfg.ocr_config) if cfg.ocr_config else None,
-                   cfg.threads, cfg.detect_threshold, cfg.min_confidence, cfg.min_chars,
-                   cfg.deskew_min_deg, cfg.second_reader, cfg.second_below, cfg.second_weight,
-                   cfg.state_min_confidence)
+        return cls(
+            Path(cfg.detector) if cfg.detector else None,
+            Path(cfg.ocr) if cfg.ocr else None,
+            Path(cfg.ocr_config) if cfg.ocr_config else None,
+            cfg.threads,
+            cfg.detect_threshold,
+            cfg.min_confidence,
+            cfg.min_chars,
+            cfg.deskew_min_deg,
+            cfg.second_reader,
+            cfg.second_below,
+            cfg.second_weight,
+            cfg.state_min_confidence,
+        )
 
-    def __call__(self, image: np.ndarray, detect_image: np.ndarray | None = None
-                 ) -> list[tuple[PlateRead, np.ndarray]]:
+    def __call__(
+        self, image: np.ndarray, detect_image: np.ndarray | None = None
+    ) -> list[tuple[PlateRead, np.ndarray]]:
         """Plates in a BGR frame, best first, each with its crop from the full-resolution image.
 
         detect_image, where given, is a low-resolution copy of the same frame to detect on.
         """
         image = as_bgr8(image)  # FrameRefused (a ValueError) for what is no picture
         src = image if detect_image is None else as_bgr8(detect_image)
-        return self.read(image, self.detector(src), image.shape[1] / src.shape[1],
-                         image.shape[0] / src.shape[0])
+        return self.read(
+            image, self.detector(src), image.shape[1] / src.shape[1], image.shape[0] / src.shape[0]
+        )
 
-    def read(self, image: np.ndarray, dets: list[Detection], sx: float = 1.0, sy: float = 1.0
-             ) -> list[tuple[PlateRead, np.ndarray]]:
+    def read(
+        self, image: np.ndarray, dets: list[Detection], sx: float = 1.0, sy: float = 1.0
+    ) -> list[tuple[PlateRead, np.ndarray]]:
         """Read the plates of detections (in pixels of image, scaled by sx, sy), best first,
         dropping reads under min_chars or min_confidence. The state is not read here
         (state())."""
@@ -149,14 +175,25 @@ class Recognizer:
             res, crop = self.read_box(image, box, first)
             if len(res.text) < self.min_chars or res.confidence < self.min_confidence:
                 continue
-            out.append((PlateRead(res.text, round(res.confidence, 4),
-                                  tuple(round(c, 4) for c in res.char_confidences), box,
-                                  round(d.score, 4), res.candidates), crop))
+            out.append(
+                (
+                    PlateRead(
+                        res.text,
+                        round(res.confidence, 4),
+                        tuple(round(c, 4) for c in res.char_confidences),
+                        box,
+                        round(d.score, 4),
+                        res.candidates,
+                    ),
+                    crop,
+                )
+            )
         out.sort(key=lambda pc: -(pc[0].confidence * pc[0].detector_score))
         return out
 
-    def read_box(self, image: np.ndarray, box: Sequence[float], first: OcrResult | None = None
-                 ) -> tuple[OcrResult, np.ndarray]:
+    def read_box(
+        self, image: np.ndarray, box: Sequence[float], first: OcrResult | None = None
+    ) -> tuple[OcrResult, np.ndarray]:
         """Read the plate in box (image pixels) at each of VIEWS and let them vote; the
         winning text's most confident reading, with the crop to store (as the camera saw it).
         Where that reading's confidence is under second_below (and not under SECOND_FLOOR),
@@ -188,7 +225,7 @@ class Recognizer:
         if len(res.text) < self.min_chars or res.confidence < self.min_confidence:
             return res, stored  # dropped by read(): its candidates are never asked for
         texts = [(nbest.strings(p, al, pad), c) for p, al, pad, c in readings if p is not None]
-        cands = nbest.mixture([t for t, _ in texts], [c ** nbest.WEIGHT_POWER for _, c in texts])
+        cands = nbest.mixture([t for t, _ in texts], [c**nbest.WEIGHT_POWER for _, c in texts])
         return replace(res, candidates=cands), stored
 
     def recognize_file(self, path: Path) -> dict[str, Any]:
@@ -201,7 +238,18 @@ class Recognizer:
         out, t0 = [], time.monotonic()
         for p, crop in plates:  # the daemon reads it once a pass, beside the frame loop
             state, state_conf = self.state(plate_box(crop, p.bbox, BOX_MARGIN))
-            out.append({"text": p.text, "confidence": p.confidence, "bbox": list(p.bbox),
-                        "state": state, "state_confidence": state_conf})
-        return {"image": str(path), "ms": round(ms, 1),
-                "state_ms": round((time.monotonic() - t0) * 1000, 1), "plates": out}
+            out.append(
+                {
+                    "text": p.text,
+                    "confidence": p.confidence,
+                    "bbox": list(p.bbox),
+                    "state": state,
+                    "state_confidence": state_conf,
+                }
+            )
+        return {
+            "image": str(path),
+            "ms": round(ms, 1),
+            "state_ms": round((time.monotonic() - t0) * 1000, 1),
+            "plates": out,
+        }

@@ -5,9 +5,11 @@ rotated by a few degrees; its detector box is axis-aligned. The angle is the one
 the rows of the plate's horizontal edges (the character tops and bottoms, the plate's own
 top and bottom) sharpest: the rotated edge map's row profile then has the largest jumps.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -39,16 +41,16 @@ def skew_angle(crop: np.ndarray, max_deg: float = MAX_DEG, step: float = STEP_DE
 def region(image: np.ndarray, xa: int, ya: int, xb: int, yb: int) -> np.ndarray:
     """The pixels of [xa, xb) x [ya, yb); where that runs past the image, the edge repeats."""
     h, w = image.shape[:2]
-    crop = image[max(0, ya):min(h, yb), max(0, xa):min(w, xb)]
+    crop = image[max(0, ya) : min(h, yb), max(0, xa) : min(w, xb)]
     pad = (max(0, -ya), max(0, yb - h), max(0, -xa), max(0, xb - w))
     if crop.size and any(pad):
         crop = cv2.copyMakeBorder(crop, *pad, cv2.BORDER_REPLICATE)
     return crop
 
 
-def level(image: np.ndarray, box: Sequence[float], angle: float,
-          pad: tuple[float, float] = (0.5, 1.0)
-          ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def level(
+    image: np.ndarray, box: Sequence[float], angle: float, pad: tuple[float, float] = (0.5, 1.0)
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """The neighbourhood of box rotated by angle about the box's centre, and the box's place
     in it (same size). Pixels beyond the image's edge repeat the edge."""
     x1, y1, x2, y2 = box
@@ -58,6 +60,11 @@ def level(image: np.ndarray, box: Sequence[float], angle: float,
     patch = region(image, xa, ya, round(x2 + px), round(y2 + py))
     cx, cy = (x1 + x2) / 2 - xa, (y1 + y2) / 2 - ya
     m = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
-    rotated = cv2.warpAffine(patch, m, (patch.shape[1], patch.shape[0]),
-                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    rotated = cv2.warpAffine(
+        patch,
+        m,
+        (patch.shape[1], patch.shape[0]),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     return rotated, (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)

@@ -1,9 +1,10 @@
 """The TFLite runtime: LiteRT (ai-edge-litert), with tflite_runtime only as a fallback import."""
+
 from __future__ import annotations
 
-from typing import Any
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,11 +18,13 @@ class ModelError(Exception):
 def _interpreter_class() -> Any:
     try:
         from ai_edge_litert.interpreter import Interpreter
+
         return Interpreter
     except ImportError:
         pass
     try:  # frozen 2.14 wheel: works only with numpy < 2 and older converter output
         from tflite_runtime.interpreter import Interpreter  # type: ignore[import-not-found]
+
         log.warning("ai-edge-litert not installed; falling back to tflite_runtime")
         return Interpreter
     except ImportError as exc:

@@ -7,6 +7,7 @@ ship as models/global_ocr.onnx with their MIT notice (models/LICENSE-fast-plate-
 Interface (read from the file): uint8 [N, 64, 128, 3] RGB, the crop resized without keeping
 the aspect ratio; float32 [N, 9, 37] per-slot probabilities over ALPHABET, `_` = empty slot.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,16 +28,18 @@ class GlobalReader:
         try:
             import onnxruntime as ort
         except ImportError as exc:
-            raise ModelError("the second reader needs onnxruntime: pip install onnxruntime"
-                             ) from exc
+            raise ModelError(
+                "the second reader needs onnxruntime: pip install onnxruntime"
+            ) from exc
         if not Path(model_path).is_file():
             raise ModelError(f"model file not found: {model_path}")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(model_path), opts,
-                                                providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                str(model_path), opts, providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:  # onnxruntime raises its own, undocumented types
             raise ModelError(f"cannot load model {model_path}: {exc}") from exc
         self.input = self.session.get_inputs()[0].name
@@ -52,8 +55,12 @@ class GlobalReader:
 def model_input(crops: list[np.ndarray]) -> np.ndarray:
     """BGR crops as the model takes them: uint8 [N, 64, 128, 3] RGB, each resized without
     keeping its aspect ratio."""
-    return np.stack([cv2.resize(cv2.cvtColor(c, cv2.COLOR_BGR2RGB), SIZE,
-                                interpolation=cv2.INTER_LINEAR) for c in crops])
+    return np.stack(
+        [
+            cv2.resize(cv2.cvtColor(c, cv2.COLOR_BGR2RGB), SIZE, interpolation=cv2.INTER_LINEAR)
+            for c in crops
+        ]
+    )
 
 
 def decode(probs: np.ndarray) -> OcrResult:
@@ -71,9 +78,12 @@ def combine(ours: OcrResult, theirs: OcrResult, weight: float) -> OcrResult:
     counted `weight` times; otherwise the whole text of the more confident reader (the same
     weighting). Chosen on half of us_plate_crops (see MODEL_CARD.md, "Two readers")."""
     if len(ours.text) == len(theirs.text):
-        picked = [(a, ca) if ca >= weight * cb else (b, cb)
-                  for a, b, ca, cb in zip(ours.text, theirs.text, ours.char_confidences,
-                                          theirs.char_confidences)]
+        picked = [
+            (a, ca) if ca >= weight * cb else (b, cb)
+            for a, b, ca, cb in zip(
+                ours.text, theirs.text, ours.char_confidences, theirs.char_confidences
+            )
+        ]
         out = OcrResult("".join(ch for ch, _ in picked), tuple(c for _, c in picked))
     else:
         out = ours if ours.confidence >= weight * theirs.confidence else theirs

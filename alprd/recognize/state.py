@@ -15,6 +15,7 @@ words are a few pixels high; the box is read with BOX_MARGIN around it. The daem
 it once per pass, off the frame loop (state_worker.py); the plate readers never read it
 (they named 11 % of real plates).
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -26,45 +27,113 @@ from alprd.recognize.ocr import OcrResult
 from alprd.recognize.state_ocr import STRIPS
 
 STATES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
-    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "FL": "Florida", "GA": "Georgia",
-    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa",
-    "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland",
-    "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi",
-    "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire",
-    "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York", "NC": "North Carolina",
-    "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania",
-    "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota", "TN": "Tennessee",
-    "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
-    "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming", "DC": "District of Columbia",
+    "AL": "Alabama",
+    "AK": "Alaska",
+    "AZ": "Arizona",
+    "AR": "Arkansas",
+    "CA": "California",
+    "CO": "Colorado",
+    "CT": "Connecticut",
+    "DE": "Delaware",
+    "FL": "Florida",
+    "GA": "Georgia",
+    "HI": "Hawaii",
+    "ID": "Idaho",
+    "IL": "Illinois",
+    "IN": "Indiana",
+    "IA": "Iowa",
+    "KS": "Kansas",
+    "KY": "Kentucky",
+    "LA": "Louisiana",
+    "ME": "Maine",
+    "MD": "Maryland",
+    "MA": "Massachusetts",
+    "MI": "Michigan",
+    "MN": "Minnesota",
+    "MS": "Mississippi",
+    "MO": "Missouri",
+    "MT": "Montana",
+    "NE": "Nebraska",
+    "NV": "Nevada",
+    "NH": "New Hampshire",
+    "NJ": "New Jersey",
+    "NM": "New Mexico",
+    "NY": "New York",
+    "NC": "North Carolina",
+    "ND": "North Dakota",
+    "OH": "Ohio",
+    "OK": "Oklahoma",
+    "OR": "Oregon",
+    "PA": "Pennsylvania",
+    "RI": "Rhode Island",
+    "SC": "South Carolina",
+    "SD": "South Dakota",
+    "TN": "Tennessee",
+    "TX": "Texas",
+    "UT": "Utah",
+    "VT": "Vermont",
+    "VA": "Virginia",
+    "WA": "Washington",
+    "WV": "West Virginia",
+    "WI": "Wisconsin",
+    "WY": "Wyoming",
+    "DC": "District of Columbia",
 }
 # Slogans and web addresses on each state's plates (public knowledge, as on the DMV sites);
 # letters only are matched, so a slogan that is mostly digits is left out (Minnesota's
 # "10,000 Lakes" is LAKES, which Michigan's GREAT LAKES SPLENDOR reads too)
 SLOGANS = {
-    "AL": ("Heart of Dixie", "Sweet Home Alabama"), "AK": ("The Last Frontier",),
-    "AZ": ("Grand Canyon State",), "AR": ("The Natural State",), "CA": ("dmv.ca.gov",),
-    "CO": ("Colorful Colorado",), "CT": ("Constitution State",), "DE": ("The First State",),
-    "FL": ("Sunshine State", "myflorida.com"), "GA": ("Peach State",),
-    "HI": ("Aloha State",), "ID": ("Famous Potatoes", "Scenic Idaho"),
-    "IL": ("Land of Lincoln",), "IN": ("Crossroads of America",),
-    "IA": ("Fields of Opportunities",), "KS": ("The Sunflower State",),
-    "KY": ("Unbridled Spirit", "Bluegrass State"), "LA": ("Sportsman's Paradise",),
-    "ME": ("Vacationland",), "MD": ("Our Farms, Our Future",), "MA": ("The Spirit of America",),
-    "MI": ("Pure Michigan", "Great Lakes"), "MN": ("Explore Minnesota",),
-    "MS": ("Birthplace of America's Music",), "MO": ("Show-Me State",),
-    "MT": ("Big Sky", "Treasure State"), "NE": ("The Good Life",),
-    "NV": ("The Silver State", "Home Means Nevada"), "NH": ("Live Free or Die",),
-    "NJ": ("Garden State",), "NM": ("Land of Enchantment",), "NY": ("Empire State",),
-    "NC": ("First in Flight",), "ND": ("Discover the Spirit", "Legendary"),
-    "OH": ("Birthplace of Aviation",), "OK": ("Native America", "Explore Oklahoma"),
-    "OR": ("Pacific Wonderland",), "PA": ("visitPA.com", "Keystone State"),
-    "RI": ("Ocean State",), "SC": ("Travel2SC.com", "Smiling Faces Beautiful Places"),
-    "SD": ("Great Faces. Great Places.",), "TN": ("Volunteer State", "tnvacation.com"),
-    "TX": ("The Lone Star State",), "UT": ("Life Elevated", "Greatest Snow on Earth"),
-    "VT": ("Green Mountain State",), "VA": ("Virginia is for Lovers",),
-    "WA": ("Evergreen State",), "WV": ("Wild, Wonderful",), "WI": ("America's Dairyland",),
-    "WY": ("Like No Place on Earth",), "DC": ("Taxation Without Representation", "Washington, DC"),
+    "AL": ("Heart of Dixie", "Sweet Home Alabama"),
+    "AK": ("The Last Frontier",),
+    "AZ": ("Grand Canyon State",),
+    "AR": ("The Natural State",),
+    "CA": ("dmv.ca.gov",),
+    "CO": ("Colorful Colorado",),
+    "CT": ("Constitution State",),
+    "DE": ("The First State",),
+    "FL": ("Sunshine State", "myflorida.com"),
+    "GA": ("Peach State",),
+    "HI": ("Aloha State",),
+    "ID": ("Famous Potatoes", "Scenic Idaho"),
+    "IL": ("Land of Lincoln",),
+    "IN": ("Crossroads of America",),
+    "IA": ("Fields of Opportunities",),
+    "KS": ("The Sunflower State",),
+    "KY": ("Unbridled Spirit", "Bluegrass State"),
+    "LA": ("Sportsman's Paradise",),
+    "ME": ("Vacationland",),
+    "MD": ("Our Farms, Our Future",),
+    "MA": ("The Spirit of America",),
+    "MI": ("Pure Michigan", "Great Lakes"),
+    "MN": ("Explore Minnesota",),
+    "MS": ("Birthplace of America's Music",),
+    "MO": ("Show-Me State",),
+    "MT": ("Big Sky", "Treasure State"),
+    "NE": ("The Good Life",),
+    "NV": ("The Silver State", "Home Means Nevada"),
+    "NH": ("Live Free or Die",),
+    "NJ": ("Garden State",),
+    "NM": ("Land of Enchantment",),
+    "NY": ("Empire State",),
+    "NC": ("First in Flight",),
+    "ND": ("Discover the Spirit", "Legendary"),
+    "OH": ("Birthplace of Aviation",),
+    "OK": ("Native America", "Explore Oklahoma"),
+    "OR": ("Pacific Wonderland",),
+    "PA": ("visitPA.com", "Keystone State"),
+    "RI": ("Ocean State",),
+    "SC": ("Travel2SC.com", "Smiling Faces Beautiful Places"),
+    "SD": ("Great Faces. Great Places.",),
+    "TN": ("Volunteer State", "tnvacation.com"),
+    "TX": ("The Lone Star State",),
+    "UT": ("Life Elevated", "Greatest Snow on Earth"),
+    "VT": ("Green Mountain State",),
+    "VA": ("Virginia is for Lovers",),
+    "WA": ("Evergreen State",),
+    "WV": ("Wild, Wonderful",),
+    "WI": ("America's Dairyland",),
+    "WY": ("Like No Place on Earth",),
+    "DC": ("Taxation Without Representation", "Washington, DC"),
 }
 CODES = tuple(sorted(STATES))
 TOP, BOTTOM = 0.30, 0.30  # the bands train/state_model.py cut (the daemon reads STRIPS)
@@ -117,8 +186,10 @@ def score(reading: str, word: str) -> float:
     (rapidfuzz's ratio: MISSSPPI, letters lost, still reads as MISSISSIPPI at 0.84). (b) was
     added on the even half of us_plate_crops: 90.0 -> 91.9 % right, odd 93.1 -> 94.6 %, none
     wrong on either (train/MODEL_CARD.md)."""
-    return max(fuzz.partial_ratio(reading, word) / 100.0 * min(1.0, len(reading) / len(word)),
-               fuzz.ratio(reading, word) / 100.0)
+    return max(
+        fuzz.partial_ratio(reading, word) / 100.0 * min(1.0, len(reading) / len(word)),
+        fuzz.ratio(reading, word) / 100.0,
+    )
 
 
 def match(readings: list[str]) -> tuple[str | None, float, float]:
@@ -144,8 +215,7 @@ def match(readings: list[str]) -> tuple[str | None, float, float]:
     return ranked[0][0], ranked[0][1], (ranked[1][1] if len(ranked) > 1 else 0.0)
 
 
-def named(code: str | None, best: float, runner_up: float,
-          min_confidence: float) -> str | None:
+def named(code: str | None, best: float, runner_up: float, min_confidence: float) -> str | None:
     """match()'s state where it is sure enough: its score at least min_confidence and no
     other state within MARGIN of it; else None."""
     if code is None or best < min_confidence or best - runner_up < MARGIN:
@@ -156,7 +226,7 @@ def named(code: str | None, best: float, runner_up: float,
 def bands(crop: np.ndarray, top: float = TOP, bottom: float = BOTTOM) -> list[np.ndarray]:
     """A crop's top and bottom bands (top and bottom of its height), as they are."""
     h = crop.shape[0]
-    return [crop[: max(1, round(h * top))], crop[min(h - 1, round(h * (1 - bottom))):]]
+    return [crop[: max(1, round(h * top))], crop[min(h - 1, round(h * (1 - bottom))) :]]
 
 
 def calibrated(score: float) -> float:
@@ -171,11 +241,17 @@ class StateReader:
     """The state of a plate from its box's crop, read by the given text readers (by default
     PaddleOCR's recogniser, state_ocr.PpOcrReader)."""
 
-    def __init__(self, readers: list[Reader] | None = None, min_confidence: float = 0.7,
-                 strips: tuple[float, float] = STRIPS, threads: int = 1,
-                 min_height: int | None = None) -> None:
+    def __init__(
+        self,
+        readers: list[Reader] | None = None,
+        min_confidence: float = 0.7,
+        strips: tuple[float, float] = STRIPS,
+        threads: int = 1,
+        min_height: int | None = None,
+    ) -> None:
         if readers is None:
             from alprd.recognize.state_ocr import PpOcrReader
+
             readers = [PpOcrReader(threads=threads)]
         self.readers = readers
         self.min_confidence = min_confidence
@@ -188,8 +264,12 @@ class StateReader:
         if crop.shape[0] < self.min_height:
             return []
         two = bands(crop, *self.strips)
-        return [r.text for read in self.readers for r in read(two)
-                if r.confidence >= MIN_READ_CONFIDENCE]
+        return [
+            r.text
+            for read in self.readers
+            for r in read(two)
+            if r.confidence >= MIN_READ_CONFIDENCE
+        ]
 
     def __call__(self, crop: np.ndarray) -> tuple[str | None, float | None]:
         """(state, its calibrated confidence), or (None, None) where unsure."""

@@ -10,6 +10,7 @@ strip of the crop as one line (the header: the top STRIPS[0] of the plate; the f
 bottom STRIPS[1]), resized to 48 pixels high; CTC decoding with the character list in the
 model's metadata. Not trained here (train/MODEL_CARD.md).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -36,8 +37,10 @@ def model_path() -> Path:
     """The ONNX file inside the installed rapidocr package (found without importing it)."""
     spec = importlib.util.find_spec("rapidocr")
     if spec is None or not spec.submodule_search_locations:
-        raise StateOcrMissing("the state reader needs the rapidocr wheel's PP-OCR model: "
-                              "pip install 'rapidocr==3.10.0' (./run does)")
+        raise StateOcrMissing(
+            "the state reader needs the rapidocr wheel's PP-OCR model: "
+            "pip install 'rapidocr==3.10.0' (./run does)"
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / MODEL
     if not path.is_file():
         raise StateOcrMissing(f"{path} is missing: reinstall rapidocr==3.10.0")
@@ -51,6 +54,7 @@ class PpOcrReader:
 
     def __init__(self, path: Path | None = None, threads: int = 1) -> None:
         import onnxruntime as ort
+
         opts = ort.SessionOptions()
         opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
         self.path = str(path or model_path())

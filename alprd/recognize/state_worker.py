@@ -9,6 +9,7 @@ state when its wait runs out (alprd.pipeline). A reader that cannot be loaded (t
 wheel missing) or that fails on a crop says so in one line and answers "unknown": the read is
 stored all the same, its state null, and the hotlist says read-state-unknown.
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,9 +53,13 @@ class StateWorker(Worker):
         self._warmed = False
 
     def health(self) -> dict[str, Any]:
-        return {"state": self.state, "read": self.read, "failed": self.failed,
-                "dropped": self.dropped,
-                "ms_median": round(statistics.median(self.ms), 1) if self.ms else None}
+        return {
+            "state": self.state,
+            "read": self.read,
+            "failed": self.failed,
+            "dropped": self.dropped,
+            "ms_median": round(statistics.median(self.ms), 1) if self.ms else None,
+        }
 
     def warm(self) -> None:
         """Load the reader now (a plate is in sight: its pass will ask soon)."""
@@ -91,8 +96,11 @@ class StateWorker(Worker):
         try:
             reader = self.make_reader()
         except Exception as exc:  # noqa: BLE001  no state; the reads go on without it
-            log.error("state reader: not loaded (%s: %s); reads are stored with no state",
-                      type(exc).__name__, exc)
+            log.error(
+                "state reader: not loaded (%s: %s); reads are stored with no state",
+                type(exc).__name__,
+                exc,
+            )
             reader = None
         self.state = "running" if reader else "failed"
         return reader
@@ -117,8 +125,13 @@ class StateWorker(Worker):
                 answer = reader(crop)
             except Exception as exc:  # noqa: BLE001  one odd crop never stops the reader
                 self.failed += 1
-                log.error("state reader: a crop of %s could not be read (%s: %s); %d so far",
-                          crop.shape, type(exc).__name__, exc, self.failed)
+                log.error(
+                    "state reader: a crop of %s could not be read (%s: %s); %d so far",
+                    crop.shape,
+                    type(exc).__name__,
+                    exc,
+                    self.failed,
+                )
                 answer = UNKNOWN
             self.read += 1
             self.ms = (self.ms + [(time.monotonic() - t0) * 1000])[-100:]

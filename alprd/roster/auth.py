@@ -11,6 +11,7 @@ count are one step), at most VERIFY_SLOTS argon2 checks run at once (each takes 
 failure counts survive a restart, and a badge not on the roster gets the same answer after the
 same argon2 work as a wrong PIN (it is counted and locked the same way).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,8 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from alprd.protocol import strictjson
 from alprd.files import replace_atomically
+from alprd.protocol import strictjson
 from alprd.roster.roles import ROLE_NAMES, ROLES
 from alprd.roster.roster import Roster, User
 
@@ -61,9 +62,14 @@ class Session:
         return action in ROLES.get(self.role, ())
 
     def public(self) -> dict[str, Any]:
-        return {"badge": self.badge, "name": self.name, "role": self.role,
-                "role_name": ROLE_NAMES[self.role], "may": sorted(ROLES[self.role]),
-                "csrf": self.csrf}
+        return {
+            "badge": self.badge,
+            "name": self.name,
+            "role": self.role,
+            "role_name": ROLE_NAMES[self.role],
+            "may": sorted(ROLES[self.role]),
+            "csrf": self.csrf,
+        }
 
 
 class Refused(Exception):
@@ -87,10 +93,16 @@ class Auth:
     """Sign-in, sessions and lockout. Every outcome is audited; a deactivated user's attempt
     also queues a priority report for Professional Standards Bureau."""
 
-    def __init__(self, roster: Roster, audit: AuditLog, unit_id: str, idle_s: float = 1800.0,
-                 mono: Callable[[], float] = time.monotonic,
-                 utc: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 failures_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        roster: Roster,
+        audit: AuditLog,
+        unit_id: str,
+        idle_s: float = 1800.0,
+        mono: Callable[[], float] = time.monotonic,
+        utc: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        failures_path: Path | None = None,
+    ) -> None:
         self.roster, self.audit, self.unit_id, self.idle_s = roster, audit, unit_id, idle_s
         self.mono, self.utc = mono, utc
         self.hasher = PasswordHasher()
@@ -108,8 +120,9 @@ class Auth:
         with self._lock:
             f = self._failures.get(badge) or self._track(badge)
         if not f.lock.acquire(timeout=WAIT_S):
-            self._refuse(badge, "busy", "The system is busy checking other sign-ins: try "
-                         "again in a moment.")
+            self._refuse(
+                badge, "busy", "The system is busy checking other sign-ins: try again in a moment."
+            )
         try:
             return self._sign_in(badge, pin, f)
         finally:
@@ -118,11 +131,20 @@ class Auth:
     def _track(self, badge: str) -> _Failures:
         if len(self._failures) >= TRACKED_BADGES:  # forget the quietest badge with no lock
             now = self.mono()
-            idle = [b for b, g in self._failures.items()
-                    if g.locked_until <= now and not g.lock.locked()]
+            idle = [
+                b
+                for b, g in self._failures.items()
+                if g.locked_until <= now and not g.lock.locked()
+            ]
             if idle:
-                self._failures.pop(min(idle, key=lambda b: self._failures[b].times[-1]
-                                       if self._failures[b].times else 0.0))
+                self._failures.pop(
+                    min(
+                        idle,
+                        key=lambda b: (
+                            self._failures[b].times[-1] if self._failures[b].times else 0.0
+                        ),
+                    )
+                )
         f = self._failures[badge] = _Failures()
         return f
 
@@ -130,38 +152,71 @@ class Auth:
         now = self.mono()
         if f.locked_until > now:
             minutes = max(1, round((f.locked_until - now) / 60))
-            self._refuse(badge, "locked", f"Account {badge} is locked after {MAX_FAILURES} "
-                         f"failed attempts. Try again in {minutes} min or call the ALPR "
-                         "system administrator.")
+            self._refuse(
+                badge,
+                "locked",
+                f"Account {badge} is locked after {MAX_FAILURES} "
+                f"failed attempts. Try again in {minutes} min or call the ALPR "
+                "system administrator.",
+            )
         user = self.roster.get(badge) if badge else None
         if not self.roster.version:
-            self._refuse(badge, "no_roster", "No user list from HQ yet: sign-in is not "
-                         "possible until the vehicle has synced with HQ.")
+            self._refuse(
+                badge,
+                "no_roster",
+                "No user list from HQ yet: sign-in is not "
+                "possible until the vehicle has synced with HQ.",
+            )
         pin_hash = user.pin_hash if user else self._decoy
         pin_ok = self._pin_ok(badge, pin_hash, pin or "") and user is not None
         if user is not None and user.status == "deactivated":
             self._report_deactivated(user, pin_ok)
-            self._refuse(badge, "deactivated", "This account is deactivated. The attempt has "
-                         "been recorded and reported to Professional Standards Bureau.")
+            self._refuse(
+                badge,
+                "deactivated",
+                "This account is deactivated. The attempt has "
+                "been recorded and reported to Professional Standards Bureau.",
+            )
         if not pin_ok or user is None:  # (pin_ok implies a user)
             left = self._fail(badge, f, self.mono())
-            self._refuse(badge, "credentials",
-                         "Badge number or PIN not recognised." + (
-                             f" {left} attempt(s) left before the account locks." if left
-                             else f" The account is now locked for {LOCK_S // 60} min."),
-                         why="unknown_badge" if user is None else "wrong_pin")
+            self._refuse(
+                badge,
+                "credentials",
+                "Badge number or PIN not recognised."
+                + (
+                    f" {left} attempt(s) left before the account locks."
+                    if left
+                    else f" The account is now locked for {LOCK_S // 60} min."
+                ),
+                why="unknown_badge" if user is None else "wrong_pin",
+            )
         if f.times:
             f.times.clear()
             self._save_failures()
         if not user.trained_utc:
-            self._refuse(badge, "training", "No ALPR training is recorded for you. Complete "
-                         "the POST-certified ALPR course before using the system.")
+            self._refuse(
+                badge,
+                "training",
+                "No ALPR training is recorded for you. Complete "
+                "the POST-certified ALPR course before using the system.",
+            )
         last = self.roster.last_use(user)
         if last is not None and self.utc() - last > timedelta(days=UNUSED_DAYS):
-            self._refuse(badge, "reorientation", f"Not used since {last.date()} (over a "
-                         "year): complete the ALPR reorientation course first.")
-        s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(24), user.badge,
-                    user.name, user.role, now, now)
+            self._refuse(
+                badge,
+                "reorientation",
+                f"Not used since {last.date()} (over a "
+                "year): complete the ALPR reorientation course first.",
+            )
+        s = Session(
+            secrets.token_urlsafe(32),
+            secrets.token_urlsafe(24),
+            user.badge,
+            user.name,
+            user.role,
+            now,
+            now,
+        )
         self.audit.append(user.badge, user.role, "sign_in")
         with self._lock:
             self.sessions[s.token] = s
@@ -171,8 +226,9 @@ class Auth:
 
     def _pin_ok(self, badge: str, pin_hash: str, pin: str) -> bool:
         if not self._slots.acquire(timeout=WAIT_S):
-            self._refuse(badge, "busy", "The system is busy checking other sign-ins: try "
-                         "again in a moment.")
+            self._refuse(
+                badge, "busy", "The system is busy checking other sign-ins: try again in a moment."
+            )
         try:
             return self.hasher.verify(pin_hash, pin)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -187,10 +243,13 @@ class Auth:
         if len(f.times) >= MAX_FAILURES:
             f.locked_until = now + LOCK_S
             f.times.clear()
-            self.audit.append(badge or "-", "-", "account_locked",
-                              detail={"failures": MAX_FAILURES, "lock_s": LOCK_S})
-            log.warning("sign-in: account %s locked after %d failed attempts", badge,
-                        MAX_FAILURES)
+            self.audit.append(
+                badge or "-",
+                "-",
+                "account_locked",
+                detail={"failures": MAX_FAILURES, "lock_s": LOCK_S},
+            )
+            log.warning("sign-in: account %s locked after %d failed attempts", badge, MAX_FAILURES)
             left = 0
         else:
             left = MAX_FAILURES - len(f.times)
@@ -204,9 +263,14 @@ class Auth:
             return
         now = self.mono()
         with self._lock:
-            data = {b: {"lock_left_s": round(max(0.0, f.locked_until - now), 1),
-                        "failure_ages_s": [round(now - t, 1) for t in f.times]}
-                    for b, f in self._failures.items() if f.times or f.locked_until > now}
+            data = {
+                b: {
+                    "lock_left_s": round(max(0.0, f.locked_until - now), 1),
+                    "failure_ages_s": [round(now - t, 1) for t in f.times],
+                }
+                for b, f in self._failures.items()
+                if f.times or f.locked_until > now
+            }
         try:
             replace_atomically(self.failures_path, json.dumps(data).encode(), mode=0o600)
         except OSError as exc:  # the counts in memory still hold until the restart
@@ -217,35 +281,56 @@ class Auth:
             return {}
         now, out = self.mono(), {}
         try:
-            for badge, d in strictjson.loads(self.failures_path.read_bytes(),
-                                             str(self.failures_path)).items():
-                ages = sorted((min(float(a), FAILURE_WINDOW_S) for a in d["failure_ages_s"]),
-                              reverse=True)
-                out[str(badge)] = _Failures(deque(now - a for a in ages),
-                                            now + min(float(d["lock_left_s"]), LOCK_S))
+            for badge, d in strictjson.loads(
+                self.failures_path.read_bytes(), str(self.failures_path)
+            ).items():
+                ages = sorted(
+                    (min(float(a), FAILURE_WINDOW_S) for a in d["failure_ages_s"]), reverse=True
+                )
+                out[str(badge)] = _Failures(
+                    deque(now - a for a in ages), now + min(float(d["lock_left_s"]), LOCK_S)
+                )
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            log.error("sign-in: failure counts in %s unreadable (%s): starting from none",
-                      self.failures_path, exc)
+            log.error(
+                "sign-in: failure counts in %s unreadable (%s): starting from none",
+                self.failures_path,
+                exc,
+            )
             return {}
         return out
 
     def _refuse(self, badge: str, code: str, message: str, why: str | None = None) -> NoReturn:
         user = self.roster.get(badge)
-        self.audit.append(badge or "-", user.role if user else "-", "sign_in_refused",
-                          detail={"reason": why or code})
+        self.audit.append(
+            badge or "-",
+            user.role if user else "-",
+            "sign_in_refused",
+            detail={"reason": why or code},
+        )
         log.warning("sign-in refused for %r: %s", badge, code)
         raise Refused(code, message)
 
     def _report_deactivated(self, user: User, pin_ok: bool) -> None:
         """POL-05: a priority report for Professional Standards Bureau, queued at once."""
         rid = str(uuid.uuid4())
-        body = {"id": rid, "type": "deactivated_sign_in", "for": "Professional Standards Bureau",
-                "unit_id": self.unit_id, "utc": self.utc().isoformat(timespec="seconds"),
-                "badge": user.badge, "name": user.name, "role": user.role,
-                "pin_correct": pin_ok}
+        body = {
+            "id": rid,
+            "type": "deactivated_sign_in",
+            "for": "Professional Standards Bureau",
+            "unit_id": self.unit_id,
+            "utc": self.utc().isoformat(timespec="seconds"),
+            "badge": user.badge,
+            "name": user.name,
+            "role": user.role,
+            "pin_correct": pin_ok,
+        }
         self.audit.store.queue("report", body)
-        log.warning("sign-in by deactivated account %s: reported to Professional Standards "
-                    "Bureau (report %s)", user.badge, rid)
+        log.warning(
+            "sign-in by deactivated account %s: reported to Professional Standards "
+            "Bureau (report %s)",
+            user.badge,
+            rid,
+        )
 
     # -- sessions ------------------------------------------------------------------------
     def session(self, token: str | None, touch: bool = True) -> Session | None:

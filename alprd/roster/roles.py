@@ -1,4 +1,5 @@
 """The four roles and what each may do (POL-06)."""
+
 from __future__ import annotations
 
 # What each role may do (POL-06). No role may add, change or delete a read or the hotlist:
@@ -9,5 +10,9 @@ ROLES = {
     "administrator": frozenset({"live", "verify", "search", "view", "export", "selftest"}),
     "fleet_technician": frozenset({"selftest"}),
 }
-ROLE_NAMES = {"patrol_officer": "Patrol officer", "data_user": "Data user",
-              "administrator": "System administrator", "fleet_technician": "Fleet technician"}
+ROLE_NAMES = {
+    "patrol_officer": "Patrol officer",
+    "data_user": "Data user",
+    "administrator": "System administrator",
+    "fleet_technician": "Fleet technician",
+}

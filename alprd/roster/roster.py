@@ -1,5 +1,6 @@
 """The roster HQ syncs (roster.v1, signed with HQ's key): verified, kept on disk, verified again
 at every start; local last-use times beside it."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,15 @@ def _user(d: Any) -> User:
     pin_hash = d.get("pin_hash")
     if not (isinstance(pin_hash, str) and pin_hash.startswith("$argon2")):
         raise UpdateRefused(f"user {badge}: pin_hash is not an argon2 hash")
-    return User(badge, str(d.get("name") or badge), d["role"], pin_hash,
-                d.get("trained_utc") or None, d.get("last_use_utc") or None, d["status"])
+    return User(
+        badge,
+        str(d.get("name") or badge),
+        d["role"],
+        pin_hash,
+        d.get("trained_utc") or None,
+        d.get("last_use_utc") or None,
+        d["status"],
+    )
 
 
 def _parse_day(value: str | None) -> datetime | None:
@@ -60,8 +68,9 @@ def _parse_day(value: str | None) -> datetime | None:
 class Roster:
     """The last good roster from HQ, verified, persisted, with local last-use times."""
 
-    def __init__(self, public_key: Ed25519PublicKey | None, state_dir: Path,
-                 sealer: Sealing | None = None) -> None:
+    def __init__(
+        self, public_key: Ed25519PublicKey | None, state_dir: Path, sealer: Sealing | None = None
+    ) -> None:
         self.public_key = public_key
         self.sealer = sealer  # the data key: roster.bin (PIN hashes) and last use are sealed
         self.path = Path(state_dir) / "roster.bin"
@@ -124,8 +133,11 @@ class Roster:
             return self.users.get(badge)
 
     def last_use(self, u: User) -> datetime | None:
-        times = [t for t in (_parse_day(u.last_use_utc),
-                             _parse_day(self.local_last_use.get(u.badge))) if t]
+        times = [
+            t
+            for t in (_parse_day(u.last_use_utc), _parse_day(self.local_last_use.get(u.badge)))
+            if t
+        ]
         return max(times) if times else None
 
     def mark_used(self, badge: str, utc: datetime) -> None:

@@ -4,6 +4,7 @@ Each check returns a Result (component, status ok/warn/fail, symptom, details). 
 or on request, a Motor Vehicle Trouble Ticket (Form 11.03.00, POL-19) is prepared: a print view
 (HTML) in the state folder, and a record in the outbox for fleet services.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,6 @@ import cv2
 import numpy as np
 
 from alprd.config import CameraConfig, Config
-
 
 
 @dataclass
@@ -48,6 +48,7 @@ def warn(component: str, symptom: str, **details: Any) -> Result:
 # -- cameras -------------------------------------------------------------------------------
 def check_camera(spec: CameraConfig, timeout_s: float = 5.0) -> Result:
     from alprd.capture import CameraError, make_source
+
     name = f"camera {spec.id}"
     src = make_source(spec)
     frames: list[np.ndarray] = []
@@ -64,17 +65,24 @@ def check_camera(spec: CameraConfig, timeout_s: float = 5.0) -> Result:
     finally:
         src.close()
     if not frames:
-        return fail(name, "no frame arrived within "
-                     f"{timeout_s:.0f} s: check the cable and the camera's power",
-                     source=spec.source)
+        return fail(
+            name,
+            f"no frame arrived within {timeout_s:.0f} s: check the cable and the camera's power",
+            source=spec.source,
+        )
     grey = cv2.cvtColor(frames[-1], cv2.COLOR_BGR2GRAY)
     brightness = float(grey.mean())
     focus = float(cv2.Laplacian(grey, cv2.CV_32F).var())
-    details: dict[str, Any] = {"source": spec.source, "brightness": round(brightness, 1),
-               "focus": round(focus, 1), "size": f"{grey.shape[1]}x{grey.shape[0]}"}
+    details: dict[str, Any] = {
+        "source": spec.source,
+        "brightness": round(brightness, 1),
+        "focus": round(focus, 1),
+        "size": f"{grey.shape[1]}x{grey.shape[0]}",
+    }
     if brightness < 8:
-        return fail(name, "picture is black: lens covered, IR lamp off or exposure stuck",
-                     **details)
+        return fail(
+            name, "picture is black: lens covered, IR lamp off or exposure stuck", **details
+        )
     live = not Path(spec.source).exists()  # a recording may repeat frames; a sensor never does
     if live and len(frames) > 1 and all(np.array_equal(frames[0], f) for f in frames[1:]):
         return fail(name, "picture is frozen: the camera repeats the same frame", **details)
@@ -88,6 +96,7 @@ def check_camera(spec: CameraConfig, timeout_s: float = 5.0) -> Result:
 # -- GPS -----------------------------------------------------------------------------------
 def check_gps(cfg: Config, listen_s: float = 3.0) -> Result:
     from alprd.gps import GpsReader, GpsTrack
+
     if not cfg.gps.port:
         return warn("gps", "no GPS configured: reads will have no position")
     track = GpsTrack(cfg.gps.stale_after_s)
@@ -101,16 +110,30 @@ def check_gps(cfg: Config, listen_s: float = 3.0) -> Result:
         reader.stop()
         reader.join(2)
     fix = track.latest()
-    details: dict[str, Any] = {"port": cfg.gps.port, "sentences": reader.lines,
-                               "bad_sentences": track.errors}
+    details: dict[str, Any] = {
+        "port": cfg.gps.port,
+        "sentences": reader.lines,
+        "bad_sentences": track.errors,
+    }
     if reader.lines == 0:
-        return fail("gps", f"GPS silent: nothing received on {cfg.gps.port} in "
-                     f"{listen_s:.0f} s; check wiring and baud rate", **details)
+        return fail(
+            "gps",
+            f"GPS silent: nothing received on {cfg.gps.port} in "
+            f"{listen_s:.0f} s; check wiring and baud rate",
+            **details,
+        )
     if fix is None:
-        return fail("gps", "GPS talks but has no fix: check the antenna and its view of the "
-                     "sky", **details)
-    details.update(lat=round(fix.lat, 5), lon=round(fix.lon, 5), quality=fix.quality,
-                   hdop=fix.hdop, satellites=fix.satellites, utc=track.last_utc)
+        return fail(
+            "gps", "GPS talks but has no fix: check the antenna and its view of the sky", **details
+        )
+    details.update(
+        lat=round(fix.lat, 5),
+        lon=round(fix.lon, 5),
+        quality=fix.quality,
+        hdop=fix.hdop,
+        satellites=fix.satellites,
+        utc=track.last_utc,
+    )
     if fix.hdop is not None and fix.hdop > 5:
         return warn("gps", f"poor fix (HDOP {fix.hdop})", **details)
     return ok("gps", **details)
@@ -118,11 +141,11 @@ def check_gps(cfg: Config, listen_s: float = 3.0) -> Result:
 
 def check_clock(gps_utc: str | None) -> Result:
     from alprd.clock import SANE_AFTER
+
     now = datetime.now(timezone.utc)
     details: dict[str, Any] = {"system_utc": now.isoformat(timespec="seconds")}
     if now < SANE_AFTER:
-        return fail("clock", "system clock is not set (no RTC, no NTP, no GPS time yet)",
-                     **details)
+        return fail("clock", "system clock is not set (no RTC, no NTP, no GPS time yet)", **details)
     if gps_utc:
         try:
             gps = datetime.fromisoformat(gps_utc.replace("Z", "+00:00"))
@@ -130,8 +153,7 @@ def check_clock(gps_utc: str | None) -> Result:
             drift = abs((now - gps).total_seconds())
             details["drift_s"] = round(drift, 1)
             if drift > 2 and drift < 86400:
-                return warn("clock", f"system clock differs from GPS by {drift:.0f} s",
-                             **details)
+                return warn("clock", f"system clock differs from GPS by {drift:.0f} s", **details)
         except ValueError:
             pass
     return ok("clock", **details)
@@ -147,24 +169,36 @@ def check_models(cfg: Config) -> Result:
     from alprd.recognize import model_version
     from alprd.recognize.recognizer import Recognizer
     from alprd.recognize.runtime import ModelError
+
     try:
         rec = Recognizer.from_config(cfg.recognize)
     except ModelError as exc:
         return fail("models", f"model will not load: {exc}")
     import json
+
     known = json.loads((REFERENCE / "plate.json").read_text())
     frame = cv2.imread(str(REFERENCE / "plate.jpg"))
     got = [p.text for p, _ in rec(frame)] if frame is not None else []
-    details: dict[str, Any] = {"version": model_version(), "known_text": known["text"],
-                               "read": got[:3]}
+    details: dict[str, Any] = {
+        "version": model_version(),
+        "known_text": known["text"],
+        "read": got[:3],
+    }
     if known["text"] not in got:
-        return fail("models", "the reference image does not read correctly: model files "
-                     "damaged or wrong", **details)
+        return fail(
+            "models",
+            "the reference image does not read correctly: model files damaged or wrong",
+            **details,
+        )
     try:  # the state reader (PaddleOCR's model, from the rapidocr wheel)
         details["state_model"] = getattr(rec.state.readers[0], "path", None)
     except Exception as exc:  # noqa: BLE001  a missing or damaged file, said in one line
-        return fail("models", f"the state reader's model will not load ({exc}): reads "
-                     "carry no state; reinstall the alprd package", **details)
+        return fail(
+            "models",
+            f"the state reader's model will not load ({exc}): reads "
+            "carry no state; reinstall the alprd package",
+            **details,
+        )
     return ok("models", **details)
 
 
@@ -179,8 +213,9 @@ def check_storage(cfg: Config, min_free_mb: float) -> Result:
         return fail("storage", f"storage folder unusable: {exc}", folder=str(folder))
     details: dict[str, Any] = {"folder": str(folder), "free_mb": round(free_mb)}
     if free_mb < min_free_mb:
-        return fail("storage", f"disk full: {free_mb:.0f} MB free, {min_free_mb:.0f} MB "
-                     "needed", **details)
+        return fail(
+            "storage", f"disk full: {free_mb:.0f} MB free, {min_free_mb:.0f} MB needed", **details
+        )
     try:
         with tempfile.NamedTemporaryFile(dir=folder) as f:
             f.write(os.urandom(4096))
@@ -206,6 +241,7 @@ def check_keys(cfg: Config, warn_days: int = 30) -> Result:
     from cryptography import x509
 
     from alprd.store.crypto import DataKeyError, data_key_path, load_key
+
     try:
         load_key(data_key_path(cfg.store.key_file))
     except DataKeyError as exc:
@@ -229,8 +265,7 @@ def check_keys(cfg: Config, warn_days: int = 30) -> Result:
         if not key.exists():
             return fail("keys", f"client key {key} missing: run 'alprd provision'", **details)
         if key.stat().st_mode & 0o077:
-            return fail("keys", f"client key {key} is readable by others: chmod 600",
-                         **details)
+            return fail("keys", f"client key {key} is readable by others: chmod 600", **details)
     return ok("keys", **details)
 
 
@@ -239,6 +274,7 @@ def check_uplink(cfg: Config, timeout_s: float = 5.0) -> Result:
     from urllib.parse import urlparse
 
     from alprd.uplink import TlsFiles, UplinkError
+
     if not cfg.uplink.broker:
         return warn("uplink", "no HQ broker configured: everything stays on the vehicle")
     url = urlparse(cfg.uplink.broker)
@@ -263,6 +299,7 @@ def check_uplink(cfg: Config, timeout_s: float = 5.0) -> Result:
 def check_hotlist(cfg: Config) -> Result:
     from alprd.hotlist import HotlistError, read_csv
     from alprd.hotlist.index import Index
+
     if cfg.hotlist.public_key:
         saved = Path(cfg.store.path).parent / "hotlist.npz"
         if not saved.exists():
@@ -271,17 +308,22 @@ def check_hotlist(cfg: Config) -> Result:
         try:
             from alprd.files import read_sealed
             from alprd.store.crypto import DataKeyError, Sealer, data_key_path, load_key
+
             sealer = Sealer(load_key(data_key_path(cfg.store.key_file)))
             index = Index.from_bytes(read_sealed(saved, sealer)[0])
         except DataKeyError as exc:
             return fail("hotlist", f"saved hotlist cannot be opened: {exc}")
         except (OSError, ValueError, KeyError) as exc:
             return fail("hotlist", f"saved hotlist unreadable: {exc}")
-        details: dict[str, Any] = {"version": index.version, "entries": len(index),
-                   "age_h": round(age / 3600, 1)}
+        details: dict[str, Any] = {
+            "version": index.version,
+            "entries": len(index),
+            "age_h": round(age / 3600, 1),
+        }
         if age > cfg.hotlist.max_age_s:
-            return fail("hotlist", f"hotlist is stale: last update {age / 3600:.1f} h ago",
-                         **details)
+            return fail(
+                "hotlist", f"hotlist is stale: last update {age / 3600:.1f} h ago", **details
+            )
         return ok("hotlist", "signed list from HQ is current", **details)
     if cfg.hotlist.path:
         try:
@@ -298,9 +340,15 @@ def run_all(cfg: Config, min_free_mb: float = 500.0) -> list[Result]:
         results.append(fail("cameras", "no camera configured"))
     gps = check_gps(cfg)
     live_gps = cfg.gps.port and not Path(cfg.gps.port).is_file()  # a replayed log's time is old
-    results += [gps, check_clock(gps.details.get("utc") if live_gps else None), check_models(cfg),
-                check_storage(cfg, min_free_mb), check_keys(cfg), check_uplink(cfg),
-                check_hotlist(cfg)]
+    results += [
+        gps,
+        check_clock(gps.details.get("utc") if live_gps else None),
+        check_models(cfg),
+        check_storage(cfg, min_free_mb),
+        check_keys(cfg),
+        check_uplink(cfg),
+        check_hotlist(cfg),
+    ]
     return results
 
 

@@ -10,6 +10,7 @@ The socket is a UNIX stream socket in the state folder (0700, the service user's
 one JSON line in ({"cmd": "selftest", "requested_by": "...", "ticket": "on_failure" or
 "always"}), one JSON line out (the self-test's result).
 """
+
 from __future__ import annotations
 
 import json
@@ -64,11 +65,15 @@ class ControlSocket:
             finally:
                 os.umask(old)
         except OSError as exc:  # the timer then checks what needs no device
-            log.error("control socket %s unavailable (%s): `alprd selftest` cannot ask the "
-                      "daemon", self.path, exc)
+            log.error(
+                "control socket %s unavailable (%s): `alprd selftest` cannot ask the daemon",
+                self.path,
+                exc,
+            )
             return
-        self._thread = threading.Thread(target=self._server.serve_forever, name="control",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="control", daemon=True
+        )
         self._thread.start()
 
     def heartbeats(self) -> dict[str, Heartbeat]:
@@ -94,10 +99,11 @@ class ControlSocket:
                     self.server.busy(self.connection, True)
                     req = strictjson.loads(line or b"{}", "request")
                     if not isinstance(req, dict) or req.get("cmd") != "selftest":
-                        raise ValueError("unknown request: expected {\"cmd\": \"selftest\"}")
+                        raise ValueError('unknown request: expected {"cmd": "selftest"}')
                     out = outer.run_selftest(
                         requested_by=str(req.get("requested_by") or "alprd selftest")[:80],
-                        always_ticket=req.get("ticket") == "always")
+                        always_ticket=req.get("ticket") == "always",
+                    )
                 except (ValueError, OSError) as exc:
                     out = {"error": str(exc)}
                 except Exception as exc:  # noqa: BLE001  one line to the caller and the log
@@ -107,11 +113,13 @@ class ControlSocket:
                     self.wfile.write(json.dumps(out).encode() + b"\n")
                 except OSError:
                     pass
+
         return Handler
 
 
-def ask_daemon(path: Path, requested_by: str, always_ticket: bool = False,
-               timeout_s: float = 60.0) -> dict[str, Any] | None:
+def ask_daemon(
+    path: Path, requested_by: str, always_ticket: bool = False, timeout_s: float = 60.0
+) -> dict[str, Any] | None:
     """The running daemon's self-test result; None when no daemon listens there."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout_s)
@@ -126,9 +134,16 @@ def ask_daemon(path: Path, requested_by: str, always_ticket: bool = False,
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{path}: the daemon accepts no connection") from None
                 time.sleep(0.05)
-        s.sendall(json.dumps({"cmd": "selftest", "requested_by": requested_by,
-                              "ticket": "always" if always_ticket else "on_failure"})
-                  .encode() + b"\n")
+        s.sendall(
+            json.dumps(
+                {
+                    "cmd": "selftest",
+                    "requested_by": requested_by,
+                    "ticket": "always" if always_ticket else "on_failure",
+                }
+            ).encode()
+            + b"\n"
+        )
         data = b""
         while not data.endswith(b"\n"):
             chunk = s.recv(65536)

@@ -3,6 +3,7 @@
 A failure prepares the trouble ticket (Form 11.03.00), saved and queued for HQ; a pass is
 queued as a self-test record. Either is audited.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,14 +33,23 @@ def check_camera_live(cam: Camera, max_age_s: float = 5.0) -> checks.Result:
     name = f"camera {cam.id}"
     last = getattr(cam, "last_frame_mono", None)
     age = None if last is None else time.monotonic() - last
-    details: dict[str, Any] = {"state": cam.state, "frames": cam.frames,
-                               "last_frame_age_s": None if age is None else round(age, 1)}
+    details: dict[str, Any] = {
+        "state": cam.state,
+        "frames": cam.frames,
+        "last_frame_age_s": None if age is None else round(age, 1),
+    }
     if age is None:
-        return checks.fail(name, "no frame has arrived since start: check the cable and the "
-                     "camera's power", **details)
+        return checks.fail(
+            name,
+            "no frame has arrived since start: check the cable and the camera's power",
+            **details,
+        )
     if age > max_age_s:
-        return checks.fail(name, f"no frame for {age:.0f} s (state {cam.state}): check the cable "
-                     "and the camera's power", **details)
+        return checks.fail(
+            name,
+            f"no frame for {age:.0f} s (state {cam.state}): check the cable and the camera's power",
+            **details,
+        )
     return checks.ok(name, **details)
 
 
@@ -50,20 +60,33 @@ def check_gps_live(track: GpsTrack, reader: GpsReader | None) -> checks.Result:
     fix = track.latest()
     details: dict[str, Any] = {"state": reader.state, "sentences": reader.lines}
     if reader.lines == 0:
-        return checks.fail("gps", "GPS silent: nothing received; check wiring and baud rate",
-                     **details)
+        return checks.fail(
+            "gps", "GPS silent: nothing received; check wiring and baud rate", **details
+        )
     if fix is None or track.is_stale():
-        return checks.fail("gps", "no current fix: check the antenna and its view of the sky",
-                     **details)
-    details.update(lat=round(fix.lat, 5), lon=round(fix.lon, 5), quality=fix.quality,
-                   hdop=fix.hdop, satellites=fix.satellites, utc=track.last_utc)
+        return checks.fail(
+            "gps", "no current fix: check the antenna and its view of the sky", **details
+        )
+    details.update(
+        lat=round(fix.lat, 5),
+        lon=round(fix.lon, 5),
+        quality=fix.quality,
+        hdop=fix.hdop,
+        satellites=fix.satellites,
+        utc=track.last_utc,
+    )
     if fix.hdop is not None and fix.hdop > 5:
         return checks.warn("gps", f"poor fix (HDOP {fix.hdop})", **details)
     return checks.ok("gps", **details)
 
 
-def run_live(cfg: Config, cameras: list[Camera], track: GpsTrack, gps_reader: GpsReader | None,
-             min_free_mb: float = 500.0) -> list[checks.Result]:
+def run_live(
+    cfg: Config,
+    cameras: list[Camera],
+    track: GpsTrack,
+    gps_reader: GpsReader | None,
+    min_free_mb: float = 500.0,
+) -> list[checks.Result]:
     """The self-test inside the running daemon (the page's button, HQ's command): cameras
     and GPS as the daemon sees them, the rest as `alprd selftest` checks it."""
     results = [check_camera_live(c) for c in cameras]
@@ -71,29 +94,46 @@ def run_live(cfg: Config, cameras: list[Camera], track: GpsTrack, gps_reader: Gp
         results.append(checks.fail("cameras", "no camera configured"))
     gps = check_gps_live(track, gps_reader)
     live_gps = cfg.gps.port and not Path(cfg.gps.port).is_file()
-    results += [gps, checks.check_clock(gps.details.get("utc") if live_gps else None),
-                checks.check_models(cfg), checks.check_storage(cfg, min_free_mb),
-                checks.check_keys(cfg), checks.check_uplink(cfg), checks.check_hotlist(cfg)]
+    results += [
+        gps,
+        checks.check_clock(gps.details.get("utc") if live_gps else None),
+        checks.check_models(cfg),
+        checks.check_storage(cfg, min_free_mb),
+        checks.check_keys(cfg),
+        checks.check_uplink(cfg),
+        checks.check_hotlist(cfg),
+    ]
     return results
 
 
-
 class LiveSelftest:
-    def __init__(self, cfg: Config, cameras: list[Camera], gps_track: GpsTrack,
-                 gps: GpsReader | None, store: Store, audit: AuditLog, tickets_dir: Path,
-                 wake_uplink: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        cameras: list[Camera],
+        gps_track: GpsTrack,
+        gps: GpsReader | None,
+        store: Store,
+        audit: AuditLog,
+        tickets_dir: Path,
+        wake_uplink: Callable[[], None] = lambda: None,
+    ) -> None:
         self.cfg, self.cameras, self.gps_track, self.gps = cfg, cameras, gps_track, gps
         self.store, self.audit, self.tickets_dir = store, audit, tickets_dir
         self.wake_uplink = wake_uplink
 
-    def __call__(self, session: Officer | None = None, command_id: str | None = None,
-                 requested_by: str | None = None, always_ticket: bool = False) -> dict[str, Any]:
+    def __call__(
+        self,
+        session: Officer | None = None,
+        command_id: str | None = None,
+        requested_by: str | None = None,
+        always_ticket: bool = False,
+    ) -> dict[str, Any]:
         """From the page (session), HQ's command (command_id) or `alprd selftest` on the car
         (requested_by: the technician or the timer, through the control socket)."""
         results = run_live(self.cfg, self.cameras, self.gps_track, self.gps)
         failed = [r.component for r in results if r.status == "fail"]
-        who = (f"{session.name} ({session.badge})" if session
-               else requested_by or "HQ command")
+        who = f"{session.name} ({session.badge})" if session else requested_by or "HQ command"
         out = {"results": checks.as_json(results), "failed": failed, "ticket": None}
         unit_id = self.cfg.vehicle.unit_id
         if failed or always_ticket:
@@ -102,16 +142,24 @@ class LiveSelftest:
                 t["command_id"] = command_id
             path = ticket.save(t, self.tickets_dir)
             self.store.queue("ticket", t)
-            out["ticket"] = {"id": t["id"], "url": f"/tickets/{path.name}",
-                             "print_view": str(path)}
+            out["ticket"] = {"id": t["id"], "url": f"/tickets/{path.name}", "print_view": str(path)}
         if not failed:
-            self.store.queue("selftest", {
-                "id": str(uuid.uuid4()), "unit_id": unit_id,
-                "utc": clock.iso(datetime.now(timezone.utc)), "command_id": command_id,
-                "results": out["results"]})
-        self.audit.append(session.badge if session else "local" if requested_by else "hq",
-                          session.role if session else "system", "selftest",
-                          detail={"failed": failed, "command_id": command_id})
+            self.store.queue(
+                "selftest",
+                {
+                    "id": str(uuid.uuid4()),
+                    "unit_id": unit_id,
+                    "utc": clock.iso(datetime.now(timezone.utc)),
+                    "command_id": command_id,
+                    "results": out["results"],
+                },
+            )
+        self.audit.append(
+            session.badge if session else "local" if requested_by else "hq",
+            session.role if session else "system",
+            "selftest",
+            detail={"failed": failed, "command_id": command_id},
+        )
         self.wake_uplink()
         log.info("self-test: %s", f"FAILED: {', '.join(failed)}" if failed else "all OK")
         return out

@@ -1,4 +1,5 @@
 """The vehicle's store (SQLite, sealed): see store.py."""
+
 from alprd.store.db import MIGRATIONS, StoreError
 from alprd.store.outbox import PRIORITY, OutboxItem
 from alprd.store.store import Store

@@ -6,6 +6,7 @@ texts also get a keyed HMAC (a blind index) so that exact lookups and the count 
 plates at risk (POL-14) need no decryption. The key is 32 random bytes made by
 `alprd provision`, readable by the service account alone.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,11 +44,14 @@ def load_key(path: Path) -> bytes:
         st = path.stat()
         data = path.read_bytes()
     except OSError as exc:
-        raise DataKeyError(f"no data key at {path} ({exc.strerror}): run 'alprd provision'") \
-            from exc
+        raise DataKeyError(
+            f"no data key at {path} ({exc.strerror}): run 'alprd provision'"
+        ) from exc
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise DataKeyError(f"data key {path} is readable by others (mode "
-                        f"{stat.S_IMODE(st.st_mode):o}): chmod 600 it")
+        raise DataKeyError(
+            f"data key {path} is readable by others (mode "
+            f"{stat.S_IMODE(st.st_mode):o}): chmod 600 it"
+        )
     if len(data) != KEY_BYTES:
         raise DataKeyError(f"data key {path} has {len(data)} bytes, not {KEY_BYTES}")
     return data
@@ -80,11 +84,13 @@ class Sealer:
         if not isinstance(blob, (bytes, bytearray)) or len(blob) < NONCE_BYTES + 16:
             raise TamperError(f"{aad}: not a sealed value")
         try:
-            return self._aead.decrypt(bytes(blob[:NONCE_BYTES]), bytes(blob[NONCE_BYTES:]),
-                                      aad.encode())
+            return self._aead.decrypt(
+                bytes(blob[:NONCE_BYTES]), bytes(blob[NONCE_BYTES:]), aad.encode()
+            )
         except InvalidTag as exc:
-            raise TamperError(f"{aad}: failed authentication (altered, moved, or another "
-                              "key)") from exc
+            raise TamperError(
+                f"{aad}: failed authentication (altered, moved, or another key)"
+            ) from exc
 
     def plate_index(self, text: str) -> str:
         return hmac.new(self._mac_key, text.encode(), hashlib.sha256).hexdigest()[:32]

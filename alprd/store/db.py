@@ -1,6 +1,7 @@
 """The vehicle's SQLite database: one file, WAL, synchronous=FULL, one writer (a lock around
 one connection), versioned migrations (PRAGMA user_version), sealed fields (store/crypto.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -92,14 +93,20 @@ def _seal_times_and_places(conn: sqlite3.Connection, sealer: Sealer) -> None:
     conn.execute("ALTER TABLE hits ADD COLUMN meta BLOB")
     conn.execute("DROP INDEX IF EXISTS reads_utc")
     for rid, utc, lat, lon in conn.execute("SELECT id, utc, lat, lon FROM reads").fetchall():
-        conn.execute("UPDATE reads SET meta=?, utc='', lat=NULL, lon=NULL WHERE id=?",
-                     (seal_meta(sealer, "reads", rid, {"utc": utc, "lat": lat, "lon": lon}),
-                      rid))
+        conn.execute(
+            "UPDATE reads SET meta=?, utc='', lat=NULL, lon=NULL WHERE id=?",
+            (seal_meta(sealer, "reads", rid, {"utc": utc, "lat": lat, "lon": lon}), rid),
+        )
     for hid, reason, case, utc in conn.execute(
-            "SELECT id, reason, case_number, utc FROM hits").fetchall():
-        conn.execute("UPDATE hits SET meta=?, reason='', case_number=NULL, utc='' WHERE id=?",
-                     (seal_meta(sealer, "hits", hid, {"reason": reason, "case_number": case,
-                                                      "utc": utc}), hid))
+        "SELECT id, reason, case_number, utc FROM hits"
+    ).fetchall():
+        conn.execute(
+            "UPDATE hits SET meta=?, reason='', case_number=NULL, utc='' WHERE id=?",
+            (
+                seal_meta(sealer, "hits", hid, {"reason": reason, "case_number": case, "utc": utc}),
+                hid,
+            ),
+        )
 
 
 class StoreError(Exception):
@@ -116,8 +123,9 @@ class Database:
         self.tampered: set[str] = set()  # record ids that failed authentication
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10,
-                                   isolation_level=None)
+            conn = sqlite3.connect(
+                str(self.path), check_same_thread=False, timeout=10, isolation_level=None
+            )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
         self.db = sqlite_utils.Database(conn)
@@ -135,8 +143,10 @@ class Database:
         conn = self.db.conn
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
-            raise StoreError(f"{self.path} has schema {version}, newer than this alprd "
-                             f"({len(MIGRATIONS)}): upgrade alprd")
+            raise StoreError(
+                f"{self.path} has schema {version}, newer than this alprd "
+                f"({len(MIGRATIONS)}): upgrade alprd"
+            )
         for n, step in enumerate(MIGRATIONS[version:], version + 1):
             with self.transaction():
                 if callable(step):
@@ -172,12 +182,15 @@ class Database:
         with self.lock:
             self.db.conn.execute(
                 "INSERT INTO counters (name, value) VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (name, by))
+                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                (name, by),
+            )
 
     def counter(self, name: str) -> int:
         with self.lock:
-            row = self.db.conn.execute("SELECT value FROM counters WHERE name=?",
-                                       (name,)).fetchone()
+            row = self.db.conn.execute(
+                "SELECT value FROM counters WHERE name=?", (name,)
+            ).fetchone()
         return row[0] if row else 0
 
     def count(self, table: str) -> int:

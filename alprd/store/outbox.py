@@ -3,6 +3,7 @@
 A record and the data it describes are written in one transaction (see reads.py), so a
 power cut leaves both or neither. Rows are deleted only on HQ's acknowledgement.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,17 @@ from alprd.store.db import Database, StoreError
 
 log = logging.getLogger(__name__)
 
-PRIORITY = {"breach": 0, "report": 0, "hit": 1, "disposition": 1, "read": 2, "ticket": 2,
-            "audit": 2, "selftest": 2, "image": 3}
+PRIORITY = {
+    "breach": 0,
+    "report": 0,
+    "hit": 1,
+    "disposition": 1,
+    "read": 2,
+    "ticket": 2,
+    "audit": 2,
+    "selftest": 2,
+    "image": 3,
+}
 
 
 @dataclass(frozen=True)
@@ -35,16 +45,23 @@ class OutboxStore(Database):
 
     def enqueue(self, record_id: str, kind: str, body: dict[str, Any]) -> None:
         """Add a record for HQ; call inside transaction(), with what it describes."""
-        self.db.conn.execute("INSERT INTO outbox (id, kind, priority, body) VALUES (?,?,?,?)",
-                             (record_id, kind, PRIORITY[kind],
-                              self.sealer.seal(json.dumps(body).encode(), f"outbox/{record_id}")))
+        self.db.conn.execute(
+            "INSERT INTO outbox (id, kind, priority, body) VALUES (?,?,?,?)",
+            (
+                record_id,
+                kind,
+                PRIORITY[kind],
+                self.sealer.seal(json.dumps(body).encode(), f"outbox/{record_id}"),
+            ),
+        )
 
     def pending(self, limit: int, exclude: Collection[str] = frozenset()) -> list[OutboxItem]:
         """Unacknowledged records, most urgent first."""
         with self.lock:
             rows = self.db.conn.execute(
                 "SELECT seq, id, kind, body FROM outbox ORDER BY priority, seq LIMIT ?",
-                (limit + len(exclude),)).fetchall()
+                (limit + len(exclude),),
+            ).fetchall()
         out: list[OutboxItem] = []
         for s, i, k, b in rows:
             if i in exclude or i in self.tampered:
@@ -83,4 +100,3 @@ class OutboxStore(Database):
     def report_breach(self, reason: str) -> str:
         """Queue a breach report for HQ (POL-14); BreachReports (store/breach.py) makes it."""
         raise NotImplementedError
-

@@ -6,6 +6,7 @@ power cut leaves both or neither. Outbox rows are deleted only on HQ's acknowled
 Plate texts, crops and outbox records are sealed with AES-256-GCM (store/crypto.py, POL-13):
 encryption cannot be turned off.
 """
+
 from __future__ import annotations
 
 from alprd.store.breach import BreachReports

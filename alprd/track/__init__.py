@@ -2,6 +2,7 @@
 
 The pass tracker: tracker.py.
 """
+
 from alprd.track.tracker import Pass, PassTracker, edit_distance
 
 __all__ = ["Pass", "PassTracker", "edit_distance"]

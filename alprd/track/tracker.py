@@ -6,11 +6,12 @@ agreed by confidence-weighted per-character voting over the sightings of the mos
 length; the sharpest, most confident crop is kept. A pass closes after pass_gap_s without a
 sighting (monotonic clock).
 """
+
 from __future__ import annotations
 
-from collections.abc import Sequence
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from alprd.geometry import iou
@@ -84,8 +85,9 @@ class Pass:
         return mixture([s.plate.candidates or ((s.plate.text, 1.0),) for s in self.sightings])
 
     def best(self) -> Observation:
-        return max(self.sightings, key=lambda s: s.plate.confidence * (1 + min(s.sharpness, 500)
-                                                                       / 500))
+        return max(
+            self.sightings, key=lambda s: s.plate.confidence * (1 + min(s.sharpness, 500) / 500)
+        )
 
 
 class PassTracker:
@@ -113,7 +115,10 @@ class PassTracker:
 
     def expire(self, now: float, force: bool = False) -> list[Pass]:
         """Passes that are over: no sighting for gap_s, too long, or everything when forced."""
-        done = [p for p in self.open if force or now - p.last_mono > self.gap_s
-                or now - p.first_mono > self.max_pass_s]
+        done = [
+            p
+            for p in self.open
+            if force or now - p.last_mono > self.gap_s or now - p.first_mono > self.max_pass_s
+        ]
         self.open = [p for p in self.open if p not in done]
         return done

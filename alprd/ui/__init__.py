@@ -4,6 +4,7 @@ server.py serves it (HTTP or HTTPS), routes.py answers its requests, bus.py push
 it, events.py shapes a read and an alert as the page shows them (the alert workflow itself is
 alprd.alerts).
 """
+
 from alprd.ui.bus import EventBus
 from alprd.ui.events import alert_event, read_event
 from alprd.ui.jsonhttp import HttpError

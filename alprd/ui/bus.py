@@ -1,10 +1,11 @@
 """Events for the page: a fan-out to each open page, keeping the last few for a late one."""
+
 from __future__ import annotations
 
-from typing import Any
 import queue
 import threading
 from collections import deque
+from typing import Any
 
 
 class EventBus:

@@ -1,6 +1,7 @@
 """The in-car page's HTTP: requests read as JSON within limits, answers sent with the security
 headers every answer carries, the Host header checked (DNS rebinding), the origin checked on
 a state-changing request. routes.Handler adds the routes."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from alprd.protocol import strictjson
 
 if TYPE_CHECKING:
-    from alprd.ui.server import PageServer, PageHttpServer
+    from alprd.ui.server import PageHttpServer, PageServer
 
 log = logging.getLogger("alprd.ui.routes")
 
@@ -48,8 +49,9 @@ class JsonHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("ui: " + format, *args)
 
-    def _send(self, code: int, body: bytes, ctype: str,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, code: int, body: bytes, ctype: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -57,9 +59,10 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("X-Frame-Options", "DENY")
         self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("Content-Security-Policy",
-                         "default-src 'self'; img-src 'self' data:; "
-                         "frame-ancestors 'none'")
+        self.send_header(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        )
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()

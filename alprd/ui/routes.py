@@ -5,6 +5,7 @@ role's (POL-06). A state-changing request needs the session's CSRF token in `X-C
 Every access to stored data needs one of the six purposes and is audited before the data is
 returned (POL-02, POL-17).
 """
+
 from __future__ import annotations
 
 import base64
@@ -16,10 +17,10 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alprd.alerts import DISPOSITIONS, STEPS, AlertError
 from alprd.protocol import PURPOSES
 from alprd.roster import Refused
 from alprd.store import StoreError
-from alprd.alerts import DISPOSITIONS, STEPS, AlertError
 from alprd.ui.events import SUMMARY_FIELDS, alert_event
 from alprd.ui.jsonhttp import COOKIE, HttpError, JsonHandler
 
@@ -30,9 +31,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-FILES = {"/": ("index.html", "text/html; charset=utf-8"),
-         "/app.js": ("app.js", "text/javascript; charset=utf-8"),
-         "/app.css": ("app.css", "text/css; charset=utf-8")}
+FILES = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/app.css": ("app.css", "text/css; charset=utf-8"),
+}
 PLATE_EVENTS = {"read", "hit", "alert", "cancel"}  # carry plate data: "live" roles only
 PLATE_RE = re.compile(r"^[A-Z0-9]{1,8}$")
 
@@ -74,8 +77,13 @@ class Handler(JsonHandler):
             self._json(exc.status, {"error": str(exc), **exc.extra})
         except StoreError as exc:  # no access without its audit record
             log.error("ui: %s", exc)
-            self._json(503, {"error": "cannot record this access (storage problem); "
-                             "nothing was shown. Call the ALPR system administrator."})
+            self._json(
+                503,
+                {
+                    "error": "cannot record this access (storage problem); "
+                    "nothing was shown. Call the ALPR system administrator."
+                },
+            )
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -86,9 +94,15 @@ class Handler(JsonHandler):
         if self.path in FILES:
             name, ctype = FILES[self.path]
             return self._send(200, (STATIC / name).read_bytes(), ctype)
-        self._dispatch({"/health": self._health, "/events": self._events,
-                        "/api/me": self._me, "/api/alerts": self._alerts,
-                        "/api/options": self._options})
+        self._dispatch(
+            {
+                "/health": self._health,
+                "/events": self._events,
+                "/api/me": self._me,
+                "/api/alerts": self._alerts,
+                "/api/options": self._options,
+            }
+        )
 
     def _health(self) -> None:
         """Whether the daemon is up, for anyone; the car's state (position, counts) only for a
@@ -107,8 +121,15 @@ class Handler(JsonHandler):
 
     def _options(self) -> None:
         self._session()
-        self._json(200, {"purposes": PURPOSES, "steps": STEPS,
-                         "dispositions": DISPOSITIONS, "unit_id": self.app.unit_id})
+        self._json(
+            200,
+            {
+                "purposes": PURPOSES,
+                "steps": STEPS,
+                "dispositions": DISPOSITIONS,
+                "unit_id": self.app.unit_id,
+            },
+        )
 
     def _events(self) -> None:
         token = self._token()
@@ -150,8 +171,11 @@ class Handler(JsonHandler):
         self._session("selftest")
         name = path.rsplit("/", 1)[-1]
         folder = self.app.tickets_dir
-        if not (folder and re.fullmatch(r"ticket-[0-9A-Za-z.+-]+\.html", name)
-                and (folder / name).is_file()):
+        if not (
+            folder
+            and re.fullmatch(r"ticket-[0-9A-Za-z.+-]+\.html", name)
+            and (folder / name).is_file()
+        ):
             raise HttpError(404, "no such ticket")
         self._send(200, (folder / name).read_bytes(), "text/html; charset=utf-8")
 
@@ -159,12 +183,19 @@ class Handler(JsonHandler):
     def do_POST(self) -> None:
         if not self._known_host():
             return
-        self._dispatch({"/api/signin": self._signin, "/api/signout": self._signout,
-                        "/api/alerts/ack": self._alert_action,
-                        "/api/alerts/step": self._alert_action,
-                        "/api/alerts/dispose": self._alert_action,
-                        "/api/search": self._search, "/api/view": self._view,
-                        "/api/export": self._export, "/api/selftest": self._selftest})
+        self._dispatch(
+            {
+                "/api/signin": self._signin,
+                "/api/signout": self._signout,
+                "/api/alerts/ack": self._alert_action,
+                "/api/alerts/step": self._alert_action,
+                "/api/alerts/dispose": self._alert_action,
+                "/api/search": self._search,
+                "/api/view": self._view,
+                "/api/export": self._export,
+                "/api/selftest": self._selftest,
+            }
+        )
 
     def do_PUT(self) -> None:
         self._json(405, {"error": "ALPR data cannot be changed from the car (POL-06)"})
@@ -182,19 +213,18 @@ class Handler(JsonHandler):
         self._same_origin()
         body = self._body()
         try:
-            s = self.app.auth.sign_in(str(body.get("badge") or ""),
-                                        str(body.get("pin") or ""))
+            s = self.app.auth.sign_in(str(body.get("badge") or ""), str(body.get("pin") or ""))
         except Refused as exc:
             raise HttpError(403, str(exc), code=exc.code) from exc
-        cookie = (f"{COOKIE}={s.token}; HttpOnly; SameSite=Strict; Path=/"
-                  + ("; Secure" if self.page.tls else ""))
+        cookie = f"{COOKIE}={s.token}; HttpOnly; SameSite=Strict; Path=/" + (
+            "; Secure" if self.page.tls else ""
+        )
         self._json(200, s.public(), {"Set-Cookie": cookie})
 
     def _signout(self) -> None:
         s = self._post_session()
         self.app.auth.sign_out(s.token)
-        self._json(200, {"signed_out": True},
-                   {"Set-Cookie": f"{COOKIE}=; Max-Age=0; Path=/"})
+        self._json(200, {"signed_out": True}, {"Set-Cookie": f"{COOKIE}=; Max-Age=0; Path=/"})
 
     def _alert_action(self) -> None:
         s = self._post_session("verify")
@@ -208,8 +238,9 @@ class Handler(JsonHandler):
             elif kind == "step":
                 ev = alerts.step(hit_id, str(body.get("step")), s)
             else:
-                ev = alerts.dispose(hit_id, str(body.get("disposition")), s,
-                                    str(body.get("note") or ""))
+                ev = alerts.dispose(
+                    hit_id, str(body.get("disposition")), s, str(body.get("note") or "")
+                )
         except AlertError as exc:
             raise HttpError(409, str(exc)) from exc
         self._json(200, alert_event(ev))
@@ -217,24 +248,28 @@ class Handler(JsonHandler):
     def _purpose(self, body: dict[str, Any]) -> str:
         purpose = body.get("purpose")
         if purpose not in PURPOSES:
-            raise HttpError(400, "choose one of the six authorised purposes (POL-02)",
-                            purposes=list(PURPOSES))
+            raise HttpError(
+                400, "choose one of the six authorised purposes (POL-02)", purposes=list(PURPOSES)
+            )
         return str(purpose)
 
     def _query(self, body: dict[str, Any]) -> dict[str, Any]:
         plate = str(body.get("plate") or "").upper().replace(" ", "")
         if plate and not PLATE_RE.match(plate):
             raise HttpError(400, "plate: letters and digits only, up to 8")
-        q = {"plate": plate or None, "since": body.get("since") or None,
-             "until": body.get("until") or None}
+        q = {
+            "plate": plate or None,
+            "since": body.get("since") or None,
+            "until": body.get("until") or None,
+        }
         for k in ("since", "until"):
-            if q[k] is not None and not re.fullmatch(r"\d{4}-\d\d-\d\d[T0-9:.Z+-]*",
-                                                     str(q[k])):
+            if q[k] is not None and not re.fullmatch(r"\d{4}-\d\d-\d\d[T0-9:.Z+-]*", str(q[k])):
                 raise HttpError(400, f"{k}: use an ISO date, e.g. 2026-11-28")
         return {k: v for k, v in q.items() if v is not None}
 
-    def _audited_search(self, action: str, limit: int
-                        ) -> tuple[Session, str, dict[str, Any], list[dict[str, Any]]]:
+    def _audited_search(
+        self, action: str, limit: int
+    ) -> tuple[Session, str, dict[str, Any], list[dict[str, Any]]]:
         """A search for a role allowed `action`: its purpose, its query, its results,
         audited before anything is returned."""
         s = self._post_session(action)
@@ -244,8 +279,9 @@ class Handler(JsonHandler):
             found = self.app.store.search(limit=limit, **query)
         except ValueError as exc:
             raise HttpError(400, f"{exc}: use an ISO date, e.g. 2026-11-28") from exc
-        self.app.audit.append(s.badge, s.role, action, purpose=purpose,
-                                query=query, result_count=len(found))
+        self.app.audit.append(
+            s.badge, s.role, action, purpose=purpose, query=query, result_count=len(found)
+        )
         return s, purpose, query, found
 
     def _search(self) -> None:
@@ -258,24 +294,37 @@ class Handler(JsonHandler):
         purpose = self._purpose(body)
         r = self.app.store.read(str(body.get("id") or ""))
         self.app.audit.append(
-            s.badge, s.role, "view_read", purpose=purpose,
-            query={"read_id": str(body.get("id") or "")[:64],
-                   "plate": r["text"] if r else None},
-            result_count=1 if r else 0)
+            s.badge,
+            s.role,
+            "view_read",
+            purpose=purpose,
+            query={"read_id": str(body.get("id") or "")[:64], "plate": r["text"] if r else None},
+            result_count=1 if r else 0,
+        )
         if r is None:
             raise HttpError(404, "no such read (purged after HQ acknowledged it?)")
-        self._json(200, {**_read_summary(r), "bbox": r["bbox"],
-                         "crop": "data:image/jpeg;base64,"
-                         + base64.b64encode(r["crop"]).decode()})
+        self._json(
+            200,
+            {
+                **_read_summary(r),
+                "bbox": r["bbox"],
+                "crop": "data:image/jpeg;base64," + base64.b64encode(r["crop"]).decode(),
+            },
+        )
 
     def _export(self) -> None:
         s, purpose, query, found = self._audited_search("export", 10000)
-        out = {"unit_id": self.app.unit_id, "exported_by": s.badge,
-               "purpose": purpose, "query": query,
-               "reads": [{**_read_summary(r), "crop_jpeg_b64":
-                          base64.b64encode(r["crop"]).decode()} for r in found]}
-        self._json(200, out, {"Content-Disposition":
-                              'attachment; filename="alprd-export.json"'})
+        out = {
+            "unit_id": self.app.unit_id,
+            "exported_by": s.badge,
+            "purpose": purpose,
+            "query": query,
+            "reads": [
+                {**_read_summary(r), "crop_jpeg_b64": base64.b64encode(r["crop"]).decode()}
+                for r in found
+            ],
+        }
+        self._json(200, out, {"Content-Disposition": 'attachment; filename="alprd-export.json"'})
 
     def _selftest(self) -> None:
         s = self._post_session("selftest")

@@ -7,15 +7,16 @@ so a hit shows the moment it is recorded. Every request but the page's own files
 needs the session's CSRF token in `X-CSRF-Token`. Every access to stored data needs one of the
 six purposes and is audited before the data is returned (POL-02, POL-17).
 """
+
 from __future__ import annotations
 
 import logging
 import ssl
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 from alprd.conncap import ConnectionCap
@@ -39,6 +40,7 @@ MAX_CONNECTIONS = 64
 @dataclass
 class App:
     """What the page's API works with; built by the daemon (or a test)."""
+
     auth: Auth
     alerts: Alerts
     store: Store
@@ -52,6 +54,7 @@ class PageHttpServer(ConnectionCap, ThreadingHTTPServer):
     """Threads per connection, MAX_CONNECTIONS at most (alprd.conncap: idle ones give way to
     new ones); with TLS, the handshake happens in the connection's own thread (with a
     timeout), so a client that stalls mid-handshake cannot hold up the others."""
+
     daemon_threads = True
     max_connections = MAX_CONNECTIONS
     cap_name = "in-car page"
@@ -74,9 +77,15 @@ class PageHttpServer(ConnectionCap, ThreadingHTTPServer):
 
 
 class PageServer:
-    def __init__(self, listen: str, bus: EventBus,
-                 health: Callable[[], dict[str, Any]] = lambda: {}, app: App | None = None,
-                 tls: tuple[str, str] | None = None, host_names: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        listen: str,
+        bus: EventBus,
+        health: Callable[[], dict[str, Any]] = lambda: {},
+        app: App | None = None,
+        tls: tuple[str, str] | None = None,
+        host_names: Sequence[str] = (),
+    ) -> None:
         host, _, port = listen.rpartition(":")
         self.name = "page"
         self.bus, self.health, self.app = bus, health, app
@@ -90,8 +99,9 @@ class PageServer:
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             ctx.load_cert_chain(tls[0], tls[1])
             self.httpd.tls_context = ctx
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="ui",
-                                        kwargs={"poll_interval": 0.2}, daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, name="ui", kwargs={"poll_interval": 0.2}, daemon=True
+        )
 
     @property
     def allowed_hosts(self) -> set[str]:

@@ -5,6 +5,7 @@ stays in SQLite until HQ's application-level acknowledgement names its id, and i
 until then: after retry_s, then twice as long each time up to RETRY_CAP_S, jittered. HQ drops
 duplicates by id. See docs/protocol.md.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -67,27 +68,52 @@ class TlsFiles:
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             ctx.load_cert_chain(self.cert_file, self.key_file)
         except (OSError, ssl.SSLError) as exc:
-            raise UplinkError(f"uplink TLS files unusable ({exc}): run 'alprd provision' or "
-                              "check uplink.ca_file, cert_file, key_file") from exc
+            raise UplinkError(
+                f"uplink TLS files unusable ({exc}): run 'alprd provision' or "
+                "check uplink.ca_file, cert_file, key_file"
+            ) from exc
         return ctx
 
 
 class Uplink:
     @classmethod
-    def from_config(cls, cfg: UplinkConfig, store: Outbox, unit_id: str,
-                    handlers: dict[str, Callable[[bytes], None]] | None = None,
-                    status: Callable[[], dict[str, Any]] | None = None) -> Uplink:
+    def from_config(
+        cls,
+        cfg: UplinkConfig,
+        store: Outbox,
+        unit_id: str,
+        handlers: dict[str, Callable[[bytes], None]] | None = None,
+        status: Callable[[], dict[str, Any]] | None = None,
+    ) -> Uplink:
         """The configured uplink; handlers and status as in __init__."""
         tls = TlsFiles.from_config(cfg) if cfg.broker.startswith("mqtts") else None
-        return cls(cfg.broker, store, unit_id, cfg.topic_prefix, cfg.batch, cfg.retry_s,
-                   tls=tls, max_bytes_per_s=cfg.max_bytes_per_s, handlers=handlers,
-                   status=status)
+        return cls(
+            cfg.broker,
+            store,
+            unit_id,
+            cfg.topic_prefix,
+            cfg.batch,
+            cfg.retry_s,
+            tls=tls,
+            max_bytes_per_s=cfg.max_bytes_per_s,
+            handlers=handlers,
+            status=status,
+        )
 
-    def __init__(self, broker: str, store: Outbox, unit_id: str, prefix: str = "alprd/v1",
-                 batch: int = 50, retry_s: float = 5.0, client_id: str | None = None,
-                 tls: TlsFiles | None = None, max_bytes_per_s: int = 0,
-                 handlers: dict[str, Callable[[bytes], None]] | None = None,
-                 status: Callable[[], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        broker: str,
+        store: Outbox,
+        unit_id: str,
+        prefix: str = "alprd/v1",
+        batch: int = 50,
+        retry_s: float = 5.0,
+        client_id: str | None = None,
+        tls: TlsFiles | None = None,
+        max_bytes_per_s: int = 0,
+        handlers: dict[str, Callable[[bytes], None]] | None = None,
+        status: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
@@ -97,9 +123,11 @@ class Uplink:
         self.host, self.port = url.hostname, url.port or (8883 if url.scheme == "mqtts" else 1883)
         self.store, self.unit_id, self.batch, self.retry_s = store, unit_id, batch, retry_s
         self.up_topic, self.ack_topic = topics(prefix, unit_id)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=client_id or f"alprd-{unit_id}",
-                                  protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"alprd-{unit_id}",
+            protocol=mqtt.MQTTv5,
+        )
         self.client.reconnect_delay_set(1, 60)
         self.pin = None
         if url.scheme == "mqtts":
@@ -121,8 +149,7 @@ class Uplink:
         self.name = "uplink"
         self.drain_s = 0.0  # at stop, how long to wait for HQ to take the outbox
         self._stop = threading.Event()
-        self.network = NetworkKeeper(self.client, self._connect_async, "uplink",
-                                     self._stop.is_set)
+        self.network = NetworkKeeper(self.client, self._connect_async, "uplink", self._stop.is_set)
         self._budget_mono = time.monotonic()  # when the bandwidth already used is paid off
         self.connected = threading.Event()
         self.pin_failures = 0
@@ -156,10 +183,12 @@ class Uplink:
     def _connect_async(self) -> None:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
+
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S  # the broker keeps our subscriptions
-        self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False,
-                                  properties=props)
+        self.client.connect_async(
+            self.host, self.port, keepalive=30, clean_start=False, properties=props
+        )
 
     def stop(self, timeout_s: float = 2.0) -> bool:
         """Drain first (up to drain_s, while HQ takes the outbox), then stop the sender and
@@ -195,13 +224,20 @@ class Uplink:
         return self.network.heartbeat()
 
     # -- paho callbacks (paho's thread) --------------------------------------------------
-    def _on_connect(self, client: Client, userdata: Any, flags: Any, reason_code: ReasonCode,
-                    properties: Any = None) -> None:
+    def _on_connect(
+        self,
+        client: Client,
+        userdata: Any,
+        flags: Any,
+        reason_code: ReasonCode,
+        properties: Any = None,
+    ) -> None:
         try:
             self._connected(client, reason_code)
         except Exception as exc:  # noqa: BLE001  nothing may end paho's network thread
-            log.error("uplink: connection set-up failed (%s: %s); reconnecting",
-                      type(exc).__name__, exc)
+            log.error(
+                "uplink: connection set-up failed (%s: %s); reconnecting", type(exc).__name__, exc
+            )
             self._drop(client)
 
     @staticmethod
@@ -221,8 +257,10 @@ class Uplink:
             log.warning("uplink: broker %s:%d refused: %s", self.host, self.port, reason_code)
             return
         if self.pin and not self._pin_matches(client):
-            log.error("uplink: HQ's certificate does not match the pinned fingerprint; "
-                      "disconnecting (POL-08: data goes to the configured HQ only)")
+            log.error(
+                "uplink: HQ's certificate does not match the pinned fingerprint; "
+                "disconnecting (POL-08: data goes to the configured HQ only)"
+            )
             self._drop(client)  # first: whatever happens to the report, nothing is sent
             self.pin_failures += 1
             if self.pin_failures == 1:
@@ -233,8 +271,10 @@ class Uplink:
             client.subscribe(topic, qos=1)
         with self._lock:  # unacknowledged records go again soon, spread over retry_s
             now = time.monotonic()
-            self._in_flight = {i: (now + random.uniform(0, self.retry_s), n)
-                               for i, (_, n) in self._in_flight.items()}
+            self._in_flight = {
+                i: (now + random.uniform(0, self.retry_s), n)
+                for i, (_, n) in self._in_flight.items()
+            }
         self.connected.set()
         self.network.connected()
         self._wake.set()
@@ -252,8 +292,14 @@ class Uplink:
             return False
         return hashlib.sha256(der).hexdigest() == (self.pin or "").lower()
 
-    def _on_disconnect(self, client: Client, userdata: Any, flags: Any,
-                       reason_code: ReasonCode, properties: Any = None) -> None:
+    def _on_disconnect(
+        self,
+        client: Client,
+        userdata: Any,
+        flags: Any,
+        reason_code: ReasonCode,
+        properties: Any = None,
+    ) -> None:
         if self.connected.is_set():
             log.warning("uplink: disconnected (%s); records stay in the outbox", reason_code)
         self.connected.clear()
@@ -262,8 +308,9 @@ class Uplink:
         try:
             self._message(msg)
         except Exception as exc:  # noqa: BLE001  nothing may end paho's network thread
-            log.error("uplink: message on %s not handled (%s: %s)", msg.topic,
-                      type(exc).__name__, exc)
+            log.error(
+                "uplink: message on %s not handled (%s: %s)", msg.topic, type(exc).__name__, exc
+            )
 
     def _message(self, msg: MQTTMessage) -> None:
         handler = self.handlers.get(msg.topic)
@@ -309,8 +356,11 @@ class Uplink:
         items = self.store.pending(self.batch, exclude=busy)
         if not items:
             return
-        payload = up_message(self.unit_id, [{"id": it.id, "kind": it.kind, "body": it.body}
-                                            for it in items], self._status())
+        payload = up_message(
+            self.unit_id,
+            [{"id": it.id, "kind": it.kind, "body": it.body} for it in items],
+            self._status(),
+        )
         if self.max_bytes_per_s:
             wait = self._budget_mono - now
             if wait > 0 and self._stop.wait(wait):

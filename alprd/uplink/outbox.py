@@ -1,6 +1,7 @@
 """What the uplink needs of the car's store: the outbox it drains. The store's OutboxStore
 (alprd/store/outbox.py) is one; a test or another back end can be another. The uplink never
 imports alprd.store (an import contract in pyproject.toml)."""
+
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence

@@ -7,11 +7,13 @@ are unaffected. This makes time.sleep such a wait, in every Python process of th
 tests, the daemons they start, paho's threads), so that the run tests our code's use of the
 wall clock and not libfaketime's.
 """
+
 import os
 import threading
 import time
 
 if "faketime" in os.environ.get("LD_PRELOAD", ""):
+
     def _sleep(seconds: float) -> None:
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")

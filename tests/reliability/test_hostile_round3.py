@@ -1,6 +1,7 @@
 """#32, hostile input and faults, round 3: each test is one row of the issue, tried as the
 attacker did it (a real broker, a real pseudo-terminal, real files), and asserts what the car
 or HQ answers now. Each failed on main at 2e64aba."""
+
 from __future__ import annotations
 
 import gzip
@@ -16,17 +17,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from alprd.clock import UtcClock
 from alprd.gps import FixBuilder, GpsTrack
-from alprd.hq import HqEndpoint
-from alprd.hq import endpoint as endpoint_mod
 from alprd.hotlist import Hotlist
 from alprd.hotlist.sync import HotlistSync
+from alprd.hq import HqEndpoint
+from alprd.hq import endpoint as endpoint_mod
 from alprd.protocol import UpdateRefused, read_body, sign, up_message
 from alprd.types import Fix
+from alprd.ui import alert_event
 from tests.helpers import make_read, wait_for
 from tests.nmea_logs import epoch, sentence
 from tests.test_daemon import a_pass, make_daemon
 from tests.test_recognize import PASSES, clip_frame
-from alprd.ui import alert_event
 
 pytestmark = pytest.mark.reliability
 
@@ -36,8 +37,7 @@ class Killed(BaseException):
 
 
 def _car(broker, unit="CAR-1"):
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"car-{unit}",
-                    protocol=mqtt.MQTTv5)
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"car-{unit}", protocol=mqtt.MQTTv5)
     c.connect("127.0.0.1", broker.port)
     c.loop_start()
     return c
@@ -84,6 +84,7 @@ def test_row1_hq_threads_killed_every_way_are_started_again(broker, hq, monkeypa
         def parse_once_fatal(payload):
             monkeypatch.setattr(endpoint_mod, "parse_up_message", real_parse)
             raise Killed()
+
         monkeypatch.setattr(endpoint_mod, "parse_up_message", parse_once_fatal)
         _upload(car, "CAR-1", "KILL001")
         assert wait_for(lambda: not hq.network.running(), 10), "paho's thread did not end"
@@ -98,6 +99,7 @@ def test_row1_hq_threads_killed_every_way_are_started_again(broker, hq, monkeypa
         def add_once_fatal(group):
             hq.store.add_many = real_add
             raise Killed()
+
         hq.store.add_many = add_once_fatal
         _upload(car, "CAR-1", "KILL002")  # not acknowledged: a car sends it again
         assert wait_for(lambda: not hq._storer.is_alive(), 10), "the store thread did not end"
@@ -110,17 +112,21 @@ def test_row1_hq_threads_killed_every_way_are_started_again(broker, hq, monkeypa
         car.loop_stop()
 
 
-@pytest.mark.parametrize("payload, reason", [
-    (b"[" * 100_000, "nested deeper than 32"),
-    (b'{"v": 1, "a": ' * 40 + b"1" + b"}" * 40, "nested deeper than 32"),
-    (b'{"v": 1, "n": NaN}', "NaN is not a number"),
-    (b'{"v": 1, "n": -Infinity}', "-Infinity is not a number"),
-    (b'{"v": 1, "n": 1e999}', "out of range"),
-    (b'{"v": 1, "n": 99999999999999999999}', "out of range"),
-    (b'{"v": 1, "n": ' + b"9" * 5000 + b"}", "out of range"),
-])
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        (b"[" * 100_000, "nested deeper than 32"),
+        (b'{"v": 1, "a": ' * 40 + b"1" + b"}" * 40, "nested deeper than 32"),
+        (b'{"v": 1, "n": NaN}', "NaN is not a number"),
+        (b'{"v": 1, "n": -Infinity}', "-Infinity is not a number"),
+        (b'{"v": 1, "n": 1e999}', "out of range"),
+        (b'{"v": 1, "n": 99999999999999999999}', "out of range"),
+        (b'{"v": 1, "n": ' + b"9" * 5000 + b"}", "out of range"),
+    ],
+)
 def test_row1_7_the_one_decoder_refuses_depth_nan_and_huge_numbers(payload, reason):
     from alprd.protocol import strictjson
+
     with pytest.raises(strictjson.JsonRefused, match=reason):
         strictjson.loads(payload, "message")
 
@@ -131,10 +137,14 @@ def test_row2_a_huge_gga_number_refuses_the_sentence_and_the_car_records(tmp_pat
     d = make_daemon(tmp_path)
     builder = FixBuilder(d.gps_track)
     huge = "99999999999999999999"
-    gga = (f"GNGGA,183000.00,3403.00000,N,11814.40000,W,{huge if field == 'quality' else 1},"
-           f"{huge if field == 'satellites' else '08'},1.1,70.0,M,-32.0,M,,")
-    for raw in (sentence("GNRMC,183000.00,A,3403.00000,N,11814.40000,W,20.0,90.0,281126,,,A"),
-                sentence(gga)):
+    gga = (
+        f"GNGGA,183000.00,3403.00000,N,11814.40000,W,{huge if field == 'quality' else 1},"
+        f"{huge if field == 'satellites' else '08'},1.1,70.0,M,-32.0,M,,"
+    )
+    for raw in (
+        sentence("GNRMC,183000.00,A,3403.00000,N,11814.40000,W,20.0,90.0,281126,,,A"),
+        sentence(gga),
+    ):
         builder.feed(raw.decode(), 100.0)
     builder.flush()
     assert d.gps_track.errors == 1  # the GGA, refused and counted
@@ -148,19 +158,19 @@ def test_row2_a_huge_gga_number_refuses_the_sentence_and_the_car_records(tmp_pat
 
 def test_row2_the_store_refuses_a_number_beyond_64_bits_with_its_own_error(tmp_path):
     from alprd.store import StoreError
+
     d = make_daemon(tmp_path)
-    d.gps_track.add(Fix(lat=34.0, lon=-118.0, mono=100.0, quality=10 ** 20))  # no parser did
+    d.gps_track.add(Fix(lat=34.0, lon=-118.0, mono=100.0, quality=10**20))  # no parser did
     d.pipeline.finish(a_pass("BIG0001", 100.0))  # said in one line and counted, not raised
     assert d.pipeline.dropped_reads == 1
     with pytest.raises(StoreError):
-        d.store.add_read(make_read("BIG0002", fix_quality=2 ** 63))
+        d.store.add_read(make_read("BIG0002", fix_quality=2**63))
     d.store.close()
 
 
 # -- row 3: GPS time trusted with no sanity check -----------------------------------------------
 def _clock(tmp_path, system: datetime) -> UtcClock:
-    return UtcClock(tmp_path / "clock-floor", margin_s=60, now=lambda: system,
-                    mono=lambda: 1000.0)
+    return UtcClock(tmp_path / "clock-floor", margin_s=60, now=lambda: system, mono=lambda: 1000.0)
 
 
 def _gps(t: datetime) -> str:
@@ -192,12 +202,12 @@ def test_row3_a_car_parked_for_months_still_takes_gps_time(tmp_path):
     """fake-hwclock: the system clock starts where it stopped, months behind GPS."""
     gps = datetime.now(timezone.utc)
     clock = _clock(tmp_path, gps - timedelta(days=150))
-    assert clock.stamp(1000.0, _gps(gps), 1000.0) == (_gps(gps).replace(".00Z", ".000Z"),
-                                                      "gps")
+    assert clock.stamp(1000.0, _gps(gps), 1000.0) == (_gps(gps).replace(".00Z", ".000Z"), "gps")
 
 
 def test_row3_hq_keeps_a_record_with_an_impossible_time_for_the_full_period(tmp_path):
     from alprd.hq.records import HqStore
+
     store = HqStore(tmp_path / "hq.db")
     now = datetime.now(timezone.utc)
     body = read_body(make_read("ROLL001", unit="CAR-1"))
@@ -211,9 +221,11 @@ def test_row3_hq_keeps_a_record_with_an_impossible_time_for_the_full_period(tmp_
 # -- row 5: the GPS heartbeat fed by garbage -----------------------------------------------------
 def test_row5_garbage_lines_are_no_proof_of_life(tmp_path):
     from alprd.gps import GpsReader
+
     log = tmp_path / "garbage.nmea"
-    log.write_bytes(b"".join([b"$GPRMC,garbage*00\r\n", b"\x00\xff noise\r\n",
-                              b"$GPGGA,1,2,3*7F\r\n"] * 10))
+    log.write_bytes(
+        b"".join([b"$GPRMC,garbage*00\r\n", b"\x00\xff noise\r\n", b"$GPGGA,1,2,3*7F\r\n"] * 10)
+    )
     reader = GpsReader(str(log), GpsTrack())
     reader.progress_mono = None
     for raw in log.read_bytes().splitlines():
@@ -227,10 +239,22 @@ def test_row5_garbage_lines_are_no_proof_of_life(tmp_path):
 def test_row7_a_signed_entry_that_expires_at_nan_is_refused(tmp_path):
     key = Ed25519PrivateKey.generate()
     sync = HotlistSync(Hotlist(), key.public_key(), tmp_path)
-    entry = {"plate": "NAN0001", "state": "CA", "list_type": "stolen_vehicle",
-             "reason": "test", "priority": 1, "case_number": None, "expires": float("nan")}
-    body = {"v": 1, "kind": "hotlist.snapshot", "list_version": 5,
-            "created_utc": "2026-11-28T00:00:00Z", "entries": [entry]}
+    entry = {
+        "plate": "NAN0001",
+        "state": "CA",
+        "list_type": "stolen_vehicle",
+        "reason": "test",
+        "priority": 1,
+        "case_number": None,
+        "expires": float("nan"),
+    }
+    body = {
+        "v": 1,
+        "kind": "hotlist.snapshot",
+        "list_version": 5,
+        "created_utc": "2026-11-28T00:00:00Z",
+        "entries": [entry],
+    }
     raw = gzip.compress(json.dumps(body).encode())  # json writes NaN; a forger's HQ would too
     assert b"NaN" in gzip.decompress(raw)
     with pytest.raises(UpdateRefused, match="NaN"):
@@ -244,6 +268,7 @@ def test_row7_a_signed_entry_that_expires_at_nan_is_refused(tmp_path):
 def test_row6_the_alarm_is_silenced_on_a_full_disk_and_recorded_once_there_is_room(tmp_path):
     from alprd.roster import Session
     from alprd.types import HotlistEntry
+
     officer = Session("tok", "csrf", "1001", "Ofc. Able", "patrol_officer", 0.0, 0.0)
     d = make_daemon(tmp_path)
     d.pipeline.hotlist = Hotlist([HotlistEntry("8XYZ442", "CA", "stolen_vehicle", "test")])
@@ -280,6 +305,7 @@ def test_row9_nested_json_posted_to_the_page_gets_a_400(tmp_path):
 
     from alprd.demo.broker import free_port
     from alprd.ui import EventBus, PageServer
+
     server = PageServer(f"127.0.0.1:{free_port()}", EventBus())
     errors = []
     server.httpd.handle_error = lambda request, address: errors.append(address)
@@ -287,8 +313,12 @@ def test_row9_nested_json_posted_to_the_page_gets_a_400(tmp_path):
     try:
         host, port = server.httpd.server_address[:2]
         conn = http.client.HTTPConnection(host, port, timeout=10)
-        conn.request("POST", "/api/signin", body=b"[" * 65536,
-                     headers={"Content-Type": "application/json", "Host": f"{host}:{port}"})
+        conn.request(
+            "POST",
+            "/api/signin",
+            body=b"[" * 65536,
+            headers={"Content-Type": "application/json", "Host": f"{host}:{port}"},
+        )
         resp = conn.getresponse()
         answer = json.loads(resp.read())
         assert resp.status == 400 and "nested deeper than" in answer["error"]
@@ -298,18 +328,23 @@ def test_row9_nested_json_posted_to_the_page_gets_a_400(tmp_path):
 
 
 # -- row 8: odd frames ---------------------------------------------------------------------------
-@pytest.mark.parametrize("image, refused", [
-    (np.zeros((0, 0, 3), np.uint8), "0x0 pixels is too small"),
-    (np.zeros((480, 640, 2), np.uint8), "shape (480, 640, 2)"),
-    (np.zeros((480, 640, 3), np.float32), "type float32"),
-    (np.zeros((480, 640, 3), np.uint16), None),
-    (np.zeros((480, 640), np.bool_), None),
-    (np.zeros((480, 640, 4), np.uint8), None),
-    (np.zeros((480, 640, 1), np.uint8), None),
-])
+@pytest.mark.parametrize(
+    "image, refused",
+    [
+        (np.zeros((0, 0, 3), np.uint8), "0x0 pixels is too small"),
+        (np.zeros((480, 640, 2), np.uint8), "shape (480, 640, 2)"),
+        (np.zeros((480, 640, 3), np.float32), "type float32"),
+        (np.zeros((480, 640, 3), np.uint16), None),
+        (np.zeros((480, 640), np.bool_), None),
+        (np.zeros((480, 640, 4), np.uint8), None),
+        (np.zeros((480, 640, 1), np.uint8), None),
+    ],
+)
 def test_row8_odd_frames_are_read_or_refused_in_one_line_and_the_car_goes_on(
-        tmp_path, image, refused, caplog):
+    tmp_path, image, refused, caplog
+):
     from alprd.types import Frame
+
     d = make_daemon(tmp_path)
     d.pipeline.frame("rear", Frame("rear", image, 100.0, 1))
     assert d.pipeline.frames_refused == (1 if refused else 0)
@@ -328,6 +363,7 @@ def test_row4_2000_idle_connections_and_an_officer_still_signs_in(tmp_path):
 
     from tests.reliability.test_security import page as page_fixture
     from tests.reliability.test_security import post
+
     gen = page_fixture.__wrapped__(tmp_path, lambda: 1000.0)
     url = next(gen)
     host, port = url.split("//")[1].split(":")
@@ -338,8 +374,9 @@ def test_row4_2000_idle_connections_and_an_officer_still_signs_in(tmp_path):
             s = socket.create_connection((host, int(port)), timeout=10)
             s.sendall(b"GET / HTTP/1.1\r\nHost: " + host.encode())  # an unfinished request
             idle.append(s)
-        status, _, body = post(url + "/api/signin", {"badge": "2002", "pin": "2345"},
-                               {"Host": f"{host}:{port}"})
+        status, _, body = post(
+            url + "/api/signin", {"badge": "2002", "pin": "2345"}, {"Host": f"{host}:{port}"}
+        )
         assert status == 200 and body["role"] == "data_user"
         with urllib.request.urlopen(url + "/health", timeout=10) as r:
             assert json.loads(r.read()) == {"up": True}
@@ -355,6 +392,7 @@ def test_row4_the_control_socket_is_capped_too(tmp_path):
     import socket
 
     from alprd.selftest.control import ControlSocket, ask_daemon
+
     path = tmp_path / "control.sock"
     control = ControlSocket(path, lambda **kw: {"status": "ok", **kw})
     control.start()
@@ -380,13 +418,22 @@ def test_row13_a_clock_400_days_ahead_still_alerts_and_keeps_its_reads(tmp_path)
     HQ acknowledged them. And a want that expires in 30 days, by GPS, was already expired by
     the system clock: no alert. Both now go by the time the car trusts."""
     from alprd.types import HotlistEntry
+
     gps_now = datetime.now(timezone.utc) - timedelta(days=400)  # the system clock: 400 ahead
     d = make_daemon(tmp_path)
     d.gps_track.last_utc, d.gps_track.last_utc_mono = _gps(gps_now), 100.0
     d.gps_track.add(Fix(lat=34.0, lon=-118.0, mono=100.0, quality=1))
-    d.pipeline.hotlist = Hotlist([HotlistEntry(
-        "8XYZ442", "CA", "stolen_vehicle", "test",
-        expires=(gps_now + timedelta(days=30)).timestamp())])
+    d.pipeline.hotlist = Hotlist(
+        [
+            HotlistEntry(
+                "8XYZ442",
+                "CA",
+                "stolen_vehicle",
+                "test",
+                expires=(gps_now + timedelta(days=30)).timestamp(),
+            )
+        ]
+    )
     d.pipeline.finish(a_pass("8XYZ442", 100.0))
     (read,) = d.store.reads()
     assert read["time_source"] == "gps" and read["utc"][:10] == gps_now.strftime("%Y-%m-%d")
@@ -411,31 +458,41 @@ def test_row10_a_car_certificate_cannot_take_a_share_of_other_cars_uploads(tmp_p
     from alprd.hq.command import SHARE_GROUP
     from alprd.provision import issue, provision
     from alprd.uplink import TlsFiles
+
     pki = tmp_path / "pki"
     provision(pki, "CAR-A")
     ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
     ca = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
     issue(pki, "car-b", "CAR-B", ca_key, ca, server=False)
-    broker = Mosquitto(tls=(pki / "ca.crt", pki / "hq.crt", pki / "hq.key"),
-                       cars=["CAR-A", "CAR-B"]).start()
+    broker = Mosquitto(
+        tls=(pki / "ca.crt", pki / "hq.crt", pki / "hq.key"), cars=["CAR-A", "CAR-B"]
+    ).start()
 
     def client(name: str, cid: str):
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
-        c.tls_set_context(TlsFiles(str(pki / "ca.crt"), str(pki / f"{name}.crt"),
-                                   str(pki / f"{name}.key")).context())
+        c.tls_set_context(
+            TlsFiles(
+                str(pki / "ca.crt"), str(pki / f"{name}.crt"), str(pki / f"{name}.key")
+            ).context()
+        )
         c.got, c.granted = [], []
         c.on_message = lambda cl, u, m: c.got.append(m.topic)
         c.on_subscribe = lambda cl, u, mid, codes, props: c.granted.extend(
-            not code.is_failure for code in codes)
+            not code.is_failure for code in codes
+        )
         c.connect("127.0.0.1", broker.port)
         c.loop_start()
         assert wait_for(c.is_connected, 5)
         return c
+
     clients = []
     try:
         shared = f"$share/{SHARE_GROUP}/alprd/v1/+/up"
-        hq, thief, car = (client("hq", "hq-ingest"), client("car-b", "thief"),
-                          client("device", "car-a"))
+        hq, thief, car = (
+            client("hq", "hq-ingest"),
+            client("car-b", "thief"),
+            client("device", "car-a"),
+        )
         clients = [hq, thief, car]
         hq.subscribe(shared, qos=1)
         thief.subscribe(shared, qos=1)
@@ -460,37 +517,60 @@ def _hq_bytes(store, db) -> bytes:
     every table of the PostgreSQL database."""
     if not str(db).startswith("postgresql"):
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*")
-                        if not p.name.endswith(("-keys", "-key")))
+        return b"".join(
+            p.read_bytes()
+            for p in db.parent.glob(db.name + "*")
+            if not p.name.endswith(("-keys", "-key"))
+        )
     out = []
     with store.lock:
-        tables = [r[0] for r in store.conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        tables = [
+            r[0]
+            for r in store.conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            )
+        ]
         for t in tables:
             out += [repr(r) for r in store.conn.execute(f"SELECT * FROM {t}")]
     return "\n".join(out).encode()
 
 
-def test_row11_hq_seals_plates_positions_and_reasons_at_rest_and_rotates_its_key(hq_db,
-                                                                                 tmp_path):
+def test_row11_hq_seals_plates_positions_and_reasons_at_rest_and_rotates_its_key(hq_db, tmp_path):
     from alprd.hq import open_store
     from alprd.hq.command import rotate_body_key
     from alprd.protocol import hit_body
     from alprd.types import Hit, HotlistEntry
+
     read = make_read("SEAL042", unit="CAR-1", lat=34.123456, lon=-118.654321)
-    hit = Hit(id="h-seal", read_id=read.id, entry=HotlistEntry(
-        "SEAL042", "CA", "stolen_vehicle", "grey sedan taken at gunpoint", 1, "CASE-77"),
-        rule="exact", utc=read.utc)
+    hit = Hit(
+        id="h-seal",
+        read_id=read.id,
+        entry=HotlistEntry(
+            "SEAL042", "CA", "stolen_vehicle", "grey sedan taken at gunpoint", 1, "CASE-77"
+        ),
+        rule="exact",
+        utc=read.utc,
+    )
     store = open_store(hq_db)
     refused_body = {**read_body(make_read("SEAL043", unit="CAR-1")), "confidence": "x"}
-    assert store.add("CAR-1", [{"id": read.id, "kind": "read", "body": read_body(read)},
-                               {"id": hit.id, "kind": "hit", "body": hit_body(hit, "CAR-1")},
-                               {"id": "bad", "kind": "read", "body": refused_body}]) == ["bad"]
-    store.save_hotlist(3, [{"plate": "SEAL042", "reason": "grey sedan taken at gunpoint"}],
-                       True)
+    assert store.add(
+        "CAR-1",
+        [
+            {"id": read.id, "kind": "read", "body": read_body(read)},
+            {"id": hit.id, "kind": "hit", "body": hit_body(hit, "CAR-1")},
+            {"id": "bad", "kind": "read", "body": refused_body},
+        ],
+    ) == ["bad"]
+    store.save_hotlist(3, [{"plate": "SEAL042", "reason": "grey sedan taken at gunpoint"}], True)
     at_rest = _hq_bytes(store, hq_db)
-    for clear in (b"SEAL042", b"SEAL043", b"34.123456", b"118.654321", b"gunpoint",
-                  b"CASE-77"):  # the capture time stays clear: retention and searches use it
+    for clear in (
+        b"SEAL042",
+        b"SEAL043",
+        b"34.123456",
+        b"118.654321",
+        b"gunpoint",
+        b"CASE-77",
+    ):  # the capture time stays clear: retention and searches use it
         assert clear not in at_rest, clear
     found = store.search("det", "data_user", "criminal", "SEAL042")
     assert [(r["text"], r["lat"]) for r in found] == [("SEAL042", 34.123456)]
@@ -500,6 +580,7 @@ def test_row11_hq_seals_plates_positions_and_reasons_at_rest_and_rotates_its_key
 
     class Args:
         db, index_key, body_keys = str(hq_db), None, None
+
     pg = str(hq_db).startswith("postgresql")
     ring = Path("hq-body.keys") if pg else Path(str(hq_db) + ".body-keys")
     before = json.loads(ring.read_text())["current"]
@@ -507,8 +588,9 @@ def test_row11_hq_seals_plates_positions_and_reasons_at_rest_and_rotates_its_key
     after = json.loads(ring.read_text())
     assert list(after["keys"]) == [after["current"]] and after["current"] != before
     store = open_store(hq_db)
-    assert [r["text"] for r in store.search("det", "data_user", "criminal",
-                                            "SEAL042")] == ["SEAL042"]
+    assert [r["text"] for r in store.search("det", "data_user", "criminal", "SEAL042")] == [
+        "SEAL042"
+    ]
     assert before.encode() not in _hq_bytes(store, hq_db)  # nothing left under the old key
     assert store.bodies("hit")[0]["case_number"] == "CASE-77"
     assert b"SEAL042" not in _hq_bytes(store, hq_db)  # the access log's searches included

@@ -1,5 +1,6 @@
 """Security checks of the campaign that other modules do not already hold (see SECURITY.md for
 the full list and where each one is tested)."""
+
 from __future__ import annotations
 
 import json
@@ -49,6 +50,7 @@ def test_the_broker_refuses_tls_below_1_2(tmp_path):
 
 class SteppedClock:
     """A monotonic clock the test moves on by hand."""
+
     t = 1000.0
 
     def __call__(self):
@@ -64,23 +66,40 @@ def idle_clock():
 def page(tmp_path, idle_clock):
     """A page with a one-user roster, served on loopback (sessions idle after 60 s of the
     test's clock)."""
+    from alprd.alerts import Alerts
     from alprd.audit import AuditLog
     from alprd.demo.broker import free_port
     from alprd.protocol import roster_user
     from alprd.roster import Auth, Roster
     from alprd.store import Store
     from alprd.ui import App, EventBus, PageServer
-    from alprd.alerts import Alerts
     from tests.helpers import KEY
+
     key = Ed25519PrivateKey.generate()
     store = Store(tmp_path / "car.db", KEY)
     audit = AuditLog(store, "SEC-1")
     roster = Roster(key.public_key(), tmp_path)
-    roster.apply(sign({"v": 1, "kind": "roster", "roster_version": 1, "users": [
-        roster_user("2002", "Det. Baker", "data_user", "2345", "2026-01-01")]}, key))
+    roster.apply(
+        sign(
+            {
+                "v": 1,
+                "kind": "roster",
+                "roster_version": 1,
+                "users": [roster_user("2002", "Det. Baker", "data_user", "2345", "2026-01-01")],
+            },
+            key,
+        )
+    )
     bus = EventBus()
-    app = App(Auth(roster, audit, "SEC-1", idle_s=60, mono=idle_clock),
-              Alerts(store, audit, "SEC-1"), store, audit, None, tmp_path, "SEC-1")
+    app = App(
+        Auth(roster, audit, "SEC-1", idle_s=60, mono=idle_clock),
+        Alerts(store, audit, "SEC-1"),
+        store,
+        audit,
+        None,
+        tmp_path,
+        "SEC-1",
+    )
     health = {"unit_id": "SEC-1", "reads": 3, "gps": {"fix": {"lat": 34.05, "lon": -118.24}}}
     server = PageServer(f"127.0.0.1:{free_port()}", bus, lambda: health, app)
     server.start()
@@ -90,8 +109,12 @@ def page(tmp_path, idle_clock):
 
 
 def post(url, body, headers=None):
-    req = urllib.request.Request(url, method="POST", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        url,
+        method="POST",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, dict(r.headers), json.loads(r.read())
@@ -102,44 +125,69 @@ def post(url, body, headers=None):
 @pytest.mark.policy("POL-04")
 def test_the_page_refuses_cross_origin_requests_and_requests_without_csrf_token(page):
     host = page.split("://", 1)[1]
-    code, _, _ = post(page + "/api/signin", {"badge": "2002", "pin": "2345"},
-                      {"Origin": "http://evil.example"})
+    code, _, _ = post(
+        page + "/api/signin", {"badge": "2002", "pin": "2345"}, {"Origin": "http://evil.example"}
+    )
     assert code == 403  # a page elsewhere cannot sign someone in here
-    code, headers, me = post(page + "/api/signin", {"badge": "2002", "pin": "2345"},
-                             {"Origin": f"http://{host}"})
+    code, headers, me = post(
+        page + "/api/signin", {"badge": "2002", "pin": "2345"}, {"Origin": f"http://{host}"}
+    )
     assert code == 200
     cookie = headers["Set-Cookie"].split(";")[0]
     search = {"purpose": "criminal", "plate": "7ABC123"}
     assert post(page + "/api/search", search, {"Cookie": cookie})[0] == 403  # no token
-    assert post(page + "/api/search", search, {"Cookie": cookie, "X-CSRF-Token": "guess"}
-                )[0] == 403
-    assert post(page + "/api/search", search, {"Cookie": cookie, "X-CSRF-Token": me["csrf"],
-                                                "Origin": "http://evil.example"})[0] == 403
+    assert post(page + "/api/search", search, {"Cookie": cookie, "X-CSRF-Token": "guess"})[0] == 403
+    assert (
+        post(
+            page + "/api/search",
+            search,
+            {"Cookie": cookie, "X-CSRF-Token": me["csrf"], "Origin": "http://evil.example"},
+        )[0]
+        == 403
+    )
     assert post(page + "/api/search", search, {"X-CSRF-Token": me["csrf"]})[0] == 401
-    assert post(page + "/api/search", search, {"Cookie": cookie, "X-CSRF-Token": me["csrf"]}
-                )[0] == 200
+    assert (
+        post(page + "/api/search", search, {"Cookie": cookie, "X-CSRF-Token": me["csrf"]})[0] == 200
+    )
     # a form post (no JSON) cannot be made to look like an API call
-    req = urllib.request.Request(page + "/api/search", method="POST", data=b"purpose=criminal",
-                                 headers={"Content-Type": "application/x-www-form-urlencoded",
-                                          "Cookie": cookie, "X-CSRF-Token": me["csrf"]})
+    req = urllib.request.Request(
+        page + "/api/search",
+        method="POST",
+        data=b"purpose=criminal",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": cookie,
+            "X-CSRF-Token": me["csrf"],
+        },
+    )
     with pytest.raises(urllib.error.HTTPError) as exc:
         urllib.request.urlopen(req, timeout=5)
     assert exc.value.code == 415
 
 
-@pytest.mark.skipif(shutil.which("bandit") is None and not (
-    Path(sys.executable).parent / "bandit").exists(), reason="bandit not installed "
-    "(pip install -e .[dev])")
+@pytest.mark.skipif(
+    shutil.which("bandit") is None and not (Path(sys.executable).parent / "bandit").exists(),
+    reason="bandit not installed (pip install -e .[dev])",
+)
 def test_bandit_finds_no_high_severity_issue():
     bandit = shutil.which("bandit") or str(Path(sys.executable).parent / "bandit")
-    res = subprocess.run([bandit, "-r", str(REPO / "alprd"), "-f", "json", "-q"],
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [bandit, "-r", str(REPO / "alprd"), "-f", "json", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     found = json.loads(res.stdout)["results"]
-    high = [f"{r['filename']}:{r['line_number']} {r['test_id']} {r['issue_text']}"
-            for r in found if r["issue_severity"] == "HIGH"]
+    high = [
+        f"{r['filename']}:{r['line_number']} {r['test_id']} {r['issue_text']}"
+        for r in found
+        if r["issue_severity"] == "HIGH"
+    ]
     medium = [r for r in found if r["issue_severity"] == "MEDIUM"]
-    print(f"\nbandit_high: {len(high)} issues\nbandit_medium: {len(medium)} issues\n"
-          f"bandit_low: {len(found) - len(high) - len(medium)} issues")
+    print(
+        f"\nbandit_high: {len(high)} issues\nbandit_medium: {len(medium)} issues\n"
+        f"bandit_low: {len(found) - len(high) - len(medium)} issues"
+    )
     assert high == []
 
 
@@ -149,9 +197,12 @@ def test_known_vulnerable_dependencies(tmp_path):
     audit = shutil.which("pip-audit") or str(Path(sys.executable).parent / "pip-audit")
     if not Path(audit).exists():
         pytest.skip("pip-audit not installed (pip install -e .[dev])")
-    res = subprocess.run([audit, "--progress-spinner", "off", "--format", "json",
-                          "--skip-editable", "-l"], capture_output=True, text=True,
-                         timeout=600)
+    res = subprocess.run(
+        [audit, "--progress-spinner", "off", "--format", "json", "--skip-editable", "-l"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     try:
         report = json.loads(res.stdout)
     except json.JSONDecodeError:
@@ -159,12 +210,19 @@ def test_known_vulnerable_dependencies(tmp_path):
     deps = report.get("dependencies", [])
     audited = [d for d in deps if "skip_reason" not in d]
     if not audited:
-        pytest.skip("PyPI's vulnerability service is not reachable from here: no dependency "
-                    f"could be audited ({len(deps)} skipped)")
-    vulnerable = [f"{d['name']} {d['version']}: {[v['id'] for v in d['vulns']]}"
-                  for d in audited if d.get("vulns")]
-    print(f"\ndependencies_audited: {len(audited)} packages\n"
-          f"dependencies_vulnerable: {len(vulnerable)} packages")
+        pytest.skip(
+            "PyPI's vulnerability service is not reachable from here: no dependency "
+            f"could be audited ({len(deps)} skipped)"
+        )
+    vulnerable = [
+        f"{d['name']} {d['version']}: {[v['id'] for v in d['vulns']]}"
+        for d in audited
+        if d.get("vulns")
+    ]
+    print(
+        f"\ndependencies_audited: {len(audited)} packages\n"
+        f"dependencies_vulnerable: {len(vulnerable)} packages"
+    )
     assert vulnerable == []
 
 
@@ -184,8 +242,9 @@ def test_health_without_a_session_says_only_that_the_daemon_is_up(page):
     code, body = get(page + "/health")
     assert code == 200 and json.loads(body) == {"up": True}
     host = page.split("://", 1)[1]
-    _, headers, _ = post(page + "/api/signin", {"badge": "2002", "pin": "2345"},
-                         {"Origin": f"http://{host}"})
+    _, headers, _ = post(
+        page + "/api/signin", {"badge": "2002", "pin": "2345"}, {"Origin": f"http://{host}"}
+    )
     cookie = headers["Set-Cookie"].split(";")[0]
     code, body = get(page + "/health", {"Cookie": cookie})
     assert code == 200 and json.loads(body)["gps"]["fix"]["lat"] == 34.05
@@ -200,13 +259,19 @@ def test_the_page_answers_only_to_its_own_host_names(page):
     for host in (f"evil.example:{port}", "evil.example", f"127.0.0.2:{port}", ""):
         assert get(page + "/", {"Host": host})[0] == 421, host
         assert get(page + "/health", {"Host": host})[0] == 421, host
-        code, _, _ = post(page + "/api/signin", {"badge": "2002", "pin": "2345"},
-                          {"Host": host, "Origin": f"http://{host}"})
+        code, _, _ = post(
+            page + "/api/signin",
+            {"badge": "2002", "pin": "2345"},
+            {"Host": host, "Origin": f"http://{host}"},
+        )
         assert code == 421, host
     for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}"):
         assert get(page + "/", {"Host": host})[0] == 200, host
-    code, _, me = post(page + "/api/signin", {"badge": "2002", "pin": "2345"},
-                       {"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"})
+    code, _, me = post(
+        page + "/api/signin",
+        {"badge": "2002", "pin": "2345"},
+        {"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"},
+    )
     assert code == 200 and me["badge"] == "2002"
 
 
@@ -215,9 +280,11 @@ def test_an_open_event_stream_does_not_keep_an_idle_session_alive(page, idle_clo
     """(#23, item 7) The event stream checked the session every second and so refreshed it:
     a session left signed in on the MDC never timed out. Idle means no action by the user."""
     import threading
+
     host = page.split("://", 1)[1]
-    _, headers, _ = post(page + "/api/signin", {"badge": "2002", "pin": "2345"},
-                         {"Origin": f"http://{host}"})
+    _, headers, _ = post(
+        page + "/api/signin", {"badge": "2002", "pin": "2345"}, {"Origin": f"http://{host}"}
+    )
     cookie = headers["Set-Cookie"].split(";")[0]
     lines, ended = [], threading.Event()
 
