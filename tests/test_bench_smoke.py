@@ -113,3 +113,17 @@ def test_the_bench_runs_and_prints_its_figures(bench, args, names):
         assert all(v == "0" for k, v in figures.items() if k.startswith(("lost", "duplicat"))), (
             run.stdout[-2000:]
         )
+
+
+# a bench/ script with no smoke case above, and why
+NOT_SMOKED = {
+    "bench/soak.py": "its own test: tests/reliability/test_soak.py runs a short shift",
+    "bench/fleet_cars.py": "not a bench: the simulated cars bench/fleet.py runs",
+}
+
+
+def test_every_bench_has_a_smoke_case_or_says_why_not():
+    """A bench added without a smoke case would rot unseen (#35 item 8)."""
+    on_disk = {f"bench/{p.name}" for p in (ROOT / "bench").glob("*.py")}
+    smoked = {bench for bench, _, _ in BENCHES}
+    assert on_disk - smoked == set(NOT_SMOKED)

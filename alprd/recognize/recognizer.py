@@ -128,18 +128,18 @@ class Recognizer:
     @classmethod
     def from_config(cls, cfg: RecognizeConfig) -> Recognizer:
         return cls(
-            Path(cfg.detector) if cfg.detector else None,
-            Path(cfg.ocr) if cfg.ocr else None,
-            Path(cfg.ocr_config) if cfg.ocr_config else None,
-            cfg.threads,
-            cfg.detect_threshold,
-            cfg.min_confidence,
-            cfg.min_chars,
-            cfg.deskew_min_deg,
-            cfg.second_reader,
-            cfg.second_below,
-            cfg.second_weight,
-            cfg.state_min_confidence,
+            detector=Path(cfg.detector) if cfg.detector else None,
+            ocr=Path(cfg.ocr) if cfg.ocr else None,
+            ocr_config=Path(cfg.ocr_config) if cfg.ocr_config else None,
+            threads=cfg.threads,
+            detect_threshold=cfg.detect_threshold,
+            min_confidence=cfg.min_confidence,
+            min_chars=cfg.min_chars,
+            deskew_min_deg=cfg.deskew_min_deg,
+            second_reader=cfg.second_reader,
+            second_below=cfg.second_below,
+            second_weight=cfg.second_weight,
+            state_min_confidence=cfg.state_min_confidence,
         )
 
     def __call__(
