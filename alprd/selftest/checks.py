@@ -17,12 +17,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from alprd.config import CameraConfig, Config
+
+if TYPE_CHECKING:
+    from alprd.gps import GpsTrack
+    from alprd.types import Fix
 
 
 @dataclass
@@ -94,6 +98,18 @@ def check_camera(spec: CameraConfig, timeout_s: float = 5.0) -> Result:
 
 
 # -- GPS -----------------------------------------------------------------------------------
+def fix_details(fix: Fix, track: GpsTrack) -> dict[str, Any]:
+    """What the self-test says of a GPS fix (the check and the live one alike)."""
+    return {
+        "lat": round(fix.lat, 5),
+        "lon": round(fix.lon, 5),
+        "quality": fix.quality,
+        "hdop": fix.hdop,
+        "satellites": fix.satellites,
+        "utc": track.last_utc,
+    }
+
+
 def check_gps(cfg: Config, listen_s: float = 3.0) -> Result:
     from alprd.gps import GpsReader, GpsTrack
 
@@ -126,14 +142,7 @@ def check_gps(cfg: Config, listen_s: float = 3.0) -> Result:
         return fail(
             "gps", "GPS talks but has no fix: check the antenna and its view of the sky", **details
         )
-    details.update(
-        lat=round(fix.lat, 5),
-        lon=round(fix.lon, 5),
-        quality=fix.quality,
-        hdop=fix.hdop,
-        satellites=fix.satellites,
-        utc=track.last_utc,
-    )
+    details.update(fix_details(fix, track))
     if fix.hdop is not None and fix.hdop > 5:
         return warn("gps", f"poor fix (HDOP {fix.hdop})", **details)
     return ok("gps", **details)

@@ -67,14 +67,7 @@ def check_gps_live(track: GpsTrack, reader: GpsReader | None) -> checks.Result:
         return checks.fail(
             "gps", "no current fix: check the antenna and its view of the sky", **details
         )
-    details.update(
-        lat=round(fix.lat, 5),
-        lon=round(fix.lon, 5),
-        quality=fix.quality,
-        hdop=fix.hdop,
-        satellites=fix.satellites,
-        utc=track.last_utc,
-    )
+    details.update(checks.fix_details(fix, track))
     if fix.hdop is not None and fix.hdop > 5:
         return checks.warn("gps", f"poor fix (HDOP {fix.hdop})", **details)
     return checks.ok("gps", **details)
