@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import sqlite3
 
     from alprd.audit import AuditLog
+    from alprd.config import UiConfig
     from alprd.store import Store
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,17 @@ class Alert:
 
 
 class Alerts:
+    @classmethod
+    def from_config(
+        cls,
+        ui: UiConfig,
+        store: Store,
+        audit: AuditLog,
+        unit_id: str,
+        publish: Callable[[Alert], None],
+    ) -> Alerts:
+        return cls(store, audit, unit_id, publish, ui.escalate_after_s)
+
     def __init__(
         self,
         store: Store,

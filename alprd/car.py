@@ -1,7 +1,12 @@
 """The car's parts, built from the config and wired together: store, audit log, hotlist and
 its sync, roster and sign-in, GPS, cameras, the pass pipeline and its state reader, alerts,
 the self-test, HQ's inbox, the uplink, the page. Nothing runs here: alprd.daemon.Daemon starts
-and stops them (alprd.lifecycle) and runs the pass pipeline."""
+and stops them (alprd.lifecycle) and runs the pass pipeline.
+
+Config reaches a part one way: its own section, through the part's from_config(section, ...),
+and the part reads its own keys. What is read here is only whether a part exists (a camera,
+GPS, HQ's key, a broker), the unit's identity, and where the car's state lives. The two parts
+whose work spans the roles, the pass pipeline and the live self-test, get the whole tree."""
 
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ from alprd.roster import Auth, Roster
 from alprd.selftest.control import ControlSocket, socket_path
 from alprd.selftest.live import LiveSelftest
 from alprd.store import Store
-from alprd.store.crypto import TamperError, data_key_path, load_key
+from alprd.store.crypto import TamperError
 from alprd.types import Hit, Read
 from alprd.ui import App, EventBus, PageServer, alert_event, read_event
 from alprd.uplink import Uplink
@@ -45,13 +50,13 @@ class Car:
     ) -> None:
         self.cfg, unit, self.stop_event = cfg, cfg.vehicle.unit_id, threading.Event()
         state_dir = Path(cfg.store.path).parent
-        self.store = Store(Path(cfg.store.path), load_key(data_key_path(cfg.store.key_file)))
+        self.store = Store.from_config(cfg.store)
         self.audit = AuditLog(self.store, unit)
         self.hotlist = Hotlist.from_config(cfg.hotlist)
         hq_key = load_public_key(Path(cfg.hotlist.public_key)) if cfg.hotlist.public_key else None
         self.sync = (
-            HotlistSync(
-                self.hotlist, hq_key, state_dir, cfg.hotlist.max_age_s, sealer=self.store.sealer
+            HotlistSync.from_config(
+                cfg.hotlist, self.hotlist, hq_key, state_dir, sealer=self.store.sealer
             )
             if hq_key
             else None
@@ -60,26 +65,16 @@ class Car:
         if self.sync:
             self.sync.load_saved()
             self.roster.load_saved()
-        self.gps_track = GpsTrack(cfg.gps.stale_after_s)
+        self.gps_track = GpsTrack.from_config(cfg.gps)
         self.gps = GpsReader.from_config(cfg.gps, self.gps_track) if cfg.gps.port else None
         self.queues = {c.id: FrameQueue(cfg.capture.queue_size) for c in cfg.capture.cameras}
         self.cameras = [
-            Camera(c, self.queues[c.id], cfg.capture.reconnect_max_s) for c in cfg.capture.cameras
+            Camera.from_config(c, cfg.capture, self.queues[c.id]) for c in cfg.capture.cameras
         ]
         self.bus = EventBus()
-        self.auth = Auth(
-            self.roster,
-            self.audit,
-            unit,
-            cfg.ui.session_idle_s,
-            failures_path=state_dir / "signin-failures.json",
-        )
-        self.alerts = Alerts(
-            self.store,
-            self.audit,
-            unit,
-            lambda a: self.bus.publish(alert_event(a)),
-            cfg.ui.escalate_after_s,
+        self.auth = Auth.from_config(cfg.ui, self.roster, self.audit, unit, state_dir)
+        self.alerts = Alerts.from_config(
+            cfg.ui, self.store, self.audit, unit, lambda a: self.bus.publish(alert_event(a))
         )
         try:  # a power cut mid-alert: the alert comes back with its steps
             self.alerts.restore()
@@ -136,11 +131,8 @@ class Car:
             if cfg.uplink.broker
             else None
         )
-        self.purge = VehiclePurge(
-            self.store,
-            self.audit,
-            cfg.store.local_cap_days,
-            utc=lambda: self.pipeline.trusted_utc(bool(self.gps)),
+        self.purge = VehiclePurge.from_config(
+            cfg.store, self.store, self.audit, lambda: self.pipeline.trusted_utc(bool(self.gps))
         )
         app = App(
             self.auth,
@@ -151,18 +143,7 @@ class Car:
             state_dir / "tickets",
             unit,
         )
-        self.page = (
-            PageServer(
-                cfg.ui.listen,
-                self.bus,
-                self.health,
-                app,
-                (cfg.ui.tls_cert, cfg.ui.tls_key) if cfg.ui.tls_cert else None,
-                cfg.ui.host_names,
-            )
-            if ui
-            else None
-        )
+        self.page = PageServer.from_config(cfg.ui, self.bus, self.health, app) if ui else None
         self.page_status = supervise.PageStatus(self.bus, self.sync)
         # every part that runs on its own, in start order (they stop in reverse, see lifecycle)
         self.parts = Lifecycle(
@@ -181,9 +162,7 @@ class Car:
             ]
             + list(self.cameras)
         )
-        self.watchdog = supervise.Watchdog(
-            supervise.Notifier(), self.parts.heartbeats(), cfg.service.stall_s
-        )
+        self.watchdog = supervise.Watchdog.from_config(cfg.service, self.parts.heartbeats())
         self.health_report = supervise.car_health(
             unit,
             model_version(),

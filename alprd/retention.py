@@ -19,6 +19,7 @@ from alprd.clock import iso
 
 if TYPE_CHECKING:
     from alprd.audit import AuditLog
+    from alprd.config import StoreConfig
     from alprd.store import Store
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,16 @@ def vehicle_purge_before(now: datetime, local_cap_days: float) -> datetime:
 class VehiclePurge:
     """POL-09 on the vehicle: every `every_s` (monotonic), purge the reads and audit records
     HQ has acknowledged that are older than the local cap."""
+
+    @classmethod
+    def from_config(
+        cls,
+        store_cfg: StoreConfig,
+        store: Store,
+        audit: AuditLog,
+        utc: Callable[[], datetime | None],
+    ) -> VehiclePurge:
+        return cls(store, audit, store_cfg.local_cap_days, utc=utc)
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from alprd.capture import Camera
+    from alprd.config import ServiceConfig
     from alprd.gps import GpsReader, GpsTrack
     from alprd.hotlist import Hotlist
     from alprd.hotlist.sync import HotlistSync
@@ -52,6 +53,12 @@ class Notifier:
 
 class Watchdog:
     """Feeds systemd's watchdog while every heartbeat is younger than its limit."""
+
+    @classmethod
+    def from_config(
+        cls, service: ServiceConfig, heartbeats: dict[str, Callable[[], float | None]]
+    ) -> Watchdog:
+        return cls(Notifier(), heartbeats, service.stall_s)
 
     def __init__(
         self,

@@ -114,3 +114,25 @@ def test_full_disk_is_reported_and_stored_data_stays_intact(tmp_path):
     assert "FIRST01" in texts
     assert s.outbox_depth() == len(texts)  # every stored read still has its outbox record
     s.close()
+
+
+def test_a_read_is_named_once_and_its_body_row_and_page_event_derive_from_it(tmp_path):
+    """#35 item 1: alprd.types.READ_FIELDS names a read's fields; the record HQ gets
+    (read.v1), the store's row and the page's events derive from it, so a field added to
+    Read reaches all of them (or, for the page, is left out on purpose)."""
+    from alprd.protocol import read_body, validate
+    from alprd.types import READ_FIELDS, read_from_fields
+    from alprd.ui import read_event
+    from alprd.ui.events import PAGE_FIELDS, SUMMARY_FIELDS
+
+    read = make_read("8XYZ442")
+    body = read_body(read)
+    validate("read", body)
+    assert set(body) == set(READ_FIELDS) | {"crop_jpeg_b64"}
+    assert set(PAGE_FIELDS) <= set(READ_FIELDS) and set(SUMMARY_FIELDS) <= set(READ_FIELDS)
+    assert read_event(read, []).keys() >= set(PAGE_FIELDS)
+    s = Store(tmp_path / "car.db", KEY)
+    s.add_read(read, [])
+    row = s.read(read.id)
+    assert row is not None and read_from_fields(row, row["crop"]) == read
+    s.close()

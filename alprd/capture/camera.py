@@ -19,7 +19,7 @@ from alprd.types import Frame
 from alprd.worker import DropOldestQueue, Worker
 
 if TYPE_CHECKING:
-    from alprd.config import CameraConfig
+    from alprd.config import CameraConfig, CaptureConfig
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,10 @@ class FrameQueue(DropOldestQueue):
 
 class Camera(Worker):
     """Runs one source on its own thread; reconnects with backoff; exposes its state."""
+
+    @classmethod
+    def from_config(cls, spec: CameraConfig, capture: CaptureConfig, out: FrameQueue) -> Camera:
+        return cls(spec, out, capture.reconnect_max_s)
 
     def __init__(
         self,

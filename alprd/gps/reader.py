@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 class GpsTrack:
     """Recent fixes on the monotonic clock; answers 'where were we at time t'."""
 
+    @classmethod
+    def from_config(cls, gps: GpsConfig) -> GpsTrack:
+        return cls(gps.stale_after_s)
+
     def __init__(self, stale_after_s: float = 5.0, keep: int = 600) -> None:
         self.stale_after_s = stale_after_s
         self._fixes: deque[Fix] = deque(maxlen=keep)

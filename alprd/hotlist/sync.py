@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -24,6 +24,9 @@ from alprd.hotlist import Hotlist
 from alprd.hotlist.index import Index
 from alprd.protocol.envelope import UpdateRefused, check, verify
 from alprd.types import LIST_TYPES, HotlistEntry
+
+if TYPE_CHECKING:
+    from alprd.config import HotlistConfig
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,17 @@ def _entry(d: Any) -> HotlistEntry:
 
 class HotlistSync:
     """Applies verified updates to a Hotlist, keeps its version and age, persists it."""
+
+    @classmethod
+    def from_config(
+        cls,
+        cfg: HotlistConfig,
+        hotlist: Hotlist,
+        public_key: Ed25519PublicKey,
+        state_dir: Path,
+        sealer: Sealing | None = None,
+    ) -> HotlistSync:
+        return cls(hotlist, public_key, state_dir, cfg.max_age_s, sealer=sealer)
 
     def __init__(
         self,

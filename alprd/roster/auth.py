@@ -36,6 +36,7 @@ from alprd.roster.roster import Roster, User
 
 if TYPE_CHECKING:
     from alprd.audit import AuditLog
+    from alprd.config import UiConfig
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,18 @@ class _Failures:
 class Auth:
     """Sign-in, sessions and lockout. Every outcome is audited; a deactivated user's attempt
     also queues a priority report for Professional Standards Bureau."""
+
+    @classmethod
+    def from_config(
+        cls, ui: UiConfig, roster: Roster, audit: AuditLog, unit_id: str, state_dir: Path
+    ) -> Auth:
+        return cls(
+            roster,
+            audit,
+            unit_id,
+            ui.session_idle_s,
+            failures_path=state_dir / "signin-failures.json",
+        )
 
     def __init__(
         self,

@@ -27,6 +27,7 @@ from alprd.ui.routes import Handler
 if TYPE_CHECKING:
     from alprd.alerts import Alerts
     from alprd.audit import AuditLog
+    from alprd.config import UiConfig
     from alprd.roster import Auth
     from alprd.store import Store
 
@@ -77,6 +78,13 @@ class PageHttpServer(ConnectionCap, ThreadingHTTPServer):
 
 
 class PageServer:
+    @classmethod
+    def from_config(
+        cls, ui: UiConfig, bus: EventBus, health: Callable[[], dict[str, Any]], app: App
+    ) -> PageServer:
+        tls = (ui.tls_cert, ui.tls_key) if ui.tls_cert else None
+        return cls(ui.listen, bus, health, app, tls, ui.host_names)
+
     def __init__(
         self,
         listen: str,
