@@ -54,14 +54,26 @@ class Lifecycle:
 
     def stop(self, within_s: float, mono: Callable[[], float] = time.monotonic) -> list[str]:
         """Stop the started parts in reverse order, each within PART_STOP_S and all of them
-        within within_s (a part still gets a moment when the time is spent); returns the
-        names of those that had not stopped."""
+        within within_s (a part still gets a moment when the time is spent); a part whose
+        stop fails is said in one line and the rest stop all the same. Returns the names of
+        those that had not stopped."""
         end = mono() + within_s
         late = []
         while self.started:
             part = self.started.pop()
             timeout_s = max(0.1, min(PART_STOP_S, end - mono()))
-            if not part.stop(timeout_s):
+            try:
+                stopped = part.stop(timeout_s)
+            except Exception as exc:  # noqa: BLE001  one part's failure stops not the rest
+                log.error(
+                    "%s: stop failed (%s: %s); stopping the rest",
+                    part.name,
+                    type(exc).__name__,
+                    exc,
+                )
+                late.append(part.name)
+                continue
+            if not stopped:
                 late.append(part.name)
                 log.warning(
                     "%s: not stopped within %.1f s; stopping the rest", part.name, timeout_s

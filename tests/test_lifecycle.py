@@ -10,10 +10,10 @@ from alprd.worker import Worker
 
 
 class Recorded:
-    """A part that records what happens to it; `hangs` never stops."""
+    """A part that records what happens to it; `hangs` never stops; `breaks` raises."""
 
-    def __init__(self, name: str, log: list[str], hangs: bool = False) -> None:
-        self.name, self.log, self.hangs = name, log, hangs
+    def __init__(self, name: str, log: list[str], hangs: bool = False, breaks: bool = False):
+        self.name, self.log, self.hangs, self.breaks = name, log, hangs, breaks
 
     def start(self) -> None:
         self.log.append(f"start {self.name}")
@@ -23,6 +23,8 @@ class Recorded:
 
     def stop(self, timeout_s: float) -> bool:
         self.log.append(f"stop {self.name} {timeout_s:.1f}")
+        if self.breaks:
+            raise OSError("socket already closed")
         return not self.hangs
 
 
@@ -44,6 +46,15 @@ def test_parts_stop_in_reverse_order_and_a_hung_one_does_not_hold_the_rest(caplo
     ]
     assert "camera: not stopped within 2.0 s" in caplog.text
     assert parts.stop(within_s=5.0) == []  # stopped once: nothing left to stop
+
+
+def test_a_part_whose_stop_fails_is_named_and_the_rest_stop(caplog):
+    log: list[str] = []
+    parts = Lifecycle([Recorded("store-writer", log), Recorded("page", log, breaks=True)])
+    parts.start()
+    assert parts.stop(within_s=5.0) == ["page"]
+    assert log[-2:] == ["stop page 2.0", "stop store-writer 2.0"]
+    assert "page: stop failed (OSError: socket already closed)" in caplog.text
 
 
 def test_the_deadline_is_shared_and_a_part_never_started_is_not_stopped():
