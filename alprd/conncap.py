@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import socket
 import socketserver
+import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +86,22 @@ class ConnectionCap(_Server):
                 if entry[1] is connection:
                     entry[2] = busy
                     return
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line, not socketserver's traceback on stderr: a client gone mid-answer (an
+        evicted idle connection, a closed tab) is routine; anything else is said as an
+        error with what it was."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            log.debug("%s: client %s went away (%s)", self.cap_name, client_address, exc)
+            return
+        log.error(
+            "%s: a request from %s failed: %s: %s",
+            self.cap_name,
+            client_address,
+            type(exc).__name__,
+            exc,
+        )
 
     def connections(self) -> int:
         return len(self._cap()[1])
