@@ -141,7 +141,7 @@ class Uplink:
         self.client.suppress_exceptions = True  # a callback's bug is logged, not the thread's end
         self.prefix = prefix.rstrip("/")
         # topic -> callback(bytes), subscribed at each connect: signed hotlist and roster
-        # updates and commands from HQ (docs/protocol.md); the daemon sets the inbox's, which
+        # updates and commands from HQ (docs/protocol.md); the car gives the inbox's, which
         # only queue the message, so paho's network thread never waits on applying one
         self.handlers: dict[str, Callable[[bytes], None]] = dict(handlers or {})
         self.max_bytes_per_s = max_bytes_per_s  # 0 = no cap
