@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alprd.config import RecognizeConfig  # noqa: E402
 from alprd.recognize.recognizer import Recognizer  # noqa: E402
-from train import synth  # noqa: E402
+from train import plate_text, synth  # noqa: E402
 
 SEED = 900_000  # training sets draw from seeds below 10,000
 
@@ -42,10 +42,10 @@ def main() -> None:
     a = ap.parse_args()
     rec = Recognizer.from_config(RecognizeConfig())
     rng = random.Random(SEED)
-    alnum = synth.LETTERS + synth.DIGITS
+    alnum = plate_text.LETTERS + plate_text.DIGITS
     six_plus = []
     while len(six_plus) < a.plates:
-        t = synth.random_text(rng)
+        t = plate_text.random_text(rng)
         if len(t) >= 6:
             six_plus.append(t)
     eight = ["".join(rng.choice(alnum) for _ in range(8)) for _ in range(a.plates)]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from train import camera, fonts, pictures, synth
+from train import camera, fonts, pictures, plate_text, synth
 
 
 def _sans_font() -> str:
@@ -101,7 +101,7 @@ def test_stickers_may_carry_a_month_or_a_year():
 
 def test_repeated_text_holds_a_run_of_one_character():
     rng = random.Random(11)
-    texts = [synth.repeated_text(rng) for _ in range(300)]
+    texts = [plate_text.repeated_text(rng) for _ in range(300)]
     assert all(re.fullmatch(r"[A-Z0-9]{4,8}", t) for t in texts)
     assert all(re.search(r"(.)\1", t) for t in texts)
     assert any(re.search(r"(.)\1\1", t) for t in texts)
@@ -114,7 +114,7 @@ def test_repeated_text_holds_a_run_of_one_character():
 def test_detector_distractors_never_touch_a_plate():
     """Hard negatives (date stamps, sign words, grilles) are painted clear of every labelled
     plate, so no plate pixel is taught as background."""
-    from train import detector
+    from train import detsamples
 
     rng = random.Random(4)
     painted = 0
@@ -124,17 +124,17 @@ def test_detector_distractors_never_touch_a_plate():
         boxes[:, 2:] = boxes[:, :2] + np.float32([rng.randint(40, 140), rng.randint(20, 70)])
         x1, y1, x2, y2 = (int(v) for v in boxes[0])
         before = img.copy()
-        detector.paint_distractors(img, boxes, rng)
+        detsamples.paint_distractors(img, boxes, rng)
         assert np.array_equal(img[y1 : y2 + 1, x1 : x2 + 1], before[y1 : y2 + 1, x1 : x2 + 1])
         painted += not np.array_equal(img, before)
     assert painted >= 25
 
 
 def test_dim_photos_keep_their_shape_and_lose_contrast():
-    from train import detector
+    from train import detsamples
 
     img = np.random.default_rng(1).integers(0, 256, (60, 80, 3), dtype=np.uint8)
-    out = detector.low_contrast(img, random.Random(2))
+    out = detsamples.low_contrast(img, random.Random(2))
     assert out.shape == img.shape and out.dtype == np.uint8
     assert out.astype(float).std() < 0.55 * img.astype(float).std()
 
@@ -256,8 +256,8 @@ def test_every_jurisdiction_has_its_own_words_in_the_order_the_state_head_reads(
 def test_wide_text_puts_one_or_two_wide_letters_in_a_registration():
     """#34 item 5: training plates rich in W (then M, N, H), the letters read wrong most."""
     rng = random.Random(5)
-    texts = [synth.wide_text(rng) for _ in range(300)]
-    assert all(any(c in synth.WIDE for c in t) for t in texts)
+    texts = [plate_text.wide_text(rng) for _ in range(300)]
+    assert all(any(c in plate_text.WIDE for c in t) for t in texts)
     assert all(2 <= len(t) <= 8 and t.isalnum() and t == t.upper() for t in texts)
     share_w = sum(t.count("W") for t in texts) / sum(len(t) for t in texts)
     assert share_w > 3 / 36  # against 1 in 36 in random_text

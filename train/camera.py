@@ -9,7 +9,8 @@ import random
 import cv2
 import numpy as np
 
-from train.synth import PLATE_H, PLATE_W, render_plate, repeated_text
+from train.plate_text import repeated_text
+from train.synth import PLATE_H, PLATE_W, render_plate
 
 
 def degrade(img: np.ndarray, rng: random.Random, strength: float = 1.0) -> np.ndarray:

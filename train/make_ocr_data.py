@@ -20,7 +20,7 @@ from pathlib import Path
 
 import cv2
 
-from train import camera, synth
+from train import camera, plate_text
 
 PLATE_RE = re.compile(r"^[A-Z0-9]{4,8}$")
 
@@ -48,7 +48,7 @@ def _work(args):
     backgrounds = load_backgrounds(40, seed + start)
     rows = []
     for i in range(start, start + count):
-        text = synth.wide_text(rng) if rng.random() < p_wide else None
+        text = plate_text.wide_text(rng) if rng.random() < p_wide else None
         crop, text, state = camera.ocr_crop(rng, backgrounds, text=text, p_two_line=p_two_line)
         name = f"syn_{i:06d}.png"
         cv2.imwrite(str(out_dir / "images" / name), crop[..., ::-1])
