@@ -46,6 +46,17 @@ class NetworkKeeper:
         t = getattr(self.client, "_thread", None)
         return t is not None and t.is_alive()
 
+    def stop(self) -> None:
+        """Stop paho's network thread (the owner has called disconnect(), which ends it).
+        paho's loop_stop() checks its thread, then joins it: a thread that ends on its own
+        between the two (it sets the attribute to None as it ends, as after a refused
+        certificate) makes loop_stop() raise AttributeError. That thread has stopped."""
+        try:
+            self.client.loop_stop()
+        except AttributeError:
+            if self.running():
+                raise
+
     def heartbeat(self) -> float | None:
         """Now while the thread runs (or the owner is stopping); else when it was last seen."""
         if self.running() or self.stopping():

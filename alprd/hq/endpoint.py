@@ -235,7 +235,7 @@ class HqEndpoint:
 
     def stop(self) -> None:
         self.client.disconnect()
-        self.client.loop_stop()
+        self.network.stop()
         self._stop.set()
         if self._storer.is_alive():
             self._storer.join(10)

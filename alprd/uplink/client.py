@@ -201,7 +201,7 @@ class Uplink:
         self._wake.set()
         self._thread.join(timeout_s)
         self.client.disconnect()
-        self.client.loop_stop()
+        self.network.stop()
         return not self._thread.is_alive()
 
     def wake(self) -> None:
