@@ -19,10 +19,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from alprd.alert import (
+    CLOSING,
+    DISPOSITIONS,
+    NEEDS_VERIFIED,
+    RESTORE_WITHIN_H,
+    STEPS,
+    Alert,
+    AlertError,
+    Officer,
+    report_body,
+)
 from alprd.clock import iso
 from alprd.store import StoreError
 from alprd.types import Hit, Read
@@ -36,66 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STEPS = {
-    "characters": "The characters on the plate match the hotlist record (look at the crop)",
-    "state": "The state / jurisdiction matches",
-    "want": "Dispatch or NCIC confirms the want is still valid",
-}
-DISPOSITIONS = {
-    "verified_stopped": "Verified, vehicle stopped",
-    "verified_not_stopped": "Verified, not stopped",
-    "misread": "Misread (plate does not match)",
-    "want_not_valid": "Want not valid (hotlist error)",
-    "unable_to_locate": "Unable to locate",
-}
-NEEDS_VERIFIED = {"verified_stopped", "verified_not_stopped"}
-CLOSING = set(DISPOSITIONS) | {"cancelled_by_hq"}
-RESTORE_WITHIN_H = 12  # a shift: older unclosed hits are not put back on the screen
-
-
-class AlertError(Exception):
-    """An action the alert cannot take now; the message says why (shown on the page)."""
-
-
-class Officer(Protocol):
-    """Who acted on an alert: a signed-in session (alprd.roster.auth.Session)."""
-
-    @property
-    def badge(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def role(self) -> str: ...
-
-
-@dataclass
-class Alert:
-    read: Read  # the pass's read (an early alert's is replaced by the final one)
-    hit: Hit  # one hit: each is verified and disposed on its own
-    opened_mono: float
-    state_pending: bool = False  # an early alert whose state is still being read
-    not_stored: bool = False  # the read could not be stored (full disk): shown all the same
-    acknowledged_utc: str | None = None
-    steps: dict[str, Any] = field(default_factory=dict)  # step -> utc
-    escalated_utc: str | None = None
-    closed: str | None = None  # disposition or "cancelled_by_hq"
-    # acknowledgements the store could not take (full disk): (session, utc), stored by tick()
-    unrecorded: list[tuple[Officer, str]] = field(default_factory=list)
-
-    @property
-    def hit_id(self) -> str:
-        return self.hit.id
-
-    @property
-    def read_id(self) -> str:
-        return self.read.id
-
-    @property
-    def verified(self) -> bool:
-        return all(s in self.steps for s in STEPS)
-
 
 class Alerts:
     @classmethod
@@ -107,7 +57,7 @@ class Alerts:
         unit_id: str,
         publish: Callable[[Alert], None],
     ) -> Alerts:
-        return cls(store, audit, unit_id, publish, ui.escalate_after_s)
+        return cls(store, audit, unit_id, publish, ui.escalate_after_s, ui.repeat_suppress_min * 60)
 
     def __init__(
         self,
@@ -116,12 +66,15 @@ class Alerts:
         unit_id: str,
         publish: Callable[[Alert], None] = lambda a: None,
         escalate_after_s: float = 60.0,
+        repeat_suppress_s: float = 600.0,
         mono: Callable[[], float] = time.monotonic,
         utc: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
         """publish: shows an alert that opened or changed (the daemon's: the page's bus)."""
         self.store, self.audit, self.unit_id, self.publish = store, audit, unit_id, publish
-        self.escalate_after_s = escalate_after_s
+        self.escalate_after_s, self.repeat_suppress_s = escalate_after_s, repeat_suppress_s
+        self._alerted: dict[tuple[str, str | None, str], float] = {}  # want -> last alert
+        self._suppressed: dict[str, float] = {}  # hit id -> when (an early alert's final read)
         self.mono = mono  # intervals (escalation)
         self.utc = utc  # wall-clock time is data: step stamps and the restore window
         self.open_alerts: dict[str, Alert] = {}
@@ -137,19 +90,65 @@ class Alerts:
         not_stored: bool = False,
     ) -> Alert | None:
         """A read's hits from the pipeline: open one alert per hit (once per hit: an early
-        alert is updated, not repeated) and publish them. Returns the first hit's alert."""
+        alert is updated, not repeated) and publish them. Returns the first hit's alert.
+
+        A hit on a want that alerted less than repeat_suppress_s ago is a repeat: no second
+        alarm. It is closed as `repeat_suppressed` (recorded, audited, sent to HQ); an alert
+        of that want still open says the plate was seen again."""
         alerts = []
         for hit in hits:
             with self._lock:
                 a = self.open_alerts.get(hit.id)
+                if a is None and hit.id in self._suppressed:
+                    continue  # the final read of a pass whose early hit was a repeat
                 if a is None:
-                    a = self.open_alerts[hit.id] = Alert(read, hit, self.mono())
+                    new = Alert(read, hit, self.mono())
+                    shown = self._repeat_of(new)
+                    if shown is not None:
+                        self._suppress(new, shown)
+                        if shown.closed:
+                            continue
+                        a = shown
+                    else:
+                        a = self.open_alerts[hit.id] = new
+                        self._alerted[new.want] = new.opened_mono
+                        a.state_pending, a.not_stored = state_pending, not_stored
                 else:  # the final read of a pass that alerted early
                     a.read, a.hit = read, hit
-                a.state_pending, a.not_stored = state_pending, not_stored
+                    a.state_pending, a.not_stored = state_pending, not_stored
             self.publish(a)
             alerts.append(a)
         return alerts[0] if alerts else None
+
+    def _repeat_of(self, new: Alert) -> Alert | None:
+        """The alert of the same want shown within repeat_suppress_s (open, or closed: then a
+        stand-in that only names it), or None."""
+        if self.repeat_suppress_s <= 0:
+            return None
+        for a in self.open_alerts.values():
+            if a.want == new.want:
+                return a
+        last = self._alerted.get(new.want)
+        if last is not None and new.opened_mono - last < self.repeat_suppress_s:
+            return Alert(new.read, new.hit, last, closed="earlier")
+        return None
+
+    def _suppress(self, new: Alert, shown: Alert) -> None:
+        self._suppressed[new.hit_id] = new.opened_mono
+        try:
+            self._record(new, None, "repeat_suppressed")
+        except StoreError as exc:  # the hit shows as an alert again after a restart
+            log.error("alerts: cannot record a suppressed repeat (%s)", exc)
+        if not shown.closed:
+            shown.repeats += 1
+            shown.seen_again_utc = new.read.utc
+        log.info(
+            "alerts: %s seen again %s: no second alert within %d min (hit %s recorded)",
+            new.hit.entry.plate,
+            "while its alert is open" if not shown.closed else "after its alert",
+            self.repeat_suppress_s // 60,
+            new.hit_id,
+        )
 
     def restore(self) -> int:
         """Put back the alerts a stop left open (hits of the last RESTORE_WITHIN_H hours
@@ -273,6 +272,11 @@ class Alerts:
         late: list[Alert] = []
         with self._lock:
             self._record_late()
+            # forget what no repeat can match any more
+            for want in [w for w, t in self._alerted.items() if now - t > self.repeat_suppress_s]:
+                del self._alerted[want]
+            for hid in [h for h, t in self._suppressed.items() if now - t > self.repeat_suppress_s]:
+                del self._suppressed[hid]
             for a in self.open_alerts.values():
                 if (
                     a.acknowledged_utc is None
@@ -361,29 +365,7 @@ class Alerts:
         )
 
     def _report(self, a: Alert, kind: str, to: str, extra: dict[str, Any]) -> dict[str, Any]:
-        r, e = a.read, a.hit.entry
-        return {
-            "id": str(uuid.uuid4()),
-            "type": kind,
-            "for": to,
-            "unit_id": self.unit_id,
-            "utc": iso(self.utc()),
-            "hit_id": a.hit_id,
-            "read_id": a.read_id,
-            "read_text": r.text,
-            "camera_id": r.camera_id,
-            "read_utc": r.utc,
-            "lat": r.lat,
-            "lon": r.lon,
-            "hotlist": {
-                "plate": e.plate,
-                "state": e.state,
-                "list_type": e.list_type,
-                "reason": e.reason,
-                "case_number": e.case_number,
-            },
-            **extra,
-        }
+        return report_body(a, self.unit_id, iso(self.utc()), kind, to, extra)
 
     def _hotlist_error(self, a: Alert, session: Officer, note: str) -> dict[str, Any]:
         """POL-12: a verified error in a want goes to Communications Division at once."""

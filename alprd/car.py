@@ -20,6 +20,7 @@ from alprd import supervise
 from alprd.alerts import Alerts
 from alprd.audit import AuditLog
 from alprd.capture import Camera, FrameQueue
+from alprd.carstatus import CarStatus
 from alprd.config import Config
 from alprd.gps import GpsReader, GpsTrack
 from alprd.hotlist import Hotlist
@@ -76,6 +77,7 @@ class Car:
         self.alerts = Alerts.from_config(
             cfg.ui, self.store, self.audit, unit, lambda a: self.bus.publish(alert_event(a))
         )
+        self.auth.hit_open = lambda: bool(self.alerts.current())
         try:  # a power cut mid-alert: the alert comes back with its steps
             self.alerts.restore()
         except (sqlite3.Error, TamperError, ValueError) as exc:
@@ -119,6 +121,7 @@ class Car:
             if hq_key and self.sync
             else None
         )
+        self.car_status = CarStatus(self.health)  # the officer's strip; HQ's fleet flags
         prefix = cfg.uplink.topic_prefix.rstrip("/")
         self.uplink = (
             Uplink.from_config(
@@ -126,7 +129,7 @@ class Car:
                 self.store,
                 unit,
                 self.inbox.handlers(prefix) if self.inbox else None,
-                supervise.fleet_figures(self.store, self.sync),
+                supervise.fleet_figures(self.store, self.sync, self.car_status.now),
             )
             if cfg.uplink.broker
             else None
@@ -144,7 +147,7 @@ class Car:
             unit,
         )
         self.page = PageServer.from_config(cfg.ui, self.bus, self.health, app) if ui else None
-        self.page_status = supervise.PageStatus(self.bus, self.sync)
+        self.page_status = supervise.PageStatus(self.bus, self.sync, self.car_status)
         # every part that runs on its own, in start order (they stop in reverse, see lifecycle)
         self.parts = Lifecycle(
             [

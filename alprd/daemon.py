@@ -59,10 +59,17 @@ class Daemon(Car):
         ):
             self.stop_event.wait(0.05)
         self.watchdog.notifier.send("READY=1", f"STATUS={self._status()}")
+        link = (
+            f"uplink {'connected' if self.uplink.connected.is_set() else 'connecting'} "
+            f"to {self.uplink.host}:{self.uplink.port}"
+            if self.uplink
+            else "no uplink (no HQ broker configured)"
+        )
         log.info(
-            "ready: %s",
+            "ready: %s; %s",
             ", ".join(f"{getattr(w, 'id', 'gps')} {w.state}" for w in workers)
             or "no cameras, no GPS",
+            link,
         )
 
     def run(self, until: Callable[[], bool] | None = None, drain_s: float = 0.0) -> None:

@@ -15,8 +15,11 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
+from alprd import carstatus
+
 if TYPE_CHECKING:
     from alprd.capture import Camera
+    from alprd.carstatus import CarStatus
     from alprd.config import ServiceConfig
     from alprd.gps import GpsReader, GpsTrack
     from alprd.hotlist import Hotlist
@@ -154,11 +157,18 @@ def car_health(
                 "entries": len(hotlist),
                 "version": sync.version if sync else None,
                 "stale": sync.is_stale() if sync else None,
+                "age_s": None
+                if sync is None or sync.received_mono is None
+                else round(time.monotonic() - sync.received_mono, 1),
             },
         )
         .add(
             "uplink",
-            lambda: uplink.health() if uplink else {"connected": False, "sent": 0, "acked": 0},
+            lambda: (
+                uplink.health()
+                if uplink
+                else {"configured": False, "connected": False, "sent": 0, "acked": 0}
+            ),
         )
         .add("state_reader", lambda: {**states.health(), "stored_without": pipeline.unstated})
     )
@@ -174,23 +184,55 @@ def gps_health(track: GpsTrack, reader: GpsReader | None) -> dict[str, Any]:
 
 
 class PageStatus:
-    """Tells the page when something the officer must know changes (a stale hotlist)."""
+    """Tells the page the car's state (alprd.carstatus: the strip on every screen, the red
+    banner naming a failure) at once when a part's level changes, and its figures (reads
+    counted, a list's age, how long an outage lasts) at most every REFRESH_S. Looks at most
+    every CHECK_S (the main loop ticks it every turn)."""
 
-    def __init__(self, bus: EventBus, sync: HotlistSync | None) -> None:
-        self.bus, self.sync = bus, sync
+    REFRESH_S = 10.0
+    CHECK_S = 1.0
+
+    def __init__(self, bus: EventBus, sync: HotlistSync | None, car: CarStatus) -> None:
+        self.bus, self.sync, self.car = bus, sync, car
         self._last: dict[str, Any] | None = None
+        self._sent_mono = self._checked_mono = -1e9
 
-    def tick(self) -> None:
+    def tick(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if now - self._checked_mono < self.CHECK_S:
+            return
+        self._checked_mono = now
+        parts = self.car.now()
         status = {
             "type": "status",
             "hotlist_stale": bool(self.sync and self.sync.is_stale()),
             "hotlist_version": self.sync.version if self.sync else None,
+            "car": parts,
+            "problems": carstatus.problems(parts),
         }
-        if status == self._last:
+        last = self._last
+        before = carstatus.levels(last["car"]) if last else {}
+        changed = (
+            last is None
+            or carstatus.levels(parts) != before
+            or (status["hotlist_stale"], status["hotlist_version"])
+            != (last["hotlist_stale"], last["hotlist_version"])
+        )
+        if not changed and (status == last or now - self._sent_mono < self.REFRESH_S):
             return
-        self._last = status
+        self._last, self._sent_mono = status, now
         self.bus.publish(status)
-        if status["hotlist_stale"]:
+        for name, part in parts.items():  # one line when a part's level changes
+            was = before.get(name, carstatus.OK)
+            if part["level"] == was or name == "hotlist":  # the list: said below
+                continue
+            if part["level"] == carstatus.OK:
+                log.info("car: %s working again", name)
+            else:
+                (log.error if part["level"] == carstatus.FAIL else log.warning)(
+                    "car: %s", part["problem"]
+                )
+        if status["hotlist_stale"] and not (last and last["hotlist_stale"]):
             log.warning(
                 "hotlist: stale (version %s): hits may be missing or cancelled wants "
                 "may still alert",
@@ -198,12 +240,20 @@ class PageStatus:
             )
 
 
-def fleet_figures(store: Store, sync: HotlistSync | None) -> Callable[[], dict[str, Any]]:
+def fleet_figures(
+    store: Store, sync: HotlistSync | None, car: Callable[[], dict[str, dict[str, str]]]
+) -> Callable[[], dict[str, Any]]:
     """() -> what this car tells HQ's fleet view with each batch (up.v1 status): its outbox
-    depth, hotlist version and the list's age."""
+    depth, hotlist version and the list's age, and its parts' levels and failures as the
+    officer's strip shows them (car: CarStatus.now)."""
 
     def figures() -> dict[str, Any]:
-        out: dict[str, Any] = {"outbox_depth": store.outbox_depth()}
+        parts = car()
+        out: dict[str, Any] = {
+            "outbox_depth": store.outbox_depth(),
+            "health": carstatus.levels(parts),
+            "problems": carstatus.problems(parts),
+        }
         if sync:
             out["hotlist_version"] = sync.version
             if sync.received_mono is not None:

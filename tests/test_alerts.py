@@ -231,3 +231,57 @@ def test_each_hit_of_a_read_gets_its_own_alert_and_comes_back_after_a_stop(env):
     assert back == {"hit-1"}
     # the cancellation of one want (state None: every state) closes that alert alone
     assert again.cancel([("5QQQ001", None)]) == ["hit-1"]
+
+
+def test_a_want_seen_again_within_minutes_opens_no_second_alert(env, bus, tmp_path):
+    """#36 finding 3: the same plate on every pass raised a new alert each time. A hit on a
+    want that alerted less than ui.repeat_suppress_min ago is stored and recorded as
+    `repeat_suppressed` (audited, sent to HQ), the open alert says 'seen again', and no
+    second alarm opens; after the window, or for another want, it alerts again. A suppressed
+    hit is closed, so a restart does not bring it back as an alert."""
+    alerts, store, clock, first = env
+    q, _ = bus.subscribe()
+
+    def again(text="8XYZ442"):
+        read = make_read(text)
+        hit = make_hit(read)
+        store.add_read(read, [hit])
+        alerts.open(read, [hit])
+        return hit
+
+    repeat = again()  # the first alert is still open
+    assert [a.hit_id for a in alerts.current()] == [first.hit_id]
+    assert first.repeats == 1 and first.seen_again_utc
+    assert actions(store, repeat.id) == ["repeat_suppressed"]
+    shown = [q.get_nowait() for _ in range(q.qsize())]
+    assert [(e["hit_id"], e["repeats"]) for e in shown] == [(first.hit_id, 1)]  # updated
+    assert "hit_repeat_suppressed" in [r["action"] for r in AuditLog(store).records()]
+    alerts.dispose(first.hit_id, "misread", OFFICER)
+    clock.t += 300  # closed five minutes ago: still a repeat
+    later = again()
+    assert alerts.current() == [] and actions(store, later.id) == ["repeat_suppressed"]
+    other = again("7ABC123")  # another want alerts at once
+    assert [a.hit_id for a in alerts.current()] == [other.id]
+    clock.t += 601  # ten minutes after the last alert of 8XYZ442: it alerts again
+    alerts.tick()
+    fresh = again()
+    assert {a.hit_id for a in alerts.current()} == {other.id, fresh.id}
+    restarted = Alerts(
+        store,
+        AuditLog(store, "CAR-1"),
+        "CAR-1",
+        mono=Clock(),
+        utc=Wall(parse_utc(first.read.utc) + timedelta(minutes=30)),
+    )
+    restarted.restore()
+    assert {a.hit_id for a in restarted.current()} == {other.id, fresh.id}
+
+
+def test_repeat_suppression_set_to_zero_alerts_every_hit(env):
+    alerts, store, _, first = env
+    alerts.repeat_suppress_s = 0
+    read = make_read("8XYZ442")
+    hit = make_hit(read)
+    store.add_read(read, [hit])
+    alerts.open(read, [hit])
+    assert {a.hit_id for a in alerts.current()} == {first.hit_id, hit.id}

@@ -165,6 +165,7 @@ def test_a_hit_on_a_full_disk_is_still_shown_to_the_officer(tmp_path):
 
     d = make_daemon(tmp_path)
     d.pipeline.hotlist = Hotlist([HotlistEntry("8XYZ442", "CA", "stolen_vehicle", "test")])
+    d.alerts.repeat_suppress_s = 0  # the same plate pass after pass until the disk fills
     q, _ = d.bus.subscribe()
     d.gps_track.add(Fix(lat=34.0, lon=-118.0, mono=99.0, quality=1))
     d.pipeline.finish(a_pass("7ABC123", 99.5))  # fills the last free pages

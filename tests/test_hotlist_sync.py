@@ -201,14 +201,20 @@ def test_updates_arrive_over_mqtt_and_cancel_the_open_alert(broker, tmp_path):
         event = q.get(timeout=30)  # its time: bench/hotlist.py's cancellation_apply
         assert event == {"type": "cancel", "plates": ["8XYZ442"], "version": 2}
         assert not d.hotlist.match("8XYZ442") and d.sync.refused == 1
-        assert d.health()["hotlist"] == {"entries": 1, "version": 2, "stale": False}
+        hl = d.health()["hotlist"]
+        assert (hl["entries"], hl["version"], hl["stale"]) == (1, 2, False)
+        assert 0 <= hl["age_s"] < 30  # #36: the list's age, for the officer's strip
         d.page_status.tick()
         while (ev := q.get(timeout=1))["type"] != "status":
             pass
-        assert ev == {"type": "status", "hotlist_stale": False, "hotlist_version": 2}
+        assert (ev["hotlist_stale"], ev["hotlist_version"]) == (False, 2)
+        assert ev["car"]["hotlist"]["level"] == "ok"
         d.sync.received_mono -= d.sync.max_age_s + 1  # a day without an update
-        d.page_status.tick()
-        assert q.get(timeout=1) == {"type": "status", "hotlist_stale": True, "hotlist_version": 2}
+        d.page_status.tick(time.monotonic() + 5)  # (it looks once a second)
+        ev = q.get(timeout=1)
+        assert (ev["type"], ev["hotlist_stale"], ev["hotlist_version"]) == ("status", True, 2)
+        assert ev["car"]["hotlist"]["level"] == "fail"  # the strip's chip and the red banner
+        assert any("HOTLIST OUT OF DATE" in p for p in ev["problems"])
     finally:
         hq.loop_stop()
         d.uplink.stop()

@@ -300,16 +300,22 @@ def test_fleet_health_in_hq_status_and_on_the_page(hq_db, capsys):
     assert a["last_selftest_utc"] and a["last_seen_s"] < 60 and a["records"] == 3
     assert (b["hotlist_version"], b["outbox_depth"], b["open_tickets"]) == (5, 400, 1)
     assert b["uplink_lag_s"] >= 1790 and b["hotlist_age_s"] >= 90_000
-    assert b["flags"] == ["hotlist stale", "lag growing"]
+    # #36: a failed self-test's open ticket is a flag, not "ok"
+    assert b["flags"] == ["self-test failed: 1 open ticket(s)", "hotlist stale", "lag growing"]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "2 cars, 1 flagged" in text and "hotlist stale, lag growing" in text
+    version_time = datetime.fromtimestamp(7, timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+    assert version_time in text  # a hotlist version is shown as the time HQ published it
     store = open_store(hq_db)
     port = free_port()
-    page = serve_page(store, "127.0.0.1", port)
+    page = serve_page(
+        store, "127.0.0.1", port, lambda: {"broker": "b:8883", "connected": False, "for_s": 75}
+    )
     try:
         html = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
         assert html.index("CAR-B") < html.index("CAR-A")  # flagged cars first
+        assert "broker b:8883: NOT CONNECTED for 75 s" in html
         got = json.loads(
             urllib.request.urlopen(f"http://127.0.0.1:{port}/fleet.json", timeout=5).read()
         )
@@ -317,6 +323,39 @@ def test_fleet_health_in_hq_status_and_on_the_page(hq_db, capsys):
     finally:
         page.shutdown()
         store.close()
+
+
+def test_hq_flags_the_parts_a_car_says_are_failing(hq_db, capsys):
+    """#36: the car's own strip (camera, GPS, HQ link, hotlist) reaches the fleet view with
+    each batch; a failing part is a flag with the car's words, a malformed one is dropped."""
+    from alprd.carstatus import PARTS
+    from alprd.cli import main
+    from alprd.hq import schema
+    from alprd.hq.fleet import page
+    from alprd.hq.store import open_store
+
+    assert schema.CAR_PARTS == PARTS
+    problem = "Camera rear is not working (reconnecting: cannot open /dev/video0)"
+    hq = open_store(hq_db)
+    hq.add(
+        "CAR-C",
+        [],
+        {
+            "outbox_depth": 1,
+            "health": {"camera": "fail", "gps": "ok", "uplink": "ok", "hotlist": "warn", "x": 1},
+            "problems": [problem, 7],
+        },
+    )
+    hq.add("CAR-D", [], {"health": "broken", "problems": "x"})  # a bad status: dropped
+    hq.close()
+    assert main(["hq", "status", "--db", str(hq_db), "--json"]) == 0
+    rows = {r["unit_id"]: r for r in json.loads(capsys.readouterr().out)}
+    c, d = rows["CAR-C"], rows["CAR-D"]
+    assert c["health"] == {"camera": "fail", "gps": "ok", "uplink": "ok", "hotlist": "warn"}
+    assert c["problems"] == [problem] and c["flags"] == ["camera failing"]
+    assert (d["health"], d["problems"], d["flags"]) == ({}, [], [])
+    html = page(list(rows.values()))
+    assert "<span class='chip fail'>CAMERA</span>" in html and problem in html
 
 
 def test_broker_config_writes_the_fleet_listener_and_acl(pki, tmp_path, capsys):

@@ -169,6 +169,28 @@ def test_an_idle_session_ends(env):
     assert auth.session(s.token) is None and auth.ended[s.token] == "idle"
 
 
+def test_no_idle_sign_out_while_a_hit_is_open(env):
+    """#36 finding 2: an officer who has not touched the screen stays signed in while a hit
+    is open (else the alarm sounds on a signed-out page); the idle time starts again once
+    the hits are closed. Roles that see no hits still go idle."""
+    auth, _, clock = env
+    officer = auth.sign_in("1001", "1234")
+    tech = auth.sign_in("4004", "4567")
+    assert not tech.may("live")
+    hit_open = [True]
+    auth.hit_open = lambda: hit_open[0]
+    clock.t += 3600
+    assert auth.session(officer.token, touch=False) is officer  # the event stream looks
+    assert auth.session(tech.token) is None  # sees no hits: idle as before
+    clock.t += 3600
+    assert auth.session(officer.token, touch=False) is officer
+    hit_open[0] = False  # the hit is disposed of ...
+    clock.t += 599
+    assert auth.session(officer.token, touch=False) is officer
+    clock.t += 2  # ... and the idle time runs from then
+    assert auth.session(officer.token) is None and auth.ended[officer.token] == "idle"
+
+
 def test_no_roster_yet_says_so(tmp_path):
     store = Store(tmp_path / "car.db", KEY)
     auth = Auth(Roster(HQ_KEY.public_key(), tmp_path), AuditLog(store), "CAR-1")

@@ -85,10 +85,18 @@ class Camera(Worker):
         self.factory = factory
         self.frames = 0
         self.last_frame_mono: float | None = None
+        self.why = ""  # why the camera is not running, as its driver said
         self.finished = threading.Event()  # a non-looping replay reached its end
 
     def health(self) -> dict[str, Any]:
-        return {"state": self.state, "frames": self.frames, "dropped": self.out.dropped}
+        last = self.last_frame_mono
+        return {
+            "state": self.state,
+            "why": self.why,
+            "frames": self.frames,
+            "dropped": self.out.dropped,
+            "frame_age_s": None if last is None else round(time.monotonic() - last, 1),
+        }
 
     def stop(self, timeout_s: float = 0.0) -> bool:
         """A driver hung in a read may never return: wait at most STOP_S for it, so the
@@ -137,4 +145,4 @@ class Camera(Worker):
                 log.warning("camera %s: %s (%s)", self.id, state, why)
             else:
                 log.info("camera %s: %s", self.id, state)
-        self.state = state
+        self.state, self.why = state, why

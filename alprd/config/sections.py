@@ -325,6 +325,13 @@ class UiConfig(_Section):
             "receiving events does not count)"
         ),
     )
+    repeat_suppress_min: float = Field(
+        10,
+        ge=0,
+        le=240,
+        description="A want that alerted less than this many minutes ago opens no second "
+        "alert (the hit is stored, audited, sent to HQ; an open one says 'seen again'); 0: off",
+    )
     escalate_after_s: float = Field(
         60,
         ge=10,

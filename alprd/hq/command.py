@@ -223,9 +223,9 @@ def main(a: argparse.Namespace) -> int:
         from alprd.hq.fleet import serve_page
 
         host, _, port = a.http.rpartition(":")
-        page = serve_page(hq.store, host or "127.0.0.1", int(port))
+        page = serve_page(hq.store, host or "127.0.0.1", int(port), hq.broker_state)
     print(
-        f"alprd hq: listening on {a.broker}, storing in {hq.store.backend}"
+        f"alprd hq: connecting to the broker at {a.broker}, storing in {hq.store.backend}"
         f"{f', {a.workers} ingest workers' if a.workers else ''}"
         f"{f', fleet page on http://{a.http}/' if a.http else ''}",
         flush=True,

@@ -51,6 +51,7 @@ class Tls(Protocol):
 
 
 log = logging.getLogger(__name__)
+LINK_SAY_S = 10.0  # the broker unreachable for this long at start, or after a loss: said
 
 DELTA_MAX_SHARE = 0.5  # a change of more than half the list goes out as a snapshot
 GROUP_MAX = 64  # up messages stored in one transaction, at most
@@ -103,6 +104,7 @@ class HqEndpoint:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = self._on_disconnect
         self.subscribed = 0  # SUBACKs for the up filter: one per connection, for tests and logs
         self.client.suppress_exceptions = True  # a callback's bug is logged, not the thread's end
         self.connected = threading.Event()
@@ -113,6 +115,10 @@ class HqEndpoint:
         self._storer = self._store_thread()
         self.network = NetworkKeeper(self.client, self._connect_async, "hq", self._stop.is_set)
         self.store_restarts = 0
+        self.leaving = False
+        self.linked = False  # connected now (`connected`: has connected once)
+        self.link_mono = time.monotonic()  # when the broker link last came up or went down
+        self._said_down_mono: float | None = None
 
     def _store_thread(self) -> threading.Thread:
         return threading.Thread(target=self._store_loop, name="hq-store", daemon=True)
@@ -136,11 +142,35 @@ class HqEndpoint:
         every turn, on the leader and on each ingest worker, so no thread's end leaves a
         process that looks alive but stores nothing (#32 item 1)."""
         self.network.keep()
+        self._say_link()
         if not self._storer.is_alive() and not self._stop.is_set():
             log.error("hq: the store thread had ended; starting it again")
             self._storer = self._store_thread()
             self._storer.start()
             self.store_restarts += 1
+
+    def broker_state(self) -> dict[str, Any]:
+        """The link to the broker, for the fleet page: connected or not, and for how long."""
+        return {
+            "broker": f"{self.host}:{self.port}",
+            "connected": self.linked,
+            "for_s": round(time.monotonic() - self.link_mono, 1),
+        }
+
+    def _say_link(self) -> None:
+        """One line a minute while the broker cannot be reached (paho retries silently)."""
+        now = time.monotonic()
+        if self.linked or now - self.link_mono < LINK_SAY_S:
+            return
+        if self._said_down_mono is None or now - self._said_down_mono >= 60:
+            self._said_down_mono = now
+            log.warning(
+                "hq: cannot reach the broker at %s:%d for %d s; retrying (is it running? "
+                "check --broker and the TLS files); cars keep their records until then",
+                self.host,
+                self.port,
+                now - self.link_mono,
+            )
 
     # -- publishing (the leader) ----------------------------------------------------------
     def publish_hotlist(
@@ -234,6 +264,7 @@ class HqEndpoint:
         info.wait_for_publish(timeout)
 
     def stop(self) -> None:
+        self.leaving = True  # the disconnect that follows is ours: not said as a loss
         self.client.disconnect()
         self.network.stop()
         self._stop.set()
@@ -256,7 +287,25 @@ class HqEndpoint:
         self.network.connected()
         if self.ingest:
             client.subscribe(self.up_filter, qos=1)
+        self.link_mono, self._said_down_mono, self.linked = time.monotonic(), None, True
+        log.info("hq: connected to the broker at %s:%d", self.host, self.port)
         self.connected.set()
+
+    def _on_disconnect(
+        self,
+        client: Client,
+        userdata: Any,
+        flags: Any,
+        reason_code: ReasonCode,
+        properties: Any = None,
+    ) -> None:
+        if self.linked and not self.leaving:
+            log.warning(
+                "hq: lost the broker at %s:%d (%s); reconnecting", self.host, self.port, reason_code
+            )
+        if self.linked:
+            self.link_mono = time.monotonic()
+        self.linked = False
 
     def _on_subscribe(
         self,

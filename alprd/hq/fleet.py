@@ -12,9 +12,9 @@ import logging
 import threading
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from alprd.hq.schema import flags
+from alprd.hq.schema import CAR_PARTS, car_health, flags
 from alprd.protocol import retention
 
 if TYPE_CHECKING:
@@ -74,17 +74,28 @@ def fleet(store: RecordStore, now: datetime | None = None) -> list[dict[str, Any
                 if u.get("uplink_lag_s") is None
                 else round(u["uplink_lag_s"], 1),
                 "records": u.get("records") or 0,
+                **car_health(u),
                 "flags": flags(u, now, current),
             }
         )
     return out
 
 
+def version_time(v: int | None) -> str:
+    """A hotlist version (HQ's clock in seconds when it was published) as a UTC time."""
+    if v is None:
+        return "-"
+    try:
+        return datetime.fromtimestamp(v, timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+    except (OverflowError, OSError, ValueError):
+        return str(v)
+
+
 def _cells(row: dict[str, Any]) -> list[str]:
     return [
         row["unit_id"],
         _ago(row["last_seen_s"]) + (" ago" if row["last_seen_s"] is not None else ""),
-        "-" if row["hotlist_version"] is None else str(row["hotlist_version"]),
+        version_time(row["hotlist_version"]),
         _ago(row["hotlist_age_s"]),
         "-" if row["outbox_depth"] is None else str(row["outbox_depth"]),
         (row["last_selftest_utc"] or "-")[:16],
@@ -98,7 +109,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     head = [
         "UNIT",
         "LAST SEEN",
-        "HOTLIST",
+        "HOTLIST OF",
         "LIST AGE",
         "OUTBOX",
         "LAST SELF-TEST",
@@ -113,29 +124,81 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines + [f"{len(rows)} cars, {flagged} flagged"])
 
 
-def page(rows: list[dict[str, Any]]) -> str:
-    """The HQ fleet page: one table, flagged cars first, refreshed every 30 s."""
+STYLE = (
+    "body{font:15px/1.4 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f4f5f7}"
+    "header{display:flex;gap:1.5em;align-items:baseline;padding:.6em 1.2em;background:#102a43;"
+    "color:#fff}header h1{font-size:20px;margin:0}.broker.ok{color:#9fe6a0}"
+    ".broker.down{color:#fff;background:#c62828;padding:.1em .6em;border-radius:4px;"
+    "font-weight:bold}main{padding:1em 1.2em}table{border-collapse:collapse;width:100%;"
+    "background:#fff;box-shadow:0 1px 3px #0002}th{background:#e4e7eb;font-size:13px;"
+    "text-transform:uppercase;letter-spacing:.04em}td,th{padding:.45em .7em;"
+    "border-bottom:1px solid #dde1e6;text-align:left;vertical-align:top}"
+    "tr.flag td{background:#fdecea}tr.flag td:first-child{border-left:5px solid #c62828}"
+    ".chip{display:inline-block;margin:0 .25em .2em 0;padding:0 .45em;border-radius:3px;"
+    "font-size:12px;font-weight:bold}.chip.ok{background:#d7f2dc;color:#1b5e20}"
+    ".chip.warn{background:#ffe9a8;color:#5c4400}.chip.fail{background:#c62828;color:#fff}"
+    ".chip.none{background:#e4e7eb;color:#555}.flags{color:#b71c1c;font-weight:bold}"
+    ".problems{font-size:13px;color:#444}.sum{margin:0 0 .8em}"
+)
+
+
+def _chips(row: dict[str, Any]) -> str:
+    health = row.get("health") or {}
+    return "".join(
+        f"<span class='chip {html.escape(health.get(p, 'none'))}'>{p.upper()}</span>"
+        for p in CAR_PARTS
+    )
+
+
+def page(
+    rows: list[dict[str, Any]], broker: dict[str, Any] | None = None, now: datetime | None = None
+) -> str:
+    """The HQ fleet page: flagged cars first, each car's parts as its officer's strip shows
+    them, the broker's state at the top; refreshed every 30 s."""
     rows = sorted(rows, key=lambda r: (not r["flags"], r["unit_id"]))
+    cells = (
+        "<td>{}</td>" * 8
+        + "<td>{chips}<div class='flags'>{flags}</div><div class='problems'>{problems}</div></td>"
+    )
     body = "".join(
         "<tr class='{}'>{}</tr>".format(
-            "flag" if r["flags"] else "", "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r))
+            "flag" if r["flags"] else "",
+            cells.format(
+                *(html.escape(c) for c in _cells(r)[:8]),
+                chips=_chips(r),
+                flags=html.escape(", ".join(r["flags"]) or "ok"),
+                problems="<br>".join(html.escape(p) for p in r.get("problems") or []),
+            ),
         )
         for r in rows
     )
+    link = ""
+    if broker is not None:
+        up = broker["connected"]
+        link = (
+            f"<span class='broker {'ok' if up else 'down'}'>broker {html.escape(broker['broker'])}"
+            f": {'connected' if up else 'NOT CONNECTED'} for {_ago(broker['for_s'])}</span>"
+        )
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%SZ")
+    flagged = sum(1 for r in rows if r["flags"])
     return (
         "<!doctype html><html lang='en'><meta charset='utf-8'>"
         "<meta http-equiv='refresh' content='30'><title>alprd HQ: fleet</title>"
-        "<style>body{font:15px system-ui,sans-serif;margin:1.5em}table{border-collapse:"
-        "collapse}td,th{padding:.3em .8em;border-bottom:1px solid #ccc;text-align:left}"
-        "tr.flag td{background:#fde2e1}</style><h1>Fleet</h1>"
-        f"<p>{len(rows)} cars, {sum(1 for r in rows if r['flags'])} flagged</p>"
-        "<table><tr><th>Unit</th><th>Last seen</th><th>Hotlist</th><th>List age</th>"
+        f"<style>{STYLE}</style><header><h1>alprd HQ &middot; fleet</h1>{link}"
+        f"<span>as of {stamp}</span></header><main>"
+        f"<p class='sum'><b>{len(rows)} cars, {flagged} flagged</b></p>"
+        "<table><tr><th>Unit</th><th>Last seen</th><th>Hotlist of</th><th>List age</th>"
         "<th>Outbox</th><th>Last self-test</th><th>Tickets</th><th>Uplink lag</th>"
-        f"<th>Flags</th></tr>{body}</table></html>"
+        f"<th>Car health &amp; flags</th></tr>{body}</table></main></html>"
     )
 
 
-def serve_page(store: RecordStore, host: str, port: int) -> ThreadingHTTPServer:
+def serve_page(
+    store: RecordStore,
+    host: str,
+    port: int,
+    broker: Callable[[], dict[str, Any]] | None = None,
+) -> ThreadingHTTPServer:
     """The fleet page at / and its figures at /fleet.json, in a thread. Bind it to HQ's
     management network only: it has no sign-in of its own."""
 
@@ -150,7 +213,8 @@ def serve_page(store: RecordStore, host: str, port: int) -> ThreadingHTTPServer:
             if self.path == "/fleet.json":
                 data, ctype = json.dumps(rows).encode(), "application/json"
             elif self.path == "/":
-                data, ctype = page(rows).encode(), "text/html; charset=utf-8"
+                data = page(rows, broker() if broker else None).encode()
+                ctype = "text/html; charset=utf-8"
             else:
                 self.send_error(404)
                 return

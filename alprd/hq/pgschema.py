@@ -48,6 +48,8 @@ MIGRATIONS = {
         "CREATE TABLE hotlist_published (one integer PRIMARY KEY CHECK (one = 1), "
         "version bigint NOT NULL, entries jsonb NOT NULL, snapshot boolean NOT NULL)",
     ],
+    # each car's parts as its own strip shows them (up.v1 status health, problems: #36)
+    2: ["ALTER TABLE units ADD COLUMN car_health text"],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -76,7 +78,8 @@ SEEN_SQL = (
     "+ %(tickets)s, "
     "hotlist_version = coalesce(%(hotlist_version)s::bigint, hotlist_version), "
     "hotlist_age_s = coalesce(%(hotlist_age_s)s::float8, hotlist_age_s), "
-    "outbox_depth = coalesce(%(outbox_depth)s::bigint, outbox_depth) "
+    "outbox_depth = coalesce(%(outbox_depth)s::bigint, outbox_depth), "
+    "car_health = coalesce(%(car_health)s::text, car_health) "
     "WHERE unit_id = %(unit)s"
 )
 
@@ -94,6 +97,7 @@ def seen_row(
         "hotlist_version": status.get("hotlist_version"),
         "hotlist_age_s": status.get("hotlist_age_s"),
         "outbox_depth": status.get("outbox_depth"),
+        "car_health": status.get("car_health"),
     }
 
 

@@ -25,7 +25,7 @@ from alprd.hq.schema import (
 )
 from alprd.hq.sealing import BodySealer, body_keys_path, load_body_keys
 from alprd.hq.sqlretention import SqliteRetention
-from alprd.hq.sqlschema import SCHEMA_VERSION, migrate_1, migrate_2
+from alprd.hq.sqlschema import SCHEMA_VERSION, migrate_1, migrate_2, migrate_3
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class HqStore(SqliteRetention, IndexKeyed):
             steps: dict[int, Callable[[sqlite3.Connection], None]] = {
                 1: migrate_1,
                 2: lambda c: migrate_2(c, self.key),
+                3: migrate_3,
             }
             for v in range(version + 1, SCHEMA_VERSION + 1):
                 self.conn.execute("BEGIN IMMEDIATE")

@@ -20,6 +20,7 @@ from alprd.protocol import check_record, retention
 log = logging.getLogger(__name__)
 
 STATUS_FIELDS = ("hotlist_version", "hotlist_age_s", "outbox_depth")
+CAR_PARTS = ("camera", "gps", "uplink", "hotlist")  # alprd.carstatus.PARTS, as a car sends them
 HOTLIST_STALE_S = 86400.0  # a car's hotlist.max_age_s default: older lists may miss wants
 LAG_FLAG_S = 900.0  # records arriving more than 15 minutes after capture
 # a car purges what it holds after store.local_cap_days (730 at most), and its clock is
@@ -169,20 +170,45 @@ def batch_health(records: list[dict[str, Any]], now: datetime) -> dict[str, Any]
 
 
 def clean_status(status: Any) -> dict[str, Any]:
-    """The car's own figures from its up message (optional): numbers only, else dropped."""
+    """The car's own figures from its up message (optional): numbers only, else dropped;
+    its parts' levels and problems (known parts and levels, short strings) as one JSON text,
+    car_health."""
     if not isinstance(status, dict):
         return {}
-    out = {}
+    out: dict[str, Any] = {}
     for k in STATUS_FIELDS:
         v = status.get(k)
         if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1e12:
             out[k] = v
+    health, problems = status.get("health"), status.get("problems")
+    if isinstance(health, dict):
+        levels = {p: health[p] for p in CAR_PARTS if health.get(p) in ("ok", "warn", "fail")}
+        said = (
+            [p[:300] for p in problems[:8] if isinstance(p, str)]
+            if isinstance(problems, list)
+            else []
+        )
+        out["car_health"] = json.dumps({"health": levels, "problems": said})
     return out
 
 
+def car_health(unit: dict[str, Any]) -> dict[str, Any]:
+    """{"health": {part: level}, "problems": [...]} as the car last said them (empty: a car
+    that predates #36 says nothing)."""
+    try:
+        got = json.loads(unit.get("car_health") or "{}")
+    except ValueError:
+        return {"health": {}, "problems": []}
+    return {"health": got.get("health") or {}, "problems": got.get("problems") or []}
+
+
 def flags(unit: dict[str, Any], now: datetime, hotlist_version: int | None) -> list[str]:
-    """Why a car needs attention: a stale hotlist, a lag that grows, silence."""
-    out = []
+    """Why a car needs attention: a part failing on the car (as its officer's strip says), a
+    self-test that failed (its ticket still open), a stale hotlist, a lag that grows, silence."""
+    said = car_health(unit)["health"]  # the list's age: HQ's own flag below
+    out = [f"{p} failing" for p, lv in said.items() if lv == "fail" and p != "hotlist"]
+    if unit.get("open_tickets"):
+        out.append(f"self-test failed: {unit['open_tickets']} open ticket(s)")
     seen = retention.parse_utc(unit["last_seen_utc"]) if unit.get("last_seen_utc") else None
     since = (now - seen).total_seconds() if seen else None
     age = unit.get("hotlist_age_s")

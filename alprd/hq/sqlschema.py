@@ -103,4 +103,9 @@ def _plate_of(key: bytes, kind: str, body: str) -> bytes | None:
     return plate_index(key, text) if isinstance(text, str) else None
 
 
-SCHEMA_VERSION = 2
+def migrate_3(conn: sqlite3.Connection) -> None:
+    """Each car's parts as its own strip shows them (up.v1 status health, problems: #36)."""
+    conn.execute("ALTER TABLE units ADD COLUMN car_health TEXT")
+
+
+SCHEMA_VERSION = 3

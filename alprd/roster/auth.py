@@ -118,6 +118,8 @@ class Auth:
     ) -> None:
         self.roster, self.audit, self.unit_id, self.idle_s = roster, audit, unit_id, idle_s
         self.mono, self.utc = mono, utc
+        # a hit is open: nobody who sees hits is signed out for idleness (the car gives it)
+        self.hit_open: Callable[[], bool] = lambda: False
         self.hasher = PasswordHasher()
         self._decoy = self.hasher.hash(secrets.token_urlsafe(16))  # for badges not on the roster
         self.sessions: dict[str, Session] = {}
@@ -358,8 +360,11 @@ class Auth:
                 return None
             now = self.mono()
             if now - s.last_mono > self.idle_s:
-                self._end(s, "idle")
-                return None
+                if s.may("live") and self.hit_open():
+                    s.last_mono = now  # the idle time starts once the hits are closed
+                else:
+                    self._end(s, "idle")
+                    return None
             if touch:
                 s.last_mono = now
             return s

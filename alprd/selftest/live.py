@@ -17,7 +17,7 @@ from alprd import clock
 from alprd.selftest import checks, ticket
 
 if TYPE_CHECKING:
-    from alprd.alerts import Officer
+    from alprd.alert import Officer
     from alprd.audit import AuditLog
     from alprd.capture import Camera
     from alprd.config import Config

@@ -9,16 +9,21 @@ from typing import Any
 
 
 class EventBus:
-    """Fan-out of events to page connections; keeps the last few for a page that joins late."""
+    """Fan-out of events to page connections; keeps the last few for a page that joins late,
+    and the last car status apart (status events must not push the reads out)."""
 
     def __init__(self, keep: int = 50) -> None:
         self._subs: list[queue.Queue[Any]] = []
         self._recent: deque[dict[str, Any]] = deque(maxlen=keep)
+        self._status: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
     def publish(self, event: dict[str, Any]) -> None:
         with self._lock:
-            self._recent.append(event)
+            if event.get("type") == "status":
+                self._status = event
+            else:
+                self._recent.append(event)
             for q in self._subs:
                 try:
                     q.put_nowait(event)
@@ -29,7 +34,7 @@ class EventBus:
         q: queue.Queue[Any] = queue.Queue(maxsize=200)
         with self._lock:
             self._subs.append(q)
-            return q, list(self._recent)
+            return q, ([self._status] if self._status else []) + list(self._recent)
 
     def unsubscribe(self, q: queue.Queue[Any]) -> None:
         with self._lock:

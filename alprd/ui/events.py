@@ -7,7 +7,7 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
-from alprd.alerts import Alert
+from alprd.alert import Alert
 from alprd.types import READ_FIELDS, Hit, Read, read_fields
 
 # what the page shows of a read: some of alprd.types.READ_FIELDS (a test holds them to it)
@@ -44,6 +44,7 @@ def read_event(read: Read, hits: Sequence[Hit]) -> dict[str, Any]:
                 "plate": h.entry.plate,
                 "state": h.entry.state,
                 "list_type": h.entry.list_type,
+                "priority": h.entry.priority,
                 "reason": h.entry.reason,
                 "case_number": h.entry.case_number,
                 "rule": h.rule,
@@ -71,5 +72,7 @@ def alert_event(a: Alert) -> dict[str, Any]:
         "verified": a.verified,
         "escalated_utc": a.escalated_utc,
         "closed": a.closed,
+        "repeats": a.repeats,
+        "seen_again_utc": a.seen_again_utc,
         "ack_not_recorded": bool(a.unrecorded),
     }

@@ -17,7 +17,7 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alprd.alerts import DISPOSITIONS, STEPS, AlertError
+from alprd.alert import DISPOSITIONS, STEPS, AlertError
 from alprd.protocol import PURPOSES
 from alprd.roster import Refused
 from alprd.store import StoreError
