@@ -42,10 +42,11 @@ function showSignin(reason) {
   me = null;
   if (es) { es.close(); es = null; }
   stopBeep();
+  $("arm-sound").hidden = true;
   alerts.clear(); shown = null;
   for (const id of ["alert", "live", "search", "tech", "signout"]) $(id).hidden = true;
   $("who").textContent = "";
-  $("status").textContent = "signed out"; $("status").className = "bad";
+  $("status").className = "bad"; $("status").title = "signed out";
   $("signin").hidden = false;
   $("refusal").hidden = !reason;
   $("refusal").textContent = reason || "";
@@ -54,7 +55,7 @@ function showSignin(reason) {
 }
 $("signin-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  audio = audio || new (window.AudioContext || window.webkitAudioContext)();  // a gesture unlocks sound
+  armSound();  // a gesture unlocks sound
   try {
     me = await api("/api/signin", {badge: $("badge").value, pin: $("pin").value});
     signedIn();
@@ -76,7 +77,8 @@ async function signedIn() {
   $("signin").hidden = true;
   $("refusal").hidden = true;
   $("signout").hidden = false;
-  $("who").textContent = `${me.name} · ${me.role_name}`;
+  $("who").textContent = me.name;
+  $("who").title = `${me.name} · ${me.role_name}`;
   const may = new Set(me.may);
   $("live").hidden = !may.has("live");
   $("search").hidden = !may.has("search");
@@ -90,20 +92,76 @@ async function signedIn() {
   }
   if (may.has("live")) for (const a of await api("/api/alerts")) alerts.set(a.hit_id, a);
   renderAlert();
+  soundPrompt();
   connect();
+}
+
+// -- the alarm's sound: a browser plays sound only after a tap on the page; after a reload
+// (the MDC's browser restarted) the session survives but the sound does not, so say so.
+function armSound() {
+  try {
+    audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+    if (audio.state !== "running") audio.resume().then(soundPrompt, soundPrompt);
+    audio.onstatechange = soundPrompt;
+  } catch (e) { audio = null; }
+  soundPrompt();
+}
+function soundArmed() { return !!audio && audio.state === "running"; }
+function soundPrompt() {
+  $("arm-sound").hidden = !(me && new Set(me.may).has("live")) || soundArmed();
+  if (soundArmed() && [...alerts.values()].some((a) => !a.acknowledged_utc)) startBeep();
+}
+$("arm-sound").addEventListener("click", armSound);
+setInterval(soundPrompt, 2000);
+
+// -- day, night and dimmed (kept on this screen) --------------------------------------
+const THEMES = ["night", "dim", "day"], THEME_ICON = {night: "☾", dim: "◐", day: "☀"};
+function setTheme(t) {
+  document.body.classList.remove(...THEMES);
+  document.body.classList.add(t);
+  $("theme").textContent = THEME_ICON[t];
+  try { localStorage.setItem("alprd-theme", t); } catch (e) { /* private mode */ }
+}
+$("theme").addEventListener("click", () => {
+  const now = THEMES.find((t) => document.body.classList.contains(t)) || "night";
+  setTheme(THEMES[(THEMES.indexOf(now) + 1) % THEMES.length]);
+});
+setTheme((() => { try { return localStorage.getItem("alprd-theme"); } catch (e) { return null; } })() || "night");
+
+// -- the car's state: a chip per part in the header on every screen, and a red banner that
+// names each failing part (the alert covers the banner, never the chips).
+function showCar(ev) {
+  const car = ev.car || {};
+  for (const chip of document.querySelectorAll("#strip .chip")) {
+    const part = car[chip.dataset.part];
+    chip.className = "chip" + (part ? " " + part.level : "");
+    chip.textContent = part ? part.text : chip.dataset.part.toUpperCase();
+    chip.title = part ? (part.problem || part.text) : "";
+  }
+  const failing = Object.values(car).filter((p) => p.level === "fail").map((p) => p.problem);
+  $("banner").replaceChildren(...failing.map((t) => el("div", "", t)));
+  $("banner").hidden = !failing.length;
+}
+function carUnknown() {
+  for (const chip of document.querySelectorAll("#strip .chip")) {
+    chip.className = "chip"; chip.title = "not known: this screen has lost the car";
+  }
+  $("banner").replaceChildren(el("div", "", "This screen has lost its link to the car: reconnecting. Hits cannot show until it is back."));
+  $("banner").hidden = false;
 }
 
 // -- live events -----------------------------------------------------------------------
 function connect() {
   es = new EventSource("/events");
-  es.onopen = () => { $("status").textContent = "live"; $("status").className = "ok"; };
+  es.onopen = () => { $("status").className = "ok"; $("status").title = "connected to the car"; };
   es.onerror = () => {
-    $("status").textContent = "reconnecting…"; $("status").className = "bad";
+    $("status").className = "bad"; $("status").title = "reconnecting to the car…";
+    carUnknown();
     api("/api/me").catch((err) => { if (err.status === 401) showSignin(ENDED[err.data.ended] || ENDED.signed_out); });
   };
   es.onmessage = (m) => {
     const ev = JSON.parse(m.data);
-    if (ev.type === "status") $("stale").hidden = !ev.hotlist_stale;
+    if (ev.type === "status") showCar(ev);
     else if (ev.type === "signed_out") showSignin(ENDED[ev.reason] || ENDED.signed_out);
     else if (ev.type === "alert") onAlert(ev);
     else if (ev.type === "read" || ev.type === "hit") showRead(ev);
@@ -118,6 +176,7 @@ function showRead(ev) {
     el("span", "m", `${ev.camera_id} · ${localTime(ev.utc)} · ${(ev.confidence * 100).toFixed(0)}% · ${place(ev)}`));
   const earlier = $("reads").querySelector(`li[data-id="${CSS.escape(ev.id)}"]`);
   if (earlier) earlier.replaceWith(li); else $("reads").prepend(li);
+  $("no-reads").hidden = true;
   while ($("reads").children.length > 30) $("reads").lastChild.remove();
 }
 
@@ -130,10 +189,19 @@ function onAlert(ev) {
   } else {
     const isNew = !alerts.has(ev.hit_id);
     alerts.set(ev.hit_id, ev);
-    if (isNew) { shown = ev.hit_id; $("alert").classList.remove("flash"); void $("alert").offsetWidth; $("alert").classList.add("flash"); }
+    // a new hit never replaces the one being worked: it waits behind NEXT HIT (the alarm says so)
+    if (isNew && (shown === null || !alerts.has(shown))) {
+      shown = ev.hit_id; $("alert").classList.remove("flash"); void $("alert").offsetWidth; $("alert").classList.add("flash");
+    }
   }
   renderAlert();
 }
+$("alert-next").addEventListener("click", () => {
+  const ids = [...alerts.keys()];
+  shown = ids[(ids.indexOf(shown) + 1) % ids.length];
+  $("alert-error").textContent = "";
+  renderAlert();
+});
 function notice(text) {
   $("notice").textContent = text;
   $("notice").hidden = false;
@@ -172,14 +240,22 @@ function stateHint(a, h) {  // one line: it must leave room for the steps at 800
 }
 
 function renderAlert() {
+  document.body.classList.toggle("alerting", alerts.size > 0);
   if (!alerts.size) { $("alert").hidden = true; stopBeep(); shown = null; return; }
   if (!alerts.has(shown)) shown = alerts.keys().next().value;
   const a = alerts.get(shown), h = a.hits[0];
   $("alert").hidden = false;
   $("alert").className = a.verified ? "verified" : "";
   $("alert").dataset.hitId = a.hit_id;
-  $("alert-list").textContent = `· ${LIST[h.list_type] || h.list_type}`;
-  $("alert-count").textContent = alerts.size > 1 ? `HIT 1/${alerts.size}` : "HIT";
+  $("alert-list").textContent = LIST[h.list_type] || h.list_type;
+  $("alert-priority").textContent = h.priority != null ? `PRIORITY ${h.priority}` : "";
+  $("alert-priority").className = "prio" + (h.priority === 1 ? " urgent" : "");
+  const ids = [...alerts.keys()], at = ids.indexOf(shown) + 1;
+  $("alert-count").textContent = alerts.size > 1 ? `HIT ${at} of ${alerts.size}` : "HIT";
+  const waiting = ids.filter((id) => id !== shown).length;
+  $("alert-next").hidden = !waiting;
+  $("alert-next").textContent = `NEXT HIT (${waiting})`;
+  $("alert-again").textContent = a.repeats ? `SEEN AGAIN ×${a.repeats}, ${localTime(a.seen_again_utc).split(" ")[0]}` : "";
   $("alert-verdict").textContent = a.verified ? "VERIFIED" : `UNVERIFIED · NOT PROBABLE CAUSE (${Object.keys(a.steps).length}/3)`;
   $("alert-escalated").hidden = !a.escalated_utc;
   $("alert-crop").src = a.crop;
@@ -199,7 +275,7 @@ function renderAlert() {
     ? ` · ${h.candidate} ${Math.round(h.candidate_probability * 100)} % likely` : "";
   rule.textContent = (RULE[h.rule] || h.rule) + likely + (h.state_rule === "entry-any-state" ? " · " + STATE_RULE[h.state_rule] : "");
   rule.className = "rule" + (h.rule === "exact" ? "" : " lookalike");
-  $("alert-where").textContent = `Camera ${a.camera_id} · ${localTime(a.utc)} · ${place(a)}`;
+  $("alert-where").textContent = `· ${a.camera_id} · ${localTime(a.utc).split(" ")[0]} · ${place(a)}`;
   let next = true;
   for (const b of document.querySelectorAll("#alert .step")) {
     const done = a.steps[b.dataset.step];
@@ -211,7 +287,8 @@ function renderAlert() {
   }
   for (const b of document.querySelectorAll("#alert .needs-verified")) b.disabled = !a.verified;
   $("alert-ack").hidden = !!a.acknowledged_utc;
-  if (!a.acknowledged_utc) startBeep(); else stopBeep();
+  // the alarm sounds while any open hit, shown or waiting, is unacknowledged
+  if ([...alerts.values()].some((x) => !x.acknowledged_utc)) startBeep(); else stopBeep();
   if (a.ack_not_recorded) $("alert-error").textContent =
     "Acknowledged, but the car's storage is failing: not recorded yet. Tell the fleet technician.";
 }
@@ -236,7 +313,7 @@ function tone(freq, at) {
   o.start(audio.currentTime + at); o.stop(audio.currentTime + at + 0.18);
 }
 function startBeep() {
-  if (beeper || !audio) return;
+  if (beeper || !soundArmed()) return;
   const beep = () => { try { tone(1250, 0); tone(950, 0.22); } catch (e) { /* no sound device */ } };
   beep(); beeper = setInterval(beep, 1500);
 }
@@ -269,7 +346,9 @@ $("search-form").addEventListener("submit", async (e) => {
       tr.append(el("td", "", x.text), el("td", "", st), el("td", "", localTime(x.utc)), el("td", "", x.camera_id), el("td", "", place(x)), td);
       t.append(tr);
     }
-    $("search-msg").textContent = `${r.results.length} read(s). This search is recorded in the audit trail.`;
+    const q = query();
+    $("search-msg").textContent = `${r.results.length} read(s). This search is recorded in the audit trail.` +
+      (!r.results.length && q.plate ? ` No read is exactly ${q.plate.toUpperCase()}: a plate is found by its whole text (the car keeps no partial index). Enter the full plate, or leave Plate empty and narrow by date.` : "");
   } catch (err) { $("search-msg").textContent = err.message; }
 });
 async function view(id) {
@@ -280,7 +359,16 @@ async function view(id) {
     $("viewer").hidden = false;
   } catch (err) { $("search-msg").textContent = err.message; }
 }
+// An export of everything (no plate, no dates) asks for a second tap first.
+let exportAll = 0;
 $("export").addEventListener("click", async () => {
+  const q = query();
+  if (!q.plate && !q.since && !q.until && Date.now() - exportAll > 10000) {
+    exportAll = Date.now();
+    $("search-msg").textContent = "No plate and no dates: this exports EVERY read on this car. Tap Export again within 10 s to confirm.";
+    return;
+  }
+  exportAll = 0;
   try {
     const r = await api("/api/export", query());
     const url = URL.createObjectURL(new Blob([JSON.stringify(r, null, 1)], {type: "application/json"}));
