@@ -75,8 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run the daemon on the bundled demo clip, GPS track and hotlist, with a local "
             "mosquitto broker and the reference HQ endpoint. Prints each read and hit; serves "
-            "the in-car page on http://127.0.0.1:8080/. Ctrl-C stops it."
+            "the in-car page on http://127.0.0.1:8080/ and HQ's fleet page on "
+            "http://127.0.0.1:8081/. Each run starts fresh (the last run's reads, alerts and "
+            "HQ records are discarded; the demo's keys are kept). Ctrl-C stops it."
         ),
+    )
+    sp.add_argument(
+        "--keep-state",
+        action="store_true",
+        help="keep the last run's reads, open alerts and HQ records (default: start fresh)",
     )
     sp.add_argument(
         "--state-dir",

@@ -126,13 +126,22 @@ def cmd_selftest(a: argparse.Namespace) -> int:
     from alprd.selftest.control import ask_daemon, socket_path
 
     setup_logging("ERROR")
+    path = _config_path(a.config)
     try:
-        cfg = load(_config_path(a.config))
+        cfg = load(path)
     except ConfigError as exc:
         print(f"config: {exc}", file=sys.stderr)
         return 2
     try:  # the running daemon holds the cameras and the GPS: it checks them itself
         out = None if a.direct else ask_daemon(socket_path(cfg), a.employee, a.ticket)
+        if out is None and not a.direct:
+            print(
+                f"selftest: no running alprd answers at {socket_path(cfg)}: checking this "
+                f"machine directly with {path or 'the built-in defaults'} (a daemon keeps its "
+                "control socket beside store.path; for the demo's: ALPRD_STORE__PATH="
+                "~/.local/state/alprd/demo/alprd.db alprd selftest)",
+                file=sys.stderr,
+            )
     except (OSError, ValueError) as exc:
         print(
             f"selftest: the running daemon did not answer ({exc}); checking directly",
@@ -163,10 +172,16 @@ def cmd_selftest(a: argparse.Namespace) -> int:
         print(selftest.table(results))
         t = out["ticket"]
         if t:
-            print(
-                f"\nTrouble ticket (Form 11.03.00) prepared: {t['print_view']}"
-                f"{' (not queued: storage failed)' if t.get('queued_for_hq') is False else ''}"
-            )
+            if t.get("already_filed"):
+                print(
+                    f"\nThe same failures were filed {t['filed_s_ago']} s ago: no second "
+                    f"ticket. Trouble ticket (Form 11.03.00): {t['print_view']}"
+                )
+            else:
+                print(
+                    f"\nTrouble ticket (Form 11.03.00) prepared: {t['print_view']}"
+                    f"{' (not queued: storage failed)' if t.get('queued_for_hq') is False else ''}"
+                )
         print(
             "\nRESULT: " + ("all checks passed" if out["ok"] else "FAIL: see the lines marked FAIL")
         )

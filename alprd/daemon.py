@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import time
 from typing import Callable
 
@@ -117,11 +118,20 @@ class Daemon(Car):
         self.watchdog.notifier.send("STOPPING=1")
         self.parts.stop(STOP_WITHIN_S + (self.uplink.drain_s if self.uplink else 0.0))
         self.pipeline.utc_clock.save()
+        try:
+            waiting: int | None = self.store.outbox_depth()
+        except sqlite3.Error:
+            waiting = None
         self.store.close()
         log.info(
-            "stopped in %.1f s: %d frames, %d reads, %d hits",
+            "stopped in %.1f s: %d frames, %d reads, %d hits this run; %s",
             time.monotonic() - t0,
             self.pipeline.frames,
             self.pipeline.reads,
             self.pipeline.hits,
+            "the outbox could not be read"
+            if waiting is None
+            else f"{waiting} record(s) wait for HQ (sent at the next start)"
+            if waiting
+            else "HQ has every record",
         )

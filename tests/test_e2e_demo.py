@@ -265,11 +265,36 @@ def test_demo_stops_cleanly_on_ctrl_c_within_5_s(tmp_path):
             if line.startswith("READ"):
                 break
         assert any(s.startswith("READ") for s in seen), "".join(seen) + proc.stderr.read()[-2000:]
+        # #36 finding 11: the newcomer is told where HQ's side is, and who to sign in as
+        assert any(s.startswith("HQ's fleet page: http://127.0.0.1:") for s in seen), seen
+        assert any("sign in as 1001" in s for s in seen), seen
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)  # it stops (systemd's TimeoutStopSec is the product's bound)
+        out, err = proc.communicate(timeout=60)  # it stops (systemd's TimeoutStopSec bounds it)
         assert proc.returncode == 0
     finally:
         if proc.poll() is None:
             proc.kill()
+    # our own stop is not a lost link: no "disconnected (Unspecified error)" warnings
+    assert "disconnected" not in err and "lost the broker" not in err, err[-2000:]
+    assert "hits this run;" in err and "stored at HQ" in out
     db = sqlite3.connect(tmp_path / "state" / "alprd.db")
     assert db.execute("SELECT count(*) FROM reads").fetchone()[0] >= 1
+
+
+def test_the_demo_starts_fresh_but_keeps_its_keys(tmp_path):
+    """#36 finding 11: a second run began with the last run's 23 open alerts. What a run
+    leaves is discarded at the next start (--keep-state keeps it); the keys and anything
+    else in the folder stay."""
+    from alprd.demo import start_fresh
+
+    state = tmp_path / "state"
+    (state / "keys").mkdir(parents=True)
+    (state / "keys" / "data.key").write_text("k")
+    (state / "tickets").mkdir()
+    (state / "tickets" / "ticket-1.html").write_text("t")
+    for name in ("alprd.db", "alprd.db-wal", "hq.db", "roster.bin", "hotlist.npz", "mine.txt"):
+        (state / name).write_text("x")
+    assert start_fresh(state) is True
+    assert sorted(p.name for p in state.iterdir()) == ["keys", "mine.txt"]
+    assert (state / "keys" / "data.key").read_text() == "k"
+    assert start_fresh(state) is False

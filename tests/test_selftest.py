@@ -165,6 +165,7 @@ def test_selftest_command_exits_1_and_queues_the_ticket(car):
         timeout=120,
     )
     assert res.returncode == 1, res.stderr
+    assert "no running alprd answers at" in res.stderr  # #36: says what it checks instead
     out = json.loads(res.stdout)
     assert not out["ok"] and out["ticket"]["queued_for_hq"]
     assert os.path.exists(out["ticket"]["print_view"])
@@ -185,3 +186,40 @@ def test_selftest_command_exits_1_and_queues_the_ticket(car):
         timeout=120,
     )
     assert "FAIL  camera rear" in human.stdout and "RESULT: FAIL" in human.stdout
+
+
+def test_the_live_self_test_says_what_the_camera_said_and_files_one_ticket(tmp_path, capfd):
+    """#36 finding 9: the daemon logged "cannot open camera /dev/video0" while the self-test
+    said only "check the cable"; two runs a second apart made two tickets; the ticket's
+    Details column was raw JSON. OpenCV's own WARN lines no longer repeat at each retry."""
+    from alprd.daemon import Daemon
+    from tests.helpers import key_file, wait_for
+
+    cfg = load(
+        None,
+        environ={},
+        defaults={
+            "vehicle": {"unit_id": "ST-2"},
+            "capture": {"cameras": [{"id": "rear", "source": "/dev/video97"}]},
+            "store": {"path": str(tmp_path / "car.db"), "key_file": str(key_file(tmp_path))},
+        },
+    )
+    d = Daemon(cfg, ui=False)
+    (cam,) = d.cameras
+    cam.start()
+    try:
+        assert wait_for(lambda: cam.why, 10), "the camera never said why it is down"
+        first = d.run_selftest(requested_by="Tech Dunn")
+        second = d.run_selftest(requested_by="Tech Dunn")
+    finally:
+        cam.stop(1.0)
+    (rear,) = [r for r in first["results"] if r["component"] == "camera rear"]
+    assert "cannot open camera /dev/video97" in rear["symptom"]
+    assert rear["details"]["error"].startswith("cannot open camera /dev/video97")
+    assert first["ticket"] and not first["ticket"].get("already_filed")
+    assert second["ticket"]["already_filed"] and second["ticket"]["id"] == first["ticket"]["id"]
+    assert [i.kind for i in d.store.pending(100)].count("ticket") == 1
+    page = Path(first["ticket"]["print_view"]).read_text()
+    assert "source: /dev/video97" in page and "{&quot;" not in page and '{"' not in page
+    assert "WARN" not in capfd.readouterr().err  # OpenCV's own lines, at each retry
+    d.store.close()

@@ -8,6 +8,10 @@ import numpy as np
 from alprd.capture import CameraError
 from alprd.capture.replay import downscale
 
+# OpenCV's own "[ WARN:0@...] cap_v4l.cpp" lines repeat at every reconnect; the camera's
+# CameraError says the same in one line (and the health strip names it), so keep its errors only
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 
 class OpenCvCamera:
     def __init__(self, source: str, detect_width: int = 0) -> None:

@@ -15,6 +15,7 @@ from alprd.demo.scenario import (
     default_state_dir,
     demo_defaults,
     demo_roster,
+    start_fresh,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "default_state_dir",
     "demo_defaults",
     "demo_roster",
+    "start_fresh",
 ]

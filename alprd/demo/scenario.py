@@ -18,6 +18,39 @@ def default_state_dir() -> Path:
     return Path(base) / "alprd" / "demo"
 
 
+# what a run of the demo leaves in its state folder (the car's and HQ's), besides its keys
+RUN_STATE = (
+    "alprd.db*",
+    "hq.db*",
+    "hotlist.npz",
+    "hotlist-received.txt",
+    "roster.bin",
+    "roster-last-use.json",
+    "commands-seen.json",
+    "signin-failures.json",
+    "clock-floor",
+    "control.sock",
+    "tickets",
+)
+
+
+def start_fresh(state_dir: Path) -> bool:
+    """Discard the last run's car and HQ state (RUN_STATE: databases, saved lists, tickets),
+    keeping the demo's keys and anything else: a newcomer's first minute starts with no open
+    alerts from an earlier run. True when there was something to discard."""
+    import shutil
+
+    gone = False
+    for pattern in RUN_STATE:
+        for p in state_dir.glob(pattern):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            gone = True
+    return gone
+
+
 def demo_defaults(state_dir: Path, loop: bool = True) -> dict[str, Any]:
     """The embedded configuration of the demo (environment overrides still apply)."""
     return {

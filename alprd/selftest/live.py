@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from alprd.store import Store
 
 log = logging.getLogger(__name__)
+TICKET_AGAIN_S = 600.0  # the same failures within this long: the ticket already filed stands
 
 
 # -- the checks of what the running daemon holds ------------------------------------------
@@ -33,21 +34,26 @@ def check_camera_live(cam: Camera, max_age_s: float = 5.0) -> checks.Result:
     name = f"camera {cam.id}"
     last = getattr(cam, "last_frame_mono", None)
     age = None if last is None else time.monotonic() - last
+    why = cam.why  # what the camera's driver said, as the daemon logged it
     details: dict[str, Any] = {
+        "source": cam.spec.source,
         "state": cam.state,
+        "error": why or None,
         "frames": cam.frames,
         "last_frame_age_s": None if age is None else round(age, 1),
     }
+    said = f"; the camera reports: {why}" if why else ""
     if age is None:
         return checks.fail(
             name,
-            "no frame has arrived since start: check the cable and the camera's power",
+            f"no frame has arrived since start{said}: check the cable and the camera's power",
             **details,
         )
     if age > max_age_s:
         return checks.fail(
             name,
-            f"no frame for {age:.0f} s (state {cam.state}): check the cable and the camera's power",
+            f"no frame for {age:.0f} s (state {cam.state}{said}): check the cable and the "
+            "camera's power",
             **details,
         )
     return checks.ok(name, **details)
@@ -114,6 +120,8 @@ class LiveSelftest:
         self.cfg, self.cameras, self.gps_track, self.gps = cfg, cameras, gps_track, gps
         self.store, self.audit, self.tickets_dir = store, audit, tickets_dir
         self.wake_uplink = wake_uplink
+        # the last ticket filed: (its failures, when, what the caller was given)
+        self._filed: tuple[list[str], float, dict[str, Any]] | None = None
 
     def __call__(
         self,
@@ -127,15 +135,21 @@ class LiveSelftest:
         results = run_live(self.cfg, self.cameras, self.gps_track, self.gps)
         failed = [r.component for r in results if r.status == "fail"]
         who = f"{session.name} ({session.badge})" if session else requested_by or "HQ command"
-        out = {"results": checks.as_json(results), "failed": failed, "ticket": None}
+        out: dict[str, Any] = {"results": checks.as_json(results), "failed": failed}
+        out["ticket"] = None
         unit_id = self.cfg.vehicle.unit_id
-        if failed or always_ticket:
+        again = self._same_ticket(failed) if not (always_ticket or command_id) else None
+        if again is not None:  # pressed twice, or the timer after the button: one ticket
+            out["ticket"] = again
+        elif failed or always_ticket:
             t = ticket.make(self.cfg, results, who)
             if command_id:
                 t["command_id"] = command_id
             path = ticket.save(t, self.tickets_dir)
             self.store.queue("ticket", t)
-            out["ticket"] = {"id": t["id"], "url": f"/tickets/{path.name}", "print_view": str(path)}
+            filed = {"id": t["id"], "url": f"/tickets/{path.name}", "print_view": str(path)}
+            out["ticket"] = filed
+            self._filed = (failed, time.monotonic(), filed)
         if not failed:
             self.store.queue(
                 "selftest",
@@ -154,5 +168,22 @@ class LiveSelftest:
             detail={"failed": failed, "command_id": command_id},
         )
         self.wake_uplink()
-        log.info("self-test: %s", f"FAILED: {', '.join(failed)}" if failed else "all OK")
+        log.info(
+            "self-test: %s%s",
+            f"FAILED: {', '.join(failed)}" if failed else "all OK",
+            f" (ticket {again['id']} filed {again['filed_s_ago']} s ago holds these failures: "
+            "no second ticket)"
+            if again
+            else "",
+        )
         return out
+
+    def _same_ticket(self, failed: list[str]) -> dict[str, Any] | None:
+        """The ticket filed less than TICKET_AGAIN_S ago for the same failures, if any."""
+        if not failed or self._filed is None:
+            return None
+        before, at, given = self._filed
+        ago = time.monotonic() - at
+        if before != failed or ago >= TICKET_AGAIN_S:
+            return None
+        return {**given, "already_filed": True, "filed_s_ago": round(ago)}

@@ -46,12 +46,20 @@ def make(cfg: Config, results: list[Result], employee: str) -> dict[str, Any]:
     }
 
 
+def plain(details: dict[str, Any]) -> str:
+    """A check's details as a technician reads them: 'frames: 0; last frame: none'."""
+    words = []
+    for k, v in details.items():
+        shown = "none" if v is None else ", ".join(map(str, v)) if isinstance(v, list) else v
+        words.append(f"{k.replace('_', ' ')}: {shown}")
+    return "; ".join(words) or "-"
+
+
 def render_html(t: dict[str, Any]) -> str:
     e = html.escape
     rows = "".join(
         f"<tr><td>{e(d['component'])}</td><td>{e(d['status'].upper())}</td>"
-        f"<td>{e(d['symptom'])}</td><td><code>{e(json.dumps(d['details']))}</code>"
-        "</td></tr>"
+        f"<td>{e(d['symptom'])}</td><td>{e(plain(d['details']))}</td></tr>"
         for d in t["diagnostics"]
     )
     failed = (

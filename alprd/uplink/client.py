@@ -300,7 +300,7 @@ class Uplink:
         reason_code: ReasonCode,
         properties: Any = None,
     ) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._stop.is_set():  # our own stop: not news
             log.warning("uplink: disconnected (%s); records stay in the outbox", reason_code)
         self.connected.clear()
 

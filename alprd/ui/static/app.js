@@ -395,7 +395,9 @@ $("selftest").addEventListener("click", async () => {
     if (r.ticket) {
       const a = el("a", "", "Open the Motor Vehicle Trouble Ticket (Form 11.03.00) to print");
       a.href = r.ticket.url; a.target = "_blank"; a.id = "ticket-link";
-      msg.append(a, el("span", "", " — it has also been sent to fleet services."));
+      msg.append(a, el("span", "", r.ticket.already_filed
+        ? ` — filed ${r.ticket.filed_s_ago} s ago for the same failures: no second ticket.`
+        : " — it has also been sent to fleet services."));
     }
   } catch (err) { $("selftest-msg").textContent = err.message; }
   $("selftest").disabled = false;
