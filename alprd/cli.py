@@ -221,6 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sp.add_argument(
+        "--issue",
+        metavar="UNIT",
+        help=(
+            "at the depot: issue car UNIT's own files from the CA in DIR into --out (its "
+            "certificate and key, the in-car page's, a new data key, the CA certificate and "
+            "HQ's public signing key); the CA's and HQ's private keys never leave DIR"
+        ),
+    )
+    sp.add_argument("--out", metavar="CAR_DIR", help="with --issue: where the car's files go")
+    sp.add_argument(
         "--hq-host",
         action="append",
         default=None,

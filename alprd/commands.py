@@ -37,6 +37,18 @@ def cmd_config_check(a: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"config: {exc}", file=sys.stderr)
         return 2
+    from alprd.config.files import missing_files
+
+    missing, absent_devices = missing_files(cfg)
+    for line in absent_devices:
+        print(f"config: warning: {line}", file=sys.stderr)
+    for line in missing:
+        print(f"config: {line}", file=sys.stderr)
+    if missing:
+        print(
+            f"config NOT OK: {path or 'defaults'}: {len(missing)} file(s) missing", file=sys.stderr
+        )
+        return 2
     print(
         f"config OK: {path or 'defaults'} ({len(cfg.capture.cameras)} camera(s), "
         f"uplink {'offline' if not cfg.uplink.broker else cfg.uplink.broker})"
@@ -277,6 +289,22 @@ def cmd_provision(a: argparse.Namespace) -> int:
             f"written: restart the broker to enforce it"
         )
         return 0 if new else 1
+    if a.issue:
+        from alprd.provision import ProvisionError, issue_car
+
+        if not a.out:
+            print("provision: --issue needs --out CAR_DIR (the folder to copy to the car)")
+            return 2
+        try:
+            made = issue_car(Path(a.dir), Path(a.out), a.issue, tuple(a.page_host or ()))
+        except (OSError, ProvisionError) as exc:
+            print(f"provision: cannot issue {a.issue}'s files: {exc}", file=sys.stderr)
+            return 1
+        print(
+            f"issued {a.issue}: {', '.join(made) or 'nothing new'} in {a.out}; copy the folder "
+            "to the car's /etc/alprd/keys (owner alprd, mode 0700)"
+        )
+        return 0
     made = provision(
         Path(a.dir),
         a.unit,

@@ -23,9 +23,10 @@ def startup_errors() -> tuple[Any, ...]:
     from alprd.recognize.runtime import ModelError
     from alprd.store import StoreError
     from alprd.store.crypto import DataKeyError
+    from alprd.ui.server import PageError
     from alprd.uplink import UplinkError
 
-    return (StoreError, DataKeyError, UplinkError, ModelError, UpdateRefused)
+    return (StoreError, DataKeyError, UplinkError, ModelError, UpdateRefused, PageError)
 
 
 def port_free(listen: str) -> bool:

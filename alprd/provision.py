@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,49 @@ def provision(
     if not (folder / "hq-hotlist.key").exists():
         signing_key(folder / "hq-hotlist.key")
         made += ["hq-hotlist.key", "hq-hotlist.key.pub"]
+    return made
+
+
+class ProvisionError(Exception):
+    """What a depot's folder lacks to issue a car's files."""
+
+
+def issue_car(ca_dir: Path, out: Path, unit_id: str, page_hosts: Sequence[str] = ()) -> list[str]:
+    """`alprd provision --issue UNIT --out CAR_DIR`, at the depot that holds the fleet's CA:
+    the car's own files, and no more (the CA's and HQ's private keys stay in ca_dir): its
+    client certificate and key (CN = unit id), the in-car page's, a new data key, the CA
+    certificate it trusts and HQ's public signing key it pins. Makes what is missing."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", unit_id):
+        raise ProvisionError(f"unit id {unit_id!r}: letters, digits, '.', '_' and '-' only")
+    ca_key_path, ca_crt_path = Path(ca_dir) / "ca.key", Path(ca_dir) / "ca.crt"
+    if not (ca_key_path.exists() and ca_crt_path.exists()):
+        raise ProvisionError(f"no CA in {ca_dir} (ca.key, ca.crt): give the depot's CA folder")
+    pub = Path(ca_dir) / "hq-hotlist.key.pub"
+    if not pub.exists():
+        raise ProvisionError(f"no HQ public signing key {pub}: the car could not verify HQ")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    os.chmod(out, 0o700)
+    ca_key = _load_private(ca_key_path)
+    ca_cert = x509.load_pem_x509_certificate(ca_crt_path.read_bytes())
+    made = []
+    if make_key(out / "data.key"):
+        made.append("data.key")
+    if issue(out, "device", unit_id, ca_key, ca_cert, server=False):
+        made += ["device.key", "device.crt"]
+    page_sans = ("127.0.0.1", "localhost", *page_hosts)
+    if issue(out, "page", f"alprd page {unit_id}", ca_key, ca_cert, server=True, sans=page_sans):
+        made += ["page.key", "page.crt"]
+    for public in (ca_crt_path, pub):
+        if not (out / public.name).exists():
+            (out / public.name).write_bytes(public.read_bytes())
+            made.append(public.name)
+    # the depot keeps a copy of what it issued: `--revoke UNIT` finds it there (a stolen car)
+    cert = x509.load_pem_x509_certificate((out / "device.crt").read_bytes())
+    kept = Path(ca_dir) / "issued" / unit_id / f"device-{cert.serial_number:x}.crt"
+    if not kept.exists():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_bytes((out / "device.crt").read_bytes())
     return made
 
 

@@ -113,7 +113,10 @@ def test_example_config_is_valid():
 
 
 def test_config_check_command_exit_codes(tmp_path):
-    good = write(tmp_path, GOOD)
+    from alprd.store.crypto import make_key
+
+    make_key(tmp_path / "data.key")
+    good = write(tmp_path, GOOD + f'[store]\nkey_file = "{tmp_path / "data.key"}"\n')
     ok = subprocess.run(
         [sys.executable, "-m", "alprd", "config", "check", "-c", str(good)],
         capture_output=True,
@@ -129,6 +132,26 @@ def test_config_check_command_exit_codes(tmp_path):
     )
     assert res.returncode != 0
     assert "uplink.brokr" in res.stderr and "line 14" in res.stderr
+
+
+def test_config_check_names_a_missing_file_and_only_warns_of_an_absent_device(tmp_path):
+    """#36 finding 10: `config check` said OK with a missing model file (the daemon then
+    failed at start). A device (/dev/video0 or the GPS unplugged at boot) only warns: the
+    daemon waits for it, and systemd's ExecStartPre must not keep the service down."""
+    from alprd.store.crypto import make_key
+
+    make_key(tmp_path / "data.key")
+    text = GOOD + f'[store]\nkey_file = "{tmp_path / "data.key"}"\n'
+    cfg = write(tmp_path, text + f'[recognize]\ndetector = "{tmp_path / "gone.tflite"}"\n')
+    res = subprocess.run(
+        [sys.executable, "-m", "alprd", "config", "check", "-c", str(cfg)],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 2
+    assert f"recognize.detector = {tmp_path / 'gone.tflite'}: no such file" in res.stderr
+    assert "capture.cameras[rear].source = /dev/video0" in res.stderr  # here: no camera
+    assert "warning" in res.stderr.split("/dev/video0")[0].splitlines()[-1]
 
 
 @pytest.mark.policy("POL-16")

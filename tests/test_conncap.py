@@ -31,3 +31,25 @@ def test_a_server_says_a_failed_request_in_one_line_not_a_traceback(caplog, caps
         ("DEBUG", "in-car page: client ('127.0.0.1', 5555) went away ([Errno 32] Broken pipe)"),
         ("ERROR", "in-car page: a request from ('127.0.0.1', 5555) failed: KeyError: 'session'"),
     ]
+
+
+def test_a_busy_page_address_is_one_line_and_stops_the_start(tmp_path):
+    """#36 finding 10: a busy ui.listen port gave an 8-frame traceback. Now a PageError, one
+    of the start-up errors `alprd run` and `alprd demo` print as one line."""
+    import socket
+
+    import pytest
+
+    from alprd.console import startup_errors
+    from alprd.ui import EventBus
+    from alprd.ui.server import PageError, PageServer
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        with pytest.raises(PageError) as exc:
+            PageServer(f"127.0.0.1:{port}", EventBus())
+    said = str(exc.value)
+    assert f"cannot listen on 127.0.0.1:{port}" in said and "ui.listen" in said
+    assert "\n" not in said and isinstance(exc.value, startup_errors())

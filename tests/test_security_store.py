@@ -26,6 +26,58 @@ def test_provision_is_idempotent_and_private_keys_are_0600(tmp_path):
         assert stat.S_IMODE((tmp_path / "k" / name).stat().st_mode) == 0o600, name
 
 
+@pytest.mark.policy("POL-13")
+def test_a_depot_issues_a_car_its_own_files_and_nothing_of_hq_or_the_ca(tmp_path, capsys):
+    """#36 finding 10: `alprd provision` on a car also made a CA key and HQ's signing key
+    there. `--issue UNIT --out DIR` at the depot writes the car's files alone; the car's
+    certificate is the CA's, a copy stays at the depot so `--revoke` finds it, and the TLS
+    context the uplink opens from them works."""
+    from cryptography import x509
+
+    from alprd.cli import main
+    from alprd.provision import revoke
+
+    depot, car = tmp_path / "depot", tmp_path / "car"
+    provision(depot, "DEPOT")
+    assert main(["provision", "--dir", str(depot), "--issue", "CAR-12", "--out", str(car)]) == 0
+    assert "issued CAR-12" in capsys.readouterr().out
+    assert sorted(p.name for p in car.iterdir()) == [
+        "ca.crt",
+        "data.key",
+        "device.crt",
+        "device.key",
+        "hq-hotlist.key.pub",
+        "page.crt",
+        "page.key",
+    ]
+    for name in ("data.key", "device.key", "page.key"):
+        assert stat.S_IMODE((car / name).stat().st_mode) == 0o600, name
+    cert = x509.load_pem_x509_certificate((car / "device.crt").read_bytes())
+    ca = x509.load_pem_x509_certificate((depot / "ca.crt").read_bytes())
+    assert cert.issuer == ca.subject and "CN=CAR-12" in cert.subject.rfc4514_string()
+    TlsFiles(str(car / "ca.crt"), str(car / "device.crt"), str(car / "device.key")).context()
+    assert revoke(depot, "CAR-12") == [cert.serial_number]  # the depot's copy is found
+    # a folder with no CA: one line, nothing made
+    assert main(["provision", "--dir", str(tmp_path / "none"), "--issue", "X", "--out", str(car)])
+    assert "no CA in" in capsys.readouterr().err
+
+
+def test_tls_errors_name_the_setting_and_the_file(tmp_path):
+    """#36 finding 10: "uplink TLS files unusable ([Errno 2] ...)" did not say which."""
+    provision(tmp_path, "CAR-9")
+    gone = tmp_path / "nope.crt"
+    with pytest.raises(UplinkError, match=f"uplink.cert_file = {gone}: No such file"):
+        TlsFiles(str(tmp_path / "ca.crt"), str(gone), str(tmp_path / "device.key")).context()
+    with pytest.raises(UplinkError, match="do not belong together"):
+        TlsFiles(
+            str(tmp_path / "ca.crt"), str(tmp_path / "device.crt"), str(tmp_path / "hq.key")
+        ).context()
+    with pytest.raises(UplinkError, match="uplink.ca_file = .*not a PEM CA certificate"):
+        TlsFiles(
+            str(tmp_path / "data.key"), str(tmp_path / "device.crt"), str(tmp_path / "device.key")
+        ).context()
+
+
 def test_a_key_readable_by_others_is_refused(tmp_path):
     provision(tmp_path, "CAR-9")
     os.chmod(tmp_path / "data.key", 0o644)

@@ -28,6 +28,7 @@ from typing import Any
 
 from alprd.hq.hotlists import HotlistWatch, read_hotlist
 from alprd.logs import setup_logging
+from alprd.protocol.tls import client_context
 
 log = logging.getLogger("alprd")
 
@@ -45,14 +46,9 @@ class BrokerTls:
     def context(self) -> ssl.SSLContext:
         ca, cert, key = self.files
         try:
-            ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
-            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-            ctx.load_cert_chain(cert, key)
-        except (OSError, ssl.SSLError) as exc:
-            raise SystemExit(
-                f"hq: TLS files unusable ({exc}): check --tls-ca, --tls-cert, --tls-key"
-            ) from exc
-        return ctx
+            return client_context(("--tls-ca", ca), ("--tls-cert", cert), ("--tls-key", key))
+        except ValueError as exc:
+            raise SystemExit(f"hq: TLS: {exc}") from exc
 
 
 def _tls(a: argparse.Namespace) -> BrokerTls | None:

@@ -51,6 +51,10 @@ class App:
     unit_id: str = ""
 
 
+class PageError(Exception):
+    """The page cannot be served (its address is taken, its certificate unusable): one line."""
+
+
 class PageHttpServer(ConnectionCap, ThreadingHTTPServer):
     """Threads per connection, MAX_CONNECTIONS at most (alprd.conncap: idle ones give way to
     new ones); with TLS, the handshake happens in the connection's own thread (with a
@@ -99,13 +103,28 @@ class PageServer:
         self.bus, self.health, self.app = bus, health, app
         self.tls = tls is not None
         self.stopping = threading.Event()
-        self.httpd = PageHttpServer((host.strip("[]"), int(port)), Handler)
+        try:
+            self.httpd = PageHttpServer((host.strip("[]"), int(port)), Handler)
+        except OSError as exc:
+            raise PageError(
+                f"in-car page: cannot listen on {listen} ({exc.strerror or exc}): another "
+                "program (another alprd?) holds it, or the address is not this machine's; "
+                "set ui.listen"
+            ) from exc
         self.httpd.page = self
         self.host_names = host_names
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-            ctx.load_cert_chain(tls[0], tls[1])
+            try:
+                ctx.load_cert_chain(tls[0], tls[1])
+            except (OSError, ssl.SSLError) as exc:
+                self.httpd.server_close()
+                raise PageError(
+                    f"in-car page: ui.tls_cert = {tls[0]} with ui.tls_key = {tls[1]} unusable "
+                    f"({getattr(exc, 'strerror', None) or exc}): run 'alprd provision "
+                    "--page-host ADDRESS' or fix the settings"
+                ) from exc
             self.httpd.tls_context = ctx
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, name="ui", kwargs={"poll_interval": 0.2}, daemon=True

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 from alprd.lifecycle import Heartbeat
 from alprd.mqttkeep import NetworkKeeper
 from alprd.protocol import parse_ack, topics, up_message
+from alprd.protocol.tls import client_context
 from alprd.uplink.outbox import Outbox
 
 if TYPE_CHECKING:
@@ -64,15 +65,16 @@ class TlsFiles:
 
     def context(self) -> ssl.SSLContext:
         try:
-            ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
-            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-            ctx.load_cert_chain(self.cert_file, self.key_file)
-        except (OSError, ssl.SSLError) as exc:
+            return client_context(
+                ("uplink.ca_file", self.ca_file),
+                ("uplink.cert_file", self.cert_file),
+                ("uplink.key_file", self.key_file),
+            )
+        except ValueError as exc:
             raise UplinkError(
-                f"uplink TLS files unusable ({exc}): run 'alprd provision' or "
-                "check uplink.ca_file, cert_file, key_file"
+                f"uplink TLS: {exc}: fix the setting, or issue this car's files with "
+                "'alprd provision --issue UNIT' at the depot"
             ) from exc
-        return ctx
 
 
 class Uplink:
