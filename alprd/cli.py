@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
             "(docs/protocol.md, docs/hq-operations.md)."
         ),
     )
-    from alprd.hq.command import add_arguments
+    from alprd.hq.args import add_arguments
 
     add_arguments(sp)
     sp.set_defaults(func=_hq_main)

@@ -238,6 +238,7 @@ class HqEndpoint:
             users, self.store.next_version("roster", version or time.time_ns() // 1000)
         )
         self._publish_signed("roster", body, signing_key, retain=True, timeout=timeout)
+        self.store.save_roster(int(body["roster_version"]), users)
         return int(body["roster_version"])
 
     def send_command(

@@ -13,8 +13,12 @@ import threading
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import parse_qs
 
+from alprd.hq import search as searching
+from alprd.hq.access import AccessRefused
 from alprd.hq.schema import CAR_PARTS, car_health, flags
+from alprd.hq.search import FORM_STYLE
 from alprd.protocol import retention
 
 if TYPE_CHECKING:
@@ -127,7 +131,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 STYLE = (
     "body{font:15px/1.4 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f4f5f7}"
     "header{display:flex;gap:1.5em;align-items:baseline;padding:.6em 1.2em;background:#102a43;"
-    "color:#fff}header h1{font-size:20px;margin:0}.broker.ok{color:#9fe6a0}"
+    "color:#fff}header h1{font-size:20px;margin:0}header a{color:#cde}.broker.ok{color:#9fe6a0}"
     ".broker.down{color:#fff;background:#c62828;padding:.1em .6em;border-radius:4px;"
     "font-weight:bold}main{padding:1em 1.2em}table{border-collapse:collapse;width:100%;"
     "background:#fff;box-shadow:0 1px 3px #0002}th{background:#e4e7eb;font-size:13px;"
@@ -172,6 +176,27 @@ def page(
         )
         for r in rows
     )
+    flagged = sum(1 for r in rows if r["flags"])
+    return shell(
+        "fleet",
+        f"<p class='sum'><b>{len(rows)} cars, {flagged} flagged</b></p>"
+        "<table><tr><th>Unit</th><th>Last seen</th><th>Hotlist of</th><th>List age</th>"
+        "<th>Outbox</th><th>Last self-test</th><th>Tickets</th><th>Uplink lag</th>"
+        f"<th>Car health &amp; flags</th></tr>{body}</table>",
+        broker,
+        now,
+        refresh=True,
+    )
+
+
+def shell(
+    title: str,
+    inner: str,
+    broker: dict[str, Any] | None,
+    now: datetime | None = None,
+    refresh: bool = False,
+) -> str:
+    """An HQ page: the header (the broker's state, links to the fleet and search), inner."""
     link = ""
     if broker is not None:
         up = broker["connected"]
@@ -180,16 +205,12 @@ def page(
             f": {'connected' if up else 'NOT CONNECTED'} for {_ago(broker['for_s'])}</span>"
         )
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%SZ")
-    flagged = sum(1 for r in rows if r["flags"])
     return (
         "<!doctype html><html lang='en'><meta charset='utf-8'>"
-        "<meta http-equiv='refresh' content='30'><title>alprd HQ: fleet</title>"
-        f"<style>{STYLE}</style><header><h1>alprd HQ &middot; fleet</h1>{link}"
-        f"<span>as of {stamp}</span></header><main>"
-        f"<p class='sum'><b>{len(rows)} cars, {flagged} flagged</b></p>"
-        "<table><tr><th>Unit</th><th>Last seen</th><th>Hotlist of</th><th>List age</th>"
-        "<th>Outbox</th><th>Last self-test</th><th>Tickets</th><th>Uplink lag</th>"
-        f"<th>Car health &amp; flags</th></tr>{body}</table></main></html>"
+        + ("<meta http-equiv='refresh' content='30'>" if refresh else "")
+        + f"<title>alprd HQ: {title}</title><style>{STYLE}{FORM_STYLE}</style><header>"
+        f"<h1>alprd HQ &middot; {title}</h1><a href='/'>Fleet</a><a href='/search'>Search</a>"
+        f"{link}<span>as of {stamp}</span></header><main>{inner}</main></html>"
     )
 
 
@@ -202,8 +223,13 @@ def serve_page(
     """The fleet page at / and its figures at /fleet.json, in a thread. Bind it to HQ's
     management network only: it has no sign-in of its own."""
 
+    def state() -> dict[str, Any] | None:
+        return broker() if broker else None
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path == "/search":
+                return self._send(shell("search", searching.screen({}, None), state()))
             try:
                 rows = fleet(store)
             except Exception as exc:  # noqa: BLE001  the page says so; HQ goes on
@@ -211,13 +237,31 @@ def serve_page(
                 self.send_error(503, "database unavailable")
                 return
             if self.path == "/fleet.json":
-                data, ctype = json.dumps(rows).encode(), "application/json"
+                self._send(json.dumps(rows), "application/json")
             elif self.path == "/":
-                data = page(rows, broker() if broker else None).encode()
-                ctype = "text/html; charset=utf-8"
+                self._send(page(rows, state()))
             else:
                 self.send_error(404)
+
+        def do_POST(self) -> None:
+            """A search: badge and PIN with each one (no session), purpose, plate."""
+            length = int(self.headers.get("Content-Length") or 0)
+            if self.path != "/search" or not 0 < length <= 4096:
+                self.send_error(404 if self.path != "/search" else 400)
                 return
+            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            rows, said = None, ""
+            try:
+                rows = searching.search(store, form.get("user", ""), form.pop("pin", ""), form)
+            except AccessRefused as exc:
+                said = str(exc)
+            except Exception as exc:  # noqa: BLE001  the page says so; HQ goes on
+                log.error("hq: search screen: %s", exc)
+                said = "HQ's database is unavailable: nothing searched"
+            self._send(shell("search", searching.screen(form, rows, said), state()))
+
+        def _send(self, text: str, ctype: str = "text/html; charset=utf-8") -> None:
+            data = text.encode()
             self.send_response(200)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))

@@ -48,8 +48,13 @@ MIGRATIONS = {
         "CREATE TABLE hotlist_published (one integer PRIMARY KEY CHECK (one = 1), "
         "version bigint NOT NULL, entries jsonb NOT NULL, snapshot boolean NOT NULL)",
     ],
-    # each car's parts as its own strip shows them (up.v1 status health, problems: #36)
-    2: ["ALTER TABLE units ADD COLUMN car_health text"],
+    # each car's parts as its own strip shows them (up.v1 status health, problems), and the
+    # last roster HQ published: its operators sign in to search with it (#36)
+    2: [
+        "ALTER TABLE units ADD COLUMN car_health text",
+        "CREATE TABLE roster_published (one integer PRIMARY KEY CHECK (one = 1), "
+        "version bigint NOT NULL, users text NOT NULL)",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -66,6 +66,12 @@ class IndexKeyed:
     def save_hotlist(self, version: int, entries: list[dict[str, Any]], snapshot: bool) -> None:
         raise NotImplementedError
 
+    def last_roster(self) -> tuple[int, list[dict[str, Any]]] | None:
+        raise NotImplementedError
+
+    def save_roster(self, version: int, users: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
     def open_body(self, unit: str, rid: str, stored: str | bytes | dict[str, Any]) -> Any:
         return self.sealer.open(stored, f"record/{unit}/{rid}")
 
@@ -82,7 +88,7 @@ class IndexKeyed:
 
     def reseal(self) -> int:
         """Seal again, under the ring's current key, whatever is not (a rotation, or bodies
-        an older HQ stored in clear): bodies, the access log's queries, the last hotlist;
+        an older HQ stored in clear): bodies, the access log's queries, the last hotlist and roster;
         one transaction per table (the store's _select and _update). Returns the bodies."""
         n = 0
         for table in self.SEALED_TABLES:
@@ -104,6 +110,9 @@ class IndexKeyed:
         last = self.last_hotlist()
         if last:
             self.save_hotlist(*last)
+        roster = self.last_roster()
+        if roster:
+            self.save_roster(*roster)
         return n
 
 

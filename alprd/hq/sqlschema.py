@@ -104,8 +104,13 @@ def _plate_of(key: bytes, kind: str, body: str) -> bytes | None:
 
 
 def migrate_3(conn: sqlite3.Connection) -> None:
-    """Each car's parts as its own strip shows them (up.v1 status health, problems: #36)."""
+    """Each car's parts as its own strip shows them (up.v1 status health, problems), and the
+    last roster HQ published: its operators sign in to search with it (#36)."""
     conn.execute("ALTER TABLE units ADD COLUMN car_health TEXT")
+    conn.execute(
+        "CREATE TABLE roster_published (one INTEGER PRIMARY KEY CHECK (one = 1), "
+        "version INTEGER NOT NULL, users TEXT NOT NULL)"
+    )
 
 
 SCHEMA_VERSION = 3

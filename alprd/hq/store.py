@@ -78,6 +78,12 @@ class RecordStore(Protocol):
 
     def save_hotlist(self, version: int, entries: list[dict[str, Any]], snapshot: bool) -> None: ...
 
+    def save_roster(self, version: int, users: list[dict[str, Any]]) -> None: ...
+
+    def last_roster(self) -> tuple[int, list[dict[str, Any]]] | None:
+        """(version, users) of the last roster published: HQ's operators sign in with it."""
+        ...
+
     # -- keys -------------------------------------------------------------------------------
     def reseal(self) -> int:
         """Seal every stored body under the newest body key; how many were resealed."""
