@@ -98,7 +98,8 @@ class CarStatus:
 
     def _gps(self, gps: dict[str, Any], t: float) -> dict[str, str]:
         if gps.get("state") in (None, "none"):
-            return _part(FAIL, "GPS none", "No GPS receiver configured: reads have no position.")
+            # configured so (as the self-test says, a warning): no fix can be lost
+            return _part(WARN, "GPS none", "No GPS receiver configured: reads have no position.")
         down = self._outage("gps", bool(gps.get("stale")) or not gps.get("fix"), t)
         if not down and (gps.get("stale") is False and gps.get("fix")):
             return _part(OK, "GPS fix")

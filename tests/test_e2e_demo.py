@@ -277,6 +277,8 @@ def test_demo_stops_cleanly_on_ctrl_c_within_5_s(tmp_path):
     # our own stop is not a lost link: no "disconnected (Unspecified error)" warnings
     assert "disconnected" not in err and "lost the broker" not in err, err[-2000:]
     assert "hits this run;" in err and "stored at HQ" in out
+    ready = next(line for line in err.splitlines() if " ready: " in line)
+    assert "; uplink connect" in ready, ready  # #36 finding 7: the ready line names the link
     db = sqlite3.connect(tmp_path / "state" / "alprd.db")
     assert db.execute("SELECT count(*) FROM reads").fetchone()[0] >= 1
 

@@ -450,3 +450,42 @@ def test_broker_config_writes_the_fleet_listener_and_acl(pki, tmp_path, capsys):
         == 2
     )
     assert "cannot be used" in capsys.readouterr().err
+
+
+def test_hq_says_when_the_broker_cannot_be_reached_and_when_it_connects(tmp_path, caplog):
+    """#36 finding 7: `alprd hq` said "listening on mqtt://..." and then nothing while the
+    broker was down, and its page kept showing "ok". Now one line a minute while it cannot
+    reach the broker, one when it connects, and the page's header shows the link."""
+    import logging
+
+    from alprd.hq import endpoint
+    from alprd.hq.fleet import page
+
+    caplog.set_level(logging.INFO, "alprd.hq.endpoint")
+    port = free_port()
+    hq = HqEndpoint(f"mqtt://127.0.0.1:{port}", tmp_path / "hq.db", client_id="hq-down")
+    old, endpoint.LINK_SAY_S = endpoint.LINK_SAY_S, 0.2
+    hq.start()
+    broker = None
+    try:
+        deadline = time.monotonic() + 10
+        while "cannot reach the broker" not in caplog.text and time.monotonic() < deadline:
+            hq.supervise()
+            time.sleep(0.05)
+        for _ in range(10):  # a minute has not passed: said once
+            hq.supervise()
+        said = [r for r in caplog.records if "cannot reach the broker" in r.getMessage()]
+        assert len(said) == 1 and f"127.0.0.1:{port}" in said[0].getMessage()
+        state = hq.broker_state()
+        assert state["connected"] is False and state["broker"] == f"127.0.0.1:{port}"
+        assert "NOT CONNECTED" in page([], state)
+        broker = Mosquitto(port=port).start()
+        assert hq.connected.wait(30), "HQ never connected once the broker was up"
+        assert f"hq: connected to the broker at 127.0.0.1:{port}" in caplog.text
+        assert hq.broker_state()["connected"] is True
+    finally:
+        endpoint.LINK_SAY_S = old
+        hq.stop()
+        if broker:
+            broker.stop()
+    assert "lost the broker" not in caplog.text  # our own stop is not a loss

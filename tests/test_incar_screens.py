@@ -84,13 +84,14 @@ def hit(car, text: str):
 # -- finding 1: a broken car does not look healthy -------------------------------------------
 def test_a_car_with_no_camera_and_no_gps_says_so_on_the_page_and_at_hq(car, page):
     """Before #36 the page was black with a green "live". This car has no camera and no GPS:
-    the strip's chips are red, a banner names both failures, and HQ's fleet view gets the
-    same levels and words with the car's next batch."""
+    the camera's chip is red and a banner names it, the GPS chip is amber with its words, and
+    HQ's fleet view gets the same levels and words with the car's next batch."""
     officer_signed_in(page, car)
     expect(page.locator("#banner")).to_contain_text("No camera configured")
-    expect(page.locator("#banner")).to_contain_text("No GPS receiver configured")
     assert "fail" in page.get_attribute("[data-part=camera]", "class")
-    assert "fail" in page.get_attribute("[data-part=gps]", "class")
+    # a car configured without GPS: amber, as the self-test says (a warning, not a failure)
+    assert "warn" in page.get_attribute("[data-part=gps]", "class")
+    assert "No GPS receiver configured" in page.get_attribute("[data-part=gps]", "title")
     expect(page.locator("[data-part=uplink]")).to_have_class("chip ok")  # HQ is connected
     expect(page.locator("[data-part=hotlist]")).to_have_class("chip ok")
     assert page.is_visible("#no-reads")  # an empty list says so, not a black screen
@@ -100,7 +101,7 @@ def test_a_car_with_no_camera_and_no_gps_says_so_on_the_page_and_at_hq(car, page
         "HQ never got the car's health"
     )
     said = json.loads(car.hq.store.units()[0]["car_health"])
-    assert said["health"]["camera"] == "fail" and said["health"]["gps"] == "fail"
+    assert said["health"]["camera"] == "fail" and said["health"]["gps"] == "warn"
     assert any("No camera configured" in p for p in said["problems"])
 
 
@@ -232,3 +233,51 @@ def test_the_technician_and_sign_in_screens_fit(car, page):
     page.click("#selftest")
     page.wait_for_selector("#ticket-link", timeout=60000)
     fits(page, "selftest-technician-800x480")
+
+
+def test_hqs_fleet_page_shows_the_broken_car_and_its_search_screen(car, browser):
+    """#36 finding 6, HQ's side in a browser: the car with no camera and no GPS is flagged
+    with its own words, and the Search screen is one click away."""
+    from alprd.demo.broker import free_port
+    from alprd.hq.fleet import serve_page
+
+    car.hit()  # a batch: the car's status reaches HQ with it
+    assert wait_for(lambda: (car.hq.store.units() or [{}])[0].get("car_health"), 15)
+    port = free_port()
+    server = serve_page(car.hq.store, "127.0.0.1", port, car.hq.broker_state)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    hq = ctx.new_page()
+    try:
+        hq.goto(f"http://127.0.0.1:{port}/")
+        expect(hq.locator("tr.flag")).to_contain_text("camera failing")
+        expect(hq.locator("tr.flag")).not_to_contain_text("gps failing")
+        expect(hq.locator("tr.flag")).to_contain_text("No camera configured")
+        expect(hq.locator("header")).to_contain_text("connected for")
+        shot(hq, "hq-fleet-1280x720")
+        hq.click("text=Search")
+        expect(hq.locator("select[name=purpose]")).to_be_visible()
+        shot(hq, "hq-search-1280x720")
+    finally:
+        ctx.close()
+        server.shutdown()
+
+
+def test_the_screenshots_in_docs_are_the_screens_these_tests_check():
+    """docs/screens/ holds copies of the pictures the tests above take: each is one of the
+    screens fits() checks against 800x480 (or HQ's page), at its size."""
+    import re
+    from pathlib import Path
+
+    import cv2
+
+    root = Path(__file__).resolve().parent.parent
+    checked = set(
+        re.findall(r'(?:fits|shot)\((?:page|hq), "([^"]+)"\)', Path(__file__).read_text())
+    )
+    pictures = sorted((root / "docs" / "screens").glob("*.png"))
+    assert pictures, "no screenshots in docs/screens"
+    for p in pictures:
+        assert p.stem in checked, f"{p.name} is not a screen these tests check"
+        h, w = cv2.imread(str(p)).shape[:2]
+        want = (1280, 720) if p.stem.endswith("1280x720") else (800, 480)
+        assert (w, h) == want, p.name

@@ -199,20 +199,6 @@ class PgStore(PgRetention, IndexKeyed):
                 (version, self.sealer.seal_text(entries, "hotlist_published"), snapshot),
             )
 
-    def save_roster(self, version: int, users: list[dict[str, Any]]) -> None:
-        """The roster as published (sealed at rest: names and PIN hashes)."""
-        with self.lock:
-            self.conn.execute(
-                "INSERT INTO roster_published VALUES (1, %s, %s) ON CONFLICT (one) DO UPDATE "
-                "SET version=excluded.version, users=excluded.users",
-                (version, self.sealer.seal_text(users, "roster_published")),
-            )
-
-    def last_roster(self) -> tuple[int, list[dict[str, Any]]] | None:
-        with self.lock:
-            row = self.conn.execute("SELECT version, users FROM roster_published").fetchone()
-        return (int(row[0]), self.sealer.open(row[1], "roster_published")) if row else None
-
     def units(self) -> list[dict[str, Any]]:
         with self.lock:
             return dict_rows(self.conn.execute("SELECT * FROM units ORDER BY unit_id"))

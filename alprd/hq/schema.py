@@ -66,11 +66,17 @@ class IndexKeyed:
     def save_hotlist(self, version: int, entries: list[dict[str, Any]], snapshot: bool) -> None:
         raise NotImplementedError
 
-    def last_roster(self) -> tuple[int, list[dict[str, Any]]] | None:
-        raise NotImplementedError
-
     def save_roster(self, version: int, users: list[dict[str, Any]]) -> None:
-        raise NotImplementedError
+        """The roster as published (sealed at rest: names and PIN hashes)."""
+        self._update(
+            "INSERT INTO roster_published VALUES (1, %s, %s) ON CONFLICT (one) DO UPDATE "
+            "SET version=excluded.version, users=excluded.users",
+            [(version, self.sealer.seal_text(users, "roster_published"))],
+        )
+
+    def last_roster(self) -> tuple[int, list[dict[str, Any]]] | None:
+        rows = self._select("SELECT version, users FROM roster_published")
+        return (int(rows[0][0]), self.sealer.open(rows[0][1], "roster_published")) if rows else None
 
     def open_body(self, unit: str, rid: str, stored: str | bytes | dict[str, Any]) -> Any:
         return self.sealer.open(stored, f"record/{unit}/{rid}")
