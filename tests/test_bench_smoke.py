@@ -39,7 +39,7 @@ BENCHES = [
     ("bench/uplink.py", ["--backlog", "300"], ["drain_rate_crops", "lost_crops"]),
     (
         "bench/fleet.py",
-        ["--cars", "5", "--seconds", "4", "--workers", "1", "--search-rows", "500"],
+        ["--cars", "5", "--seconds", "2", "--workers", "1", "--search-rows", "500"],
         ["reads_per_s_sustained", "lost", "duplicated", "plate_search_p50_ms"],
     ),
     (

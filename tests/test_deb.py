@@ -145,11 +145,13 @@ def test_the_package_installs_runs_and_purges_clean(tmp_path):
         )
         results = {r["component"]: r["status"] for r in json.loads(st.stdout)["results"]}
         assert results["camera rear"] == "ok" and results["models"] == "ok", st.stdout
+        clip = f'[{{id = "rear", source = "{assets / "clip.mp4"}", fps = 20}}]'  # 2x
         demo = subprocess.run(
             ["/usr/bin/alprd", "demo", "--once", "--state-dir", str(tmp_path / "demo")],
             capture_output=True,
             text=True,
             timeout=240,
+            env=dict(os.environ, ALPRD_CAPTURE__CAMERAS=clip),
         )
         assert demo.returncode == 0, demo.stderr[-2000:]
         assert "hq: 5 reads, 2 hits stored" in demo.stdout + demo.stderr

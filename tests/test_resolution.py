@@ -4,20 +4,35 @@ picamera2, OpenCV 4.11). pip reads the index's metadata only; nothing is downloa
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from pkg.deps import IndexUnreachable, resolve, runtime_requirements
 
 
-def _resolve(arch):
-    try:
-        return resolve(arch)
-    except IndexUnreachable as exc:
-        pytest.skip(f"no package index reachable from here: {exc}")
+@pytest.fixture(scope="module")
+def resolved() -> dict:
+    """Both machines' resolutions, asked at once: pip spends its time waiting on the index."""
+    with ThreadPoolExecutor(2) as pool:
+        asked = {arch: pool.submit(resolve, arch) for arch in ("arm64", "amd64")}
+    out = {}
+    for arch, done in asked.items():
+        try:
+            out[arch] = done.result()
+        except IndexUnreachable as exc:
+            out[arch] = exc
+    return out
 
 
-def test_the_pi_gets_numpy_1_opencv_4_11_and_litert():
-    found = _resolve("arm64")
+def _resolve(resolved, arch):
+    if isinstance(resolved[arch], IndexUnreachable):
+        pytest.skip(f"no package index reachable from here: {resolved[arch]}")
+    return resolved[arch]
+
+
+def test_the_pi_gets_numpy_1_opencv_4_11_and_litert(resolved):
+    found = _resolve(resolved, "arm64")
     assert found["numpy"].startswith("1."), found["numpy"]
     assert found["opencv-python-headless"].startswith("4.11."), found["opencv-python-headless"]
     for name in (
@@ -38,8 +53,8 @@ def test_the_pi_gets_numpy_1_opencv_4_11_and_litert():
     assert found["rapidocr"] == "3.10.0", found["rapidocr"]
 
 
-def test_debian_amd64_resolves_every_runtime_dependency():
-    found = _resolve("amd64")
+def test_debian_amd64_resolves_every_runtime_dependency(resolved):
+    found = _resolve(resolved, "amd64")
     wanted = {
         r.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip().lower()
         for r in runtime_requirements()
