@@ -73,12 +73,34 @@ def test_hq_search_signs_in_with_the_roster_needs_a_purpose_and_logs_each_search
         assert rc == 3 and words in capsys.readouterr().err, who
     assert cli(monkeypatch, db, *base) == 2  # no purpose: not even asked for the PIN
     log = store.access_log()
-    assert [(e["username"], e["role"], e["purpose"], e["refused"]) for e in log] == [
-        ("2002", "data_user", "criminal", None),
-        ("2002", "data_user", "criminal", None),
-        ("1001", "patrol_officer", "criminal", "role 'patrol_officer' may not search ALPR data"),
+    assert [(e["username"], e["action"], e["refused"]) for e in log] == [
+        ("2002", "search", None),
+        ("2002", "search", None),
+        ("2002", "sign_in", "badge or PIN not recognised"),
+        ("9999", "sign_in", "badge or PIN not recognised"),
+        ("1001", "search", "role 'patrol_officer' may not search ALPR data"),
+        ("5005", "sign_in", "account 5005 is deactivated: no search"),
+        ("6006", "sign_in", "account 6006 has no ALPR training recorded (POL-07)"),
     ]
     assert json.loads(log[0]["query"]) == {"plate": "7ABC123"} and log[1]["result_count"] == 1
+    assert log[4]["role"] == "patrol_officer" and log[0]["purpose"] == "criminal"
+
+
+def test_five_refused_sign_ins_lock_the_badge_across_runs(hq):
+    """CJIS AC-7 at HQ, as on the car: the count is the access log's, so a locked badge stays
+    locked across `alprd hq search` runs and the page; it opens again after 15 minutes."""
+    from alprd.hq.access import AccessRefused
+    from alprd.hq.search import LOCKOUT_S, operator
+
+    _, store = hq
+    t = datetime.now(timezone.utc)
+    for i in range(5):
+        with pytest.raises(AccessRefused, match="not recognised"):
+            operator(store, "2002", "0000", now=t + timedelta(seconds=i))
+    with pytest.raises(AccessRefused, match="is locked after 5 refused sign-ins"):
+        operator(store, "2002", "2345", now=t + timedelta(seconds=10))  # even the right PIN
+    assert operator(store, "1001", "1234", now=t + timedelta(seconds=10))  # another badge: open
+    assert operator(store, "2002", "2345", now=t + timedelta(seconds=LOCKOUT_S + 11))["role"]
 
 
 def test_the_fleet_page_has_a_search_screen_that_asks_for_the_pin_each_time(hq):
@@ -104,4 +126,8 @@ def test_the_fleet_page_has_a_search_screen_that_asks_for_the_pin_each_time(hq):
         assert "Refused: badge or PIN not recognised" in wrong
     finally:
         page.shutdown()
-    assert [e["refused"] is None for e in store.access_log()] == [True, False]
+    assert [(e["action"], e["refused"] is None) for e in store.access_log()] == [
+        ("search", True),
+        ("search", False),
+        ("sign_in", False),
+    ]

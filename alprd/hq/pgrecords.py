@@ -312,9 +312,9 @@ class PgStore(PgRetention, IndexKeyed):
             ).fetchall()
         return [self.open_body(u, i, b) for u, i, b, _ in rows]
 
-    def _select(self, sql: str) -> list[Any]:
+    def _select(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         with self.lock:
-            return self.conn.execute(sql).fetchall()
+            return self.conn.execute(sql, args).fetchall()
 
     def _update(self, sql: str, rows: list[Any]) -> None:
         with self.lock, self.conn.transaction():

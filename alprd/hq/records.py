@@ -305,9 +305,9 @@ class HqStore(SqliteRetention, IndexKeyed):
             ).fetchall()
         return [self.open_body(u, i, b) for u, i, b in rows]
 
-    def _select(self, sql: str) -> list[Any]:
+    def _select(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         with self.lock:
-            return self.conn.execute(sql).fetchall()
+            return self.conn.execute(sql.replace("%s", "?"), args).fetchall()
 
     def _update(self, sql: str, rows: list[Any]) -> None:
         with self.lock:

@@ -11,7 +11,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from alprd.hq.sealing import BodySealer
@@ -54,7 +54,7 @@ class IndexKeyed:
         return self._sealer
 
     # each back end's own (records.py, pgrecords.py): what reseal() reads and writes with
-    def _select(self, sql: str) -> list[Any]:
+    def _select(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         raise NotImplementedError
 
     def _update(self, sql: str, rows: list[Any]) -> None:
@@ -73,6 +73,37 @@ class IndexKeyed:
             "SET version=excluded.version, users=excluded.users",
             [(version, self.sealer.seal_text(users, "roster_published"))],
         )
+
+    def log_sign_in_refused(self, username: str, why: str, now: datetime) -> None:
+        """A search whose searcher could not sign in (alprd.hq.search): in the access log,
+        as every refused search is (CJIS AU-2)."""
+        self._update(
+            "INSERT INTO access_log (utc, username, role, action, purpose, query, ground, "
+            "request_ref, result_count, refused) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            [
+                (
+                    now.isoformat(),
+                    username[:64],
+                    "-",
+                    "sign_in",
+                    None,
+                    self.seal_query("{}"),
+                    None,
+                    None,
+                    None,
+                    why,
+                )
+            ],
+        )
+
+    def sign_ins_refused_since(self, username: str, since: datetime) -> int:
+        """How many sign-ins of this badge were refused since `since` (the lockout's count)."""
+        rows = self._select(
+            "SELECT utc FROM access_log WHERE username = %s AND action = 'sign_in' "
+            "AND refused IS NOT NULL",
+            (username[:64],),
+        )
+        return sum(1 for (utc,) in rows if _as_utc(utc) >= since)
 
     def last_roster(self) -> tuple[int, list[dict[str, Any]]] | None:
         rows = self._select("SELECT version, users FROM roster_published")
@@ -120,6 +151,12 @@ class IndexKeyed:
         if roster:
             self.save_roster(*roster)
         return n
+
+
+def _as_utc(value: Any) -> datetime:
+    """An access log's time as either back end gives it (ISO text, or a timestamptz)."""
+    t = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def plate_index(key: bytes, plate: str) -> bytes:

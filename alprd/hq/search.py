@@ -12,6 +12,7 @@ import getpass
 import html
 import json
 import sys
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
@@ -25,26 +26,44 @@ if TYPE_CHECKING:
 
 _HASHER = PasswordHasher()
 _DECOY = _HASHER.hash("not a pin")  # an unknown badge costs an argon2 check too
+MAX_FAILURES = 5  # CJIS AC-7, as on the car: five refused sign-ins ...
+LOCKOUT_S = 15 * 60  # ... within 15 minutes lock the badge (counted from the access log)
 SHOWN = ("utc", "text", "state", "unit_id", "camera_id", "lat", "lon", "confidence")
 
 
-def operator(store: RecordStore, badge: str, pin: str) -> dict[str, Any]:
-    """The roster's entry for this badge and PIN; AccessRefused (logged by the search that
-    follows, or here) when HQ has no roster, the PIN is wrong or the account is not active."""
+def operator(
+    store: RecordStore, badge: str, pin: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """The roster's entry for this badge and PIN. AccessRefused, written to the access log,
+    when HQ has no roster, the badge is locked (MAX_FAILURES refused sign-ins within
+    LOCKOUT_S: the count is the access log's, so it holds across `alprd hq search` runs and
+    the page), the PIN is wrong or the account is not active or trained."""
+    now = now or datetime.now(timezone.utc)
+    badge = badge.strip()[:32]
+
+    def refuse(why: str) -> AccessRefused:
+        store.log_sign_in_refused(badge, why, now)
+        return AccessRefused(why)
+
+    if store.sign_ins_refused_since(badge, now - timedelta(seconds=LOCKOUT_S)) >= MAX_FAILURES:
+        raise refuse(
+            f"account {badge} is locked after {MAX_FAILURES} refused sign-ins: try again in "
+            f"{LOCKOUT_S // 60} min or call the ALPR system administrator"
+        )
     roster = store.last_roster()
     if roster is None:
-        raise AccessRefused("HQ has published no roster yet: nobody can sign in to search")
+        raise refuse("HQ has published no roster yet: nobody can sign in to search")
     user = next((u for u in roster[1] if u.get("badge") == badge), None)
     try:
         _HASHER.verify(user["pin_hash"] if user else _DECOY, pin)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None:
-        raise AccessRefused("badge or PIN not recognised")
+        raise refuse("badge or PIN not recognised")
     if user.get("status") != "active":
-        raise AccessRefused(f"account {badge} is {user.get('status')}: no search")
+        raise refuse(f"account {badge} is {user.get('status')}: no search")
     if not user.get("trained_utc"):
-        raise AccessRefused(f"account {badge} has no ALPR training recorded (POL-07)")
+        raise refuse(f"account {badge} has no ALPR training recorded (POL-07)")
     return user
 
 
