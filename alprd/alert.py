@@ -4,7 +4,9 @@ The workflow that opens, steps and closes alerts is alprd.alerts.Alerts."""
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -79,6 +81,26 @@ class Alert:
     @property
     def verified(self) -> bool:
         return all(s in self.steps for s in STEPS)
+
+
+def corrected_plate(text: str | None, disposition: str) -> str | None:
+    """The characters an officer typed for a misread: letters and digits, up to 8 (spaces and
+    dashes dropped, upper-cased); None when none were typed. AlertError otherwise."""
+    if not text or not text.strip():
+        return None
+    if disposition != "misread":
+        raise AlertError("the plate's characters are typed with a misread only")
+    plate = re.sub(r"[\s-]", "", text).upper()
+    if not re.fullmatch(r"[A-Z0-9]{1,8}", plate):
+        raise AlertError("type the plate's letters and digits (up to 8), or leave it empty")
+    return plate
+
+
+def forget_before(books: Sequence[dict[Any, float]], before: float) -> None:
+    """Drop what was noted before `before` (what no repeat can match any more)."""
+    for book in books:
+        for key in [k for k, t in book.items() if t < before]:
+            del book[key]
 
 
 def report_body(

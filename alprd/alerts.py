@@ -31,6 +31,8 @@ from alprd.alert import (
     Alert,
     AlertError,
     Officer,
+    corrected_plate,
+    forget_before,
     report_body,
 )
 from alprd.clock import iso
@@ -242,9 +244,19 @@ class Alerts:
                 a.steps[step] = self._record(a, session, f"verify_{step}")
         return self._push(a)
 
-    def dispose(self, hit_id: str, disposition: str, session: Officer, note: str = "") -> Alert:
+    def dispose(
+        self,
+        hit_id: str,
+        disposition: str,
+        session: Officer,
+        note: str = "",
+        corrected_text: str | None = None,
+    ) -> Alert:
+        """Close the alert. corrected_text (a misread only, optional): the characters the
+        officer sees on the plate, a label for HQ's field accuracy (#37)."""
         if disposition not in DISPOSITIONS:
             raise AlertError(f"unknown disposition {disposition!r}")
+        corrected = corrected_plate(corrected_text, disposition)
         with self._lock:
             a = self._get(hit_id)
             if disposition in NEEDS_VERIFIED and not a.verified:
@@ -252,7 +264,14 @@ class Alerts:
             report = None
             if disposition == "want_not_valid":
                 report = self._hotlist_error(a, session, note)
-            self._record(a, session, disposition, note=note[:500], report=report)
+            self._record(
+                a,
+                session,
+                disposition,
+                note=note[:500],
+                report=report,
+                extra={"corrected_text": corrected} if corrected else None,
+            )
             a.closed = disposition
             self.open_alerts.pop(hit_id, None)
         if report:
@@ -272,11 +291,7 @@ class Alerts:
         late: list[Alert] = []
         with self._lock:
             self._record_late()
-            # forget what no repeat can match any more
-            for want in [w for w, t in self._alerted.items() if now - t > self.repeat_suppress_s]:
-                del self._alerted[want]
-            for hid in [h for h, t in self._suppressed.items() if now - t > self.repeat_suppress_s]:
-                del self._suppressed[hid]
+            forget_before((self._alerted, self._suppressed), now - self.repeat_suppress_s)
             for a in self.open_alerts.values():
                 if (
                     a.acknowledged_utc is None
@@ -329,6 +344,7 @@ class Alerts:
         note: str = "",
         report: dict[str, Any] | None = None,
         utc: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> str:
         utc = utc or iso(self.utc())
         user = session.badge if session else "system"
@@ -345,6 +361,7 @@ class Alerts:
                 "role": role,
                 "action": action,
                 "note": note,
+                **(extra or {}),
             },
             report,
             also=lambda conn: self._audit(conn, a, user, role, action, utc),

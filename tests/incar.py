@@ -161,3 +161,39 @@ def officer_sees_a_hit(page, car) -> Hit:
     hit = car.hit()
     page.wait_for_selector("#alert:not([hidden])", timeout=5000)
     return hit
+
+
+# Whatever the screen shows must lie inside the viewport: no control below the fold, nothing
+# squeezed or cut off at the side; the alert's own box must not overflow; its controls are
+# touch targets of 64 px at least.
+OVERFLOW_JS = """() => {
+  const bad = [], vw = innerWidth, vh = innerHeight, px = Math.round;
+  const wide = document.documentElement.scrollWidth;
+  if (wide > vw) bad.push(`page ${wide} px wide`);
+  const fixed = document.querySelectorAll(
+    "header, header *, #banner, #alert:not([hidden]), #alert:not([hidden]) *");
+  for (const e of fixed) {
+    const r = e.getBoundingClientRect();
+    if (!r.width || !r.height || getComputedStyle(e).visibility === "hidden") continue;
+    if (r.right > vw + 0.5 || r.bottom > vh + 0.5 || r.left < -0.5 || r.top < -0.5)
+      bad.push(`${e.id || e.className || e.tagName} at ` +
+               `${px(r.left)},${px(r.top)}-${px(r.right)},${px(r.bottom)}`);
+  }
+  const a = document.getElementById("alert");
+  if (!a.hidden) {
+    if (a.scrollHeight > a.clientHeight + 1)
+      bad.push(`alert content ${a.scrollHeight} px in ${a.clientHeight} px`);
+    for (const b of a.querySelectorAll("button")) {
+      const h = b.getBoundingClientRect().height;
+      if (h && h < 64) bad.push(`button "${b.textContent.trim()}" ${px(h)} px high`);
+    }
+  }
+  return bad;
+}"""
+
+
+def fits(page, name: str) -> None:
+    """The screen fits 800x480 (the check above); photographed as name."""
+    page.wait_for_timeout(300)
+    assert page.evaluate(OVERFLOW_JS) == [], name
+    shot(page, name)

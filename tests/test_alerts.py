@@ -285,3 +285,21 @@ def test_repeat_suppression_set_to_zero_alerts_every_hit(env):
     store.add_read(read, [hit])
     alerts.open(read, [hit])
     assert {a.hit_id for a in alerts.current()} == {first.hit_id, hit.id}
+
+
+@pytest.mark.policy("POL-11")
+def test_a_misread_may_say_what_the_plate_reads_as_a_label_for_hq(env):
+    """#37 item 2: the officer may type the characters on the plate with a misread; they go
+    to HQ in the disposition (corrected_text, schema-checked) as a label. Only with a
+    misread, letters and digits only."""
+    from alprd.protocol import check_record
+
+    alerts, store, _, alert = env
+    with pytest.raises(AlertError, match="with a misread only"):
+        alerts.dispose(alert.hit_id, "unable_to_locate", OFFICER, corrected_text="8XYZ442")
+    with pytest.raises(AlertError, match="letters and digits"):
+        alerts.dispose(alert.hit_id, "misread", OFFICER, corrected_text="8XYZ<442>")
+    alerts.dispose(alert.hit_id, "misread", OFFICER, corrected_text=" 8xyz-442 ")
+    (sent,) = [i.body for i in store.pending(100) if i.kind == "disposition"]
+    assert sent["action"] == "misread" and sent["corrected_text"] == "8XYZ442"
+    check_record("disposition", sent)  # the schema takes it (raises if not)

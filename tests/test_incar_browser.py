@@ -23,6 +23,7 @@ from tests.incar import (  # noqa: F401  (browser, car, page: fixtures)
     Car,
     browser,
     car,
+    fits,
     officer_sees_a_hit,
     page,
     shot,
@@ -132,8 +133,18 @@ def test_the_card_says_the_state_read_and_how_sure_and_flags_another_states_want
     assert page.is_visible("[data-dispo=misread]")  # the hint leaves room for the buttons
     page.wait_for_timeout(1200)
     shot(page, "alert-state-differs-800x480")
-    page.click("[data-dispo=misread]")
+    page.click("[data-dispo=misread]")  # #37: the officer may type what the plate says
+    page.wait_for_selector("#misread:not([hidden])")
+    assert page.get_attribute("#misread-text", "placeholder") == "8XYZ442"
+    fits(page, "alert-misread-800x480")
+    page.fill("#misread-text", "8xyz 442")
+    page.click("#misread .save")
     page.wait_for_selector("#alert", state="hidden")
+    assert wait_for(
+        lambda: [d for d in car.hq_records("disposition") if d["action"] == "misread"], 15
+    ), "the misread never reached HQ"
+    (misread,) = [d for d in car.hq_records("disposition") if d["action"] == "misread"]
+    assert misread["corrected_text"] == "8XYZ442"  # a label for HQ's field accuracy
     car.daemon.alerts.repeat_suppress_s = 0  # the same want again at once: alert on it
     car.hit(state=None, state_confidence=None)
     page.wait_for_selector("#alert:not([hidden])", timeout=5000)

@@ -15,6 +15,7 @@ from tests.incar import (  # noqa: F401  (browser, car, page: fixtures)
     CHROMIUM,
     browser,
     car,
+    fits,
     page,
     shot,
     sign_in,
@@ -24,41 +25,6 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="Debian's chromium is not installed (apt-get install chromium; ./run test installs it)",
 )
-
-# Whatever the screen shows must lie inside the viewport: no control below the fold, nothing
-# squeezed or cut off at the side; the alert's own box must not overflow; its controls are
-# touch targets of 64 px at least.
-OVERFLOW_JS = """() => {
-  const bad = [], vw = innerWidth, vh = innerHeight, px = Math.round;
-  const wide = document.documentElement.scrollWidth;
-  if (wide > vw) bad.push(`page ${wide} px wide`);
-  const fixed = document.querySelectorAll(
-    "header, header *, #banner, #alert:not([hidden]), #alert:not([hidden]) *");
-  for (const e of fixed) {
-    const r = e.getBoundingClientRect();
-    if (!r.width || !r.height || getComputedStyle(e).visibility === "hidden") continue;
-    if (r.right > vw + 0.5 || r.bottom > vh + 0.5 || r.left < -0.5 || r.top < -0.5)
-      bad.push(`${e.id || e.className || e.tagName} at ` +
-               `${px(r.left)},${px(r.top)}-${px(r.right)},${px(r.bottom)}`);
-  }
-  const a = document.getElementById("alert");
-  if (!a.hidden) {
-    if (a.scrollHeight > a.clientHeight + 1)
-      bad.push(`alert content ${a.scrollHeight} px in ${a.clientHeight} px`);
-    for (const b of a.querySelectorAll("button")) {
-      const h = b.getBoundingClientRect().height;
-      if (h && h < 64) bad.push(`button "${b.textContent.trim()}" ${px(h)} px high`);
-    }
-  }
-  return bad;
-}"""
-
-
-def fits(page, name: str) -> None:
-    """The screen fits 800x480 (the check above); photographed as name."""
-    page.wait_for_timeout(300)
-    assert page.evaluate(OVERFLOW_JS) == [], name
-    shot(page, name)
 
 
 def officer_signed_in(page, car) -> None:
@@ -271,9 +237,11 @@ def test_the_screenshots_in_docs_are_the_screens_these_tests_check():
     import cv2
 
     root = Path(__file__).resolve().parent.parent
-    checked = set(
-        re.findall(r'(?:fits|shot)\((?:page|hq), "([^"]+)"\)', Path(__file__).read_text())
+    here = Path(__file__).resolve().parent
+    sources = "".join(
+        (here / f).read_text() for f in ("test_incar_screens.py", "test_incar_browser.py")
     )
+    checked = set(re.findall(r'(?:fits|shot)\((?:page|hq), "([^"]+)"\)', sources))
     pictures = sorted((root / "docs" / "screens").glob("*.png"))
     assert pictures, "no screenshots in docs/screens"
     for p in pictures:

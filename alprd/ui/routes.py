@@ -239,7 +239,11 @@ class Handler(JsonHandler):
                 ev = alerts.step(hit_id, str(body.get("step")), s)
             else:
                 ev = alerts.dispose(
-                    hit_id, str(body.get("disposition")), s, str(body.get("note") or "")
+                    hit_id,
+                    str(body.get("disposition")),
+                    s,
+                    str(body.get("note") or ""),
+                    str(body.get("corrected_text") or "") or None,
                 )
         except AlertError as exc:
             raise HttpError(409, str(exc)) from exc

@@ -246,6 +246,7 @@ function renderAlert() {
   const a = alerts.get(shown), h = a.hits[0];
   $("alert").hidden = false;
   $("alert").className = a.verified ? "verified" : "";
+  if ($("alert").dataset.hitId !== a.hit_id) $("misread").hidden = true;
   $("alert").dataset.hitId = a.hit_id;
   $("alert-list").textContent = LIST[h.list_type] || h.list_type;
   $("alert-priority").textContent = h.priority != null ? `PRIORITY ${h.priority}` : "";
@@ -302,7 +303,20 @@ async function alertAction(path, body) {
 for (const b of document.querySelectorAll("#alert .step"))
   b.addEventListener("click", () => alertAction("/api/alerts/step", {step: b.dataset.step}));
 for (const b of document.querySelectorAll("#alert [data-dispo]"))
-  b.addEventListener("click", () => alertAction("/api/alerts/dispose", {disposition: b.dataset.dispo}));
+  b.addEventListener("click", () => {
+    if (b.dataset.dispo !== "misread") return alertAction("/api/alerts/dispose", {disposition: b.dataset.dispo});
+    // a misread may say what the plate really reads: a label for HQ's field accuracy (#37)
+    $("misread-text").value = "";
+    $("misread-text").placeholder = alerts.get(shown).text;
+    $("misread").hidden = false;
+    $("misread-text").focus();
+  });
+$("misread").addEventListener("submit", (e) => {
+  e.preventDefault();
+  $("misread").hidden = true;  // what was typed, if anything: never the read itself unasked
+  alertAction("/api/alerts/dispose", {disposition: "misread", corrected_text: $("misread-text").value});
+});
+$("misread-cancel").addEventListener("click", () => { $("misread").hidden = true; });
 $("alert-ack").addEventListener("click", () => alertAction("/api/alerts/ack", {}));
 
 // An alarm until someone acknowledges: two tones every 1.5 s.
