@@ -29,6 +29,7 @@ import numpy as np
 from alprd import clock
 from alprd.geometry import inside
 from alprd.lifecycle import Heartbeat
+from alprd.recognize.bundle import model_version
 from alprd.recognize.recognizer import plate_box
 from alprd.recognize.state import BOX_MARGIN
 from alprd.store import StoreError
@@ -83,6 +84,7 @@ class Pipeline:
     ) -> None:
         """show: puts a stored read on the page (the daemon's: the page's bus)."""
         self.cfg, self.recognizer, self.store = cfg, recognizer, store
+        self.model = model_version()  # named on each hit, for HQ's field accuracy
         self.utc_clock = utc_clock or clock.UtcClock(  # the last recorded time, across restarts
             Path(cfg.store.path).parent / "clock-floor", cfg.gps.clock_margin_s
         )
@@ -259,6 +261,7 @@ class Pipeline:
                 read_state_confidence=state_conf,
                 candidate=m.candidate,
                 candidate_probability=m.probability,
+                model=self.model,
             )
             for m in matches
         ]

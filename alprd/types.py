@@ -146,3 +146,4 @@ class Hit:
     read_state_confidence: float | None = None  # them beside the entry's
     candidate: str | None = None  # the text that hit: the read's, or (rule "n-best") one the
     candidate_probability: float | None = None  # readers found this probable
+    model: str | None = None  # the models that read it (HQ's field accuracy per version, #37)

@@ -10,6 +10,7 @@ import html
 import json
 import logging
 import threading
+from collections import defaultdict
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs
 
 from alprd.hq import search as searching
 from alprd.hq.access import AccessRefused
+from alprd.hq.quality import quality
 from alprd.hq.schema import CAR_PARTS, car_health, flags
 from alprd.hq.search import FORM_STYLE
 from alprd.protocol import retention
@@ -55,6 +57,11 @@ def _ago(seconds: float | None) -> str:
 def fleet(store: RecordStore, now: datetime | None = None) -> list[dict[str, Any]]:
     """Each car's health as figures (JSON-ready), with its flags."""
     now = now or datetime.now(timezone.utc)
+    misreads: defaultdict[str, list[str]] = defaultdict(
+        list
+    )  # the officers' verdicts: a camera misreading far more often
+    for f in quality(store)["flagged"]:
+        misreads[f["unit_id"]].append(f["flag"])
     last = store.last_hotlist()
     current = last[0] if last else None
     out = []
@@ -79,7 +86,7 @@ def fleet(store: RecordStore, now: datetime | None = None) -> list[dict[str, Any
                 else round(u["uplink_lag_s"], 1),
                 "records": u.get("records") or 0,
                 **car_health(u),
-                "flags": flags(u, now, current),
+                "flags": flags(u, now, current) + misreads[u["unit_id"]],
             }
         )
     return out

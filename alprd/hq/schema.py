@@ -74,6 +74,17 @@ class IndexKeyed:
             [(version, self.sealer.seal_text(users, "roster_published"))],
         )
 
+    def body_of(self, unit: str, kind: str, rid: str) -> dict[str, Any] | None:
+        """One stored record's body, opened (its car and id: the key's prefix), or None."""
+        rows = self._select(
+            "SELECT body FROM records WHERE unit_id = %s AND id = %s AND kind = %s",
+            (unit, rid, kind),
+        )
+        if not rows:
+            return None
+        body = self.open_body(unit, rid, rows[0][0])
+        return body if isinstance(body, dict) else None
+
     def log_sign_in_refused(self, username: str, why: str, now: datetime) -> None:
         """A search whose searcher could not sign in (alprd.hq.search): in the access log,
         as every refused search is (CJIS AU-2)."""

@@ -52,6 +52,7 @@ def hit_body(h: Hit, unit_id: str) -> dict[str, Any]:
         "reason": e.reason,
         "priority": e.priority,
         "case_number": e.case_number,
+        "model": h.model,
     }
 
 
