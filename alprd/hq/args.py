@@ -13,11 +13,19 @@ def add_arguments(sp: Any) -> None:  # argparse's subparsers (its class is priva
     sp.add_argument(
         "action",
         nargs="?",
-        choices=("serve", "status", "quality", "search", "broker-config", "rotate-body-key"),
+        choices=(
+            "serve",
+            "status",
+            "quality",
+            "qa-export",
+            "search",
+            "broker-config",
+            "rotate-body-key",
+        ),
         default="serve",
         help="serve (default): run HQ; status: each car's health; quality: field accuracy "
         "from the officers' verdicts; search: reads of a plate (badge and PIN of HQ's roster, "
-        "a purpose; logged); "
+        "a purpose; logged); qa-export: the QA crop set (administrators, a purpose; logged); "
         "broker-config: write mosquitto's fleet listener and ACL; "
         "rotate-body-key: seal every record body under a new key",
     )
@@ -71,7 +79,7 @@ def add_arguments(sp: Any) -> None:  # argparse's subparsers (its class is priva
     sp.add_argument(
         "--json", action="store_true", help="status, quality, search: JSON instead of a table"
     )
-    sp.add_argument("--out", default=".", help="broker-config: where to write the files")
+    sp.add_argument("--out", default=".", help="broker-config, qa-export: where to write the files")
     sp.add_argument(
         "--listen", default="0.0.0.0:8883", help="broker-config: the listener's address and port"
     )

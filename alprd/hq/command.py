@@ -164,6 +164,10 @@ def main(a: argparse.Namespace) -> int:
         from alprd.hq.fleet import status_main
 
         return status_main(a)
+    if getattr(a, "action", "serve") == "qa-export":
+        from alprd.hq.qa import qa_export_main
+
+        return qa_export_main(a)
     if getattr(a, "action", "serve") == "quality":
         from alprd.hq.quality import quality_main
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -38,17 +39,29 @@ def wrong_characters(read: str, true: str) -> list[str]:
     return [f"{a}>{b}" for a, b in zip(read, true) if a != b]
 
 
-def verdicts(store: RecordStore) -> list[dict[str, Any]]:
-    """One row per hit an officer closed as verified or misread: its car, camera, model,
-    week, outcome and (a corrected misread) the characters read wrong."""
+def closed_hits(
+    store: RecordStore, include_deleted: bool = True
+) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """(closing disposition, hit, read) of each hit an officer closed as verified or misread
+    (the last verdict of a hit); without include_deleted, only hits whose read is still there
+    and not logically deleted (POL-09: what retention removed is gone from what follows)."""
     closing: dict[tuple[str, str], dict[str, Any]] = {}
     for d in store.bodies("disposition"):
         if d.get("action") in VERDICTS:
             closing[(d["unit_id"], d["hit_id"])] = d
-    out = []
     for (unit, hit_id), d in closing.items():
-        hit = store.body_of(unit, "hit", hit_id) or {}
-        read = store.body_of(unit, "read", d["read_id"]) or {}
+        read = store.body_of(unit, "read", d["read_id"], include_deleted)
+        if read is None and not include_deleted:
+            continue
+        yield d, store.body_of(unit, "hit", hit_id, include_deleted) or {}, read or {}
+
+
+def verdicts(store: RecordStore) -> list[dict[str, Any]]:
+    """One row per hit an officer closed as verified or misread: its car, camera, model,
+    week, outcome and (a corrected misread) the characters read wrong."""
+    out = []
+    for d, hit, read in closed_hits(store):
+        unit = d["unit_id"]
         text = str(read.get("text") or hit.get("candidate") or "")
         corrected = d.get("corrected_text")
         out.append(

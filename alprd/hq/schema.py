@@ -74,10 +74,14 @@ class IndexKeyed:
             [(version, self.sealer.seal_text(users, "roster_published"))],
         )
 
-    def body_of(self, unit: str, kind: str, rid: str) -> dict[str, Any] | None:
-        """One stored record's body, opened (its car and id: the key's prefix), or None."""
+    def body_of(
+        self, unit: str, kind: str, rid: str, include_deleted: bool = False
+    ) -> dict[str, Any] | None:
+        """One stored record's body, opened (its car and id: the key's prefix), or None (also
+        when it is logically deleted, unless include_deleted)."""
         rows = self._select(
-            "SELECT body FROM records WHERE unit_id = %s AND id = %s AND kind = %s",
+            "SELECT body FROM records WHERE unit_id = %s AND id = %s AND kind = %s"
+            + ("" if include_deleted else " AND logical_deleted_utc IS NULL"),
             (unit, rid, kind),
         )
         if not rows:
@@ -88,6 +92,20 @@ class IndexKeyed:
     def log_sign_in_refused(self, username: str, why: str, now: datetime) -> None:
         """A search whose searcher could not sign in (alprd.hq.search): in the access log,
         as every refused search is (CJIS AU-2)."""
+        self.log_access(now, username, "-", "sign_in", None, {}, None, why)
+
+    def log_access(
+        self,
+        now: datetime,
+        username: str,
+        role: str,
+        action: str,
+        purpose: str | None,
+        query: dict[str, Any],
+        count: int | None,
+        refused: str | None = None,
+    ) -> None:
+        """One line of HQ's access log (a QA export, a refused sign-in), its query sealed."""
         self._update(
             "INSERT INTO access_log (utc, username, role, action, purpose, query, ground, "
             "request_ref, result_count, refused) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
@@ -95,14 +113,14 @@ class IndexKeyed:
                 (
                     now.isoformat(),
                     username[:64],
-                    "-",
-                    "sign_in",
+                    role,
+                    action,
+                    purpose,
+                    self.seal_query(json.dumps(query)),
                     None,
-                    self.seal_query("{}"),
                     None,
-                    None,
-                    None,
-                    why,
+                    count,
+                    refused,
                 )
             ],
         )

@@ -82,7 +82,21 @@ class RecordStore(Protocol):
 
     def log_sign_in_refused(self, username: str, why: str, now: datetime) -> None: ...
 
-    def body_of(self, unit: str, kind: str, rid: str) -> dict[str, Any] | None: ...
+    def body_of(
+        self, unit: str, kind: str, rid: str, include_deleted: bool = False
+    ) -> dict[str, Any] | None: ...
+
+    def log_access(
+        self,
+        now: datetime,
+        username: str,
+        role: str,
+        action: str,
+        purpose: str | None,
+        query: dict[str, Any],
+        count: int | None,
+        refused: str | None = None,
+    ) -> None: ...
 
     def sign_ins_refused_since(self, username: str, since: datetime) -> int: ...
 
