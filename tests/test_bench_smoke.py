@@ -43,6 +43,11 @@ BENCHES = [
         ["reads_per_s_sustained", "lost", "duplicated", "plate_search_p50_ms"],
     ),
     (
+        "bench/model_switch.py",
+        ["--frames", "20", "--switches", "1"],
+        ["bundle_bytes", "frame_ms_median", "model_switch_gap_ms", "switch_ms_median"],
+    ),
+    (
         "bench/speed.py",
         ["--frames", "3", "--real-frames", "12"],
         ["median_ms_720p_1thread", "p90_ms_1080p_1thread", "fps_720p_all_cores"],

@@ -126,7 +126,20 @@ class Recognizer:
         return self._state
 
     @classmethod
-    def from_config(cls, cfg: RecognizeConfig) -> Recognizer:
+    def from_config(cls, cfg: RecognizeConfig, bundle: Path | None = None) -> Recognizer:
+        """The configured recognizer; bundle: a folder of a model bundle's files (#37), whose
+        models replace the configured ones (its second reader too, when it has one)."""
+        if bundle is not None:
+            second = bundle / "global_ocr.onnx"
+            return cls.from_config(
+                cfg.model_copy(
+                    update={
+                        "detector": str(bundle / "detector.tflite"),
+                        "ocr": str(bundle / "ocr.tflite"),
+                        "ocr_config": str(bundle / "ocr_plate_config.yaml"),
+                    }
+                ),
+            )._with_second(second if second.exists() else None, cfg)
         return cls(
             detector=Path(cfg.detector) if cfg.detector else None,
             ocr=Path(cfg.ocr) if cfg.ocr else None,
@@ -141,6 +154,15 @@ class Recognizer:
             second_weight=cfg.second_weight,
             state_min_confidence=cfg.state_min_confidence,
         )
+
+    def take_state_reader(self, other: Recognizer) -> None:
+        """Use other's state reader (loaded, or not yet): it is not part of a model bundle."""
+        self._state = other._state
+
+    def _with_second(self, model: Path | None, cfg: RecognizeConfig) -> Recognizer:
+        if model is not None and cfg.second_reader:
+            self.second = GlobalReader(model, cfg.threads)
+        return self
 
     def __call__(
         self, image: np.ndarray, detect_image: np.ndarray | None = None
@@ -253,3 +275,17 @@ class Recognizer:
             "state_ms": round((time.monotonic() - t0) * 1000, 1),
             "plates": out,
         }
+
+
+# the self-test's reference plate (a picture and its text): a recognizer must read it
+REFERENCE = Path(__file__).resolve().parent.parent / "selftest" / "reference"
+
+
+def reads_reference(rec: Recognizer) -> tuple[str, list[str]]:
+    """(the reference plate's text, what rec reads on its picture): the self-test's check,
+    and a new model bundle's before it is used."""
+    import json
+
+    known = str(json.loads((REFERENCE / "plate.json").read_text())["text"])
+    frame = cv2.imread(str(REFERENCE / "plate.jpg"))
+    return known, [p.text for p, _ in rec(frame)] if frame is not None else []

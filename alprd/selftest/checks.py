@@ -176,24 +176,16 @@ REFERENCE = Path(__file__).resolve().parent / "reference"
 
 def check_models(cfg: Config) -> Result:
     from alprd.recognize import model_version
-    from alprd.recognize.recognizer import Recognizer
+    from alprd.recognize.recognizer import Recognizer, reads_reference
     from alprd.recognize.runtime import ModelError
 
     try:
         rec = Recognizer.from_config(cfg.recognize)
     except ModelError as exc:
         return fail("models", f"model will not load: {exc}")
-    import json
-
-    known = json.loads((REFERENCE / "plate.json").read_text())
-    frame = cv2.imread(str(REFERENCE / "plate.jpg"))
-    got = [p.text for p, _ in rec(frame)] if frame is not None else []
-    details: dict[str, Any] = {
-        "version": model_version(),
-        "known_text": known["text"],
-        "read": got[:3],
-    }
-    if known["text"] not in got:
+    known, got = reads_reference(rec)
+    details: dict[str, Any] = {"version": model_version(), "known_text": known, "read": got[:3]}
+    if known not in got:
         return fail(
             "models",
             "the reference image does not read correctly: model files damaged or wrong",

@@ -1,0 +1,129 @@
+"""A new model bundle in the car (#37 item 5), taken without a restart and never blind.
+
+A bundle from HQ (alprd.protocol.bundle: signed with HQ's key, each file's digest checked) is
+written to STATE/models/VERSION/, loaded beside the models in use, and must read the
+self-test's reference plate before it is used. Then the pipeline's recognizer is replaced
+between two frames (one reference, swapped: the frame loop never waits on a load) and the
+state reader, which is not in the bundle, is kept. A bundle that fails any of this is refused:
+the models in use stay, and the refusal is said in one line and returned for HQ. The previous
+bundle is kept: rollback() returns to it the same way.
+
+Not built yet (the next step of #37): delivery over the uplink's topics and HQ's staged
+rollout (canary group, promotion on field accuracy, `alprd hq models rollback`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from alprd.protocol.bundle import unpack
+from alprd.protocol.envelope import UpdateRefused
+from alprd.recognize.recognizer import Recognizer, reads_reference
+from alprd.recognize.runtime import ModelError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from alprd.config import RecognizeConfig
+
+log = logging.getLogger(__name__)
+KEEP = 2  # bundles kept on the car: the one in use and the one before it
+
+
+class ModelRefused(Exception):
+    """A bundle the car will not use; the message says why (for HQ's report)."""
+
+
+class Reads(Protocol):
+    """What reads plates with a recognizer: the pass pipeline."""
+
+    recognizer: Recognizer
+
+
+class ModelUpdates:
+    def __init__(
+        self,
+        cfg: RecognizeConfig,
+        pipeline: Reads,
+        hq_key: Ed25519PublicKey,
+        folder: Path,
+        version: str,
+    ) -> None:
+        """folder: where bundles are kept (STATE/models); version: the models in use now."""
+        self.cfg, self.pipeline, self.hq_key, self.folder = cfg, pipeline, hq_key, folder
+        self.history = [version]  # versions used, oldest first; the last is in use
+
+    @property
+    def version(self) -> str:
+        return self.history[-1]
+
+    def apply(self, message: bytes) -> str:
+        """Verify, store, load, self-test and switch to a bundle; its version. ModelRefused
+        (the models in use stay) when any step fails."""
+        try:
+            manifest, files = unpack(message, self.hq_key)
+        except UpdateRefused as exc:
+            raise self._refuse("?", str(exc)) from exc
+        version = str(manifest["version"])
+        if version == self.version:
+            return version
+        target = self.folder / version
+        tmp = self.folder / f".{version}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name, blob in files.items():
+            (tmp / name).write_bytes(blob)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)  # a power cut leaves the whole bundle or a .partial folder
+        try:
+            self._switch(version, target)
+        except ModelRefused:
+            shutil.rmtree(target, ignore_errors=True)  # a refused bundle is not kept
+            raise
+        self._prune()
+        return version
+
+    def rollback(self) -> str:
+        """Back to the bundle used before this one (HQ's rollback); its version."""
+        if len(self.history) < 2:
+            raise ModelRefused("no earlier models on this car to go back to")
+        previous = self.history[-2]
+        folder = self.folder / previous
+        self._switch(previous, folder if folder.is_dir() else None)
+        return previous
+
+    def _switch(self, version: str, folder: Path | None) -> None:
+        """Load (folder None: the package's own models), self-test, swap between frames."""
+        try:
+            new = Recognizer.from_config(self.cfg, bundle=folder)
+        except (ModelError, OSError, ValueError) as exc:
+            raise self._refuse(version, f"will not load: {exc}") from exc
+        known, got = reads_reference(new)
+        if known not in got:
+            raise self._refuse(
+                version, f"does not read the self-test's reference plate {known} (read {got[:3]})"
+            )
+        old = self.pipeline.recognizer
+        new.take_state_reader(old)  # not in the bundle: keep the one loaded
+        self.pipeline.recognizer = new  # one reference: the next frame is read with it
+        self.history = [v for v in self.history if v != version] + [version]
+        log.info("models: now %s (was %s), switched between frames", version, old_version(self))
+
+    def _refuse(self, version: str, why: str) -> ModelRefused:
+        log.error("models: bundle %s refused: %s; %s stays in use", version, why, self.version)
+        return ModelRefused(f"bundle {version}: {why}")
+
+    def _prune(self) -> None:
+        keep = set(self.history[-KEEP:])
+        for p in self.folder.iterdir():
+            if p.is_dir() and p.name not in keep and not p.name.startswith("."):
+                shutil.rmtree(p, ignore_errors=True)
+        self.history = self.history[-KEEP:]
+
+
+def old_version(u: ModelUpdates) -> str:
+    return u.history[-2] if len(u.history) > 1 else "none"
