@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,6 +23,7 @@ from alprd.alerts import Alerts
 from alprd.audit import AuditLog
 from alprd.capture import Camera, FrameQueue
 from alprd.carstatus import CarStatus
+from alprd.clock import iso
 from alprd.config import Config
 from alprd.gps import GpsReader, GpsTrack
 from alprd.hotlist import Hotlist
@@ -32,6 +35,7 @@ from alprd.protocol import load_public_key
 from alprd.recognize import model_version
 from alprd.recognize.recognizer import Recognizer
 from alprd.recognize.state_worker import StateWorker
+from alprd.recognize.updates import ModelUpdates
 from alprd.retention import VehiclePurge
 from alprd.roster import Auth, Roster
 from alprd.selftest.control import ControlSocket, socket_path
@@ -106,6 +110,18 @@ class Car:
             self._wake,
         )
         self.control = ControlSocket(socket_path(cfg), self.run_selftest)  # `alprd selftest`
+        self.models = (  # model bundles from HQ (#37), switched between frames
+            ModelUpdates(
+                cfg.recognize,
+                self.pipeline,
+                hq_key,
+                state_dir / "models",
+                model_version(),
+                self._model_report,
+            )
+            if hq_key
+            else None
+        )
         self.inbox = (
             Inbox(
                 unit,
@@ -117,6 +133,7 @@ class Car:
                 self.bus,
                 state_dir,
                 self.run_selftest,
+                self.models.receive if self.models else None,
             )
             if hq_key and self.sync
             else None
@@ -179,6 +196,21 @@ class Car:
             self.uplink,
             self.states,
         )
+
+    def _model_report(self, what: dict[str, Any]) -> None:
+        """What this car did with a model bundle, for HQ's IT bureau (report model_update)."""
+        self.store.queue(
+            "report",
+            {
+                "id": str(uuid.uuid4()),
+                "type": "model_update",
+                "for": "Information Technology Bureau",
+                "unit_id": self.cfg.vehicle.unit_id,
+                "utc": iso(datetime.now(timezone.utc)),
+                **what,
+            },
+        )
+        self._wake()
 
     def _wake(self) -> None:  # a record is waiting for HQ
         if self.uplink:

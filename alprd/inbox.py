@@ -50,8 +50,11 @@ class Inbox(Worker):
         bus: Page,
         state_dir: Path,
         run_selftest: Callable[..., dict[str, Any]],
+        models: Callable[[bytes], None] | None = None,
     ) -> None:
+        """models: takes a model bundle from HQ (alprd.recognize.updates.ModelUpdates.receive)."""
         super().__init__("inbox")
+        self.models = models
         self.unit_id, self.hq_key = unit_id, hq_key
         self.sync, self.roster, self.auth, self.alerts, self.bus = sync, roster, auth, alerts, bus
         self.commands_path = Path(state_dir) / "commands-seen.json"
@@ -61,10 +64,14 @@ class Inbox(Worker):
 
     def handlers(self, prefix: str) -> dict[str, Callable[[bytes], None]]:
         """topic -> callback, for the uplink to subscribe to and call from paho's thread."""
+        models = self.models
         return {
             f"{prefix}/hotlist": lambda m: self.put(self.hotlist, m),
             f"{prefix}/roster": lambda m: self.put(self.roster_update, m),
             f"{prefix}/{self.unit_id}/cmd": lambda m: self.put(self.command, m),
+            **(
+                {f"{prefix}/{self.unit_id}/models": lambda m: self.put(models, m)} if models else {}
+            ),
         }
 
     def put(self, handle: Callable[[bytes], None], message: bytes) -> None:

@@ -42,7 +42,7 @@ class Loop:
     """The frame loop: reads frames with whatever recognizer is current, noting each end."""
 
     def __init__(self, frames: list) -> None:
-        self.recognizer = Recognizer()
+        self.recognizer, self.model = Recognizer(), "pkg"
         self.frames, self.ends, self.stop = frames, [], threading.Event()
 
     def run(self) -> None:

@@ -25,6 +25,7 @@ HQ = Ed25519PrivateKey.generate()
 class Pipeline:
     def __init__(self) -> None:
         self.recognizer = Recognizer()
+        self.model = "v-1"
 
 
 def models(tmp_path, broken: str | None = None):
@@ -66,7 +67,7 @@ def test_a_signed_bundle_is_switched_to_between_frames_and_rolled_back(updates, 
         stop.set()
         t.join(10)
     assert after > before  # frames were read all through the switch
-    assert p.recognizer is not first and u.version == "v-2"
+    assert p.recognizer is not first and u.version == "v-2" and p.model == "v-2"
     assert sorted(x.name for x in (tmp_path / "models" / "v-2").iterdir()) == sorted(FILES)
     assert u.rollback() == "v-1" and u.version == "v-1" and p.recognizer is not first
 

@@ -18,6 +18,7 @@ def add_arguments(sp: Any) -> None:  # argparse's subparsers (its class is priva
             "status",
             "quality",
             "qa-export",
+            "models",
             "search",
             "broker-config",
             "rotate-body-key",
@@ -26,6 +27,7 @@ def add_arguments(sp: Any) -> None:  # argparse's subparsers (its class is priva
         help="serve (default): run HQ; status: each car's health; quality: field accuracy "
         "from the officers' verdicts; search: reads of a plate (badge and PIN of HQ's roster, "
         "a purpose; logged); qa-export: the QA crop set (administrators, a purpose; logged); "
+        "models add|canary|promote|rollback: model bundles to the fleet, staged; "
         "broker-config: write mosquitto's fleet listener and ACL; "
         "rotate-body-key: seal every record body under a new key",
     )
@@ -133,4 +135,15 @@ def add_arguments(sp: Any) -> None:  # argparse's subparsers (its class is priva
     search.add_argument("--request-ref", metavar="REF", help="the approved Form 15.02.00 ref.")
     search.add_argument(
         "--pin-stdin", action="store_true", help="read the PIN from stdin's first line"
+    )
+    models = sp.add_argument_group("models (#37: bundles signed with --signing-key, staged)")
+    models.add_argument(
+        "what", nargs="?", choices=("add", "canary", "promote", "rollback"), help="models: step"
+    )
+    models.add_argument("--bundles", default="hq-bundles", help="where HQ keeps its bundles")
+    models.add_argument("--models-dir", metavar="DIR", help="add: the model files to bundle")
+    models.add_argument("--version", metavar="NAME", help="the bundle's version name")
+    models.add_argument("--units", metavar="A,B", help="canary: the group; rollback: the cars")
+    models.add_argument(
+        "--hold-hours", type=float, default=24.0, help="promote: the canaries' time first"
     )

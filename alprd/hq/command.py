@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import ssl
 import subprocess
@@ -164,6 +165,8 @@ def main(a: argparse.Namespace) -> int:
         from alprd.hq.fleet import status_main
 
         return status_main(a)
+    if getattr(a, "action", "serve") == "models":
+        return models_main(a)
     if getattr(a, "action", "serve") == "qa-export":
         from alprd.hq.qa import qa_export_main
 
@@ -279,4 +282,59 @@ def main(a: argparse.Namespace) -> int:
     if page:
         page.shutdown()
     hq.stop()
+    return 0
+
+
+def models_main(a: argparse.Namespace) -> int:
+    """`alprd hq models add|canary|promote|rollback`: model bundles to the fleet, staged."""
+    from datetime import timedelta
+
+    from alprd.hq import HqEndpoint, signing_key
+    from alprd.hq.rollout import Rollout, RolloutRefused
+
+    rollout = Rollout(Path(a.bundles))
+    units = [u.strip() for u in (a.units or "").split(",") if u.strip()]
+    if a.what == "add":
+        if not (a.models_dir and a.version and a.signing_key):
+            print("hq models add: give --models-dir, --version and --signing-key", file=sys.stderr)
+            return 2
+        try:
+            n = rollout.add(Path(a.models_dir), a.version, signing_key(Path(a.signing_key)))
+        except (RolloutRefused, ValueError, OSError) as exc:
+            print(f"hq models add: {exc}", file=sys.stderr)
+            return 1
+        print(f"hq models: {a.version} bundled and signed, {n} bytes in {a.bundles}")
+        return 0
+    hq = HqEndpoint(
+        a.broker,
+        a.db,
+        a.topic_prefix,
+        client_id=f"alprd-hq-models-{os.getpid()}",
+        tls=_tls(a),
+        ingest=False,
+        index_key=Path(a.index_key) if a.index_key else None,
+        body_keys=Path(a.body_keys) if a.body_keys else None,
+    )
+    hq.start()
+    now = datetime.now(timezone.utc)
+    try:
+        if a.what == "canary":
+            rollout.canary(hq, a.version or "", units, now)
+            print(f"hq models: {a.version} sent to {', '.join(units)}")
+        elif a.what == "promote":
+            fleet = [u["unit_id"] for u in hq.store.units()]
+            hold = timedelta(hours=a.hold_hours)
+            sent = rollout.promote(hq, hq.store, a.version or "", fleet, now, hold)
+            print(f"hq models: {a.version} promoted to {', '.join(sent) or 'nobody new'}")
+        elif a.what == "rollback":
+            back = rollout.rollback(hq, units or None)
+            print("hq models: rolled back: " + ", ".join(f"{u} -> {v}" for u, v in back.items()))
+        else:
+            print("hq models: say add, canary, promote or rollback", file=sys.stderr)
+            return 2
+    except (RolloutRefused, TimeoutError) as exc:
+        print(f"hq models {a.what}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        hq.stop()
     return 0

@@ -250,19 +250,17 @@ class HqEndpoint:
         return str(body["id"])
 
     def _publish_signed(
-        self,
-        topic: str,
-        body: dict[str, Any],
-        signing_key: Ed25519PrivateKey,
-        retain: bool,
-        timeout: float,
+        self, topic: str, body: dict[str, Any], key: Ed25519PrivateKey, retain: bool, timeout: float
     ) -> None:
+        self.publish(topic, sign(body, key), retain, timeout)
+
+    def publish(self, topic: str, payload: bytes, retain: bool, timeout: float = 10.0) -> None:
+        """A message for the cars on PREFIX/topic (signed by the caller), QoS 1."""
         if not self.connected.wait(timeout):
             raise TimeoutError(f"hq: no broker at {self.host}:{self.port}")
-        info = self.client.publish(
-            f"{self.prefix}/{topic}", sign(body, signing_key), qos=1, retain=retain
-        )
-        info.wait_for_publish(timeout)
+        self.client.publish(
+            f"{self.prefix}/{topic}", payload, qos=1, retain=retain
+        ).wait_for_publish(timeout)
 
     def stop(self) -> None:
         self.leaving = True  # the disconnect that follows is ours: not said as a loss

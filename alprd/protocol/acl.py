@@ -2,10 +2,10 @@
 acl_file syntax). Every client is known by its certificate's CN (use_identity_as_username):
 a car by its unit id (`alprd provision` puts it in the CN), HQ by its own certificate's CN.
 
-A car publishes only to its own up topic and reads only its own ack and command topics and
-the shared hotlist and roster. Only HQ reads the cars' up topics and publishes acks,
-commands, the hotlist and the roster. So a stolen car certificate gives that car's data
-alone: it cannot read another car's acks (which name its records), empty another car's
+A car publishes only to its own up topic and reads only its own ack, command and model bundle
+topics and the shared hotlist and roster. Only HQ reads the cars' up topics and publishes acks,
+commands, model bundles, the hotlist and the roster. So a stolen car certificate gives that
+car's data alone: it cannot read another car's acks (which name its records), empty another car's
 outbox with forged acks, upload as another car, or overwrite the retained hotlist or roster.
 
 Two ways to enforce it. mosquitto's acl_file (broker_acl) checks only what is delivered, never
@@ -37,6 +37,7 @@ def broker_acl(prefix: str, hq_identity: str) -> str:
         f"pattern write {p}/%u/up\n"
         f"pattern read {p}/%u/ack\n"
         f"pattern read {p}/%u/cmd\n"
+        f"pattern read {p}/%u/models\n"
         f"pattern read {p}/hotlist\n"
         f"pattern read {p}/roster\n"
         f"\n# HQ\n"
@@ -44,6 +45,7 @@ def broker_acl(prefix: str, hq_identity: str) -> str:
         f"topic read {p}/+/up\n"
         f"topic write {p}/+/ack\n"
         f"topic write {p}/+/cmd\n"
+        f"topic write {p}/+/models\n"
         f"topic readwrite {p}/hotlist\n"
         f"topic readwrite {p}/roster\n"
     )
@@ -78,7 +80,7 @@ def dynsec_config(prefix: str, hq_identity: str, cars: list[str]) -> dict[str, A
             + lists
             + [
                 (kind, f"{p}/{u}/{t}")
-                for t in ("ack", "cmd")
+                for t in ("ack", "cmd", "models")
                 for kind in ("publishClientReceive", "subscribeLiteral")
             ],
         )
@@ -93,7 +95,10 @@ def dynsec_config(prefix: str, hq_identity: str, cars: list[str]) -> dict[str, A
                 ("subscribePattern", f"{p}/+/up"),
                 ("subscribeLiteral", f"$share/alprd-hq/{p}/+/up"),
             ]
-            + [("publishClientSend", f"{p}/{t}") for t in ("+/ack", "+/cmd", "hotlist", "roster")],
+            + [
+                ("publishClientSend", f"{p}/{t}")
+                for t in ("+/ack", "+/cmd", "+/models", "hotlist", "roster")
+            ],
         )
     )
     clients = [{"username": u, "roles": [{"rolename": f"car:{u}"}]} for u in cars]

@@ -8,8 +8,9 @@ state reader, which is not in the bundle, is kept. A bundle that fails any of th
 the models in use stay, and the refusal is said in one line and returned for HQ. The previous
 bundle is kept: rollback() returns to it the same way.
 
-Not built yet (the next step of #37): delivery over the uplink's topics and HQ's staged
-rollout (canary group, promotion on field accuracy, `alprd hq models rollback`).
+HQ sends a car its bundle as the retained message on PREFIX/UNIT/models (alprd.hq.rollout:
+canary group first, promotion on field accuracy, rollback); an empty one there means HQ
+withdrew its bundle, and the car returns to its package's models.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from alprd.protocol.bundle import unpack
 from alprd.protocol.envelope import UpdateRefused
@@ -39,9 +40,10 @@ class ModelRefused(Exception):
 
 
 class Reads(Protocol):
-    """What reads plates with a recognizer: the pass pipeline."""
+    """What reads plates with a recognizer, and names the models on each hit: the pipeline."""
 
     recognizer: Recognizer
+    model: str
 
 
 class ModelUpdates:
@@ -52,10 +54,35 @@ class ModelUpdates:
         hq_key: Ed25519PublicKey,
         folder: Path,
         version: str,
+        report: Callable[[dict[str, Any]], None] = lambda r: None,
     ) -> None:
-        """folder: where bundles are kept (STATE/models); version: the models in use now."""
+        """folder: where bundles are kept (STATE/models); version: the models in use now;
+        report: what the car did with a bundle from HQ, for HQ (a model_update report)."""
         self.cfg, self.pipeline, self.hq_key, self.folder = cfg, pipeline, hq_key, folder
         self.history = [version]  # versions used, oldest first; the last is in use
+        self.package = version  # the package's own models (no bundle folder)
+        self.report = report
+
+    def receive(self, message: bytes) -> None:
+        """A bundle from HQ (the inbox's thread, from the retained PREFIX/UNIT/models): apply
+        it; an empty one (HQ withdrew its bundle) returns to the package's own models. HQ is
+        told what was done (report model_update); a bundle already in use says nothing."""
+        before = self.version
+        try:
+            if message:
+                got, result = self.apply(message), "switched"
+            else:
+                got, result = self.package, "rolled_back"
+                if before != self.package:
+                    self._switch(self.package, None)
+            why = ""
+        except ModelRefused as exc:
+            got, result, why = "?", "refused", str(exc)
+        if got == before and result != "refused":
+            return
+        self.report(
+            {"result": result, "version": got, "why": why[:500], "models_in_use": self.version}
+        )
 
     @property
     def version(self) -> str:
@@ -92,8 +119,7 @@ class ModelUpdates:
         if len(self.history) < 2:
             raise ModelRefused("no earlier models on this car to go back to")
         previous = self.history[-2]
-        folder = self.folder / previous
-        self._switch(previous, folder if folder.is_dir() else None)
+        self._switch(previous, None if previous == self.package else self.folder / previous)
         return previous
 
     def _switch(self, version: str, folder: Path | None) -> None:
@@ -110,6 +136,7 @@ class ModelUpdates:
         old = self.pipeline.recognizer
         new.take_state_reader(old)  # not in the bundle: keep the one loaded
         self.pipeline.recognizer = new  # one reference: the next frame is read with it
+        self.pipeline.model = version  # and the hits it makes name it (HQ's field accuracy)
         self.history = [v for v in self.history if v != version] + [version]
         log.info("models: now %s (was %s), switched between frames", version, old_version(self))
 
