@@ -35,7 +35,15 @@ def models(tmp_path, broken: str | None = None):
         FILES, (recognize.DETECTOR, recognize.OCR, recognize.OCR_CONFIG, recognize.GLOBAL_OCR)
     ):
         shutil.copy(src, folder / name)
-    if broken:
+    if broken == "misreads":  # loads, but its alphabet is shifted: every character comes out wrong
+        cfg = folder / "ocr_plate_config.yaml"
+        cfg.write_text(
+            cfg.read_text().replace(
+                "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_", "123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0_"
+            )
+        )
+        (folder / "global_ocr.onnx").unlink()  # and no second reader to make up for it
+    elif broken:
         (folder / broken).write_bytes(b"not a model" * 100)
     return folder
 
@@ -78,14 +86,16 @@ def test_a_signed_bundle_is_switched_to_between_frames_and_rolled_back(updates, 
         ("tamper", "does not match its digest"),
         ("forge", "signature does not verify"),
         ("broken", "will not load"),
+        ("misreads", "does not read the self-test's reference plate"),
         ("truncate", "does not match its digest"),
     ],
 )
 def test_a_bad_bundle_is_refused_and_the_models_in_use_stay(updates, tmp_path, spoil, why):
     p, u = updates
     first = p.recognizer
-    if spoil == "broken":
-        wire = pack(models(tmp_path, broken="ocr.tflite"), "v-3", HQ)
+    if spoil in ("broken", "misreads"):
+        bad = "ocr.tflite" if spoil == "broken" else "misreads"
+        wire = pack(models(tmp_path, broken=bad), "v-3", HQ)
     else:
         wire = pack(
             models(tmp_path), "v-3", Ed25519PrivateKey.generate() if spoil == "forge" else HQ
