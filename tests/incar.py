@@ -194,6 +194,6 @@ OVERFLOW_JS = """() => {
 
 def fits(page, name: str) -> None:
     """The screen fits 800x480 (the check above); photographed as name."""
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(100)  # layout settles; the flash only changes a colour
     assert page.evaluate(OVERFLOW_JS) == [], name
     shot(page, name)
