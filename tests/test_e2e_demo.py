@@ -210,6 +210,7 @@ def test_demo_clip_end_to_end(broker, tmp_path):
                 "read_state_confidence",  # read off the plate
                 "candidate",
                 "candidate_probability",
+                "model",  # #37: the models' version that read a hit
             }  # #34
     assert "HIT " in out and "UNVERIFIED" in out
 

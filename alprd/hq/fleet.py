@@ -285,17 +285,11 @@ def serve_page(
 
 
 def status_main(a: argparse.Namespace) -> int:
-    from pathlib import Path
 
-    from alprd.hq.store import open_store
+    from alprd.hq.store import open_for
 
-    if "://" not in a.db and not Path(a.db).exists():
-        print(f"hq status: no HQ database at {a.db} (give --db)")
-        return 1
-    try:
-        store = open_store(a.db, Path(a.index_key) if a.index_key else None)
-    except Exception as exc:  # noqa: BLE001  one line for the operator
-        print(f"hq status: cannot open {a.db}: {exc}")
+    store = open_for("status", a.db, a.index_key)
+    if store is None:
         return 1
     rows = fleet(store)
     store.close()

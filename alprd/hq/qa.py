@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import getpass
 import json
 import sys
 from datetime import datetime, timezone
@@ -28,7 +27,7 @@ import numpy as np
 
 from alprd.hq.access import AccessRefused
 from alprd.hq.quality import CONFIRMED, closed_hits
-from alprd.hq.search import operator
+from alprd.hq.search import operator, read_pin
 from alprd.protocol import PURPOSES
 
 if TYPE_CHECKING:
@@ -119,16 +118,14 @@ def export(
 
 
 def qa_export_main(a: argparse.Namespace) -> int:
-    from alprd.hq.store import open_store
+    from alprd.hq.store import open_for
 
     if not (a.user and a.purpose and a.out not in (None, ".")):
         print("hq qa-export: give --user BADGE, --purpose and --out DIR", file=sys.stderr)
         return 2
-    pin = sys.stdin.readline().strip() if a.pin_stdin else getpass.getpass(f"PIN for {a.user}: ")
-    try:
-        store = open_store(a.db, Path(a.index_key) if a.index_key else None)
-    except Exception as exc:  # noqa: BLE001  one line for the operator
-        print(f"hq qa-export: cannot open {a.db}: {exc}", file=sys.stderr)
+    pin = read_pin(a)
+    store = open_for("qa-export", a.db, a.index_key)
+    if store is None:
         return 1
     try:
         n = export(store, a.user, pin, a.purpose, Path(a.out))

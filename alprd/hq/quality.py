@@ -148,14 +148,11 @@ def table(q: dict[str, Any]) -> str:
 
 
 def quality_main(a: argparse.Namespace) -> int:
-    from pathlib import Path
 
-    from alprd.hq.store import open_store
+    from alprd.hq.store import open_for
 
-    try:
-        store = open_store(a.db, Path(a.index_key) if a.index_key else None)
-    except Exception as exc:  # noqa: BLE001  one line for the operator
-        print(f"hq quality: cannot open {a.db}: {exc}")
+    store = open_for("quality", a.db, a.index_key)
+    if store is None:
         return 1
     try:
         q = quality(store)

@@ -91,22 +91,24 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines + [f"{len(rows)} read(s); this search is in HQ's access log"])
 
 
+def read_pin(a: argparse.Namespace) -> str:
+    """The searcher's PIN: from the terminal, or stdin's first line with --pin-stdin."""
+    return sys.stdin.readline().strip() if a.pin_stdin else getpass.getpass(f"PIN for {a.user}: ")
+
+
 def search_main(a: argparse.Namespace) -> int:
     """`alprd hq search --user BADGE --purpose P --plate X`: the PIN from the terminal (or one
     line on stdin with --pin-stdin, for scripts)."""
-    from pathlib import Path
 
-    from alprd.hq.store import open_store
+    from alprd.hq.store import open_for
 
     if not (a.user and a.plate and a.purpose):
         print("hq search: give --user BADGE, --purpose and --plate", file=sys.stderr)
         print(f"purposes: {', '.join(PURPOSES)}", file=sys.stderr)
         return 2
-    pin = sys.stdin.readline().strip() if a.pin_stdin else getpass.getpass(f"PIN for {a.user}: ")
-    try:
-        store = open_store(a.db, Path(a.index_key) if a.index_key else None)
-    except Exception as exc:  # noqa: BLE001  one line for the operator
-        print(f"hq search: cannot open {a.db}: {exc}", file=sys.stderr)
+    pin = read_pin(a)
+    store = open_for("search", a.db, a.index_key)
+    if store is None:
         return 1
     query = {
         "purpose": a.purpose,

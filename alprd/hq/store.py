@@ -133,3 +133,18 @@ def open_store(
     return HqStore(
         Path(text), (lambda: load_index_key(Path(index_key))) if index_key else None, ring
     )
+
+
+def open_for(command: str, db: str, index_key: str | None) -> RecordStore | None:
+    """HQ's store for a console command (`alprd hq status`, `search`, ...), or None once it
+    has said in one line why not (a SQLite file that is not there is not made)."""
+    import sys
+
+    if "://" not in db and not Path(db).exists():
+        print(f"hq {command}: no HQ database at {db} (give --db)", file=sys.stderr)
+        return None
+    try:
+        return open_store(db, Path(index_key) if index_key else None)
+    except Exception as exc:  # noqa: BLE001  one line for the operator
+        print(f"hq {command}: cannot open {db}: {exc}", file=sys.stderr)
+        return None
