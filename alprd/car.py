@@ -146,7 +146,9 @@ class Car:
                 self.store,
                 unit,
                 self.inbox.handlers(prefix) if self.inbox else None,
-                supervise.fleet_figures(self.store, self.sync, self.car_status.now),
+                supervise.fleet_figures(
+                    self.store, self.sync, self.car_status.now, lambda: self.pipeline.model
+                ),
             )
             if cfg.uplink.broker
             else None

@@ -241,11 +241,14 @@ class PageStatus:
 
 
 def fleet_figures(
-    store: Store, sync: HotlistSync | None, car: Callable[[], dict[str, dict[str, str]]]
+    store: Store,
+    sync: HotlistSync | None,
+    car: Callable[[], dict[str, dict[str, str]]],
+    models: Callable[[], str],
 ) -> Callable[[], dict[str, Any]]:
     """() -> what this car tells HQ's fleet view with each batch (up.v1 status): its outbox
-    depth, hotlist version and the list's age, and its parts' levels and failures as the
-    officer's strip shows them (car: CarStatus.now)."""
+    depth, hotlist version and the list's age, its parts' levels and failures as the
+    officer's strip shows them (car: CarStatus.now), and the models it reads with now."""
 
     def figures() -> dict[str, Any]:
         parts = car()
@@ -253,6 +256,7 @@ def fleet_figures(
             "outbox_depth": store.outbox_depth(),
             "health": carstatus.levels(parts),
             "problems": carstatus.problems(parts),
+            "models": models(),
         }
         if sync:
             out["hotlist_version"] = sync.version

@@ -344,6 +344,7 @@ def test_hq_flags_the_parts_a_car_says_are_failing(hq_db, capsys):
             "outbox_depth": 1,
             "health": {"camera": "fail", "gps": "ok", "uplink": "ok", "hotlist": "warn", "x": 1},
             "problems": [problem, 7],
+            "models": "alprd-9",
         },
     )
     hq.add("CAR-D", [], {"health": "broken", "problems": "x"})  # a bad status: dropped
@@ -354,6 +355,7 @@ def test_hq_flags_the_parts_a_car_says_are_failing(hq_db, capsys):
     assert c["health"] == {"camera": "fail", "gps": "ok", "uplink": "ok", "hotlist": "warn"}
     assert c["problems"] == [problem] and c["flags"] == ["camera failing"]
     assert (d["health"], d["problems"], d["flags"]) == ({}, [], [])
+    assert (c["models"], d["models"]) == ("alprd-9", None)  # #37: the models each car uses
     html = page(list(rows.values()))
     assert "<span class='chip fail'>CAMERA</span>" in html and problem in html
 

@@ -124,6 +124,15 @@ def test_a_bundle_goes_to_the_canary_then_the_fleet_bad_ones_are_refused_and_rol
         later = now + timedelta(hours=25)
         assert rollout.promote(hq, hq.store, "v-2", fleet, later, timedelta(hours=24)) == ["CAR-B"]
         assert wait_for(lambda: b.models.version == "v-2", 30), "promotion did not reach CAR-B"
+        from alprd.hq.fleet import fleet
+
+        assert wait_for(  # HQ's fleet view says which models each car reads with
+            lambda: (
+                {r["unit_id"]: r["models"] for r in fleet(hq.store)}
+                == {"CAR-A": "v-2", "CAR-B": "v-2"}
+            ),
+            20,
+        )
         # a tampered bundle, and one whose models do not load: refused, v-2 stays, HQ is told
         wire = (tmp_path / "bundles" / "v-2.bundle").read_bytes()
         hq.publish("CAR-B/models", wire[:-50] + bytes([wire[-50] ^ 1]) + wire[-49:], retain=True)

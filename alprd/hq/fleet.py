@@ -28,18 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COLUMNS = (
-    "unit_id",
-    "last_seen",
-    "hotlist_version",
-    "hotlist_age",
-    "outbox_depth",
-    "last_selftest",
-    "open_tickets",
-    "uplink_lag",
-    "flags",
-)
-
 
 def _ago(seconds: float | None) -> str:
     if seconds is None:
@@ -105,6 +93,7 @@ def version_time(v: int | None) -> str:
 def _cells(row: dict[str, Any]) -> list[str]:
     return [
         row["unit_id"],
+        row.get("models") or "-",
         _ago(row["last_seen_s"]) + (" ago" if row["last_seen_s"] is not None else ""),
         version_time(row["hotlist_version"]),
         _ago(row["hotlist_age_s"]),
@@ -119,6 +108,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
 def table(rows: list[dict[str, Any]]) -> str:
     head = [
         "UNIT",
+        "MODELS",
         "LAST SEEN",
         "HOTLIST OF",
         "LIST AGE",
@@ -168,14 +158,14 @@ def page(
     them, the broker's state at the top; refreshed every 30 s."""
     rows = sorted(rows, key=lambda r: (not r["flags"], r["unit_id"]))
     cells = (
-        "<td>{}</td>" * 8
+        "<td>{}</td>" * 9
         + "<td>{chips}<div class='flags'>{flags}</div><div class='problems'>{problems}</div></td>"
     )
     body = "".join(
         "<tr class='{}'>{}</tr>".format(
             "flag" if r["flags"] else "",
             cells.format(
-                *(html.escape(c) for c in _cells(r)[:8]),
+                *(html.escape(c) for c in _cells(r)[:9]),
                 chips=_chips(r),
                 flags=html.escape(", ".join(r["flags"]) or "ok"),
                 problems="<br>".join(html.escape(p) for p in r.get("problems") or []),
@@ -187,8 +177,8 @@ def page(
     return shell(
         "fleet",
         f"<p class='sum'><b>{len(rows)} cars, {flagged} flagged</b></p>"
-        "<table><tr><th>Unit</th><th>Last seen</th><th>Hotlist of</th><th>List age</th>"
-        "<th>Outbox</th><th>Last self-test</th><th>Tickets</th><th>Uplink lag</th>"
+        "<table><tr><th>Unit</th><th>Models</th><th>Last seen</th><th>Hotlist of</th>"
+        "<th>List age</th><th>Outbox</th><th>Last self-test</th><th>Tickets</th><th>Uplink lag</th>"
         f"<th>Car health &amp; flags</th></tr>{body}</table>",
         broker,
         now,

@@ -269,18 +269,29 @@ def clean_status(status: Any) -> dict[str, Any]:
             if isinstance(problems, list)
             else []
         )
-        out["car_health"] = json.dumps({"health": levels, "problems": said})
+        models = status.get("models")
+        out["car_health"] = json.dumps(
+            {
+                "health": levels,
+                "problems": said,
+                "models": models[:64] if isinstance(models, str) else None,
+            }
+        )
     return out
 
 
 def car_health(unit: dict[str, Any]) -> dict[str, Any]:
-    """{"health": {part: level}, "problems": [...]} as the car last said them (empty: a car
-    that predates #36 says nothing)."""
+    """{"health": {part: level}, "problems": [...], "models": version} as the car last said
+    them (empty: a car that predates #36 says nothing)."""
     try:
         got = json.loads(unit.get("car_health") or "{}")
     except ValueError:
-        return {"health": {}, "problems": []}
-    return {"health": got.get("health") or {}, "problems": got.get("problems") or []}
+        got = {}
+    return {
+        "health": got.get("health") or {},
+        "problems": got.get("problems") or [],
+        "models": got.get("models"),
+    }
 
 
 def flags(unit: dict[str, Any], now: datetime, hotlist_version: int | None) -> list[str]:
