@@ -134,6 +134,7 @@ STYLE = (
     "background:#fff;box-shadow:0 1px 3px #0002}th{background:#e4e7eb;font-size:13px;"
     "text-transform:uppercase;letter-spacing:.04em}td,th{padding:.45em .7em;"
     "border-bottom:1px solid #dde1e6;text-align:left;vertical-align:top}"
+    "td:not(:last-child){white-space:nowrap}"
     "tr.flag td{background:#fdecea}tr.flag td:first-child{border-left:5px solid #c62828}"
     ".chip{display:inline-block;margin:0 .25em .2em 0;padding:0 .45em;border-radius:3px;"
     "font-size:12px;font-weight:bold}.chip.ok{background:#d7f2dc;color:#1b5e20}"
