@@ -15,6 +15,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from alprd.clock import span
+
 OK, WARN, FAIL = "ok", "warn", "fail"
 PARTS = ("camera", "gps", "uplink", "hotlist")
 NO_PICTURE_S = 20.0  # a running camera with no frame for this long is failing
@@ -26,12 +28,6 @@ HQ_FAIL_AFTER_S = 1800.0  # no link to HQ for this long: a failure
 
 def _part(level: str, text: str, problem: str = "") -> dict[str, str]:
     return {"level": level, "text": text, "problem": problem}
-
-
-def _minutes(s: float) -> str:
-    return (
-        f"{int(s)} s" if s < 120 else f"{int(s // 60)} min" if s < 7200 else f"{int(s // 3600)} h"
-    )
 
 
 class CarStatus:
@@ -89,7 +85,7 @@ class CarStatus:
                     FAIL,
                     f"CAM {cid} no picture",
                     f"Camera {cid} has sent no picture for "
-                    f"{_minutes(age) if age is not None else 'a while'}: no plates are read from "
+                    f"{span(age) if age is not None else 'a while'}: no plates are read from "
                     "it. Tell the fleet technician.",
                 )
         if all(c.get("state") == "finished" for c in cams.values()):
@@ -107,7 +103,7 @@ class CarStatus:
         return _part(
             level,
             "GPS no fix",
-            f"No GPS fix for {_minutes(down)}: reads have no position."
+            f"No GPS fix for {span(down)}: reads have no position."
             + (" Tell the fleet technician if it lasts." if level == FAIL else ""),
         )
 
@@ -123,8 +119,8 @@ class CarStatus:
         level = FAIL if down >= HQ_FAIL_AFTER_S else WARN
         return _part(
             level,
-            f"HQ offline {_minutes(down)}",
-            f"No link to HQ for {_minutes(down)}: reads and hits wait in the car"
+            f"HQ offline {span(down)}",
+            f"No link to HQ for {span(down)}: reads and hits wait in the car"
             + (f" ({waiting})" if waiting else "")
             + "; hotlist changes do not arrive.",
         )
@@ -143,7 +139,7 @@ class CarStatus:
             )
         if not hl.get("entries"):
             return _part(WARN, "LIST empty", "The hotlist is empty: no hit can alert.")
-        return _part(OK, f"LIST {_minutes(age)}" if isinstance(age, (int, float)) else "LIST")
+        return _part(OK, f"LIST {span(age)}" if isinstance(age, (int, float)) else "LIST")
 
 
 def levels(status: dict[str, dict[str, str]]) -> dict[str, str]:

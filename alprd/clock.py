@@ -155,3 +155,18 @@ class UtcClock:
         if floor is None:
             log.error("clock: %s does not hold a time; ignored", self.floor_path)
         return floor
+
+
+def span(seconds: float | None) -> str:
+    """A length of time as people read it: '45 s', '12 min', '5 h', '3 d'; '-' for none (the
+    car's health strip and HQ's fleet view say durations alike)."""
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    if s < 172800:
+        return f"{s // 3600} h"
+    return f"{s // 86400} d"

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs
 
+from alprd.clock import span
 from alprd.hq import search as searching
 from alprd.hq.access import AccessRefused
 from alprd.hq.quality import quality
@@ -27,19 +28,6 @@ if TYPE_CHECKING:
     from alprd.hq.store import RecordStore
 
 log = logging.getLogger(__name__)
-
-
-def _ago(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    if s < 120:
-        return f"{s} s"
-    if s < 7200:
-        return f"{s // 60} min"
-    if s < 172800:
-        return f"{s // 3600} h"
-    return f"{s // 86400} d"
 
 
 def fleet(store: RecordStore, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -94,13 +82,13 @@ def _cells(row: dict[str, Any]) -> list[str]:
     return [
         row["unit_id"],
         row.get("models") or "-",
-        _ago(row["last_seen_s"]) + (" ago" if row["last_seen_s"] is not None else ""),
+        span(row["last_seen_s"]) + (" ago" if row["last_seen_s"] is not None else ""),
         version_time(row["hotlist_version"]),
-        _ago(row["hotlist_age_s"]),
+        span(row["hotlist_age_s"]),
         "-" if row["outbox_depth"] is None else str(row["outbox_depth"]),
         (row["last_selftest_utc"] or "-")[:16],
         str(row["open_tickets"]),
-        _ago(row["uplink_lag_s"]),
+        span(row["uplink_lag_s"]),
         ", ".join(row["flags"]) or "ok",
     ]
 
@@ -200,7 +188,7 @@ def shell(
         up = broker["connected"]
         link = (
             f"<span class='broker {'ok' if up else 'down'}'>broker {html.escape(broker['broker'])}"
-            f": {'connected' if up else 'NOT CONNECTED'} for {_ago(broker['for_s'])}</span>"
+            f": {'connected' if up else 'NOT CONNECTED'} for {span(broker['for_s'])}</span>"
         )
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%SZ")
     return (
