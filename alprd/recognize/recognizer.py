@@ -129,17 +129,16 @@ class Recognizer:
     def from_config(cls, cfg: RecognizeConfig, bundle: Path | None = None) -> Recognizer:
         """The configured recognizer; bundle: a folder of a model bundle's files (#37), whose
         models replace the configured ones (its second reader too, when it has one)."""
+        second = None
         if bundle is not None:
-            second = bundle / "global_ocr.onnx"
-            return cls.from_config(
-                cfg.model_copy(
-                    update={
-                        "detector": str(bundle / "detector.tflite"),
-                        "ocr": str(bundle / "ocr.tflite"),
-                        "ocr_config": str(bundle / "ocr_plate_config.yaml"),
-                    }
-                ),
-            )._with_second(second if second.exists() else None, cfg)
+            cfg = cfg.model_copy(
+                update={
+                    "detector": str(bundle / "detector.tflite"),
+                    "ocr": str(bundle / "ocr.tflite"),
+                    "ocr_config": str(bundle / "ocr_plate_config.yaml"),
+                }
+            )
+            second = bundle / "global_ocr.onnx" if (bundle / "global_ocr.onnx").exists() else None
         return cls(
             detector=Path(cfg.detector) if cfg.detector else None,
             ocr=Path(cfg.ocr) if cfg.ocr else None,
@@ -153,16 +152,12 @@ class Recognizer:
             second_below=cfg.second_below,
             second_weight=cfg.second_weight,
             state_min_confidence=cfg.state_min_confidence,
+            second_model=second,
         )
 
     def take_state_reader(self, other: Recognizer) -> None:
         """Use other's state reader (loaded, or not yet): it is not part of a model bundle."""
         self._state = other._state
-
-    def _with_second(self, model: Path | None, cfg: RecognizeConfig) -> Recognizer:
-        if model is not None and cfg.second_reader:
-            self.second = GlobalReader(model, cfg.threads)
-        return self
 
     def __call__(
         self, image: np.ndarray, detect_image: np.ndarray | None = None
