@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from alprd.types import Hit, Read
+from alprd.types import PLATE_RE, Hit, Read
 
 STEPS = {
     "characters": "The characters on the plate match the hotlist record (look at the crop)",
@@ -91,7 +91,7 @@ def corrected_plate(text: str | None, disposition: str) -> str | None:
     if disposition != "misread":
         raise AlertError("the plate's characters are typed with a misread only")
     plate = re.sub(r"[\s-]", "", text).upper()
-    if not re.fullmatch(r"[A-Z0-9]{1,8}", plate):
+    if not PLATE_RE.fullmatch(plate):
         raise AlertError("type the plate's letters and digits (up to 8), or leave it empty")
     return plate
 

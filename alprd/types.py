@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -109,6 +110,9 @@ def read_from_fields(d: Mapping[str, Any], crop_jpeg: bytes) -> Read:
 
 
 # The kinds of hotlist record (NCIC wants, stolen vehicles and plates, AMBER/BOLO, agency lists)
+# a plate as a person types it to the car (a search, a misread's true characters)
+PLATE_RE = re.compile(r"^[A-Z0-9]{1,8}$")
+
 LIST_TYPES = (
     "stolen_vehicle",
     "stolen_plate",

@@ -21,6 +21,7 @@ from alprd.alert import DISPOSITIONS, STEPS, AlertError
 from alprd.protocol import PURPOSES
 from alprd.roster import Refused
 from alprd.store import StoreError
+from alprd.types import PLATE_RE
 from alprd.ui.events import SUMMARY_FIELDS, alert_event
 from alprd.ui.jsonhttp import COOKIE, HttpError, JsonHandler
 
@@ -37,7 +38,6 @@ FILES = {
     "/app.css": ("app.css", "text/css; charset=utf-8"),
 }
 PLATE_EVENTS = {"read", "hit", "alert", "cancel"}  # carry plate data: "live" roles only
-PLATE_RE = re.compile(r"^[A-Z0-9]{1,8}$")
 
 
 def _read_summary(r: dict[str, Any]) -> dict[str, Any]:
