@@ -108,3 +108,32 @@ def test_agency_crops_split_cut_and_mix(tmp_path):
     assert img.shape[:2] == (60 + 2 * round(60 * MARGIN_Y), 120 + 2 * round(120 * MARGIN_X))
     # the holdout can be measured by bench/accuracy.py (absolute image paths)
     assert all(Path(h["image"]).is_absolute() and Path(h["image"]).exists() for h in holdout)
+
+
+def test_a_plate_read_on_several_hits_is_kept_back_or_trained_never_both(tmp_path):
+    """HQ's QA set holds a car once per verified hit: the split is by plate text, for the
+    holdout and the validation rows alike (#37 item 4)."""
+    folder = tmp_path / "qa"
+    make_crops(folder, 30)
+    lines = (folder / "manifest.jsonl").read_text().splitlines()[:30]
+    for i, line in enumerate(lines):  # ten cars, three hits each, three different crops
+        item = json.loads(line)
+        item["plates"][0]["text"] = f"CAR{i % 10:03d}"
+        lines[i] = json.dumps(item)
+    (folder / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    subprocess.run(
+        [sys.executable, "-m", "train.agency_crops", str(folder), "--out", str(out)]
+        + ["--holdout", "0.3", "--repeat", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+    held = [
+        json.loads(x)["plates"][0]["text"]
+        for x in (out / "holdout" / "manifest.jsonl").read_text().splitlines()
+    ]
+    train = {r["plate_text"] for r in rows(out / "train.csv")}
+    val = {r["plate_text"] for r in rows(out / "val.csv")}
+    assert len(held) == 9 and len(set(held)) == 3  # whole cars, 30 % of the plates
+    assert train and val and not set(held) & (train | val) and not train & val
