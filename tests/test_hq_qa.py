@@ -16,6 +16,7 @@ import pytest
 
 from alprd.hq import open_store
 from alprd.protocol import retention, roster_user
+from alprd.recognize.recognizer import MARGIN_X, MARGIN_Y
 from tests.test_hq_quality import verdict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +61,12 @@ def test_the_qa_set_holds_only_confirmed_and_corrected_hits_for_administrators(
     for i in items:
         assert (out / i["image"]).stat().st_size > 0 and i["plates"][0]["state"] == "CA"
         assert i["source"]["unit_id"] == "CAR-1" and i["source"]["model"] == "m-2"
-        assert i["plates"][0]["bbox"] == [0, 0, i["width"], i["height"]]
+        # the plate inside the car's crop: cut again with the readers' margin, it is the crop
+        # (not the crop with a second margin around it)
+        x1, y1, x2, y2 = i["plates"][0]["bbox"]
+        assert 0 < x1 < x2 < i["width"] and 0 < y1 < y2 < i["height"]
+        assert abs((x2 - x1) * (1 + 2 * MARGIN_X) - i["width"]) <= 1
+        assert abs((y2 - y1) * (1 + 2 * MARGIN_Y) - i["height"]) <= 1
     store = open_store(hq_db)
     log = [
         (e["username"], e["action"], e["result_count"], e["refused"]) for e in store.access_log()

@@ -29,6 +29,7 @@ from alprd.hq.access import AccessRefused
 from alprd.hq.quality import CONFIRMED, closed_hits
 from alprd.hq.search import operator, read_pin
 from alprd.protocol import PURPOSES
+from alprd.protocol.bodies import plate_in_crop
 
 if TYPE_CHECKING:
     from alprd.hq.store import RecordStore
@@ -97,7 +98,8 @@ def export(
         name = f"images/{it['unit_id']}-{it['read_id']}.jpg"
         (out / name).write_bytes(it["crop"])
         h, w = img.shape[:2]
-        plate = {"text": it["text"], "bbox": [0, 0, w, h], "region": "us", "state": it["state"]}
+        box = plate_in_crop(w, h)
+        plate = {"text": it["text"], "bbox": box, "region": "us", "state": it["state"]}
         source = {k: it[k] for k in ("read_id", "unit_id", "camera_id", "model", "read_utc")}
         lines.append(
             json.dumps(

@@ -26,6 +26,20 @@ PURPOSES = {
 }
 
 
+# A read's crop (crop_jpeg_b64) is the plate's box with these margins on each side, as
+# fractions of the box's width and height (POL-01: a tight crop, never the scene).
+CROP_MARGIN_X, CROP_MARGIN_Y = 0.10, 0.18
+
+
+def plate_in_crop(width: int, height: int) -> list[int]:
+    """The plate's box inside a read's crop of width x height: the crop less its margins.
+    HQ's QA set labels it so, and a fine-tune cuts the crop again as the car does, rather
+    than adding a second margin to the first."""
+    mx = width * CROP_MARGIN_X / (1 + 2 * CROP_MARGIN_X)
+    my = height * CROP_MARGIN_Y / (1 + 2 * CROP_MARGIN_Y)
+    return [round(mx), round(my), round(width - mx), round(height - my)]
+
+
 def read_body(r: Read) -> dict[str, Any]:
     """The uplinked form of a read (read.v1)."""
     return {**read_fields(r), "crop_jpeg_b64": base64.b64encode(r.crop_jpeg).decode()}

@@ -13,6 +13,7 @@ import numpy as np
 
 from alprd import recognize
 from alprd.config import RecognizeConfig
+from alprd.protocol.bodies import CROP_MARGIN_X, CROP_MARGIN_Y
 from alprd.recognize import nbest, second
 from alprd.recognize.detector import Detection, Detector
 from alprd.recognize.frameform import as_bgr8
@@ -22,7 +23,7 @@ from alprd.recognize.second import GlobalReader, combine
 from alprd.recognize.state import BOX_MARGIN, StateReader
 from alprd.types import PlateRead
 
-MARGIN_X, MARGIN_Y = 0.10, 0.18
+MARGIN_X, MARGIN_Y = CROP_MARGIN_X, CROP_MARGIN_Y  # the stored crop's, as the protocol says
 # Each plate is read at these margins (fractions of the box's width and height; a negative
 # margin cuts inside the box) and the views vote: the text whose readings sum to the most
 # confidence wins. The crop stored with the read (POL-01) has the MARGIN_X/Y margin. Where
