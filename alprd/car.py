@@ -122,6 +122,8 @@ class Car:
             if hq_key
             else None
         )
+        if self.models:
+            self.models.resume()  # the bundle HQ gave this car, across restarts
         self.inbox = (
             Inbox(
                 unit,

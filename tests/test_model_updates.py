@@ -17,7 +17,7 @@ from alprd import recognize
 from alprd.config import RecognizeConfig
 from alprd.protocol.bundle import FILES, pack
 from alprd.recognize.recognizer import Recognizer
-from alprd.recognize.updates import ModelRefused, ModelUpdates
+from alprd.recognize.updates import SIGNED, ModelRefused, ModelUpdates
 
 HQ = Ed25519PrivateKey.generate()
 
@@ -76,7 +76,8 @@ def test_a_signed_bundle_is_switched_to_between_frames_and_rolled_back(updates, 
         t.join(10)
     assert after > before  # frames were read all through the switch
     assert p.recognizer is not first and u.version == "v-2" and p.model == "v-2"
-    assert sorted(x.name for x in (tmp_path / "models" / "v-2").iterdir()) == sorted(FILES)
+    kept = sorted(x.name for x in (tmp_path / "models" / "v-2").iterdir())
+    assert kept == sorted([*FILES, SIGNED])  # its files, and the bundle as signed for resume()
     assert u.rollback() == "v-1" and u.version == "v-1" and p.recognizer is not first
 
 
@@ -108,3 +109,45 @@ def test_a_bad_bundle_is_refused_and_the_models_in_use_stay(updates, tmp_path, s
         u.apply(wire)
     assert p.recognizer is first and u.version == "v-1"
     assert not (tmp_path / "models" / "v-3").exists()  # a refused bundle is not kept
+
+
+def restarted(tmp_path):
+    """The car after a restart: a fresh pipeline on the package's models, the same folder."""
+    p, reports = Pipeline(), []
+    u = ModelUpdates(
+        RecognizeConfig(), p, HQ.public_key(), tmp_path / "models", "v-1", reports.append
+    )
+    return p, u, reports
+
+
+def test_a_restarted_car_takes_the_bundle_it_was_using_again(updates, tmp_path):
+    """Power off and on out of coverage: the car reads with HQ's bundle from its first frame,
+    not with the package's models until the broker is back."""
+    _, u = updates
+    u.apply(pack(models(tmp_path), "v-2", HQ))
+    p, again, reports = restarted(tmp_path)
+    package = p.recognizer
+    again.resume()
+    assert again.version == "v-2" and p.model == "v-2" and p.recognizer is not package
+    assert reports == []  # the same models as before: nothing new to tell HQ
+    assert again.rollback() == "v-1"  # the one before is still known
+    p, third, _ = restarted(tmp_path)
+    third.resume()
+    assert third.version == "v-1"  # and the rollback is kept
+
+
+def test_a_kept_bundle_altered_on_disk_is_refused_at_start_and_reported(updates, tmp_path):
+    _, u = updates
+    u.apply(pack(models(tmp_path), "v-2", HQ))
+    signed = tmp_path / "models" / "v-2" / SIGNED
+    blob = bytearray(signed.read_bytes())
+    blob[-50] ^= 0xFF
+    signed.write_bytes(bytes(blob))
+    p, again, reports = restarted(tmp_path)
+    again.resume()
+    assert again.version == "v-1" and p.model == "v-1"
+    assert [(r["result"], r["version"]) for r in reports] == [("refused", "v-2")]
+    assert "does not match its digest" in reports[0]["why"]
+    _, third, reports = restarted(tmp_path)
+    third.resume()  # refused once: not tried (nor reported) at every start
+    assert third.version == "v-1" and reports == []

@@ -8,6 +8,11 @@ state reader, which is not in the bundle, is kept. A bundle that fails any of th
 the models in use stay, and the refusal is said in one line and returned for HQ. The previous
 bundle is kept: rollback() returns to it the same way.
 
+The car remembers which models it uses (STATE/models/in_use.json) and keeps each bundle's
+signed message beside its files: at the next start resume() takes the same bundle again,
+its signature and digests checked again and the reference plate read again, so a car that
+restarts out of coverage reads with the models HQ gave it, not the package's.
+
 HQ sends a car its bundle as the retained message on PREFIX/UNIT/models (alprd.hq.rollout:
 canary group first, promotion on field accuracy, rollback); an empty one there means HQ
 withdrew its bundle, and the car returns to its package's models.
@@ -15,13 +20,15 @@ withdrew its bundle, and the car returns to its package's models.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from alprd.protocol.bundle import unpack
+from alprd.files import replace_atomically
+from alprd.protocol.bundle import VERSION_RE, unpack
 from alprd.protocol.envelope import UpdateRefused
 from alprd.recognize.recognizer import Recognizer, reads_reference
 from alprd.recognize.runtime import ModelError
@@ -33,6 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 KEEP = 2  # bundles kept on the car: the one in use and the one before it
+IN_USE = "in_use.json"  # the versions used, oldest first: the last is the one in use
+SIGNED = "bundle.signed"  # the bundle as HQ sent it, beside its files: checked at each start
 
 
 class ModelRefused(Exception):
@@ -104,6 +113,7 @@ class ModelUpdates:
         tmp.mkdir(parents=True)
         for name, blob in files.items():
             (tmp / name).write_bytes(blob)
+        (tmp / SIGNED).write_bytes(message)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)  # a power cut leaves the whole bundle or a .partial folder
         try:
@@ -113,6 +123,41 @@ class ModelUpdates:
             raise
         self._prune()
         return version
+
+    def resume(self) -> None:
+        """At start: the models in use when the car stopped, if they were a bundle from HQ.
+        One that no longer verifies, loads or reads the reference plate is refused (said in
+        one line, reported to HQ) and the package's models stay."""
+        try:
+            saved = json.loads((self.folder / IN_USE).read_text())["history"]
+            history = [str(v) for v in saved if VERSION_RE.match(str(v))]
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.error("models: %s unreadable (%s): the package's models stay", IN_USE, exc)
+            return
+        if not history or history[-1] == self.package:
+            return
+        version = history[-1]
+        kept = [v for v in history[:-1] if v == self.package or (self.folder / v).is_dir()]
+        self.history = kept or [self.package]
+        try:
+            self.apply((self.folder / version / SIGNED).read_bytes())
+        except OSError as exc:
+            why = str(self._refuse(version, f"kept bundle unreadable at start: {exc}"))
+        except ModelRefused as exc:
+            why = str(exc)
+        else:
+            return
+        self._remember()  # not again at the next start
+        self.report(
+            {
+                "result": "refused",
+                "version": version,
+                "why": why[:500],
+                "models_in_use": self.version,
+            }
+        )
 
     def rollback(self) -> str:
         """Back to the bundle used before this one (HQ's rollback); its version."""
@@ -138,6 +183,7 @@ class ModelUpdates:
         self.pipeline.recognizer = new  # one reference: the next frame is read with it
         self.pipeline.model = version  # and the hits it makes name it (HQ's field accuracy)
         self.history = [v for v in self.history if v != version] + [version]
+        self._remember()
         log.info("models: now %s (was %s), switched between frames", version, old_version(self))
 
     def _refuse(self, version: str, why: str) -> ModelRefused:
@@ -150,6 +196,12 @@ class ModelUpdates:
             if p.is_dir() and p.name not in keep and not p.name.startswith("."):
                 shutil.rmtree(p, ignore_errors=True)
         self.history = self.history[-KEEP:]
+        self._remember()
+
+    def _remember(self) -> None:
+        """The versions used, for resume() at the next start (whole or not at all)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        replace_atomically(self.folder / IN_USE, json.dumps({"history": self.history}).encode())
 
 
 def old_version(u: ModelUpdates) -> str:
