@@ -244,6 +244,7 @@ def main() -> int:
         help="hotlist.nbest_min_probability (1.01: the read's text alone)",
     )
     ap.add_argument("--confusions", help="look-alike classes, comma-separated (O0,I1,B8)")
+    ap.add_argument("--ocr", type=Path, help="another OCR .tflite (default: the shipped one)")
     a = ap.parse_args()
     rng = random.Random(a.seed)  # the lists
     sim = random.Random(a.seed + 1)  # the passes' motion: the same whatever the list's size
@@ -279,7 +280,7 @@ def main() -> int:
     near = {t: neighbour(t, cfg.confusions, rng) for t, _ in sorted(own, key=str)}
     innocent.replace(entries([(near[t], st) for t, st in sorted(own, key=str)] + decoys))
     print(f"(lists built in {time.monotonic() - t0:.0f} s: {len(wanted)} entries)", file=sys.stderr)
-    rec = Recognizer(threads=a.threads)
+    rec = Recognizer(threads=a.threads, ocr=a.ocr)
     plates_n = reads_n = alerted = false_alerts = neighbour_alerts = 0
     expected = 0.0
     pass_alerted = passes_n = pass_false = 0
