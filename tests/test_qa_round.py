@@ -58,6 +58,19 @@ def test_the_stand_in_set_is_in_the_qa_exports_format(tmp_path):
         assert abs(again.shape[1] - it["width"]) <= 2 + 2 * MARGIN_X
 
 
+def test_the_verdict_wants_a_gain_on_kept_back_plates_and_no_loss_anywhere():
+    from train.qa_round import verdict
+
+    held = {"alert_recall": (90.0, 92.0, "%"), "false_alerts_per_1000_reads": (0.0, 0.0, "alerts")}
+    assert verdict(held, {"us_e2e_dev": {"read_rate": (80.6, 80.6, "%")}}).startswith("worth")
+    lost = verdict(held, {"us_e2e_dev": {"alert_recall": (88.0, 86.1, "%")}})
+    assert lost == "do not ship: us_e2e_dev alert_recall -1.9"
+    more_false = {**held, "false_alerts_per_1000_reads": (0.0, 1.2, "alerts")}
+    assert verdict(more_false, {}) == "do not ship: holdout false_alerts_per_1000_reads +1.2"
+    flat = {"alert_recall": (90.0, 90.0, "%"), "read_rate": (80.0, 80.0, "%")}
+    assert verdict(flat, {}) == "do not ship: no gain on the kept-back plates"
+
+
 @needs_crops
 def test_a_round_fine_tunes_the_shipped_ocr_keeps_plates_back_and_reports_the_gain(tmp_path):
     pytest.importorskip("tensorflow", reason="the [train] extra is not installed (./run train)")
@@ -79,6 +92,7 @@ def test_a_round_fine_tunes_the_shipped_ocr_keeps_plates_back_and_reports_the_ga
     for name in ("alert_recall", "false_alerts_per_1000_reads", "read_rate"):
         b, n = figures[f"holdout_{name}_before"], figures[f"holdout_{name}_after"]
         assert figures[f"holdout_{name}_gain"] == pytest.approx(n - b, abs=0.11)
+    assert re.search(r"^round: (do not ship|worth a canary group)", done.stdout, re.M)
     assert "reexport_agreement: 100.0 %" in done.stdout  # it started from the shipped weights
     # plates kept back were never trained on, nor chosen on
     held = {

@@ -21,7 +21,9 @@ project script:
    the new models do not read the self-test's reference plate (a car would refuse them).
 5. `bench/alerts.py` and `bench/accuracy.py` on the kept-back plates and on each --confirm
    folder, with the shipped OCR and with the new one. Prints each figure before and after,
-   and the gain, one per line (`holdout_alert_recall_gain: +2.0 pts`).
+   and the gain, one per line (`holdout_alert_recall_gain: +2.0 pts`), then the round's
+   verdict: worth a canary group only with a gain on the kept-back plates and no loss
+   anywhere (fewer alerts or plates read, more false alerts).
 
 Ship only what gains on the kept-back plates and loses nothing on the confirm folders
 (a canary group first: docs/hq-operations.md). Weights tuned on an agency's field crops hold
@@ -147,9 +149,9 @@ def figures(bench: str, folder: Path, ocr: Path | None, extra: list[str]) -> dic
     return out
 
 
-def compare(tag: str, folder: Path, new_ocr: Path, a: argparse.Namespace) -> list[str]:
-    """Lines `TAG_NAME_before/after/gain: value unit` for folder, shipped OCR against new."""
-    lines = []
+def compare(folder: Path, new_ocr: Path, a: argparse.Namespace) -> dict[str, tuple]:
+    """{figure: (shipped OCR's value, new OCR's, unit)} on folder, alerts first."""
+    out = {}
     for bench, names, extra in (
         ("alerts.py", ALERTS, ["--decoys", str(a.decoys), "--pass-frames", "0"]),
         ("accuracy.py", ACCURACY, []),
@@ -157,16 +159,40 @@ def compare(tag: str, folder: Path, new_ocr: Path, a: argparse.Namespace) -> lis
         before = figures(bench, folder, None, extra)
         after = figures(bench, folder, new_ocr, extra)
         for name in names:
-            if name not in before or name not in after:
-                continue
-            (b, unit), (n, _) = before[name], after[name]
-            gain_unit = "pts" if unit == "%" else unit
-            lines += [
-                f"{tag}_{name}_before: {b:.1f} {unit}",
-                f"{tag}_{name}_after: {n:.1f} {unit}",
-                f"{tag}_{name}_gain: {n - b:+.1f} {gain_unit}",
-            ]
-    return lines
+            if name in before and name in after:
+                out[name] = (before[name][0], after[name][0], before[name][1])
+    return out
+
+
+def lines(tag: str, got: dict[str, tuple]) -> list[str]:
+    """`TAG_NAME_before/after/gain: value unit`, one per line."""
+    out = []
+    for name, (b, n, unit) in got.items():
+        out += [
+            f"{tag}_{name}_before: {b:.1f} {unit}",
+            f"{tag}_{name}_after: {n:.1f} {unit}",
+            f"{tag}_{name}_gain: {n - b:+.1f} {'pts' if unit == '%' else unit}",
+        ]
+    return out
+
+
+def verdict(held: dict[str, tuple], confirm: dict[str, dict[str, tuple]]) -> str:
+    """Whether the round is worth a canary group: a gain on the kept-back plates and no loss
+    anywhere (fewer alerts, more false ones, fewer plates read)."""
+    losses = [
+        f"{tag} {name} {n - b:+.1f}"
+        for tag, got in {"holdout": held, **confirm}.items()
+        for name, (b, n, _) in got.items()
+        if (n > b if name.startswith("false_") else n < b)
+    ]
+    gained = any(
+        held[name][1] > held[name][0] for name in ("alert_recall", "read_rate") if name in held
+    )
+    if losses:
+        return "do not ship: " + ", ".join(losses)
+    if not gained:
+        return "do not ship: no gain on the kept-back plates"
+    return "worth a canary group: gains on the kept-back plates, no loss measured"
 
 
 def main() -> None:
@@ -200,10 +226,13 @@ def main() -> None:
     best = fine_tune(weights, data, a.out / "runs", a)
     models = models_folder(best, a.out / "models")
     print(f"models: {models} (alprd hq models add --models-dir {models} --version ...)")
-    report = compare("holdout", data / "holdout", models / "ocr.tflite", a)
-    for folder in a.confirm:
-        report += compare(folder.name, folder, models / "ocr.tflite", a)
+    held = compare(data / "holdout", models / "ocr.tflite", a)
+    confirm = {f.name: compare(f, models / "ocr.tflite", a) for f in a.confirm}
+    report = lines("holdout", held)
+    for tag, got in confirm.items():
+        report += lines(tag, got)
     print("\n".join(report))
+    print(f"round: {verdict(held, confirm)}")
 
 
 if __name__ == "__main__":
