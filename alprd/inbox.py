@@ -88,6 +88,9 @@ class Inbox(Worker):
     def pending(self) -> int:
         return len(self._queue)
 
+    def _interrupt(self) -> None:
+        self._queue.wake()
+
     def _run(self) -> None:
         self.state = "running"
         while not self._stop.is_set():

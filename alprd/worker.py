@@ -58,9 +58,14 @@ class Worker:
         """Ask the thread to stop; wait at most timeout_s for it. True once it has ended (or
         never started)."""
         self._stop.set()
+        self._interrupt()
         if timeout_s > 0:
             self.join(timeout_s)
         return not self._thread.is_alive()
+
+    def _interrupt(self) -> None:
+        """Wake the thread from a wait so that it sees the stop at once (a queue's consumer
+        overrides this; the others check the stop between short steps)."""
 
     def join(self, timeout: float) -> None:
         if self._thread.ident is not None:  # a stage never started has nothing to wait for
@@ -91,6 +96,11 @@ class DropOldestQueue:
             if not self._q:
                 self._cv.wait(timeout)
             return self._q.popleft() if self._q else None
+
+    def wake(self) -> None:
+        """End a consumer's wait in get() now (it returns None): at stop."""
+        with self._cv:
+            self._cv.notify_all()
 
     def __len__(self) -> int:
         return len(self._q)

@@ -105,6 +105,9 @@ class StateWorker(Worker):
         self.state = "running" if reader else "failed"
         return reader
 
+    def _interrupt(self) -> None:
+        self.questions.wake()
+
     def _run(self) -> None:
         self.state, reader, loaded = "waiting for a first plate", None, False
         while not self._stop.is_set():

@@ -71,8 +71,11 @@ class ControlSocket:
                 exc,
             )
             return
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="control", daemon=True
+        self._thread = threading.Thread(  # polls for its stop 10 times a second
+            target=self._server.serve_forever,
+            name="control",
+            kwargs={"poll_interval": 0.1},
+            daemon=True,
         )
         self._thread.start()
 
