@@ -42,13 +42,11 @@ import sys
 from pathlib import Path
 
 from alprd.protocol.bundle import FILES
-from train import agency_crops, make_ocr_data
+from alprd.recognize import MODEL_DIR
+from train import agency_crops, export, make_ocr_data
+from train.ocr_from_tflite import MODEL_CONFIG, PLATE_CONFIG
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN = ROOT / "train"
-MODELS = ROOT / "alprd" / "recognize" / "models"
-PLATE_CONFIG = TRAIN / "configs" / "plate_us.yaml"
-MODEL_CONFIG = TRAIN / "configs" / "ocr_cct_xs.yaml"
 FIGURE = re.compile(r"^(\w+): (-?[\d.]+) (.+)$")
 # the figures compared, in the order printed: alerts first (what an officer sees)
 ALERTS = ("alert_recall", "false_alerts_per_1000_reads")
@@ -116,16 +114,15 @@ def fine_tune(weights: Path, data: Path, runs: Path, a: argparse.Namespace) -> P
 
 def models_folder(best: Path, out: Path) -> Path:
     """The package's models with the new OCR in place: what `alprd hq models add` bundles."""
+    from alprd.config import RecognizeConfig
     from alprd.recognize.recognizer import Recognizer, reads_reference
-    from train import export
 
     out.mkdir(parents=True, exist_ok=True)
     for name in FILES:
-        shutil.copy(MODELS / name, out / name)
+        shutil.copy(MODEL_DIR / name, out / name)
     export.export_ocr(best, out / "ocr.tflite")
     shutil.copy(PLATE_CONFIG, out / "ocr_plate_config.yaml")
-    rec = Recognizer(out / "detector.tflite", out / "ocr.tflite", out / "ocr_plate_config.yaml")
-    known, read = reads_reference(rec)
+    known, read = reads_reference(Recognizer.from_config(RecognizeConfig(), bundle=out))  # as a car
     if known not in read:
         raise SystemExit(f"the new OCR reads the self-test's plate {known} as {read}: not kept")
     return out
@@ -222,7 +219,7 @@ def main() -> None:
     counts = agency_crops.prepare(a.qa, data, a.holdout, a.repeat, mix, a.synthetic, a.seed)
     if not counts["holdout_plates"] or not counts["train_plates"]:
         raise SystemExit(f"{a.qa}: too few plates to keep some back and train on the rest")
-    weights = recover(MODELS / "ocr.tflite", a.out / "shipped.keras", mix)
+    weights = recover(MODEL_DIR / "ocr.tflite", a.out / "shipped.keras", mix)
     best = fine_tune(weights, data, a.out / "runs", a)
     models = models_folder(best, a.out / "models")
     print(f"models: {models} (alprd hq models add --models-dir {models} --version ...)")
