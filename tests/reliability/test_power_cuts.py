@@ -3,7 +3,7 @@ audit records, uplinks, and receives hotlist snapshots and the roster. After eve
 database passes integrity_check and the audit chain verifies; at the end every read committed
 before any kill has reached HQ exactly once.
 
-CI runs ALPRD_KILLS kills per disk (default 6, on a quiet disk and on a disk kept busy by a
+CI runs ALPRD_KILLS kills per disk (default 4, on a quiet disk and on a disk kept busy by a
 writer that fsyncs all the time); the long run is `ALPRD_KILLS=200 ./run test tests/reliability
 -k power -s`. Each run prints its figures as `name: value unit` lines.
 """
@@ -99,7 +99,7 @@ def busy_disk(folder, stop: threading.Event) -> None:
 @pytest.mark.policy("POL-13")
 @pytest.mark.parametrize("disk", ["quiet", "busy"])
 def test_sigkill_loses_nothing_and_keeps_the_database_and_audit_chain_sound(broker, tmp_path, disk):
-    kills = int(os.environ.get("ALPRD_KILLS", "6"))
+    kills = int(os.environ.get("ALPRD_KILLS", "4"))
     rng = random.Random(11)
     key = signing_key(tmp_path / "hq.key")
     hq = HqEndpoint(broker.url, tmp_path / "hq.db", client_id="hq-kill")
