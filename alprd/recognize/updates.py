@@ -182,7 +182,7 @@ class ModelUpdates:
         new.take_state_reader(old)  # not in the bundle: keep the one loaded
         self.pipeline.recognizer = new  # one reference: the next frame is read with it
         self.pipeline.model = version  # and the hits it makes name it (HQ's field accuracy)
-        self.history = [v for v in self.history if v != version] + [version]
+        self.history = ([v for v in self.history if v != version] + [version])[-KEEP:]
         self._remember()
         log.info("models: now %s (was %s), switched between frames", version, old_version(self))
 
@@ -191,12 +191,10 @@ class ModelUpdates:
         return ModelRefused(f"bundle {version}: {why}")
 
     def _prune(self) -> None:
-        keep = set(self.history[-KEEP:])
+        """Bundle folders no longer in the history (it holds KEEP versions at most)."""
         for p in self.folder.iterdir():
-            if p.is_dir() and p.name not in keep and not p.name.startswith("."):
+            if p.is_dir() and p.name not in self.history and not p.name.startswith("."):
                 shutil.rmtree(p, ignore_errors=True)
-        self.history = self.history[-KEEP:]
-        self._remember()
 
     def _remember(self) -> None:
         """The versions used, for resume() at the next start (whole or not at all)."""
