@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alprd import demo, recognize  # noqa: E402
 from alprd.config import RecognizeConfig  # noqa: E402
-from alprd.protocol.bundle import FILES, pack  # noqa: E402
+from alprd.protocol.bundle import pack  # noqa: E402
 from alprd.recognize.recognizer import Recognizer  # noqa: E402
 from alprd.recognize.updates import ModelUpdates  # noqa: E402
 
@@ -67,12 +67,7 @@ def main() -> None:
         frames.append(f)
     key = Ed25519PrivateKey.generate()
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "src"
-        src.mkdir()
-        sources = (recognize.DETECTOR, recognize.OCR, recognize.OCR_CONFIG, recognize.GLOBAL_OCR)
-        for name, path in zip(FILES, sources):
-            (src / name).write_bytes(path.read_bytes())
-        wire = pack(src, "bench-2", key)
+        wire = pack(recognize.MODEL_DIR, "bench-2", key)  # the package's files, bundle names
         loop = Loop(frames)
         updates = ModelUpdates(RecognizeConfig(), loop, key.public_key(), Path(tmp) / "m", "pkg")
         t = threading.Thread(target=loop.run)

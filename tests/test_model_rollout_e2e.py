@@ -18,7 +18,6 @@ from alprd.daemon import Daemon
 from alprd.hotlist import Hotlist
 from alprd.hq import HqEndpoint, signing_key
 from alprd.hq.rollout import Rollout
-from alprd.protocol.bundle import FILES
 from alprd.recognize import model_version
 from alprd.roster import Session
 from alprd.types import HotlistEntry
@@ -29,10 +28,7 @@ OFFICER = Session("tok", "csrf", "1001", "Ofc. Able", "patrol_officer", 0.0, 0.0
 
 
 def models_folder(path, broken: bool = False):
-    path.mkdir()
-    sources = (recognize.DETECTOR, recognize.OCR, recognize.OCR_CONFIG, recognize.GLOBAL_OCR)
-    for name, src in zip(FILES, sources):
-        shutil.copy(src, path / name)
+    shutil.copytree(recognize.MODEL_DIR, path)  # the package's models, under the bundle's names
     if broken:
         (path / "ocr.tflite").write_bytes(b"no model here" * 64)
     return path

@@ -29,12 +29,8 @@ class Pipeline:
 
 
 def models(tmp_path, broken: str | None = None):
-    folder = tmp_path / "bundle-src"
-    folder.mkdir(exist_ok=True)
-    for name, src in zip(
-        FILES, (recognize.DETECTOR, recognize.OCR, recognize.OCR_CONFIG, recognize.GLOBAL_OCR)
-    ):
-        shutil.copy(src, folder / name)
+    folder = tmp_path / "bundle-src"  # the package's models folder holds the bundle's names
+    shutil.copytree(recognize.MODEL_DIR, folder, dirs_exist_ok=True)
     if broken == "misreads":  # loads, but its alphabet is shifted: every character comes out wrong
         cfg = folder / "ocr_plate_config.yaml"
         cfg.write_text(
