@@ -298,6 +298,26 @@ def crops(csv_path: Path, n: int) -> list[np.ndarray]:
     return [img for img in images if img is not None]
 
 
+def recover_checked(
+    tflite: Path,
+    out: Path,
+    check: Path,
+    count: int = 300,
+    model_config: Path = MODEL_CONFIG,
+    plate_config: Path = PLATE_CONFIG,
+) -> None:
+    """Recover tflite's weights into out (.keras), and keep it only if, exported again, it
+    reads the first `count` crops of the annotation CSV `check` as tflite does."""
+    model = recover(tflite, model_config, plate_config)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    share, diff = reexport_check(out, tflite, crops(check, count))
+    print(f"reexport_agreement: {100 * share:.1f} %\nreexport_max_prob_diff: {diff:.2g}")
+    if share < MIN_AGREEMENT:
+        out.unlink()
+        raise SystemExit(f"the recovered model reads differently from {tflite}: removed")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("tflite", type=Path)
@@ -312,14 +332,7 @@ def main() -> None:
     )
     ap.add_argument("--check-count", type=int, default=300)
     a = ap.parse_args()
-    model = recover(a.tflite, a.model_config, a.plate_config)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(a.out)
-    share, diff = reexport_check(a.out, a.tflite, crops(a.check, a.check_count))
-    print(f"reexport_agreement: {100 * share:.1f} %\nreexport_max_prob_diff: {diff:.2g}")
-    if share < MIN_AGREEMENT:
-        a.out.unlink()
-        raise SystemExit(f"the recovered model reads differently from {a.tflite}: removed")
+    recover_checked(a.tflite, a.out, a.check, a.check_count, a.model_config, a.plate_config)
     print(f"written: {a.out}")
 
 

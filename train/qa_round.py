@@ -43,7 +43,7 @@ from pathlib import Path
 
 from alprd.protocol.bundle import FILES
 from alprd.recognize import MODEL_DIR
-from train import agency_crops, export, make_ocr_data
+from train import agency_crops, export, make_ocr_data, ocr_from_tflite
 from train.ocr_from_tflite import MODEL_CONFIG, PLATE_CONFIG
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,21 +61,6 @@ def synthetic(out: Path, n: int, seed: int) -> Path:
         rows = [r for part in pool.map(make_ocr_data._work, jobs) for r in part]
     make_ocr_data.write_csv(out / "train.csv", rows)
     return out / "train.csv"
-
-
-def recover(shipped: Path, out: Path, check_csv: Path) -> Path:
-    """The shipped OCR as a Keras model (out), checked as train.ocr_from_tflite checks it."""
-    from train import ocr_from_tflite
-
-    model = ocr_from_tflite.recover(shipped)
-    model.save(out)
-    share, diff = ocr_from_tflite.reexport_check(
-        out, shipped, ocr_from_tflite.crops(check_csv, 200)
-    )
-    print(f"reexport_agreement: {100 * share:.1f} %")
-    if share < ocr_from_tflite.MIN_AGREEMENT:
-        raise SystemExit(f"the recovered model reads differently from {shipped} ({diff:.2g})")
-    return out
 
 
 def fine_tune(weights: Path, data: Path, runs: Path, a: argparse.Namespace) -> Path:
@@ -219,7 +204,8 @@ def main() -> None:
     counts = agency_crops.prepare(a.qa, data, a.holdout, a.repeat, mix, a.synthetic, a.seed)
     if not counts["holdout_plates"] or not counts["train_plates"]:
         raise SystemExit(f"{a.qa}: too few plates to keep some back and train on the rest")
-    weights = recover(MODEL_DIR / "ocr.tflite", a.out / "shipped.keras", mix)
+    weights = a.out / "shipped.keras"
+    ocr_from_tflite.recover_checked(MODEL_DIR / "ocr.tflite", weights, mix, 200)
     best = fine_tune(weights, data, a.out / "runs", a)
     models = models_folder(best, a.out / "models")
     print(f"models: {models} (alprd hq models add --models-dir {models} --version ...)")

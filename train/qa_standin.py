@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import cv2
 
 from alprd.protocol.bodies import plate_in_crop
 from alprd.recognize.recognizer import crop_plate
-from train.make_ocr_data import shared_data
+from train.make_ocr_data import PLATE_RE, shared_data
 
-PLATE = re.compile(r"^[A-Z0-9]{4,8}$")
 MIN_CONF = 0.9
 
 
@@ -37,7 +35,7 @@ def build(out: Path, limit: int = 0) -> int:
         item = json.loads(line)
         plate = item["plates"][0]
         text = plate.get("teacher_text") or ""
-        if (plate.get("teacher_conf") or 0) < MIN_CONF or not PLATE.match(text):
+        if (plate.get("teacher_conf") or 0) < MIN_CONF or not PLATE_RE.match(text):
             continue
         img = cv2.imread(str(src / item["image"]))
         if img is None:
