@@ -21,6 +21,10 @@ from alprd.types import Hit, HotlistEntry
 from tests.helpers import key_file, make_read, wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(  # every module that drives the page
+    CHROMIUM is None,
+    reason="Debian's chromium is not installed (apt-get install chromium; ./run test installs it)",
+)
 SHOTS = Path(
     os.environ.get(
         "ALPRD_SCREENSHOTS", Path(__file__).resolve().parent.parent / "build" / "screenshots"

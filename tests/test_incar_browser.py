@@ -16,7 +16,6 @@ from alprd.audit import AuditLog
 from alprd.protocol import sign
 from tests.helpers import make_read, wait_for
 from tests.incar import (  # noqa: F401  (browser, car, page: fixtures)
-    CHROMIUM,
     ENTRY,
     UNIT,
     USERS,
@@ -24,16 +23,14 @@ from tests.incar import (  # noqa: F401  (browser, car, page: fixtures)
     browser,
     car,
     fits,
+    needs_chromium,
     officer_sees_a_hit,
     page,
     shot,
     sign_in,
 )
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Debian's chromium is not installed (apt-get install chromium; ./run test installs it)",
-)
+pytestmark = needs_chromium
 
 
 # -- sign-in -----------------------------------------------------------------------------------

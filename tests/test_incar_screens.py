@@ -7,24 +7,20 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.helpers import wait_for
 from tests.incar import (  # noqa: F401  (browser, car, page: fixtures)
-    CHROMIUM,
     browser,
     car,
     fits,
+    needs_chromium,
     page,
     shot,
     sign_in,
 )
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Debian's chromium is not installed (apt-get install chromium; ./run test installs it)",
-)
+pytestmark = needs_chromium
 
 
 def officer_signed_in(page, car) -> None:
